@@ -1,0 +1,310 @@
+"""The `stockbridge` command: set up, check, run, inspect and repair the hub."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+from dataclasses import asdict
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+
+from stockbridge.config import EXAMPLE_CONFIG, Config, ConfigError, check_environment, load_config
+from stockbridge.store import inventory_repo
+from stockbridge.store.bookkeeping import (
+    ExceptionRecord,
+    get_exception,
+    list_exceptions,
+    read_counters,
+    set_exception_state,
+)
+from stockbridge.store.db import make_engine, upgrade
+from stockbridge.store.states import ExceptionState
+
+app = typer.Typer(
+    help="stockbridge: keeps Clarus WMS, the IMS and storefronts telling the same truth.",
+    no_args_is_help=True,
+)
+exceptions_app = typer.Typer(
+    help="Problems an owner must see: list, inspect, acknowledge, resolve.", no_args_is_help=True
+)
+simulate_app = typer.Typer(help="Run a simulated external system on loopback.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(exceptions_app, name="exceptions")
+app.add_typer(simulate_app, name="simulate")
+app.add_typer(db_app, name="db")
+
+console = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The YAML configuration file.")]
+DEFAULT_CONFIG = Path("stockbridge.yaml")
+
+
+def _load(path: Path, *, need_secrets: bool = False) -> Config:
+    try:
+        config = load_config(path)
+        if need_secrets:
+            check_environment(config, str(path))
+        return config
+    except ConfigError as exc:
+        err.print(f"[red]config error[/red] {exc.file}: [bold]{exc.key}[/bold]: {exc.message}")
+        raise typer.Exit(2) from None
+
+
+def _engine(config: Config) -> Engine:
+    engine = make_engine(config.effective_database_url())
+    upgrade(engine)
+    return engine
+
+
+@app.command()
+def init(path: Annotated[Path, typer.Argument()] = DEFAULT_CONFIG, force: bool = False) -> None:
+    """Write a commented example configuration."""
+    if path.exists() and not force:
+        err.print(f"{path} exists; pass --force to overwrite")
+        raise typer.Exit(1)
+    shutil.copyfile(EXAMPLE_CONFIG, path)
+    console.print(f"wrote {path}; edit it, set the *_env variables, then `stockbridge check --config {path}`")
+
+
+@app.command()
+def check(
+    config: ConfigOption = DEFAULT_CONFIG,
+    env: bool = typer.Option(True, help="Also require the secrets' environment variables."),
+) -> None:
+    """Validate a configuration file; exit 2 naming the file and key when it is wrong."""
+    loaded = _load(config, need_secrets=env)
+    console.print(
+        f"[green]ok[/green] {config}: {len(loaded.locations)} location(s), "
+        f"{len(loaded.inventory_statuses)} inventory statuses, targets {sorted(loaded.targets)}"
+    )
+
+
+@app.command()
+def serve(
+    config: ConfigOption = DEFAULT_CONFIG,
+    api: bool = typer.Option(True, help="Receive webhooks."),
+    workers: bool = typer.Option(True, help="Fold, push and run schedules."),
+    port: int | None = typer.Option(None, help="Override hub.port."),
+    worker_id: str | None = typer.Option(None, help="Lease owner name (default host:pid)."),
+) -> None:
+    """Run the hub: webhook API and workers."""
+    from stockbridge.engine.runtime import serve as run
+
+    loaded = _load(config, need_secrets=True)
+    asyncio.run(run(loaded, api=api, workers=workers, port=port, worker_id=worker_id))
+
+
+@app.command()
+def worker(config: ConfigOption = DEFAULT_CONFIG, worker_id: str | None = None) -> None:
+    """Run workers only (scale out on PostgreSQL by starting more)."""
+    from stockbridge.engine.runtime import serve as run
+
+    loaded = _load(config, need_secrets=True)
+    asyncio.run(run(loaded, api=False, workers=True, worker_id=worker_id))
+
+
+@app.command()
+def sync(
+    job: Annotated[str, typer.Argument(help="full_sync | events_poll | item_refresh | drift_check")],
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Run one scheduled job now, in this process."""
+    from stockbridge.engine.clock import SystemClock
+    from stockbridge.engine.connect import connect
+    from stockbridge.engine.worker import Worker
+
+    loaded = _load(config, need_secrets=True)
+
+    async def run() -> None:
+        connections = connect(loaded)
+        try:
+            await Worker(
+                engine=_engine(loaded), config=loaded, connections=connections, clock=SystemClock()
+            ).run_job(job)
+        finally:
+            await connections.aclose()
+
+    asyncio.run(run())
+    console.print(f"{job}: done")
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Create or migrate the schema to the newest version."""
+    loaded = _load(config)
+    _engine(loaded)
+    console.print("schema is up to date")
+
+
+@app.command()
+def status(config: ConfigOption = DEFAULT_CONFIG, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Counters, dirty targets, outbox and open exceptions."""
+    from stockbridge.store.bookkeeping import count_open_exceptions
+    from stockbridge.store.inbox_repo import pending_count
+
+    engine = _engine(_load(config))
+    with engine.begin() as c:
+        data = {
+            "counters": read_counters(c),
+            "inbox_pending": pending_count(c),
+            "dirty_targets": inventory_repo.dirty_count(c),
+            "batches": inventory_repo.batches_by_state(c),
+            "open_exceptions": count_open_exceptions(c),
+        }
+    if as_json:
+        print(json.dumps(data))
+        return
+    table = Table("what", "value", title="stockbridge status")
+    for key, value in data.items():
+        table.add_row(key, json.dumps(value))
+    console.print(table)
+
+
+@app.command()
+def replay(
+    config: ConfigOption = DEFAULT_CONFIG,
+    batch: Annotated[list[str] | None, typer.Option("--batch", help="Only these batch ids.")] = None,
+) -> None:
+    """Send dead-lettered pushes again (same external ids: what did apply is not applied twice)."""
+    from stockbridge.engine.clock import SystemClock
+
+    engine = _engine(_load(config))
+    with engine.begin() as c:
+        dead = inventory_repo.dead_batches(c)
+        count = inventory_repo.replay_dead(c, SystemClock().now(), batch or None)
+    console.print(f"{count} of {len(dead)} dead-lettered batch(es) queued again")
+
+
+@exceptions_app.command("list")
+def exceptions_list(
+    config: ConfigOption = DEFAULT_CONFIG,
+    state: Annotated[ExceptionState | None, typer.Option()] = None,
+    owner: str | None = None,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Exceptions, newest first."""
+    engine = _engine(_load(config))
+    with engine.begin() as c:
+        records = list_exceptions(c, state=state, owner=owner)
+    if as_json:
+        print(json.dumps([_as_dict(r) for r in records]))
+        return
+    table = Table(
+        "id", "type", "entity", "owner", "state", "count", "last seen", "detail", title="exceptions"
+    )
+    for r in records:
+        table.add_row(
+            str(r.id),
+            r.type,
+            r.entity,
+            r.owner,
+            r.state.value,
+            str(r.count),
+            r.last_seen.strftime("%Y-%m-%d %H:%M:%S"),
+            r.detail,
+        )
+    console.print(table)
+
+
+def _as_dict(record: ExceptionRecord) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in asdict(record).items():
+        out[key] = (
+            value.isoformat()
+            if isinstance(value, datetime)
+            else value.value
+            if isinstance(value, Enum)
+            else value
+        )
+    return out
+
+
+@exceptions_app.command("show")
+def exceptions_show(exception_id: int, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """One exception in full."""
+    engine = _engine(_load(config))
+    with engine.begin() as c:
+        record = get_exception(c, exception_id)
+    if record is None:
+        err.print(f"no exception {exception_id}")
+        raise typer.Exit(1)
+    print(json.dumps(_as_dict(record), indent=2))
+
+
+@exceptions_app.command("ack")
+def exceptions_ack(exception_id: int, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Acknowledge: an owner is on it."""
+    _set_state(config, exception_id, ExceptionState.ACKNOWLEDGED)
+
+
+@exceptions_app.command("resolve")
+def exceptions_resolve(exception_id: int, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Mark resolved (it re-opens if the problem happens again)."""
+    _set_state(config, exception_id, ExceptionState.RESOLVED)
+
+
+def _set_state(config: Path, exception_id: int, state: ExceptionState) -> None:
+    engine = _engine(_load(config))
+    with engine.begin() as c:
+        if not set_exception_state(c, exception_id, state):
+            err.print(f"no exception {exception_id}")
+            raise typer.Exit(1)
+    console.print(f"exception {exception_id}: {state.value}")
+
+
+@simulate_app.command("clarus")
+def simulate_clarus(
+    port: int = 8101,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+    api_key: str = "clarus-dev-key",
+) -> None:
+    """Run the Clarus WMS simulator on 127.0.0.1 (docs/simulators/clarus.md)."""
+    from stockbridge.simulators import clarus
+
+    settings = clarus.ClarusSettings(api_key=api_key, webhook_url=webhook_url, webhook_secret=webhook_secret)
+    clarus.serve(settings, "127.0.0.1", port)
+
+
+@simulate_app.command("ims")
+def simulate_ims(
+    port: int = 8102, calls_per_second: float | None = None, token: str = "ims-dev-token"
+) -> None:
+    """Run the NetSuite-shaped IMS simulator on 127.0.0.1 (docs/simulators/ims.md)."""
+    from stockbridge.simulators import ims
+
+    settings = ims.ImsSettings(bearer_tokens=[token], calls_per_second=calls_per_second)
+    ims.serve(settings, "127.0.0.1", port)
+
+
+@app.command()
+def demo(
+    skus: int = typer.Option(500, help="SKUs in the warehouse."),
+    movements: int = typer.Option(5000, help="Stock movements to drive through Clarus."),
+    seed: int = typer.Option(7, help="Seed for the movement stream and the fault injection."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    database_url: str | None = typer.Option(None, help="Default: a SQLite file in a temporary directory."),
+) -> None:
+    """Run simulated Clarus and IMS, the hub against them, a stream of movements; report drift and latency."""
+    from stockbridge.demo import DemoOptions, run_demo
+
+    summary = run_demo(
+        DemoOptions(skus=skus, movements=movements, seed=seed, database_url=database_url, quiet=as_json)
+    )
+    if as_json:
+        print(json.dumps(summary))
+    sys.exit(0 if summary["drift"] == 0 else 1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,236 @@
+"""Configuration: one YAML file validated by pydantic, secrets read from the environment.
+
+Every model is frozen: configuration is a value, not a place to keep state. A bad file raises
+`ConfigError` naming the file, the key (dotted path) and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from stockbridge.domain.ats import AtsRule
+
+DEFAULT_DATABASE_URL = "sqlite:///stockbridge.db"
+DATABASE_URL_ENV = "STOCKBRIDGE_DATABASE_URL"
+
+
+class ConfigError(Exception):
+    """A configuration problem, located by file and key."""
+
+    def __init__(self, file: str, key: str, message: str) -> None:
+        super().__init__(f"{file}: {key}: {message}")
+        self.file = file
+        self.key = key
+        self.message = message
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ClarusConnector(_Frozen):
+    base_url: str
+    api_key_env: str = "CLARUS_API_KEY"
+    webhook_secret_env: str = "CLARUS_WEBHOOK_SECRET"
+    snapshot_page_size: Annotated[int, Field(gt=0, le=1000)] = 1000
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+
+
+class ImsAuth(_Frozen):
+    """OAuth 2.0 bearer (a token, or client credentials to fetch one) or NetSuite TBA (OAuth 1.0a)."""
+
+    kind: Literal["bearer", "client_credentials", "tba"] = "bearer"
+    token_env: str = "IMS_TOKEN"
+    client_id_env: str = "IMS_CLIENT_ID"
+    client_secret_env: str = "IMS_CLIENT_SECRET"
+    account_id: str = ""
+    consumer_key_env: str = "IMS_CONSUMER_KEY"
+    consumer_secret_env: str = "IMS_CONSUMER_SECRET"
+    token_id_env: str = "IMS_TOKEN_ID"
+    token_secret_env: str = "IMS_TOKEN_SECRET"
+
+    def env_names(self) -> dict[str, str]:
+        """The environment variables this auth kind needs, keyed by their config key."""
+        if self.kind == "bearer":
+            return {"token_env": self.token_env}
+        if self.kind == "client_credentials":
+            return {"client_id_env": self.client_id_env, "client_secret_env": self.client_secret_env}
+        return {
+            "consumer_key_env": self.consumer_key_env,
+            "consumer_secret_env": self.consumer_secret_env,
+            "token_id_env": self.token_id_env,
+            "token_secret_env": self.token_secret_env,
+        }
+
+
+class ImsConnector(_Frozen):
+    base_url: str
+    auth: ImsAuth = ImsAuth()
+    calls_per_second: Annotated[float, Field(gt=0)] = 10.0
+    concurrency: Annotated[int, Field(gt=0)] = 4
+    max_lines_per_call: Annotated[int, Field(gt=0, le=1000)] = 100
+    adjustment_account_id: str = "1"
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+
+
+class Connectors(_Frozen):
+    clarus: ClarusConnector
+    ims: ImsConnector
+
+
+class LocationMapping(_Frozen):
+    warehouse: str
+    ims_location: str
+
+
+class StatusMapping(_Frozen):
+    counts_for: frozenset[str] = frozenset()
+    owner: str = "operations"
+
+
+class TargetSettings(_Frozen):
+    buffer: Annotated[int, Field(ge=0)] = 0
+    sku_buffers: dict[str, Annotated[int, Field(ge=0)]] = {}
+
+
+class Schedules(_Frozen):
+    full_sync_s: Annotated[float, Field(gt=0)] = 3600.0
+    events_poll_s: Annotated[float, Field(gt=0)] = 60.0
+    item_refresh_s: Annotated[float, Field(gt=0)] = 300.0
+    drift_check_s: Annotated[float, Field(gt=0)] = 900.0
+
+
+class EngineSettings(_Frozen):
+    max_attempts: Annotated[int, Field(gt=0)] = 8
+    lease_s: Annotated[float, Field(gt=0)] = 60.0
+    fold_batch: Annotated[int, Field(gt=0, le=5000)] = 1000
+    claim_batch: Annotated[int, Field(gt=0, le=1000)] = 1000
+    backoff_base_s: Annotated[float, Field(gt=0)] = 0.5
+    backoff_cap_s: Annotated[float, Field(gt=0)] = 300.0
+    idle_poll_s: Annotated[float, Field(gt=0)] = 0.05
+
+
+class Owners(_Frozen):
+    """Which team owns each kind of exception (DESIGN.md section 4)."""
+
+    unknown_sku: str = "merchandising"
+    inactive_sku: str = "merchandising"
+    unmapped_status: str = "operations"
+    unmapped_warehouse: str = "operations"
+    bad_webhook: str = "integration"
+    push_failed: str = "integration"
+    drift: str = "operations"
+    default: str = "integration"
+
+    def owner_of(self, exception_type: str) -> str:
+        owner = getattr(self, exception_type, None)
+        return owner if isinstance(owner, str) else self.default
+
+
+class HubSettings(_Frozen):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+
+
+class Config(_Frozen):
+    database_url: str = DEFAULT_DATABASE_URL
+    hub: HubSettings = HubSettings()
+    connectors: Connectors
+    locations: Annotated[list[LocationMapping], Field(min_length=1)]
+    inventory_statuses: dict[str, StatusMapping]
+    targets: dict[str, TargetSettings] = {"ims": TargetSettings()}
+    owners: Owners = Owners()
+    schedules: Schedules = Schedules()
+    engine: EngineSettings = EngineSettings()
+
+    @field_validator("locations")
+    @classmethod
+    def _one_location_per_warehouse(cls, locations: list[LocationMapping]) -> list[LocationMapping]:
+        seen: set[str] = set()
+        for mapping in locations:
+            if mapping.warehouse in seen:
+                raise ValueError(f"warehouse {mapping.warehouse!r} is mapped twice")
+            seen.add(mapping.warehouse)
+        return locations
+
+    @model_validator(mode="after")
+    def _targets_are_known(self) -> Config:
+        for status, mapping in self.inventory_statuses.items():
+            unknown = mapping.counts_for - set(self.targets)
+            if unknown:
+                raise ValueError(
+                    f"inventory_statuses.{status}.counts_for names {sorted(unknown)}, "
+                    f"which is not a target (targets: {sorted(self.targets)})"
+                )
+        return self
+
+    def ats_rule(self, target: str) -> AtsRule:
+        settings = self.targets[target]
+        counted = frozenset(s for s, m in self.inventory_statuses.items() if target in m.counts_for)
+        return AtsRule(counted, settings.buffer, dict(settings.sku_buffers))
+
+    def ims_location_of(self, warehouse_id: str) -> str | None:
+        return next((m.ims_location for m in self.locations if m.warehouse == warehouse_id), None)
+
+    def effective_database_url(self) -> str:
+        return os.environ.get(DATABASE_URL_ENV) or self.database_url
+
+    def required_env(self) -> dict[str, str]:
+        """Config key → environment variable for every secret the connectors need."""
+        needed = {
+            "connectors.clarus.api_key_env": self.connectors.clarus.api_key_env,
+            "connectors.clarus.webhook_secret_env": self.connectors.clarus.webhook_secret_env,
+        }
+        for key, env in self.connectors.ims.auth.env_names().items():
+            needed[f"connectors.ims.auth.{key}"] = env
+        return needed
+
+
+def secret(env_name: str, environ: Mapping[str, str] | None = None) -> str:
+    value = (environ if environ is not None else os.environ).get(env_name)
+    if not value:
+        raise KeyError(env_name)
+    return value
+
+
+def parse_config(data: Any, file: str = "<config>") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(file, "(top level)", "expected a mapping of keys to values")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise ConfigError(file, key, first["msg"]) from None
+
+
+def load_config(path: str | Path) -> Config:
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(file, "(file)", f"cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(file)"
+        raise ConfigError(file, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return parse_config(data, file)
+
+
+def check_environment(config: Config, file: str, environ: Mapping[str, str] | None = None) -> None:
+    """Raise `ConfigError` for the first secret whose environment variable is unset."""
+    env = environ if environ is not None else os.environ
+    for key, name in config.required_env().items():
+        if not env.get(name):
+            raise ConfigError(file, key, f"environment variable {name} is not set")
+
+
+EXAMPLE_CONFIG = Path(__file__).with_name("example-config.yaml")

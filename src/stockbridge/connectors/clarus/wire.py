@@ -1,0 +1,84 @@
+"""Clarus WMS wire shapes (docs/simulators/clarus.md) and their translation to domain types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from stockbridge.domain.stock import StockBalance, StockMovement
+
+SOURCE = "clarus"
+MOVEMENT_EVENT = "inventory.movement"
+SNAPSHOT_KIND = "clarus.stock_snapshot"
+
+
+class UnusableEvent(ValueError):
+    """A correctly signed event whose content the hub cannot use; the reason says why."""
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class WireBalance(_Wire):
+    status: Annotated[str, Field(min_length=1)]
+    quantity: int
+
+
+class WireMovement(_Wire):
+    warehouse_id: Annotated[str, Field(min_length=1)]
+    sequence: Annotated[int, Field(ge=0)]
+    occurred_at: datetime
+    movement_type: str
+    sku: Annotated[str, Field(min_length=1)]
+    quantity: int
+    balances: list[WireBalance]
+
+
+class WireEvent(_Wire):
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    type: str
+    data: WireMovement
+
+
+class WireStockRow(_Wire):
+    warehouse_id: str
+    sku: str
+    status: str
+    quantity: int
+    sequence: int
+
+
+class WireSnapshotPage(_Wire):
+    data: list[WireStockRow]
+    next_cursor: str | None = None
+    as_of_sequence: int | None = None
+
+
+def parse_event(body: bytes) -> WireEvent:
+    try:
+        event = WireEvent.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise UnusableEvent(f"{where}: {first['msg']}") from None
+    if event.type != MOVEMENT_EVENT:
+        raise UnusableEvent(f"type: unsupported event type {event.type!r}")
+    return event
+
+
+def movement_from_event(event: WireEvent) -> StockMovement:
+    d = event.data
+    balances = tuple(
+        StockBalance(d.sku, d.warehouse_id, b.status, b.quantity, d.sequence, d.occurred_at)
+        for b in d.balances
+    )
+    return StockMovement(
+        event.id, d.warehouse_id, d.sequence, d.occurred_at, d.movement_type, d.sku, d.quantity, balances
+    )
+
+
+def balances_from_snapshot(rows: list[WireStockRow]) -> list[StockBalance]:
+    return [StockBalance(r.sku, r.warehouse_id, r.status, r.quantity, r.sequence, None) for r in rows]

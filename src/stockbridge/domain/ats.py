@@ -1,0 +1,38 @@
+"""Available-to-sell: what a target (the IMS, a storefront) should be told it has.
+
+DESIGN.md section 3: ATS = sum of the quantities in the statuses counted *for that target* − the
+target's safety buffer, never below zero. Which statuses count is configuration, per target, because
+targets subtract different things themselves (the IMS commits its own orders, so it must receive the
+allocated and picked stock too; a storefront receives only what is free to sell).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class AtsRule:
+    """How one target computes ATS: the statuses it counts and its buffer (default and per SKU)."""
+
+    counted_statuses: frozenset[str]
+    default_buffer: int = 0
+    sku_buffers: Mapping[str, int] | None = None
+
+    def buffer_for(self, sku: str) -> int:
+        if self.sku_buffers is not None and sku in self.sku_buffers:
+            return self.sku_buffers[sku]
+        return self.default_buffer
+
+
+def available_to_sell(quantities_by_status: Mapping[str, int], rule: AtsRule, sku: str) -> int:
+    """ATS of one SKU at one location for one target.
+
+    Statuses the rule does not count (quarantine, damaged, in transfer, expired, unknown ones) add
+    nothing; negative warehouse figures are treated as zero because a target cannot sell them.
+    """
+    counted = sum(
+        max(0, qty) for status, qty in quantities_by_status.items() if status in rule.counted_statuses
+    )
+    return max(0, counted - rule.buffer_for(sku))

@@ -1,0 +1,56 @@
+"""Build the connectors a config describes, with secrets read from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from stockbridge.config import Config, ImsAuth, secret
+from stockbridge.connectors.clarus.client import ClarusClient
+from stockbridge.connectors.http import RateLimiter
+from stockbridge.connectors.netsuite.auth import BearerAuth, ClientCredentialsAuth, TbaAuth
+from stockbridge.connectors.netsuite.client import NetSuiteClient
+
+
+@dataclass
+class Connections:
+    clarus: ClarusClient
+    ims: NetSuiteClient
+    ims_limiter: RateLimiter
+    clarus_webhook_secret: str
+
+    async def aclose(self) -> None:
+        await self.clarus.aclose()
+        await self.ims.aclose()
+
+
+def ims_auth(auth: ImsAuth, base_url: str, environ: Mapping[str, str]) -> httpx.Auth:
+    if auth.kind == "bearer":
+        return BearerAuth(secret(auth.token_env, environ))
+    if auth.kind == "client_credentials":
+        token_url = base_url.rstrip("/") + "/services/rest/auth/oauth2/v1/token"
+        return ClientCredentialsAuth(
+            token_url, secret(auth.client_id_env, environ), secret(auth.client_secret_env, environ)
+        )
+    return TbaAuth(
+        auth.account_id,
+        secret(auth.consumer_key_env, environ),
+        secret(auth.consumer_secret_env, environ),
+        secret(auth.token_id_env, environ),
+        secret(auth.token_secret_env, environ),
+    )
+
+
+def connect(config: Config, environ: Mapping[str, str] | None = None) -> Connections:
+    env = environ if environ is not None else os.environ
+    clarus = config.connectors.clarus
+    ims = config.connectors.ims
+    return Connections(
+        clarus=ClarusClient(clarus.base_url, secret(clarus.api_key_env, env), timeout_s=clarus.timeout_s),
+        ims=NetSuiteClient(ims.base_url, ims_auth(ims.auth, ims.base_url, env), timeout_s=ims.timeout_s),
+        ims_limiter=RateLimiter(ims.calls_per_second, ims.concurrency),
+        clarus_webhook_secret=secret(clarus.webhook_secret_env, env),
+    )

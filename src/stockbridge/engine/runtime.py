@@ -1,0 +1,79 @@
+"""Run the hub: the webhook API and the workers in one asyncio loop, or either alone."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator, Mapping
+
+import uvicorn
+
+from stockbridge.api.app import create_app
+from stockbridge.config import Config
+from stockbridge.engine.clock import Clock, SystemClock
+from stockbridge.engine.connect import connect
+from stockbridge.engine.worker import Worker
+from stockbridge.store.db import make_engine, upgrade
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the hub's stop event decides when to shut down."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(
+    config: Config,
+    *,
+    api: bool = True,
+    workers: bool = True,
+    environ: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    worker_id: str | None = None,
+    stop: asyncio.Event | None = None,
+    port: int | None = None,
+) -> None:
+    """Serve until `stop` is set or the process receives SIGINT/SIGTERM."""
+    clock = clock or SystemClock()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    engine = make_engine(config.effective_database_url())
+    await asyncio.to_thread(upgrade, engine)
+    connections = connect(config, environ)
+    worker = Worker(engine=engine, config=config, connections=connections, clock=clock, worker_id=worker_id)
+    tasks: list[asyncio.Task[None]] = []
+    server: uvicorn.Server | None = None
+    try:
+        if workers:
+            tasks.append(asyncio.create_task(worker.run(stop)))
+        if api:
+            app = create_app(
+                engine=engine,
+                config=config,
+                clock=clock,
+                clarus_webhook_secret=connections.clarus_webhook_secret,
+                on_stored=worker.wake if workers else None,
+            )
+            server = _QuietServer(
+                uvicorn.Config(
+                    app,
+                    host=config.hub.host,
+                    port=config.hub.port if port is None else port,
+                    log_level="warning",
+                    access_log=False,
+                )
+            )
+            tasks.append(asyncio.create_task(server.serve()))
+        await stop.wait()
+        if server is not None:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await connections.aclose()
+        engine.dispose()

@@ -1,0 +1,36 @@
+"""Scheduled jobs that run once across every worker process: a conditional UPDATE claims each run."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, update
+
+from stockbridge.store.schema import cursors
+from stockbridge.store.sql import insert_for
+
+
+def _name(job: str) -> str:
+    return f"schedule.{job}"
+
+
+def claim_run(connection: Connection, job: str, now: datetime, every_s: float) -> bool:
+    """True for exactly one caller per due run of `job`; that caller moves the next run on."""
+    name = _name(job)
+    stamp = now.isoformat()
+    connection.execute(
+        insert_for(connection, cursors).values(name=name, value=stamp).on_conflict_do_nothing()
+    )
+    # ISO-8601 stamps of one UTC offset compare correctly as strings.
+    won = connection.execute(
+        update(cursors)
+        .where(cursors.c.name == name, cursors.c.value <= stamp)
+        .values(value=(now + timedelta(seconds=every_s)).isoformat())
+    ).rowcount
+    return bool(won)
+
+
+def run_soon(connection: Connection, job: str, now: datetime) -> None:
+    """Make `job` due now (an operator asked for it, or startup needs it)."""
+    stmt = insert_for(connection, cursors).values(name=_name(job), value=now.isoformat())
+    connection.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"value": now.isoformat()}))

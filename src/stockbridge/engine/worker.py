@@ -1,0 +1,179 @@
+"""A worker process's loops: fold the inbox, push dirty targets, run scheduled jobs.
+
+Any number of workers may share one PostgreSQL database: folding locks inbox rows with SKIP LOCKED
+and target rows in key order, pushing leases targets and batches, and each scheduled run is claimed
+by one worker. Nothing is held only in memory, so a worker killed at any point loses nothing: its
+leases expire and another worker (or its own restart) carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import Connection, Engine
+
+from stockbridge.config import Config
+from stockbridge.connectors.errors import ConnectorError
+from stockbridge.engine.clock import Clock
+from stockbridge.engine.connect import Connections
+from stockbridge.engine.db import in_transaction
+from stockbridge.engine.schedule import claim_run
+from stockbridge.flows.inventory import IMS_CHANNEL, fold_entries
+from stockbridge.flows.inventory_push import ImsStockPusher, refresh_items
+from stockbridge.flows.stock_sync import full_sync, poll_events
+from stockbridge.monitor.drift import check_drift
+from stockbridge.store import inbox_repo, inventory_repo
+
+log = logging.getLogger("stockbridge.worker")
+
+BLOCKED_REFRESH_S = 5.0
+_ERROR_PAUSE_S = 1.0
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        config: Config,
+        connections: Connections,
+        clock: Clock,
+        worker_id: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.connections = connections
+        self.clock = clock
+        self.worker_id = worker_id or default_worker_id()
+        self.fold_wake = asyncio.Event()
+        self.push_wake = asyncio.Event()
+        self.pusher = ImsStockPusher(
+            engine=engine,
+            config=config,
+            client=connections.ims,
+            limiter=connections.ims_limiter,
+            clock=clock,
+            worker_id=self.worker_id,
+            rng=rng,
+        )
+
+    def wake(self) -> None:
+        """Called when new inbox entries were stored by this process."""
+        self.fold_wake.set()
+
+    async def fold_once(self) -> int:
+        now = self.clock.now()
+        limit = self.config.engine.fold_batch
+
+        def fold(connection: Connection) -> int:
+            entries = inbox_repo.claim_pending(connection, limit)
+            if entries:
+                fold_entries(connection, entries, self.config, now)
+            return len(entries)
+
+        folded = await in_transaction(self.engine, fold)
+        if folded:
+            self.push_wake.set()
+        return folded
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loops = [
+            self._loop("fold", self.fold_once, self.fold_wake, stop),
+            self._loop("push", self._push_once, self.push_wake, stop),
+            self._schedule_loop(stop),
+        ]
+        tasks = [asyncio.create_task(loop) for loop in loops]
+        await stop.wait()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _push_once(self) -> int:
+        result = await self.pusher.run_cycle()
+        return int(result.did_work)
+
+    async def _loop(
+        self, name: str, step: Callable[[], Awaitable[int]], wake: asyncio.Event, stop: asyncio.Event
+    ) -> None:
+        idle = self.config.engine.idle_poll_s
+        while not stop.is_set():
+            try:
+                worked = await step()
+            except ConnectorError as exc:
+                log.warning("%s: %s", name, exc)
+                worked = 0
+                await asyncio.sleep(_ERROR_PAUSE_S)
+            except Exception:
+                log.exception("%s step failed; retrying", name)
+                worked = 0
+                await asyncio.sleep(_ERROR_PAUSE_S)
+            if not worked:
+                wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), idle)
+
+    async def run_job(self, job: str) -> None:
+        """Run one scheduled job now, in this worker (also used by `stockbridge sync`)."""
+        conn = self.connections
+        if job == "item_refresh":
+            await refresh_items(self.engine, conn.ims, conn.ims_limiter)
+        elif job == "blocked_refresh":
+            blocked = await in_transaction(self.engine, lambda c: inventory_repo.blocked_skus(c, IMS_CHANNEL))
+            if blocked:
+                await refresh_items(self.engine, conn.ims, conn.ims_limiter, blocked)
+        elif job == "full_sync":
+            for mapping in self.config.locations:
+                await full_sync(
+                    self.engine,
+                    conn.clarus,
+                    mapping.warehouse,
+                    self.clock,
+                    self.config.connectors.clarus.snapshot_page_size,
+                )
+        elif job == "events_poll":
+            for mapping in self.config.locations:
+                await poll_events(self.engine, conn.clarus, mapping.warehouse, self.clock)
+        elif job == "drift_check":
+            await check_drift(self.engine, conn.ims, conn.ims_limiter, self.config, self.clock)
+        else:
+            raise ValueError(f"unknown job {job!r}")
+        self.fold_wake.set()
+        self.push_wake.set()
+
+    def _jobs(self) -> list[tuple[str, float]]:
+        s = self.config.schedules
+        return [
+            ("item_refresh", s.item_refresh_s),
+            ("blocked_refresh", BLOCKED_REFRESH_S),
+            ("full_sync", s.full_sync_s),
+            ("events_poll", s.events_poll_s),
+            ("drift_check", s.drift_check_s),
+        ]
+
+    async def _schedule_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            for job, every in self._jobs():
+                now = self.clock.now()
+                try:
+                    due = await in_transaction(self.engine, lambda c: claim_run(c, job, now, every))
+                    if due:
+                        await self.run_job(job)
+                except ConnectorError as exc:
+                    log.warning("scheduled %s: %s", job, exc)
+                except Exception:
+                    log.exception("scheduled %s failed", job)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)

@@ -1,0 +1,145 @@
+"""Inventory flow, fold side: inbox entries → observed stock → desired ATS per target.
+
+Runs inside one database transaction per batch of inbox entries (DESIGN.md section 2, steps 2-3).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import Connection
+
+from stockbridge.config import Config
+from stockbridge.connectors.clarus.wire import (
+    MOVEMENT_EVENT,
+    SNAPSHOT_KIND,
+    WireStockRow,
+    balances_from_snapshot,
+    movement_from_event,
+    parse_event,
+)
+from stockbridge.domain.ats import available_to_sell
+from stockbridge.domain.priority import push_priority
+from stockbridge.domain.stock import StockBalance
+from stockbridge.store import inbox_repo, inventory_repo
+from stockbridge.store.bookkeeping import bump, raise_exception
+from stockbridge.store.inbox_repo import InboxEntry
+
+IMS_CHANNEL = "ims"
+_snapshot_rows = TypeAdapter(list[WireStockRow])
+
+
+@dataclass
+class FoldOutcome:
+    entries: int = 0
+    balances: int = 0
+    targets: int = 0
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (type, entity, detail)
+
+
+@dataclass
+class _Folding:
+    balances: list[StockBalance] = field(default_factory=list)
+    movements: Counter[tuple[str, str]] = field(default_factory=Counter)
+    newest_occurred: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+    def add_movement_balances(self, balances: Sequence[StockBalance], occurred_at: datetime) -> None:
+        self.balances.extend(balances)
+        for pair in {(b.sku, b.warehouse_id) for b in balances}:
+            self.movements[pair] += 1
+            previous = self.newest_occurred.get(pair)
+            if previous is None or occurred_at > previous:
+                self.newest_occurred[pair] = occurred_at
+
+
+def fold_entries(
+    connection: Connection, entries: Sequence[InboxEntry], config: Config, now: datetime
+) -> FoldOutcome:
+    """Fold a batch of inbox entries and re-derive the targets they touch. Caller owns the transaction."""
+    outcome = FoldOutcome(entries=len(entries))
+    folding = _Folding()
+    for entry in entries:
+        if entry.kind == MOVEMENT_EVENT:
+            movement = movement_from_event(parse_event(entry.payload.encode()))
+            folding.add_movement_balances(movement.balances, movement.occurred_at)
+        elif entry.kind == SNAPSHOT_KIND:
+            folding.balances.extend(balances_from_snapshot(_snapshot_rows.validate_json(entry.payload)))
+    outcome.balances = len(folding.balances)
+    _note_unmapped(folding.balances, config, outcome)
+
+    warehouse_of: dict[inventory_repo.TargetKey, str] = {}
+    for sku, warehouse in {(b.sku, b.warehouse_id) for b in folding.balances}:
+        location = config.ims_location_of(warehouse)
+        if location is not None:
+            warehouse_of[(IMS_CHANNEL, sku, location)] = warehouse
+    current = inventory_repo.lock_targets(connection, list(warehouse_of), warehouse_of, now)
+    inventory_repo.fold_observed(connection, folding.balances)
+    observed = inventory_repo.observed_for(connection, {(key[1], w) for key, w in warehouse_of.items()})
+
+    rule = config.ats_rule(IMS_CHANNEL)
+    updates: list[dict[str, Any]] = []
+    for key, warehouse in warehouse_of.items():
+        _, sku, location = key
+        pair = (sku, warehouse)
+        balances = observed.get(pair, [])
+        target = current[key]
+        desired = available_to_sell({b.status: b.quantity for b in balances}, rule, sku)
+        movements = target.movements_since_push + folding.movements.get(pair, 0)
+        occurred = _latest(target.source_occurred_at, folding.newest_occurred.get(pair))
+        updates.append(
+            {
+                "channel": key[0],
+                "sku": sku,
+                "location": location,
+                "desired": desired,
+                "version": max((b.version for b in balances), default=-1),
+                "occurred_at": occurred,
+                "movements": movements,
+                "dirty": target.pushed is None or desired != target.pushed,
+                "priority": push_priority(desired, target.pushed, movements),
+                "now": now,
+            }
+        )
+    inventory_repo.set_desired(connection, updates)
+    inbox_repo.mark_processed(connection, [e.id for e in entries], now)
+    bump(connection, "fold.entries", len(entries))
+    for type_, entity, detail in outcome.problems:
+        raise_exception(
+            connection, type=type_, entity=entity, owner=config.owners.owner_of(type_), detail=detail, now=now
+        )
+    outcome.targets = len(updates)
+    return outcome
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def _note_unmapped(balances: Sequence[StockBalance], config: Config, outcome: FoldOutcome) -> None:
+    statuses = {b.status for b in balances} - set(config.inventory_statuses)
+    for status in sorted(statuses):
+        outcome.problems.append(
+            (
+                "unmapped_status",
+                f"status:{status}",
+                f"Clarus status {status!r} is not in inventory_statuses; it counts for no target",
+            )
+        )
+    warehouses = {b.warehouse_id for b in balances if config.ims_location_of(b.warehouse_id) is None}
+    for warehouse in sorted(warehouses):
+        outcome.problems.append(
+            (
+                "unmapped_warehouse",
+                f"warehouse:{warehouse}",
+                f"Clarus warehouse {warehouse!r} has no IMS location in locations",
+            )
+        )

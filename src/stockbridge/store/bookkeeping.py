@@ -1,0 +1,189 @@
+"""Counters, poll cursors, latency samples and exceptions: the hub's own records of what it did."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from stockbridge.store.schema import counters, cursors, exceptions, latency_samples
+from stockbridge.store.sql import chunks, insert_for, utc
+from stockbridge.store.states import ExceptionState
+
+
+def bump(connection: Connection, name: str, by: int = 1) -> None:
+    if by == 0:
+        return
+    stmt = insert_for(connection, counters).values(name=name, value=by)
+    connection.execute(
+        stmt.on_conflict_do_update(index_elements=["name"], set_={"value": counters.c.value + by})
+    )
+
+
+def read_counters(connection: Connection) -> dict[str, int]:
+    return {row.name: int(row.value) for row in connection.execute(select(counters))}
+
+
+def get_cursor(connection: Connection, name: str) -> str | None:
+    return connection.execute(select(cursors.c.value).where(cursors.c.name == name)).scalar_one_or_none()
+
+
+def set_cursor(connection: Connection, name: str, value: str) -> None:
+    stmt = insert_for(connection, cursors).values(name=name, value=value)
+    connection.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"value": value}))
+
+
+@dataclass(frozen=True, slots=True)
+class LatencySample:
+    channel: str
+    sku: str
+    location: str
+    occurred_at: datetime
+    acked_at: datetime
+
+    @property
+    def latency_ms(self) -> int:
+        return max(0, round((self.acked_at - self.occurred_at).total_seconds() * 1000))
+
+
+def record_latency(connection: Connection, samples: Sequence[LatencySample]) -> None:
+    if samples:
+        connection.execute(
+            latency_samples.insert(),
+            [
+                {
+                    "channel": s.channel,
+                    "sku": s.sku,
+                    "location": s.location,
+                    "occurred_at": s.occurred_at,
+                    "acked_at": s.acked_at,
+                    "latency_ms": s.latency_ms,
+                }
+                for s in samples
+            ],
+        )
+
+
+def latencies_ms(connection: Connection, channel: str, since: datetime | None = None) -> list[int]:
+    query = select(latency_samples.c.latency_ms).where(latency_samples.c.channel == channel)
+    if since is not None:
+        query = query.where(latency_samples.c.acked_at >= since)
+    return [int(v) for v in connection.execute(query).scalars()]
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionRecord:
+    id: int
+    type: str
+    entity: str
+    owner: str
+    state: ExceptionState
+    detail: str
+    retry_action: str | None
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+def raise_exception(
+    connection: Connection,
+    *,
+    type: str,
+    entity: str,
+    owner: str,
+    detail: str,
+    now: datetime,
+    retry_action: str | None = None,
+) -> None:
+    """Open (or re-open and count again) the exception for (type, entity)."""
+    stmt = insert_for(connection, exceptions).values(
+        type=type,
+        entity=entity,
+        owner=owner,
+        state=ExceptionState.OPEN,
+        detail=detail,
+        retry_action=retry_action,
+        count=1,
+        first_seen=now,
+        last_seen=now,
+    )
+    connection.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["type", "entity"],
+            set_={
+                "count": exceptions.c.count + 1,
+                "last_seen": now,
+                "detail": detail,
+                "owner": owner,
+                "state": ExceptionState.OPEN.value,
+                "retry_action": retry_action,
+            },
+        )
+    )
+
+
+def resolve_exceptions(connection: Connection, type: str, entities: Sequence[str]) -> int:
+    """Resolve the open or acknowledged exceptions of `type` for `entities`; returns how many."""
+    resolved = 0
+    for chunk in chunks(entities):
+        result = connection.execute(
+            update(exceptions)
+            .where(
+                exceptions.c.type == type,
+                exceptions.c.entity.in_(chunk),
+                exceptions.c.state != ExceptionState.RESOLVED.value,
+            )
+            .values(state=ExceptionState.RESOLVED.value)
+        )
+        resolved += int(result.rowcount)
+    return resolved
+
+
+def set_exception_state(connection: Connection, exception_id: int, state: ExceptionState) -> bool:
+    result = connection.execute(
+        update(exceptions).where(exceptions.c.id == exception_id).values(state=state.value)
+    )
+    return bool(result.rowcount)
+
+
+def _record(row: Any) -> ExceptionRecord:
+    return ExceptionRecord(
+        id=int(row.id),
+        type=row.type,
+        entity=row.entity,
+        owner=row.owner,
+        state=ExceptionState(row.state),
+        detail=row.detail,
+        retry_action=row.retry_action,
+        count=int(row.count),
+        first_seen=utc(row.first_seen),
+        last_seen=utc(row.last_seen),
+    )
+
+
+def list_exceptions(
+    connection: Connection, *, state: ExceptionState | None = None, owner: str | None = None
+) -> list[ExceptionRecord]:
+    query = select(exceptions).order_by(exceptions.c.last_seen.desc(), exceptions.c.id.desc())
+    if state is not None:
+        query = query.where(exceptions.c.state == state.value)
+    if owner is not None:
+        query = query.where(exceptions.c.owner == owner)
+    return [_record(row) for row in connection.execute(query)]
+
+
+def get_exception(connection: Connection, exception_id: int) -> ExceptionRecord | None:
+    row = connection.execute(select(exceptions).where(exceptions.c.id == exception_id)).first()
+    return _record(row) if row is not None else None
+
+
+def count_open_exceptions(connection: Connection) -> dict[str, int]:
+    query = (
+        select(exceptions.c.type, func.count())
+        .where(exceptions.c.state != ExceptionState.RESOLVED.value)
+        .group_by(exceptions.c.type)
+    )
+    return {row[0]: int(row[1]) for row in connection.execute(query)}

@@ -1,0 +1,98 @@
+"""The inbox: inbound signals stored before they are acknowledged, de-duplicated by source event id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, func, select, update
+
+from stockbridge.store.bookkeeping import bump
+from stockbridge.store.schema import inbox
+from stockbridge.store.sql import chunks, insert_for
+from stockbridge.store.states import InboxState
+
+RECEIVED = "inbox.received"
+DUPLICATES = "inbox.duplicates"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    source: str
+    event_id: str
+    kind: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    id: int
+    source: str
+    event_id: str
+    kind: str
+    payload: str
+
+
+def store_events(engine: Engine, events: Sequence[InboundEvent], now: datetime) -> int:
+    """Store events in one transaction (one commit for the whole group); returns how many were new."""
+    if not events:
+        return 0
+    with engine.begin() as connection:
+        inserted = insert_events(connection, events, now, InboxState.PENDING)
+        bump(connection, RECEIVED, len(events))
+        bump(connection, DUPLICATES, len(events) - inserted)
+    return inserted
+
+
+def insert_events(
+    connection: Connection,
+    events: Sequence[InboundEvent],
+    now: datetime,
+    state: InboxState,
+    error: str | None = None,
+) -> int:
+    inserted = 0
+    for chunk in chunks(events):
+        rows = [
+            {
+                "source": e.source,
+                "event_id": e.event_id,
+                "kind": e.kind,
+                "payload": e.payload,
+                "received_at": now,
+                "state": state.value,
+                "error": error,
+            }
+            for e in chunk
+        ]
+        # RETURNING counts what was new; rowcount is not reliable for multi-row inserts on every driver.
+        stmt = insert_for(connection, inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.id)
+        inserted += len(connection.execute(stmt).all())
+    return inserted
+
+
+def claim_pending(connection: Connection, limit: int) -> list[InboxEntry]:
+    """Pending entries in arrival order, locked for this transaction (skipped by other workers)."""
+    query = (
+        select(inbox.c.id, inbox.c.source, inbox.c.event_id, inbox.c.kind, inbox.c.payload)
+        .where(inbox.c.state == InboxState.PENDING.value)
+        .order_by(inbox.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [InboxEntry(r.id, r.source, r.event_id, r.kind, r.payload) for r in connection.execute(query)]
+
+
+def mark_processed(connection: Connection, ids: Sequence[int], now: datetime) -> None:
+    for chunk in chunks(ids):
+        connection.execute(
+            update(inbox)
+            .where(inbox.c.id.in_(chunk), inbox.c.state == InboxState.PENDING.value)
+            .values(state=InboxState.DONE.value, processed_at=now)
+        )
+
+
+def pending_count(connection: Connection) -> int:
+    query = select(func.count()).select_from(inbox).where(inbox.c.state == InboxState.PENDING.value)
+    return int(connection.execute(query).scalar_one())

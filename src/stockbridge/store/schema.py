@@ -1,0 +1,150 @@
+"""The hub's tables (SQLAlchemy Core). Alembic migrations must match this: a test compares them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# Every inbound signal (webhook, poll result, snapshot page), stored before it is acknowledged.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("state", String(16), nullable=False),  # InboxState
+    Column("processed_at", DateTime(timezone=True)),
+    Column("error", Text),
+    UniqueConstraint("source", "event_id", name="uq_inbox_source_event"),
+)
+Index("ix_inbox_state_id", inbox.c.state, inbox.c.id)
+
+# Observed warehouse stock per (SKU, warehouse, status), folded by the warehouse's movement sequence.
+observed_stock = Table(
+    "observed_stock",
+    metadata,
+    Column("sku", String(100), primary_key=True),
+    Column("warehouse_id", String(64), primary_key=True),
+    Column("status", String(32), primary_key=True),
+    Column("quantity", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("occurred_at", DateTime(timezone=True)),
+)
+
+# Desired vs pushed figure per (channel, SKU, location). Dirty while they differ.
+targets = Table(
+    "targets",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("sku", String(100), primary_key=True),
+    Column("location", String(64), primary_key=True),
+    Column("warehouse_id", String(64), nullable=False),
+    Column("desired", BigInteger, nullable=False),
+    Column("desired_version", BigInteger, nullable=False),
+    Column("source_occurred_at", DateTime(timezone=True)),
+    Column("pushed", BigInteger),
+    Column("pushed_version", BigInteger),
+    Column("pushed_at", DateTime(timezone=True)),
+    Column("dirty", Boolean, nullable=False),
+    Column("state", String(16), nullable=False),  # TargetState
+    Column("priority", Integer, nullable=False),
+    Column("movements_since_push", Integer, nullable=False),
+    Column("batch_id", String(100)),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_targets_dirty", targets.c.channel, targets.c.dirty, targets.c.state, targets.c.priority)
+
+# Outbound calls written before they are made (transactional outbox). The id is the external id at
+# the far end, so a retry after a crash or a timeout replaces rather than repeats.
+push_batches = Table(
+    "push_batches",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("channel", String(32), nullable=False),
+    Column("location", String(64), nullable=False),
+    Column("lines", JSON, nullable=False),
+    Column("state", String(16), nullable=False),  # BatchState
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+)
+Index("ix_push_batches_state", push_batches.c.state, push_batches.c.next_attempt_at)
+
+# The IMS's item list as last read: SKU -> internal id and active flag.
+ims_items = Table(
+    "ims_items",
+    metadata,
+    Column("sku", String(100), primary_key=True),
+    Column("item_id", String(32), nullable=False),
+    Column("is_inactive", Boolean, nullable=False),
+    Column("last_modified", String(40)),
+)
+
+# Problems an owner must see (DESIGN.md section 4).
+exceptions = Table(
+    "exceptions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("type", String(64), nullable=False),
+    Column("entity", String(200), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # ExceptionState
+    Column("detail", Text, nullable=False),
+    Column("retry_action", String(200)),
+    Column("count", Integer, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("type", "entity", name="uq_exceptions_type_entity"),
+)
+Index("ix_exceptions_state", exceptions.c.state, exceptions.c.owner)
+
+# Movement (WMS occurred_at) -> acknowledgement by the channel, one row per pushed line.
+latency_samples = Table(
+    "latency_samples",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),
+    Column("sku", String(100), nullable=False),
+    Column("location", String(64), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("acked_at", DateTime(timezone=True), nullable=False),
+    Column("latency_ms", Integer, nullable=False),
+)
+Index("ix_latency_acked", latency_samples.c.channel, latency_samples.c.acked_at)
+
+# Monotonic counters (events received, duplicates ignored, pushes...) and poll cursors.
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)

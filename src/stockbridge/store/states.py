@@ -1,0 +1,28 @@
+"""Enumerated states of the store's rows. Transitions are conditional updates in `store/`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class InboxState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    REJECTED = "rejected"  # signed but unusable: kept for inspection, an exception raised
+
+
+class TargetState(StrEnum):
+    OK = "ok"
+    BLOCKED = "blocked"  # the far end cannot take it yet (unknown or inactive SKU): an exception is open
+
+
+class BatchState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"  # gave up after max attempts: visible, replayable
+
+
+class ExceptionState(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stockbridge.config import EXAMPLE_CONFIG, ConfigError, check_environment, load_config
+
+
+def _write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _example() -> dict[str, object]:
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_example_config_is_valid() -> None:
+    config = load_config(EXAMPLE_CONFIG)
+    assert config.ats_rule("ims").counted_statuses == {"available", "allocated", "picked"}
+    assert config.ims_location_of("WH1") == "6"
+
+
+def test_bad_value_names_file_and_key(tmp_path: Path) -> None:
+    data = _example()
+    data["connectors"]["ims"]["calls_per_second"] = -1  # type: ignore[index]
+    path = _write(tmp_path, data)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.file == str(path)
+    assert info.value.key == "connectors.ims.calls_per_second"
+
+
+def test_unknown_key_is_refused(tmp_path: Path) -> None:
+    data = _example()
+    data["connectors"]["clarus"]["api_key"] = "secret-in-file"  # type: ignore[index]
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, data))
+    assert info.value.key == "connectors.clarus.api_key"
+
+
+def test_status_counting_for_unknown_target_is_refused(tmp_path: Path) -> None:
+    data = _example()
+    data["inventory_statuses"]["available"]["counts_for"] = ["ims", "shopify"]  # type: ignore[index]
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, data))
+    assert "shopify" in info.value.message
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("connectors:\n  clarus: [unclosed\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key.startswith("line ")
+
+
+def test_missing_secret_names_the_key() -> None:
+    config = load_config(EXAMPLE_CONFIG)
+    with pytest.raises(ConfigError) as info:
+        check_environment(config, "x.yaml", environ={"CLARUS_API_KEY": "k"})
+    assert info.value.key == "connectors.clarus.webhook_secret_env"
+    assert "CLARUS_WEBHOOK_SECRET" in info.value.message
