@@ -20,6 +20,7 @@ from stockbridge.connectors.clarus import signature
 from stockbridge.connectors.clarus.wire import SOURCE, UnusableEvent, parse_event
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
+from stockbridge.engine.schedule import SCHEDULED_JOBS, run_soon
 from stockbridge.store import inbox_repo, inventory_repo
 from stockbridge.store.bookkeeping import count_open_exceptions, raise_exception, read_counters
 from stockbridge.store.inbox_repo import InboundEvent
@@ -98,11 +99,22 @@ def create_app(
                 "status": "ok",
                 "inbox_pending": inbox_repo.pending_count(connection),
                 "dirty_targets": inventory_repo.dirty_count(connection),
+                "batches": inventory_repo.batches_by_state(connection),
                 "open_exceptions": count_open_exceptions(connection),
                 "counters": read_counters(connection),
             }
 
         return JSONResponse(await in_transaction(engine, read))
+
+    async def run_job(request: Request) -> Response:
+        job = request.path_params["job"]
+        if job not in SCHEDULED_JOBS:
+            return JSONResponse(
+                {"error": f"unknown job {job!r}", "jobs": sorted(SCHEDULED_JOBS)}, status_code=404
+            )
+        now = clock.now()
+        await in_transaction(engine, lambda c: run_soon(c, job, now))
+        return JSONResponse({"job": job, "due": now.isoformat()}, status_code=202)
 
     async def metrics(_: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
@@ -120,6 +132,7 @@ def create_app(
             Route("/webhooks/clarus", clarus_webhook, methods=["POST"]),
             Route("/health", health),
             Route("/metrics", metrics),
+            Route("/admin/jobs/{job}", run_job, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

@@ -9,6 +9,8 @@ from sqlalchemy import Connection, update
 from stockbridge.store.schema import cursors
 from stockbridge.store.sql import insert_for
 
+SCHEDULED_JOBS = frozenset({"item_refresh", "blocked_refresh", "full_sync", "events_poll", "drift_check"})
+
 
 def _name(job: str) -> str:
     return f"schedule.{job}"
