@@ -1,0 +1,132 @@
+"""Ingest: signed webhook events accepted per second by the hub against a bare Starlette endpoint.
+
+Both servers run as their own uvicorn process and are driven by the same load generator, one after
+the other, in the same run. The hub verifies each signature, validates the event, stores it durably
+(group commit) de-duplicated by event id, and answers 2xx. `ratio` = hub ÷ bare.
+
+    python bench/ingest.py [--seconds S] [--connections C] [--databases sqlite,postgresql] [--json] [--record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import yaml  # noqa: E402
+from common import database, process, python, record, wait_http  # noqa: E402
+from loadgen import build_request, drive  # noqa: E402
+
+from stockbridge.connectors.clarus.signature import sign  # noqa: E402
+from stockbridge.servers import free_port  # noqa: E402
+
+SECRET = "bench-webhook-secret"
+HOST = "127.0.0.1"
+
+
+def signed_requests(port: int, count: int, seed: int) -> list[bytes]:
+    """Distinct movement events, with one in twenty a re-delivery of an earlier one."""
+    rng = random.Random(seed)
+    requests: list[bytes] = []
+    for n in range(count):
+        seq = rng.randrange(max(1, n)) if n and rng.random() < 0.05 else n
+        event = {
+            "id": f"evt_WH1_{seq:012d}",
+            "type": "inventory.movement",
+            "created_at": "2026-11-26T09:00:00Z",
+            "data": {
+                "warehouse_id": "WH1",
+                "sequence": seq,
+                "occurred_at": "2026-11-26T09:00:00Z",
+                "movement_type": "pick",
+                "sku": f"SKU-{seq % 5000:05d}",
+                "quantity": 1,
+                "balances": [{"status": "allocated", "quantity": 4}, {"status": "picked", "quantity": 1}],
+            },
+        }
+        body = json.dumps(event, separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Clarus-Event-Id": event["id"],
+            "X-Clarus-Signature": sign(SECRET.encode(), body),
+        }
+        requests.append(build_request(HOST, port, "/webhooks/clarus", body, headers))
+    return requests
+
+
+def measure(port: int, seconds: float, connections: int, count: int, seed: int) -> float:
+    drive(HOST, port, signed_requests(port, 2000, seed + 1), connections, 1.0)  # warm-up
+    result = drive(HOST, port, signed_requests(port, count, seed), connections, seconds)
+    if result.failed:
+        raise RuntimeError(f"{result.failed} requests failed on port {port}")
+    return result.per_s
+
+
+def bare(seconds: float, connections: int, count: int) -> float:
+    port = free_port()
+    app_dir = str(Path(__file__).resolve().parent)
+    args = [python(), "-m", "uvicorn", "--app-dir", app_dir, "bare_app:app", "--host", HOST, "--port", str(port)]
+    with process([*args, "--log-level", "warning", "--no-access-log"]):
+        wait_http(f"http://{HOST}:{port}/webhooks/clarus", method="POST")
+        return measure(port, seconds, connections, count, seed=1)
+
+
+def hub(db_url: str, workdir: Path, seconds: float, connections: int, count: int) -> float:
+    port = free_port()
+    config = {
+        "database_url": db_url,
+        "hub": {"host": HOST, "port": port},
+        "connectors": {"clarus": {"base_url": "http://127.0.0.1:9"}, "ims": {"base_url": "http://127.0.0.1:9"}},
+        "locations": [{"warehouse": "WH1", "ims_location": "6"}],
+        "inventory_statuses": {"available": {"counts_for": ["ims"]}},
+    }
+    path = workdir / f"ingest-{port}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {"CLARUS_API_KEY": "x", "CLARUS_WEBHOOK_SECRET": SECRET, "IMS_TOKEN": "x", "STOCKBRIDGE_DATABASE_URL": db_url}
+    args = [python(), "-m", "stockbridge.cli", "serve", "--config", str(path), "--no-workers"]
+    with process(args, env):
+        wait_http(f"http://{HOST}:{port}/health", timeout_s=60)
+        return measure(port, seconds, connections, count, seed=2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    parser.add_argument("--record", action="store_true", help="write the result to bench/RESULTS.md")
+    args = parser.parse_args()
+    count = int(args.seconds * 40_000)
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="stockbridge-ingest-") as tmp:
+        for kind in args.databases.split(","):
+            baseline = bare(args.seconds, args.connections, count)
+            with database(kind, Path(tmp)) as url:
+                hub_rate = hub(url, Path(tmp), args.seconds, args.connections, count)
+            results[kind] = {
+                "hub_per_s": round(hub_rate, 1),
+                "baseline_per_s": round(baseline, 1),
+                "ratio": round(hub_rate / baseline, 3),
+            }
+            print(f"{kind}: hub {hub_rate:,.0f}/s, bare endpoint {baseline:,.0f}/s", file=sys.stderr)
+    if args.record:
+        rows = "\n".join(
+            f"| {k} | {v['hub_per_s']:,.0f} | {v['baseline_per_s']:,.0f} | {v['ratio']:.3f} |" for k, v in results.items()
+        )
+        record(
+            "Ingest (bench/ingest.py)",
+            f"{args.seconds:g} s per server, {args.connections} keep-alive connections, 5% re-deliveries.\n"
+            "Target: ratio ≥ 0.20 on SQLite.\n\n| database | hub events/s | bare endpoint req/s | ratio |\n"
+            f"|---|---|---|---|\n{rows}",
+        )
+    print(json.dumps(results) if args.json else json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
