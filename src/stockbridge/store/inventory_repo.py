@@ -449,7 +449,14 @@ def batch_sent(connection: Connection, batch: PushBatch, owner: str, now: dateti
             push_batches.c.state == BatchState.PENDING.value,
             push_batches.c.lease_owner == owner,
         )
-        .values(state=BatchState.SENT.value, sent_at=now, lease_owner=None, lease_until=None, last_error=None)
+        .values(
+            state=BatchState.SENT.value,
+            sent_at=now,
+            sent_by=owner,
+            lease_owner=None,
+            lease_until=None,
+            last_error=None,
+        )
     ).rowcount
     if not won:
         return False
@@ -507,6 +514,16 @@ def replay_dead(connection: Connection, now: datetime, batch_ids: Sequence[str] 
 
 def batches_by_state(connection: Connection) -> dict[str, int]:
     query = select(push_batches.c.state, func.count()).group_by(push_batches.c.state)
+    return {row[0]: int(row[1]) for row in connection.execute(query)}
+
+
+def senders(connection: Connection) -> dict[str, int]:
+    """Batches sent per worker (lease owner at the time of sending)."""
+    query = (
+        select(push_batches.c.sent_by, func.count())
+        .where(push_batches.c.state == BatchState.SENT.value)
+        .group_by(push_batches.c.sent_by)
+    )
     return {row[0]: int(row[1]) for row in connection.execute(query)}
 
 

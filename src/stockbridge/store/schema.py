@@ -90,6 +90,7 @@ push_batches = Table(
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
+    Column("sent_by", String(100)),
 )
 Index("ix_push_batches_state", push_batches.c.state, push_batches.c.next_attempt_at)
 

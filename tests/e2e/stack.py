@@ -1,0 +1,215 @@
+"""The hub against the simulators over real HTTP on loopback: a small test harness.
+
+The simulators run on threads; the hub runs on its own thread and event loop (`HubThread`) or, for
+crash tests, as a real `stockbridge serve` process that can be killed with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from stockbridge.config import Config, parse_config
+from stockbridge.demo import HubThread, measure_drift
+from stockbridge.servers import free_port, serve_in_thread
+from stockbridge.simulators import clarus as clarus_sim
+from stockbridge.simulators import ims as ims_sim
+
+CLARUS_KEY = "test-clarus-key"
+WEBHOOK_SECRET = "test-webhook-secret"
+IMS_TOKEN = "test-ims-token"
+ENVIRON = {"CLARUS_API_KEY": CLARUS_KEY, "CLARUS_WEBHOOK_SECRET": WEBHOOK_SECRET, "IMS_TOKEN": IMS_TOKEN}
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll a condition until it holds or the deadline passes (never a bare sleep)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def hub_config_data(clarus_url: str, ims_url: str, port: int, database_url: str, **engine: Any) -> dict[str, Any]:
+    return {
+        "database_url": database_url,
+        "hub": {"host": "127.0.0.1", "port": port},
+        "connectors": {
+            "clarus": {"base_url": clarus_url, "snapshot_page_size": 50},
+            "ims": {"base_url": ims_url, "calls_per_second": 50, "concurrency": 4, "max_lines_per_call": 25},
+        },
+        "locations": [{"warehouse": "WH1", "ims_location": "6"}],
+        "inventory_statuses": {
+            "available": {"counts_for": ["ims"]},
+            "allocated": {"counts_for": ["ims"]},
+            "picked": {"counts_for": ["ims"]},
+            "quarantine": {"owner": "quality"},
+            "damaged": {"owner": "quality"},
+            "in_transfer": {},
+            "returned": {},
+            "expired": {},
+            "inbound": {},
+        },
+        "schedules": {"full_sync_s": 3600, "events_poll_s": 3600, "item_refresh_s": 3600, "drift_check_s": 3600},
+        "engine": {"backoff_base_s": 0.05, "backoff_cap_s": 1.0, "max_attempts": 50, "lease_s": 5, **engine},
+    }
+
+
+@dataclass
+class Stack:
+    clarus_url: str
+    ims_url: str
+    database_url: str
+    workdir: Path
+    hub_port: int = field(default_factory=free_port)
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=60))
+
+    @property
+    def hub_url(self) -> str:
+        return f"http://127.0.0.1:{self.hub_port}"
+
+    @property
+    def config(self) -> Config:
+        return parse_config(hub_config_data(self.clarus_url, self.ims_url, self.hub_port, self.database_url))
+
+    # --- the simulators ---------------------------------------------------------------------------
+    def create_items(self, skus: list[str], inactive: frozenset[str] = frozenset()) -> None:
+        items = [{"itemId": s, "isInactive": s in inactive} for s in skus]
+        self.http.post(f"{self.ims_url}/_control/items", json={"items": items}).raise_for_status()
+
+    def activate(self, sku: str) -> None:
+        self.http.patch(f"{self.ims_url}/_control/items/{sku}", json={"isInactive": False}).raise_for_status()
+
+    def subscribe(self) -> None:
+        self.http.post(
+            f"{self.clarus_url}/api/v1/webhooks",
+            headers={"Authorization": f"Bearer {CLARUS_KEY}"},
+            json={"url": f"{self.hub_url}/webhooks/clarus", "secret": WEBHOOK_SECRET, "events": ["inventory.movement"]},
+        ).raise_for_status()
+
+    def faults(self, **faults: Any) -> None:
+        self.http.put(f"{self.clarus_url}/_control/faults", json=faults).raise_for_status()
+
+    def ims_faults(self, **faults: Any) -> None:
+        self.http.put(f"{self.ims_url}/_control/faults", json=faults).raise_for_status()
+
+    def ims_limits(self, **limits: Any) -> None:
+        self.http.put(f"{self.ims_url}/_control/limits", json=limits).raise_for_status()
+
+    def move(self, movements: list[dict[str, Any]]) -> None:
+        for start in range(0, len(movements), 250):
+            response = self.http.post(
+                f"{self.clarus_url}/_control/movements", json={"movements": movements[start : start + 250]}
+            )
+            response.raise_for_status()
+            assert not response.json().get("rejected"), response.json()["rejected"]
+
+    def drain(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.http.post(f"{self.clarus_url}/_control/drain", params={"timeout": 60}).json()
+        return result
+
+    def ims_items(self) -> dict[str, Any]:
+        items: dict[str, Any] = self.http.get(f"{self.ims_url}/_control/state").json()["items"]
+        return items
+
+    def on_hand(self, sku: str) -> int:
+        return round(float(self.ims_items().get(sku, {}).get("onHand", {}).get("6", 0)))
+
+    def ims_stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = self.http.get(f"{self.ims_url}/_control/stats").json()
+        return stats
+
+    def suiteql(self, query: str) -> list[dict[str, Any]]:
+        response = self.http.post(
+            f"{self.ims_url}/services/rest/query/v1/suiteql",
+            headers={"Authorization": f"Bearer {IMS_TOKEN}", "Prefer": "transient"},
+            json={"q": query},
+        )
+        response.raise_for_status()
+        rows: list[dict[str, Any]] = response.json()["items"]
+        return rows
+
+    def duplicate_adjustment_lines(self) -> list[dict[str, Any]]:
+        """Adjustment lines that push the same target version of one item twice: must never exist."""
+        return self.suiteql(
+            "SELECT item, memo, COUNT(*) AS n FROM transactionline GROUP BY item, memo HAVING COUNT(*) > 1"
+        )
+
+    # --- the hub ----------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        health: dict[str, Any] = self.http.get(f"{self.hub_url}/health").json()
+        return health
+
+    def run_job(self, job: str) -> None:
+        self.http.post(f"{self.hub_url}/admin/jobs/{job}").raise_for_status()
+
+    def hub_idle(self) -> bool:
+        try:
+            h = self.health()
+        except httpx.HTTPError:
+            return False
+        return h["inbox_pending"] == 0 and h["dirty_targets"] == 0 and not h["batches"].get("pending")
+
+    def drift(self) -> int:
+        return measure_drift(self.clarus_url, self.ims_url, self.config)[0]
+
+    def wait_converged(self, timeout_s: float = 60) -> None:
+        wait_until(lambda: self.hub_idle() and self.drift() == 0, timeout_s, "the IMS to match the warehouse")
+
+    @contextlib.contextmanager
+    def hub(self) -> Iterator[HubThread]:
+        hub = HubThread(self.config, ENVIRON)
+        hub.start()
+        try:
+            wait_until(lambda: _answers(f"{self.hub_url}/health"), 30, "the hub to start")
+            yield hub
+        finally:
+            hub.stop()
+
+    def write_config(self) -> Path:
+        path = self.workdir / "stockbridge.yaml"
+        path.write_text(
+            yaml.safe_dump(hub_config_data(self.clarus_url, self.ims_url, self.hub_port, self.database_url))
+        )
+        return path
+
+    @contextlib.contextmanager
+    def hub_process(self, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+        """`stockbridge serve` (or `worker`, per `args`) as a real process, killed hard on exit."""
+        command = [sys.executable, "-m", "stockbridge.cli", *(args or ("serve",)), "--config", str(self.write_config())]
+        proc = subprocess.Popen(command, env={**os.environ, **ENVIRON})
+        try:
+            if not args or args[0] == "serve":
+                wait_until(lambda: _answers(f"{self.hub_url}/health") or proc.poll() is not None, 60, "hub process")
+                assert proc.poll() is None, "the hub process exited at start"
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+            proc.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextlib.contextmanager
+def stack(database_url: str, workdir: Path, seed: int = 1, **ims: Any) -> Iterator[Stack]:
+    clarus_app = clarus_sim.create_app(clarus_sim.ClarusSettings(api_key=CLARUS_KEY, seed=seed, retry_base_s=0.05, retry_max_s=0.5))
+    ims_app = ims_sim.create_app(ims_sim.ImsSettings(bearer_tokens=[IMS_TOKEN], seed=seed, **ims))
+    with serve_in_thread(clarus_app) as clarus_url, serve_in_thread(ims_app) as ims_url:
+        yield Stack(clarus_url, ims_url, database_url, workdir)
