@@ -41,7 +41,9 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> No
         time.sleep(0.05)
 
 
-def hub_config_data(clarus_url: str, ims_url: str, port: int, database_url: str, **engine: Any) -> dict[str, Any]:
+def hub_config_data(
+    clarus_url: str, ims_url: str, port: int, database_url: str, **engine: Any
+) -> dict[str, Any]:
     return {
         "database_url": database_url,
         "hub": {"host": "127.0.0.1", "port": port},
@@ -61,7 +63,12 @@ def hub_config_data(clarus_url: str, ims_url: str, port: int, database_url: str,
             "expired": {},
             "inbound": {},
         },
-        "schedules": {"full_sync_s": 3600, "events_poll_s": 3600, "item_refresh_s": 3600, "drift_check_s": 3600},
+        "schedules": {
+            "full_sync_s": 3600,
+            "events_poll_s": 3600,
+            "item_refresh_s": 3600,
+            "drift_check_s": 3600,
+        },
         "engine": {"backoff_base_s": 0.05, "backoff_cap_s": 1.0, "max_attempts": 50, "lease_s": 5, **engine},
     }
 
@@ -74,6 +81,7 @@ class Stack:
     workdir: Path
     hub_port: int = field(default_factory=free_port)
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=60))
+    engine_settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def hub_url(self) -> str:
@@ -81,7 +89,12 @@ class Stack:
 
     @property
     def config(self) -> Config:
-        return parse_config(hub_config_data(self.clarus_url, self.ims_url, self.hub_port, self.database_url))
+        return parse_config(self._config_data())
+
+    def _config_data(self) -> dict[str, Any]:
+        return hub_config_data(
+            self.clarus_url, self.ims_url, self.hub_port, self.database_url, **self.engine_settings
+        )
 
     # --- the simulators ---------------------------------------------------------------------------
     def create_items(self, skus: list[str], inactive: frozenset[str] = frozenset()) -> None:
@@ -95,7 +108,11 @@ class Stack:
         self.http.post(
             f"{self.clarus_url}/api/v1/webhooks",
             headers={"Authorization": f"Bearer {CLARUS_KEY}"},
-            json={"url": f"{self.hub_url}/webhooks/clarus", "secret": WEBHOOK_SECRET, "events": ["inventory.movement"]},
+            json={
+                "url": f"{self.hub_url}/webhooks/clarus",
+                "secret": WEBHOOK_SECRET,
+                "events": ["inventory.movement"],
+            },
         ).raise_for_status()
 
     def faults(self, **faults: Any) -> None:
@@ -116,7 +133,9 @@ class Stack:
             assert not response.json().get("rejected"), response.json()["rejected"]
 
     def drain(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.http.post(f"{self.clarus_url}/_control/drain", params={"timeout": 60}).json()
+        result: dict[str, Any] = self.http.post(
+            f"{self.clarus_url}/_control/drain", params={"timeout": 60}
+        ).json()
         return result
 
     def ims_items(self) -> dict[str, Any]:
@@ -161,6 +180,10 @@ class Stack:
             return False
         return h["inbox_pending"] == 0 and h["dirty_targets"] == 0 and not h["batches"].get("pending")
 
+    def clarus_sequence(self) -> int:
+        state = self.http.get(f"{self.clarus_url}/_control/state").json()
+        return int(state["warehouses"]["WH1"]["sequence"])
+
     def drift(self) -> int:
         return measure_drift(self.clarus_url, self.ims_url, self.config)[0]
 
@@ -179,19 +202,26 @@ class Stack:
 
     def write_config(self) -> Path:
         path = self.workdir / "stockbridge.yaml"
-        path.write_text(
-            yaml.safe_dump(hub_config_data(self.clarus_url, self.ims_url, self.hub_port, self.database_url))
-        )
+        path.write_text(yaml.safe_dump(self._config_data()))
         return path
 
     @contextlib.contextmanager
     def hub_process(self, *args: str) -> Iterator[subprocess.Popen[bytes]]:
         """`stockbridge serve` (or `worker`, per `args`) as a real process, killed hard on exit."""
-        command = [sys.executable, "-m", "stockbridge.cli", *(args or ("serve",)), "--config", str(self.write_config())]
+        command = [
+            sys.executable,
+            "-m",
+            "stockbridge.cli",
+            *(args or ("serve",)),
+            "--config",
+            str(self.write_config()),
+        ]
         proc = subprocess.Popen(command, env={**os.environ, **ENVIRON})
         try:
             if not args or args[0] == "serve":
-                wait_until(lambda: _answers(f"{self.hub_url}/health") or proc.poll() is not None, 60, "hub process")
+                wait_until(
+                    lambda: _answers(f"{self.hub_url}/health") or proc.poll() is not None, 60, "hub process"
+                )
                 assert proc.poll() is None, "the hub process exited at start"
             yield proc
         finally:
@@ -209,7 +239,11 @@ def _answers(url: str) -> bool:
 
 @contextlib.contextmanager
 def stack(database_url: str, workdir: Path, seed: int = 1, **ims: Any) -> Iterator[Stack]:
-    clarus_app = clarus_sim.create_app(clarus_sim.ClarusSettings(api_key=CLARUS_KEY, seed=seed, retry_base_s=0.05, retry_max_s=0.5))
+    # Clarus keeps retrying a delivery for about a minute, so a hub restarted within that loses nothing.
+    clarus_settings = clarus_sim.ClarusSettings(
+        api_key=CLARUS_KEY, seed=seed, retry_base_s=0.05, retry_max_s=0.5, max_attempts=150
+    )
+    clarus_app = clarus_sim.create_app(clarus_settings)
     ims_app = ims_sim.create_app(ims_sim.ImsSettings(bearer_tokens=[IMS_TOKEN], seed=seed, **ims))
     with serve_in_thread(clarus_app) as clarus_url, serve_in_thread(ims_app) as ims_url:
         yield Stack(clarus_url, ims_url, database_url, workdir)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
+from tests.e2e.stack import Stack, stack, wait_until
 
 from stockbridge.demo.traffic import Traffic, sku_name
 from stockbridge.store.bookkeeping import list_exceptions
 from stockbridge.store.states import ExceptionState
-from tests.e2e.stack import Stack, stack, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +70,13 @@ def test_lost_webhooks_are_repaired_by_the_full_sync(env: Stack) -> None:
 def test_unknown_and_inactive_skus_raise_exceptions_then_flow_once_fixed(env: Stack) -> None:
     env.create_items(["KNOWN-1", "SLEEPY-1"], inactive=frozenset({"SLEEPY-1"}))
     movements = [
-        {"warehouse_id": "WH1", "movement_type": "receipt", "sku": sku, "quantity": qty, "to_status": "available"}
+        {
+            "warehouse_id": "WH1",
+            "movement_type": "receipt",
+            "sku": sku,
+            "quantity": qty,
+            "to_status": "available",
+        }
         for sku, qty in (("KNOWN-1", 5), ("SLEEPY-1", 7), ("NEW-1", 9))
     ]
     with env.hub():
