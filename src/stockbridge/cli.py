@@ -98,19 +98,19 @@ def serve(
     worker_id: str | None = typer.Option(None, help="Lease owner name (default host:pid)."),
 ) -> None:
     """Run the hub: webhook API and workers."""
-    from stockbridge.engine.runtime import serve as run
+    from stockbridge.engine.runtime import run, serve
 
     loaded = _load(config, need_secrets=True)
-    asyncio.run(run(loaded, api=api, workers=workers, port=port, worker_id=worker_id))
+    run(serve(loaded, api=api, workers=workers, port=port, worker_id=worker_id))
 
 
 @app.command()
 def worker(config: ConfigOption = DEFAULT_CONFIG, worker_id: str | None = None) -> None:
     """Run workers only (scale out on PostgreSQL by starting more)."""
-    from stockbridge.engine.runtime import serve as run
+    from stockbridge.engine.runtime import run, serve
 
     loaded = _load(config, need_secrets=True)
-    asyncio.run(run(loaded, api=False, workers=True, worker_id=worker_id))
+    run(serve(loaded, api=False, workers=True, worker_id=worker_id))
 
 
 @app.command()

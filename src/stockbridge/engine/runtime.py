@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
+from typing import Any, TypeVar
 
 import uvicorn
 
@@ -15,6 +16,18 @@ from stockbridge.engine.clock import Clock, SystemClock
 from stockbridge.engine.connect import connect
 from stockbridge.engine.worker import Worker
 from stockbridge.store.db import make_engine, upgrade
+
+T = TypeVar("T")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run `main` on uvloop when it is installed (uvicorn[standard] brings it), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 class _QuietServer(uvicorn.Server):

@@ -44,19 +44,22 @@ def fold_observed(connection: Connection, balances: Sequence[StockBalance]) -> N
         }
         for b in newest.values()
     ]
-    for chunk in chunks(rows, 300):
-        stmt = insert_for(connection, observed_stock).values(list(chunk))
-        connection.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["sku", "warehouse_id", "status"],
-                set_={
-                    "quantity": stmt.excluded.quantity,
-                    "version": stmt.excluded.version,
-                    "occurred_at": stmt.excluded.occurred_at,
-                },
-                where=observed_stock.c.version < stmt.excluded.version,
-            )
-        )
+    if not rows:
+        return
+    # executemany of one statement: compiled once, where a multi-row VALUES is compiled every time.
+    stmt = insert_for(connection, observed_stock)
+    connection.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["sku", "warehouse_id", "status"],
+            set_={
+                "quantity": stmt.excluded.quantity,
+                "version": stmt.excluded.version,
+                "occurred_at": stmt.excluded.occurred_at,
+            },
+            where=observed_stock.c.version < stmt.excluded.version,
+        ),
+        rows,
+    )
 
 
 def observed_for(
@@ -124,7 +127,7 @@ def lock_targets(
     desired figure from a view that lacks the other's balance.
     """
     ordered = sorted(set(keys))
-    for chunk in chunks(ordered, 300):
+    if ordered:
         rows = [
             {
                 "channel": c,
@@ -139,9 +142,9 @@ def lock_targets(
                 "movements_since_push": 0,
                 "updated_at": now,
             }
-            for c, s, loc in chunk
+            for c, s, loc in ordered
         ]
-        connection.execute(insert_for(connection, targets).values(rows).on_conflict_do_nothing())
+        connection.execute(insert_for(connection, targets).on_conflict_do_nothing(), rows)
     found: dict[TargetKey, TargetRow] = {}
     for chunk in chunks(ordered):
         query = (
@@ -544,28 +547,28 @@ class ImsItem:
 
 
 def upsert_items(connection: Connection, items: Sequence[ImsItem]) -> None:
-    for chunk in chunks(items, 300):
-        stmt = insert_for(connection, ims_items).values(
-            [
-                {
-                    "sku": i.sku,
-                    "item_id": i.item_id,
-                    "is_inactive": i.is_inactive,
-                    "last_modified": i.last_modified,
-                }
-                for i in chunk
-            ]
-        )
-        connection.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["sku"],
-                set_={
-                    "item_id": stmt.excluded.item_id,
-                    "is_inactive": stmt.excluded.is_inactive,
-                    "last_modified": stmt.excluded.last_modified,
-                },
-            )
-        )
+    if not items:
+        return
+    stmt = insert_for(connection, ims_items)
+    connection.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["sku"],
+            set_={
+                "item_id": stmt.excluded.item_id,
+                "is_inactive": stmt.excluded.is_inactive,
+                "last_modified": stmt.excluded.last_modified,
+            },
+        ),
+        [
+            {
+                "sku": i.sku,
+                "item_id": i.item_id,
+                "is_inactive": i.is_inactive,
+                "last_modified": i.last_modified,
+            }
+            for i in items
+        ],
+    )
 
 
 def items_for(connection: Connection, skus: Sequence[str]) -> dict[str, ImsItem]:
