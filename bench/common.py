@@ -33,7 +33,8 @@ def machine() -> str:
     with contextlib.suppress(OSError, ValueError, IndexError):
         kib = int(Path("/proc/meminfo").read_text().split()[1])
         mem = f", {kib / 1024 / 1024:.0f} GiB RAM"
-    return f"{platform.node()}: {os.cpu_count()} cores, {cpu}{mem}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return f"{platform.node()}: {os.cpu_count()} cores, {cpu}{mem}, {system}"
 
 
 @contextlib.contextmanager
@@ -88,5 +89,7 @@ def record(section: str, body: str) -> None:
     content = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nWritten by `make bench`.\n"
     block = f"## {section}\n\n{stamp}{body.strip()}\n"
     pattern = re.compile(rf"^## {re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
-    content = pattern.sub(block + "\n", content) if pattern.search(content) else content.rstrip() + "\n\n" + block
+    content = (
+        pattern.sub(block + "\n", content) if pattern.search(content) else content.rstrip() + "\n\n" + block
+    )
     RESULTS.write_text(content)

@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import yaml  # noqa: E402
-from common import database, process, python, record, wait_http  # noqa: E402
-from loadgen import build_request, drive  # noqa: E402
+import yaml
 
-from stockbridge.connectors.clarus.signature import sign  # noqa: E402
-from stockbridge.servers import free_port  # noqa: E402
+from common import database, process, python, record, wait_http
+from loadgen import build_request, drive
+from stockbridge.connectors.clarus.signature import sign
+from stockbridge.servers import free_port
 
 SECRET = "bench-webhook-secret"
 HOST = "127.0.0.1"
@@ -70,7 +70,18 @@ def measure(port: int, seconds: float, connections: int, count: int, seed: int) 
 def bare(seconds: float, connections: int, count: int) -> float:
     port = free_port()
     app_dir = str(Path(__file__).resolve().parent)
-    args = [python(), "-m", "uvicorn", "--app-dir", app_dir, "bare_app:app", "--host", HOST, "--port", str(port)]
+    args = [
+        python(),
+        "-m",
+        "uvicorn",
+        "--app-dir",
+        app_dir,
+        "bare_app:app",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+    ]
     with process([*args, "--log-level", "warning", "--no-access-log"]):
         wait_http(f"http://{HOST}:{port}/webhooks/clarus", method="POST")
         return measure(port, seconds, connections, count, seed=1)
@@ -81,13 +92,21 @@ def hub(db_url: str, workdir: Path, seconds: float, connections: int, count: int
     config = {
         "database_url": db_url,
         "hub": {"host": HOST, "port": port},
-        "connectors": {"clarus": {"base_url": "http://127.0.0.1:9"}, "ims": {"base_url": "http://127.0.0.1:9"}},
+        "connectors": {
+            "clarus": {"base_url": "http://127.0.0.1:9"},
+            "ims": {"base_url": "http://127.0.0.1:9"},
+        },
         "locations": [{"warehouse": "WH1", "ims_location": "6"}],
         "inventory_statuses": {"available": {"counts_for": ["ims"]}},
     }
     path = workdir / f"ingest-{port}.yaml"
     path.write_text(yaml.safe_dump(config))
-    env = {"CLARUS_API_KEY": "x", "CLARUS_WEBHOOK_SECRET": SECRET, "IMS_TOKEN": "x", "STOCKBRIDGE_DATABASE_URL": db_url}
+    env = {
+        "CLARUS_API_KEY": "x",
+        "CLARUS_WEBHOOK_SECRET": SECRET,
+        "IMS_TOKEN": "x",
+        "STOCKBRIDGE_DATABASE_URL": db_url,
+    }
     args = [python(), "-m", "stockbridge.cli", "serve", "--config", str(path), "--no-workers"]
     with process(args, env):
         wait_http(f"http://{HOST}:{port}/health", timeout_s=60)
@@ -95,7 +114,9 @@ def hub(db_url: str, workdir: Path, seconds: float, connections: int, count: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--databases", default="sqlite,postgresql")
@@ -117,7 +138,8 @@ def main() -> None:
             print(f"{kind}: hub {hub_rate:,.0f}/s, bare endpoint {baseline:,.0f}/s", file=sys.stderr)
     if args.record:
         rows = "\n".join(
-            f"| {k} | {v['hub_per_s']:,.0f} | {v['baseline_per_s']:,.0f} | {v['ratio']:.3f} |" for k, v in results.items()
+            f"| {k} | {v['hub_per_s']:,.0f} | {v['baseline_per_s']:,.0f} | {v['ratio']:.3f} |"
+            for k, v in results.items()
         )
         record(
             "Ingest (bench/ingest.py)",

@@ -5,7 +5,8 @@ pipeline carries them; the IMS simulator allows `--ims-cps` calls per second and
 call. The floor is what the IMS's own limits allow for one figure per SKU: SKUs ÷ lines ÷ calls/s.
 A forwarder making one call per movement would need `naive_calls` = the movement count.
 
-    python bench/inventory_burst.py [--skus N] [--movements M] [--database sqlite|postgresql] [--json] [--record]
+    python bench/inventory_burst.py [--skus N] [--movements M] [--database sqlite|postgresql]
+                                    [--json] [--record] [--verbose]
 
 Every process (two simulators, the hub) is a real process on loopback; the drift check reads both
 simulators' own state.
@@ -23,14 +24,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx  # noqa: E402
-import yaml  # noqa: E402
-from common import database, process, python, record, wait_http  # noqa: E402
+import httpx
+import yaml
 
-from stockbridge.config import parse_config  # noqa: E402
-from stockbridge.demo import measure_drift  # noqa: E402
-from stockbridge.demo.traffic import Traffic, sku_name  # noqa: E402
-from stockbridge.servers import free_port  # noqa: E402
+from common import database, process, python, record, wait_http
+from stockbridge.config import parse_config
+from stockbridge.demo import measure_drift
+from stockbridge.demo.traffic import Traffic, sku_name
+from stockbridge.servers import free_port
 
 HOST = "127.0.0.1"
 CLARUS_KEY = "bench-clarus-key"
@@ -57,7 +58,12 @@ def hub_config(clarus: str, ims: str, port: int, db_url: str, cps: float, lines:
             "damaged": {},
             "in_transfer": {},
         },
-        "schedules": {"full_sync_s": 86400, "events_poll_s": 86400, "item_refresh_s": 86400, "drift_check_s": 86400},
+        "schedules": {
+            "full_sync_s": 86400,
+            "events_poll_s": 86400,
+            "item_refresh_s": 86400,
+            "drift_check_s": 86400,
+        },
         "engine": {"claim_batch": 1000, "fold_batch": 2000},
     }
 
@@ -87,7 +93,15 @@ def run(
     clarus_port, ims_port, hub_port = free_port(), free_port(), free_port()
     clarus, ims, hub = (f"http://{HOST}:{p}" for p in (clarus_port, ims_port, hub_port))
     http = httpx.Client(timeout=120)
-    clarus_cmd = [python(), "-m", "stockbridge.simulators.clarus", "--port", str(clarus_port), "--api-key", CLARUS_KEY]
+    clarus_cmd = [
+        python(),
+        "-m",
+        "stockbridge.simulators.clarus",
+        "--port",
+        str(clarus_port),
+        "--api-key",
+        CLARUS_KEY,
+    ]
     ims_cmd = [
         python(), "-m", "stockbridge.simulators.ims", "--port", str(ims_port), "--bearer-token", TOKEN,
         "--calls-per-second", str(cps), "--max-lines-per-request", str(lines),
@@ -127,8 +141,9 @@ def run(
                 if verbose:
                     h = http.get(f"{hub}/health").json()
                     d = http.get(f"{clarus}/_control/deliveries").json()
+                    backlog = d["queued"] + d["in_flight"]
                     print(
-                        f"+{time.monotonic() - last_emitted:5.1f}s deliveries queued {d['queued'] + d['in_flight']}, "
+                        f"+{time.monotonic() - last_emitted:5.1f}s deliveries queued {backlog}, "
                         f"inbox {h['inbox_pending']}, dirty {h['dirty_targets']}, batches {h['batches']}",
                         file=sys.stderr,
                     )
@@ -154,13 +169,15 @@ def run(
         "calls_ratio": round(calls / movements, 5),
         "throttled_429": stats.get("throttled_429"),
         "events_received": health["counters"].get("inbox.received"),
-        "duplicates_ignored": health["counters"].get("inbox.duplicates"),
+        "duplicates_ignored": health["counters"].get("inbox.duplicates", 0),
         "wall_s": round(time.monotonic() - started, 1),
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--skus", type=int, default=10_000)
     parser.add_argument("--movements", type=int, default=100_000)
     parser.add_argument("--database", default="sqlite", choices=["sqlite", "postgresql"])
@@ -171,7 +188,9 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="print the pipeline's backlog while it drains")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="stockbridge-burst-") as tmp:
-        result = run(args.skus, args.movements, args.database, args.ims_cps, args.lines, Path(tmp), args.verbose)
+        result = run(
+            args.skus, args.movements, args.database, args.ims_cps, args.lines, Path(tmp), args.verbose
+        )
     print(
         f"tail {result['tail_s']}s vs floor {result['floor_s']}s (ratio {result['tail_ratio']}), "
         f"{result['calls']} IMS calls vs {result['naive_calls']} naive",
@@ -180,8 +199,9 @@ def main() -> None:
     if args.record:
         record(
             f"Inventory burst (bench/inventory_burst.py, {result['database']})",
-            f"{result['movements']:,} movements over {result['skus']:,} SKUs; IMS allows {args.ims_cps:g} calls/s "
-            f"and {args.lines} lines per call. Targets: tail_ratio ≤ 1.5, calls ≤ 1% of naive_calls.\n\n"
+            f"{result['movements']:,} movements over {result['skus']:,} SKUs; IMS allows "
+            f"{args.ims_cps:g} calls/s and {args.lines} lines per call. "
+            "Targets: tail_ratio ≤ 1.5, calls ≤ 1% of naive_calls.\n\n"
             "| metric | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in result.items()),
         )
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))

@@ -51,7 +51,9 @@ async def _connection(
         writer.close()
 
 
-async def _run(host: str, port: int, requests: Sequence[bytes], connections: int, seconds: float) -> LoadResult:
+async def _run(
+    host: str, port: int, requests: Sequence[bytes], connections: int, seconds: float
+) -> LoadResult:
     counts = [0, 0]
     began = time.perf_counter()
     stop_at = began + seconds
@@ -61,7 +63,9 @@ async def _run(host: str, port: int, requests: Sequence[bytes], connections: int
     return LoadResult(counts[0], counts[1], time.perf_counter() - began)
 
 
-def drive(host: str, port: int, requests: Sequence[bytes], connections: int = 32, seconds: float = 5.0) -> LoadResult:
+def drive(
+    host: str, port: int, requests: Sequence[bytes], connections: int = 32, seconds: float = 5.0
+) -> LoadResult:
     """Send `requests` (each at most once) over `connections` for up to `seconds`."""
     try:
         import uvloop

@@ -50,4 +50,7 @@ def serve_in_thread(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(timeout=10)
         sock.close()

@@ -69,7 +69,14 @@ def hub_config_data(
             "item_refresh_s": 3600,
             "drift_check_s": 3600,
         },
-        "engine": {"backoff_base_s": 0.05, "backoff_cap_s": 1.0, "max_attempts": 50, "lease_s": 5, **engine},
+        "engine": {
+            "backoff_base_s": 0.05,
+            "backoff_cap_s": 1.0,
+            "max_attempts": 50,
+            "lease_s": 5,
+            "push_delay_s": 0.1,
+            **engine,
+        },
     }
 
 

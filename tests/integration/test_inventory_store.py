@@ -6,12 +6,12 @@ import random
 from datetime import timedelta
 
 from sqlalchemy import Engine
+from tests.factories import T0, config, inbound, movement_event
 
 from stockbridge.flows.inventory import IMS_CHANNEL, fold_entries
 from stockbridge.store import inbox_repo, inventory_repo
 from stockbridge.store.bookkeeping import list_exceptions, read_counters
 from stockbridge.store.inventory_repo import PushBatch, PushLine
-from tests.factories import T0, config, inbound, movement_event
 
 CONFIG = config()
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from sqlalchemy import Engine, func, select
+from tests.factories import config, movement_event
 
 from stockbridge.api.app import create_app
 from stockbridge.connectors.clarus.signature import sign
@@ -15,7 +16,6 @@ from stockbridge.engine.clock import FakeClock
 from stockbridge.servers import serve_in_thread
 from stockbridge.store.bookkeeping import list_exceptions, read_counters
 from stockbridge.store.schema import inbox
-from tests.factories import config, movement_event
 
 SECRET = "whsec-test"
 
@@ -55,7 +55,9 @@ def test_signed_event_is_stored_once_however_often_it_arrives(hub: str, engine: 
 
 
 @pytest.mark.parametrize("signature", [None, "sha256=" + "0" * 64, "md5=abc", "sha256=short"])
-def test_bad_or_missing_signature_is_401_and_stores_nothing(hub: str, engine: Engine, signature: str | None) -> None:
+def test_bad_or_missing_signature_is_401_and_stores_nothing(
+    hub: str, engine: Engine, signature: str | None
+) -> None:
     body = json.dumps(movement_event(1, "SKU-1", {"available": 3})).encode()
     assert _post(hub, body, signature).status_code == 401
     assert _inbox_rows(engine) == 0

@@ -34,7 +34,11 @@ def test_ats_is_never_negative_and_never_above_counted_stock(
     assert 0 <= ats <= counted
 
 
-@given(quantities, st.sampled_from(["quarantine", "damaged", "in_transfer", "expired", "weird"]), st.integers(0, 500))
+@given(
+    quantities,
+    st.sampled_from(["quarantine", "damaged", "in_transfer", "expired", "weird"]),
+    st.integers(0, 500),
+)
 def test_uncounted_statuses_never_change_ats(stock: dict[str, int], status: str, extra: int) -> None:
     more = dict(stock)
     more[status] = more.get(status, 0) + extra

@@ -101,8 +101,12 @@ class ImsStockPusher:
     async def _plan_batches(self) -> tuple[int, int, int]:
         now = self._clock.now()
         limit = self._config.engine.claim_batch
+        wait = timedelta(seconds=self._config.engine.push_delay_s)
+        full = self._ims.max_lines_per_call
 
         def claim(connection: Connection) -> tuple[list[TargetRow], dict[str, ImsItem]]:
+            if not inventory_repo.ready_to_push(connection, IMS_CHANNEL, now, full, wait):
+                return [], {}
             rows = inventory_repo.claim_dirty(
                 connection, IMS_CHANNEL, self._owner, now, now + self._lease, limit
             )

@@ -78,7 +78,7 @@ async def check_drift(
                     targets.c.pushed == believed,
                     targets.c.dirty.is_(False),
                 )
-                .values(dirty=True, pushed=actual)
+                .values(dirty=True, dirty_since=now, pushed=actual)
             )
             raise_exception(
                 connection,

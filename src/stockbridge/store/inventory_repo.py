@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, or_, select, tuple_, update
+from sqlalchemy import Connection, bindparam, case, delete, func, or_, select, tuple_, update
 
 from stockbridge.domain.stock import StockBalance
 from stockbridge.store.schema import ims_items, observed_stock, push_batches, targets
@@ -189,6 +189,9 @@ def set_desired(connection: Connection, updates: Sequence[Mapping[str, Any]]) ->
             source_occurred_at=bindparam("occurred_at"),
             movements_since_push=bindparam("movements"),
             dirty=bindparam("dirty"),
+            dirty_since=case(
+                (bindparam("dirty"), func.coalesce(targets.c.dirty_since, bindparam("now"))), else_=None
+            ),
             priority=bindparam("priority"),
             updated_at=bindparam("now"),
         )
@@ -200,6 +203,29 @@ def set_desired(connection: Connection, updates: Sequence[Mapping[str, Any]]) ->
             for u in updates
         ],
     )
+
+
+def ready_to_push(
+    connection: Connection, channel: str, now: datetime, full_batch: int, max_wait: timedelta
+) -> bool:
+    """Push when a full batch is waiting or the oldest dirty target has waited `max_wait`.
+
+    Coalescing window: a trickle of changes goes out at most `max_wait` late in one call, instead of
+    one half-empty call (and one read) per change.
+    """
+    eligible = (
+        targets.c.channel == channel,
+        targets.c.dirty.is_(True),
+        targets.c.state == TargetState.OK.value,
+        targets.c.batch_id.is_(None),
+    )
+    oldest = as_utc(connection.execute(select(func.min(targets.c.dirty_since)).where(*eligible)).scalar_one())
+    if oldest is None:
+        return False
+    if oldest <= now - max_wait:
+        return True
+    waiting = select(targets.c.sku).where(*eligible).limit(full_batch).subquery()
+    return int(connection.execute(select(func.count()).select_from(waiting)).scalar_one()) >= full_batch
 
 
 def claim_dirty(
@@ -303,6 +329,7 @@ def _acknowledge(
             pushed_version=bindparam("p_version"),
             pushed_at=now,
             dirty=targets.c.desired != bindparam("p_value"),
+            dirty_since=case((targets.c.desired != bindparam("p_value"), now), else_=None),
             movements_since_push=0,
             batch_id=None,
             lease_owner=None,

@@ -63,6 +63,7 @@ targets = Table(
     Column("pushed_version", BigInteger),
     Column("pushed_at", DateTime(timezone=True)),
     Column("dirty", Boolean, nullable=False),
+    Column("dirty_since", DateTime(timezone=True)),  # when desired last left pushed: the coalescing clock
     Column("state", String(16), nullable=False),  # TargetState
     Column("priority", Integer, nullable=False),
     Column("movements_since_push", Integer, nullable=False),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 03:31:42.175064
+Create Date: 2026-11-26 03:41:48.710061
 """
 
 from __future__ import annotations
@@ -136,6 +136,7 @@ def upgrade() -> None:
         sa.Column("pushed_version", sa.BigInteger(), nullable=True),
         sa.Column("pushed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("dirty", sa.Boolean(), nullable=False),
+        sa.Column("dirty_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column("movements_since_push", sa.Integer(), nullable=False),
