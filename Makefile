@@ -21,8 +21,8 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
-	$(BIN)/python bench/inventory_burst.py
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/inventory_burst.py --record
+	$(BIN)/python bench/ingest.py --record
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

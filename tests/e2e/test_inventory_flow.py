@@ -121,3 +121,36 @@ def test_ims_throttling_errors_and_outage_are_ridden_out(env: Stack) -> None:
     assert stats["errors_5xx"] > 0
     # Adjustments that were applied and then answered 500 were re-sent with the same external id.
     assert env.duplicate_adjustment_lines() == []
+
+
+def test_dead_lettered_push_is_visible_and_replayable(env: Stack) -> None:
+    from typer.testing import CliRunner
+
+    from stockbridge.cli import app
+
+    env.create_items(["DL-1", "DL-2"])
+    # The IMS refuses adjustments with more than one line: a misconfigured max_lines_per_call.
+    env.ims_limits(max_lines_per_request=1)
+    receipts = [
+        {
+            "warehouse_id": "WH1",
+            "movement_type": "receipt",
+            "sku": sku,
+            "quantity": 4,
+            "to_status": "available",
+        }
+        for sku in ("DL-1", "DL-2")
+    ]
+    with env.hub():
+        env.subscribe()
+        env.move(receipts)
+        env.drain()
+        wait_until(lambda: env.health()["batches"].get("dead", 0) >= 1, 30, "the batch to be dead-lettered")
+        assert any(kind == "push_failed" for kind, _ in _exceptions(env))
+        assert env.on_hand("DL-1") == 0
+        env.ims_limits(max_lines_per_request=1000)  # the fix
+        result = CliRunner().invoke(app, ["replay", "--config", str(env.write_config())])
+        assert result.exit_code == 0, result.output
+        env.wait_converged()
+    assert env.on_hand("DL-1") == 4
+    assert env.on_hand("DL-2") == 4
