@@ -127,6 +127,7 @@ class Owners(_Frozen):
     bad_webhook: str = "integration"
     push_failed: str = "integration"
     drift: str = "operations"
+    connector_failing: str = "integration"
     default: str = "integration"
 
     def owner_of(self, exception_type: str) -> str:

@@ -27,12 +27,20 @@ from stockbridge.engine.schedule import claim_run
 from stockbridge.flows.inventory import IMS_CHANNEL, fold_entries
 from stockbridge.flows.inventory_push import ImsStockPusher, refresh_items
 from stockbridge.flows.stock_sync import full_sync, poll_events
+from stockbridge.monitor.connector_health import ConnectorHealth
 from stockbridge.monitor.drift import check_drift
 from stockbridge.store import inbox_repo, inventory_repo
 
 log = logging.getLogger("stockbridge.worker")
 
 BLOCKED_REFRESH_S = 5.0
+_JOB_SYSTEM = {
+    "item_refresh": "ims",
+    "blocked_refresh": "ims",
+    "drift_check": "ims",
+    "full_sync": "clarus",
+    "events_poll": "clarus",
+}
 _ERROR_PAUSE_S = 1.0
 
 
@@ -56,6 +64,7 @@ class Worker:
         self.connections = connections
         self.clock = clock
         self.worker_id = worker_id or default_worker_id()
+        self.health = ConnectorHealth(engine, config, clock)
         self.fold_wake = asyncio.Event()
         self.push_wake = asyncio.Event()
         self.pusher = ImsStockPusher(
@@ -112,8 +121,11 @@ class Worker:
         while not stop.is_set():
             try:
                 worked = await step()
+                if worked and name == "push":
+                    await self.health.succeeded("ims")
             except ConnectorError as exc:
                 log.warning("%s: %s", name, exc)
+                await self.health.failed(exc)
                 worked = 0
                 await asyncio.sleep(_ERROR_PAUSE_S)
             except Exception:
@@ -171,8 +183,10 @@ class Worker:
                     due = await in_transaction(self.engine, lambda c: claim_run(c, job, now, every))
                     if due:
                         await self.run_job(job)
+                        await self.health.succeeded(_JOB_SYSTEM[job])
                 except ConnectorError as exc:
                     log.warning("scheduled %s: %s", job, exc)
+                    await self.health.failed(exc)
                 except Exception:
                     log.exception("scheduled %s failed", job)
             with contextlib.suppress(TimeoutError):

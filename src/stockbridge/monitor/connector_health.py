@@ -1,0 +1,52 @@
+"""A connector failing call after call becomes an exception its owner sees (DESIGN.md section 4).
+
+Single failures are normal (retries absorb them); `threshold` consecutive failures open
+`connector_failing` for that system, and the next success resolves it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import Engine
+
+from stockbridge.config import Config
+from stockbridge.connectors.errors import ConnectorError
+from stockbridge.engine.clock import Clock
+from stockbridge.engine.db import in_transaction
+from stockbridge.store.bookkeeping import raise_exception, resolve_exceptions
+
+EXCEPTION_TYPE = "connector_failing"
+
+
+class ConnectorHealth:
+    def __init__(self, engine: Engine, config: Config, clock: Clock, threshold: int = 3) -> None:
+        self._engine = engine
+        self._config = config
+        self._clock = clock
+        self._threshold = threshold
+        self._failures: Counter[str] = Counter()
+
+    async def failed(self, error: ConnectorError) -> None:
+        self._failures[error.system] += 1
+        if self._failures[error.system] < self._threshold:
+            return
+        count, now = self._failures[error.system], self._clock.now()
+        await in_transaction(
+            self._engine,
+            lambda c: raise_exception(
+                c,
+                type=EXCEPTION_TYPE,
+                entity=f"connector:{error.system}",
+                owner=self._config.owners.owner_of(EXCEPTION_TYPE),
+                detail=f"{count} consecutive failures; last: {error.message}",
+                now=now,
+                retry_action="automatic: work retries with backoff; check the system's status, credentials",
+            ),
+        )
+
+    async def succeeded(self, system: str) -> None:
+        if self._failures.pop(system, 0) >= self._threshold:
+            await in_transaction(
+                self._engine, lambda c: resolve_exceptions(c, EXCEPTION_TYPE, [f"connector:{system}"])
+            )
