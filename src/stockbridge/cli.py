@@ -18,7 +18,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from stockbridge.config import EXAMPLE_CONFIG, Config, ConfigError, check_environment, load_config
-from stockbridge.store import inventory_repo
+from stockbridge.store import outbox_repo, targets_repo
 from stockbridge.store.bookkeeping import (
     ExceptionRecord,
     get_exception,
@@ -157,8 +157,8 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: bool = typer.Option(F
         data = {
             "counters": read_counters(c),
             "inbox_pending": pending_count(c),
-            "dirty_targets": inventory_repo.dirty_count(c),
-            "batches": inventory_repo.batches_by_state(c),
+            "dirty_targets": targets_repo.dirty_count(c),
+            "batches": outbox_repo.batches_by_state(c),
             "open_exceptions": count_open_exceptions(c),
         }
     if as_json:
@@ -180,8 +180,8 @@ def replay(
 
     engine = _engine(_load(config))
     with engine.begin() as c:
-        dead = inventory_repo.dead_batches(c)
-        count = inventory_repo.replay_dead(c, SystemClock().now(), batch or None)
+        dead = outbox_repo.dead_batches(c)
+        count = outbox_repo.replay_dead(c, SystemClock().now(), batch or None)
     console.print(f"{count} of {len(dead)} dead-lettered batch(es) queued again")
 
 

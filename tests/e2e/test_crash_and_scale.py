@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, func, select
 from tests.e2e.stack import Stack, stack, wait_until
 
 from stockbridge.demo.traffic import Traffic, sku_name
-from stockbridge.store import inventory_repo
+from stockbridge.store import outbox_repo
 from stockbridge.store.schema import inbox
 
 pytestmark = pytest.mark.slow
@@ -75,6 +75,6 @@ def test_two_worker_processes_share_one_postgres(pg_url: str, tmp_path: Path) ->
         assert env.duplicate_adjustment_lines() == []
         engine = create_engine(env.database_url)
         with engine.connect() as c:
-            senders = inventory_repo.senders(c)
+            senders = outbox_repo.senders(c)
         engine.dispose()
         assert set(senders) == {"worker-a", "worker-b"}, senders

@@ -3,13 +3,13 @@ from __future__ import annotations
 import asyncio
 
 from sqlalchemy import Engine
+from tests.factories import config
 
 from stockbridge.connectors.errors import RetriableError
 from stockbridge.engine.clock import FakeClock
 from stockbridge.monitor.connector_health import ConnectorHealth
 from stockbridge.store.bookkeeping import list_exceptions
 from stockbridge.store.states import ExceptionState
-from tests.factories import config
 
 
 def _states(engine: Engine) -> dict[str, ExceptionState]:

@@ -9,9 +9,9 @@ from sqlalchemy import Engine
 from tests.factories import T0, config, inbound, movement_event
 
 from stockbridge.flows.inventory import IMS_CHANNEL, fold_entries
-from stockbridge.store import inbox_repo, inventory_repo
+from stockbridge.store import inbox_repo, outbox_repo, stock_repo, targets_repo
 from stockbridge.store.bookkeeping import list_exceptions, read_counters
-from stockbridge.store.inventory_repo import PushBatch, PushLine
+from stockbridge.store.outbox_repo import PushBatch, PushLine
 
 CONFIG = config()
 
@@ -38,8 +38,8 @@ def test_out_of_order_and_duplicate_events_fold_to_the_newest(engine: Engine) ->
         inbox_repo.store_events(engine, [inbound(event)], T0)
     _fold_all(engine)
     with engine.begin() as c:
-        stock = inventory_repo.observed_stock_by_warehouse(c, "WH1")["SKU-1"]
-        figures = inventory_repo.pushed_figures(c, IMS_CHANNEL)
+        stock = stock_repo.observed_stock_by_warehouse(c, "WH1")["SKU-1"]
+        figures = targets_repo.pushed_figures(c, IMS_CHANNEL)
         counters = read_counters(c)
     assert stock == {"available": 5, "allocated": 1, "picked": 2, "quarantine": 2}
     # IMS counts available + allocated + picked, never quarantine.
@@ -54,7 +54,7 @@ def test_older_event_arriving_late_changes_nothing(engine: Engine) -> None:
     inbox_repo.store_events(engine, [inbound(movement_event(5, "SKU-2", {"available": 40}))], T0)
     _fold_all(engine)
     with engine.begin() as c:
-        assert inventory_repo.observed_stock_by_warehouse(c, "WH1")["SKU-2"] == {"available": 4}
+        assert stock_repo.observed_stock_by_warehouse(c, "WH1")["SKU-2"] == {"available": 4}
 
 
 def test_unmapped_status_and_warehouse_raise_exceptions(engine: Engine) -> None:
@@ -69,7 +69,7 @@ def test_unmapped_status_and_warehouse_raise_exceptions(engine: Engine) -> None:
     _fold_all(engine)
     with engine.begin() as c:
         found = {(e.type, e.entity, e.owner) for e in list_exceptions(c)}
-        figures = inventory_repo.pushed_figures(c, IMS_CHANNEL)
+        figures = targets_repo.pushed_figures(c, IMS_CHANNEL)
     assert ("unmapped_status", "status:mystery", "operations") in found
     assert ("unmapped_warehouse", "warehouse:WH9", "operations") in found
     assert figures[("SKU-3", "6")][0] == 2
@@ -84,36 +84,36 @@ def test_batch_lifecycle_and_lease_expiry(engine: Engine) -> None:
     _dirty_target(engine, "SKU-4", 6)
     lease = T0 + timedelta(seconds=60)
     with engine.begin() as c:
-        claimed = inventory_repo.claim_dirty(c, IMS_CHANNEL, "w1", T0, lease, 10)
+        claimed = targets_repo.claim_dirty(c, IMS_CHANNEL, "w1", T0, lease, 10)
         assert [r.sku for r in claimed] == ["SKU-4"]
         # A second worker sees nothing while the lease lives.
-        assert inventory_repo.claim_dirty(c, IMS_CHANNEL, "w2", T0, lease, 10) == []
+        assert targets_repo.claim_dirty(c, IMS_CHANNEL, "w2", T0, lease, 10) == []
         line = PushLine("SKU-4", "101", 6, 6, claimed[0].desired_version, T0)
-        inventory_repo.create_batches(c, [PushBatch("b-1", IMS_CHANNEL, "6", (line,), 0)], "w1", T0)
+        outbox_repo.create_batches(c, [PushBatch("b-1", IMS_CHANNEL, "6", (line,), 0)], "w1", T0)
     # w1 dies holding the batch: after the lease, w2 takes it over with the same external id.
     with engine.begin() as c:
-        assert [b.id for b in inventory_repo.claim_batches(c, IMS_CHANNEL, "w1", T0, lease, 5)] == ["b-1"]
-        assert inventory_repo.claim_batches(c, IMS_CHANNEL, "w2", T0, lease, 5) == []
+        assert [b.id for b in outbox_repo.claim_batches(c, IMS_CHANNEL, "w1", T0, lease, 5)] == ["b-1"]
+        assert outbox_repo.claim_batches(c, IMS_CHANNEL, "w2", T0, lease, 5) == []
     later = lease + timedelta(seconds=1)
     with engine.begin() as c:
-        taken = inventory_repo.claim_batches(c, IMS_CHANNEL, "w2", later, later + timedelta(seconds=60), 5)
+        taken = outbox_repo.claim_batches(c, IMS_CHANNEL, "w2", later, later + timedelta(seconds=60), 5)
         assert [b.id for b in taken] == ["b-1"]
         # The dead worker's late acknowledgement loses; the live one wins.
-        assert not inventory_repo.batch_sent(c, taken[0], "w1", later)
-        assert inventory_repo.batch_sent(c, taken[0], "w2", later)
-        assert inventory_repo.pushed_figures(c, IMS_CHANNEL)[("SKU-4", "6")] == (6, 6, False, "ok")
-        assert inventory_repo.dirty_count(c, IMS_CHANNEL) == 0
+        assert not outbox_repo.batch_sent(c, taken[0], "w1", later)
+        assert outbox_repo.batch_sent(c, taken[0], "w2", later)
+        assert targets_repo.pushed_figures(c, IMS_CHANNEL)[("SKU-4", "6")] == (6, 6, False, "ok")
+        assert targets_repo.dirty_count(c, IMS_CHANNEL) == 0
 
 
 def test_dead_batch_is_replayable(engine: Engine) -> None:
     _dirty_target(engine, "SKU-5", 3)
     lease = T0 + timedelta(seconds=60)
     with engine.begin() as c:
-        claimed = inventory_repo.claim_dirty(c, IMS_CHANNEL, "w1", T0, lease, 10)
+        claimed = targets_repo.claim_dirty(c, IMS_CHANNEL, "w1", T0, lease, 10)
         line = PushLine("SKU-5", "102", 3, 3, claimed[0].desired_version, T0)
-        inventory_repo.create_batches(c, [PushBatch("b-2", IMS_CHANNEL, "6", (line,), 0)], "w1", T0)
-        batch = inventory_repo.claim_batches(c, IMS_CHANNEL, "w1", T0, lease, 5)[0]
-        inventory_repo.batch_failed(c, batch, "w1", "boom", None)
-        assert inventory_repo.batches_by_state(c) == {"dead": 1}
-        assert inventory_repo.replay_dead(c, T0) == 1
-        assert [b.id for b in inventory_repo.claim_batches(c, IMS_CHANNEL, "w1", T0, lease, 5)] == ["b-2"]
+        outbox_repo.create_batches(c, [PushBatch("b-2", IMS_CHANNEL, "6", (line,), 0)], "w1", T0)
+        batch = outbox_repo.claim_batches(c, IMS_CHANNEL, "w1", T0, lease, 5)[0]
+        outbox_repo.batch_failed(c, batch, "w1", "boom", None)
+        assert outbox_repo.batches_by_state(c) == {"dead": 1}
+        assert outbox_repo.replay_dead(c, T0) == 1
+        assert [b.id for b in outbox_repo.claim_batches(c, IMS_CHANNEL, "w1", T0, lease, 5)] == ["b-2"]

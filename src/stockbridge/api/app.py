@@ -21,7 +21,7 @@ from stockbridge.connectors.clarus.wire import SOURCE, UnusableEvent, parse_even
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.schedule import SCHEDULED_JOBS, run_soon
-from stockbridge.store import inbox_repo, inventory_repo
+from stockbridge.store import inbox_repo, outbox_repo, targets_repo
 from stockbridge.store.bookkeeping import count_open_exceptions, raise_exception, read_counters
 from stockbridge.store.inbox_repo import InboundEvent
 from stockbridge.store.states import InboxState
@@ -98,8 +98,8 @@ def create_app(
             return {
                 "status": "ok",
                 "inbox_pending": inbox_repo.pending_count(connection),
-                "dirty_targets": inventory_repo.dirty_count(connection),
-                "batches": inventory_repo.batches_by_state(connection),
+                "dirty_targets": targets_repo.dirty_count(connection),
+                "batches": outbox_repo.batches_by_state(connection),
                 "open_exceptions": count_open_exceptions(connection),
                 "counters": read_counters(connection),
             }

@@ -29,7 +29,7 @@ from stockbridge.flows.inventory_push import ImsStockPusher, refresh_items
 from stockbridge.flows.stock_sync import full_sync, poll_events
 from stockbridge.monitor.connector_health import ConnectorHealth
 from stockbridge.monitor.drift import check_drift
-from stockbridge.store import inbox_repo, inventory_repo
+from stockbridge.store import inbox_repo, targets_repo
 
 log = logging.getLogger("stockbridge.worker")
 
@@ -143,7 +143,7 @@ class Worker:
         if job == "item_refresh":
             await refresh_items(self.engine, conn.ims, conn.ims_limiter)
         elif job == "blocked_refresh":
-            blocked = await in_transaction(self.engine, lambda c: inventory_repo.blocked_skus(c, IMS_CHANNEL))
+            blocked = await in_transaction(self.engine, lambda c: targets_repo.blocked_skus(c, IMS_CHANNEL))
             if blocked:
                 await refresh_items(self.engine, conn.ims, conn.ims_limiter, blocked)
         elif job == "full_sync":

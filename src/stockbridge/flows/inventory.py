@@ -26,7 +26,7 @@ from stockbridge.connectors.clarus.wire import (
 from stockbridge.domain.ats import available_to_sell
 from stockbridge.domain.priority import push_priority
 from stockbridge.domain.stock import StockBalance
-from stockbridge.store import inbox_repo, inventory_repo
+from stockbridge.store import inbox_repo, stock_repo, targets_repo
 from stockbridge.store.bookkeeping import bump, raise_exception
 from stockbridge.store.inbox_repo import InboxEntry
 
@@ -72,14 +72,14 @@ def fold_entries(
     outcome.balances = len(folding.balances)
     _note_unmapped(folding.balances, config, outcome)
 
-    warehouse_of: dict[inventory_repo.TargetKey, str] = {}
+    warehouse_of: dict[targets_repo.TargetKey, str] = {}
     for sku, warehouse in {(b.sku, b.warehouse_id) for b in folding.balances}:
         location = config.ims_location_of(warehouse)
         if location is not None:
             warehouse_of[(IMS_CHANNEL, sku, location)] = warehouse
-    current = inventory_repo.lock_targets(connection, list(warehouse_of), warehouse_of, now)
-    inventory_repo.fold_observed(connection, folding.balances)
-    observed = inventory_repo.observed_for(connection, {(key[1], w) for key, w in warehouse_of.items()})
+    current = targets_repo.lock_targets(connection, list(warehouse_of), warehouse_of, now)
+    stock_repo.fold_observed(connection, folding.balances)
+    observed = stock_repo.observed_for(connection, {(key[1], w) for key, w in warehouse_of.items()})
 
     rule = config.ats_rule(IMS_CHANNEL)
     updates: list[dict[str, Any]] = []
@@ -105,7 +105,7 @@ def fold_entries(
                 "now": now,
             }
         )
-    inventory_repo.set_desired(connection, updates)
+    targets_repo.set_desired(connection, updates)
     inbox_repo.mark_processed(connection, [e.id for e in entries], now)
     bump(connection, "fold.entries", len(entries))
     for type_, entity, detail in outcome.problems:

@@ -28,7 +28,7 @@ from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import with_retries
 from stockbridge.flows.inventory import IMS_CHANNEL
-from stockbridge.store import inventory_repo
+from stockbridge.store import items_repo, outbox_repo, targets_repo
 from stockbridge.store.bookkeeping import (
     LatencySample,
     bump,
@@ -36,7 +36,9 @@ from stockbridge.store.bookkeeping import (
     record_latency,
     resolve_exceptions,
 )
-from stockbridge.store.inventory_repo import ImsItem, PushBatch, PushLine, TargetRow
+from stockbridge.store.items_repo import ImsItem
+from stockbridge.store.outbox_repo import PushBatch, PushLine
+from stockbridge.store.targets_repo import TargetRow
 
 _LINE_PATH = re.compile(r"inventory\.items\[(\d+)\]")
 PUSH_CALLS = "push.ims.calls"
@@ -93,9 +95,7 @@ class ImsStockPusher:
         limit = max(1, self._ims.concurrency * 2)
         return await in_transaction(
             self._engine,
-            lambda c: inventory_repo.claim_batches(
-                c, IMS_CHANNEL, self._owner, now, now + self._lease, limit
-            ),
+            lambda c: outbox_repo.claim_batches(c, IMS_CHANNEL, self._owner, now, now + self._lease, limit),
         )
 
     async def _plan_batches(self) -> tuple[int, int, int]:
@@ -105,12 +105,12 @@ class ImsStockPusher:
         full = self._ims.max_lines_per_call
 
         def claim(connection: Connection) -> tuple[list[TargetRow], dict[str, ImsItem]]:
-            if not inventory_repo.ready_to_push(connection, IMS_CHANNEL, now, full, wait):
+            if not targets_repo.ready_to_push(connection, IMS_CHANNEL, now, full, wait):
                 return [], {}
-            rows = inventory_repo.claim_dirty(
+            rows = targets_repo.claim_dirty(
                 connection, IMS_CHANNEL, self._owner, now, now + self._lease, limit
             )
-            return rows, inventory_repo.items_for(connection, [r.sku for r in rows])
+            return rows, items_repo.items_for(connection, [r.sku for r in rows])
 
         rows, items = await in_transaction(self._engine, claim)
         if not rows:
@@ -135,7 +135,7 @@ class ImsStockPusher:
             # Could not read the IMS: give the leases back; the rows stay dirty for the next cycle.
             await in_transaction(
                 self._engine,
-                lambda c: inventory_repo.release_leases(
+                lambda c: targets_repo.release_leases(
                     c, [(r.channel, r.sku, r.location) for r in rows], self._owner
                 ),
             )
@@ -178,9 +178,9 @@ class ImsStockPusher:
         batches: list[PushBatch],
     ) -> None:
         now = self._clock.now()
-        inventory_repo.mark_in_sync(connection, in_sync, self._owner, now)
-        inventory_repo.create_batches(connection, batches, self._owner, now)
-        inventory_repo.block_targets(
+        targets_repo.mark_in_sync(connection, in_sync, self._owner, now)
+        outbox_repo.create_batches(connection, batches, self._owner, now)
+        targets_repo.block_targets(
             connection, [(r.channel, r.sku, r.location) for r in unusable], self._owner
         )
         for r in unusable:
@@ -230,7 +230,7 @@ class ImsStockPusher:
 
     def _sent(self, connection: Connection, batch: PushBatch) -> None:
         now = self._clock.now()
-        if not inventory_repo.batch_sent(connection, batch, self._owner, now):
+        if not outbox_repo.batch_sent(connection, batch, self._owner, now):
             return
         record_latency(
             connection,
@@ -249,7 +249,7 @@ class ImsStockPusher:
         now = self._clock.now()
         attempt = batch.attempts + 1
         if attempt >= self._config.engine.max_attempts:
-            inventory_repo.batch_failed(connection, batch, self._owner, error, None)
+            outbox_repo.batch_failed(connection, batch, self._owner, error, None)
             raise_exception(
                 connection,
                 type="push_failed",
@@ -267,7 +267,7 @@ class ImsStockPusher:
             retry_after=retry_after,
             rng=self._rng,
         )
-        inventory_repo.batch_failed(connection, batch, self._owner, error, now + timedelta(seconds=delay))
+        outbox_repo.batch_failed(connection, batch, self._owner, error, now + timedelta(seconds=delay))
 
     def _rejected(self, connection: Connection, batch: PushBatch, exc: RejectedError) -> None:
         """A 4xx: NetSuite applies an adjustment whole or not at all, so nothing of it applied.
@@ -281,9 +281,9 @@ class ImsStockPusher:
             return
         line = batch.lines[int(match.group(1))]
         now = self._clock.now()
-        inventory_repo.discard_batch(connection, batch, self._owner)
-        inventory_repo.block_targets(connection, [(batch.channel, line.sku, batch.location)])
-        inventory_repo.upsert_items(connection, [ImsItem(line.sku, line.item_id, True)])
+        outbox_repo.discard_batch(connection, batch, self._owner)
+        targets_repo.block_targets(connection, [(batch.channel, line.sku, batch.location)])
+        items_repo.upsert_items(connection, [ImsItem(line.sku, line.item_id, True)])
         raise_exception(
             connection,
             type="inactive_sku",
@@ -295,7 +295,7 @@ class ImsStockPusher:
         )
 
     def _failed_for_good(self, connection: Connection, batch: PushBatch, error: str) -> None:
-        inventory_repo.batch_failed(connection, batch, self._owner, error, None)
+        outbox_repo.batch_failed(connection, batch, self._owner, error, None)
         raise_exception(
             connection,
             type="push_failed",
@@ -314,11 +314,11 @@ async def refresh_items(
     records = await with_retries(lambda: limiter.run(lambda: client.inventory_items(skus)))
 
     def store(connection: Connection) -> int:
-        inventory_repo.upsert_items(
+        items_repo.upsert_items(
             connection, [ImsItem(r.sku, r.item_id, r.is_inactive, r.last_modified) for r in records]
         )
         active = [r.sku for r in records if not r.is_inactive]
-        unblocked = inventory_repo.unblock_skus(connection, IMS_CHANNEL, active)
+        unblocked = targets_repo.unblock_skus(connection, IMS_CHANNEL, active)
         entities = [f"sku:{s}" for s in active]
         resolve_exceptions(connection, "unknown_sku", entities)
         resolve_exceptions(connection, "inactive_sku", entities)

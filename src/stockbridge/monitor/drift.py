@@ -18,7 +18,7 @@ from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import with_retries
 from stockbridge.flows.inventory import IMS_CHANNEL
-from stockbridge.store import inventory_repo
+from stockbridge.store import items_repo
 from stockbridge.store.bookkeeping import raise_exception, resolve_exceptions
 from stockbridge.store.schema import targets
 from stockbridge.store.sql import chunks
@@ -51,7 +51,7 @@ async def check_drift(
 ) -> DriftReport:
     report = DriftReport()
     settled = await in_transaction(engine, _settled_targets)
-    items = await in_transaction(engine, lambda c: inventory_repo.items_for(c, [s for s, _, _ in settled]))
+    items = await in_transaction(engine, lambda c: items_repo.items_for(c, [s for s, _, _ in settled]))
     by_location: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for sku, location, pushed in settled:
         if sku in items:

@@ -1,0 +1,206 @@
+"""The push outbox: batches written before they are sent; their ids are external ids at the far end."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, or_, select, update
+
+from stockbridge.store import targets_repo
+from stockbridge.store.schema import push_batches, targets
+from stockbridge.store.sql import chunks, utc
+from stockbridge.store.states import BatchState
+
+
+@dataclass(frozen=True, slots=True)
+class PushLine:
+    sku: str
+    item_id: str
+    delta: int
+    desired: int
+    version: int
+    occurred_at: datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "sku": self.sku,
+            "item_id": self.item_id,
+            "delta": self.delta,
+            "desired": self.desired,
+            "version": self.version,
+            "occurred_at": None if self.occurred_at is None else self.occurred_at.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PushLine:
+        occurred = data.get("occurred_at")
+        return cls(
+            data["sku"],
+            data["item_id"],
+            int(data["delta"]),
+            int(data["desired"]),
+            int(data["version"]),
+            None if occurred is None else datetime.fromisoformat(occurred),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PushBatch:
+    id: str
+    channel: str
+    location: str
+    lines: tuple[PushLine, ...]
+    attempts: int
+
+
+def create_batches(connection: Connection, batches: Sequence[PushBatch], owner: str, now: datetime) -> None:
+    """Write batches to the outbox and hand their targets over from the lease to the batch."""
+    for batch in batches:
+        connection.execute(
+            push_batches.insert().values(
+                id=batch.id,
+                channel=batch.channel,
+                location=batch.location,
+                lines=[line.as_json() for line in batch.lines],
+                state=BatchState.PENDING.value,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+        keys = [(batch.channel, line.sku, batch.location) for line in batch.lines]
+        for chunk in chunks(keys):
+            connection.execute(
+                update(targets)
+                .where(targets_repo.key_filter(chunk), targets.c.lease_owner == owner)
+                .values(batch_id=batch.id, lease_owner=None, lease_until=None)
+            )
+
+
+def claim_batches(
+    connection: Connection, channel: str, owner: str, now: datetime, lease_until: datetime, limit: int
+) -> list[PushBatch]:
+    """Lease due pending batches (new ones, retries, and those a dead worker held)."""
+    query = (
+        select(push_batches)
+        .where(
+            push_batches.c.channel == channel,
+            push_batches.c.state == BatchState.PENDING.value,
+            push_batches.c.next_attempt_at <= now,
+            or_(push_batches.c.lease_until.is_(None), push_batches.c.lease_until < now),
+        )
+        .order_by(push_batches.c.next_attempt_at, push_batches.c.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = list(connection.execute(query))
+    claimed: list[PushBatch] = []
+    for r in rows:
+        won = connection.execute(
+            update(push_batches)
+            .where(
+                push_batches.c.id == r.id,
+                push_batches.c.state == BatchState.PENDING.value,
+                or_(push_batches.c.lease_until.is_(None), push_batches.c.lease_until < now),
+            )
+            .values(lease_owner=owner, lease_until=lease_until)
+        ).rowcount
+        if won:
+            lines = tuple(PushLine.from_json(line) for line in r.lines)
+            claimed.append(PushBatch(r.id, r.channel, r.location, lines, int(r.attempts)))
+    return claimed
+
+
+def batch_sent(connection: Connection, batch: PushBatch, owner: str, now: datetime) -> bool:
+    """The far end acknowledged the batch: record its figures as pushed on its targets."""
+    won = connection.execute(
+        update(push_batches)
+        .where(
+            push_batches.c.id == batch.id,
+            push_batches.c.state == BatchState.PENDING.value,
+            push_batches.c.lease_owner == owner,
+        )
+        .values(
+            state=BatchState.SENT.value,
+            sent_at=now,
+            sent_by=owner,
+            lease_owner=None,
+            lease_until=None,
+            last_error=None,
+        )
+    ).rowcount
+    if not won:
+        return False
+    targets_repo.acknowledge(
+        connection,
+        [(batch.channel, line.sku, batch.location, line.desired, line.version) for line in batch.lines],
+        now,
+        batch_id=batch.id,
+    )
+    return True
+
+
+def batch_failed(
+    connection: Connection, batch: PushBatch, owner: str, error: str, retry_at: datetime | None
+) -> None:
+    """A failed attempt: retry at `retry_at`, or dead-letter the batch when it is None."""
+    values: dict[str, Any] = {
+        "attempts": push_batches.c.attempts + 1,
+        "last_error": error,
+        "lease_owner": None,
+        "lease_until": None,
+    }
+    if retry_at is None:
+        values["state"] = BatchState.DEAD.value
+    else:
+        values["next_attempt_at"] = retry_at
+    connection.execute(
+        update(push_batches)
+        .where(
+            push_batches.c.id == batch.id,
+            push_batches.c.state == BatchState.PENDING.value,
+            push_batches.c.lease_owner == owner,
+        )
+        .values(**values)
+    )
+
+
+def discard_batch(connection: Connection, batch: PushBatch, owner: str) -> None:
+    """Drop a batch the far end refused as a whole (so it never applied) and free its targets."""
+    connection.execute(
+        delete(push_batches).where(push_batches.c.id == batch.id, push_batches.c.lease_owner == owner)
+    )
+    connection.execute(update(targets).where(targets.c.batch_id == batch.id).values(batch_id=None))
+
+
+def replay_dead(connection: Connection, now: datetime, batch_ids: Sequence[str] | None = None) -> int:
+    stmt = update(push_batches).where(push_batches.c.state == BatchState.DEAD.value)
+    if batch_ids:
+        stmt = stmt.where(push_batches.c.id.in_(batch_ids))
+    result = connection.execute(
+        stmt.values(state=BatchState.PENDING.value, attempts=0, next_attempt_at=now, last_error=None)
+    )
+    return int(result.rowcount)
+
+
+def batches_by_state(connection: Connection) -> dict[str, int]:
+    query = select(push_batches.c.state, func.count()).group_by(push_batches.c.state)
+    return {row[0]: int(row[1]) for row in connection.execute(query)}
+
+
+def senders(connection: Connection) -> dict[str, int]:
+    """Batches sent per worker (lease owner at the time of sending)."""
+    query = (
+        select(push_batches.c.sent_by, func.count())
+        .where(push_batches.c.state == BatchState.SENT.value)
+        .group_by(push_batches.c.sent_by)
+    )
+    return {row[0]: int(row[1]) for row in connection.execute(query)}
+
+
+def dead_batches(connection: Connection) -> list[tuple[str, int, str | None, datetime]]:
+    query = select(push_batches).where(push_batches.c.state == BatchState.DEAD.value)
+    return [(r.id, int(r.attempts), r.last_error, utc(r.created_at)) for r in connection.execute(query)]

@@ -1,0 +1,286 @@
+"""Targets: desired against pushed figure per (channel, SKU, location), and their leases.
+
+Every state change is a conditional UPDATE whose WHERE names the state it leaves from, so two workers
+racing for the same row cannot both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, case, func, or_, select, tuple_, update
+
+from stockbridge.store.schema import targets
+from stockbridge.store.sql import as_utc, chunks, insert_for
+from stockbridge.store.states import TargetState
+
+TargetKey = tuple[str, str, str]  # (channel, sku, location)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRow:
+    channel: str
+    sku: str
+    location: str
+    desired: int
+    desired_version: int
+    pushed: int | None
+    source_occurred_at: datetime | None
+    movements_since_push: int
+
+
+def key_filter(keys: Sequence[TargetKey]) -> Any:
+    return tuple_(targets.c.channel, targets.c.sku, targets.c.location).in_(list(keys))
+
+
+def lock_targets(
+    connection: Connection, keys: Sequence[TargetKey], warehouse_of: Mapping[TargetKey, str], now: datetime
+) -> dict[TargetKey, TargetRow]:
+    """Create missing target rows, then lock all of them in key order (no deadlocks between folders).
+
+    Folding two movements of one SKU in two workers at once would otherwise let each compute the
+    desired figure from a view that lacks the other's balance.
+    """
+    ordered = sorted(set(keys))
+    if ordered:
+        rows = [
+            {
+                "channel": c,
+                "sku": s,
+                "location": loc,
+                "warehouse_id": warehouse_of[(c, s, loc)],
+                "desired": 0,
+                "desired_version": -1,
+                "dirty": False,
+                "state": TargetState.OK.value,
+                "priority": 0,
+                "movements_since_push": 0,
+                "updated_at": now,
+            }
+            for c, s, loc in ordered
+        ]
+        connection.execute(insert_for(connection, targets).on_conflict_do_nothing(), rows)
+    found: dict[TargetKey, TargetRow] = {}
+    for chunk in chunks(ordered):
+        query = (
+            select(targets)
+            .where(key_filter(chunk))
+            .order_by(targets.c.channel, targets.c.sku, targets.c.location)
+            .with_for_update()
+        )
+        for r in connection.execute(query):
+            found[(r.channel, r.sku, r.location)] = _target_row(r)
+    return found
+
+
+def _target_row(r: Any) -> TargetRow:
+    return TargetRow(
+        r.channel,
+        r.sku,
+        r.location,
+        int(r.desired),
+        int(r.desired_version),
+        None if r.pushed is None else int(r.pushed),
+        as_utc(r.source_occurred_at),
+        int(r.movements_since_push),
+    )
+
+
+def set_desired(connection: Connection, updates: Sequence[Mapping[str, Any]]) -> None:
+    """Write new desired figures. Each mapping: channel, sku, location, desired, version, occurred_at,
+    movements, dirty, priority, now."""
+    if not updates:
+        return
+    stmt = (
+        update(targets)
+        .where(
+            targets.c.channel == bindparam("k_channel"),
+            targets.c.sku == bindparam("k_sku"),
+            targets.c.location == bindparam("k_location"),
+        )
+        .values(
+            desired=bindparam("desired"),
+            desired_version=bindparam("version"),
+            source_occurred_at=bindparam("occurred_at"),
+            movements_since_push=bindparam("movements"),
+            dirty=bindparam("dirty"),
+            dirty_since=case(
+                (bindparam("dirty"), func.coalesce(targets.c.dirty_since, bindparam("now"))), else_=None
+            ),
+            priority=bindparam("priority"),
+            updated_at=bindparam("now"),
+        )
+    )
+    connection.execute(
+        stmt,
+        [
+            {("k_" + k if k in ("channel", "sku", "location") else k): v for k, v in u.items()}
+            for u in updates
+        ],
+    )
+
+
+def ready_to_push(
+    connection: Connection, channel: str, now: datetime, full_batch: int, max_wait: timedelta
+) -> bool:
+    """Push when a full batch is waiting or the oldest dirty target has waited `max_wait`.
+
+    Coalescing window: a trickle of changes goes out at most `max_wait` late in one call, instead of
+    one half-empty call (and one read) per change.
+    """
+    eligible = (
+        targets.c.channel == channel,
+        targets.c.dirty.is_(True),
+        targets.c.state == TargetState.OK.value,
+        targets.c.batch_id.is_(None),
+    )
+    oldest = as_utc(connection.execute(select(func.min(targets.c.dirty_since)).where(*eligible)).scalar_one())
+    if oldest is None:
+        return False
+    if oldest <= now - max_wait:
+        return True
+    waiting = select(targets.c.sku).where(*eligible).limit(full_batch).subquery()
+    return int(connection.execute(select(func.count()).select_from(waiting)).scalar_one()) >= full_batch
+
+
+def claim_dirty(
+    connection: Connection, channel: str, owner: str, now: datetime, lease_until: datetime, limit: int
+) -> list[TargetRow]:
+    """Lease up to `limit` dirty targets, most urgent first, that no batch or live lease holds."""
+    query = (
+        select(targets.c.channel, targets.c.sku, targets.c.location)
+        .where(
+            targets.c.channel == channel,
+            targets.c.dirty.is_(True),
+            targets.c.state == TargetState.OK.value,
+            targets.c.batch_id.is_(None),
+            or_(targets.c.lease_until.is_(None), targets.c.lease_until < now),
+        )
+        .order_by(targets.c.priority, targets.c.updated_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    keys = [(r.channel, r.sku, r.location) for r in connection.execute(query)]
+    claimed: list[TargetRow] = []
+    for chunk in chunks(keys):
+        connection.execute(
+            update(targets).where(key_filter(chunk)).values(lease_owner=owner, lease_until=lease_until)
+        )
+        claimed.extend(_target_row(r) for r in connection.execute(select(targets).where(key_filter(chunk))))
+    return claimed
+
+
+def release_leases(connection: Connection, keys: Sequence[TargetKey], owner: str) -> None:
+    for chunk in chunks(keys):
+        connection.execute(
+            update(targets)
+            .where(key_filter(chunk), targets.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+
+
+def block_targets(connection: Connection, keys: Sequence[TargetKey], owner: str | None = None) -> None:
+    for chunk in chunks(keys):
+        stmt = update(targets).where(key_filter(chunk))
+        if owner is not None:
+            stmt = stmt.where(targets.c.lease_owner == owner)
+        connection.execute(stmt.values(state=TargetState.BLOCKED.value, lease_owner=None, lease_until=None))
+
+
+def unblock_skus(connection: Connection, channel: str, skus: Sequence[str]) -> int:
+    count = 0
+    for chunk in chunks(skus):
+        result = connection.execute(
+            update(targets)
+            .where(
+                targets.c.channel == channel,
+                targets.c.sku.in_(chunk),
+                targets.c.state == TargetState.BLOCKED.value,
+            )
+            .values(state=TargetState.OK.value)
+        )
+        count += int(result.rowcount)
+    return count
+
+
+def blocked_skus(connection: Connection, channel: str) -> list[str]:
+    query = select(targets.c.sku).where(
+        targets.c.channel == channel, targets.c.state == TargetState.BLOCKED.value
+    )
+    return sorted(set(connection.execute(query).scalars()))
+
+
+def mark_in_sync(connection: Connection, rows: Sequence[TargetRow], owner: str, now: datetime) -> None:
+    """The far end already shows these figures: record them as pushed without a call."""
+    acknowledge(
+        connection,
+        [(r.channel, r.sku, r.location, r.desired, r.desired_version) for r in rows],
+        now,
+        owner=owner,
+    )
+
+
+def acknowledge(
+    connection: Connection,
+    lines: Sequence[tuple[str, str, str, int, int]],
+    now: datetime,
+    *,
+    owner: str | None = None,
+    batch_id: str | None = None,
+) -> None:
+    if not lines:
+        return
+    guard = targets.c.batch_id == batch_id if batch_id is not None else targets.c.lease_owner == owner
+    stmt = (
+        update(targets)
+        .where(
+            targets.c.channel == bindparam("k_channel"),
+            targets.c.sku == bindparam("k_sku"),
+            targets.c.location == bindparam("k_location"),
+            guard,
+        )
+        .values(
+            pushed=bindparam("p_value"),
+            pushed_version=bindparam("p_version"),
+            pushed_at=now,
+            dirty=targets.c.desired != bindparam("p_value"),
+            dirty_since=case((targets.c.desired != bindparam("p_value"), now), else_=None),
+            movements_since_push=0,
+            batch_id=None,
+            lease_owner=None,
+            lease_until=None,
+        )
+    )
+    connection.execute(
+        stmt,
+        [
+            {"k_channel": c, "k_sku": s, "k_location": loc, "p_value": value, "p_version": version}
+            for c, s, loc, value, version in lines
+        ],
+    )
+
+
+def dirty_count(connection: Connection, channel: str | None = None) -> int:
+    query = select(func.count()).select_from(targets).where(targets.c.dirty.is_(True))
+    if channel is not None:
+        query = query.where(targets.c.channel == channel)
+    return int(connection.execute(query).scalar_one())
+
+
+def pushed_figures(
+    connection: Connection, channel: str
+) -> dict[tuple[str, str], tuple[int, int | None, bool, str]]:
+    """(sku, location) -> (desired, pushed, dirty, state) for a channel."""
+    query = select(targets).where(targets.c.channel == channel)
+    return {
+        (r.sku, r.location): (
+            int(r.desired),
+            None if r.pushed is None else int(r.pushed),
+            bool(r.dirty),
+            r.state,
+        )
+        for r in connection.execute(query)
+    }
