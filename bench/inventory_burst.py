@@ -64,7 +64,7 @@ def hub_config(clarus: str, ims: str, port: int, db_url: str, cps: float, lines:
             "item_refresh_s": 86400,
             "drift_check_s": 86400,
         },
-        "engine": {"claim_batch": 1000, "fold_batch": 2000},
+        "engine": {"claim_batch": 1000, "fold_batch": 1000},
     }
 
 

@@ -114,6 +114,7 @@ class EngineSettings(_Frozen):
     backoff_base_s: Annotated[float, Field(gt=0)] = 0.5
     backoff_cap_s: Annotated[float, Field(gt=0)] = 300.0
     idle_poll_s: Annotated[float, Field(gt=0)] = 0.05
+    fold_gather_s: Annotated[float, Field(ge=0)] = 0.05
     push_delay_s: Annotated[float, Field(ge=0)] = 1.0
 
 

@@ -94,6 +94,10 @@ class Worker:
         folded = await in_transaction(self.engine, fold)
         if folded:
             self.push_wake.set()
+        if 0 < folded < limit:
+            # Let the next group gather: one fold of many events costs far less than many folds of
+            # few, and each fold takes the write lock that webhook ingest also needs.
+            await asyncio.sleep(self.config.engine.fold_gather_s)
         return folded
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -102,7 +102,9 @@ class ImsStockPusher:
         now = self._clock.now()
         limit = self._config.engine.claim_batch
         wait = timedelta(seconds=self._config.engine.push_delay_s)
-        full = self._ims.max_lines_per_call
+        # A cycle costs one read for up to `claim_batch` targets plus one write per
+        # `max_lines_per_call`; waiting for a full read page keeps reads a small share of calls.
+        full = limit
 
         def claim(connection: Connection) -> tuple[list[TargetRow], dict[str, ImsItem]]:
             if not targets_repo.ready_to_push(connection, IMS_CHANNEL, now, full, wait):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,26 @@ def make_engine(url: str) -> Engine:
             pool_size=8,
             max_overflow=8,
         )
+        writer = threading.RLock()
+
+        def begin(connection: Any) -> None:
+            # One writer at a time, queued on a Python lock that wakes the next thread the moment the
+            # last commits. SQLite's own busy handler sleeps in growing steps (up to 100 ms) instead,
+            # which caps webhook ingest at a few hundred a second while a fold holds the write lock.
+            writer.acquire()
+            try:
+                _sqlite_begin_immediate(connection)
+            except BaseException:
+                writer.release()
+                raise
+
+        def end(_connection: Any) -> None:
+            writer.release()
+
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", begin)
+        event.listen(engine, "commit", end)
+        event.listen(engine, "rollback", end)
         return engine
     return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
 
