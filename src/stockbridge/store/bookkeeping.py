@@ -7,20 +7,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select, text, update
 
 from stockbridge.store.schema import counters, cursors, exceptions, latency_samples
 from stockbridge.store.sql import chunks, insert_for, utc
 from stockbridge.store.states import ExceptionState
 
+# One textual statement, the same on SQLite and PostgreSQL: built and compiled once, because it runs
+# inside every group commit of webhook ingest.
+_BUMP = text(
+    f"INSERT INTO {counters.name} (name, value) VALUES (:name, :by) "
+    f"ON CONFLICT (name) DO UPDATE SET value = {counters.name}.value + excluded.value"
+)
+
 
 def bump(connection: Connection, name: str, by: int = 1) -> None:
-    if by == 0:
-        return
-    stmt = insert_for(connection, counters).values(name=name, value=by)
-    connection.execute(
-        stmt.on_conflict_do_update(index_elements=["name"], set_={"value": counters.c.value + by})
-    )
+    bump_many(connection, {name: by})
+
+
+def bump_many(connection: Connection, increments: dict[str, int]) -> None:
+    rows = [{"name": name, "by": by} for name, by in increments.items() if by]
+    if rows:
+        connection.execute(_BUMP, rows)
 
 
 def read_counters(connection: Connection) -> dict[str, int]:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, func, select, text, update
 
-from stockbridge.store.bookkeeping import bump
+from stockbridge.store.bookkeeping import bump_many
 from stockbridge.store.schema import inbox
 from stockbridge.store.sql import chunks, insert_for
 from stockbridge.store.states import InboxState
@@ -40,8 +40,7 @@ def store_events(engine: Engine, events: Sequence[InboundEvent], now: datetime) 
         return 0
     with engine.begin() as connection:
         inserted = insert_events(connection, events, now, InboxState.PENDING)
-        bump(connection, RECEIVED, len(events))
-        bump(connection, DUPLICATES, len(events) - inserted)
+        bump_many(connection, {RECEIVED: len(events), DUPLICATES: len(events) - inserted})
     return inserted
 
 
