@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from stockbridge.domain.ats import AtsRule
+from stockbridge.domain.skus import SkuRules
 
 DEFAULT_DATABASE_URL = "sqlite:///stockbridge.db"
 DATABASE_URL_ENV = "STOCKBRIDGE_DATABASE_URL"
@@ -119,10 +120,24 @@ class EngineSettings(_Frozen):
 
 
 class Owners(_Frozen):
-    """Which team owns each kind of exception (DESIGN.md section 4)."""
+    """Which team owns each kind of exception (DESIGN.md section 4), hold reasons included."""
 
     unknown_sku: str = "merchandising"
     inactive_sku: str = "merchandising"
+    unknown_item: str = "merchandising"
+    inactive_item: str = "merchandising"
+    invalid_sku: str = "merchandising"
+    unknown_in_wms: str = "merchandising"
+    inactive_in_wms: str = "merchandising"
+    bad_kit: str = "merchandising"
+    sku_collision: str = "merchandising"
+    unmapped_ship_method: str = "operations"
+    incomplete_address: str = "customer_service"
+    rejected_by_wms: str = "integration"
+    edit_after_pick: str = "operations"
+    edit_invalid: str = "operations"
+    order_stalled: str = "operations"
+    order_held_too_long: str = "operations"
     unmapped_status: str = "operations"
     unmapped_warehouse: str = "operations"
     bad_webhook: str = "integration"
@@ -134,6 +149,34 @@ class Owners(_Frozen):
     def owner_of(self, exception_type: str) -> str:
         owner = getattr(self, exception_type, None)
         return owner if isinstance(owner, str) else self.default
+
+
+class SkuRulesSettings(_Frozen):
+    """How an IMS SKU becomes the warehouse's SKU (domain/skus.py)."""
+
+    strip_characters: str = ""
+    case: Literal["upper", "lower", "keep"] = "keep"
+    leading_zeros: Literal["keep", "strip", "pad"] = "keep"
+    pad_width: Annotated[int, Field(ge=0, le=50)] = 0
+    aliases: dict[str, str] = {}
+
+    def rules(self) -> SkuRules:
+        return SkuRules(
+            self.strip_characters, self.case, self.leading_zeros, self.pad_width, dict(self.aliases)
+        )
+
+
+class OrderSettings(_Frozen):
+    """When and how sales orders go to the warehouse."""
+
+    release_statuses: frozenset[str] = frozenset({"B"})  # NetSuite: B = Pending Fulfillment
+    warehouse: str | None = None  # default: the first location's warehouse
+    ship_methods: dict[str, str] = {}  # IMS shipping title -> Clarus service code; unmapped -> hold
+    poll_s: Annotated[float, Field(gt=0)] = 30.0
+    product_sync_s: Annotated[float, Field(gt=0)] = 300.0
+    revalidate_s: Annotated[float, Field(gt=0)] = 30.0
+    stall_after_s: Annotated[float, Field(gt=0)] = 900.0
+    held_alert_after_s: Annotated[float, Field(gt=0)] = 3600.0
 
 
 class HubSettings(_Frozen):
@@ -149,6 +192,8 @@ class Config(_Frozen):
     inventory_statuses: dict[str, StatusMapping]
     targets: dict[str, TargetSettings] = {"ims": TargetSettings()}
     owners: Owners = Owners()
+    sku_rules: SkuRulesSettings = SkuRulesSettings()
+    orders: OrderSettings = OrderSettings()
     schedules: Schedules = Schedules()
     engine: EngineSettings = EngineSettings()
 
@@ -177,6 +222,9 @@ class Config(_Frozen):
         settings = self.targets[target]
         counted = frozenset(s for s, m in self.inventory_statuses.items() if target in m.counts_for)
         return AtsRule(counted, settings.buffer, dict(settings.sku_buffers))
+
+    def order_warehouse(self) -> str:
+        return self.orders.warehouse or self.locations[0].warehouse
 
     def ims_location_of(self, warehouse_id: str) -> str | None:
         return next((m.ims_location for m in self.locations if m.warehouse == warehouse_id), None)

@@ -300,3 +300,34 @@ def test_command_outcomes(
     assert (decision.problem.code if decision.problem else None) == problem
     if (kind, outcome) == (CommandKind.CREATE, Outcome.REJECTED):
         assert decision.holds == (HoldReason("rejected_by_wms", "unknown_sku: X"),)
+
+
+# --- product master --------------------------------------------------------------------------------
+
+from stockbridge.domain.product_master import CatalogItem, audit, plan_sync  # noqa: E402
+
+
+def test_product_sync_creates_active_updates_flags_and_skips_kits_collisions_and_invalid() -> None:
+    ims = [
+        CatalogItem("mug", True),
+        CatalogItem("tea", False),  # inactive and unknown to the warehouse: nothing to do
+        CatalogItem("old", False),  # inactive in the IMS, active in the warehouse: deactivate
+        CatalogItem("ab-1", True),
+        CatalogItem("AB-.1", True),  # collides with ab-1 once normalised
+        CatalogItem("bad+sku", True),
+        CatalogItem("GIFT-BOX", True, is_kit=True),
+    ]
+    plan = plan_sync(ims, {"OLD": True, "MUG": True}, SkuRules(strip_characters=".", case="upper"))
+    assert plan.puts == [("OLD", False, "old")]
+    assert plan.collisions == {"AB-1": ["AB-.1", "ab-1"]}
+    assert list(plan.invalid) == ["bad+sku"]
+    assert plan_sync([CatalogItem("new", True)], {}, SkuRules(case="upper")).puts == [("NEW", True, "new")]
+
+
+def test_sku_audit_reports_each_kind_of_difference() -> None:
+    ims = [CatalogItem("A", True), CatalogItem("B", True), CatalogItem("C", False), CatalogItem("d", True)]
+    found = audit(ims, {"B": True, "C": True, "X": True}, SkuRules(case="upper"))
+    assert found.missing_in_wms == ["A", "d"]
+    assert found.extra_in_wms == ["X"]
+    assert found.inactive_mismatch == [{"sku": "C", "ims_sku": "C", "ims_active": False, "wms_active": True}]
+    assert found.collisions == []

@@ -6,6 +6,8 @@ hub sees an httpx exception or a raw error body.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ConnectorError(Exception):
     """Base of every error a connector raises."""
@@ -50,6 +52,7 @@ class RejectedError(ConnectorError):
         super().__init__(system, message, status=status)
         self.code = code
         self.path = path
+        self.existing: dict[str, Any] | None = None  # the far end's record when it answers "already exists"
 
 
 class AuthenticationError(ConnectorError):

@@ -21,7 +21,7 @@ from stockbridge.connectors.clarus.wire import (
     WireStockRow,
     balances_from_snapshot,
     movement_from_event,
-    parse_event,
+    parse_movement,
 )
 from stockbridge.domain.ats import available_to_sell
 from stockbridge.domain.priority import push_priority
@@ -65,7 +65,7 @@ def fold_entries(
     folding = _Folding()
     for entry in entries:
         if entry.kind == MOVEMENT_EVENT:
-            movement = movement_from_event(parse_event(entry.payload.encode()))
+            movement = movement_from_event(parse_movement(entry.payload.encode()))
             folding.add_movement_balances(movement.balances, movement.occurred_at)
         elif entry.kind == SNAPSHOT_KIND:
             folding.balances.extend(balances_from_snapshot(_snapshot_rows.validate_json(entry.payload)))

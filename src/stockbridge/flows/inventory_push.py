@@ -317,7 +317,8 @@ async def refresh_items(
 
     def store(connection: Connection) -> int:
         items_repo.upsert_items(
-            connection, [ImsItem(r.sku, r.item_id, r.is_inactive, r.last_modified) for r in records]
+            connection,
+            [ImsItem(r.sku, r.item_id, r.is_inactive, r.last_modified, r.item_type) for r in records],
         )
         active = [r.sku for r in records if not r.is_inactive]
         unblocked = targets_repo.unblock_skus(connection, IMS_CHANNEL, active)

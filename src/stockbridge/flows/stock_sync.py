@@ -12,7 +12,7 @@ import json
 from sqlalchemy import Connection, Engine
 
 from stockbridge.connectors.clarus.client import ClarusClient
-from stockbridge.connectors.clarus.wire import MOVEMENT_EVENT, SNAPSHOT_KIND, SOURCE
+from stockbridge.connectors.clarus.wire import MOVEMENT_EVENT, ORDER_EVENTS, SNAPSHOT_KIND, SOURCE
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import with_retries
@@ -65,9 +65,9 @@ async def poll_events(engine: Engine, clarus: ClarusClient, warehouse_id: str, c
     while True:
         events, next_after, has_more = await with_retries(lambda: clarus.events_after(warehouse_id, after))
         inbound = [
-            InboundEvent(SOURCE, e.id, MOVEMENT_EVENT, e.model_dump_json())
-            for e in events
-            if e.type == MOVEMENT_EVENT
+            InboundEvent(SOURCE, event_id, kind, raw.decode())
+            for event_id, kind, raw in events
+            if kind == MOVEMENT_EVENT or kind in ORDER_EVENTS
         ]
 
         def store(

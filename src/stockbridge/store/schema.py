@@ -103,6 +103,7 @@ ims_items = Table(
     Column("item_id", String(32), nullable=False),
     Column("is_inactive", Boolean, nullable=False),
     Column("last_modified", String(40)),
+    Column("item_type", String(16), nullable=False, server_default="InvtPart"),  # InvtPart | Kit
 )
 
 # Problems an owner must see (DESIGN.md section 4).
@@ -149,4 +150,65 @@ cursors = Table(
     metadata,
     Column("name", String(100), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# --- orders ---------------------------------------------------------------------------------------
+
+# Each IMS sales order as the hub holds it: its newest IMS version, its state, and what the warehouse
+# holds (the WmsOrder last acknowledged), so an edit is a diff and a retry is a no-op.
+sales_orders = Table(
+    "sales_orders",
+    metadata,
+    Column("ims_id", String(32), primary_key=True),
+    Column("reference", String(64), nullable=False, unique=True),
+    Column("ims_version", String(80), nullable=False),  # lastModifiedDate + content hash
+    Column("ims_order", JSON, nullable=False),
+    Column("state", String(20), nullable=False),  # domain.order_state.OrderState
+    Column("holds", JSON, nullable=False),
+    Column("sent", JSON),
+    Column("wms_status", String(32)),
+    Column("wms_sequence", BigInteger),
+    Column("state_since", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_sales_orders_state", sales_orders.c.state, sales_orders.c.state_since)
+
+# Commands for the warehouse, written with the transition that causes them (transactional outbox).
+order_commands = Table(
+    "order_commands",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("ims_id", String(32), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # domain.order_state.CommandKind
+    Column("payload", JSON, nullable=False),
+    Column("state", String(16), nullable=False),  # BatchState: pending, sent, dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True)),
+)
+Index("ix_order_commands_due", order_commands.c.state, order_commands.c.next_attempt_at)
+
+# The warehouse's item list as last read or written by the product master sync.
+wms_items = Table(
+    "wms_items",
+    metadata,
+    Column("sku", String(100), primary_key=True),
+    Column("active", Boolean, nullable=False),
+    Column("source_sku", String(100)),  # the IMS SKU it was synced from
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# IMS kit (bundle) members, replaced whole on each product read.
+kit_members = Table(
+    "kit_members",
+    metadata,
+    Column("kit_sku", String(100), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("member_sku", String(100), nullable=False),
+    Column("quantity", Integer, nullable=False),
 )

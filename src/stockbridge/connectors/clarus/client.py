@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
-from stockbridge.connectors.clarus.wire import WireEvent, WireSnapshotPage
+from stockbridge.connectors.clarus.wire import WireSnapshotPage
 from stockbridge.connectors.errors import (
     AuthenticationError,
     RateLimitedError,
@@ -30,23 +31,18 @@ class ClarusClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
-        response = await send(self._client, SYSTEM, self._client.build_request("GET", path, params=params))
-        if response.status_code == 200:
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        request = self._client.build_request(method, path, **kwargs)
+        response = await send(self._client, SYSTEM, request)
+        if response.status_code < 300:
             return response
-        detail = _error_message(response)
-        if response.status_code in (401, 403):
-            raise AuthenticationError(SYSTEM, detail, status=response.status_code)
-        if response.status_code == 429:
-            raise RateLimitedError(
-                SYSTEM, detail, status=429, retry_after=parse_retry_after(response.headers.get("retry-after"))
-            )
-        if response.status_code >= 500 or response.status_code == 408:
-            raise RetriableError(SYSTEM, detail, status=response.status_code)
-        raise RejectedError(SYSTEM, detail, status=response.status_code)
+        raise translate_error(response)
+
+    async def get(self, path: str, params: dict[str, Any]) -> httpx.Response:
+        return await self.request("GET", path, params=params)
 
     async def warehouses(self) -> list[str]:
-        body = (await self._get("/warehouses", {})).json()
+        body = (await self.get("/warehouses", {})).json()
         return [str(w["id"]) for w in body["data"]]
 
     async def snapshot_page(
@@ -56,17 +52,20 @@ class ClarusClient:
         params: dict[str, Any] = {"warehouse_id": warehouse_id, "limit": page_size}
         if cursor:
             params["cursor"] = cursor
-        return _parse(WireSnapshotPage, (await self._get("/stock", params)).content)
+        return _parse(WireSnapshotPage, (await self.get("/stock", params)).content)
 
     async def events_after(
         self, warehouse_id: str, after_sequence: int, limit: int = 1000
-    ) -> tuple[list[WireEvent], int, bool]:
-        """One page of the events feed: (events, next_after_sequence, has_more)."""
+    ) -> tuple[list[tuple[str, str, bytes]], int, bool]:
+        """One page of the events feed: ((id, type, raw JSON) of each event, next_after_sequence, has_more).
+
+        Events are handed on raw, like a webhook body, and validated where webhooks are.
+        """
         params = {"warehouse_id": warehouse_id, "after_sequence": after_sequence, "limit": limit}
-        body = (await self._get("/events", params)).json()
+        body = (await self.get("/events", params)).json()
         try:
-            events = [WireEvent.model_validate(e) for e in body["data"]]
-        except (ValidationError, KeyError) as exc:
+            events = [(str(e["id"]), str(e["type"]), json.dumps(e).encode()) for e in body["data"]]
+        except (KeyError, TypeError) as exc:
             raise RejectedError(SYSTEM, f"events feed answered an unexpected shape: {exc}") from None
         return events, int(body.get("next_after_sequence", after_sequence)), bool(body.get("has_more", False))
 
@@ -78,9 +77,29 @@ def _parse(model: type[WireSnapshotPage], raw: bytes) -> WireSnapshotPage:
         raise RejectedError(SYSTEM, f"unexpected response shape: {exc.errors()[0]['msg']}") from None
 
 
-def _error_message(response: httpx.Response) -> str:
+def translate_error(response: httpx.Response) -> Exception:
+    """A Clarus error body (`{"error": {"code", "message", "field"}}`) as one of our connector errors."""
+    code: str | None = None
+    field: str | None = None
+    message = response.text[:200]
+    existing: dict[str, Any] | None = None
     try:
-        error = response.json().get("error", {})
-        return f"{response.status_code} {error.get('code', '')}: {error.get('message', response.text[:200])}"
-    except ValueError:
-        return f"{response.status_code}: {response.text[:200]}"
+        body = response.json()
+        error = body.get("error", {})
+        code, field, message = error.get("code"), error.get("field"), error.get("message", message)
+        existing = body.get("order")
+    except (ValueError, AttributeError):
+        pass
+    status = response.status_code
+    detail = f"{status} {code or ''}: {message}"
+    if status in (401, 403):
+        return AuthenticationError(SYSTEM, detail, status=status)
+    if status == 429:
+        return RateLimitedError(
+            SYSTEM, detail, status=429, retry_after=parse_retry_after(response.headers.get("retry-after"))
+        )
+    if status >= 500 or status == 408:
+        return RetriableError(SYSTEM, detail, status=status)
+    error_out = RejectedError(SYSTEM, detail, status=status, code=code, path=field)
+    error_out.existing = existing
+    return error_out

@@ -11,6 +11,9 @@ from stockbridge.domain.stock import StockBalance, StockMovement
 
 SOURCE = "clarus"
 MOVEMENT_EVENT = "inventory.movement"
+ORDER_STATUS_EVENT = "order.status_changed"
+ORDER_UPDATED_EVENT = "order.updated"
+ORDER_EVENTS = frozenset({ORDER_STATUS_EVENT, ORDER_UPDATED_EVENT})
 SNAPSHOT_KIND = "clarus.stock_snapshot"
 
 
@@ -43,6 +46,27 @@ class WireEvent(_Wire):
     data: WireMovement
 
 
+class WireOrderStatus(_Wire):
+    warehouse_id: str
+    sequence: Annotated[int, Field(ge=0)]
+    occurred_at: datetime
+    reference: Annotated[str, Field(min_length=1)]
+    status: Annotated[str, Field(min_length=1)]
+    previous_status: str | None = None
+    order_version: int | None = None
+
+
+class WireOrderEvent(_Wire):
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    type: str
+    data: WireOrderStatus
+
+
+class _Envelope(_Wire):
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    type: str
+
+
 class WireStockRow(_Wire):
     warehouse_id: str
     sku: str
@@ -57,15 +81,25 @@ class WireSnapshotPage(_Wire):
     as_of_sequence: int | None = None
 
 
-def parse_event(body: bytes) -> WireEvent:
+def parse_event(body: bytes) -> WireEvent | WireOrderEvent:
+    """A Clarus webhook body as its wire model; `UnusableEvent` says what is wrong with it."""
     try:
-        event = WireEvent.model_validate_json(body)
+        envelope = _Envelope.model_validate_json(body)
+        if envelope.type == MOVEMENT_EVENT:
+            return WireEvent.model_validate_json(body)
+        if envelope.type in ORDER_EVENTS:
+            return WireOrderEvent.model_validate_json(body)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise UnusableEvent(f"{where}: {first['msg']}") from None
-    if event.type != MOVEMENT_EVENT:
-        raise UnusableEvent(f"type: unsupported event type {event.type!r}")
+    raise UnusableEvent(f"type: unsupported event type {envelope.type!r}")
+
+
+def parse_movement(body: bytes) -> WireEvent:
+    event = parse_event(body)
+    if not isinstance(event, WireEvent):
+        raise UnusableEvent(f"type: expected {MOVEMENT_EVENT}, got {event.type!r}")
     return event
 
 

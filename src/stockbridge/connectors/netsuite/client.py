@@ -32,6 +32,7 @@ class ItemRecord:
     sku: str
     is_inactive: bool
     last_modified: str | None
+    item_type: str = "InvtPart"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,7 @@ class NetSuiteClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         request = self._client.build_request(method, path, **kwargs)
         response = await send(self._client, SYSTEM, request)
         if response.status_code < 300:
@@ -67,7 +68,7 @@ class NetSuiteClient:
     async def suiteql_page(
         self, query: str, offset: int = 0, limit: int = SUITEQL_PAGE
     ) -> tuple[list[dict[str, Any]], bool]:
-        response = await self._call(
+        response = await self.request(
             "POST",
             "/query/v1/suiteql",
             params={"limit": limit, "offset": offset},
@@ -89,8 +90,11 @@ class NetSuiteClient:
             offset += len(page)
 
     async def inventory_items(self, skus: Sequence[str] | None = None) -> list[ItemRecord]:
-        """Inventory items, all of them or those whose `itemId` is in `skus`."""
-        query = "SELECT id, itemid, isinactive, lastmodifieddate FROM item WHERE itemtype = 'InvtPart'"
+        """Inventory and kit items, all of them or those whose `itemId` is in `skus`."""
+        query = (
+            "SELECT id, itemid, isinactive, lastmodifieddate, itemtype FROM item "
+            "WHERE itemtype IN ('InvtPart', 'Kit')"
+        )
         if skus:
             query += f" AND itemid IN ({', '.join(_quote(s) for s in skus)})"
         query += " ORDER BY id"
@@ -100,6 +104,7 @@ class NetSuiteClient:
                 str(r["itemid"]),
                 str(r["isinactive"]).upper() in ("T", "TRUE"),
                 r.get("lastmodifieddate"),
+                str(r.get("itemtype") or "InvtPart"),
             )
             for r in await self.suiteql(query)
         ]
@@ -144,7 +149,7 @@ class NetSuiteClient:
                 ]
             },
         }
-        response = await self._call("PUT", f"/record/v1/inventoryAdjustment/eid:{external_id}", json=body)
+        response = await self.request("PUT", f"/record/v1/inventoryAdjustment/eid:{external_id}", json=body)
         location: str | None = response.headers.get("location")
         return location
 

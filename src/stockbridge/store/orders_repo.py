@@ -1,0 +1,242 @@
+"""Sales orders as the hub holds them, and the outbox of commands for the warehouse."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, or_, select, update
+
+from stockbridge.domain.order_state import CommandKind, OrderState
+from stockbridge.domain.orders import HoldReason, OrderLine, SalesOrder, WmsLine, WmsOrder
+from stockbridge.domain.shipping import Address
+from stockbridge.store.schema import order_commands, sales_orders
+from stockbridge.store.sql import insert_for, utc
+from stockbridge.store.states import BatchState
+
+# --- serialisation --------------------------------------------------------------------------------
+
+
+def sales_order_json(order: SalesOrder) -> dict[str, Any]:
+    return asdict(order)
+
+
+def sales_order_from_json(data: dict[str, Any]) -> SalesOrder:
+    return SalesOrder(
+        ims_id=data["ims_id"],
+        reference=data["reference"],
+        status=data["status"],
+        ship_method=data["ship_method"],
+        address=None if data["address"] is None else Address(**data["address"]),
+        lines=tuple(OrderLine(**line) for line in data["lines"]),
+        last_modified=data["last_modified"],
+    )
+
+
+def wms_order_json(order: WmsOrder) -> dict[str, Any]:
+    return asdict(order)
+
+
+def wms_order_from_json(data: dict[str, Any]) -> WmsOrder:
+    return WmsOrder(
+        reference=data["reference"],
+        warehouse_id=data["warehouse_id"],
+        ship_method=data["ship_method"],
+        ship_to=Address(**data["ship_to"]),
+        lines=tuple(WmsLine(**line) for line in data["lines"]),
+    )
+
+
+def order_version(order: SalesOrder) -> str:
+    """The IMS stamp plus a content hash: NetSuite stamps to the second, so two edits within one
+    second differ only by content."""
+    digest = hashlib.sha256(json.dumps(sales_order_json(order), sort_keys=True).encode()).hexdigest()[:16]
+    return f"{order.last_modified}#{digest}"
+
+
+# --- orders ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    order: SalesOrder
+    ims_version: str
+    state: OrderState
+    holds: tuple[HoldReason, ...]
+    sent: WmsOrder | None
+    wms_status: str | None
+    wms_sequence: int | None
+    state_since: datetime
+
+
+def _record(r: Any) -> OrderRecord:
+    return OrderRecord(
+        order=sales_order_from_json(r.ims_order),
+        ims_version=r.ims_version,
+        state=OrderState(r.state),
+        holds=tuple(HoldReason(**h) for h in r.holds),
+        sent=None if r.sent is None else wms_order_from_json(r.sent),
+        wms_status=r.wms_status,
+        wms_sequence=None if r.wms_sequence is None else int(r.wms_sequence),
+        state_since=utc(r.state_since),
+    )
+
+
+def get_order(
+    connection: Connection, *, ims_id: str | None = None, reference: str | None = None, lock: bool = False
+) -> OrderRecord | None:
+    query = select(sales_orders)
+    query = (
+        query.where(sales_orders.c.ims_id == ims_id)
+        if ims_id
+        else query.where(sales_orders.c.reference == reference)
+    )
+    if lock:
+        query = query.with_for_update()
+    row = connection.execute(query).first()
+    return None if row is None else _record(row)
+
+
+def save_order(connection: Connection, record: OrderRecord, now: datetime) -> None:
+    values = {
+        "reference": record.order.reference,
+        "ims_version": record.ims_version,
+        "ims_order": sales_order_json(record.order),
+        "state": record.state.value,
+        "holds": [asdict(h) for h in record.holds],
+        "sent": None if record.sent is None else wms_order_json(record.sent),
+        "wms_status": record.wms_status,
+        "wms_sequence": record.wms_sequence,
+        "state_since": record.state_since,
+        "updated_at": now,
+    }
+    stmt = insert_for(connection, sales_orders).values(ims_id=record.order.ims_id, **values)
+    connection.execute(stmt.on_conflict_do_update(index_elements=["ims_id"], set_=values))
+
+
+def orders_in(connection: Connection, states: Sequence[OrderState]) -> list[OrderRecord]:
+    query = select(sales_orders).where(sales_orders.c.state.in_([s.value for s in states]))
+    return [_record(r) for r in connection.execute(query.order_by(sales_orders.c.state_since))]
+
+
+def all_orders(connection: Connection) -> list[OrderRecord]:
+    return [_record(r) for r in connection.execute(select(sales_orders).order_by(sales_orders.c.reference))]
+
+
+def counts_by_state(connection: Connection) -> dict[str, int]:
+    query = select(sales_orders.c.state, func.count()).group_by(sales_orders.c.state)
+    return {row[0]: int(row[1]) for row in connection.execute(query)}
+
+
+# --- command outbox -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderCommand:
+    id: int
+    ims_id: str
+    reference: str
+    kind: CommandKind
+    order: WmsOrder | None
+    attempts: int
+
+
+def add_command(
+    connection: Connection,
+    ims_id: str,
+    kind: CommandKind,
+    order: WmsOrder | None,
+    reference: str,
+    now: datetime,
+) -> None:
+    connection.execute(
+        order_commands.insert().values(
+            ims_id=ims_id,
+            reference=reference,
+            kind=kind.value,
+            payload={} if order is None else wms_order_json(order),
+            state=BatchState.PENDING.value,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+
+
+def claim_commands(
+    connection: Connection, owner: str, now: datetime, lease_until: datetime, limit: int
+) -> list[OrderCommand]:
+    due = or_(order_commands.c.lease_until.is_(None), order_commands.c.lease_until < now)
+    query = (
+        select(order_commands)
+        .where(
+            order_commands.c.state == BatchState.PENDING.value, order_commands.c.next_attempt_at <= now, due
+        )
+        .order_by(order_commands.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed: list[OrderCommand] = []
+    for r in list(connection.execute(query)):
+        won = connection.execute(
+            update(order_commands)
+            .where(order_commands.c.id == r.id, order_commands.c.state == BatchState.PENDING.value, due)
+            .values(lease_owner=owner, lease_until=lease_until)
+        ).rowcount
+        if won:
+            order = wms_order_from_json(r.payload) if r.payload else None
+            claimed.append(
+                OrderCommand(int(r.id), r.ims_id, r.reference, CommandKind(r.kind), order, int(r.attempts))
+            )
+    return claimed
+
+
+def command_done(connection: Connection, command: OrderCommand, owner: str, now: datetime) -> bool:
+    won = connection.execute(
+        update(order_commands)
+        .where(
+            order_commands.c.id == command.id,
+            order_commands.c.state == BatchState.PENDING.value,
+            order_commands.c.lease_owner == owner,
+        )
+        .values(state=BatchState.SENT.value, done_at=now, lease_owner=None, lease_until=None)
+    ).rowcount
+    return bool(won)
+
+
+def command_failed(
+    connection: Connection, command: OrderCommand, owner: str, error: str, retry_at: datetime | None
+) -> None:
+    values: dict[str, Any] = {
+        "attempts": order_commands.c.attempts + 1,
+        "last_error": error,
+        "lease_owner": None,
+        "lease_until": None,
+    }
+    if retry_at is None:
+        values["state"] = BatchState.DEAD.value
+    else:
+        values["next_attempt_at"] = retry_at
+    connection.execute(
+        update(order_commands)
+        .where(order_commands.c.id == command.id, order_commands.c.lease_owner == owner)
+        .values(**values)
+    )
+
+
+def replay_dead_commands(connection: Connection, now: datetime) -> int:
+    result = connection.execute(
+        update(order_commands)
+        .where(order_commands.c.state == BatchState.DEAD.value)
+        .values(state=BatchState.PENDING.value, attempts=0, next_attempt_at=now, last_error=None)
+    )
+    return int(result.rowcount)
+
+
+def commands_by_state(connection: Connection) -> dict[str, int]:
+    query = select(order_commands.c.state, func.count()).group_by(order_commands.c.state)
+    return {row[0]: int(row[1]) for row in connection.execute(query)}
