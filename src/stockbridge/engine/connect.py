@@ -10,9 +10,11 @@ import httpx
 
 from stockbridge.config import Config, ImsAuth, secret
 from stockbridge.connectors.clarus.client import ClarusClient
+from stockbridge.connectors.clarus.orders import ClarusOrders
 from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.auth import BearerAuth, ClientCredentialsAuth, TbaAuth
 from stockbridge.connectors.netsuite.client import NetSuiteClient
+from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 
 
 @dataclass
@@ -21,6 +23,14 @@ class Connections:
     ims: NetSuiteClient
     ims_limiter: RateLimiter
     clarus_webhook_secret: str
+
+    @property
+    def clarus_orders(self) -> ClarusOrders:
+        return ClarusOrders(self.clarus)
+
+    @property
+    def ims_orders(self) -> NetSuiteOrders:
+        return NetSuiteOrders(self.ims)
 
     async def aclose(self) -> None:
         await self.clarus.aclose()

@@ -9,7 +9,19 @@ from sqlalchemy import Connection, update
 from stockbridge.store.schema import cursors
 from stockbridge.store.sql import insert_for
 
-SCHEDULED_JOBS = frozenset({"item_refresh", "blocked_refresh", "full_sync", "events_poll", "drift_check"})
+SCHEDULED_JOBS = frozenset(
+    {
+        "item_refresh",
+        "blocked_refresh",
+        "full_sync",
+        "events_poll",
+        "drift_check",
+        "product_sync",
+        "orders_poll",
+        "revalidate_held",
+        "order_checks",
+    }
+)
 
 
 def _name(job: str) -> str:

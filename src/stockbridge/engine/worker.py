@@ -24,8 +24,11 @@ from stockbridge.engine.clock import Clock
 from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.schedule import claim_run
-from stockbridge.flows.inventory import IMS_CHANNEL, fold_entries
+from stockbridge.flows.fold import fold_inbox
+from stockbridge.flows.inventory import IMS_CHANNEL
 from stockbridge.flows.inventory_push import ImsStockPusher, refresh_items
+from stockbridge.flows.order_sync import OrderCommandSender, poll_sales_orders, sync_products
+from stockbridge.flows.orders import OrderFolder
 from stockbridge.flows.stock_sync import full_sync, poll_events
 from stockbridge.monitor.connector_health import ConnectorHealth
 from stockbridge.monitor.drift import check_drift
@@ -34,7 +37,12 @@ from stockbridge.store import inbox_repo, targets_repo
 log = logging.getLogger("stockbridge.worker")
 
 BLOCKED_REFRESH_S = 5.0
+ORDER_CHECKS_S = 60.0
 _JOB_SYSTEM = {
+    "orders_poll": "ims",
+    "product_sync": "clarus",
+    "revalidate_held": "hub",
+    "order_checks": "hub",
     "item_refresh": "ims",
     "blocked_refresh": "ims",
     "drift_check": "ims",
@@ -67,6 +75,15 @@ class Worker:
         self.health = ConnectorHealth(engine, config, clock)
         self.fold_wake = asyncio.Event()
         self.push_wake = asyncio.Event()
+        self.command_wake = asyncio.Event()
+        self.commands = OrderCommandSender(
+            engine=engine,
+            config=config,
+            clarus=connections.clarus_orders,
+            clock=clock,
+            worker_id=self.worker_id,
+            rng=rng,
+        )
         self.pusher = ImsStockPusher(
             engine=engine,
             config=config,
@@ -88,12 +105,13 @@ class Worker:
         def fold(connection: Connection) -> int:
             entries = inbox_repo.claim_pending(connection, limit)
             if entries:
-                fold_entries(connection, entries, self.config, now)
+                fold_inbox(connection, entries, self.config, now)
             return len(entries)
 
         folded = await in_transaction(self.engine, fold)
         if folded:
             self.push_wake.set()
+            self.command_wake.set()
         if 0 < folded < limit:
             # Let the next group gather: one fold of many events costs far less than many folds of
             # few, and each fold takes the write lock that webhook ingest also needs.
@@ -104,6 +122,7 @@ class Worker:
         loops = [
             self._loop("fold", self.fold_once, self.fold_wake, stop),
             self._loop("push", self._push_once, self.push_wake, stop),
+            self._loop("commands", self.commands.run_cycle, self.command_wake, stop),
             self._schedule_loop(stop),
         ]
         tasks = [asyncio.create_task(loop) for loop in loops]
@@ -164,19 +183,47 @@ class Worker:
                 await poll_events(self.engine, conn.clarus, mapping.warehouse, self.clock)
         elif job == "drift_check":
             await check_drift(self.engine, conn.ims, conn.ims_limiter, self.config, self.clock)
+        elif job == "orders_poll":
+            await poll_sales_orders(self.engine, conn.ims_orders, conn.ims_limiter, self.clock)
+        elif job == "product_sync":
+            await sync_products(
+                self.engine,
+                conn.ims,
+                conn.ims_orders,
+                conn.clarus_orders,
+                conn.ims_limiter,
+                self.config,
+                self.clock,
+            )
+        elif job in ("revalidate_held", "order_checks"):
+            now = self.clock.now()
+
+            def check(connection: Connection) -> None:
+                folder = OrderFolder(connection, self.config, now)
+                if job == "revalidate_held":
+                    folder.revalidate_held()
+                else:
+                    folder.check_stalled()
+
+            await in_transaction(self.engine, check)
         else:
             raise ValueError(f"unknown job {job!r}")
         self.fold_wake.set()
         self.push_wake.set()
+        self.command_wake.set()
 
     def _jobs(self) -> list[tuple[str, float]]:
-        s = self.config.schedules
+        s, o = self.config.schedules, self.config.orders
         return [
             ("item_refresh", s.item_refresh_s),
             ("blocked_refresh", BLOCKED_REFRESH_S),
             ("full_sync", s.full_sync_s),
             ("events_poll", s.events_poll_s),
             ("drift_check", s.drift_check_s),
+            ("product_sync", o.product_sync_s),
+            ("orders_poll", o.poll_s),
+            ("revalidate_held", o.revalidate_s),
+            ("order_checks", ORDER_CHECKS_S),
         ]
 
     async def _schedule_loop(self, stop: asyncio.Event) -> None:

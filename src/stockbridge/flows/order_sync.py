@@ -1,0 +1,217 @@
+"""Order flow, I/O side: poll IMS orders into the inbox, send warehouse commands, sync the product master."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Connection, Engine, select
+
+from stockbridge.config import Config
+from stockbridge.connectors.clarus.orders import ClarusOrders
+from stockbridge.connectors.errors import ConnectorError, RetriableError
+from stockbridge.connectors.http import RateLimiter
+from stockbridge.connectors.netsuite.client import NetSuiteClient
+from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
+from stockbridge.domain.order_state import CommandKind, Outcome
+from stockbridge.domain.product_master import CatalogItem, plan_sync
+from stockbridge.domain.retry import backoff_seconds
+from stockbridge.engine.clock import Clock
+from stockbridge.engine.db import in_transaction
+from stockbridge.engine.retry import with_retries
+from stockbridge.flows.orders import SALES_ORDER_KIND, OrderFolder
+from stockbridge.store import inbox_repo, items_repo, orders_repo
+from stockbridge.store.bookkeeping import bump, get_cursor, raise_exception, resolve_exceptions, set_cursor
+from stockbridge.store.inbox_repo import InboundEvent
+from stockbridge.store.items_repo import ImsItem
+from stockbridge.store.orders_repo import OrderCommand
+from stockbridge.store.schema import sales_orders
+from stockbridge.store.states import InboxState
+
+ORDERS_CURSOR = "ims.sales_orders.modified"
+IMS_SOURCE = "ims"
+
+
+async def poll_sales_orders(
+    engine: Engine, orders_api: NetSuiteOrders, limiter: RateLimiter, clock: Clock, concurrency: int = 4
+) -> int:
+    """Store every IMS sales order changed since the last poll in the inbox; returns how many."""
+    cursor = await in_transaction(engine, lambda c: get_cursor(c, ORDERS_CURSOR))
+    changed = await with_retries(lambda: limiter.run(lambda: orders_api.changed_since(cursor)))
+    known = await in_transaction(engine, lambda c: _known_stamps(c, [i for i, _ in changed]))
+    # NetSuite stamps to the second and the query is inclusive: re-read the orders stamped in the
+    # cursor's own second (an edit in that second would otherwise be missed), skip the rest we hold.
+    wanted = [(i, stamp) for i, stamp in changed if known.get(i) != stamp or stamp == cursor]
+    gate = asyncio.Semaphore(concurrency)
+
+    async def fetch(ims_id: str) -> InboundEvent:
+        async with gate:
+            order = await with_retries(lambda: limiter.run(lambda: orders_api.get(ims_id)))
+        version = orders_repo.order_version(order)
+        payload = json.dumps(orders_repo.sales_order_json(order))
+        return InboundEvent(IMS_SOURCE, f"so:{ims_id}:{version}", SALES_ORDER_KIND, payload)
+
+    events = await asyncio.gather(*(fetch(i) for i, _ in wanted))
+    newest = max((stamp for _, stamp in changed), default=cursor)
+
+    def store(connection: Connection) -> int:
+        inserted = inbox_repo.insert_events(connection, list(events), clock.now(), InboxState.PENDING)
+        if newest:
+            set_cursor(connection, ORDERS_CURSOR, newest)
+        bump(connection, "orders.versions_polled", inserted)
+        return inserted
+
+    return await in_transaction(engine, store)
+
+
+def _known_stamps(connection: Connection, ims_ids: list[str]) -> dict[str, str]:
+    query = select(sales_orders.c.ims_id, sales_orders.c.ims_order).where(sales_orders.c.ims_id.in_(ims_ids))
+    return {r.ims_id: r.ims_order["last_modified"] for r in connection.execute(query)} if ims_ids else {}
+
+
+@dataclass
+class CommandCycle:
+    sent: int = 0
+
+
+class OrderCommandSender:
+    """Sends outboxed commands to Clarus; a command's answer and the order's next decision are one
+    transaction. Creates are idempotent at Clarus by order reference."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        config: Config,
+        clarus: ClarusOrders,
+        clock: Clock,
+        worker_id: str,
+        concurrency: int = 4,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._engine = engine
+        self._config = config
+        self._clarus = clarus
+        self._clock = clock
+        self._owner = worker_id
+        self._concurrency = concurrency
+        self._rng = rng or random.Random()
+
+    async def run_cycle(self) -> int:
+        now = self._clock.now()
+        lease = now + timedelta(seconds=self._config.engine.lease_s)
+        commands = await in_transaction(
+            self._engine,
+            lambda c: orders_repo.claim_commands(c, self._owner, now, lease, self._concurrency * 4),
+        )
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def send(command: OrderCommand) -> None:
+            async with gate:
+                await self._send(command)
+
+        await asyncio.gather(*(send(c) for c in commands))
+        return len(commands)
+
+    async def _send(self, command: OrderCommand) -> None:
+        failure: ConnectorError | None = None
+        outcome, reason = Outcome.DONE, ""
+        try:
+            if command.kind == CommandKind.CANCEL:
+                outcome, reason = await self._clarus.cancel(command.reference)
+            elif command.order is not None and command.kind == CommandKind.CREATE:
+                outcome, reason = await self._clarus.create(command.order)
+            elif command.order is not None:
+                outcome, reason = await self._clarus.amend(command.order)
+        except ConnectorError as exc:
+            failure = exc
+        if failure is None:
+            await in_transaction(self._engine, lambda c: self._answered(c, command, outcome, reason))
+        else:
+            await in_transaction(self._engine, lambda c: self._failed(c, command, failure))
+
+    def _answered(self, connection: Connection, command: OrderCommand, outcome: Outcome, reason: str) -> None:
+        now = self._clock.now()
+        if orders_repo.command_done(connection, command, self._owner, now):
+            OrderFolder(connection, self._config, now).command_answered(command, outcome, reason)
+
+    def _failed(self, connection: Connection, command: OrderCommand, failure: ConnectorError) -> None:
+        now = self._clock.now()
+        attempt = command.attempts + 1
+        if not isinstance(failure, RetriableError) or attempt >= self._config.engine.max_attempts:
+            orders_repo.command_failed(connection, command, self._owner, str(failure), None)
+            raise_exception(
+                connection,
+                type="order_stalled",
+                entity=f"order:{command.reference}",
+                owner=self._config.owners.owner_of("order_stalled"),
+                detail=f"{command.kind.value} failed after {attempt} attempts: {failure}",
+                now=now,
+                retry_action="stockbridge replay",
+            )
+            return
+        delay = backoff_seconds(
+            attempt,
+            base=self._config.engine.backoff_base_s,
+            cap=self._config.engine.backoff_cap_s,
+            retry_after=failure.retry_after,
+            rng=self._rng,
+        )
+        orders_repo.command_failed(
+            connection, command, self._owner, str(failure), now + timedelta(seconds=delay)
+        )
+
+
+async def sync_products(
+    engine: Engine,
+    ims: NetSuiteClient,
+    orders_api: NetSuiteOrders,
+    clarus: ClarusOrders,
+    limiter: RateLimiter,
+    config: Config,
+    clock: Clock,
+) -> int:
+    """Make Clarus hold every physical IMS item, active as in the IMS; then re-check held orders."""
+    records = await with_retries(lambda: limiter.run(ims.inventory_items))
+    kits = await with_retries(lambda: limiter.run(orders_api.kits))
+    wms = await with_retries(clarus.items)
+    catalog = [CatalogItem(r.sku, not r.is_inactive, r.item_type == "Kit") for r in records]
+    plan = plan_sync(catalog, wms, config.sku_rules.rules())
+    for wms_sku, active, source in plan.puts:
+        await with_retries(lambda: clarus.put_item(wms_sku, active=active, description=source))
+    now = clock.now()
+    written = {sku: (active, source) for sku, active, source in plan.puts}
+
+    def store(connection: Connection) -> int:
+        items_repo.upsert_items(
+            connection,
+            [ImsItem(r.sku, r.item_id, r.is_inactive, r.last_modified, r.item_type) for r in records],
+        )
+        items_repo.replace_kits(connection, kits)
+        items_repo.record_wms_items(connection, {**{s: (a, None) for s, a in wms.items()}, **written}, now)
+        for wms_sku, skus in plan.collisions.items():
+            raise_exception(
+                connection,
+                type="sku_collision",
+                entity=f"sku:{wms_sku}",
+                owner=config.owners.owner_of("sku_collision"),
+                detail=f"IMS SKUs {', '.join(skus)} all become {wms_sku} in the warehouse; none is synced",
+                now=now,
+            )
+        for sku, problem in plan.invalid.items():
+            raise_exception(
+                connection,
+                type="invalid_sku",
+                entity=f"sku:{sku}",
+                owner=config.owners.owner_of("invalid_sku"),
+                detail=f"IMS SKU {sku} cannot be created in the warehouse: {problem}",
+                now=now,
+            )
+        resolve_exceptions(connection, "sku_collision", [f"sku:{s}" for s in written])
+        bump(connection, "products.synced", len(plan.puts))
+        return OrderFolder(connection, config, now).revalidate_held()
+
+    return await in_transaction(engine, store)

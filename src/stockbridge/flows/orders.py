@@ -1,0 +1,234 @@
+"""Order flow, fold side: IMS order versions and warehouse statuses → decisions → command outbox.
+
+Everything here runs inside one database transaction: the new state, its exceptions and the command
+it causes are written together (DESIGN.md section 2, transactional outbox).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
+
+from stockbridge.config import Config
+from stockbridge.connectors.clarus.wire import WireOrderEvent, parse_event
+from stockbridge.domain.order_state import (
+    NEVER_SENT,
+    CommandKind,
+    Decision,
+    OrderState,
+    Outcome,
+    after_command,
+    after_warehouse_status,
+    decide,
+)
+from stockbridge.domain.orders import HoldReason, ItemInfo, OrderContext, SalesOrder, WmsOrder, prepare
+from stockbridge.store import items_repo, orders_repo
+from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
+from stockbridge.store.orders_repo import OrderCommand, OrderRecord
+
+SALES_ORDER_KIND = "ims.sales_order"
+HOLD_CODES = (
+    "unknown_item",
+    "inactive_item",
+    "invalid_sku",
+    "unknown_in_wms",
+    "inactive_in_wms",
+    "bad_kit",
+    "unmapped_ship_method",
+    "incomplete_address",
+    "rejected_by_wms",
+)
+
+
+def entity(reference: str) -> str:
+    return f"order:{reference}"
+
+
+def load_context(connection: Connection, config: Config) -> OrderContext:
+    """The catalogs and rules the pipeline checks an order against, as the hub last read them."""
+    items = items_repo.all_items(connection)
+    return OrderContext(
+        warehouse_id=config.order_warehouse(),
+        ims_items={i.sku: ItemInfo(not i.is_inactive, i.item_type == "Kit") for i in items},
+        wms_items=items_repo.wms_catalog(connection),
+        kits=items_repo.load_kits(connection),
+        sku_rules=config.sku_rules.rules(),
+        ship_methods=dict(config.orders.ship_methods),
+        release_statuses=frozenset(config.orders.release_statuses),
+    )
+
+
+class OrderFolder:
+    """Applies decisions to stored orders. One instance per transaction (it caches the context)."""
+
+    def __init__(self, connection: Connection, config: Config, now: datetime) -> None:
+        self.connection = connection
+        self.config = config
+        self.now = now
+        self._context: OrderContext | None = None
+
+    @property
+    def context(self) -> OrderContext:
+        if self._context is None:
+            self._context = load_context(self.connection, self.config)
+        return self._context
+
+    def fold_sales_order(self, order: SalesOrder) -> None:
+        version = orders_repo.order_version(order)
+        record = orders_repo.get_order(self.connection, ims_id=order.ims_id, lock=True)
+        if record is not None and not _is_newer(version, record.ims_version):
+            bump(self.connection, "orders.versions_ignored")
+            return
+        if record is None:
+            record = OrderRecord(order, version, OrderState.WAITING, (), None, None, None, self.now)
+        else:
+            record = replace(record, order=order, ims_version=version)
+        self.redecide(record)
+
+    def redecide(self, record: OrderRecord) -> OrderRecord:
+        prepared = prepare(record.order, self.context)
+        decision = decide(record.state, record.order, prepared, record.sent, self.context.release_statuses)
+        return self.apply(record, decision, prepared)
+
+    def apply(
+        self, record: OrderRecord, decision: Decision, prepared: WmsOrder | list[HoldReason] | None = None
+    ) -> OrderRecord:
+        reference = record.order.reference
+        holds = decision.holds if decision.state == OrderState.HELD else ()
+        updated = replace(
+            record,
+            state=decision.state,
+            holds=holds,
+            state_since=self.now if decision.state != record.state else record.state_since,
+        )
+        orders_repo.save_order(self.connection, updated, self.now)
+        self._sync_hold_exceptions(reference, record.holds, holds)
+        if decision.problem is not None:
+            self._raise(decision.problem, reference)
+        if decision.command is not None:
+            payload = prepared if isinstance(prepared, WmsOrder) else None
+            orders_repo.add_command(
+                self.connection, record.order.ims_id, decision.command, payload, reference, self.now
+            )
+            bump(self.connection, f"orders.commands.{decision.command.value}")
+        return updated
+
+    def _sync_hold_exceptions(
+        self, reference: str, before: Sequence[HoldReason], after: Sequence[HoldReason]
+    ) -> None:
+        for hold in after:
+            self._raise(hold, reference, retry=f"stockbridge orders release {reference}")
+        cleared = {h.code for h in before} - {h.code for h in after}
+        for code in cleared:
+            resolve_exceptions(self.connection, code, [entity(reference)])
+
+    def _raise(self, reason: HoldReason, reference: str, retry: str | None = None) -> None:
+        raise_exception(
+            self.connection,
+            type=reason.code,
+            entity=entity(reference),
+            owner=self.config.owners.owner_of(reason.code),
+            detail=reason.detail,
+            now=self.now,
+            retry_action=retry,
+        )
+
+    def fold_warehouse_status(self, event: WireOrderEvent) -> None:
+        data = event.data
+        record = orders_repo.get_order(self.connection, reference=data.reference, lock=True)
+        if record is None:
+            bump(self.connection, "orders.unknown_wms_status")
+            return
+        if record.wms_sequence is not None and data.sequence <= record.wms_sequence:
+            return
+        state = after_warehouse_status(record.state, data.status)
+        orders_repo.save_order(
+            self.connection,
+            replace(
+                record,
+                wms_status=data.status,
+                wms_sequence=data.sequence,
+                state=state,
+                state_since=self.now if state != record.state else record.state_since,
+            ),
+            self.now,
+        )
+
+    def command_answered(self, command: OrderCommand, outcome: Outcome, reason: str) -> None:
+        """The warehouse answered for good: move on, then decide again on the newest IMS version."""
+        record = orders_repo.get_order(self.connection, ims_id=command.ims_id, lock=True)
+        if record is None:
+            return
+        decision = after_command(command.kind, outcome, reason)
+        sent = record.sent
+        if outcome == Outcome.DONE and command.kind in (CommandKind.CREATE, CommandKind.AMEND):
+            sent = command.order
+        record = self.apply(replace(record, sent=sent), decision)
+        if outcome == Outcome.DONE:
+            bump(self.connection, f"orders.{command.kind.value}d")
+        if record.state not in NEVER_SENT:
+            self.redecide(record)
+
+    def release(self, reference: str) -> OrderRecord | None:
+        """Check a held (or waiting) order again now."""
+        record = orders_repo.get_order(self.connection, reference=reference, lock=True)
+        if record is None:
+            return None
+        return self.redecide(record)
+
+    def revalidate_held(self) -> int:
+        released = 0
+        for record in orders_repo.orders_in(self.connection, [OrderState.HELD, OrderState.WAITING]):
+            if self.redecide(record).state not in (OrderState.HELD, OrderState.WAITING):
+                released += 1
+        return released
+
+    def check_stalled(self) -> None:
+        """Released but not acknowledged in time, or held too long: an owner must look."""
+        orders = self.config.orders
+        stalled_before = self.now - timedelta(seconds=orders.stall_after_s)
+        for record in orders_repo.orders_in(self.connection, [OrderState.RELEASE_PENDING]):
+            if record.state_since < stalled_before:
+                self._raise(
+                    HoldReason(
+                        "order_stalled",
+                        f"sent to the warehouse at {record.state_since:%H:%M}, not acknowledged",
+                    ),
+                    record.order.reference,
+                )
+        held_before = self.now - timedelta(seconds=orders.held_alert_after_s)
+        for record in orders_repo.orders_in(self.connection, [OrderState.HELD]):
+            if record.state_since < held_before:
+                reasons = "; ".join(h.detail for h in record.holds)
+                self._raise(
+                    HoldReason(
+                        "order_held_too_long", f"held since {record.state_since:%Y-%m-%d %H:%M}: {reasons}"
+                    ),
+                    record.order.reference,
+                    retry=f"stockbridge orders release {record.order.reference}",
+                )
+
+
+def _is_newer(candidate: str, current: str) -> bool:
+    """Versions are 'stamp#hash': a later stamp wins; the same stamp with other content also counts."""
+    stamp, _, digest = candidate.partition("#")
+    current_stamp, _, current_digest = current.partition("#")
+    return stamp > current_stamp or (stamp == current_stamp and digest != current_digest)
+
+
+def fold_order_entries(
+    connection: Connection, payloads: Sequence[tuple[str, str]], config: Config, now: datetime
+) -> None:
+    """Fold (kind, payload) inbox entries of the order flow, in arrival order."""
+    folder = OrderFolder(connection, config, now)
+    for kind, payload in payloads:
+        if kind == SALES_ORDER_KIND:
+            folder.fold_sales_order(orders_repo.sales_order_from_json(json.loads(payload)))
+        else:
+            event = parse_event(payload.encode())
+            if isinstance(event, WireOrderEvent):
+                folder.fold_warehouse_status(event)
