@@ -17,9 +17,10 @@ from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 from stockbridge.domain.order_state import CommandKind, Outcome
-from stockbridge.domain.product_master import CatalogItem, plan_sync
+from stockbridge.domain.product_master import CatalogItem, audit, plan_sync
 from stockbridge.domain.retry import backoff_seconds
 from stockbridge.engine.clock import Clock
+from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import with_retries
 from stockbridge.flows.orders import SALES_ORDER_KIND, OrderFolder
@@ -215,3 +216,11 @@ async def sync_products(
         return OrderFolder(connection, config, now).revalidate_held()
 
     return await in_transaction(engine, store)
+
+
+async def read_sku_audit(connections: Connections, config: Config) -> dict[str, list[object]]:
+    """Read both item lists live and compare them (`stockbridge audit skus`)."""
+    records = await with_retries(lambda: connections.ims_limiter.run(connections.ims.inventory_items))
+    wms = await with_retries(connections.clarus_orders.items)
+    catalog = [CatalogItem(r.sku, not r.is_inactive, r.item_type == "Kit") for r in records]
+    return audit(catalog, wms, config.sku_rules.rules()).as_json()
