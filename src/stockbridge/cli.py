@@ -105,7 +105,7 @@ def serve(
     from stockbridge.engine.runtime import run, serve
 
     loaded = _load(config, need_secrets=True)
-    run(serve(loaded, api=api, workers=workers, port=port, worker_id=worker_id))
+    run(serve(loaded, api=api, workers=workers, port=port, worker_id=worker_id, config_path=config))
 
 
 @app.command()
@@ -114,7 +114,7 @@ def worker(config: ConfigOption = DEFAULT_CONFIG, worker_id: str | None = None) 
     from stockbridge.engine.runtime import run, serve
 
     loaded = _load(config, need_secrets=True)
-    run(serve(loaded, api=False, workers=True, worker_id=worker_id))
+    run(serve(loaded, api=False, workers=True, worker_id=worker_id, config_path=config))
 
 
 @app.command()

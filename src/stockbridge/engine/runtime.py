@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Coroutine, Iterator, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
@@ -13,6 +14,7 @@ import uvicorn
 from stockbridge.api.app import create_app
 from stockbridge.config import Config
 from stockbridge.engine.clock import Clock, SystemClock
+from stockbridge.engine.config_source import ConfigSource
 from stockbridge.engine.connect import connect
 from stockbridge.engine.worker import Worker
 from stockbridge.store.db import make_engine, upgrade
@@ -48,6 +50,7 @@ async def serve(
     worker_id: str | None = None,
     stop: asyncio.Event | None = None,
     port: int | None = None,
+    config_path: Path | None = None,
 ) -> None:
     """Serve until `stop` is set or the process receives SIGINT/SIGTERM."""
     clock = clock or SystemClock()
@@ -59,7 +62,8 @@ async def serve(
     engine = make_engine(config.effective_database_url())
     await asyncio.to_thread(upgrade, engine)
     connections = connect(config, environ)
-    worker = Worker(engine=engine, config=config, connections=connections, clock=clock, worker_id=worker_id)
+    source = ConfigSource(config, config_path)
+    worker = Worker(engine=engine, config=source, connections=connections, clock=clock, worker_id=worker_id)
     tasks: list[asyncio.Task[None]] = []
     server: uvicorn.Server | None = None
     try:

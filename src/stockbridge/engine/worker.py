@@ -21,9 +21,10 @@ from sqlalchemy import Connection, Engine
 from stockbridge.config import Config
 from stockbridge.connectors.errors import ConnectorError
 from stockbridge.engine.clock import Clock
+from stockbridge.engine.config_source import ConfigSource
 from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
-from stockbridge.engine.schedule import claim_run
+from stockbridge.engine.schedule import claim_run, run_soon
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.inventory import IMS_CHANNEL
 from stockbridge.flows.inventory_push import ImsStockPusher, refresh_items
@@ -61,14 +62,16 @@ class Worker:
         self,
         *,
         engine: Engine,
-        config: Config,
+        config: Config | ConfigSource,
         connections: Connections,
         clock: Clock,
         worker_id: str | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.engine = engine
-        self.config = config
+        self.source = config if isinstance(config, ConfigSource) else ConfigSource(config)
+        self._generation = self.source.generation
+        config = self.source.current()
         self.connections = connections
         self.clock = clock
         self.worker_id = worker_id or default_worker_id()
@@ -93,6 +96,10 @@ class Worker:
             worker_id=self.worker_id,
             rng=rng,
         )
+
+    @property
+    def config(self) -> Config:
+        return self.source.current()
 
     def wake(self) -> None:
         """Called when new inbox entries were stored by this process."""
@@ -228,6 +235,11 @@ class Worker:
 
     async def _schedule_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            if self.source.generation != self._generation:
+                # New mappings or rules: orders they held may go now.
+                self._generation = self.source.generation
+                now = self.clock.now()
+                await in_transaction(self.engine, lambda c: run_soon(c, "revalidate_held", now))
             for job, every in self._jobs():
                 now = self.clock.now()
                 try:
