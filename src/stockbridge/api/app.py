@@ -22,7 +22,7 @@ from stockbridge.connectors.clarus.wire import SOURCE, UnusableEvent, parse_even
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.schedule import SCHEDULED_JOBS, run_soon
-from stockbridge.store import inbox_repo, outbox_repo, targets_repo
+from stockbridge.store import inbox_repo, orders_repo, outbox_repo, targets_repo
 from stockbridge.store.bookkeeping import count_open_exceptions, raise_exception, read_counters
 from stockbridge.store.inbox_repo import InboundEvent
 from stockbridge.store.states import InboxState
@@ -102,6 +102,8 @@ def create_app(
                 "inbox_pending": inbox_repo.pending_count(connection),
                 "dirty_targets": targets_repo.dirty_count(connection),
                 "batches": outbox_repo.batches_by_state(connection),
+                "orders": orders_repo.counts_by_state(connection),
+                "order_commands": orders_repo.commands_by_state(connection),
                 "open_exceptions": count_open_exceptions(connection),
                 "counters": read_counters(connection),
             }

@@ -6,29 +6,30 @@ from what the hub believes: drift is WMS truth (through the configured ATS rule)
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from stockbridge.config import Config, parse_config
+from stockbridge.demo.harness import HubThread, measure_drift, running_hub, wait_for
+from stockbridge.demo.orders_day import LATE_MAPPED, MAPPED, SKU_RULES, OrderDay
 from stockbridge.demo.traffic import Movement, Traffic, sku_name
-from stockbridge.domain.ats import available_to_sell
-from stockbridge.engine.runtime import serve
+from stockbridge.domain.order_state import OrderState
 from stockbridge.monitor.latency import summary as latency_summary
 from stockbridge.servers import free_port, serve_in_thread
 from stockbridge.simulators import clarus as clarus_sim
 from stockbridge.simulators import ims as ims_sim
+from stockbridge.store import orders_repo
 from stockbridge.store.bookkeeping import count_open_exceptions, latencies_ms, read_counters
 from stockbridge.store.db import make_engine
 
@@ -38,6 +39,8 @@ IMS_TOKEN = "demo-ims-token"
 LOCATION = "6"
 SEND_CHUNK = 250
 
+__all__ = ["DemoOptions", "HubThread", "measure_drift", "run_demo"]
+
 
 @dataclass(frozen=True)
 class DemoOptions:
@@ -46,137 +49,60 @@ class DemoOptions:
     seed: int = 7
     database_url: str | None = None
     quiet: bool = False
-    ims_calls_per_second: float = 10.0
+    orders: int = 1000
+    ims_calls_per_second: float = 50.0
     unknown_fraction: float = 0.01
     inactive_fraction: float = 0.01
     converge_timeout_s: float = 180.0
 
 
-def demo_config(
+def demo_config_data(
     clarus_url: str, ims_url: str, hub_port: int, database_url: str, ims_calls_per_second: float
-) -> Config:
-    return parse_config(
-        {
-            "database_url": database_url,
-            "hub": {"host": "127.0.0.1", "port": hub_port},
-            "connectors": {
-                "clarus": {"base_url": clarus_url},
-                "ims": {"base_url": ims_url, "calls_per_second": ims_calls_per_second, "concurrency": 4},
-            },
-            "locations": [{"warehouse": "WH1", "ims_location": LOCATION}],
-            "inventory_statuses": {
-                "available": {"counts_for": ["ims"]},
-                "allocated": {"counts_for": ["ims"]},
-                "picked": {"counts_for": ["ims"]},
-                "quarantine": {"owner": "quality"},
-                "damaged": {"owner": "quality"},
-                "in_transfer": {},
-                "returned": {},
-                "expired": {"owner": "quality"},
-                "inbound": {},
-            },
-            "schedules": {
-                "full_sync_s": 3600,
-                "events_poll_s": 3600,
-                "item_refresh_s": 3600,
-                "drift_check_s": 3600,
-            },
+) -> dict[str, Any]:
+    """The hub's configuration for the demo, as the YAML file it writes (mappings reload from it)."""
+    return {
+        "database_url": database_url,
+        "hub": {"host": "127.0.0.1", "port": hub_port},
+        "connectors": {
+            "clarus": {"base_url": clarus_url},
+            "ims": {"base_url": ims_url, "calls_per_second": ims_calls_per_second, "concurrency": 4},
         },
-        "<demo>",
-    )
-
-
-class HubThread:
-    """The hub (API and workers) on its own thread and event loop, stopped cleanly on exit."""
-
-    def __init__(self, config: Config, environ: dict[str, str]) -> None:
-        self._config = config
-        self._environ = environ
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True, name="hub")
-        self.error: BaseException | None = None
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        self._started.set()
-        try:
-            await serve(self._config, environ=self._environ, stop=self._stop)
-        except BaseException as exc:
-            self.error = exc
-            raise
-
-    def start(self) -> None:
-        self._thread.start()
-        self._started.wait(10)
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=30)
-
-
-@contextmanager
-def running_hub(config: Config, environ: dict[str, str]) -> Iterator[str]:
-    hub = HubThread(config, environ)
-    hub.start()
-    url = f"http://127.0.0.1:{config.hub.port}"
-    try:
-        wait_for(lambda: _healthy(url), 30, "the hub to answer /health", hub)
-        yield url
-    finally:
-        hub.stop()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def wait_for(
-    condition: Callable[[], bool], timeout_s: float, what: str, hub: HubThread | None = None
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if hub is not None and hub.error is not None:
-            raise RuntimeError(f"the hub stopped: {hub.error!r}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(0.1)
-
-
-def expected_ims_figures(clarus_state: dict[str, Any], config: Config) -> dict[str, int]:
-    rule = config.ats_rule("ims")
-    stock = clarus_state["warehouses"]["WH1"]["stock"]
-    return {sku: available_to_sell(by_status, rule, sku) for sku, by_status in stock.items()}
-
-
-def measure_drift(clarus_url: str, ims_url: str, config: Config) -> tuple[int, int]:
-    """(SKUs whose IMS on-hand differs from WMS truth, units of difference), from the simulators."""
-    expected = expected_ims_figures(httpx.get(f"{clarus_url}/_control/state").json(), config)
-    items = httpx.get(f"{ims_url}/_control/state").json()["items"]
-    skus = set(expected) | {s for s, item in items.items() if item.get("onHand", {}).get(LOCATION)}
-    drifted = units = 0
-    for sku in skus:
-        actual = round(float(items.get(sku, {}).get("onHand", {}).get(LOCATION, 0)))
-        if actual != expected.get(sku, 0):
-            drifted += 1
-            units += abs(actual - expected.get(sku, 0))
-    return drifted, units
+        "locations": [{"warehouse": "WH1", "ims_location": LOCATION}],
+        "inventory_statuses": {
+            "available": {"counts_for": ["ims"]},
+            "allocated": {"counts_for": ["ims"]},
+            "picked": {"counts_for": ["ims"]},
+            "quarantine": {"owner": "quality"},
+            "damaged": {"owner": "quality"},
+            "in_transfer": {},
+            "returned": {},
+            "expired": {"owner": "quality"},
+            "inbound": {},
+        },
+        "sku_rules": dict(SKU_RULES),
+        "orders": {
+            "ship_methods": dict(MAPPED),
+            "poll_s": 3600,
+            "product_sync_s": 3600,
+            "revalidate_s": 3600,
+        },
+        "schedules": {
+            "full_sync_s": 3600,
+            "events_poll_s": 3600,
+            "item_refresh_s": 3600,
+            "drift_check_s": 3600,
+        },
+    }
 
 
 def run_demo(options: DemoOptions) -> dict[str, Any]:
     console = Console(stderr=True, quiet=options.quiet)
     with tempfile.TemporaryDirectory(prefix="stockbridge-demo-") as tmp:
         database_url = options.database_url or f"sqlite:///{Path(tmp) / 'stockbridge.db'}"
-        return _run(options, database_url, console)
+        return _run(options, database_url, Path(tmp), console)
 
 
-def _run(options: DemoOptions, database_url: str, console: Console) -> dict[str, Any]:
+def _run(options: DemoOptions, database_url: str, workdir: Path, console: Console) -> dict[str, Any]:
     started = time.monotonic()
     traffic = Traffic(options.skus, options.seed)
     skus = [sku_name(i) for i in range(options.skus)]
@@ -186,6 +112,7 @@ def _run(options: DemoOptions, database_url: str, console: Console) -> dict[str,
         if options.inactive_fraction
         else set()
     )
+    day = OrderDay(options.orders, options.skus, options.seed)
     clarus_app = clarus_sim.create_app(clarus_sim.ClarusSettings(api_key=CLARUS_KEY, seed=options.seed))
     ims_app = ims_sim.create_app(ims_sim.ImsSettings(bearer_tokens=[IMS_TOKEN], seed=options.seed))
     with serve_in_thread(clarus_app) as clarus_url, serve_in_thread(ims_app) as ims_url:
@@ -194,20 +121,24 @@ def _run(options: DemoOptions, database_url: str, console: Console) -> dict[str,
             f"{ims_url}/_control/items",
             json={"items": [{"itemId": s, "isInactive": s in inactive} for s in skus if s not in unknown]},
         ).raise_for_status()
-        config = demo_config(clarus_url, ims_url, free_port(), database_url, options.ims_calls_per_second)
+        data = demo_config_data(clarus_url, ims_url, free_port(), database_url, options.ims_calls_per_second)
+        config_path = workdir / "stockbridge.yaml"
+        config_path.write_text(yaml.safe_dump(data))
+        config = parse_config(data, str(config_path))
         environ = {
             "CLARUS_API_KEY": CLARUS_KEY,
             "CLARUS_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "IMS_TOKEN": IMS_TOKEN,
         }
-        with running_hub(config, environ) as hub_url:
+        with running_hub(config, environ, config_path) as hub_url:
+            hub = HubControl(control, hub_url)
             control.post(
                 f"{clarus_url}/api/v1/webhooks",
                 headers={"Authorization": f"Bearer {CLARUS_KEY}"},
                 json={
                     "url": f"{hub_url}/webhooks/clarus",
                     "secret": WEBHOOK_SECRET,
-                    "events": ["inventory.movement"],
+                    "events": ["inventory.movement", "order.status_changed", "order.updated"],
                 },
             ).raise_for_status()
             control.put(
@@ -233,17 +164,113 @@ def _run(options: DemoOptions, database_url: str, console: Console) -> dict[str,
                     f"{ims_url}/_control/items/{sku}", json={"isInactive": False}
                 ).raise_for_status()
             deliveries = control.post(f"{clarus_url}/_control/drain", params={"timeout": 120}).json()
-            _repair_and_converge(control, hub_url, clarus_url, ims_url, config, options, console)
-            health = control.get(f"{hub_url}/health").json()
+            _repair_and_converge(hub, clarus_url, ims_url, config, options, console)
+            orders = (
+                _order_day(day, control, hub, clarus_url, ims_url, config, config_path, data, console)
+                if options.orders
+                else None
+            )
+            health = hub.health()
         ims_stats = control.get(f"{ims_url}/_control/stats").json()
         drifted, units = measure_drift(clarus_url, ims_url, config)
+    summary = _summary(options, database_url, sent, drifted, units, deliveries, ims_stats, health, started)
+    if orders is not None:
+        summary["orders"] = orders
+    _print_summary(console, summary)
+    return summary
+
+
+class HubControl:
+    """The demo's view of the hub: health, counters, jobs run on demand."""
+
+    def __init__(self, http: httpx.Client, url: str) -> None:
+        self.http = http
+        self.url = url
+
+    def health(self) -> dict[str, Any]:
+        health: dict[str, Any] = self.http.get(f"{self.url}/health").json()
+        return health
+
+    def counter(self, name: str) -> int:
+        return int(self.health()["counters"].get(name, 0))
+
+    def run_job(self, job: str, timeout_s: float = 300) -> None:
+        """Ask the hub to run a scheduled job now, and wait until it has run."""
+        before = self.counter(f"jobs.{job}")
+        self.http.post(f"{self.url}/admin/jobs/{job}").raise_for_status()
+        wait_for(lambda: self.counter(f"jobs.{job}") > before, timeout_s, f"the {job} job")
+
+    def orders_settled(self) -> bool:
+        health = self.health()
+        return health["inbox_pending"] == 0 and not health["order_commands"].get("pending")
+
+
+def _order_day(
+    day: OrderDay,
+    control: httpx.Client,
+    hub: HubControl,
+    clarus_url: str,
+    ims_url: str,
+    config: Config,
+    config_path: Path,
+    data: dict[str, Any],
+    console: Console,
+) -> dict[str, Any]:
+    with console.status(f"order day: {day.orders} orders"):
+        day.create_catalog(control, ims_url)
+        hub.run_job("product_sync")
+        ids = day.create_orders(control, ims_url)
+        hub.run_job("orders_poll")
+        wait_for(hub.orders_settled, 300, "orders to reach the warehouse")
+        changes = day.make_changes(control, ims_url, clarus_url, ids)
+        console.print(f"the day's changes: {dict(changes)}")
+        hub.run_job("orders_poll")
+        wait_for(hub.orders_settled, 300, "edits and cancellations")
+        console.print(
+            "[bold]operations[/bold] maps 'Royal Mail Tracked 24' to STD; held orders go out by themselves"
+        )
+        data["orders"]["ship_methods"].update(LATE_MAPPED)
+        config_path.write_text(yaml.safe_dump(data))
+        hub.run_job("revalidate_held")
+        wait_for(hub.orders_settled, 300, "released orders")
+    engine = make_engine(config.effective_database_url())
+
+    def held_by_reason() -> dict[str, int]:
+        with engine.begin() as c:
+            held = orders_repo.orders_in(c, [OrderState.HELD])
+        return dict(Counter(h.code for record in held for h in record.holds))
+
+    try:
+        return day.check(
+            control,
+            ims_url,
+            clarus_url,
+            config.order_warehouse(),
+            held_by_reason,
+            lambda: hub.counter("orders.amended"),
+        )
+    finally:
+        engine.dispose()
+
+
+def _summary(
+    options: DemoOptions,
+    database_url: str,
+    sent: int,
+    drifted: int,
+    units: int,
+    deliveries: dict[str, Any],
+    ims_stats: dict[str, Any],
+    health: dict[str, Any],
+    started: float,
+) -> dict[str, Any]:
     engine = make_engine(database_url)
     with engine.begin() as c:
         counters = read_counters(c)
         latencies = latencies_ms(c, "ims")
         open_exceptions = count_open_exceptions(c)
     engine.dispose()
-    summary = {
+    return {
         "skus": options.skus,
         "movements": sent,
         "events_received": counters.get("inbox.received", 0),
@@ -259,12 +286,9 @@ def _run(options: DemoOptions, database_url: str, console: Console) -> dict[str,
         "ims_calls": ims_stats.get("calls"),
         "ims_throttled_429": ims_stats.get("throttled_429"),
         "exceptions_open": open_exceptions,
-        "exceptions_seen": {"unknown_sku": len(unknown), "inactive_sku": len(inactive)},
         "dirty_targets_left": health["dirty_targets"],
         "wall_s": round(time.monotonic() - started, 1),
     }
-    _print_summary(console, summary)
-    return summary
 
 
 def _drive(control: httpx.Client, clarus_url: str, traffic: Traffic, movements: int, console: Console) -> int:
@@ -292,27 +316,19 @@ def _drive(control: httpx.Client, clarus_url: str, traffic: Traffic, movements: 
 
 
 def _repair_and_converge(
-    control: httpx.Client,
-    hub_url: str,
-    clarus_url: str,
-    ims_url: str,
-    config: Config,
-    options: DemoOptions,
-    console: Console,
+    hub: HubControl, clarus_url: str, ims_url: str, config: Config, options: DemoOptions, console: Console
 ) -> None:
-    before = control.get(f"{hub_url}/health").json()["counters"].get("sync.snapshot_rows", 0)
     console.print("full stock sync from Clarus repairs what lost webhooks hid")
-    control.post(f"{hub_url}/admin/jobs/full_sync").raise_for_status()
+    hub.run_job("full_sync")
 
     def converged() -> bool:
-        health = control.get(f"{hub_url}/health").json()
-        synced = health["counters"].get("sync.snapshot_rows", 0) > before
+        health = hub.health()
         idle = (
             health["inbox_pending"] == 0
             and health["dirty_targets"] == 0
             and not health["batches"].get("pending")
         )
-        return bool(synced and idle) and measure_drift(clarus_url, ims_url, config)[0] == 0
+        return bool(idle) and measure_drift(clarus_url, ims_url, config)[0] == 0
 
     with console.status("waiting for the IMS to match the warehouse"):
         try:
@@ -339,10 +355,34 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
         ("latency movement → IMS p50/p95/p99 ms", f"{latency['p50']} / {latency['p95']} / {latency['p99']}"),
         ("open exceptions", summary["exceptions_open"] or "none"),
         ("drift (SKUs / units)", f"{summary['drift']} / {summary['drift_units']}"),
-        ("wall time s", summary["wall_s"]),
     ]
+    orders = summary.get("orders")
+    if orders is not None:
+        held = ", ".join(f"{reason} {count}" for reason, count in sorted(orders["held"].items())) or "none"
+        rows += [
+            ("orders", orders["total"]),
+            (
+                "orders in Clarus / amended / cancelled",
+                f"{orders['released']} / {orders['amended']} / {orders['cancelled']}",
+            ),
+            ("orders held, by reason", held),
+            ("orders differing from what the IMS says", orders["mismatches"]),
+        ]
+    rows.append(("wall time s", summary["wall_s"]))
     for what, value in rows:
         table.add_row(what, str(value))
     console.print(table)
     verdict = "[green]IMS matches the warehouse[/green]" if summary["drift"] == 0 else "[red]DRIFT LEFT[/red]"
     console.print(verdict)
+    if orders is not None:
+        console.print(
+            "[green]every order is in Clarus as the IMS says, or held with a reason[/green]"
+            if orders["mismatches"] == 0
+            else f"[red]{orders['mismatches']} orders differ: {orders['mismatched_references']}[/red]"
+        )
+
+
+def succeeded(summary: dict[str, Any]) -> bool:
+    """The demo's verdict: no drift, and no order that differs from what the IMS says it should be."""
+    orders = summary.get("orders")
+    return summary["drift"] == 0 and (orders is None or orders["mismatches"] == 0)

@@ -34,6 +34,7 @@ from stockbridge.flows.stock_sync import full_sync, poll_events
 from stockbridge.monitor.connector_health import ConnectorHealth
 from stockbridge.monitor.drift import check_drift
 from stockbridge.store import inbox_repo, targets_repo
+from stockbridge.store.bookkeeping import bump
 
 log = logging.getLogger("stockbridge.worker")
 
@@ -215,6 +216,7 @@ class Worker:
             await in_transaction(self.engine, check)
         else:
             raise ValueError(f"unknown job {job!r}")
+        await in_transaction(self.engine, lambda c: bump(c, f"jobs.{job}"))
         self.fold_wake.set()
         self.push_wake.set()
         self.command_wake.set()

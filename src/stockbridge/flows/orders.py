@@ -44,6 +44,13 @@ HOLD_CODES = (
 )
 
 
+_DONE_COUNTER = {
+    CommandKind.CREATE: "orders.created",
+    CommandKind.AMEND: "orders.amended",
+    CommandKind.CANCEL: "orders.cancelled",
+}
+
+
 def entity(reference: str) -> str:
     return f"order:{reference}"
 
@@ -169,7 +176,7 @@ class OrderFolder:
             sent = command.order
         record = self.apply(replace(record, sent=sent), decision)
         if outcome == Outcome.DONE:
-            bump(self.connection, f"orders.{command.kind.value}d")
+            bump(self.connection, _DONE_COUNTER[command.kind])
         if record.state not in NEVER_SENT:
             self.redecide(record)
 

@@ -52,10 +52,21 @@ def upsert_items(connection: Connection, items: Sequence[ImsItem]) -> None:
 
 
 def items_for(connection: Connection, skus: Sequence[str]) -> dict[str, ImsItem]:
+    """IMS items by warehouse SKU: the same SKU, or the IMS SKU the product sync created it from
+    (a warehouse SKU normalised from `odd.sku-7` is `ODDSKU-7`)."""
     found: dict[str, ImsItem] = {}
     for chunk in chunks(list(skus)):
         for r in connection.execute(select(ims_items).where(ims_items.c.sku.in_(chunk))):
             found[r.sku] = _item(r)
+    missing = [sku for sku in skus if sku not in found]
+    for chunk in chunks(missing):
+        query = (
+            select(wms_items.c.sku.label("wms_sku"), ims_items)
+            .join(ims_items, ims_items.c.sku == wms_items.c.source_sku)
+            .where(wms_items.c.sku.in_(chunk))
+        )
+        for r in connection.execute(query):
+            found[r.wms_sku] = _item(r)
     return found
 
 

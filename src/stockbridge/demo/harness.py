@@ -1,0 +1,103 @@
+"""Running the hub and the simulators side by side, and reading truth from the simulators."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from stockbridge.config import Config
+from stockbridge.domain.ats import available_to_sell
+from stockbridge.engine.runtime import serve
+
+LOCATION = "6"
+
+
+class HubThread:
+    """The hub (API and workers) on its own thread and event loop, stopped cleanly on exit."""
+
+    def __init__(self, config: Config, environ: dict[str, str], config_path: Path | None = None) -> None:
+        self._config = config
+        self._environ = environ
+        self._config_path = config_path
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True, name="hub")
+        self.error: BaseException | None = None
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._started.set()
+        try:
+            await serve(self._config, environ=self._environ, stop=self._stop, config_path=self._config_path)
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait(10)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=30)
+
+
+@contextmanager
+def running_hub(config: Config, environ: dict[str, str], config_path: Path | None = None) -> Iterator[str]:
+    hub = HubThread(config, environ, config_path)
+    hub.start()
+    url = f"http://127.0.0.1:{config.hub.port}"
+    try:
+        wait_for(lambda: _healthy(url), 30, "the hub to answer /health", hub)
+        yield url
+    finally:
+        hub.stop()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_for(
+    condition: Callable[[], bool], timeout_s: float, what: str, hub: HubThread | None = None
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if hub is not None and hub.error is not None:
+            raise RuntimeError(f"the hub stopped: {hub.error!r}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def expected_ims_figures(clarus_state: dict[str, Any], config: Config) -> dict[str, int]:
+    rule = config.ats_rule("ims")
+    stock = clarus_state["warehouses"]["WH1"]["stock"]
+    return {sku: available_to_sell(by_status, rule, sku) for sku, by_status in stock.items()}
+
+
+def measure_drift(clarus_url: str, ims_url: str, config: Config) -> tuple[int, int]:
+    """(SKUs whose IMS on-hand differs from WMS truth, units of difference), from the simulators."""
+    expected = expected_ims_figures(httpx.get(f"{clarus_url}/_control/state").json(), config)
+    items = httpx.get(f"{ims_url}/_control/state").json()["items"]
+    skus = set(expected) | {s for s, item in items.items() if item.get("onHand", {}).get(LOCATION)}
+    drifted = units = 0
+    for sku in skus:
+        actual = round(float(items.get(sku, {}).get("onHand", {}).get(LOCATION, 0)))
+        if actual != expected.get(sku, 0):
+            drifted += 1
+            units += abs(actual - expected.get(sku, 0))
+    return drifted, units
