@@ -1,4 +1,5 @@
-"""python -m stockbridge.simulators.clarus --port 8081 [--webhook-url U --webhook-secret S --api-key K]"""
+"""python -m stockbridge.simulators.clarus --port 8081 [--webhook-url U --webhook-secret S --api-key K]
+[--ship-method STD --ship-method NDAY ...] [fault rates]"""
 
 from __future__ import annotations
 
@@ -22,11 +23,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         metavar="ID",
         help="warehouse id (repeatable; default WH1)",
     )
+    parser.add_argument(
+        "--ship-method",
+        action="append",
+        dest="ship_methods",
+        metavar="CODE",
+        help="service code orders may use (repeatable; default STD, NDAY, EXP, INTL)",
+    )
     parser.add_argument("--webhook-url")
     parser.add_argument("--webhook-secret")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--concurrency", type=int, default=16)
-    for rate in ("duplicate", "reorder", "failure", "drop"):
+    for rate in ("duplicate", "reorder", "failure", "drop", "create-timeout"):
         parser.add_argument(f"--{rate}-rate", type=float, default=0.0)
     parser.add_argument("--delay-ms", type=int, nargs=2, default=(0, 0), metavar=("MIN", "MAX"))
     args = parser.parse_args(argv)
@@ -38,11 +46,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             webhook_secret=args.webhook_secret,
             seed=args.seed,
             concurrency=args.concurrency,
+            ship_methods=tuple(args.ship_methods or ClarusSettings.ship_methods),
             faults=FaultSettings(
                 duplicate_rate=args.duplicate_rate,
                 reorder_rate=args.reorder_rate,
                 failure_rate=args.failure_rate,
                 drop_rate=args.drop_rate,
+                create_timeout_rate=args.create_timeout_rate,
                 delay_ms=tuple(args.delay_ms),
             ),
         )

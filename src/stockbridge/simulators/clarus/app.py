@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hmac
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -15,80 +14,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .delivery import DeliveryWorker
+from .orders_api import order_routes
+from .server import ClarusServer
 from .settings import ClarusSettings, SettingsError
-from .state import ClarusError, ClarusState, Event, parse_movement
+from .state import ClarusError, parse_movement
+from .web import error_response as _error
+from .web import json_body as _json_body
+from .web import json_object as _object
+from .web import query_int as _query_int
+from .web import refusal
+from .web import required_param as _required
+
+__all__ = ["ClarusServer", "create_app"]
 
 MAX_MOVEMENTS_PER_REQUEST = 100_000
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-class ClarusServer:
-    """Holds the simulator's state and delivery worker; everything runs on the server's event loop."""
-
-    def __init__(self, settings: ClarusSettings) -> None:
-        self.settings = settings
-        self.state = self._new_state(settings)
-        self.delivery = DeliveryWorker(settings, lambda sub_id: sub_id in self.state.subscriptions)
-
-    @staticmethod
-    def _new_state(settings: ClarusSettings) -> ClarusState:
-        state = ClarusState(settings.warehouses, settings.clock, settings.event_retention)
-        if settings.webhook_url is not None:
-            state.add_subscription(settings.webhook_url, settings.webhook_secret)
-        return state
-
-    async def reset(self, changes: dict[str, Any]) -> None:
-        settings = self.settings.updated(changes)
-        state = self._new_state(settings)
-        await self.delivery.stop()
-        self.settings, self.state = settings, state
-        self.delivery.configure(settings)
-        await self.delivery.start()
-
-    def record(self, events: list[Event]) -> None:
-        self.delivery.enqueue(events, self.state.subscriptions.values())
-
-
-def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": ClarusError(code, message, field).to_dict()}, status_code=status)
-
-
-async def _json_body(request: Request, *, optional: bool = False) -> Any:
-    raw = await request.body()
-    if optional and not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ClarusError("invalid_json", "request body is not valid JSON", None, 400) from None
-
-
-def _object(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ClarusError("invalid_body", "request body must be a JSON object", None, 400)
-    return body
-
-
-def _query_int(request: Request, name: str, default: int, minimum: int, maximum: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = minimum - 1
-    if not minimum <= value <= maximum:
-        message = f"{name} must be an integer in {minimum}..{maximum}"
-        raise ClarusError("invalid_parameter", message, name, 400)
-    return value
-
-
-def _required(request: Request, name: str) -> str:
-    value = request.query_params.get(name)
-    if not value:
-        raise ClarusError("invalid_parameter", f"{name} is required", name, 400)
-    return value
 
 
 def create_app(settings: ClarusSettings | None = None) -> Starlette:
@@ -105,7 +45,7 @@ def create_app(settings: ClarusSettings | None = None) -> Starlette:
             try:
                 return await handler(request)
             except ClarusError as exc:
-                return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+                return refusal(exc)
 
         return guarded
 
@@ -114,7 +54,7 @@ def create_app(settings: ClarusSettings | None = None) -> Starlette:
             try:
                 return await handler(request)
             except ClarusError as exc:
-                return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+                return refusal(exc)
             except SettingsError as exc:
                 return _error(400, "invalid_setting", exc.message, exc.field)
 
@@ -136,10 +76,13 @@ def create_app(settings: ClarusSettings | None = None) -> Starlette:
         )
 
     async def events(request: Request) -> Response:
+        raw_types = request.query_params.get("types")
+        types = frozenset(t.strip() for t in raw_types.split(",") if t.strip()) if raw_types else None
         page = server.state.events_after(
             _required(request, "warehouse_id"),
             _query_int(request, "after_sequence", 0, 0, 2**62),
             _query_int(request, "limit", 1000, 1, 1000),
+            types,
         )
         return JSONResponse(
             {
@@ -272,6 +215,7 @@ def create_app(settings: ClarusSettings | None = None) -> Starlette:
         Route("/_control/drain", control(drain), methods=["POST"]),
         Route("/_control/faults", control(faults), methods=["GET", "PUT"]),
         Route("/_control/health", health, methods=["GET"]),
+        *order_routes(server, api, control),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     app.state.clarus = server

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import httpx
 
 from .settings import ClarusSettings, FaultSettings
-from .state import EVENT_TYPE, Event, Subscription
+from .state import AnyEvent, Subscription
 
 USER_AGENT = "Clarus-Webhooks/1.0"
 
@@ -38,6 +38,7 @@ class Counters:
 class _Delivery:
     subscription: Subscription
     event_id: str
+    event_type: str
     body: bytes
     signature: str
     generation: int
@@ -113,7 +114,7 @@ class DeliveryWorker:
         self._tasks.clear()
         self._transports.clear()
 
-    def enqueue(self, events: Iterable[Event], subscriptions: Iterable[Subscription]) -> None:
+    def enqueue(self, events: Iterable[AnyEvent], subscriptions: Iterable[Subscription]) -> None:
         subscriptions = list(subscriptions)
         if not subscriptions:
             return
@@ -121,6 +122,8 @@ class DeliveryWorker:
         for event in events:
             body = event.to_json_bytes()
             for subscription in subscriptions:
+                if event.type not in subscription.events:
+                    continue
                 # The same draws whatever the rates, so one seed gives the same faults for the same events.
                 drop, duplicate, reorder = rng.random(), rng.random(), rng.random()
                 failures = 0
@@ -135,6 +138,7 @@ class DeliveryWorker:
                     _Delivery(
                         subscription,
                         event.id,
+                        event.type,
                         body,
                         signature,
                         self._generation,
@@ -145,7 +149,17 @@ class DeliveryWorker:
                 )
                 if duplicate < faults.duplicate_rate:
                     self._put(
-                        _Delivery(subscription, event.id, body, signature, self._generation, True, False, 0)
+                        _Delivery(
+                            subscription,
+                            event.id,
+                            event.type,
+                            body,
+                            signature,
+                            self._generation,
+                            True,
+                            False,
+                            0,
+                        )
                     )
 
     async def drain(self, within_s: float) -> bool:
@@ -227,7 +241,7 @@ class DeliveryWorker:
             headers = {
                 "Content-Type": "application/json",
                 "X-Clarus-Event-Id": item.event_id,
-                "X-Clarus-Event-Type": EVENT_TYPE,
+                "X-Clarus-Event-Type": item.event_type,
                 "X-Clarus-Timestamp": str(int(time.time())),
                 "X-Clarus-Signature": item.signature,
                 "X-Clarus-Delivery-Attempt": str(item.attempts),

@@ -1,7 +1,8 @@
-"""Clarus movement vocabulary: statuses, movement types and the validation of a movement. Pure."""
+"""Clarus movement vocabulary: statuses, movement types, validation of a movement, its event. Pure."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,9 +21,9 @@ STATUSES: Final = (
 )
 STATUS_ORDER: Final = {s: i for i, s in enumerate(STATUSES)}
 EVENT_TYPE: Final = "inventory.movement"
-EVENT_TYPES: Final = (EVENT_TYPE,)
 MAX_QUANTITY: Final = 1_000_000_000
 _SKU = re.compile(r"[A-Za-z0-9_-]{1,50}")
+SKU_RULE: Final = "must be 1..50 characters of letters, digits, '-' or '_'"
 
 # Per movement type: (from_status rule, to_status rule), each rule (default, overridable, required).
 # A rule of (None, False, False) means the field must be absent; (X, False, False) means absent or X.
@@ -74,6 +75,10 @@ class ClarusError(Exception):
             body["field"] = self.field
         return body
 
+    def response_body(self) -> dict[str, Any]:
+        """The whole JSON answer; subclasses add context next to `error` (e.g. the conflicting order)."""
+        return {"error": self.to_dict()}
+
 
 def format_time(moment: datetime) -> str:
     if moment.tzinfo is None:
@@ -92,6 +97,11 @@ class Movement:
     counted_quantity: int | None = None
     to_warehouse_id: str | None = None
     reference: str | None = None
+
+
+def valid_sku(value: object) -> bool:
+    """SKUs: 1..50 letters, digits, '-', '_'; case sensitive, leading zeros significant (compared as text)."""
+    return isinstance(value, str) and _SKU.fullmatch(value) is not None
 
 
 def invalid_field(field: str, message: str) -> ClarusError:
@@ -140,8 +150,9 @@ def parse_movement(raw: object) -> Movement:
         raise invalid_field("warehouse_id", "is required")
     if movement_type not in MOVEMENT_RULES:
         raise invalid_field("movement_type", f"must be one of {', '.join(MOVEMENT_TYPES)}")
-    if not isinstance(sku, str) or not _SKU.fullmatch(sku):
-        raise invalid_field("sku", "must be 1..50 characters of letters, digits, '-' or '_'")
+    if not valid_sku(sku):
+        raise invalid_field("sku", SKU_RULE)
+    assert isinstance(sku, str)
     quantity = _opt_int(raw, "quantity", 1)
     counted = _opt_int(raw, "counted_quantity", 0)
     if movement_type == "count":
@@ -178,3 +189,53 @@ def parse_movement(raw: object) -> Movement:
         to_warehouse_id,
         _opt_str(raw, "reference", 255),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    warehouse_id: str
+    sequence: int
+    occurred_at: str
+    movement_type: str
+    sku: str
+    quantity: int
+    from_status: str | None
+    to_status: str | None
+    balances: tuple[tuple[str, int], ...]
+    reference: str | None = None
+    counted_quantity: int | None = None
+    from_warehouse_id: str | None = None
+    to_warehouse_id: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"evt_{self.warehouse_id}_{self.sequence:012d}"
+
+    @property
+    def type(self) -> str:
+        return EVENT_TYPE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": EVENT_TYPE,
+            "created_at": self.occurred_at,
+            "data": {
+                "warehouse_id": self.warehouse_id,
+                "sequence": self.sequence,
+                "occurred_at": self.occurred_at,
+                "movement_type": self.movement_type,
+                "sku": self.sku,
+                "quantity": self.quantity,
+                "from_status": self.from_status,
+                "to_status": self.to_status,
+                "counted_quantity": self.counted_quantity,
+                "from_warehouse_id": self.from_warehouse_id,
+                "to_warehouse_id": self.to_warehouse_id,
+                "reference": self.reference,
+                "balances": [{"status": s, "quantity": q} for s, q in self.balances],
+            },
+        }
+
+    def to_json_bytes(self) -> bytes:
+        return json.dumps(self.to_dict(), separators=(",", ":")).encode()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+_SHIP_METHOD = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def utc_now() -> datetime:
@@ -38,6 +41,18 @@ def _positive(name: str, value: object) -> float:
     return float(value)
 
 
+def ship_method_codes(value: object, name: str = "ship_methods") -> tuple[str, ...]:
+    """A non-empty list of service codes (1..32 letters, digits, '-', '_'); duplicates dropped."""
+    if (
+        isinstance(value, str)
+        or not isinstance(value, list | tuple)
+        or not value
+        or not all(isinstance(c, str) and _SHIP_METHOD.fullmatch(c) for c in value)
+    ):
+        raise SettingsError(name, "must be a non-empty list of codes of 1..32 letters, digits, '-' or '_'")
+    return tuple(dict.fromkeys(value))
+
+
 def _optional_str(name: str, value: object) -> str | None:
     if value is not None and (not isinstance(value, str) or not value):
         raise SettingsError(name, "must be a non-empty string or null")
@@ -46,7 +61,8 @@ def _optional_str(name: str, value: object) -> str | None:
 
 @dataclass(frozen=True)
 class FaultSettings:
-    """Webhook delivery faults. Decided per delivery when the event is queued, from the seeded RNG."""
+    """Webhook delivery faults, decided per delivery when the event is queued, from the seeded RNG; and
+    `create_timeout_rate`: order creates that are applied but answered only after `timeout_delay_s`."""
 
     duplicate_rate: float = 0.0
     reorder_rate: float = 0.0
@@ -54,10 +70,13 @@ class FaultSettings:
     delay_ms: tuple[int, int] = (0, 0)
     failure_rate: float = 0.0
     drop_rate: float = 0.0
+    create_timeout_rate: float = 0.0
+    timeout_delay_s: float = 30.0
 
     def __post_init__(self) -> None:
-        for name in ("duplicate_rate", "reorder_rate", "failure_rate", "drop_rate"):
+        for name in ("duplicate_rate", "reorder_rate", "failure_rate", "drop_rate", "create_timeout_rate"):
             object.__setattr__(self, name, _rate(name, getattr(self, name)))
+        object.__setattr__(self, "timeout_delay_s", _positive("timeout_delay_s", self.timeout_delay_s))
         _int("reorder_depth", self.reorder_depth, 1)
         delay = self.delay_ms
         if (
@@ -83,6 +102,8 @@ class FaultSettings:
             "delay_ms": list(self.delay_ms),
             "failure_rate": self.failure_rate,
             "drop_rate": self.drop_rate,
+            "create_timeout_rate": self.create_timeout_rate,
+            "timeout_delay_s": self.timeout_delay_s,
         }
 
 
@@ -99,6 +120,7 @@ _RESETTABLE = (
     "max_attempts",
     "request_timeout_s",
     "event_retention",
+    "ship_methods",
 )
 
 
@@ -116,6 +138,7 @@ class ClarusSettings:
     max_attempts: int = 20
     request_timeout_s: float = 10.0
     event_retention: int = 1_000_000
+    ship_methods: tuple[str, ...] = ("STD", "NDAY", "EXP", "INTL")
     clock: Callable[[], datetime] = utc_now
 
     def __post_init__(self) -> None:
@@ -135,6 +158,7 @@ class ClarusSettings:
         _int("concurrency", self.concurrency, 1)
         _int("max_attempts", self.max_attempts, 1)
         _int("event_retention", self.event_retention, 1)
+        object.__setattr__(self, "ship_methods", ship_method_codes(self.ship_methods))
         for name in ("retry_base_s", "retry_max_s", "request_timeout_s"):
             object.__setattr__(self, name, _positive(name, getattr(self, name)))
 

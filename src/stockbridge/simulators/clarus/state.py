@@ -1,11 +1,11 @@
-"""Clarus WMS in-memory model: warehouses, stock per status, movements, events, subscriptions. No I/O."""
+"""Clarus WMS in-memory model: warehouses, stock per status, movements, events, subscriptions, and the
+product master and orders (items.py, order_book.py). No I/O."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import bisect
-import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -13,22 +13,26 @@ from datetime import datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from .items import ItemCatalog
 from .movements import (
     EVENT_TYPE,
-    EVENT_TYPES,
     MOVEMENT_RULES,
     MOVEMENT_TYPES,
     STATUS_ORDER,
     STATUSES,
     ClarusError,
+    Event,
     Movement,
     format_time,
     invalid_field,
     parse_movement,
 )
+from .order_book import OrderBook, OrderEvent
+from .orders import ORDER_EVENT_TYPES, Order
 
 __all__ = [
     "EVENT_TYPE",
+    "EVENT_TYPES",
     "MOVEMENT_RULES",
     "MOVEMENT_TYPES",
     "STATUSES",
@@ -36,58 +40,17 @@ __all__ = [
     "ClarusState",
     "Event",
     "Movement",
+    "OrderEvent",
     "Subscription",
     "format_time",
     "parse_movement",
 ]
 
 _WAREHOUSE_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,32}")
+EVENT_TYPES: Final = (EVENT_TYPE, *ORDER_EVENT_TYPES)
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    warehouse_id: str
-    sequence: int
-    occurred_at: str
-    movement_type: str
-    sku: str
-    quantity: int
-    from_status: str | None
-    to_status: str | None
-    balances: tuple[tuple[str, int], ...]
-    reference: str | None = None
-    counted_quantity: int | None = None
-    from_warehouse_id: str | None = None
-    to_warehouse_id: str | None = None
-
-    @property
-    def id(self) -> str:
-        return f"evt_{self.warehouse_id}_{self.sequence:012d}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "type": EVENT_TYPE,
-            "created_at": self.occurred_at,
-            "data": {
-                "warehouse_id": self.warehouse_id,
-                "sequence": self.sequence,
-                "occurred_at": self.occurred_at,
-                "movement_type": self.movement_type,
-                "sku": self.sku,
-                "quantity": self.quantity,
-                "from_status": self.from_status,
-                "to_status": self.to_status,
-                "counted_quantity": self.counted_quantity,
-                "from_warehouse_id": self.from_warehouse_id,
-                "to_warehouse_id": self.to_warehouse_id,
-                "reference": self.reference,
-                "balances": [{"status": s, "quantity": q} for s, q in self.balances],
-            },
-        }
-
-    def to_json_bytes(self) -> bytes:
-        return json.dumps(self.to_dict(), separators=(",", ":")).encode()
+AnyEvent = Event | OrderEvent  # everything in a warehouse's sequence, webhooks and events feed
 
 
 @dataclass(slots=True)
@@ -103,7 +66,7 @@ class Warehouse:
         self.sequence = 0
         self.stock: dict[str, dict[str, StockRow]] = {}
         self.skus: list[str] = []  # sorted, for snapshot paging
-        self.events: list[Event] = []
+        self.events: list[AnyEvent] = []
         self.events_offset = 0  # sequences <= offset were trimmed from `events`
 
     def quantity(self, sku: str, status: str) -> int:
@@ -140,7 +103,7 @@ class StockPage:
 
 @dataclass(frozen=True, slots=True)
 class EventsPage:
-    events: list[Event]
+    events: list[AnyEvent]
     has_more: bool
     next_after_sequence: int
 
@@ -169,8 +132,13 @@ class ClarusState:
         self.warehouses: dict[str, Warehouse] = {}
         self.subscriptions: dict[str, Subscription] = {}
         self._next_subscription = 1
+        self.items = ItemCatalog()
+        self.orders = OrderBook(self.warehouses, self.items)
         for warehouse_id in warehouse_ids:
             self.add_warehouse(warehouse_id, f"Clarus warehouse {warehouse_id}")
+
+    def now(self) -> str:
+        return format_time(self.clock())
 
     def add_warehouse(self, warehouse_id: str, name: str) -> Warehouse:
         if not _WAREHOUSE_ID.fullmatch(warehouse_id):
@@ -252,12 +220,32 @@ class ClarusState:
             bisect.insort(warehouse.skus, m.sku)
         for status, quantity in balances.items():
             rows[status] = StockRow(quantity, event.sequence)
+        self._append(warehouse, event)
+        return event
+
+    def order_event(self, event_type: str, order: Order, previous_status: str | None) -> OrderEvent:
+        """Record an order event in the order's warehouse sequence, at the order's `updated_at`."""
+        warehouse = self.warehouses[order.warehouse_id]
+        event = OrderEvent(
+            event_type,
+            warehouse.id,
+            warehouse.sequence + 1,
+            order.updated_at,
+            order.reference,
+            order.status,
+            previous_status,
+            order.version,
+        )
+        self._append(warehouse, event)
+        return event
+
+    def _append(self, warehouse: Warehouse, event: AnyEvent) -> None:
+        warehouse.sequence = event.sequence
         warehouse.events.append(event)
         excess = len(warehouse.events) - self.event_retention
         if excess > max(1, self.event_retention // 4):  # trim in chunks: del is O(n)
             del warehouse.events[:excess]
             warehouse.events_offset += excess
-        return event
 
     def stock_page(
         self, warehouse_id: str, limit: int, cursor: str | None = None, sku: str | None = None
@@ -296,7 +284,10 @@ class ClarusState:
             index, after_status = index + 1, -1
         return StockPage(rows, None, warehouse.sequence)
 
-    def events_after(self, warehouse_id: str, after_sequence: int, limit: int) -> EventsPage:
+    def events_after(
+        self, warehouse_id: str, after_sequence: int, limit: int, types: frozenset[str] | None = None
+    ) -> EventsPage:
+        """Events after a sequence; with `types`, only those types (others are skipped, not returned)."""
         warehouse = self.warehouse(warehouse_id)
         if after_sequence < warehouse.events_offset:
             raise ClarusError(
@@ -314,9 +305,24 @@ class ClarusState:
                 409,
             )
         start = after_sequence - warehouse.events_offset
-        events = warehouse.events[start : start + limit]
-        last = events[-1].sequence if events else after_sequence
-        return EventsPage(events, last < warehouse.sequence, last)
+        if types is None:
+            events = warehouse.events[start : start + limit]
+            last = events[-1].sequence if events else after_sequence
+            return EventsPage(events, last < warehouse.sequence, last)
+        if not types <= set(EVENT_TYPES):
+            message = f"types must be a comma-separated list of {', '.join(EVENT_TYPES)}"
+            raise ClarusError("invalid_parameter", message, "types", 400)
+        # Scan at most 100 x limit events, so a rare type cannot make one request walk the whole history.
+        matched: list[AnyEvent] = []
+        scanned = warehouse.events[start : start + 100 * limit]
+        last = after_sequence
+        for event in scanned:
+            if event.type in types:
+                if len(matched) == limit:
+                    break
+                matched.append(event)
+            last = event.sequence
+        return EventsPage(matched, last < warehouse.sequence, last)
 
     def stock_view(self) -> dict[str, Any]:
         view: dict[str, Any] = {}
