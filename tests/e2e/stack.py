@@ -89,6 +89,7 @@ class Stack:
     hub_port: int = field(default_factory=free_port)
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=60))
     engine_settings: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
     def hub_url(self) -> str:
@@ -177,8 +178,24 @@ class Stack:
         health: dict[str, Any] = self.http.get(f"{self.hub_url}/health").json()
         return health
 
-    def run_job(self, job: str) -> None:
+    def run_job(self, job: str, wait: bool = False) -> None:
+        """Ask the hub to run a job now; with `wait`, return once it has run."""
+        before = self.health()["counters"].get(f"jobs.{job}", 0)
         self.http.post(f"{self.hub_url}/admin/jobs/{job}").raise_for_status()
+        if wait:
+            wait_until(lambda: self.health()["counters"].get(f"jobs.{job}", 0) > before, 30, f"job {job}")
+
+    def orders_settled(self) -> bool:
+        h = self.health()
+        return h["inbox_pending"] == 0 and not h["order_commands"].get("pending")
+
+    def clarus_orders(self) -> dict[str, Any]:
+        orders: dict[str, Any] = self.http.get(f"{self.clarus_url}/_control/orders").json()["orders"]
+        return orders
+
+    def clarus_items(self) -> dict[str, Any]:
+        items: dict[str, Any] = self.http.get(f"{self.clarus_url}/_control/items").json()["items"]
+        return items
 
     def hub_idle(self) -> bool:
         try:
@@ -199,7 +216,7 @@ class Stack:
 
     @contextlib.contextmanager
     def hub(self) -> Iterator[HubThread]:
-        hub = HubThread(self.config, ENVIRON)
+        hub = HubThread(self.config, ENVIRON, self.write_config())
         hub.start()
         try:
             wait_until(lambda: _answers(f"{self.hub_url}/health"), 30, "the hub to start")

@@ -116,6 +116,7 @@ def test_ims_throttling_errors_and_outage_are_ridden_out(env: Stack) -> None:
         env.drain()
         env.ims_faults(outage=False)
         env.wait_converged(timeout_s=90)
+    env.ims_faults(fail_rate=0, fail_after_commit_rate=0)  # the checks below read the IMS too
     stats = env.ims_stats()
     assert stats["throttled_429"] > 0
     assert stats["errors_5xx"] > 0
