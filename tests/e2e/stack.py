@@ -69,6 +69,13 @@ def hub_config_data(
             "item_refresh_s": 3600,
             "drift_check_s": 3600,
         },
+        "sku_rules": {"strip_characters": ".", "case": "upper"},
+        "orders": {
+            "ship_methods": {"UPS Ground": "STD", "UPS Next Day Air": "NDAY"},
+            "poll_s": 3600,
+            "product_sync_s": 3600,
+            "revalidate_s": 3600,
+        },
         "engine": {
             "backoff_base_s": 0.05,
             "backoff_cap_s": 1.0,

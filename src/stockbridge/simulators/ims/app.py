@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,18 +22,14 @@ from .errors import (
     Spec,
     check_property_names,
     invalid_content,
-    invalid_parameter,
     invalid_request,
     nonexistent_id,
 )
 from .limits import Faults, Gate, Handler, Limiter, Stats
-from .store import DEFAULT_LOCATIONS, ImsStore, Row
-
-RECORD = "/services/rest/record/v1"
-SUITEQL = "/services/rest/query/v1/suiteql"
-TOKEN = "/services/rest/auth/oauth2/v1/token"
-SINGULAR = "application/vnd.oracle.resource+json; type=singular-resource"
-COLLECTION = "application/vnd.oracle.resource+json; type=collection"
+from .records import SUPPORTED_RECORDS, OrderRecords
+from .sales_orders import SalesOrders
+from .store import DEFAULT_LOCATIONS, ImsStore, Row, utc_now
+from .web import COLLECTION, RECORD, SINGULAR, SUITEQL, TOKEN, compact, int_param, iso, json_body, links_for
 
 ITEM_FILTER = suiteql.fields(
     "id:id:number itemId:itemid:text displayName:displayname:text externalId:externalid:text "
@@ -67,51 +64,14 @@ class ImsSettings:
     seed: int = 0
     locations: list[tuple[str, str]] = field(default_factory=lambda: list(DEFAULT_LOCATIONS))
     require_prefer_transient: bool = True
-
-
-def iso(stamp: str | None) -> str | None:
-    """A stored 'YYYY-MM-DD HH:MM:SS' (UTC) as a REST timestamp."""
-    return None if stamp is None else stamp.replace(" ", "T") + "Z"
-
-
-def compact(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if v is not None}  # NetSuite omits empty fields
-
-
-async def json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError:
-        raise invalid_request(
-            "The request could not be understood by the server due to malformed syntax."
-        ) from None
-    if not isinstance(body, dict):
-        raise invalid_request("The request body must be a JSON object.")
-    return body
-
-
-def int_param(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    try:
-        return default if raw in (None, "") else int(str(raw))
-    except ValueError:
-        raise invalid_parameter(f"Invalid value for parameter {name}: {raw}.") from None
-
-
-def links_for(href: str, params: dict[str, str], total: int, limit: int, offset: int) -> list[dict[str, str]]:
-    """NetSuite's paging links (first, previous, next, last, self) for a collection page."""
-
-    def page(at: int) -> str:
-        return f"{href}?{urlencode({**params, 'limit': limit, 'offset': at})}"
-
-    bounds = [*suiteql.page_bounds(total, limit, offset), ("self", offset)]
-    return [{"rel": rel, "href": page(at)} for rel, at in bounds]
+    clock: Callable[[], datetime] = utc_now  # stamps createdDate / lastModifiedDate (aware, UTC)
 
 
 class ImsSimulator:
     def __init__(self, settings: ImsSettings) -> None:
         s = self.settings = settings
-        self.store = ImsStore(s.locations)
+        self.store = ImsStore(s.locations, s.clock)
+        self.orders = SalesOrders(self.store)
         secrets = (s.consumer_key, s.consumer_secret, s.token_id, s.token_secret, s.token_ttl_seconds)
         creds = Credentials(s.account_id, tuple(s.bearer_tokens), s.client_id, s.client_secret, *secrets)
         self.auth = Authenticator(creds)
@@ -155,8 +115,8 @@ class ImsSimulator:
         links = [{"rel": "self", "href": f"{self.base(request)}/{record}/{rid}"}]
         return compact({"links": links, "id": str(rid), "refName": name})
 
-    def key_id(self, table: str, request: Request) -> int:
-        found = self.store.find_id(table, request.path_params["key"])
+    def key_id(self, table: str, request: Request, kind: str | None = None) -> int:
+        found = self.store.find_id(table, request.path_params["key"], kind)
         if found is None:
             raise nonexistent_id()
         return found
@@ -173,8 +133,9 @@ class ImsSimulator:
         return {"links": links, "count": n, "hasMore": False, "items": items, "offset": 0, "totalResults": n}
 
     def collection(
-        self, request: Request, record: str, table: str, filters: dict[str, suiteql.Field]
+        self, request: Request, record: str, table: str, filters: dict[str, suiteql.Field], base: str = ""
     ) -> Response:
+        """A record collection; `base` is the SQL condition selecting this record type's rows."""
         limit, offset = int_param(request, "limit", 1000), int_param(request, "offset", 0)
         q = request.query_params.get("q", "").strip()
         try:
@@ -182,6 +143,7 @@ class ImsSimulator:
             where, params = suiteql.compile_filter(q, filters) if q else ("", [])
         except suiteql.SuiteQLError as error:
             raise ImsError(400, error.code, error.detail) from None
+        where = " AND ".join(f"({w})" for w in (base, where) if w)
         ids, total = self.store.list_ids(table, where, params, limit, offset)
         href = f"{self.base(request)}/{record}"
         items = [{"links": [{"rel": "self", "href": f"{href}/{i}"}], "id": str(i)} for i in ids]
@@ -227,14 +189,14 @@ class ImsSimulator:
         return compact(record)
 
     async def list_items(self, request: Request) -> Response:
-        return self.collection(request, "inventoryItem", "item", ITEM_FILTER)
+        return self.collection(request, "inventoryItem", "item", ITEM_FILTER, "itemtype = 'InvtPart'")
 
     async def get_item(self, request: Request) -> Response:
-        row = self.store.item(self.key_id("item", request))
+        row = self.store.item(self.key_id("item", request, "InvtPart"))
         return JSONResponse(self.render_item(request, row or {}), media_type=SINGULAR)
 
     async def item_location_sublist(self, request: Request) -> Response:
-        item_id = self.key_id("item", request)
+        item_id = self.key_id("item", request, "InvtPart")
         href = f"{self.base(request)}/inventoryItem/{item_id}/locations"
         return JSONResponse(self.sublist(href, self.item_locations(request, item_id)), media_type=COLLECTION)
 
@@ -246,7 +208,7 @@ class ImsSimulator:
     async def patch_item(self, request: Request) -> Response:
         body = await json_body(request)
         self.validate_names(request, body, ITEM_SPEC, "inventoryItem")
-        self.store.update_item(self.key_id("item", request), body)
+        self.store.update_item(self.key_id("item", request, "InvtPart"), body)
         return Response(status_code=204)
 
     async def put_item(self, request: Request) -> Response:
@@ -287,7 +249,8 @@ class ImsSimulator:
         return await self.post_adjustment(request, self.upsert_key(request))
 
     async def list_adjustments(self, request: Request) -> Response:
-        return self.collection(request, "inventoryAdjustment", '"transaction"', ADJUSTMENT_FILTER)
+        base = "type = 'InvAdjst'"
+        return self.collection(request, "inventoryAdjustment", '"transaction"', ADJUSTMENT_FILTER, base)
 
     def adjustment_lines(self, request: Request, lines: list[Row]) -> list[dict[str, Any]]:
         rendered = []
@@ -299,7 +262,7 @@ class ImsSimulator:
         return rendered
 
     async def get_adjustment(self, request: Request) -> Response:
-        head, lines = self.store.adjustment(self.key_id("transaction", request)) or ({}, [])
+        head, lines = self.store.adjustment(self.key_id("transaction", request, "InvAdjst")) or ({}, [])
         href = f"{self.base(request)}/inventoryAdjustment/{head['id']}"
         adj_location = None
         if head["adjlocation"] is not None:
@@ -322,13 +285,13 @@ class ImsSimulator:
         return JSONResponse(compact(body), media_type=SINGULAR)
 
     async def adjustment_sublist(self, request: Request) -> Response:
-        head, lines = self.store.adjustment(self.key_id("transaction", request)) or ({}, [])
+        head, lines = self.store.adjustment(self.key_id("transaction", request, "InvAdjst")) or ({}, [])
         href = f"{self.base(request)}/inventoryAdjustment/{head['id']}/inventory"
         return JSONResponse(self.sublist(href, self.adjustment_lines(request, lines)), media_type=COLLECTION)
 
     async def unknown_record(self, request: Request) -> Response:
         record = request.path_params.get("rest", "").split("/")[0]
-        if record in ("inventoryItem", "location", "inventoryAdjustment"):
+        if record in SUPPORTED_RECORDS:
             raise ImsError(
                 405, "INVALID_REQUEST", f"{request.method} is not supported here by the IMS simulator."
             )
@@ -386,6 +349,7 @@ class ImsSimulator:
             ("GET", f"{adjustment}/{{key}}", self.get_adjustment),
             ("PUT", f"{adjustment}/{{key}}", self.put_adjustment),
             ("GET", f"{adjustment}/{{key}}/inventory", self.adjustment_sublist),
+            *OrderRecords(self).routes(),
         ]
         routes = [Route(TOKEN, self.real("token", self.token, governed=False), methods=["POST"])]
         for method, path, handler in table:

@@ -169,6 +169,31 @@ ADJUSTMENT_SPEC: Spec = {
     "inventory": sublist_spec(ADJUSTMENT_LINE_SPEC),
 }
 SUITEQL_SPEC: Spec = {"q": None}
+ADDRESS_SPEC: Spec = {
+    **_scalars("addressee addr1 addr2 city state zip addrPhone addrText override links"),
+    "country": REF_SPEC,
+}
+SALES_ORDER_LINE_SPEC: Spec = {
+    **_scalars(
+        "line quantity rate amount description isClosed links quantityFulfilled quantityCommitted itemType"
+    ),
+    **_refs("item location"),
+}
+SALES_ORDER_SPEC: Spec = {
+    **_scalars("externalId memo tranId tranDate id links createdDate lastModifiedDate shipAddress"),
+    **_refs("entity orderStatus shipMethod location subsidiary currency"),
+    "shippingAddress": ADDRESS_SPEC,
+    "item": sublist_spec(SALES_ORDER_LINE_SPEC),
+}
+FULFILLMENT_LINE_SPEC: Spec = {
+    **_scalars("orderLine quantity itemreceive itemReceive line links"),
+    **_refs("item location"),
+}
+FULFILLMENT_SPEC: Spec = {
+    **_scalars("externalId memo tranDate id links package packageList"),
+    "shipStatus": REF_SPEC,
+    "item": sublist_spec(FULFILLMENT_LINE_SPEC),
+}
 
 
 def check_property_names(value: object, spec: Spec, record: str, path: str = "") -> None:

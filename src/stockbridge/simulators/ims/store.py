@@ -1,7 +1,7 @@
-"""State of the simulated IMS: an in-memory SQLite database whose tables are SuiteQL's.
+"""State of the simulated IMS: an in-memory SQLite database whose tables are SuiteQL's (schema.py).
 
-Tables (SuiteQL names): item, location, inventoryitemlocations, transaction, transactionline.
-Booleans are stored as 'T'/'F', timestamps as 'YYYY-MM-DD HH:MM:SS' (UTC), dates as 'YYYY-MM-DD'.
+Items, locations and inventory adjustments live here; kits, ship items and customers in catalog.py,
+sales orders and item fulfilments in sales_orders.py (both work through this store's connection).
 On-hand quantities change only through inventory adjustments (transactions).
 """
 
@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from . import suiteql
+from . import catalog, suiteql
 from .errors import (
     Adjustment,
     as_id,
@@ -24,34 +24,12 @@ from .errors import (
     missing_value,
     parse_adjustment,
 )
+from .schema import SCHEMA, TABLES
 
 DEFAULT_LOCATIONS: tuple[tuple[str, str], ...] = (("6", "Main Warehouse"),)
 FIRST_ITEM_ID = 101
 FIRST_TRANSACTION_ID = 1001
 DUPLICATE_EXTERNAL_ID = "A record with this external id already exists."
-
-_SCHEMA = """
-CREATE TABLE item (
-  id INTEGER PRIMARY KEY, itemid TEXT NOT NULL, displayname TEXT, externalid TEXT UNIQUE,
-  isinactive TEXT NOT NULL DEFAULT 'F', itemtype TEXT NOT NULL DEFAULT 'InvtPart', upccode TEXT,
-  createddate TEXT NOT NULL, lastmodifieddate TEXT NOT NULL);
-CREATE UNIQUE INDEX item_itemid ON item (itemid COLLATE NOCASE);
-CREATE TABLE location (
-  id INTEGER PRIMARY KEY, name TEXT NOT NULL, isinactive TEXT NOT NULL DEFAULT 'F', externalid TEXT UNIQUE);
-CREATE TABLE inventoryitemlocations (
-  item INTEGER NOT NULL, location INTEGER NOT NULL, quantityonhand REAL NOT NULL DEFAULT 0,
-  quantityavailable REAL NOT NULL DEFAULT 0, quantitycommitted REAL NOT NULL DEFAULT 0,
-  PRIMARY KEY (item, location));
-CREATE TABLE "transaction" (
-  id INTEGER PRIMARY KEY, tranid TEXT NOT NULL, type TEXT NOT NULL, recordtype TEXT NOT NULL,
-  externalid TEXT UNIQUE, trandate TEXT NOT NULL, memo TEXT, account INTEGER, adjlocation INTEGER,
-  createddate TEXT NOT NULL, lastmodifieddate TEXT NOT NULL);
-CREATE TABLE transactionline (
-  uniquekey INTEGER PRIMARY KEY, "transaction" INTEGER NOT NULL, id INTEGER NOT NULL,
-  linesequencenumber INTEGER NOT NULL, mainline TEXT NOT NULL DEFAULT 'F', item INTEGER NOT NULL,
-  location INTEGER NOT NULL, quantity REAL NOT NULL, memo TEXT);
-CREATE INDEX transactionline_transaction ON transactionline ("transaction");
-"""
 
 # REST property -> column, for the item fields a client may write.
 ITEM_FIELDS = {
@@ -65,7 +43,7 @@ ITEM_FIELDS = {
 Row = dict[str, Any]
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -79,7 +57,7 @@ class ImsStore:
     def __init__(
         self,
         locations: Sequence[tuple[str, str]] = DEFAULT_LOCATIONS,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._clock = clock
         self._lock = threading.RLock()
@@ -92,14 +70,16 @@ class ImsStore:
         self.replaced = 0
         self._next_item = FIRST_ITEM_ID
         self._next_txn = FIRST_TRANSACTION_ID
+        self.version = 0  # the hidden, monotonic version stamped on every sales order change
         self.reset()
 
     # --- plumbing ------------------------------------------------------------------------------
-    def _stamp(self) -> str:
-        return self._clock().strftime("%Y-%m-%d %H:%M:%S")
+    def stamp(self) -> str:
+        now = self._clock()
+        return (now.astimezone(UTC) if now.tzinfo else now).strftime("%Y-%m-%d %H:%M:%S")
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._conn.execute("BEGIN")
             try:
@@ -109,29 +89,48 @@ class ImsStore:
                 raise
             self._conn.execute("COMMIT")
 
-    def _one(self, sql: str, params: Sequence[object] = ()) -> Row | None:
+    def one(self, sql: str, params: Sequence[object] = ()) -> Row | None:
         with self._lock:
             row = self._conn.execute(sql, params).fetchone()
         return dict(row) if row is not None else None
 
-    def _all(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         with self._lock:
             return [dict(r) for r in self._conn.execute(sql, params).fetchall()]
 
     def reset(self) -> None:
         with self._lock:
-            for table in ("item", "location", "inventoryitemlocations", '"transaction"', "transactionline"):
+            for table in TABLES:
                 self._conn.execute(f"DROP TABLE IF EXISTS {table}")
-            self._conn.executescript(_SCHEMA)
+            self._conn.executescript(SCHEMA)
             self.replaced = 0
+            self.version = 0
             self._next_item = FIRST_ITEM_ID
             self._next_txn = FIRST_TRANSACTION_ID
             self.upsert_locations([{"id": lid, "name": name} for lid, name in self._initial_locations])
+            with self.tx() as conn:
+                catalog.seed_defaults(conn)
+
+    def next_transaction_id(self) -> int:
+        """Transactions of every type share one id sequence, as in NetSuite."""
+        with self._lock:
+            txn_id = self._next_txn
+            self._next_txn += 1
+            return txn_id
+
+    def next_version(self) -> int:
+        with self._lock:
+            self.version += 1
+            return self.version
+
+    @property
+    def default_location(self) -> int | None:
+        return int(self._initial_locations[0][0]) if self._initial_locations else None
 
     # --- locations -----------------------------------------------------------------------------
     def upsert_locations(self, specs: Sequence[Mapping[str, Any]]) -> dict[str, str]:
         ids: dict[str, str] = {}
-        with self._tx() as conn:
+        with self.tx() as conn:
             for spec in specs:
                 name = spec.get("name")
                 if not isinstance(name, str) or not name:
@@ -147,14 +146,15 @@ class ImsStore:
                     (lid, name, inactive),
                 )
                 conn.execute(
-                    "INSERT OR IGNORE INTO inventoryitemlocations (item, location) SELECT id, ? FROM item",
+                    "INSERT OR IGNORE INTO inventoryitemlocations (item, location) "
+                    "SELECT id, ? FROM item WHERE itemtype = 'InvtPart'",
                     (lid,),
                 )
                 ids[name] = str(lid)
         return ids
 
     def location(self, lid: int) -> Row | None:
-        return self._one("SELECT * FROM location WHERE id = ?", (lid,))
+        return self.one("SELECT * FROM location WHERE id = ?", (lid,))
 
     # --- items ---------------------------------------------------------------------------------
     def _item_values(self, fields: Mapping[str, Any], creating: bool) -> dict[str, object]:
@@ -177,7 +177,13 @@ class ImsStore:
             raise missing_value("Item Name/Number", "itemId")
         return values
 
-    def _write_item(self, conn: sqlite3.Connection, item_id: int | None, values: dict[str, object]) -> int:
+    def _write_item(
+        self,
+        conn: sqlite3.Connection,
+        item_id: int | None,
+        values: dict[str, object],
+        itemtype: str = "InvtPart",
+    ) -> int:
         itemid = values.get("itemid")
         if itemid is not None:
             clash = conn.execute(
@@ -194,20 +200,22 @@ class ImsStore:
             ).fetchone()
             if clash is not None:
                 raise invalid_request(DUPLICATE_EXTERNAL_ID)
-        stamp = self._stamp()
+        stamp = self.stamp()
         if item_id is None:
             item_id = self._next_item
             self._next_item += 1
-            columns = ["id", "createddate", "lastmodifieddate", *values]
+            columns = ["id", "itemtype", "createddate", "lastmodifieddate", *values]
             marks = ", ".join("?" for _ in columns)
             conn.execute(
                 f"INSERT INTO item ({', '.join(columns)}) VALUES ({marks})",
-                (item_id, stamp, stamp, *values.values()),
+                (item_id, itemtype, stamp, stamp, *values.values()),
             )
-            conn.execute(
-                "INSERT OR IGNORE INTO inventoryitemlocations (item, location) SELECT ?, id FROM location",
-                (item_id,),
-            )
+            if itemtype == "InvtPart":  # kits hold no stock of their own
+                conn.execute(
+                    "INSERT OR IGNORE INTO inventoryitemlocations (item, location) "
+                    "SELECT ?, id FROM location",
+                    (item_id,),
+                )
         else:
             sets = ", ".join(f"{column} = ?" for column in [*values, "lastmodifieddate"])
             conn.execute(f"UPDATE item SET {sets} WHERE id = ?", (*values.values(), stamp, item_id))
@@ -215,12 +223,12 @@ class ImsStore:
 
     def create_item(self, fields: Mapping[str, Any]) -> int:
         values = self._item_values(fields, creating=True)
-        with self._tx() as conn:
+        with self.tx() as conn:
             return self._write_item(conn, None, values)
 
     def update_item(self, item_id: int, fields: Mapping[str, Any]) -> None:
         values = self._item_values(fields, creating=False)
-        with self._tx() as conn:
+        with self.tx() as conn:
             self._write_item(conn, item_id, values)
 
     def upsert_item_by_external_id(self, external_id: str, fields: Mapping[str, Any]) -> tuple[int, bool]:
@@ -228,49 +236,48 @@ class ImsStore:
         with self._lock:
             existing = self.find_id("item", f"eid:{external_id}")
             values = self._item_values({**fields, "externalId": external_id}, creating=existing is None)
-            with self._tx() as conn:
+            with self.tx() as conn:
                 return self._write_item(conn, existing, values), existing is None
 
     def control_items(self, specs: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-        """Bulk create-or-update by itemId (the control API's seeding call)."""
+        """Bulk create-or-update by itemId (the control API's seeding call); kits with their members.
+        Items are written in order, so a kit may name members created earlier in the same call."""
         ids: dict[str, str] = {}
-        with self._tx() as conn:
+        with self.tx() as conn:
             for spec in specs:
                 itemid = spec.get("itemId")
                 if not isinstance(itemid, str) or not itemid:
                     raise invalid_content("Each item needs an itemId.", "items")
                 row = conn.execute(
-                    "SELECT id FROM item WHERE itemid = ? COLLATE NOCASE", (itemid,)
+                    "SELECT id, itemtype FROM item WHERE itemid = ? COLLATE NOCASE", (itemid,)
                 ).fetchone()
+                itemtype = catalog.item_type(spec.get("itemType"), row["itemtype"] if row else None, itemid)
                 values = self._item_values(spec, creating=row is None)
-                ids[itemid] = str(self._write_item(conn, row["id"] if row else None, values))
+                item_id = self._write_item(conn, row["id"] if row else None, values, itemtype)
+                if itemtype == "Kit" and (row is None or "members" in spec):
+                    catalog.replace_members(conn, item_id, spec.get("members"), itemid)
+                elif "members" in spec:
+                    raise invalid_content(f"{itemid} is not a kit: only kits have members.", "members")
+                ids[itemid] = str(item_id)
         return ids
 
-    def set_committed(self, item_id: int, committed: Mapping[str, Any]) -> None:
-        with self._tx() as conn:
-            for location, quantity in committed.items():
-                lid = as_id(location)
-                if lid is None or self.location(lid) is None or isinstance(quantity, bool):
-                    raise invalid_content(
-                        f"Unknown location {location!r} or bad quantity.", "quantityCommitted"
-                    )
-                conn.execute(
-                    "INSERT INTO inventoryitemlocations (item, location, quantitycommitted, "
-                    "quantityavailable) VALUES (?, ?, ?, -?) ON CONFLICT (item, location) DO UPDATE SET "
-                    "quantitycommitted = excluded.quantitycommitted, "
-                    "quantityavailable = quantityonhand - excluded.quantitycommitted",
-                    (item_id, lid, float(quantity), float(quantity)),
-                )
+    def replace_members(self, item_id: int, members: object) -> None:
+        with self.tx() as conn:
+            row = conn.execute("SELECT itemid, itemtype FROM item WHERE id = ?", (item_id,)).fetchone()
+            if row is None or row["itemtype"] != "Kit":
+                raise invalid_content("Only kits have members.", "members")
+            catalog.replace_members(conn, item_id, members, row["itemid"])
+            conn.execute("UPDATE item SET lastmodifieddate = ? WHERE id = ?", (self.stamp(), item_id))
 
     def item(self, item_id: int) -> Row | None:
-        return self._one("SELECT * FROM item WHERE id = ?", (item_id,))
+        return self.one("SELECT * FROM item WHERE id = ?", (item_id,))
 
     def item_id_by_itemid(self, itemid: str) -> int | None:
-        row = self._one("SELECT id FROM item WHERE itemid = ? COLLATE NOCASE", (itemid,))
+        row = self.one("SELECT id FROM item WHERE itemid = ? COLLATE NOCASE", (itemid,))
         return int(row["id"]) if row else None
 
     def item_locations(self, item_id: int) -> list[Row]:
-        return self._all(
+        return self.rows(
             "SELECT l.id AS location, l.name AS name, il.quantityonhand, il.quantityavailable, "
             "il.quantitycommitted FROM inventoryitemlocations il JOIN location l ON l.id = il.location "
             "WHERE il.item = ? ORDER BY l.id",
@@ -278,14 +285,20 @@ class ImsStore:
         )
 
     # --- generic lookups -----------------------------------------------------------------------
-    def find_id(self, table: str, key: str) -> int | None:
-        """Resolve a record key: "123" (internal id) or "eid:ABC" (external id)."""
+    def find_id(self, table: str, key: str, kind: str | None = None) -> int | None:
+        """Resolve a record key: "123" (internal id) or "eid:ABC" (external id). `kind` narrows
+        `item` to an itemtype ('InvtPart', 'Kit') and `transaction` to a type ('SalesOrd', ...)."""
         quoted = '"transaction"' if table == "transaction" else table
+        narrow, extra = "", []
+        if kind is not None:
+            narrow = f" AND {'itemtype' if table == 'item' else 'type'} = ?"
+            extra = [kind]
         if key.startswith("eid:"):
-            row = self._one(f"SELECT id FROM {quoted} WHERE externalid = ?", (key[4:],))
+            row = self.one(f"SELECT id FROM {quoted} WHERE externalid = ?{narrow}", (key[4:], *extra))
         else:
             iid = as_id(key)
-            row = self._one(f"SELECT id FROM {quoted} WHERE id = ?", (iid,)) if iid is not None else None
+            found = iid is not None
+            row = self.one(f"SELECT id FROM {quoted} WHERE id = ?{narrow}", (iid, *extra)) if found else None
         return int(row["id"]) if row else None
 
     def list_ids(
@@ -314,16 +327,17 @@ class ImsStore:
     def save_adjustment(self, adj: Adjustment, external_id: str | None, *, upsert: bool) -> tuple[int, bool]:
         """Post `adj`; with `upsert`, an existing adjustment with this external id is replaced
         (its lines' effect reverted, the new lines applied). Returns (id, replaced)."""
-        with self._tx() as conn:
+        with self.tx() as conn:
             existing = None
             if external_id is not None:
                 row = conn.execute(
-                    'SELECT id FROM "transaction" WHERE externalid = ?', (external_id,)
+                    "SELECT id FROM \"transaction\" WHERE externalid = ? AND type = 'InvAdjst'",
+                    (external_id,),
                 ).fetchone()
                 existing = int(row["id"]) if row else None
             if existing is not None and not upsert:
                 raise invalid_request(DUPLICATE_EXTERNAL_ID)
-            stamp = self._stamp()
+            stamp = self.stamp()
             tran_date = adj.tran_date or stamp[:10]
             if existing is not None:
                 self._apply_lines(conn, existing, sign=-1.0)
@@ -336,8 +350,7 @@ class ImsStore:
                 txn_id = existing
                 self.replaced += 1
             else:
-                txn_id = self._next_txn
-                self._next_txn += 1
+                txn_id = self.next_transaction_id()
                 conn.execute(
                     'INSERT INTO "transaction" (id, tranid, type, recordtype, externalid, trandate, memo, '
                     "account, adjlocation, createddate, lastmodifieddate) VALUES "
@@ -377,37 +390,13 @@ class ImsStore:
         )
 
     def adjustment(self, txn_id: int) -> tuple[Row, list[Row]] | None:
-        head = self._one('SELECT * FROM "transaction" WHERE id = ?', (txn_id,))
+        head = self.one('SELECT * FROM "transaction" WHERE id = ?', (txn_id,))
         if head is None:
             return None
-        lines = self._all(
+        lines = self.rows(
             "SELECT tl.*, i.itemid AS itemname, l.name AS locationname FROM transactionline tl "
             "JOIN item i ON i.id = tl.item JOIN location l ON l.id = tl.location "
             'WHERE tl."transaction" = ? ORDER BY tl.id',
             (txn_id,),
         )
         return head, lines
-
-    # --- control -------------------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
-        with self._lock:
-            items: dict[str, Any] = {}
-            for row in self._conn.execute("SELECT id, itemid, isinactive FROM item ORDER BY id"):
-                items[row["itemid"]] = {
-                    "id": str(row["id"]),
-                    "isInactive": row["isinactive"] == "T",
-                    "onHand": {},
-                }
-            by_id = {entry["id"]: entry for entry in items.values()}
-            for row in self._conn.execute(
-                "SELECT item, location, quantityonhand FROM inventoryitemlocations ORDER BY item, location"
-            ):
-                by_id[str(row["item"])]["onHand"][str(row["location"])] = number(row["quantityonhand"])
-            adjustments = self._conn.execute('SELECT COUNT(*) FROM "transaction"').fetchone()[0]
-            lines = self._conn.execute("SELECT COUNT(*) FROM transactionline").fetchone()[0]
-        return {
-            "items": items,
-            "adjustments": adjustments,
-            "adjustment_lines": lines,
-            "replaced": self.replaced,
-        }

@@ -15,11 +15,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-SUITEQL_TABLES = frozenset({"item", "location", "inventoryitemlocations", "transaction", "transactionline"})
+from .oracle import register_functions, render_value
+
+SUITEQL_TABLES = frozenset(
+    {"item", "kititemmember", "shipitem", "customer", "location", "inventoryitemlocations", "transaction",
+     "transactionline"}
+)  # fmt: skip
 MAX_PAGE = 1000
 _DENIED_FUNCTIONS = frozenset({"load_extension"})
 _PROGRESS_STEP = 10_000
 _PROGRESS_BUDGET = 10_000  # x _PROGRESS_STEP virtual-machine steps (about a second of work)
+__all__ = ["SuiteQLError", "execute", "prepare", "register_functions", "render_value"]
 _SEARCH_ERROR = "Invalid search query. Detailed unprocessed description follows. Search error occurred: "
 
 
@@ -84,82 +90,6 @@ def prepare(q: str) -> str:
         else:
             out.append(text)
     return "".join(out).strip()
-
-
-# --- rendering ---------------------------------------------------------------------------------
-def render_value(value: object) -> str | None:
-    """Render like NetSuite's SuiteQL REST answers: every value a string, NULL omitted."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "T" if value else "F"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value.is_integer():
-            return str(int(value))
-        return format(value, ".15g")
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
-
-
-# --- Oracle-flavoured functions -----------------------------------------------------------------
-_ORACLE_FORMAT = re.compile(r"YYYY|HH24|HH|MM|DD|MI|SS", re.IGNORECASE)
-_STRFTIME = {"YYYY": "%Y", "HH24": "%H", "HH": "%I", "MM": "%m", "DD": "%d", "MI": "%M", "SS": "%S"}
-
-
-def _strftime_format(oracle_format: str) -> str:
-    return _ORACLE_FORMAT.sub(lambda m: _STRFTIME[m.group().upper()], oracle_format.replace("%", "%%"))
-
-
-def _parse_stored(text: str) -> datetime | None:
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-    return None
-
-
-def _to_date(text: object, fmt: object = "YYYY-MM-DD") -> str | None:
-    if text is None:
-        return None
-    pattern = _strftime_format(str(fmt))
-    try:
-        parsed = datetime.strptime(str(text), pattern)
-    except ValueError as exc:
-        raise ValueError(f"TO_DATE: {text!r} does not match format {fmt!r}") from exc
-    has_time = any(code in pattern for code in ("%H", "%I", "%M", "%S"))
-    return parsed.strftime("%Y-%m-%d %H:%M:%S" if has_time else "%Y-%m-%d")
-
-
-def _to_char(value: object, fmt: object = None) -> str | None:
-    if value is None:
-        return None
-    if fmt is not None and isinstance(value, str):
-        parsed = _parse_stored(value)
-        if parsed is not None:
-            return parsed.strftime(_strftime_format(str(fmt)))
-    return render_value(value)
-
-
-def _to_number(value: object) -> float | int | None:
-    if value is None:
-        return None
-    number = float(str(value))
-    return int(number) if number.is_integer() else number
-
-
-def register_functions(conn: sqlite3.Connection) -> None:
-    """Oracle functions commonly used in SuiteQL, over the simulator's ISO-text dates."""
-    conn.create_function("NVL", 2, lambda a, b: b if a is None else a, deterministic=True)
-    conn.create_function("NVL2", 3, lambda a, b, c: c if a is None else b, deterministic=True)
-    conn.create_function("TO_DATE", 1, _to_date, deterministic=True)
-    conn.create_function("TO_DATE", 2, _to_date, deterministic=True)
-    conn.create_function("TO_CHAR", 1, _to_char, deterministic=True)
-    conn.create_function("TO_CHAR", 2, _to_char, deterministic=True)
-    conn.create_function("TO_NUMBER", 1, _to_number, deterministic=True)
 
 
 # --- execution ---------------------------------------------------------------------------------
