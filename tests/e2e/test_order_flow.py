@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from sqlalchemy import create_engine
-from tests.e2e.stack import Stack, stack, wait_until
+from tests.e2e.stack import ENVIRON, Stack, stack, wait_until
 
 from stockbridge.store.bookkeeping import list_exceptions
 
@@ -162,3 +163,37 @@ def test_create_answered_too_late_is_retried_without_a_second_order(env: Stack) 
         wait_until(env.orders_settled, 30, "the retry to be answered 409 and counted as done")
         assert env.health()["orders"] == {"released": 1}
     assert list(env.clarus_orders()) == ["SO8"]
+
+
+def test_bundle_of_bundles_is_flattened_and_the_sku_audit_reports_collisions(env: Stack) -> None:
+    from typer.testing import CliRunner
+
+    from stockbridge.cli import app
+
+    env.create_items(["ab-1", "AB.-1", "SPARE-3"])  # ab-1 and AB.-1 both become AB-1 in the warehouse
+    members = [{"itemId": "GIFT-BOX", "quantity": 2}, {"itemId": "TEA-2", "quantity": 1}]
+    env.http.post(
+        f"{env.ims_url}/_control/items",
+        json={"items": [{"itemId": "MEGA-BOX", "itemType": "Kit", "members": members}]},
+    ).raise_for_status()
+    env.http.put(
+        f"{env.clarus_url}/api/v1/items/LEGACY-1",
+        headers={"Authorization": "Bearer test-clarus-key"},
+        json={"active": True},
+    ).raise_for_status()
+    with env.hub():
+        env.run_job("product_sync", wait=True)
+        assert ("sku_collision", "sku:AB-1") in _exceptions(env)
+        _create(env, "SO9", [("MEGA-BOX", 1)])
+        _sync(env)
+        order = env.clarus_orders()["SO9"]
+        result = CliRunner().invoke(
+            app, ["audit", "skus", "--json", "--config", str(env.write_config())], env=ENVIRON
+        )
+    assert _lines(order) == [("1.1", "MUG-1", 4), ("1.2", "TEA-2", 3)]
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert set(report) == {"missing_in_wms", "extra_in_wms", "inactive_mismatch", "collisions"}
+    assert report["collisions"] == [{"wms_sku": "AB-1", "ims_skus": ["AB.-1", "ab-1"]}]
+    assert "LEGACY-1" in report["extra_in_wms"]
+    assert "AB.-1" in report["missing_in_wms"] or "ab-1" in report["missing_in_wms"]

@@ -90,7 +90,7 @@ class NetSuiteOrders:
         rows = await self._client.suiteql(
             "SELECT p.itemid AS kit, i.itemid AS member, k.quantity AS quantity "
             "FROM kititemmember k JOIN item p ON p.id = k.parentitem JOIN item i ON i.id = k.item "
-            "ORDER BY p.itemid, k.item"
+            "ORDER BY p.itemid, k.linenumber"
         )
         kits: dict[str, list[KitMember]] = defaultdict(list)
         for row in rows:
