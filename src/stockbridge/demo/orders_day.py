@@ -191,6 +191,7 @@ class OrderDay:
         )
         planned = {p.reference: p for p in self.planned}
         mismatches: list[str] = []
+        details: list[dict[str, Any]] = []
         released = cancelled = 0
         for reference, ims in ims_orders.items():
             plan = planned.get(reference)
@@ -222,6 +223,19 @@ class OrderDay:
             expected = self._expected(order, ctx, reference)
             if not _matches(expected, in_wms, self.edited_after_pick.get(reference)):
                 mismatches.append(reference)
+                if len(details) < 5:
+                    details.append(
+                        {
+                            "reference": reference,
+                            "ims_status": ims["status"],
+                            "expected": None
+                            if expected is None
+                            else sorted((w.line_ref, w.sku, w.quantity) for w in expected.lines),
+                            "in_clarus": None
+                            if in_wms is None
+                            else {"status": in_wms["status"], "lines": _lines(in_wms)},
+                        }
+                    )
         cancelled += sum(
             1 for o in ims_orders.values() if o["status"] == "C" and o.get("tranId") not in clarus_orders
         )
@@ -233,6 +247,7 @@ class OrderDay:
             "cancelled": cancelled,
             "mismatches": len(mismatches),
             "mismatched_references": mismatches[:20],
+            "mismatch_examples": details,
         }
 
     @staticmethod

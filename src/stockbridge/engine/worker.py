@@ -82,7 +82,7 @@ class Worker:
         self.command_wake = asyncio.Event()
         self.commands = OrderCommandSender(
             engine=engine,
-            config=config,
+            config=lambda: self.config,
             clarus=connections.clarus_orders,
             clock=clock,
             worker_id=self.worker_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -86,7 +87,7 @@ class OrderCommandSender:
         self,
         *,
         engine: Engine,
-        config: Config,
+        config: Callable[[], Config],
         clarus: ClarusOrders,
         clock: Clock,
         worker_id: str,
@@ -94,16 +95,20 @@ class OrderCommandSender:
         rng: random.Random | None = None,
     ) -> None:
         self._engine = engine
-        self._config = config
+        self._current_config = config
         self._clarus = clarus
         self._clock = clock
         self._owner = worker_id
         self._concurrency = concurrency
         self._rng = rng or random.Random()
 
+    def _config(self) -> Config:
+        # Mapping tables reload while the hub runs: decide with the configuration of now.
+        return self._current_config()
+
     async def run_cycle(self) -> int:
         now = self._clock.now()
-        lease = now + timedelta(seconds=self._config.engine.lease_s)
+        lease = now + timedelta(seconds=self._config().engine.lease_s)
         commands = await in_transaction(
             self._engine,
             lambda c: orders_repo.claim_commands(c, self._owner, now, lease, self._concurrency * 4),
@@ -137,18 +142,18 @@ class OrderCommandSender:
     def _answered(self, connection: Connection, command: OrderCommand, outcome: Outcome, reason: str) -> None:
         now = self._clock.now()
         if orders_repo.command_done(connection, command, self._owner, now):
-            OrderFolder(connection, self._config, now).command_answered(command, outcome, reason)
+            OrderFolder(connection, self._config(), now).command_answered(command, outcome, reason)
 
     def _failed(self, connection: Connection, command: OrderCommand, failure: ConnectorError) -> None:
         now = self._clock.now()
         attempt = command.attempts + 1
-        if not isinstance(failure, RetriableError) or attempt >= self._config.engine.max_attempts:
+        if not isinstance(failure, RetriableError) or attempt >= self._config().engine.max_attempts:
             orders_repo.command_failed(connection, command, self._owner, str(failure), None)
             raise_exception(
                 connection,
                 type="order_stalled",
                 entity=f"order:{command.reference}",
-                owner=self._config.owners.owner_of("order_stalled"),
+                owner=self._config().owners.owner_of("order_stalled"),
                 detail=f"{command.kind.value} failed after {attempt} attempts: {failure}",
                 now=now,
                 retry_action="stockbridge replay",
@@ -156,8 +161,8 @@ class OrderCommandSender:
             return
         delay = backoff_seconds(
             attempt,
-            base=self._config.engine.backoff_base_s,
-            cap=self._config.engine.backoff_cap_s,
+            base=self._config().engine.backoff_base_s,
+            cap=self._config().engine.backoff_cap_s,
             retry_after=failure.retry_after,
             rng=self._rng,
         )
