@@ -187,10 +187,9 @@ class Stack:
 
     def run_job(self, job: str, wait: bool = False) -> None:
         """Ask the hub to run a job now; with `wait`, return once it has run."""
-        before = self.health()["counters"].get(f"jobs.{job}", 0)
-        self.http.post(f"{self.hub_url}/admin/jobs/{job}").raise_for_status()
-        if wait:
-            wait_until(lambda: self.health()["counters"].get(f"jobs.{job}", 0) > before, 30, f"job {job}")
+        due = self.http.post(f"{self.hub_url}/admin/jobs/{job}").json()["due"]
+        if wait:  # a run that started after the request has finished
+            wait_until(lambda: self.health()["jobs"].get(job, "") >= due, 30, f"job {job}")
 
     def orders_settled(self) -> bool:
         h = self.health()

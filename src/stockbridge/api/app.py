@@ -21,7 +21,7 @@ from stockbridge.connectors.clarus import signature
 from stockbridge.connectors.clarus.wire import SOURCE, UnusableEvent, parse_event
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
-from stockbridge.engine.schedule import SCHEDULED_JOBS, run_soon
+from stockbridge.engine.schedule import SCHEDULED_JOBS, last_runs, run_soon
 from stockbridge.store import inbox_repo, orders_repo, outbox_repo, targets_repo
 from stockbridge.store.bookkeeping import count_open_exceptions, raise_exception, read_counters
 from stockbridge.store.inbox_repo import InboundEvent
@@ -106,6 +106,7 @@ def create_app(
                 "order_commands": orders_repo.commands_by_state(connection),
                 "open_exceptions": count_open_exceptions(connection),
                 "counters": read_counters(connection),
+                "jobs": last_runs(connection),
             }
 
         return JSONResponse(await in_transaction(engine, read))

@@ -196,9 +196,9 @@ class HubControl:
 
     def run_job(self, job: str, timeout_s: float = 300) -> None:
         """Ask the hub to run a scheduled job now, and wait until it has run."""
-        before = self.counter(f"jobs.{job}")
-        self.http.post(f"{self.url}/admin/jobs/{job}").raise_for_status()
-        wait_for(lambda: self.counter(f"jobs.{job}") > before, timeout_s, f"the {job} job")
+        due = self.http.post(f"{self.url}/admin/jobs/{job}").json()["due"]
+        # Wait for a run that started after the request, not one that was already under way.
+        wait_for(lambda: self.health()["jobs"].get(job, "") >= due, timeout_s, f"the {job} job")
 
     def orders_settled(self) -> bool:
         health = self.health()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, select, update
 
+from stockbridge.store.bookkeeping import bump, set_cursor
 from stockbridge.store.schema import cursors
 from stockbridge.store.sql import insert_for
 
@@ -48,3 +49,15 @@ def run_soon(connection: Connection, job: str, now: datetime) -> None:
     """Make `job` due now (an operator asked for it, or startup needs it)."""
     stmt = insert_for(connection, cursors).values(name=_name(job), value=now.isoformat())
     connection.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"value": now.isoformat()}))
+
+
+def record_run(connection: Connection, job: str, started: datetime) -> None:
+    """A run of `job` that started at `started` has finished (what "run it now and wait" waits for)."""
+    bump(connection, f"jobs.{job}")
+    set_cursor(connection, f"job_done.{job}", started.isoformat())
+
+
+def last_runs(connection: Connection) -> dict[str, str]:
+    """Job → start time of its last finished run."""
+    query = select(cursors).where(cursors.c.name.like("job_done.%"))
+    return {row.name.removeprefix("job_done."): row.value for row in connection.execute(query)}

@@ -24,7 +24,7 @@ from stockbridge.engine.clock import Clock
 from stockbridge.engine.config_source import ConfigSource
 from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
-from stockbridge.engine.schedule import claim_run, run_soon
+from stockbridge.engine.schedule import claim_run, record_run, run_soon
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.inventory import IMS_CHANNEL
 from stockbridge.flows.inventory_push import ImsStockPusher, refresh_items
@@ -34,7 +34,6 @@ from stockbridge.flows.stock_sync import full_sync, poll_events
 from stockbridge.monitor.connector_health import ConnectorHealth
 from stockbridge.monitor.drift import check_drift
 from stockbridge.store import inbox_repo, targets_repo
-from stockbridge.store.bookkeeping import bump
 
 log = logging.getLogger("stockbridge.worker")
 
@@ -170,6 +169,7 @@ class Worker:
 
     async def run_job(self, job: str) -> None:
         """Run one scheduled job now, in this worker (also used by `stockbridge sync`)."""
+        started = self.clock.now()
         conn = self.connections
         if job == "item_refresh":
             await refresh_items(self.engine, conn.ims, conn.ims_limiter)
@@ -216,7 +216,7 @@ class Worker:
             await in_transaction(self.engine, check)
         else:
             raise ValueError(f"unknown job {job!r}")
-        await in_transaction(self.engine, lambda c: bump(c, f"jobs.{job}"))
+        await in_transaction(self.engine, lambda c: record_run(c, job, started))
         self.fold_wake.set()
         self.push_wake.set()
         self.command_wake.set()
