@@ -138,6 +138,10 @@ class Owners(_Frozen):
     edit_invalid: str = "operations"
     order_stalled: str = "operations"
     order_held_too_long: str = "operations"
+    fulfilment_waiting_for_order: str = "operations"
+    fulfilment_stalled: str = "integration"
+    over_fulfilment: str = "operations"
+    notification_failed: str = "customer_service"
     unmapped_status: str = "operations"
     unmapped_warehouse: str = "operations"
     bad_webhook: str = "integration"
@@ -179,6 +183,29 @@ class OrderSettings(_Frozen):
     held_alert_after_s: Annotated[float, Field(gt=0)] = 3600.0
 
 
+class NotifierSettings(_Frozen):
+    """How customers hear their order shipped: `log` (no one), `smtp` (e-mail) or `webhook`."""
+
+    kind: Literal["log", "smtp", "webhook"] = "log"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: Annotated[int, Field(gt=0, le=65535)] = 25
+    sender: str = "orders@example.com"
+    webhook_url: str | None = None
+
+
+class FulfilmentSettings(_Frozen):
+    """Despatches back to the IMS as Item Fulfilments, and what may follow them."""
+
+    bill_on_fulfilment: bool = True  # invoice the fulfilled lines once the Item Fulfilment exists
+    park_alert_after_s: Annotated[float, Field(gt=0)] = 3600.0  # shipment waiting for its order
+    stall_after_s: Annotated[float, Field(gt=0)] = 900.0  # Item Fulfilment not created in time
+    checks_s: Annotated[float, Field(gt=0)] = 60.0
+    notifier: NotifierSettings = NotifierSettings()
+    # Reviewed table: Clarus order status -> the NetSuite order status it should show once its
+    # Item Fulfilments exist (reported by `stockbridge orders list`; a mismatch is status drift).
+    status_map: dict[str, str] = {"partially_despatched": "D", "despatched": "F", "cancelled": "C"}
+
+
 class HubSettings(_Frozen):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
@@ -194,6 +221,7 @@ class Config(_Frozen):
     owners: Owners = Owners()
     sku_rules: SkuRulesSettings = SkuRulesSettings()
     orders: OrderSettings = OrderSettings()
+    fulfilment: FulfilmentSettings = FulfilmentSettings()
     schedules: Schedules = Schedules()
     engine: EngineSettings = EngineSettings()
 

@@ -22,7 +22,7 @@ from stockbridge.connectors.clarus.wire import SOURCE, UnusableEvent, parse_even
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.schedule import SCHEDULED_JOBS, last_runs, run_soon
-from stockbridge.store import inbox_repo, orders_repo, outbox_repo, targets_repo
+from stockbridge.store import fulfilment_repo, inbox_repo, orders_repo, outbox_repo, targets_repo
 from stockbridge.store.bookkeeping import count_open_exceptions, raise_exception, read_counters
 from stockbridge.store.inbox_repo import InboundEvent
 from stockbridge.store.states import InboxState
@@ -104,6 +104,8 @@ def create_app(
                 "batches": outbox_repo.batches_by_state(connection),
                 "orders": orders_repo.counts_by_state(connection),
                 "order_commands": orders_repo.commands_by_state(connection),
+                "shipments": fulfilment_repo.counts_by_state(connection),
+                "fulfilment_commands": fulfilment_repo.commands_by_state(connection),
                 "open_exceptions": count_open_exceptions(connection),
                 "counters": read_counters(connection),
                 "jobs": last_runs(connection),

@@ -42,6 +42,7 @@ class SalesOrder:
     address: Address | None
     lines: tuple[OrderLine, ...]
     last_modified: str
+    email: str = ""  # the customer's, for the shipment notification
 
     @property
     def open_lines(self) -> tuple[OrderLine, ...]:

@@ -14,6 +14,7 @@ from stockbridge.connectors.clarus.orders import ClarusOrders
 from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.auth import BearerAuth, ClientCredentialsAuth, TbaAuth
 from stockbridge.connectors.netsuite.client import NetSuiteClient
+from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 
 
@@ -31,6 +32,10 @@ class Connections:
     @property
     def ims_orders(self) -> NetSuiteOrders:
         return NetSuiteOrders(self.ims)
+
+    @property
+    def ims_fulfilments(self) -> NetSuiteFulfilments:
+        return NetSuiteFulfilments(self.ims)
 
     async def aclose(self) -> None:
         await self.clarus.aclose()

@@ -21,6 +21,7 @@ SCHEDULED_JOBS = frozenset(
         "orders_poll",
         "revalidate_held",
         "order_checks",
+        "fulfilment_checks",
     }
 )
 

@@ -20,12 +20,15 @@ from sqlalchemy import Connection, Engine
 
 from stockbridge.config import Config
 from stockbridge.connectors.errors import ConnectorError
+from stockbridge.connectors.notify import make_notifier
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.config_source import ConfigSource
 from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.schedule import claim_run, record_run, run_soon
 from stockbridge.flows.fold import fold_inbox
+from stockbridge.flows.fulfilment import FulfilmentFolder
+from stockbridge.flows.fulfilment_sync import FulfilmentSender
 from stockbridge.flows.inventory import IMS_CHANNEL
 from stockbridge.flows.inventory_push import ImsStockPusher, refresh_items
 from stockbridge.flows.order_sync import OrderCommandSender, poll_sales_orders, sync_products
@@ -44,6 +47,7 @@ _JOB_SYSTEM = {
     "product_sync": "clarus",
     "revalidate_held": "hub",
     "order_checks": "hub",
+    "fulfilment_checks": "hub",
     "item_refresh": "ims",
     "blocked_refresh": "ims",
     "drift_check": "ims",
@@ -79,6 +83,17 @@ class Worker:
         self.fold_wake = asyncio.Event()
         self.push_wake = asyncio.Event()
         self.command_wake = asyncio.Event()
+        self.fulfilment_wake = asyncio.Event()
+        self.fulfilments = FulfilmentSender(
+            engine=engine,
+            config=lambda: self.config,
+            ims=connections.ims_fulfilments,
+            limiter=connections.ims_limiter,
+            notifier=make_notifier(config.fulfilment.notifier),
+            clock=clock,
+            worker_id=self.worker_id,
+            rng=rng,
+        )
         self.commands = OrderCommandSender(
             engine=engine,
             config=lambda: self.config,
@@ -119,6 +134,7 @@ class Worker:
         if folded:
             self.push_wake.set()
             self.command_wake.set()
+            self.fulfilment_wake.set()
         if 0 < folded < limit:
             # Let the next group gather: one fold of many events costs far less than many folds of
             # few, and each fold takes the write lock that webhook ingest also needs.
@@ -129,7 +145,8 @@ class Worker:
         loops = [
             self._loop("fold", self.fold_once, self.fold_wake, stop),
             self._loop("push", self._push_once, self.push_wake, stop),
-            self._loop("commands", self.commands.run_cycle, self.command_wake, stop),
+            self._loop("commands", self._commands_once, self.command_wake, stop),
+            self._loop("fulfilment", self.fulfilments.run_cycle, self.fulfilment_wake, stop),
             self._schedule_loop(stop),
         ]
         tasks = [asyncio.create_task(loop) for loop in loops]
@@ -139,6 +156,12 @@ class Worker:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def _commands_once(self) -> int:
+        sent = await self.commands.run_cycle()
+        if sent:
+            self.fulfilment_wake.set()  # a created order may release parked shipments
+        return sent
 
     async def _push_once(self) -> int:
         result = await self.pusher.run_cycle()
@@ -203,6 +226,9 @@ class Worker:
                 self.config,
                 self.clock,
             )
+        elif job == "fulfilment_checks":
+            now = self.clock.now()
+            await in_transaction(self.engine, lambda c: FulfilmentFolder(c, self.config, now).check())
         elif job in ("revalidate_held", "order_checks"):
             now = self.clock.now()
 
@@ -220,6 +246,7 @@ class Worker:
         self.fold_wake.set()
         self.push_wake.set()
         self.command_wake.set()
+        self.fulfilment_wake.set()
 
     def _jobs(self) -> list[tuple[str, float]]:
         s, o = self.config.schedules, self.config.orders
@@ -233,6 +260,7 @@ class Worker:
             ("orders_poll", o.poll_s),
             ("revalidate_held", o.revalidate_s),
             ("order_checks", ORDER_CHECKS_S),
+            ("fulfilment_checks", self.config.fulfilment.checks_s),
         ]
 
     async def _schedule_loop(self, stop: asyncio.Event) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from stockbridge.config import Config
-from stockbridge.connectors.clarus.wire import MOVEMENT_EVENT, ORDER_EVENTS, SNAPSHOT_KIND
+from stockbridge.connectors.clarus.wire import MOVEMENT_EVENT, ORDER_EVENTS, SHIPMENT_EVENT, SNAPSHOT_KIND
 from stockbridge.flows.inventory import fold_entries
 from stockbridge.flows.orders import SALES_ORDER_KIND, fold_order_entries
 from stockbridge.store import inbox_repo
@@ -16,7 +16,7 @@ from stockbridge.store.bookkeeping import raise_exception
 from stockbridge.store.inbox_repo import InboxEntry
 
 INVENTORY_KINDS = frozenset({MOVEMENT_EVENT, SNAPSHOT_KIND})
-ORDER_KINDS = frozenset({SALES_ORDER_KIND, *ORDER_EVENTS})
+ORDER_KINDS = frozenset({SALES_ORDER_KIND, *ORDER_EVENTS, SHIPMENT_EVENT})
 
 
 def fold_inbox(connection: Connection, entries: Sequence[InboxEntry], config: Config, now: datetime) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from stockbridge.config import Config
-from stockbridge.connectors.clarus.wire import WireOrderEvent, parse_event
+from stockbridge.connectors.clarus.wire import WireOrderEvent, WireShipmentEvent, parse_event
 from stockbridge.domain.order_state import (
     NEVER_SENT,
     CommandKind,
@@ -26,6 +26,7 @@ from stockbridge.domain.order_state import (
     decide,
 )
 from stockbridge.domain.orders import HoldReason, ItemInfo, OrderContext, SalesOrder, WmsOrder, prepare
+from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.store import items_repo, orders_repo
 from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
 from stockbridge.store.orders_repo import OrderCommand, OrderRecord
@@ -179,6 +180,9 @@ class OrderFolder:
             bump(self.connection, _DONE_COUNTER[command.kind])
         if record.state not in NEVER_SENT:
             self.redecide(record)
+        if outcome == Outcome.DONE and command.kind == CommandKind.CREATE:
+            # Shipments that arrived before the order was known can be fulfilled now.
+            FulfilmentFolder(self.connection, self.config, self.now).unpark(record.order.reference)
 
     def release(self, reference: str) -> OrderRecord | None:
         """Check a held (or waiting) order again now."""
@@ -239,3 +243,5 @@ def fold_order_entries(
             event = parse_event(payload.encode())
             if isinstance(event, WireOrderEvent):
                 folder.fold_warehouse_status(event)
+            elif isinstance(event, WireShipmentEvent):
+                FulfilmentFolder(connection, config, now).fold_shipment(event.shipment())

@@ -12,7 +12,7 @@ import json
 from sqlalchemy import Connection, Engine
 
 from stockbridge.connectors.clarus.client import ClarusClient
-from stockbridge.connectors.clarus.wire import MOVEMENT_EVENT, ORDER_EVENTS, SNAPSHOT_KIND, SOURCE
+from stockbridge.connectors.clarus.wire import FEED_EVENTS, SNAPSHOT_KIND, SOURCE
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import with_retries
@@ -67,7 +67,7 @@ async def poll_events(engine: Engine, clarus: ClarusClient, warehouse_id: str, c
         inbound = [
             InboundEvent(SOURCE, event_id, kind, raw.decode())
             for event_id, kind, raw in events
-            if kind == MOVEMENT_EVENT or kind in ORDER_EVENTS
+            if kind in FEED_EVENTS
         ]
 
         def store(

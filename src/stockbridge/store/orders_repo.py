@@ -34,6 +34,7 @@ def sales_order_from_json(data: dict[str, Any]) -> SalesOrder:
         address=None if data["address"] is None else Address(**data["address"]),
         lines=tuple(OrderLine(**line) for line in data["lines"]),
         last_modified=data["last_modified"],
+        email=data.get("email", ""),
     )
 
 

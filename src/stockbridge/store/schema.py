@@ -212,3 +212,41 @@ kit_members = Table(
     Column("member_sku", String(100), nullable=False),
     Column("quantity", Integer, nullable=False),
 )
+
+# --- fulfilment -----------------------------------------------------------------------------------
+
+# Each warehouse shipment, folded once by shipment id, with its life in the hub.
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("shipment_id", String(100), primary_key=True),
+    Column("reference", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),  # domain.fulfilment.Shipment
+    Column("sequence", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),  # domain.fulfilment_state.ShipmentState
+    Column("fulfil_lines", JSON),  # IMS order line -> quantity this shipment fulfils
+    Column("state_since", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_shipments_reference", shipments.c.reference, shipments.c.sequence)
+Index("ix_shipments_state", shipments.c.state, shipments.c.state_since)
+
+# Item Fulfilments, notifications and invoices for the far ends, written with the transition that
+# causes them; a follow-on is only ever written by the acknowledgement of its Item Fulfilment.
+fulfilment_commands = Table(
+    "fulfilment_commands",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("shipment_id", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),  # domain.fulfilment_state.FulfilmentCommand
+    Column("state", String(16), nullable=False),  # BatchState
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True)),
+    UniqueConstraint("shipment_id", "kind", name="uq_fulfilment_commands_shipment_kind"),
+)
+Index("ix_fulfilment_commands_due", fulfilment_commands.c.state, fulfilment_commands.c.next_attempt_at)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from stockbridge.domain.fulfilment import Shipment, ShippedLine
 from stockbridge.domain.stock import StockBalance, StockMovement
 
 SOURCE = "clarus"
@@ -14,6 +15,9 @@ MOVEMENT_EVENT = "inventory.movement"
 ORDER_STATUS_EVENT = "order.status_changed"
 ORDER_UPDATED_EVENT = "order.updated"
 ORDER_EVENTS = frozenset({ORDER_STATUS_EVENT, ORDER_UPDATED_EVENT})
+SHIPMENT_EVENT = "shipment.despatched"
+# Every Clarus event type the hub folds (webhooks and the events feed alike).
+FEED_EVENTS = frozenset({MOVEMENT_EVENT, *ORDER_EVENTS, SHIPMENT_EVENT})
 SNAPSHOT_KIND = "clarus.stock_snapshot"
 
 
@@ -62,6 +66,42 @@ class WireOrderEvent(_Wire):
     data: WireOrderStatus
 
 
+class WireShippedLine(_Wire):
+    line_ref: Annotated[str, Field(min_length=1)]
+    sku: str
+    quantity: Annotated[int, Field(gt=0)]
+
+
+class WireShipment(_Wire):
+    warehouse_id: str
+    sequence: Annotated[int, Field(ge=0)]
+    occurred_at: datetime
+    shipment_id: Annotated[str, Field(min_length=1)]
+    reference: Annotated[str, Field(min_length=1)]
+    carrier: str = ""
+    service: str = ""
+    tracking_numbers: list[str] = []
+    lines: Annotated[list[WireShippedLine], Field(min_length=1)]
+
+
+class WireShipmentEvent(_Wire):
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    type: str
+    data: WireShipment
+
+    def shipment(self) -> Shipment:
+        d = self.data
+        return Shipment(
+            d.shipment_id,
+            d.reference,
+            d.carrier,
+            d.service,
+            tuple(d.tracking_numbers),
+            tuple(ShippedLine(line.line_ref, line.sku, line.quantity) for line in d.lines),
+            d.sequence,
+        )
+
+
 class _Envelope(_Wire):
     id: Annotated[str, Field(min_length=1, max_length=200)]
     type: str
@@ -81,7 +121,7 @@ class WireSnapshotPage(_Wire):
     as_of_sequence: int | None = None
 
 
-def parse_event(body: bytes) -> WireEvent | WireOrderEvent:
+def parse_event(body: bytes) -> WireEvent | WireOrderEvent | WireShipmentEvent:
     """A Clarus webhook body as its wire model; `UnusableEvent` says what is wrong with it."""
     try:
         envelope = _Envelope.model_validate_json(body)
@@ -89,6 +129,8 @@ def parse_event(body: bytes) -> WireEvent | WireOrderEvent:
             return WireEvent.model_validate_json(body)
         if envelope.type in ORDER_EVENTS:
             return WireOrderEvent.model_validate_json(body)
+        if envelope.type == SHIPMENT_EVENT:
+            return WireShipmentEvent.model_validate_json(body)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"

@@ -60,6 +60,7 @@ def translate_sales_order(record: dict[str, Any]) -> SalesOrder:
         address=translate_address(record.get("shippingAddress")),
         lines=lines,
         last_modified=str(record.get("lastModifiedDate") or ""),
+        email=str(record.get("email") or ""),
     )
 
 

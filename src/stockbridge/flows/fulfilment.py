@@ -1,0 +1,132 @@
+"""Fulfilment flow, fold side: shipments → Item Fulfilment commands → follow-ons (notify, invoice).
+
+A follow-on is written only by the acknowledgement of its Item Fulfilment, in the same transaction,
+so nobody hears of a shipment the IMS does not yet show (DESIGN.md section 3, fulfilment).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
+
+from stockbridge.config import Config
+from stockbridge.domain.bundles import KitError, dekit
+from stockbridge.domain.fulfilment import RollupError, Shipment, to_fulfil_now
+from stockbridge.domain.fulfilment_state import ShipmentState, on_item_fulfilment, on_shipment
+from stockbridge.domain.skus import normalise
+from stockbridge.store import fulfilment_repo, items_repo, orders_repo
+from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
+from stockbridge.store.fulfilment_repo import ShipmentRecord
+from stockbridge.store.orders_repo import OrderRecord
+
+EVALUATED = (ShipmentState.IF_PENDING, ShipmentState.FULFILLED, ShipmentState.PART_BUNDLE)
+
+
+class FulfilmentFolder:
+    def __init__(self, connection: Connection, config: Config, now: datetime) -> None:
+        self.connection = connection
+        self.config = config
+        self.now = now
+
+    def fold_shipment(self, shipment: Shipment) -> None:
+        if not fulfilment_repo.add_shipment(self.connection, shipment, self.now):
+            bump(self.connection, "fulfilment.duplicate_shipments")
+            return
+        bump(self.connection, "fulfilment.shipments")
+        record = fulfilment_repo.get_shipment(self.connection, shipment.shipment_id)
+        assert record is not None
+        self.evaluate(record)
+
+    def evaluate(self, record: ShipmentRecord) -> None:
+        """Decide a shipment that is new or parked: park it, or fulfil the order lines it completes."""
+        shipment = record.shipment
+        order = orders_repo.get_order(self.connection, reference=shipment.reference, lock=True)
+        if order is None or order.sent is None:
+            return  # stays parked: the order arrives later (or was never released)
+        before = [
+            s.shipment
+            for s in fulfilment_repo.shipments_of(self.connection, shipment.reference)
+            if s.state in EVALUATED and s.shipment.shipment_id != shipment.shipment_id
+        ]
+        try:
+            lines = to_fulfil_now(order.sent, before, shipment, self._per_bundle(order))
+        except RollupError as exc:
+            fulfilment_repo.set_state(self.connection, shipment.shipment_id, ShipmentState.REJECTED, self.now)
+            self._raise("over_fulfilment", shipment, str(exc))
+            return
+        decision = on_shipment(True, len(lines))
+        fulfilment_repo.set_state(self.connection, shipment.shipment_id, decision.state, self.now, lines)
+        fulfilment_repo.add_commands(self.connection, shipment.shipment_id, decision.commands, self.now)
+        if record.state == ShipmentState.PARKED:
+            bump(self.connection, "fulfilment.released_from_parking")
+            resolve_exceptions(
+                self.connection, "fulfilment_waiting_for_order", [f"shipment:{shipment.shipment_id}"]
+            )
+
+    def _per_bundle(self, order: OrderRecord) -> dict[int, dict[str, int]]:
+        """Component quantities of ONE bundle, by warehouse SKU, for each bundle line of the order."""
+        kits = items_repo.load_kits(self.connection)
+        rules = self.config.sku_rules.rules()
+        per: dict[int, dict[str, int]] = {}
+        for line in order.order.lines:
+            if line.sku not in kits:
+                continue
+            try:
+                parts = dekit(line.sku, 1, kits)
+            except KitError:
+                continue
+            merged: Counter[str] = Counter()
+            for sku, qty in parts:
+                merged[normalise(sku, rules)] += qty
+            per[line.line] = dict(merged)
+        return per
+
+    def unpark(self, reference: str) -> None:
+        for record in fulfilment_repo.shipments_of(self.connection, reference):
+            if record.state == ShipmentState.PARKED:
+                self.evaluate(record)
+
+    def item_fulfilment_answered(self, shipment_id: str, created: bool, reason: str = "") -> None:
+        record = fulfilment_repo.get_shipment(self.connection, shipment_id)
+        if record is None:
+            return
+        decision = on_item_fulfilment(record.state, created, self.config.fulfilment.bill_on_fulfilment)
+        fulfilment_repo.set_state(self.connection, shipment_id, decision.state, self.now)
+        fulfilment_repo.add_commands(self.connection, shipment_id, decision.commands, self.now)
+        if created:
+            bump(self.connection, "fulfilment.item_fulfilments")
+        else:
+            self._raise("over_fulfilment", record.shipment, f"the IMS refused the Item Fulfilment: {reason}")
+
+    def check(self) -> None:
+        """Parked too long, or fulfilment not created in time: an owner must look. Parked shipments
+        whose order has arrived meanwhile are released here too."""
+        settings = self.config.fulfilment
+        for record in fulfilment_repo.shipments_in(self.connection, [ShipmentState.PARKED]):
+            self.evaluate(record)
+        waited = self.now - timedelta(seconds=settings.park_alert_after_s)
+        for record in fulfilment_repo.shipments_in(self.connection, [ShipmentState.PARKED]):
+            if record.state_since < waited:
+                self._raise(
+                    "fulfilment_waiting_for_order",
+                    record.shipment,
+                    f"since {record.state_since:%Y-%m-%d %H:%M}, order {record.shipment.reference} unknown",
+                )
+        stalled = self.now - timedelta(seconds=settings.stall_after_s)
+        for record in fulfilment_repo.shipments_in(self.connection, [ShipmentState.IF_PENDING]):
+            if record.state_since < stalled:
+                self._raise(
+                    "fulfilment_stalled", record.shipment, "shipped, but no Item Fulfilment in the IMS yet"
+                )
+
+    def _raise(self, kind: str, shipment: Shipment, detail: str) -> None:
+        raise_exception(
+            self.connection,
+            type=kind,
+            entity=f"shipment:{shipment.shipment_id}",
+            owner=self.config.owners.owner_of(kind),
+            detail=detail,
+            now=self.now,
+        )

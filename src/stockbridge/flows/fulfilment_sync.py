@@ -1,0 +1,174 @@
+"""Fulfilment flow, I/O side: Item Fulfilments and invoices to the IMS, notices to customers."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import Connection, Engine
+
+from stockbridge.config import Config
+from stockbridge.connectors.errors import ConnectorError, RejectedError, RetriableError
+from stockbridge.connectors.http import RateLimiter
+from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
+from stockbridge.connectors.notify import Notifier, ShipmentNotice
+from stockbridge.domain.fulfilment_state import FulfilmentCommand
+from stockbridge.domain.retry import backoff_seconds
+from stockbridge.engine.clock import Clock
+from stockbridge.engine.db import in_transaction
+from stockbridge.flows.fulfilment import FulfilmentFolder
+from stockbridge.store import fulfilment_repo, orders_repo
+from stockbridge.store.bookkeeping import bump, raise_exception
+from stockbridge.store.fulfilment_repo import FulfilmentTask, ShipmentRecord
+from stockbridge.store.orders_repo import OrderRecord
+
+
+def if_external_id(shipment_id: str) -> str:
+    return f"sb-if-{shipment_id}"
+
+
+def invoice_external_id(shipment_id: str) -> str:
+    return f"sb-inv-{shipment_id}"
+
+
+class FulfilmentSender:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        config: Callable[[], Config],
+        ims: NetSuiteFulfilments,
+        limiter: RateLimiter,
+        notifier: Notifier,
+        clock: Clock,
+        worker_id: str,
+        concurrency: int = 4,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._engine = engine
+        self._config = config
+        self._ims = ims
+        self._limiter = limiter
+        self._notifier = notifier
+        self._clock = clock
+        self._owner = worker_id
+        self._concurrency = concurrency
+        self._rng = rng or random.Random()
+
+    async def run_cycle(self) -> int:
+        now = self._clock.now()
+        lease = now + timedelta(seconds=self._config().engine.lease_s)
+        tasks = await in_transaction(
+            self._engine, lambda c: fulfilment_repo.claim(c, self._owner, now, lease, self._concurrency * 4)
+        )
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def run(task: FulfilmentTask) -> None:
+            async with gate:
+                await self._run(task)
+
+        await asyncio.gather(*(run(t) for t in tasks))
+        return len(tasks)
+
+    async def _run(self, task: FulfilmentTask) -> None:
+        loaded = await in_transaction(self._engine, lambda c: _load(c, task.shipment_id))
+        if loaded is None:
+            return
+        shipment, order = loaded
+        failure: ConnectorError | None = None
+        try:
+            await self._perform(task, shipment, order)
+        except RejectedError as exc:
+            reason = str(exc)
+            if task.kind == FulfilmentCommand.ITEM_FULFILMENT:
+                await in_transaction(
+                    self._engine, lambda c: self._answered(c, task, created=False, reason=reason)
+                )
+                return
+            failure = exc
+        except ConnectorError as exc:
+            failure = exc
+        if failure is None:
+            await in_transaction(self._engine, lambda c: self._answered(c, task, created=True))
+        else:
+            await in_transaction(self._engine, lambda c: self._failed(c, task, failure))
+
+    async def _perform(self, task: FulfilmentTask, shipment: ShipmentRecord, order: OrderRecord) -> None:
+        config = self._config()
+        lines = shipment.fulfil_lines or {}
+        s = shipment.shipment
+        if task.kind == FulfilmentCommand.ITEM_FULFILMENT:
+            location = config.ims_location_of(config.order_warehouse()) or ""
+            await self._limiter.run(
+                lambda: self._ims.item_fulfilment(
+                    order.order.ims_id,
+                    if_external_id(s.shipment_id),
+                    lines,
+                    location_id=location,
+                    carrier=s.carrier,
+                    tracking_numbers=s.tracking_numbers,
+                )
+            )
+        elif task.kind == FulfilmentCommand.INVOICE:
+            await self._limiter.run(
+                lambda: self._ims.invoice(order.order.ims_id, invoice_external_id(s.shipment_id), lines)
+            )
+        else:
+            address = order.order.address
+            notice = ShipmentNotice(
+                reference=s.reference,
+                shipment_id=s.shipment_id,
+                recipient=order.order.email,
+                name=address.name if address else "",
+                carrier=s.carrier,
+                service=s.service,
+                tracking_numbers=s.tracking_numbers,
+            )
+            await self._notifier.shipment_sent(notice)
+
+    def _answered(
+        self, connection: Connection, task: FulfilmentTask, created: bool, reason: str = ""
+    ) -> None:
+        now = self._clock.now()
+        if not fulfilment_repo.done(connection, task, self._owner, now):
+            return
+        folder = FulfilmentFolder(connection, self._config(), now)
+        if task.kind == FulfilmentCommand.ITEM_FULFILMENT:
+            folder.item_fulfilment_answered(task.shipment_id, created, reason)
+        else:
+            bump(connection, f"fulfilment.{task.kind.value}")
+
+    def _failed(self, connection: Connection, task: FulfilmentTask, failure: ConnectorError) -> None:
+        config = self._config()
+        now = self._clock.now()
+        attempt = task.attempts + 1
+        if not isinstance(failure, RetriableError) or attempt >= config.engine.max_attempts:
+            fulfilment_repo.failed(connection, task, self._owner, str(failure), None)
+            kind = "notification_failed" if task.kind == FulfilmentCommand.NOTIFY else "fulfilment_stalled"
+            raise_exception(
+                connection,
+                type=kind,
+                entity=f"shipment:{task.shipment_id}",
+                owner=config.owners.owner_of(kind),
+                detail=f"{task.kind.value} failed after {attempt} attempts: {failure}",
+                now=now,
+            )
+            return
+        delay = backoff_seconds(
+            attempt,
+            base=config.engine.backoff_base_s,
+            cap=config.engine.backoff_cap_s,
+            retry_after=failure.retry_after,
+            rng=self._rng,
+        )
+        fulfilment_repo.failed(connection, task, self._owner, str(failure), now + timedelta(seconds=delay))
+
+
+def _load(connection: Connection, shipment_id: str) -> tuple[ShipmentRecord, OrderRecord] | None:
+    shipment = fulfilment_repo.get_shipment(connection, shipment_id)
+    if shipment is None:
+        return None
+    order = orders_repo.get_order(connection, reference=shipment.shipment.reference)
+    return None if order is None else (shipment, order)

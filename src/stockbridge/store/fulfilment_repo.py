@@ -1,0 +1,204 @@
+"""Shipments and the fulfilment outbox (Item Fulfilments, notifications, invoices)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, or_, select, update
+
+from stockbridge.domain.fulfilment import Shipment, ShippedLine
+from stockbridge.domain.fulfilment_state import FulfilmentCommand, ShipmentState
+from stockbridge.store.schema import fulfilment_commands, shipments
+from stockbridge.store.sql import insert_for, utc
+from stockbridge.store.states import BatchState
+
+
+def shipment_json(shipment: Shipment) -> dict[str, Any]:
+    return asdict(shipment)
+
+
+def shipment_from_json(data: dict[str, Any]) -> Shipment:
+    return Shipment(
+        shipment_id=data["shipment_id"],
+        reference=data["reference"],
+        carrier=data["carrier"],
+        service=data["service"],
+        tracking_numbers=tuple(data["tracking_numbers"]),
+        lines=tuple(ShippedLine(**line) for line in data["lines"]),
+        sequence=int(data.get("sequence", 0)),
+    )
+
+
+@dataclass(frozen=True)
+class ShipmentRecord:
+    shipment: Shipment
+    state: ShipmentState
+    fulfil_lines: dict[int, int] | None
+    state_since: datetime
+
+
+def _record(r: Any) -> ShipmentRecord:
+    lines = None if r.fulfil_lines is None else {int(k): int(v) for k, v in r.fulfil_lines.items()}
+    return ShipmentRecord(shipment_from_json(r.payload), ShipmentState(r.state), lines, utc(r.state_since))
+
+
+def add_shipment(connection: Connection, shipment: Shipment, now: datetime) -> bool:
+    """Store a shipment the first time it is seen; False when it was already known."""
+    stmt = (
+        insert_for(connection, shipments)
+        .values(
+            shipment_id=shipment.shipment_id,
+            reference=shipment.reference,
+            payload=shipment_json(shipment),
+            sequence=shipment.sequence,
+            state=ShipmentState.PARKED.value,
+            state_since=now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing()
+        .returning(shipments.c.shipment_id)
+    )
+    return connection.execute(stmt).first() is not None
+
+
+def get_shipment(connection: Connection, shipment_id: str) -> ShipmentRecord | None:
+    row = connection.execute(select(shipments).where(shipments.c.shipment_id == shipment_id)).first()
+    return None if row is None else _record(row)
+
+
+def shipments_of(connection: Connection, reference: str) -> list[ShipmentRecord]:
+    query = select(shipments).where(shipments.c.reference == reference).order_by(shipments.c.sequence)
+    return [_record(r) for r in connection.execute(query)]
+
+
+def shipments_in(connection: Connection, states: Sequence[ShipmentState]) -> list[ShipmentRecord]:
+    query = (
+        select(shipments)
+        .where(shipments.c.state.in_([s.value for s in states]))
+        .order_by(shipments.c.sequence)
+    )
+    return [_record(r) for r in connection.execute(query)]
+
+
+def set_state(
+    connection: Connection,
+    shipment_id: str,
+    state: ShipmentState,
+    now: datetime,
+    fulfil_lines: dict[int, int] | None = None,
+) -> None:
+    values: dict[str, Any] = {"state": state.value, "state_since": now}
+    if fulfil_lines is not None:
+        values["fulfil_lines"] = {str(k): v for k, v in fulfil_lines.items()}
+    connection.execute(update(shipments).where(shipments.c.shipment_id == shipment_id).values(**values))
+
+
+def counts_by_state(connection: Connection) -> dict[str, int]:
+    query = select(shipments.c.state, func.count()).group_by(shipments.c.state)
+    return {row[0]: int(row[1]) for row in connection.execute(query)}
+
+
+# --- outbox ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FulfilmentTask:
+    id: int
+    shipment_id: str
+    kind: FulfilmentCommand
+    attempts: int
+
+
+def add_commands(
+    connection: Connection, shipment_id: str, kinds: Sequence[FulfilmentCommand], now: datetime
+) -> None:
+    for kind in kinds:
+        stmt = insert_for(connection, fulfilment_commands).values(
+            shipment_id=shipment_id,
+            kind=kind.value,
+            state=BatchState.PENDING.value,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        connection.execute(stmt.on_conflict_do_nothing())
+
+
+def claim(
+    connection: Connection, owner: str, now: datetime, lease_until: datetime, limit: int
+) -> list[FulfilmentTask]:
+    due = or_(fulfilment_commands.c.lease_until.is_(None), fulfilment_commands.c.lease_until < now)
+    query = (
+        select(fulfilment_commands)
+        .where(
+            fulfilment_commands.c.state == BatchState.PENDING.value,
+            fulfilment_commands.c.next_attempt_at <= now,
+            due,
+        )
+        .order_by(fulfilment_commands.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed: list[FulfilmentTask] = []
+    for r in list(connection.execute(query)):
+        won = connection.execute(
+            update(fulfilment_commands)
+            .where(
+                fulfilment_commands.c.id == r.id, fulfilment_commands.c.state == BatchState.PENDING.value, due
+            )
+            .values(lease_owner=owner, lease_until=lease_until)
+        ).rowcount
+        if won:
+            claimed.append(
+                FulfilmentTask(int(r.id), r.shipment_id, FulfilmentCommand(r.kind), int(r.attempts))
+            )
+    return claimed
+
+
+def done(connection: Connection, task: FulfilmentTask, owner: str, now: datetime) -> bool:
+    won = connection.execute(
+        update(fulfilment_commands)
+        .where(
+            fulfilment_commands.c.id == task.id,
+            fulfilment_commands.c.state == BatchState.PENDING.value,
+            fulfilment_commands.c.lease_owner == owner,
+        )
+        .values(state=BatchState.SENT.value, done_at=now, lease_owner=None, lease_until=None)
+    ).rowcount
+    return bool(won)
+
+
+def failed(
+    connection: Connection, task: FulfilmentTask, owner: str, error: str, retry_at: datetime | None
+) -> None:
+    values: dict[str, Any] = {
+        "attempts": fulfilment_commands.c.attempts + 1,
+        "last_error": error,
+        "lease_owner": None,
+        "lease_until": None,
+    }
+    if retry_at is None:
+        values["state"] = BatchState.DEAD.value
+    else:
+        values["next_attempt_at"] = retry_at
+    connection.execute(
+        update(fulfilment_commands)
+        .where(fulfilment_commands.c.id == task.id, fulfilment_commands.c.lease_owner == owner)
+        .values(**values)
+    )
+
+
+def done_at(connection: Connection, shipment_id: str) -> dict[str, datetime]:
+    """When each command of a shipment was acknowledged (for sequencing checks)."""
+    query = select(fulfilment_commands).where(
+        fulfilment_commands.c.shipment_id == shipment_id, fulfilment_commands.c.done_at.is_not(None)
+    )
+    return {r.kind: utc(r.done_at) for r in connection.execute(query)}
+
+
+def commands_by_state(connection: Connection) -> dict[str, int]:
+    query = select(fulfilment_commands.c.state, func.count()).group_by(fulfilment_commands.c.state)
+    return {row[0]: int(row[1]) for row in connection.execute(query)}
