@@ -251,6 +251,7 @@ def test_sales_order_create_and_read_with_expanded_sublists(http: httpx.Client) 
         "itemType": "InvtPart",
         "quantity": 2.0,
         "quantityFulfilled": 0.0,
+        "quantityBilled": 0.0,
         "quantityCommitted": 0.0,
         "isClosed": False,
         "rate": 9.99,

@@ -461,7 +461,7 @@ def test_control_seeding_state_and_stats(http: httpx.Client) -> None:
     assert row.json()["items"][0]["quantityavailable"] == "-2"
     http.get(f"{RECORD}/inventoryItem/101", headers=BEARER)
     http.get(f"{RECORD}/inventoryItem/eid:nope", headers=BEARER)
-    http.get(f"{RECORD}/invoice/1", headers=BEARER)
+    http.get(f"{RECORD}/customer/1", headers=BEARER)
     stats = http.get("/_control/stats").json()
     assert stats["calls"] == 4
     assert stats["calls_by_route"] == {

@@ -13,8 +13,13 @@ from stockbridge.simulators.ims.store import ImsStore
 from stockbridge.simulators.ims.suiteql import SuiteQLError
 
 
-def _line(quantity: float, shipped: float = 0, closed: bool = False) -> dict[str, Any]:
-    return {"quantity": quantity, "quantityshiprecv": shipped, "isclosed": "T" if closed else "F"}
+def _line(quantity: float, shipped: float = 0, closed: bool = False, billed: float = 0) -> dict[str, Any]:
+    return {
+        "quantity": quantity,
+        "quantityshiprecv": shipped,
+        "quantitybilled": billed,
+        "isclosed": "T" if closed else "F",
+    }
 
 
 @pytest.mark.parametrize(
@@ -31,6 +36,10 @@ def _line(quantity: float, shipped: float = 0, closed: bool = False) -> dict[str
         ("C", [_line(2)], "C"),
         ("G", [_line(2, 2), _line(1)], "G"),
         ("H", [_line(2)], "H"),
+        ("D", [_line(2, 1, billed=1), _line(1)], "D"),  # billed, but still short: D
+        ("F", [_line(2, 2, billed=1), _line(1, 1)], "F"),  # fulfilled, partly billed: F
+        ("F", [_line(2, 2, billed=2), _line(1, 1, billed=1)], "G"),  # everything billed
+        ("D", [_line(2, 1, closed=True, billed=1), _line(1, closed=True)], "G"),  # the rest closed
     ],
 )
 def test_derive_status(current: str, lines: list[dict[str, Any]], expected: str) -> None:

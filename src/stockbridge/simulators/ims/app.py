@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from . import suiteql
 from .auth import Authenticator, Credentials
+from .document_records import DocumentRecords
 from .errors import (
     ADJUSTMENT_SPEC,
     ITEM_SPEC,
@@ -88,7 +89,9 @@ class ImsSimulator:
         self.limiter.configure(s.concurrency_limit, s.calls_per_second)
         self.max_lines = s.max_lines_per_request
         faults = dict(fail_rate=s.fail_rate, outage=s.outage, latency_ms=s.latency_ms, seed=s.seed)
-        self.faults.update({**faults, "fail_after_commit_rate": s.fail_after_commit_rate})
+        self.faults.update(
+            {**faults, "fail_after_commit_rate": s.fail_after_commit_rate, "fail_after_commit_next": 0}
+        )
 
     # --- helpers ---------------------------------------------------------------------------------
     @staticmethod
@@ -350,6 +353,7 @@ class ImsSimulator:
             ("PUT", f"{adjustment}/{{key}}", self.put_adjustment),
             ("GET", f"{adjustment}/{{key}}/inventory", self.adjustment_sublist),
             *OrderRecords(self).routes(),
+            *DocumentRecords(self).routes(),
         ]
         routes = [Route(TOKEN, self.real("token", self.token, governed=False), methods=["POST"])]
         for method, path, handler in table:

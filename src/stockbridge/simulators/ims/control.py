@@ -11,11 +11,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import catalog
+from .documents import FULFILMENT, INVOICE
 from .errors import ImsError, as_id, invalid_content
 from .order_input import parse_control, parse_fulfil_lines
-from .order_views import control_state, control_view
+from .order_views import control_documents, control_state, control_view
 from .order_views import order as load_order
 from .store import ITEM_FIELDS, ImsStore, number
+from .transform_input import DocumentHeader
 
 if TYPE_CHECKING:
     from .app import ImsSimulator
@@ -80,7 +82,8 @@ def state(store: ImsStore) -> dict[str, Any]:
                 '(SELECT COUNT(*) FROM transactionline WHERE "transaction" IN '
                 "(SELECT id FROM \"transaction\" WHERE type = 'InvAdjst')) AS lines, "
                 "(SELECT COUNT(*) FROM \"transaction\" WHERE type = 'SalesOrd') AS orders, "
-                "(SELECT COUNT(*) FROM \"transaction\" WHERE type = 'ItemShip') AS fulfilments"
+                "(SELECT COUNT(*) FROM \"transaction\" WHERE type = 'ItemShip') AS fulfilments, "
+                "(SELECT COUNT(*) FROM \"transaction\" WHERE type = 'CustInvc') AS invoices"
             )
             or {}
         )
@@ -91,6 +94,7 @@ def state(store: ImsStore) -> dict[str, Any]:
         "replaced": store.replaced,
         "salesOrders": counts["orders"],
         "itemFulfillments": counts["fulfilments"],
+        "invoices": counts["invoices"],
     }
 
 
@@ -197,8 +201,26 @@ def control_routes(sim: ImsSimulator) -> list[Route]:
         with store.tx() as conn:
             lines = parse_fulfil_lines(conn, body.get("lines"), "lines", transform=False)
         external_id = body.get("externalId")
-        txn_id = orders.fulfil(order, lines, external_id=None if external_id is None else str(external_id))
+        header = DocumentHeader(external_id=None if external_id is None else str(external_id))
+        txn_id = orders.fulfil(order, lines, header)
         return {**view(order), "itemFulfillment": str(txn_id)}
+
+    async def bill(request: Request) -> Any:
+        order = find_order(request)
+        txn_id = orders.bill(order)
+        return {**view(order), "invoice": str(txn_id)}
+
+    def after(request: Request) -> int:
+        raw = request.query_params.get("after", "0")
+        if not raw.isdigit():
+            raise ValueError("after must be a sequence number (an integer >= 0)")
+        return int(raw)
+
+    async def fulfilments(request: Request) -> Any:
+        return {"fulfilments": control_documents(store, FULFILMENT, after(request))}
+
+    async def invoices(request: Request) -> Any:
+        return {"invoices": control_documents(store, INVOICE, after(request))}
 
     async def state_view(request: Request) -> Any:
         return state(store)
@@ -238,9 +260,12 @@ def control_routes(sim: ImsSimulator) -> list[Route]:
         Route(f"{so}/{{order}}", _control(patch_order), methods=["PATCH"]),
         *(
             Route(f"{so}/{{order}}/{name}", _control(action(name)), methods=["POST"])
-            for name in ("approve", "cancel", "close", "bill")
+            for name in ("approve", "cancel", "close")
         ),
+        Route(f"{so}/{{order}}/bill", _control(bill), methods=["POST"]),
         Route(f"{so}/{{order}}/fulfil", _control(fulfil), methods=["POST"]),
+        Route("/_control/fulfilments", _control(fulfilments), methods=["GET"]),
+        Route("/_control/invoices", _control(invoices), methods=["GET"]),
         Route("/_control/state", _control(state_view), methods=["GET"]),
         Route("/_control/stats", _control(stats), methods=["GET"]),
         Route("/_control/faults", _control(faults), methods=["GET", "PUT"]),

@@ -175,12 +175,13 @@ ADDRESS_SPEC: Spec = {
 }
 SALES_ORDER_LINE_SPEC: Spec = {
     **_scalars(
-        "line quantity rate amount description isClosed links quantityFulfilled quantityCommitted itemType"
+        "line quantity rate amount description isClosed links quantityFulfilled quantityCommitted itemType "
+        "quantityBilled"
     ),
     **_refs("item location"),
 }
 SALES_ORDER_SPEC: Spec = {
-    **_scalars("externalId memo tranId tranDate id links createdDate lastModifiedDate shipAddress"),
+    **_scalars("externalId memo email tranId tranDate id links createdDate lastModifiedDate shipAddress"),
     **_refs("entity orderStatus shipMethod location subsidiary currency"),
     "shippingAddress": ADDRESS_SPEC,
     "item": sublist_spec(SALES_ORDER_LINE_SPEC),
@@ -189,10 +190,21 @@ FULFILLMENT_LINE_SPEC: Spec = {
     **_scalars("orderLine quantity itemreceive itemReceive line links"),
     **_refs("item location"),
 }
+PACKAGE_SPEC: Spec = _scalars("packageTrackingNumber packageWeight packageDescr links")
 FULFILLMENT_SPEC: Spec = {
-    **_scalars("externalId memo tranDate id links package packageList"),
-    "shipStatus": REF_SPEC,
+    **_scalars("externalId memo tranDate id links tranId createdDate lastModifiedDate"),
+    **_refs("shipStatus shipMethod entity createdFrom"),
     "item": sublist_spec(FULFILLMENT_LINE_SPEC),
+    "package": sublist_spec(PACKAGE_SPEC),
+}
+INVOICE_LINE_SPEC: Spec = {
+    **_scalars("orderLine quantity line links rate amount description itemType"),
+    **_refs("item location"),
+}
+INVOICE_SPEC: Spec = {
+    **_scalars("externalId memo tranDate id links tranId createdDate lastModifiedDate total"),
+    **_refs("entity createdFrom status"),
+    "item": sublist_spec(INVOICE_LINE_SPEC),
 }
 
 

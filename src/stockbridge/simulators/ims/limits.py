@@ -112,6 +112,7 @@ class Faults:
     outage: bool = False
     latency_ms: float = 0.0
     fail_after_commit_rate: float = 0.0
+    fail_after_commit_next: int = 0  # the next n successful writes are applied, then answered 500
     seed: int = 0
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -134,6 +135,11 @@ class Faults:
             if latency < 0:
                 raise ValueError("latency_ms must be >= 0")
             self.latency_ms = latency
+        if "fail_after_commit_next" in values:
+            count = values["fail_after_commit_next"]
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise ValueError("fail_after_commit_next must be an integer >= 0")
+            self.fail_after_commit_next = count
         if "outage" in values:
             self.outage = bool(values["outage"])
         if "seed" in values:
@@ -142,8 +148,14 @@ class Faults:
     def fail_now(self) -> bool:
         return self.fail_rate > 0 and self._rng.random() < self.fail_rate
 
-    def fail_after_commit_now(self) -> bool:
-        return self.fail_after_commit_rate > 0 and self._rng.random() < self.fail_after_commit_rate
+    def fail_after_commit_now(self, write: bool) -> bool:
+        """Whether this successful call is answered 500: drawn from the RNG with the rate (any call),
+        or forced by `fail_after_commit_next` (writes only; it never touches the RNG sequence)."""
+        drawn = self.fail_after_commit_rate > 0 and self._rng.random() < self.fail_after_commit_rate
+        forced = write and self.fail_after_commit_next > 0
+        if forced:
+            self.fail_after_commit_next -= 1
+        return drawn or forced
 
     def error_id(self) -> str:
         return "".join(self._rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(20))
@@ -154,6 +166,7 @@ class Faults:
             "outage": self.outage,
             "latency_ms": self.latency_ms,
             "fail_after_commit_rate": self.fail_after_commit_rate,
+            "fail_after_commit_next": self.fail_after_commit_next,
             "seed": self.seed,
         }
 
@@ -191,7 +204,7 @@ class Stats:
 class Gate:
     """The pipeline of every real (non-control) call, in order: outage (503), authentication (401),
     calls per second (429 + Retry-After), concurrency (429), latency, fail_rate (500), the handler,
-    fail_after_commit_rate (500 after the handler's work is applied)."""
+    fail_after_commit_rate / fail_after_commit_next (500 after the handler's work is applied)."""
 
     def __init__(self, auth: Authenticator, limiter: Limiter, faults: Faults, stats: Stats) -> None:
         self.auth, self.limiter, self.faults, self.stats = auth, limiter, faults, stats
@@ -202,7 +215,7 @@ class Gate:
             route = label.replace("{key}", "eid:{externalId}" if key.startswith("eid:") else "{id}")
             self.stats.record_call(f"{request.method} {route}")
             try:
-                response = await self._run(request, handler, governed)
+                response = await self._run(request, handler, governed, label != "suiteql")
             except ImsError as error:
                 response = error.response()
             except Exception as exc:  # a simulator bug: still answer in NetSuite's shape
@@ -213,7 +226,7 @@ class Gate:
 
         return endpoint
 
-    async def _run(self, request: Request, handler: Handler, governed: bool) -> Response:
+    async def _run(self, request: Request, handler: Handler, governed: bool, may_write: bool) -> Response:
         if self.faults.outage:
             raise service_unavailable()
         if not governed:
@@ -235,7 +248,8 @@ class Gate:
                 response = await handler(request)
             except ImsError as error:
                 response = error.response()
-            if 200 <= response.status_code < 300 and self.faults.fail_after_commit_now():
+            write = may_write and request.method != "GET"
+            if 200 <= response.status_code < 300 and self.faults.fail_after_commit_now(write):
                 raise unexpected_error(self.faults.error_id())  # applied, but the client hears 500
             return response
         finally:

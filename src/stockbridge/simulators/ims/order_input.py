@@ -146,7 +146,12 @@ def address_text(fields: Mapping[str, Any] | None) -> str | None:
 def parse_record(conn: sqlite3.Connection, body: Mapping[str, Any], *, creating: bool) -> OrderChange:
     change = OrderChange()
     head = change.header
-    for prop, column in (("externalId", "externalid"), ("memo", "memo"), ("tranId", "tranid")):
+    for prop, column in (
+        ("externalId", "externalid"),
+        ("memo", "memo"),
+        ("tranId", "tranid"),
+        ("email", "email"),
+    ):
         if prop in body:
             head[column] = text(body[prop], column, prop)
     if creating or "entity" in body:
@@ -229,7 +234,12 @@ def parse_control(conn: sqlite3.Connection, spec: Mapping[str, Any], *, creating
     {"line", "quantity"?, "isClosed"?, "itemId"?, "rate"?}]}` (names, not ids)."""
     change = OrderChange()
     head = change.header
-    for prop, column in (("tranId", "tranid"), ("externalId", "externalid"), ("memo", "memo")):
+    for prop, column in (
+        ("tranId", "tranid"),
+        ("externalId", "externalid"),
+        ("memo", "memo"),
+        ("email", "email"),
+    ):
         if prop in spec:
             head[column] = text(spec[prop], column, prop)
     if creating:

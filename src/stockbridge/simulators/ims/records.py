@@ -1,4 +1,5 @@
-"""Record API for kit items, ship items, sales orders and item fulfilments (see docs/simulators/ims.md)."""
+"""Record API for kit items, ship items and sales orders (see docs/simulators/ims.md); item fulfilments
+and invoices are in document_records.py."""
 
 from __future__ import annotations
 
@@ -8,25 +9,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from . import catalog, suiteql
-from .errors import (
-    FULFILLMENT_SPEC,
-    SALES_ORDER_SPEC,
-    invalid_field_value,
-    invalid_parameter,
-    nonexistent_id,
-)
+from .errors import SALES_ORDER_SPEC, invalid_parameter, nonexistent_id
 from .limits import Handler
-from .order_input import (
-    COUNTRIES,
-    SHIP_STATUS_NAMES,
-    STATUS_NAMES,
-    address_text,
-    parse_fulfil_lines,
-    parse_record,
-    text,
-)
+from .order_input import COUNTRIES, STATUS_NAMES, address_text, parse_record
 from .order_views import OrderView
-from .order_views import fulfilment as load_fulfilment
 from .order_views import order as load_order
 from .web import COLLECTION, RECORD, SINGULAR, compact, iso, json_body
 
@@ -42,6 +28,7 @@ SUPPORTED_RECORDS = frozenset(
         "shipItem",
         "salesOrder",
         "itemFulfillment",
+        "invoice",
     }
 )
 KIT_FILTER = suiteql.fields(
@@ -53,10 +40,6 @@ ORDER_FILTER = suiteql.fields(
     "id:id:number tranId:tranid:text externalId:externalid:text orderStatus:status:text "
     "entity:entity:number shipMethod:shipmethod:number tranDate:trandate:date "
     "createdDate:createddate:date lastModifiedDate:lastmodifieddate:date"
-)
-FULFILLMENT_FILTER = suiteql.fields(
-    "id:id:number tranId:tranid:text externalId:externalid:text createdFrom:createdfrom:number "
-    "tranDate:trandate:date lastModifiedDate:lastmodifieddate:date"
 )
 TRANSACTION = '"transaction"'
 
@@ -155,6 +138,7 @@ class OrderRecords:
                 "itemType": ln["itemtype"],
                 "quantity": float(ln["quantity"]),
                 "quantityFulfilled": float(ln["quantityshiprecv"]),
+                "quantityBilled": float(ln["quantitybilled"] or 0),
                 "quantityCommitted": 0.0,
                 "isClosed": ln["isclosed"] == "T",
                 "rate": rate,
@@ -200,6 +184,7 @@ class OrderRecords:
             if head["location"]
             else None,
             "memo": head["memo"],
+            "email": head["email"],
             "createdDate": iso(head["createddate"]),
             "lastModifiedDate": iso(head["lastmodifieddate"]),
             "item": self.sim.sublist(f"{href}/item", self.order_lines(request, view) if expand else None),
@@ -238,91 +223,9 @@ class OrderRecords:
         self.orders.edit(self.order_id(request), body, lambda conn, b: parse_record(conn, b, creating=False))
         return Response(status_code=204)
 
-    async def transform_fulfilment(self, request: Request) -> Response:
-        order_id = self.order_id(request)
-        body = await json_body(request)
-        self.sim.validate_names(request, body, FULFILLMENT_SPEC, "itemFulfillment")
-        sublist = body.get("item")
-        raw_lines = sublist.get("items", []) if isinstance(sublist, dict) else []
-        with self.store.tx() as conn:
-            lines = parse_fulfil_lines(conn, raw_lines, "item.items", transform=True)
-        raw_status = body.get("shipStatus", "C")
-        ship_status = raw_status.get("id") if isinstance(raw_status, dict) else raw_status
-        if ship_status not in SHIP_STATUS_NAMES:
-            raise invalid_field_value(ship_status, "shipstatus", "shipStatus")
-        txn_id = self.orders.fulfil(
-            order_id,
-            lines,
-            external_id=text(body.get("externalId"), "externalid", "externalId"),
-            memo=text(body.get("memo"), "memo", "memo"),
-            ship_status=str(ship_status),
-            unlisted_in_full=True,
-        )
-        return self.sim.created(request, "itemFulfillment", txn_id)
-
-    # --- item fulfilments ----------------------------------------------------------------------
-    def fulfilment_lines(self, request: Request, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        ref = self.sim.ref
-        return [
-            compact(
-                {
-                    "links": [],
-                    "line": ln["id"],
-                    "orderLine": ln["orderline"],
-                    "item": ref(request, catalog.RECORD_OF_TYPE[ln["itemtype"]], ln["item"], ln["itemname"]),
-                    "itemType": ln["itemtype"],
-                    "quantity": float(ln["quantity"]),
-                    "location": ref(request, "location", ln["location"], ln["locationname"])
-                    if ln["location"]
-                    else None,
-                    "itemReceive": True,
-                }
-            )
-            for ln in lines
-        ]
-
-    def fulfilment(self, request: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        found = load_fulfilment(self.store, self.sim.key_id("transaction", request, "ItemShip"))
-        if found is None:
-            raise nonexistent_id()
-        return found
-
-    async def get_fulfilment(self, request: Request) -> Response:
-        head, lines = self.fulfilment(request)
-        href = f"{self.sim.base(request)}/itemFulfillment/{head['id']}"
-        expanded = self.fulfilment_lines(request, lines) if self.sim.expand(request) else None
-        status = head["status"]
-        order_name = f"Sales Order #{head['ordertranid']}"
-        record = {
-            "links": [{"rel": "self", "href": href}],
-            "id": str(head["id"]),
-            "tranId": head["tranid"],
-            "externalId": head["externalid"],
-            "tranDate": head["trandate"],
-            "memo": head["memo"],
-            "createdFrom": self.sim.ref(request, "salesOrder", head["createdfrom"], order_name),
-            "shipStatus": {"id": status, "refName": SHIP_STATUS_NAMES.get(status, status)},
-            "createdDate": iso(head["createddate"]),
-            "lastModifiedDate": iso(head["lastmodifieddate"]),
-            "item": self.sim.sublist(f"{href}/item", expanded),
-        }
-        return JSONResponse(compact(record), media_type=SINGULAR)
-
-    async def fulfilment_sublist(self, request: Request) -> Response:
-        head, lines = self.fulfilment(request)
-        href = f"{self.sim.base(request)}/itemFulfillment/{head['id']}/item"
-        return JSONResponse(
-            self.sim.sublist(href, self.fulfilment_lines(request, lines)), media_type=COLLECTION
-        )
-
-    async def list_fulfilments(self, request: Request) -> Response:
-        return self.sim.collection(
-            request, "itemFulfillment", TRANSACTION, FULFILLMENT_FILTER, "type = 'ItemShip'"
-        )
-
     def routes(self) -> list[tuple[str, str, Handler]]:
         kit, ship = f"{RECORD}/kitItem", f"{RECORD}/shipItem"
-        order, fulfilment = f"{RECORD}/salesOrder", f"{RECORD}/itemFulfillment"
+        order = f"{RECORD}/salesOrder"
         return [
             ("GET", kit, self.list_kits),
             ("GET", f"{kit}/{{key}}", self.get_kit),
@@ -335,8 +238,4 @@ class OrderRecords:
             ("PATCH", f"{order}/{{key}}", self.patch_order),
             ("GET", f"{order}/{{key}}/item", self.order_item_sublist),
             ("GET", f"{order}/{{key}}/shippingAddress", self.order_address),
-            ("POST", f"{order}/{{key}}/!transform/itemFulfillment", self.transform_fulfilment),
-            ("GET", fulfilment, self.list_fulfilments),
-            ("GET", f"{fulfilment}/{{key}}", self.get_fulfilment),
-            ("GET", f"{fulfilment}/{{key}}/item", self.fulfilment_sublist),
         ]

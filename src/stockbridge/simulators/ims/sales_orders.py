@@ -1,10 +1,10 @@
-"""Sales orders and item fulfilments: storage, edits and the order status life cycle.
+"""Sales orders: storage, edits, fulfilment, billing and the order status life cycle.
 
 A sales order is a `transaction` row (type 'SalesOrd', `status` the one-letter orderStatus) with
-`transactionline` rows (`quantityshiprecv` = quantity fulfilled), plus a hidden `sim_salesorder`
-row (version, shipping address). Every change stamps `lastmodifieddate` and a new version from the
-store's monotonic counter. An item fulfilment is a `transaction` (type 'ItemShip', `createdfrom` =
-the order) whose lines name the order line they fulfil (`orderline`).
+`transactionline` rows (`quantityshiprecv` = quantity fulfilled, `quantitybilled`), plus a hidden
+`sim_salesorder` row (version, shipping address). Every change stamps `lastmodifieddate` and a new
+version from the store's monotonic counter. Item fulfilments and invoices are written by
+documents.py.
 """
 
 from __future__ import annotations
@@ -14,22 +14,26 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from . import documents
 from .errors import ImsError, invalid_content, invalid_request
 from .order_input import STATUS_NAMES, FulfilLine, LineChange, OrderChange, fulfil_plan
 from .store import DUPLICATE_EXTERNAL_ID, ImsStore, Row
+from .transform_input import BillLine, DocumentHeader, bill_plan
 
 Parser = Callable[[sqlite3.Connection, Mapping[str, Any]], OrderChange]
 FIRST_ORDER_NUMBER = 1001
 OPEN_FOR_FULFILMENT = ("B", "D", "E")
+OPEN_FOR_BILLING = ("D", "E", "F")  # something fulfilled (B, A, C and H have nothing fulfilled)
 LOCKED = ("C", "G", "H")  # no line changes once cancelled, billed or closed
 
 
 def derive_status(current: str, lines: Sequence[Row]) -> str:
     """The status implied by the lines, for an approved, open order (B, D, E, F); others unchanged.
 
-    Nothing fulfilled: B, or H once every line is closed. Something fulfilled: F when every open
-    line is fully fulfilled (closing the rest of a partially fulfilled order bills what shipped),
-    else D.
+    Nothing fulfilled: B, or H once every line is closed. Something fulfilled: D while an open line
+    is short (billed or not: E is never used); once every open line is fully fulfilled (closing the
+    rest of a partially fulfilled order bills what shipped), G when everything fulfilled is billed,
+    else F.
     """
     if current not in ("B", "D", "E", "F"):
         return current
@@ -37,8 +41,10 @@ def derive_status(current: str, lines: Sequence[Row]) -> str:
     open_lines = [ln for ln in lines if ln["isclosed"] != "T"]
     if not shipped:
         return "B" if open_lines else "H"
-    done = all(ln["quantityshiprecv"] >= ln["quantity"] for ln in open_lines)
-    return "F" if done else "D"
+    if not all(ln["quantityshiprecv"] >= ln["quantity"] for ln in open_lines):
+        return "D"
+    billed = all((ln.get("quantitybilled") or 0) >= ln["quantityshiprecv"] for ln in lines)
+    return "G" if billed else "F"
 
 
 class SalesOrders:
@@ -135,8 +141,9 @@ class SalesOrders:
     def cancel(self, order_id: int) -> None:
         self._transition(order_id, ("A", "B"), "cancelled", "C")
 
-    def bill(self, order_id: int) -> None:
-        self._transition(order_id, ("F",), "billed", "G")
+    def bill(self, order_id: int) -> int:
+        """The control API's bill: an invoice for everything fulfilled and not billed, from F only."""
+        return self.invoice(order_id, [], allowed=("F",))
 
     def close(self, order_id: int) -> None:
         with self.store.tx() as conn:
@@ -166,61 +173,63 @@ class SalesOrders:
         self,
         order_id: int,
         lines: Sequence[FulfilLine],
+        header: DocumentHeader | None = None,
         *,
-        external_id: str | None = None,
-        memo: str | None = None,
-        ship_status: str = "C",
         unlisted_in_full: bool = False,
+        via: str = "control",
     ) -> int:
         """Create an item fulfilment for `lines` (with `unlisted_in_full`, as NetSuite's transform
         does, every other open line is fulfilled for its remaining quantity) and raise the order's
         quantity fulfilled. Returns the fulfilment's id."""
+        header = header or DocumentHeader()
         with self.store.tx() as conn:
             status = self._status(conn, order_id)
+            documents.check_external_id(conn, documents.FULFILMENT, header.external_id)
             if status not in OPEN_FOR_FULFILMENT:
                 raise invalid_request(
                     f"A {STATUS_NAMES[status]} sales order cannot be fulfilled; it must be approved and open."
                 )
-            if (
-                external_id is not None
-                and conn.execute(
-                    "SELECT 1 FROM \"transaction\" WHERE type = 'ItemShip' AND externalid = ?", (external_id,)
-                ).fetchone()
-            ):
-                raise invalid_request(DUPLICATE_EXTERNAL_ID)
-            order = {r["id"]: dict(r) for r in conn.execute(
-                'SELECT * FROM transactionline WHERE "transaction" = ?', (order_id,)
-            )}  # fmt: skip
-            shipping = fulfil_plan(order, lines, unlisted_in_full)
+            shipping = fulfil_plan(self._lines(conn, order_id), lines, unlisted_in_full)
             if not shipping:
                 raise invalid_content(
                     "You must enter at least one line item for this transaction.", "item.items"
                 )
-            head = conn.execute(
-                'SELECT entity, location FROM "transaction" WHERE id = ?', (order_id,)
-            ).fetchone()
-            stamp = self.store.stamp()
-            txn_id = self.store.next_transaction_id()
-            conn.execute(
-                'INSERT INTO "transaction" (id, tranid, type, recordtype, externalid, trandate, memo, '
-                "status, entity, createdfrom, createddate, lastmodifieddate) "
-                "VALUES (?, ?, 'ItemShip', 'itemfulfillment', ?, ?, ?, ?, ?, ?, ?, ?)",
-                (txn_id, f"IF{txn_id}", external_id, stamp[:10], memo, ship_status, head["entity"],
-                 order_id, stamp, stamp),
-            )  # fmt: skip
-            for n, (line, amount, location) in enumerate(shipping, start=1):
-                where = location or line["location"] or head["location"]
-                conn.execute(
-                    'INSERT INTO transactionline ("transaction", id, linesequencenumber, item, itemtype, '
-                    "location, quantity, createdfrom, orderline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (txn_id, n, n, line["item"], line["itemtype"], where, amount, order_id, line["id"]),
-                )
-                conn.execute(
-                    "UPDATE transactionline SET quantityshiprecv = quantityshiprecv + ? WHERE uniquekey = ?",
-                    (amount, line["uniquekey"]),
-                )
+            txn_id = documents.insert_fulfilment(conn, self.store, order_id, shipping, header, via)
             self._settle(conn, order_id)
             return txn_id
+
+    def invoice(
+        self,
+        order_id: int,
+        lines: Sequence[BillLine],
+        header: DocumentHeader | None = None,
+        *,
+        via: str = "control",
+        allowed: tuple[str, ...] = OPEN_FOR_BILLING,
+    ) -> int:
+        """Create an invoice billing `lines` (none: everything fulfilled and not yet billed) and raise
+        the order's quantity billed. Returns the invoice's id."""
+        header = header or DocumentHeader()
+        with self.store.tx() as conn:
+            status = self._status(conn, order_id)
+            documents.check_external_id(conn, documents.INVOICE, header.external_id)
+            if status not in allowed:
+                raise invalid_request(f"A {STATUS_NAMES[status]} sales order cannot be billed.")
+            billing = bill_plan(self._lines(conn, order_id), lines)
+            if not billing:
+                raise invalid_content(
+                    "You must enter at least one line item for this transaction.", "item.items"
+                )
+            txn_id = documents.insert_invoice(conn, self.store, order_id, billing, header, via)
+            self._settle(conn, order_id)
+            return txn_id
+
+    @staticmethod
+    def _lines(conn: sqlite3.Connection, order_id: int) -> dict[int, Row]:
+        return {
+            int(r["id"]): dict(r)
+            for r in conn.execute('SELECT * FROM transactionline WHERE "transaction" = ?', (order_id,))
+        }
 
     def _status(self, conn: sqlite3.Connection, order_id: int) -> str:
         row = conn.execute(
@@ -282,7 +291,8 @@ class SalesOrders:
         itemtype = conn.execute("SELECT itemtype FROM item WHERE id = ?", (line.item,)).fetchone()[0]
         conn.execute(
             'INSERT INTO transactionline ("transaction", id, linesequencenumber, item, itemtype, location, '
-            "quantity, quantityshiprecv, isclosed, rate, memo) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+            "quantity, quantityshiprecv, quantitybilled, isclosed, rate, memo) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)",
             (order_id, top[0] + 1, top[1] + 1, line.item, itemtype, line.location or location,
              line.quantity, "T" if line.is_closed else "F", line.rate, line.description),
         )  # fmt: skip
@@ -329,7 +339,8 @@ class SalesOrders:
         lines = [
             dict(r)
             for r in conn.execute(
-                'SELECT quantity, quantityshiprecv, isclosed FROM transactionline WHERE "transaction" = ?',
+                "SELECT quantity, quantityshiprecv, quantitybilled, isclosed FROM transactionline "
+                'WHERE "transaction" = ?',
                 (order_id,),
             )
         ]
