@@ -17,6 +17,7 @@ from starlette.routing import Route
 from .orders_api import order_routes
 from .server import ClarusServer
 from .settings import ClarusSettings, SettingsError
+from .shipments_api import shipment_routes
 from .state import ClarusError, parse_movement
 from .web import error_response as _error
 from .web import json_body as _json_body
@@ -216,6 +217,7 @@ def create_app(settings: ClarusSettings | None = None) -> Starlette:
         Route("/_control/faults", control(faults), methods=["GET", "PUT"]),
         Route("/_control/health", health, methods=["GET"]),
         *order_routes(server, api, control),
+        *shipment_routes(server, api, control),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     app.state.clarus = server

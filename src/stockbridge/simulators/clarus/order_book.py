@@ -189,6 +189,10 @@ class OrderBook:
     def dump(self) -> dict[str, Any]:
         return {reference: self.orders[reference].to_dict() for reference in sorted(self.orders)}
 
+    def replace(self, changed: Order, previous: Order) -> None:
+        """Store a new version of an existing order (a despatch step); the caller has validated it."""
+        self._store(changed, previous)
+
     def _store(self, order: Order, previous: Order | None) -> None:
         if previous is not None:
             old = (previous.updated_at, previous.reference)

@@ -109,6 +109,7 @@ class Order:
     updated_at: str
     cancelled_at: str | None = None
     held_from: str | None = None  # the status an on_hold order left; not serialised
+    shipments: tuple[str, ...] = ()  # shipment ids, in despatch order (shipments.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +124,7 @@ class Order:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "cancelled_at": self.cancelled_at,
+            "shipments": list(self.shipments),
         }
 
 

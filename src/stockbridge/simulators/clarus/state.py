@@ -1,5 +1,5 @@
 """Clarus WMS in-memory model: warehouses, stock per status, movements, events, subscriptions, and the
-product master and orders (items.py, order_book.py). No I/O."""
+product master, orders and shipments (items.py, order_book.py, shipment_book.py). No I/O."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ from .movements import (
     parse_movement,
 )
 from .order_book import OrderBook, OrderEvent
-from .orders import ORDER_EVENT_TYPES, Order
+from .orders import ORDER_EVENT_TYPES, ORDER_STATUS_CHANGED, ORDER_UPDATED, Order
+from .shipment_book import ShipmentBook
+from .shipments import SHIPMENT_DESPATCHED, Shipment, ShipmentEvent, despatch_steps, make_shipment
 
 __all__ = [
     "EVENT_TYPE",
@@ -41,16 +43,19 @@ __all__ = [
     "Event",
     "Movement",
     "OrderEvent",
+    "ShipmentEvent",
     "Subscription",
     "format_time",
     "parse_movement",
 ]
 
 _WAREHOUSE_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,32}")
-EVENT_TYPES: Final = (EVENT_TYPE, *ORDER_EVENT_TYPES)
+EVENT_TYPES: Final = (EVENT_TYPE, *ORDER_EVENT_TYPES, SHIPMENT_DESPATCHED)
 
 
-AnyEvent = Event | OrderEvent  # everything in a warehouse's sequence, webhooks and events feed
+AnyEvent = (
+    Event | OrderEvent | ShipmentEvent
+)  # everything in a warehouse's sequence, webhooks and events feed
 
 
 @dataclass(slots=True)
@@ -134,6 +139,7 @@ class ClarusState:
         self._next_subscription = 1
         self.items = ItemCatalog()
         self.orders = OrderBook(self.warehouses, self.items)
+        self.shipments = ShipmentBook()
         for warehouse_id in warehouse_ids:
             self.add_warehouse(warehouse_id, f"Clarus warehouse {warehouse_id}")
 
@@ -238,6 +244,29 @@ class ClarusState:
         )
         self._append(warehouse, event)
         return event
+
+    def despatch(self, reference: str, raw: object) -> tuple[Shipment, list[AnyEvent]]:
+        """Pick, pack and despatch (part of) an order atomically: checked completely first, then each
+        status change, the `shipment.despatched` event and the order's last change take a sequence."""
+        order = self.orders.get(reference)
+        request, lines, shipment_id = self.shipments.prepare(order, raw)
+        now = self.now()
+        *steps, last = despatch_steps(order, lines, shipment_id, now)
+        events: list[AnyEvent] = []
+        previous = order
+        for step in steps:
+            self.orders.replace(step, previous)
+            events.append(self.order_event(ORDER_STATUS_CHANGED, step, previous.status))
+            previous = step
+        warehouse = self.warehouses[order.warehouse_id]
+        shipment = make_shipment(request, order, shipment_id, lines, now, warehouse.sequence + 1)
+        self.shipments.add(shipment)
+        events.append(ShipmentEvent(shipment))
+        self._append(warehouse, events[-1])
+        self.orders.replace(last, previous)
+        kind = ORDER_STATUS_CHANGED if last.status != previous.status else ORDER_UPDATED
+        events.append(self.order_event(kind, last, previous.status))
+        return shipment, events
 
     def _append(self, warehouse: Warehouse, event: AnyEvent) -> None:
         warehouse.sequence = event.sequence
