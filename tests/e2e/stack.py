@@ -107,9 +107,13 @@ class Stack:
         return parse_config(self._config_data())
 
     def _config_data(self) -> dict[str, Any]:
-        return hub_config_data(
+        data = hub_config_data(
             self.clarus_url, self.ims_url, self.hub_port, self.database_url, **self.engine_settings
         )
+        for key, value in self.overrides.items():  # "section.key": value
+            section, _, name = key.partition(".")
+            data.setdefault(section, {})[name] = value
+        return data
 
     # --- the simulators ---------------------------------------------------------------------------
     def create_items(self, skus: list[str], inactive: frozenset[str] = frozenset()) -> None:

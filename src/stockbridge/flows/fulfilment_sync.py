@@ -106,6 +106,7 @@ class FulfilmentSender:
                     order.order.ims_id,
                     if_external_id(s.shipment_id),
                     lines,
+                    order_lines=[line.line for line in order.order.lines],
                     location_id=location,
                     carrier=s.carrier,
                     tracking_numbers=s.tracking_numbers,

@@ -40,6 +40,7 @@ class NetSuiteFulfilments:
         external_id: str,
         lines: Mapping[int, int],
         *,
+        order_lines: Sequence[int],
         location_id: str,
         carrier: str,
         tracking_numbers: Sequence[str],
@@ -48,10 +49,19 @@ class NetSuiteFulfilments:
             "externalId": external_id,
             "shipStatus": "C",
             "memo": f"Shipped by {carrier}" if carrier else "Shipped",
+            # The transform starts from every order line with itemreceive true (Oracle's example lists a
+            # line with itemreceive false to leave it out): name every line, receive only ours.
             "item": {
                 "items": [
-                    {"orderLine": line, "quantity": qty, "itemreceive": True, "location": int(location_id)}
-                    for line, qty in sorted(lines.items())
+                    {
+                        "orderLine": line,
+                        "quantity": lines[line],
+                        "itemreceive": True,
+                        "location": int(location_id),
+                    }
+                    if line in lines
+                    else {"orderLine": line, "itemreceive": False}
+                    for line in sorted(set(order_lines) | set(lines))
                 ]
             },
             "package": {
