@@ -10,17 +10,20 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
+from aiosmtpd.controller import Controller
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from stockbridge.config import Config, parse_config
+from stockbridge.demo.despatch_day import Mailbox, count, despatch_orders, ship_before_the_order
 from stockbridge.demo.harness import HubThread, measure_drift, running_hub, wait_for
 from stockbridge.demo.orders_day import LATE_MAPPED, MAPPED, SKU_RULES, OrderDay
 from stockbridge.demo.traffic import Movement, Traffic, sku_name
@@ -113,15 +116,25 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
         else set()
     )
     day = OrderDay(options.orders, options.skus, options.seed)
+    mailbox = Mailbox()
     clarus_app = clarus_sim.create_app(clarus_sim.ClarusSettings(api_key=CLARUS_KEY, seed=options.seed))
     ims_app = ims_sim.create_app(ims_sim.ImsSettings(bearer_tokens=[IMS_TOKEN], seed=options.seed))
-    with serve_in_thread(clarus_app) as clarus_url, serve_in_thread(ims_app) as ims_url:
+    with (
+        mail_server(mailbox) as smtp_port,
+        serve_in_thread(clarus_app) as clarus_url,
+        serve_in_thread(ims_app) as ims_url,
+    ):
         control = httpx.Client(timeout=120)
         control.post(
             f"{ims_url}/_control/items",
             json={"items": [{"itemId": s, "isInactive": s in inactive} for s in skus if s not in unknown]},
         ).raise_for_status()
+        mailbox.ims_url = ims_url
         data = demo_config_data(clarus_url, ims_url, free_port(), database_url, options.ims_calls_per_second)
+        data["fulfilment"] = {
+            "bill_on_fulfilment": True,
+            "notifier": {"kind": "smtp", "smtp_host": "127.0.0.1", "smtp_port": smtp_port},
+        }
         config_path = workdir / "stockbridge.yaml"
         config_path.write_text(yaml.safe_dump(data))
         config = parse_config(data, str(config_path))
@@ -138,7 +151,12 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
                 json={
                     "url": f"{hub_url}/webhooks/clarus",
                     "secret": WEBHOOK_SECRET,
-                    "events": ["inventory.movement", "order.status_changed", "order.updated"],
+                    "events": [
+                        "inventory.movement",
+                        "order.status_changed",
+                        "order.updated",
+                        "shipment.despatched",
+                    ],
                 },
             ).raise_for_status()
             control.put(
@@ -170,14 +188,32 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
                 if options.orders
                 else None
             )
+            fulfilment = (
+                _despatch_day(control, hub, clarus_url, ims_url, options, mailbox, console)
+                if options.orders
+                else None
+            )
             health = hub.health()
         ims_stats = control.get(f"{ims_url}/_control/stats").json()
         drifted, units = measure_drift(clarus_url, ims_url, config)
     summary = _summary(options, database_url, sent, drifted, units, deliveries, ims_stats, health, started)
     if orders is not None:
         summary["orders"] = orders
+    if fulfilment is not None:
+        summary["fulfilment"] = fulfilment
     _print_summary(console, summary)
     return summary
+
+
+@contextmanager
+def mail_server(handler: Mailbox) -> Iterator[int]:
+    """A local SMTP server (aiosmtpd) for the customers' shipment notices; yields its port."""
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield int(controller.port)
+    finally:
+        controller.stop()
 
 
 class HubControl:
@@ -255,6 +291,35 @@ def _order_day(
         )
     finally:
         engine.dispose()
+
+
+def _despatch_day(
+    control: httpx.Client,
+    hub: HubControl,
+    clarus_url: str,
+    ims_url: str,
+    options: DemoOptions,
+    mailbox: Mailbox,
+    console: Console,
+) -> dict[str, Any]:
+    def settled() -> bool:
+        health = hub.health()
+        return hub.orders_settled() and not health["fulfilment_commands"].get("pending")
+
+    with console.status("the warehouse despatches"):
+        shipped = despatch_orders(control, clarus_url, options.seed)
+        console.print(f"despatched: {dict(shipped)}")
+        ghost = ship_before_the_order(control, clarus_url, ims_url, CLARUS_KEY)
+        wait_for(
+            lambda: hub.health()["shipments"].get("parked", 0) >= 1, 60, "the early shipment to be parked"
+        )
+        console.print("a shipment for an order the hub has not seen is parked; the order arrives")
+        control.post(f"{ims_url}/_control/sales_orders", json={"orders": [ghost]}).raise_for_status()
+        hub.run_job("orders_poll")
+        control.post(f"{clarus_url}/_control/drain", params={"timeout": 120})
+        wait_for(lambda: settled() and hub.health()["shipments"].get("parked", 0) == 0, 300, "fulfilments")
+        wait_for(lambda: len(mailbox.received) >= hub.counter("fulfilment.notify"), 60, "notices to arrive")
+    return count(control, clarus_url, ims_url, mailbox, hub.counter("fulfilment.released_from_parking"))
 
 
 def _summary(
@@ -372,6 +437,24 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
             ("orders held, by reason", held),
             ("orders differing from what the IMS says", orders["mismatches"]),
         ]
+    fulfilment = summary.get("fulfilment")
+    if fulfilment is not None:
+        rows += [
+            ("shipments / Item Fulfilments", f"{fulfilment['shipments']} / {fulfilment['item_fulfilments']}"),
+            (
+                "notices sent / before their fulfilment",
+                f"{fulfilment['notifications']} / {fulfilment['early_notifications']}",
+            ),
+            ("shipments missing / doubled in the IMS", f"{fulfilment['missing']} / {fulfilment['doubled']}"),
+            (
+                "parked / released from parking",
+                f"{fulfilment['parked']} / {fulfilment['released_from_parking']}",
+            ),
+            (
+                "IMS orders complete / partial",
+                f"{fulfilment['orders_complete']} / {fulfilment['orders_partial']}",
+            ),
+        ]
     rows.append(("wall time s", summary["wall_s"]))
     for what, value in rows:
         table.add_row(what, str(value))
@@ -387,6 +470,15 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
 
 
 def succeeded(summary: dict[str, Any]) -> bool:
-    """The demo's verdict: no drift, and no order that differs from what the IMS says it should be."""
+    """The demo's verdict: no drift, no order that differs from what the IMS says it should be, no
+    shipment missing or doubled in the IMS, no notice before its Item Fulfilment."""
     orders = summary.get("orders")
-    return summary["drift"] == 0 and (orders is None or orders["mismatches"] == 0)
+    fulfilment = summary.get("fulfilment")
+    return (
+        summary["drift"] == 0
+        and (orders is None or orders["mismatches"] == 0)
+        and (
+            fulfilment is None
+            or fulfilment["missing"] + fulfilment["doubled"] + fulfilment["early_notifications"] == 0
+        )
+    )

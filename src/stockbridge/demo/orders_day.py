@@ -110,6 +110,7 @@ class OrderDay:
                         "tranId": p.reference,
                         "status": p.status,
                         "shipMethod": p.ship_method,
+                        "email": f"{p.reference.lower()}@example.com",
                         "shippingAddress": ims_address(p.address),
                         "lines": [{"itemId": sku, "quantity": qty} for sku, qty in p.lines],
                     }
