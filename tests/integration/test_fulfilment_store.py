@@ -132,3 +132,32 @@ def test_parked_too_long_raises_to_operations(store: Engine) -> None:
         assert [(e.type, e.entity, e.owner) for e in list_exceptions(c)] == [
             ("fulfilment_waiting_for_order", "shipment:S9", "operations")
         ]
+
+
+def test_the_hubs_own_fulfilments_are_not_mistaken_for_edits(store: Engine) -> None:
+    from dataclasses import replace
+
+    from stockbridge.domain.order_state import OrderState
+    from stockbridge.store.schema import order_commands
+
+    _release(store)
+    _ship(store, "S1", ("1", "MUG", 3))
+    _answer_if(store)
+    shown = replace(
+        ORDER, lines=(OrderLine(1, "MUG", 3, quantity_fulfilled=3), ORDER.lines[1]), last_modified="s2"
+    )
+    with store.begin() as c:
+        OrderFolder(c, CONFIG, T0).fold_sales_order(shown)
+        record = orders_repo.get_order(c, reference="SO601")
+        kinds = [r.kind for r in c.execute(select(order_commands))]
+    assert record is not None
+    assert record.state == OrderState.RELEASED
+    assert kinds == ["create"]
+    # A line fulfilled by hand on top is still a change to the warehouse's request.
+    by_hand = replace(
+        ORDER, lines=(ORDER.lines[0], OrderLine(2, "BOX", 2, quantity_fulfilled=1)), last_modified="s3"
+    )
+    with store.begin() as c:
+        OrderFolder(c, CONFIG, T0).fold_sales_order(by_hand)
+        kinds = [r.kind for r in c.execute(select(order_commands))]
+    assert kinds == ["create", "amend"]

@@ -317,6 +317,7 @@ def _despatch_day(
         control.post(f"{ims_url}/_control/sales_orders", json={"orders": [ghost]}).raise_for_status()
         hub.run_job("orders_poll")
         control.post(f"{clarus_url}/_control/drain", params={"timeout": 120})
+        hub.run_job("events_poll")  # the feed catches up what lost webhooks missed, as it does on schedule
         wait_for(lambda: settled() and hub.health()["shipments"].get("parked", 0) == 0, 300, "fulfilments")
         wait_for(lambda: len(mailbox.received) >= hub.counter("fulfilment.notify"), 60, "notices to arrive")
     return count(control, clarus_url, ims_url, mailbox, hub.counter("fulfilment.released_from_parking"))

@@ -37,9 +37,9 @@ class FulfilmentFolder:
         bump(self.connection, "fulfilment.shipments")
         record = fulfilment_repo.get_shipment(self.connection, shipment.shipment_id)
         assert record is not None
-        self.evaluate(record)
+        self.evaluate(record, newly_arrived=True)
 
-    def evaluate(self, record: ShipmentRecord) -> None:
+    def evaluate(self, record: ShipmentRecord, newly_arrived: bool = False) -> None:
         """Decide a shipment that is new or parked: park it, or fulfil the order lines it completes."""
         shipment = record.shipment
         order = orders_repo.get_order(self.connection, reference=shipment.reference, lock=True)
@@ -59,7 +59,7 @@ class FulfilmentFolder:
         decision = on_shipment(True, len(lines))
         fulfilment_repo.set_state(self.connection, shipment.shipment_id, decision.state, self.now, lines)
         fulfilment_repo.add_commands(self.connection, shipment.shipment_id, decision.commands, self.now)
-        if record.state == ShipmentState.PARKED:
+        if not newly_arrived:
             bump(self.connection, "fulfilment.released_from_parking")
             resolve_exceptions(
                 self.connection, "fulfilment_waiting_for_order", [f"shipment:{shipment.shipment_id}"]

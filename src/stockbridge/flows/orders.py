@@ -27,7 +27,7 @@ from stockbridge.domain.order_state import (
 )
 from stockbridge.domain.orders import HoldReason, ItemInfo, OrderContext, SalesOrder, WmsOrder, prepare
 from stockbridge.flows.fulfilment import FulfilmentFolder
-from stockbridge.store import items_repo, orders_repo
+from stockbridge.store import fulfilment_repo, items_repo, orders_repo
 from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
 from stockbridge.store.orders_repo import OrderCommand, OrderRecord
 
@@ -98,9 +98,21 @@ class OrderFolder:
         self.redecide(record)
 
     def redecide(self, record: OrderRecord) -> OrderRecord:
-        prepared = prepare(record.order, self.context)
+        prepared = prepare(self._as_requested_by_hand(record.order), self.context)
         decision = decide(record.state, record.order, prepared, record.sent, self.context.release_statuses)
         return self.apply(record, decision, prepared)
+
+    def _as_requested_by_hand(self, order: SalesOrder) -> SalesOrder:
+        """The order with only the fulfilments made by hand in the IMS counted as fulfilled: what the
+        hub's own Item Fulfilments cover is what the warehouse shipped, not a change to its request."""
+        by_hub = fulfilment_repo.fulfilled_by_hub(self.connection, order.reference)
+        if not by_hub:
+            return order
+        lines = tuple(
+            replace(line, quantity_fulfilled=max(0, line.quantity_fulfilled - by_hub.get(line.line, 0)))
+            for line in order.lines
+        )
+        return replace(order, lines=lines)
 
     def apply(
         self, record: OrderRecord, decision: Decision, prepared: WmsOrder | list[HoldReason] | None = None

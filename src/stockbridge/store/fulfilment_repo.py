@@ -202,3 +202,20 @@ def done_at(connection: Connection, shipment_id: str) -> dict[str, datetime]:
 def commands_by_state(connection: Connection) -> dict[str, int]:
     query = select(fulfilment_commands.c.state, func.count()).group_by(fulfilment_commands.c.state)
     return {row[0]: int(row[1]) for row in connection.execute(query)}
+
+
+def fulfilled_by_hub(connection: Connection, reference: str) -> dict[int, int]:
+    """IMS order line → quantity the hub's own Item Fulfilments have fulfilled (or are fulfilling).
+
+    The IMS's `quantityFulfilled` counts these too; only the rest was fulfilled by hand in the IMS
+    and reduces what the warehouse is asked for.
+    """
+    total: dict[int, int] = {}
+    query = select(shipments.c.fulfil_lines).where(
+        shipments.c.reference == reference,
+        shipments.c.state.in_([ShipmentState.IF_PENDING.value, ShipmentState.FULFILLED.value]),
+    )
+    for (lines,) in connection.execute(query):
+        for line, qty in (lines or {}).items():
+            total[int(line)] = total.get(int(line), 0) + int(qty)
+    return total
