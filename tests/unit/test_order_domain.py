@@ -278,6 +278,7 @@ def test_warehouse_statuses_lock_and_cancel() -> None:
     assert after_warehouse_status(OrderState.RELEASED, "picking") == OrderState.LOCKED
     assert after_warehouse_status(OrderState.CANCEL_PENDING, "cancelled") == OrderState.CANCELLED
     assert after_warehouse_status(OrderState.HELD, "cancelled") == OrderState.HELD
+    assert after_warehouse_status(OrderState.LOCKED, "despatched") == OrderState.COMPLETE
 
 
 @pytest.mark.parametrize(

@@ -97,6 +97,8 @@ def after_warehouse_status(state: OrderState, wms_status: str) -> OrderState:
     """The state once the warehouse reports `wms_status` for an order it holds."""
     if wms_status == "cancelled" and state not in NEVER_SENT:
         return OrderState.CANCELLED
+    if wms_status == "despatched" and state in {OrderState.RELEASED, OrderState.LOCKED}:
+        return OrderState.COMPLETE  # every line shipped: fulfilments follow shipment by shipment
     if wms_status in LOCKED_WMS_STATUSES and state == OrderState.RELEASED:
         return OrderState.LOCKED
     return state

@@ -98,8 +98,9 @@ class OrderFolder:
         self.redecide(record)
 
     def redecide(self, record: OrderRecord) -> OrderRecord:
-        prepared = prepare(self._as_requested_by_hand(record.order), self.context)
-        decision = decide(record.state, record.order, prepared, record.sent, self.context.release_statuses)
+        requested = self._as_requested_by_hand(record.order)
+        prepared = prepare(requested, self.context)
+        decision = decide(record.state, requested, prepared, record.sent, self.context.release_statuses)
         return self.apply(record, decision, prepared)
 
     def _as_requested_by_hand(self, order: SalesOrder) -> SalesOrder:
