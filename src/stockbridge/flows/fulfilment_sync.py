@@ -15,9 +15,9 @@ from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
 from stockbridge.connectors.notify import Notifier, ShipmentNotice
 from stockbridge.domain.fulfilment_state import FulfilmentCommand
-from stockbridge.domain.retry import backoff_seconds
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
+from stockbridge.engine.retry import next_attempt_at
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.store import fulfilment_repo, orders_repo
 from stockbridge.store.bookkeeping import bump, raise_exception
@@ -145,8 +145,13 @@ class FulfilmentSender:
         config = self._config()
         now = self._clock.now()
         attempt = task.attempts + 1
-        if not isinstance(failure, RetriableError) or attempt >= config.engine.max_attempts:
-            fulfilment_repo.failed(connection, task, self._owner, str(failure), None)
+        retry_at = (
+            next_attempt_at(config.engine, attempt, now, retry_after=failure.retry_after, rng=self._rng)
+            if isinstance(failure, RetriableError)
+            else None
+        )
+        fulfilment_repo.failed(connection, task, self._owner, str(failure), retry_at)
+        if retry_at is None:
             kind = "notification_failed" if task.kind == FulfilmentCommand.NOTIFY else "fulfilment_stalled"
             raise_exception(
                 connection,
@@ -156,15 +161,6 @@ class FulfilmentSender:
                 detail=f"{task.kind.value} failed after {attempt} attempts: {failure}",
                 now=now,
             )
-            return
-        delay = backoff_seconds(
-            attempt,
-            base=config.engine.backoff_base_s,
-            cap=config.engine.backoff_cap_s,
-            retry_after=failure.retry_after,
-            rng=self._rng,
-        )
-        fulfilment_repo.failed(connection, task, self._owner, str(failure), now + timedelta(seconds=delay))
 
 
 def _load(connection: Connection, shipment_id: str) -> tuple[ShipmentRecord, OrderRecord] | None:

@@ -23,10 +23,9 @@ from stockbridge.config import Config
 from stockbridge.connectors.errors import ConnectorError, RejectedError, RetriableError
 from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.client import AdjustmentLine, NetSuiteClient
-from stockbridge.domain.retry import backoff_seconds
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
-from stockbridge.engine.retry import with_retries
+from stockbridge.engine.retry import next_attempt_at, with_retries
 from stockbridge.flows.inventory import IMS_CHANNEL
 from stockbridge.store import items_repo, outbox_repo, targets_repo
 from stockbridge.store.bookkeeping import (
@@ -250,8 +249,9 @@ class ImsStockPusher:
     ) -> None:
         now = self._clock.now()
         attempt = batch.attempts + 1
-        if attempt >= self._config.engine.max_attempts:
-            outbox_repo.batch_failed(connection, batch, self._owner, error, None)
+        retry_at = next_attempt_at(self._config.engine, attempt, now, retry_after=retry_after, rng=self._rng)
+        outbox_repo.batch_failed(connection, batch, self._owner, error, retry_at)
+        if retry_at is None:
             raise_exception(
                 connection,
                 type="push_failed",
@@ -261,15 +261,6 @@ class ImsStockPusher:
                 now=now,
                 retry_action=f"stockbridge replay --batch {batch.id}",
             )
-            return
-        delay = backoff_seconds(
-            attempt,
-            base=self._config.engine.backoff_base_s,
-            cap=self._config.engine.backoff_cap_s,
-            retry_after=retry_after,
-            rng=self._rng,
-        )
-        outbox_repo.batch_failed(connection, batch, self._owner, error, now + timedelta(seconds=delay))
 
     def _rejected(self, connection: Connection, batch: PushBatch, exc: RejectedError) -> None:
         """A 4xx: NetSuite applies an adjustment whole or not at all, so nothing of it applied.

@@ -19,11 +19,10 @@ from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 from stockbridge.domain.order_state import CommandKind, Outcome
 from stockbridge.domain.product_master import CatalogItem, audit, plan_sync
-from stockbridge.domain.retry import backoff_seconds
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
-from stockbridge.engine.retry import with_retries
+from stockbridge.engine.retry import next_attempt_at, with_retries
 from stockbridge.flows.orders import SALES_ORDER_KIND, OrderFolder
 from stockbridge.store import inbox_repo, items_repo, orders_repo
 from stockbridge.store.bookkeeping import bump, get_cursor, raise_exception, resolve_exceptions, set_cursor
@@ -147,8 +146,15 @@ class OrderCommandSender:
     def _failed(self, connection: Connection, command: OrderCommand, failure: ConnectorError) -> None:
         now = self._clock.now()
         attempt = command.attempts + 1
-        if not isinstance(failure, RetriableError) or attempt >= self._config().engine.max_attempts:
-            orders_repo.command_failed(connection, command, self._owner, str(failure), None)
+        retry_at = (
+            next_attempt_at(
+                self._config().engine, attempt, now, retry_after=failure.retry_after, rng=self._rng
+            )
+            if isinstance(failure, RetriableError)
+            else None
+        )
+        orders_repo.command_failed(connection, command, self._owner, str(failure), retry_at)
+        if retry_at is None:
             raise_exception(
                 connection,
                 type="order_stalled",
@@ -158,17 +164,6 @@ class OrderCommandSender:
                 now=now,
                 retry_action="stockbridge replay",
             )
-            return
-        delay = backoff_seconds(
-            attempt,
-            base=self._config().engine.backoff_base_s,
-            cap=self._config().engine.backoff_cap_s,
-            retry_after=failure.retry_after,
-            rng=self._rng,
-        )
-        orders_repo.command_failed(
-            connection, command, self._owner, str(failure), now + timedelta(seconds=delay)
-        )
 
 
 async def sync_products(

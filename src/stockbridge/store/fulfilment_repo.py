@@ -7,10 +7,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, func, select, update
 
 from stockbridge.domain.fulfilment import Shipment, ShippedLine
 from stockbridge.domain.fulfilment_state import FulfilmentCommand, ShipmentState
+from stockbridge.store import leased
 from stockbridge.store.schema import fulfilment_commands, shipments
 from stockbridge.store.sql import insert_for, utc
 from stockbridge.store.states import BatchState
@@ -130,65 +131,20 @@ def add_commands(
 def claim(
     connection: Connection, owner: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[FulfilmentTask]:
-    due = or_(fulfilment_commands.c.lease_until.is_(None), fulfilment_commands.c.lease_until < now)
-    query = (
-        select(fulfilment_commands)
-        .where(
-            fulfilment_commands.c.state == BatchState.PENDING.value,
-            fulfilment_commands.c.next_attempt_at <= now,
-            due,
-        )
-        .order_by(fulfilment_commands.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    claimed: list[FulfilmentTask] = []
-    for r in list(connection.execute(query)):
-        won = connection.execute(
-            update(fulfilment_commands)
-            .where(
-                fulfilment_commands.c.id == r.id, fulfilment_commands.c.state == BatchState.PENDING.value, due
-            )
-            .values(lease_owner=owner, lease_until=lease_until)
-        ).rowcount
-        if won:
-            claimed.append(
-                FulfilmentTask(int(r.id), r.shipment_id, FulfilmentCommand(r.kind), int(r.attempts))
-            )
-    return claimed
+    return [
+        FulfilmentTask(int(r.id), r.shipment_id, FulfilmentCommand(r.kind), int(r.attempts))
+        for r in leased.claim_due(connection, fulfilment_commands, owner, now, lease_until, limit)
+    ]
 
 
 def done(connection: Connection, task: FulfilmentTask, owner: str, now: datetime) -> bool:
-    won = connection.execute(
-        update(fulfilment_commands)
-        .where(
-            fulfilment_commands.c.id == task.id,
-            fulfilment_commands.c.state == BatchState.PENDING.value,
-            fulfilment_commands.c.lease_owner == owner,
-        )
-        .values(state=BatchState.SENT.value, done_at=now, lease_owner=None, lease_until=None)
-    ).rowcount
-    return bool(won)
+    return leased.finish(connection, fulfilment_commands, task.id, owner, now)
 
 
 def failed(
     connection: Connection, task: FulfilmentTask, owner: str, error: str, retry_at: datetime | None
 ) -> None:
-    values: dict[str, Any] = {
-        "attempts": fulfilment_commands.c.attempts + 1,
-        "last_error": error,
-        "lease_owner": None,
-        "lease_until": None,
-    }
-    if retry_at is None:
-        values["state"] = BatchState.DEAD.value
-    else:
-        values["next_attempt_at"] = retry_at
-    connection.execute(
-        update(fulfilment_commands)
-        .where(fulfilment_commands.c.id == task.id, fulfilment_commands.c.lease_owner == owner)
-        .values(**values)
-    )
+    leased.fail(connection, fulfilment_commands, task.id, owner, error, retry_at)
 
 
 def done_at(connection: Connection, shipment_id: str) -> dict[str, datetime]:
@@ -200,8 +156,7 @@ def done_at(connection: Connection, shipment_id: str) -> dict[str, datetime]:
 
 
 def commands_by_state(connection: Connection) -> dict[str, int]:
-    query = select(fulfilment_commands.c.state, func.count()).group_by(fulfilment_commands.c.state)
-    return {row[0]: int(row[1]) for row in connection.execute(query)}
+    return leased.count_by_state(connection, fulfilment_commands)
 
 
 def fulfilled_by_hub(connection: Connection, reference: str) -> dict[int, int]:

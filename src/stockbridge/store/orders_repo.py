@@ -9,11 +9,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, func, select
 
 from stockbridge.domain.order_state import CommandKind, OrderState
 from stockbridge.domain.orders import HoldReason, OrderLine, SalesOrder, WmsLine, WmsOrder
 from stockbridge.domain.shipping import Address
+from stockbridge.store import leased
 from stockbridge.store.schema import order_commands, sales_orders
 from stockbridge.store.sql import insert_for, utc
 from stockbridge.store.states import BatchState
@@ -171,73 +172,32 @@ def add_command(
 def claim_commands(
     connection: Connection, owner: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[OrderCommand]:
-    due = or_(order_commands.c.lease_until.is_(None), order_commands.c.lease_until < now)
-    query = (
-        select(order_commands)
-        .where(
-            order_commands.c.state == BatchState.PENDING.value, order_commands.c.next_attempt_at <= now, due
+    return [
+        OrderCommand(
+            int(r.id),
+            r.ims_id,
+            r.reference,
+            CommandKind(r.kind),
+            wms_order_from_json(r.payload) if r.payload else None,
+            int(r.attempts),
         )
-        .order_by(order_commands.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    claimed: list[OrderCommand] = []
-    for r in list(connection.execute(query)):
-        won = connection.execute(
-            update(order_commands)
-            .where(order_commands.c.id == r.id, order_commands.c.state == BatchState.PENDING.value, due)
-            .values(lease_owner=owner, lease_until=lease_until)
-        ).rowcount
-        if won:
-            order = wms_order_from_json(r.payload) if r.payload else None
-            claimed.append(
-                OrderCommand(int(r.id), r.ims_id, r.reference, CommandKind(r.kind), order, int(r.attempts))
-            )
-    return claimed
+        for r in leased.claim_due(connection, order_commands, owner, now, lease_until, limit)
+    ]
 
 
 def command_done(connection: Connection, command: OrderCommand, owner: str, now: datetime) -> bool:
-    won = connection.execute(
-        update(order_commands)
-        .where(
-            order_commands.c.id == command.id,
-            order_commands.c.state == BatchState.PENDING.value,
-            order_commands.c.lease_owner == owner,
-        )
-        .values(state=BatchState.SENT.value, done_at=now, lease_owner=None, lease_until=None)
-    ).rowcount
-    return bool(won)
+    return leased.finish(connection, order_commands, command.id, owner, now)
 
 
 def command_failed(
     connection: Connection, command: OrderCommand, owner: str, error: str, retry_at: datetime | None
 ) -> None:
-    values: dict[str, Any] = {
-        "attempts": order_commands.c.attempts + 1,
-        "last_error": error,
-        "lease_owner": None,
-        "lease_until": None,
-    }
-    if retry_at is None:
-        values["state"] = BatchState.DEAD.value
-    else:
-        values["next_attempt_at"] = retry_at
-    connection.execute(
-        update(order_commands)
-        .where(order_commands.c.id == command.id, order_commands.c.lease_owner == owner)
-        .values(**values)
-    )
+    leased.fail(connection, order_commands, command.id, owner, error, retry_at)
 
 
 def replay_dead_commands(connection: Connection, now: datetime) -> int:
-    result = connection.execute(
-        update(order_commands)
-        .where(order_commands.c.state == BatchState.DEAD.value)
-        .values(state=BatchState.PENDING.value, attempts=0, next_attempt_at=now, last_error=None)
-    )
-    return int(result.rowcount)
+    return leased.replay_dead(connection, order_commands, now)
 
 
 def commands_by_state(connection: Connection) -> dict[str, int]:
-    query = select(order_commands.c.state, func.count()).group_by(order_commands.c.state)
-    return {row[0]: int(row[1]) for row in connection.execute(query)}
+    return leased.count_by_state(connection, order_commands)
