@@ -142,6 +142,8 @@ class Owners(_Frozen):
     fulfilment_stalled: str = "integration"
     over_fulfilment: str = "operations"
     notification_failed: str = "customer_service"
+    tracking_drift: str = "operations"
+    status_drift: str = "operations"
     unmapped_status: str = "operations"
     unmapped_warehouse: str = "operations"
     bad_webhook: str = "integration"
@@ -200,6 +202,8 @@ class FulfilmentSettings(_Frozen):
     park_alert_after_s: Annotated[float, Field(gt=0)] = 3600.0  # shipment waiting for its order
     stall_after_s: Annotated[float, Field(gt=0)] = 900.0  # Item Fulfilment not created in time
     checks_s: Annotated[float, Field(gt=0)] = 60.0
+    verify_s: Annotated[float, Field(gt=0)] = 900.0  # read tracking numbers back from the IMS
+    verify_window_s: Annotated[float, Field(gt=0)] = 86400.0  # fulfilments younger than this are read back
     notifier: NotifierSettings = NotifierSettings()
     # Reviewed table: Clarus order status -> the NetSuite order status it should show once its
     # Item Fulfilments exist (reported by `stockbridge orders list`; a mismatch is status drift).

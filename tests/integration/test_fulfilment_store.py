@@ -161,3 +161,35 @@ def test_the_hubs_own_fulfilments_are_not_mistaken_for_edits(store: Engine) -> N
         OrderFolder(c, CONFIG, T0).fold_sales_order(by_hand)
         kinds = [r.kind for r in c.execute(select(order_commands))]
     assert kinds == ["create", "amend"]
+
+
+def test_status_table_raises_when_the_ims_does_not_show_the_mapped_status(store: Engine) -> None:
+    from dataclasses import replace
+
+    from stockbridge.connectors.clarus.wire import WireOrderEvent, WireOrderStatus
+
+    _release(store)
+    _ship(store, "S1", ("1", "MUG", 3), ("2.1", "MUG", 2), ("2.2", "TEA", 2))
+    _answer_if(store)
+    event = WireOrderEvent(
+        id="e1",
+        type="order.status_changed",
+        data=WireOrderStatus(
+            warehouse_id="WH1", sequence=5, occurred_at=T0, reference="SO601", status="despatched"
+        ),
+    )
+    with store.begin() as c:
+        OrderFolder(c, CONFIG, T0).fold_warehouse_status(event)
+    later = T0 + timedelta(hours=1)
+    with store.begin() as c:
+        FulfilmentFolder(c, CONFIG, later).check_statuses()
+    with store.connect() as c:
+        assert [(e.type, e.state.value) for e in list_exceptions(c)] == [("status_drift", "open")]
+    # The IMS catches up (Pending Billing); the next check resolves it.
+    with store.begin() as c:
+        record = orders_repo.get_order(c, reference="SO601")
+        assert record is not None
+        orders_repo.save_order(c, replace(record, order=replace(record.order, status="F")), later)
+        FulfilmentFolder(c, CONFIG, later).check_statuses()
+    with store.connect() as c:
+        assert [(e.type, e.state.value) for e in list_exceptions(c)] == [("status_drift", "resolved")]

@@ -22,6 +22,7 @@ SCHEDULED_JOBS = frozenset(
         "revalidate_held",
         "order_checks",
         "fulfilment_checks",
+        "fulfilment_verify",
     }
 )
 

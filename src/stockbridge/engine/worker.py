@@ -28,7 +28,7 @@ from stockbridge.engine.db import in_transaction
 from stockbridge.engine.schedule import claim_run, record_run, run_soon
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.fulfilment import FulfilmentFolder
-from stockbridge.flows.fulfilment_sync import FulfilmentSender
+from stockbridge.flows.fulfilment_sync import FulfilmentSender, verify_tracking
 from stockbridge.flows.inventory import IMS_CHANNEL
 from stockbridge.flows.inventory_push import ImsStockPusher, refresh_items
 from stockbridge.flows.order_sync import OrderCommandSender, poll_sales_orders, sync_products
@@ -48,6 +48,7 @@ _JOB_SYSTEM = {
     "revalidate_held": "hub",
     "order_checks": "hub",
     "fulfilment_checks": "hub",
+    "fulfilment_verify": "ims",
     "item_refresh": "ims",
     "blocked_refresh": "ims",
     "drift_check": "ims",
@@ -226,6 +227,10 @@ class Worker:
                 self.config,
                 self.clock,
             )
+        elif job == "fulfilment_verify":
+            await verify_tracking(
+                self.engine, conn.ims_fulfilments, conn.ims_limiter, self.config, self.clock
+            )
         elif job == "fulfilment_checks":
             now = self.clock.now()
             await in_transaction(self.engine, lambda c: FulfilmentFolder(c, self.config, now).check())
@@ -261,6 +266,7 @@ class Worker:
             ("revalidate_held", o.revalidate_s),
             ("order_checks", ORDER_CHECKS_S),
             ("fulfilment_checks", self.config.fulfilment.checks_s),
+            ("fulfilment_verify", self.config.fulfilment.verify_s),
         ]
 
     async def _schedule_loop(self, stop: asyncio.Event) -> None:

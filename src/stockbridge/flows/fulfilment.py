@@ -15,6 +15,7 @@ from stockbridge.config import Config
 from stockbridge.domain.bundles import KitError, dekit
 from stockbridge.domain.fulfilment import RollupError, Shipment, to_fulfil_now
 from stockbridge.domain.fulfilment_state import ShipmentState, on_item_fulfilment, on_shipment
+from stockbridge.domain.order_state import OrderState
 from stockbridge.domain.skus import normalise
 from stockbridge.store import fulfilment_repo, items_repo, orders_repo
 from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
@@ -120,6 +121,32 @@ class FulfilmentFolder:
                 self._raise(
                     "fulfilment_stalled", record.shipment, "shipped, but no Item Fulfilment in the IMS yet"
                 )
+
+    def check_statuses(self) -> None:
+        """The reviewed status table (`fulfilment.status_map`): once every shipment of an order has its
+        Item Fulfilment and the hub has read the order since, the IMS should show the mapped status."""
+        settings = self.config.fulfilment
+        settled_before = self.now - timedelta(seconds=settings.stall_after_s)
+        for record in orders_repo.orders_in(self.connection, [OrderState.COMPLETE, OrderState.LOCKED]):
+            expected = settings.status_map.get(record.wms_status or "")
+            if expected is None or record.state_since > settled_before:
+                continue
+            shipped = fulfilment_repo.shipments_of(self.connection, record.order.reference)
+            if any(s.state in (ShipmentState.PARKED, ShipmentState.IF_PENDING) for s in shipped):
+                continue
+            entity = f"order:{record.order.reference}"
+            if record.order.status != expected:
+                raise_exception(
+                    self.connection,
+                    type="status_drift",
+                    entity=entity,
+                    owner=self.config.owners.owner_of("status_drift"),
+                    detail=f"Clarus says {record.wms_status}, so the IMS should show {expected}; "
+                    f"it shows {record.order.status}",
+                    now=self.now,
+                )
+            else:
+                resolve_exceptions(self.connection, "status_drift", [entity])
 
     def _raise(self, kind: str, shipment: Shipment, detail: str) -> None:
         raise_exception(

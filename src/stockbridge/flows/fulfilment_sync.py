@@ -20,7 +20,7 @@ from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import next_attempt_at
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.store import fulfilment_repo, orders_repo
-from stockbridge.store.bookkeeping import bump, raise_exception
+from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
 from stockbridge.store.fulfilment_repo import FulfilmentTask, ShipmentRecord
 from stockbridge.store.orders_repo import OrderRecord
 
@@ -169,3 +169,36 @@ def _load(connection: Connection, shipment_id: str) -> tuple[ShipmentRecord, Ord
         return None
     order = orders_repo.get_order(connection, reference=shipment.shipment.reference)
     return None if order is None else (shipment, order)
+
+
+async def verify_tracking(
+    engine: Engine, ims: NetSuiteFulfilments, limiter: RateLimiter, config: Config, clock: Clock
+) -> int:
+    """Read back the tracking numbers of recent Item Fulfilments; a difference from what the
+    warehouse shipped is `tracking_drift` (the customer would be given the wrong parcel)."""
+    since = clock.now() - timedelta(seconds=config.fulfilment.verify_window_s)
+    recent = await in_transaction(engine, lambda c: fulfilment_repo.fulfilled_since(c, since))
+    drifted: list[tuple[str, list[str], list[str]]] = []
+    for record in recent:
+        shipped = sorted(record.shipment.tracking_numbers)
+        external_id = if_external_id(record.shipment.shipment_id)
+        shown = await limiter.run(lambda: ims.tracking_numbers(external_id))
+        if shown is not None and sorted(shown) != shipped:
+            drifted.append((record.shipment.shipment_id, shipped, sorted(shown)))
+    now = clock.now()
+
+    def record_drift(connection: Connection) -> None:
+        for shipment_id, shipped, shown in drifted:
+            raise_exception(
+                connection,
+                type="tracking_drift",
+                entity=f"shipment:{shipment_id}",
+                owner=config.owners.owner_of("tracking_drift"),
+                detail=f"the warehouse shipped {shipped}, the IMS shows {shown}",
+                now=now,
+            )
+        clean = {r.shipment.shipment_id for r in recent} - {d[0] for d in drifted}
+        resolve_exceptions(connection, "tracking_drift", [f"shipment:{s}" for s in clean])
+
+    await in_transaction(engine, record_drift)
+    return len(drifted)

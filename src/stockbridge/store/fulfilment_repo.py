@@ -84,6 +84,13 @@ def shipments_in(connection: Connection, states: Sequence[ShipmentState]) -> lis
     return [_record(r) for r in connection.execute(query)]
 
 
+def fulfilled_since(connection: Connection, since: datetime) -> list[ShipmentRecord]:
+    query = select(shipments).where(
+        shipments.c.state == ShipmentState.FULFILLED.value, shipments.c.state_since >= since
+    )
+    return [_record(r) for r in connection.execute(query.order_by(shipments.c.state_since))]
+
+
 def set_state(
     connection: Connection,
     shipment_id: str,

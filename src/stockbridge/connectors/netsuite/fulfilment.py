@@ -72,6 +72,17 @@ class NetSuiteFulfilments:
         }
         await self._transform(so_id, "itemFulfillment", external_id, body)
 
+    async def tracking_numbers(self, external_id: str) -> list[str] | None:
+        """The tracking numbers on the Item Fulfilment with this external id, or None if there is none."""
+        try:
+            response = await self._client.request(
+                "GET", f"/record/v1/itemFulfillment/eid:{external_id}", params={"expandSubResources": "true"}
+            )
+        except NotFoundError:
+            return None
+        packages = (response.json().get("package") or {}).get("items", [])
+        return [str(p["packageTrackingNumber"]) for p in packages if p.get("packageTrackingNumber")]
+
     async def invoice(self, so_id: str, external_id: str, lines: Mapping[int, int]) -> None:
         body: dict[str, object] = {
             "externalId": external_id,
