@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Callable
 from datetime import timedelta
@@ -15,6 +14,7 @@ from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
 from stockbridge.connectors.notify import Notifier, ShipmentNotice
 from stockbridge.domain.fulfilment_state import FulfilmentCommand
+from stockbridge.engine.bounded import run_bounded
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import next_attempt_at
@@ -63,13 +63,7 @@ class FulfilmentSender:
         tasks = await in_transaction(
             self._engine, lambda c: fulfilment_repo.claim(c, self._owner, now, lease, self._concurrency * 4)
         )
-        gate = asyncio.Semaphore(self._concurrency)
-
-        async def run(task: FulfilmentTask) -> None:
-            async with gate:
-                await self._run(task)
-
-        await asyncio.gather(*(run(t) for t in tasks))
+        await run_bounded(tasks, self._concurrency, self._run)
         return len(tasks)
 
     async def _run(self, task: FulfilmentTask) -> None:

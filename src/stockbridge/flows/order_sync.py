@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 from stockbridge.domain.order_state import CommandKind, Outcome
 from stockbridge.domain.product_master import CatalogItem, audit, plan_sync
+from stockbridge.engine.bounded import run_bounded
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
@@ -46,16 +46,14 @@ async def poll_sales_orders(
     # NetSuite stamps to the second and the query is inclusive: re-read the orders stamped in the
     # cursor's own second (an edit in that second would otherwise be missed), skip the rest we hold.
     wanted = [(i, stamp) for i, stamp in changed if known.get(i) != stamp or stamp == cursor]
-    gate = asyncio.Semaphore(concurrency)
 
     async def fetch(ims_id: str) -> InboundEvent:
-        async with gate:
-            order = await with_retries(lambda: limiter.run(lambda: orders_api.get(ims_id)))
+        order = await with_retries(lambda: limiter.run(lambda: orders_api.get(ims_id)))
         version = orders_repo.order_version(order)
         payload = json.dumps(orders_repo.sales_order_json(order))
         return InboundEvent(IMS_SOURCE, f"so:{ims_id}:{version}", SALES_ORDER_KIND, payload)
 
-    events = await asyncio.gather(*(fetch(i) for i, _ in wanted))
+    events = await run_bounded([i for i, _ in wanted], concurrency, fetch)
     newest = max((stamp for _, stamp in changed), default=cursor)
 
     def store(connection: Connection) -> int:
@@ -112,13 +110,7 @@ class OrderCommandSender:
             self._engine,
             lambda c: orders_repo.claim_commands(c, self._owner, now, lease, self._concurrency * 4),
         )
-        gate = asyncio.Semaphore(self._concurrency)
-
-        async def send(command: OrderCommand) -> None:
-            async with gate:
-                await self._send(command)
-
-        await asyncio.gather(*(send(c) for c in commands))
+        await run_bounded(commands, self._concurrency, self._send)
         return len(commands)
 
     async def _send(self, command: OrderCommand) -> None:
