@@ -6,58 +6,21 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from tests.clarus_support import ADDRESS, Receiver, clarus_client
 from tests.servers import run_app
 
-from stockbridge.simulators.clarus import ClarusSettings, create_app
-
-AUTH = {"Authorization": "Bearer clarus-dev-key"}
 SECRET = "whsec-shipments"
-ADDRESS = {
-    "name": "Ada Lovelace",
-    "line1": "1 Analytical Row",
-    "city": "London",
-    "postcode": "N1 9GU",
-    "country": "GB",
-}
 LINES = [{"line_ref": "1", "sku": "ABC-1", "quantity": 3}, {"line_ref": "2", "sku": "XYZ-9", "quantity": 1}]
-
-
-class Receiver:
-    """Records every webhook it accepts (headers, raw body)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.accepted: list[tuple[dict[str, str], bytes]] = []
-        self.app = Starlette(routes=[Route("/hook", self.hook, methods=["POST"])])
-
-    async def hook(self, request: Request) -> Response:
-        body = await request.body()
-        with self.lock:
-            self.accepted.append((dict(request.headers), body))
-        return Response(status_code=204)
-
-    def events(self) -> list[dict[str, Any]]:
-        with self.lock:
-            events = [json.loads(body) for _, body in self.accepted]
-        return sorted(events, key=lambda e: (e["data"]["warehouse_id"], e["data"]["sequence"]))
 
 
 @contextmanager
 def clarus(**settings: Any) -> Iterator[httpx.Client]:
-    with (
-        run_app(create_app(ClarusSettings(**settings))) as url,
-        httpx.Client(base_url=url, timeout=30, headers=AUTH) as client,
-    ):
+    with clarus_client(**settings) as client:
         for sku in ("ABC-1", "XYZ-9"):
             assert client.put(f"/api/v1/items/{sku}", json={}).status_code == 201
         yield client
