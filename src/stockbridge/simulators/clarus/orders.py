@@ -213,6 +213,28 @@ def _looks_like_email(value: str) -> bool:
     return bool(at and local and "." in domain.strip(".") and " " not in value)
 
 
+def check_line_ref(line: object, where: str, fields: frozenset[str] | set[str], seen: set[str]) -> str:
+    """A request line's `line_ref`, checked: an object with known fields and a ref not seen before."""
+    if not isinstance(line, dict):
+        raise invalid_field(where, "must be an object")
+    unknown = set(line) - set(fields)
+    if unknown:
+        raise invalid_field(f"{where}.{sorted(unknown)[0]}", "unknown field")
+    line_ref = line.get("line_ref")
+    if not isinstance(line_ref, str) or not 0 < len(line_ref) <= MAX_LINE_REF:
+        raise invalid_field(f"{where}.line_ref", f"must be a string of 1..{MAX_LINE_REF} characters")
+    if line_ref in seen:
+        raise ClarusError("duplicate_line_ref", f"line_ref {line_ref!r} appears twice", f"{where}.line_ref")
+    seen.add(line_ref)
+    return line_ref
+
+
+def check_line_quantity(quantity: object, where: str) -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_LINE_QUANTITY:
+        raise invalid_field(f"{where}.quantity", f"must be an integer in 1..{MAX_LINE_QUANTITY}")
+    return quantity
+
+
 def parse_lines(raw: object, rules: OrderRules) -> tuple[OrderLine, ...]:
     if not isinstance(raw, list) or not raw:
         raise invalid_field("lines", "must be a non-empty list of lines")
@@ -222,32 +244,14 @@ def parse_lines(raw: object, rules: OrderRules) -> tuple[OrderLine, ...]:
     seen: set[str] = set()
     for i, line in enumerate(raw):
         where = f"lines[{i}]"
-        if not isinstance(line, dict):
-            raise invalid_field(where, "must be an object")
-        unknown = set(line) - LINE_FIELDS
-        if unknown:
-            raise invalid_field(f"{where}.{sorted(unknown)[0]}", "unknown field")
-        line_ref, quantity = line.get("line_ref"), line.get("quantity")
-        if not isinstance(line_ref, str) or not 0 < len(line_ref) <= MAX_LINE_REF:
-            raise invalid_field(f"{where}.line_ref", f"must be a string of 1..{MAX_LINE_REF} characters")
-        if line_ref in seen:
-            raise ClarusError(
-                "duplicate_line_ref", f"line_ref {line_ref!r} appears twice", f"{where}.line_ref"
-            )
-        seen.add(line_ref)
+        line_ref = check_line_ref(line, where, LINE_FIELDS, seen)
         sku = check_sku(line.get("sku"), f"{where}.sku")
         item = rules.items.get(sku)
         if item is None:
             raise ClarusError("unknown_sku", f"no item {sku!r} in the product master", f"{where}.sku")
         if not item.active:
             raise ClarusError("inactive_sku", f"item {sku!r} is inactive", f"{where}.sku")
-        if (
-            isinstance(quantity, bool)
-            or not isinstance(quantity, int)
-            or not 1 <= quantity <= MAX_LINE_QUANTITY
-        ):
-            raise invalid_field(f"{where}.quantity", f"must be an integer in 1..{MAX_LINE_QUANTITY}")
-        lines.append(OrderLine(line_ref, sku, quantity))
+        lines.append(OrderLine(line_ref, sku, check_line_quantity(line.get("quantity"), where)))
     return tuple(lines)
 
 

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .movements import ClarusError, invalid_field
-from .orders import FLOW, MAX_LINE_QUANTITY, MAX_LINE_REF, MAX_LINES, Order, OrderConflict, check_reference
+from .orders import (
+    FLOW,
+    MAX_LINES,
+    Order,
+    OrderConflict,
+    check_line_quantity,
+    check_line_ref,
+    check_reference,
+)
 
 SHIPMENT_DESPATCHED: Final = "shipment.despatched"
 DESPATCHABLE: Final = frozenset({"released", "allocated", "picking", "packed", "partially_despatched"})
@@ -156,26 +164,9 @@ def _despatch_lines(raw: object) -> tuple[tuple[str, int], ...]:
     seen: set[str] = set()
     for i, line in enumerate(raw):
         where = f"lines[{i}]"
-        if not isinstance(line, dict):
-            raise invalid_field(where, "must be an object")
-        unknown = set(line) - DESPATCH_LINE_FIELDS
-        if unknown:
-            raise invalid_field(f"{where}.{sorted(unknown)[0]}", "unknown field")
-        line_ref, quantity = line.get("line_ref"), line.get("quantity")
-        if not isinstance(line_ref, str) or not 0 < len(line_ref) <= MAX_LINE_REF:
-            raise invalid_field(f"{where}.line_ref", f"must be a string of 1..{MAX_LINE_REF} characters")
-        if line_ref in seen:
-            raise ClarusError(
-                "duplicate_line_ref", f"line_ref {line_ref!r} appears twice", f"{where}.line_ref"
-            )
-        seen.add(line_ref)
-        if (
-            isinstance(quantity, bool)
-            or not isinstance(quantity, int)
-            or not 1 <= quantity <= MAX_LINE_QUANTITY
-        ):
-            raise invalid_field(f"{where}.quantity", f"must be an integer in 1..{MAX_LINE_QUANTITY}")
-        lines.append((line_ref, quantity))
+        line_ref = check_line_ref(line, where, DESPATCH_LINE_FIELDS, seen)
+        assert isinstance(line, dict)
+        lines.append((line_ref, check_line_quantity(line.get("quantity"), where)))
     return tuple(lines)
 
 
