@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import email
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from tests.e2e.stack import Stack, stack, wait_until
 
-from stockbridge.servers import free_port
+from stockbridge.demo import mail_server
+from stockbridge.demo.despatch_day import Mailbox
 
 pytestmark = pytest.mark.slow
 
@@ -26,46 +23,22 @@ ADDRESS = {
 }
 
 
-@dataclass
-class Mailbox:
-    """A local SMTP server that checks, as each notice arrives, that the IMS already shows the
-    Item Fulfilment for that shipment."""
-
-    ims_url: str = ""
-    received: list[dict[str, Any]] = field(default_factory=list)
-
-    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content)
-        shipment = str(message["Message-ID"]).removeprefix("<shipment-").removesuffix("@stockbridge>")
-        async with httpx.AsyncClient() as client:
-            fulfilments = (await client.get(f"{self.ims_url}/_control/fulfilments")).json()["fulfilments"]
-        exists = any(f["externalId"] == f"sb-if-{shipment}" for f in fulfilments)
-        self.received.append({"shipment": shipment, "to": message["To"], "if_existed": exists})
-        return "250 OK"
-
-
 @pytest.fixture
 def env(db_url: str, tmp_path: Path) -> Iterator[tuple[Stack, Mailbox]]:
     mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        with stack(db_url, tmp_path) as s:
-            mailbox.ims_url = s.ims_url
-            s.overrides = {
-                "fulfilment.notifier": {"kind": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port},
-                "fulfilment.bill_on_fulfilment": True,
-            }
-            s.create_items(["MUG-1", "TEA-2"])
-            members = [{"itemId": "MUG-1", "quantity": 2}, {"itemId": "TEA-2", "quantity": 1}]
-            s.http.post(
-                f"{s.ims_url}/_control/items",
-                json={"items": [{"itemId": "GIFT-BOX", "itemType": "Kit", "members": members}]},
-            ).raise_for_status()
-            yield s, mailbox
-    finally:
-        controller.stop()
+    with mail_server(mailbox) as port, stack(db_url, tmp_path) as s:
+        mailbox.ims_url = s.ims_url
+        s.overrides = {
+            "fulfilment.notifier": {"kind": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port},
+            "fulfilment.bill_on_fulfilment": True,
+        }
+        s.create_items(["MUG-1", "TEA-2"])
+        members = [{"itemId": "MUG-1", "quantity": 2}, {"itemId": "TEA-2", "quantity": 1}]
+        s.http.post(
+            f"{s.ims_url}/_control/items",
+            json={"items": [{"itemId": "GIFT-BOX", "itemType": "Kit", "members": members}]},
+        ).raise_for_status()
+        yield s, mailbox
 
 
 def _subscribe_all(env: Stack) -> None:

@@ -92,16 +92,13 @@ class OrderCommandSender:
         rng: random.Random | None = None,
     ) -> None:
         self._engine = engine
-        self._current_config = config
+        # Mapping tables reload while the hub runs: each decision reads the configuration of now.
+        self._config = config
         self._clarus = clarus
         self._clock = clock
         self._owner = worker_id
         self._concurrency = concurrency
         self._rng = rng or random.Random()
-
-    def _config(self) -> Config:
-        # Mapping tables reload while the hub runs: decide with the configuration of now.
-        return self._current_config()
 
     async def run_cycle(self) -> int:
         now = self._clock.now()
