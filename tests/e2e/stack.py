@@ -21,7 +21,7 @@ import httpx
 import yaml
 
 from stockbridge.config import Config, parse_config
-from stockbridge.demo import HubThread, measure_drift
+from stockbridge.demo import HubControl, HubThread, measure_drift
 from stockbridge.servers import free_port, serve_in_thread
 from stockbridge.simulators import clarus as clarus_sim
 from stockbridge.simulators import ims as ims_sim
@@ -185,19 +185,19 @@ class Stack:
         )
 
     # --- the hub ----------------------------------------------------------------------------------
+    @property
+    def hub_control(self) -> HubControl:
+        return HubControl(self.http, self.hub_url)
+
     def health(self) -> dict[str, Any]:
-        health: dict[str, Any] = self.http.get(f"{self.hub_url}/health").json()
-        return health
+        return self.hub_control.health()
 
     def run_job(self, job: str, wait: bool = False) -> None:
         """Ask the hub to run a job now; with `wait`, return once it has run."""
-        due = self.http.post(f"{self.hub_url}/admin/jobs/{job}").json()["due"]
-        if wait:  # a run that started after the request has finished
-            wait_until(lambda: self.health()["jobs"].get(job, "") >= due, 30, f"job {job}")
+        self.hub_control.run_job(job, timeout_s=30, wait=wait)
 
     def orders_settled(self) -> bool:
-        h = self.health()
-        return h["inbox_pending"] == 0 and not h["order_commands"].get("pending")
+        return self.hub_control.orders_settled()
 
     def clarus_orders(self) -> dict[str, Any]:
         orders: dict[str, Any] = self.http.get(f"{self.clarus_url}/_control/orders").json()["orders"]

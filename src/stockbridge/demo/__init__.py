@@ -42,7 +42,7 @@ IMS_TOKEN = "demo-ims-token"
 LOCATION = "6"
 SEND_CHUNK = 250
 
-__all__ = ["DemoOptions", "HubThread", "measure_drift", "run_demo"]
+__all__ = ["DemoOptions", "HubControl", "HubThread", "mail_server", "measure_drift", "run_demo"]
 
 
 @dataclass(frozen=True)
@@ -230,11 +230,12 @@ class HubControl:
     def counter(self, name: str) -> int:
         return int(self.health()["counters"].get(name, 0))
 
-    def run_job(self, job: str, timeout_s: float = 300) -> None:
-        """Ask the hub to run a scheduled job now, and wait until it has run."""
+    def run_job(self, job: str, timeout_s: float = 300, wait: bool = True) -> None:
+        """Ask the hub to run a scheduled job now; with `wait`, return once a run that started after
+        the request (not one already under way) has finished."""
         due = self.http.post(f"{self.url}/admin/jobs/{job}").json()["due"]
-        # Wait for a run that started after the request, not one that was already under way.
-        wait_for(lambda: self.health()["jobs"].get(job, "") >= due, timeout_s, f"the {job} job")
+        if wait:
+            wait_for(lambda: self.health()["jobs"].get(job, "") >= due, timeout_s, f"the {job} job")
 
     def orders_settled(self) -> bool:
         health = self.health()
