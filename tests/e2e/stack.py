@@ -22,6 +22,7 @@ import yaml
 
 from stockbridge.config import Config, parse_config
 from stockbridge.demo import HubControl, HubThread, measure_drift
+from stockbridge.demo.harness import healthy
 from stockbridge.servers import free_port, serve_in_thread
 from stockbridge.simulators import clarus as clarus_sim
 from stockbridge.simulators import ims as ims_sim
@@ -229,7 +230,7 @@ class Stack:
         hub = HubThread(self.config, ENVIRON, self.write_config())
         hub.start()
         try:
-            wait_until(lambda: _answers(f"{self.hub_url}/health"), 30, "the hub to start")
+            wait_until(lambda: healthy(self.hub_url), 30, "the hub to start")
             yield hub
         finally:
             hub.stop()
@@ -253,22 +254,13 @@ class Stack:
         proc = subprocess.Popen(command, env={**os.environ, **ENVIRON})
         try:
             if not args or args[0] == "serve":
-                wait_until(
-                    lambda: _answers(f"{self.hub_url}/health") or proc.poll() is not None, 60, "hub process"
-                )
+                wait_until(lambda: healthy(self.hub_url) or proc.poll() is not None, 60, "hub process")
                 assert proc.poll() is None, "the hub process exited at start"
             yield proc
         finally:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
             proc.wait()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @contextlib.contextmanager

@@ -58,13 +58,14 @@ def running_hub(config: Config, environ: dict[str, str], config_path: Path | Non
     hub.start()
     url = f"http://127.0.0.1:{config.hub.port}"
     try:
-        wait_for(lambda: _healthy(url), 30, "the hub to answer /health", hub)
+        wait_for(lambda: healthy(url), 30, "the hub to answer /health", hub)
         yield url
     finally:
         hub.stop()
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
+    """Does the hub at `url` answer its health check?"""
     try:
         return httpx.get(f"{url}/health", timeout=2).status_code == 200
     except httpx.HTTPError:
