@@ -185,7 +185,9 @@ def replay(
     ids: Annotated[
         list[str] | None, typer.Option("--id", help="Only these dead letters (needs --outbox).")
     ] = None,
-    batch: Annotated[list[str] | None, typer.Option("--batch", help="Only these push batch ids.")] = None,
+    batch: Annotated[
+        list[str] | None, typer.Option("--batch", help="Only these push batches (= --outbox pushes --id).")
+    ] = None,
     list_only: bool = typer.Option(False, "--list", help="List the dead letters; queue nothing."),
     as_json: bool = typer.Option(False, "--json", help="With --list: print one JSON array."),
 ) -> None:

@@ -107,7 +107,9 @@ def replay_for_exception(connection: Connection, type: str, entity: str, now: da
         return outbox_repo.replay_dead(connection, now, [key])
     if type == ORDER_COMMAND_FAILED and kind == "order":
         return orders_repo.replay_dead_commands(connection, now, reference=key)
-    if type in (NOTIFICATION_FAILED, FULFILMENT_COMMAND_FAILED) and kind == "shipment":
+    # fulfilment_stalled: before decision 0010 a dead-lettered Item Fulfilment raised it; for a
+    # shipment whose Item Fulfilment is merely late there is nothing dead, and nothing is queued.
+    if type in (NOTIFICATION_FAILED, FULFILMENT_COMMAND_FAILED, "fulfilment_stalled") and kind == "shipment":
         notices = type == NOTIFICATION_FAILED
         return fulfilment_repo.replay_dead(connection, now, shipment_id=key, notices=notices)
     return None
