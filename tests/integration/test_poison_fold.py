@@ -208,3 +208,13 @@ def test_an_unreachable_database_sets_nothing_aside(engine: Engine) -> None:
     assert _states(engine)["evt_WH1_000000000001"] == ("pending", None)
     _fold_all(engine)
     assert _figure(engine, "SKU-1") == 2
+
+
+def test_a_row_with_the_longest_id_the_inbox_holds_can_still_be_set_aside(engine: Engine) -> None:
+    longest = "evt_" + "x" * 196  # inbox.event_id holds 200; with its source the entity would not fit
+    inbox_repo.store_events(engine, [_raw(longest, "clarus.item_updated", "{}")], T0)
+    inbox_repo.store_events(engine, [inbound(movement_event(1, "SKU-1", {"available": 2}))], T0)
+    _fold_all(engine)
+    assert _states(engine)[longest][0] == "failed"
+    assert [len(e) for e in _poison_exceptions(engine)] == [200]
+    assert _figure(engine, "SKU-1") == 2

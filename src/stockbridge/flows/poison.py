@@ -35,12 +35,14 @@ REJECTED_COUNTER = "inbox.rejected"
 SET_ASIDE_COUNTER = "inbox.set_aside"
 REQUEUED_COUNTER = "inbox.requeued"
 
-_EVENT_ID_WIDTH = 200  # inbox.event_id is String(200)
+_ENTITY_WIDTH = 200  # exceptions.entity and inbox.event_id are String(200)
 _ERROR_WIDTH = 1000
 
 
 def entity(source: str, event_id: str) -> str:
-    return f"{source}:{event_id}"
+    # Cut to the column so that raising the exception can never be what fails; ids are far shorter
+    # (the wire allows 160 characters), a longer one only costs its retry by name.
+    return f"{source}:{event_id}"[:_ENTITY_WIDTH]
 
 
 def parse_entity(value: str) -> tuple[str, str]:
@@ -63,7 +65,7 @@ def reject_unusable(
     """Keep an event refused at the door (state `rejected`) and raise its exception; returns the id it
     was kept under. An event already kept under that id raises nothing again, so the same unusable
     event seen by webhook and again in the feed is one exception."""
-    event_id = _usable_id(claimed_id, body)
+    event_id = _usable_id(source, claimed_id, body)
     stored = inbox_repo.insert_events(
         connection,
         [InboundEvent(source, event_id, UNUSABLE_KIND, body.decode(errors="replace"))],
@@ -86,10 +88,10 @@ def reject_unusable(
     return event_id
 
 
-def _usable_id(claimed: str | None, body: bytes) -> str:
-    # The id the sender claims, if it fits the column; else one derived from the body, the same for the
-    # same body, so a re-sent copy is recognised.
-    if claimed and len(claimed) <= _EVENT_ID_WIDTH:
+def _usable_id(source: str, claimed: str | None, body: bytes) -> str:
+    # The id the sender claims, if it fits the columns (with its source, in the exception's entity);
+    # else one derived from the body, the same for the same body, so a re-sent copy is recognised.
+    if claimed and len(source) + 1 + len(claimed) <= _ENTITY_WIDTH:
         return claimed
     return f"{UNUSABLE_KIND}:{hashlib.sha256(body).hexdigest()[:40]}"
 

@@ -30,7 +30,7 @@ MAX_SEQUENCE = 2**63 - 1
 
 Quantity = Annotated[int, Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY)]
 SequenceNumber = Annotated[int, Field(ge=0, le=MAX_SEQUENCE)]
-EventId = Annotated[str, Field(min_length=1, max_length=200)]
+EventId = Annotated[str, Field(min_length=1, max_length=160)]  # room for the source in an exception entity
 Sku = Annotated[str, Field(min_length=1, max_length=100)]
 Status = Annotated[str, Field(min_length=1, max_length=32)]
 WarehouseId = Annotated[str, Field(max_length=64)]
