@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
-from tests.e2e.stack import Stack, stack
+from tests.e2e.stack import Stack, stack, wait_until
+from tests.factories import T0, inbound, movement_event
 
 from stockbridge.demo.traffic import Traffic, sku_name
 from stockbridge.store.bookkeeping import list_exceptions
+from stockbridge.store.db import make_engine
+from stockbridge.store.inbox_repo import store_events
 
 pytestmark = pytest.mark.slow
 
@@ -59,3 +62,23 @@ def test_poison_webhooks_and_feed_events_are_refused_and_stock_keeps_flowing(env
     assert found["bad_feed_event"] == 1
     assert found["poison_event"] == 0
     assert health["inbox_pending"] == 0
+
+
+def test_a_configuration_reload_tries_set_aside_rows_again(env: Stack) -> None:
+    def poison_exception() -> tuple[str, int] | None:
+        engine = create_engine(env.database_url)
+        with engine.connect() as c:
+            found = [(e.owner, e.count) for e in list_exceptions(c) if e.type == "poison_event"]
+        engine.dispose()
+        return found[0] if found else None
+
+    with env.hub():
+        # A row stored by a hub without the wire's bounds: the running hub must set it aside.
+        engine = make_engine(env.database_url)
+        store_events(engine, [inbound(movement_event(1, "SKU-HUGE", {"available": 10**20}))], T0)
+        engine.dispose()
+        wait_until(lambda: poison_exception() == ("integration", 1), 30, "the row to be set aside")
+        env.overrides["owners.poison_event"] = "operations"
+        env.write_config()  # the reload puts it back to pending; it fails again, under the new owner
+        wait_until(lambda: poison_exception() == ("operations", 2), 30, "the row to be tried again")
+        assert env.health()["counters"]["inbox.requeued"] == 1
