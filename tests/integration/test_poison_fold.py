@@ -170,6 +170,8 @@ def test_exceptions_retry_puts_a_set_aside_row_back_once_the_cause_is_fixed(
     data["database_url"] = db_url
     path = tmp_path / "stockbridge.yaml"
     path.write_text(yaml.safe_dump(data))
+    before = json.loads(CliRunner().invoke(app, ["status", "--config", str(path), "--json"]).output)
+    assert (before["inbox_set_aside"], before["counters"]["inbox.set_aside"]) == (1, 1)
     result = CliRunner().invoke(app, ["exceptions", "retry", str(exception.id), "--config", str(path)])
     assert result.exit_code == 0, result.output
     assert "queued again" in result.output
