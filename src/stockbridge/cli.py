@@ -155,13 +155,15 @@ def db_upgrade(config: ConfigOption = DEFAULT_CONFIG) -> None:
 def status(config: ConfigOption = DEFAULT_CONFIG, as_json: bool = typer.Option(False, "--json")) -> None:
     """Counters, dirty targets, outbox and open exceptions."""
     from stockbridge.store.bookkeeping import count_open_exceptions
-    from stockbridge.store.inbox_repo import pending_count
+    from stockbridge.store.inbox_repo import count_in, pending_count
+    from stockbridge.store.states import InboxState
 
     engine = _engine(_load(config))
     with engine.begin() as c:
         data = {
             "counters": read_counters(c),
             "inbox_pending": pending_count(c),
+            "inbox_set_aside": count_in(c, InboxState.FAILED),
             "dirty_targets": targets_repo.dirty_count(c),
             "batches": outbox_repo.batches_by_state(c),
             "dead_letters": dead_letters.count_dead(c),
@@ -338,9 +340,11 @@ def _set_state(config: Path, exception_id: int, state: ExceptionState) -> None:
 def exceptions_retry(exception_id: int, config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Run an exception's retry action now: re-send the dead-lettered work behind push_failed,
     order_command_failed, fulfilment_command_failed and notification_failed (idempotent at the far
-    end, as `stockbridge replay`), or re-check a held order."""
+    end, as `stockbridge replay`), put a set-aside poison_event row back to pending, or re-check a held
+    order."""
     from stockbridge.engine.clock import SystemClock
     from stockbridge.flows.orders import OrderFolder
+    from stockbridge.flows.poison import POISON_EVENT, parse_entity, requeue
     from stockbridge.store import orders_repo
 
     loaded = _load(config)
@@ -363,6 +367,10 @@ def exceptions_retry(exception_id: int, config: ConfigOption = DEFAULT_CONFIG) -
             resent = orders_repo.replay_dead_commands(c, now, reference=reference)
             if resent:
                 console.print(f"{record.entity}: {resent} dead-lettered command(s) queued again")
+        elif record.type == POISON_EVENT:
+            source, event_id = parse_entity(record.entity)
+            outcome = "queued again" if requeue(c, source, event_id) else "not set aside: nothing to retry"
+            console.print(f"{record.entity}: {outcome}")
         else:
             console.print(
                 f"nothing to run for {record.type}: {record.retry_action or 'see docs/operating.md'}"

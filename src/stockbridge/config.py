@@ -152,6 +152,8 @@ class Owners(_Frozen):
     unmapped_status: str = "operations"
     unmapped_warehouse: str = "operations"
     bad_webhook: str = "integration"
+    bad_feed_event: str = "integration"
+    poison_event: str = "integration"
     push_failed: str = "integration"
     drift: str = "operations"
     connector_failing: str = "integration"

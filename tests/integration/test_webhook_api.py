@@ -91,3 +91,45 @@ def test_signed_but_unusable_event_is_kept_as_an_exception(hub: str, engine: Eng
 def test_event_id_header_must_match_body(hub: str, engine: Engine) -> None:
     body = json.dumps(movement_event(1, "SKU-1", {"available": 3})).encode()
     assert _post(hub, body, sign(SECRET.encode(), body), "evt_other").status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("balance", 10**20),  # overflows SQLite's integer and PostgreSQL's bigint
+        ("balance", -(10**20)),
+        ("sequence", 2**63),
+    ],
+)
+def test_numbers_the_store_cannot_hold_are_refused_and_kept_as_an_exception(
+    hub: str, engine: Engine, where: str, value: int
+) -> None:
+    event = movement_event(1, "SKU-1", {"available": 3})
+    if where == "balance":
+        event["data"]["balances"][0]["quantity"] = value
+    else:
+        event["data"]["sequence"] = value
+    body = json.dumps(event).encode()
+    response = _post(hub, body, sign(SECRET.encode(), body), event["id"])
+    assert response.status_code == 422
+    with engine.connect() as c:
+        row = c.execute(select(inbox)).one()
+        problems = list_exceptions(c)
+        counters = read_counters(c)
+    assert (row.event_id, row.state, json.loads(row.payload)) == (event["id"], "rejected", event)
+    assert [(p.type, p.entity, p.owner) for p in problems] == [
+        ("bad_webhook", f"clarus:{event['id']}", "integration")
+    ]
+    assert counters["inbox.rejected"] == 1
+
+
+def test_an_unusable_webhook_with_an_overlong_id_is_still_kept(hub: str, engine: Engine) -> None:
+    body = b'{"id": "x", "type": "inventory.movement"'  # cut short
+    response = _post(hub, body, sign(SECRET.encode(), body), "e" * 500)
+    assert response.status_code == 422
+    with engine.connect() as c:
+        row = c.execute(select(inbox)).one()
+        [problem] = list_exceptions(c)
+    assert (row.state, row.payload) == ("rejected", body.decode())
+    assert row.event_id.startswith("unusable:")
+    assert problem.type == "bad_webhook"

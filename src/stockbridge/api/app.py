@@ -22,10 +22,10 @@ from stockbridge.connectors.clarus.wire import SOURCE, UnusableEvent, parse_even
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.schedule import SCHEDULED_JOBS, last_runs, run_soon
+from stockbridge.flows.poison import BAD_WEBHOOK, reject_unusable
 from stockbridge.store import fulfilment_repo, inbox_repo, orders_repo, outbox_repo, targets_repo
-from stockbridge.store.bookkeeping import count_open_exceptions, raise_exception, read_counters
+from stockbridge.store.bookkeeping import count_open_exceptions, read_counters
 from stockbridge.store.inbox_repo import InboundEvent
-from stockbridge.store.states import InboxState
 
 log = logging.getLogger("stockbridge.api")
 
@@ -72,28 +72,21 @@ def create_app(
     async def reject(request: Request, body: bytes, reason: str) -> Response:
         """Signed but unusable: answer with the reason and keep it for inspection as an exception."""
         webhooks.labels(SOURCE, "unusable").inc()
-        await in_transaction(engine, lambda c: _keep_unusable(c, request, body, reason))
+        claimed = request.headers.get(signature.EVENT_ID_HEADER)
+        await in_transaction(
+            engine,
+            lambda c: reject_unusable(
+                c,
+                config,
+                clock.now(),
+                source=SOURCE,
+                claimed_id=claimed,
+                body=body,
+                reason=reason,
+                exception_type=BAD_WEBHOOK,
+            ),
+        )
         return JSONResponse({"error": "unusable event", "reason": reason}, status_code=422)
-
-    def _keep_unusable(connection: Connection, request: Request, body: bytes, reason: str) -> None:
-        now = clock.now()
-        event_id = request.headers.get(signature.EVENT_ID_HEADER) or f"unusable:{now.isoformat()}"
-        inbox_repo.insert_events(
-            connection,
-            [InboundEvent(SOURCE, event_id, "unusable", body.decode(errors="replace"))],
-            now,
-            InboxState.REJECTED,
-            error=reason,
-        )
-        raise_exception(
-            connection,
-            type="bad_webhook",
-            entity=f"{SOURCE}:{event_id}",
-            owner=config.owners.owner_of("bad_webhook"),
-            detail=reason,
-            now=now,
-            retry_action="inspect the stored body in the inbox (state rejected)",
-        )
 
     async def health(_: Request) -> Response:
         def read(connection: Connection) -> dict[str, Any]:

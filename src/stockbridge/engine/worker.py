@@ -33,6 +33,7 @@ from stockbridge.flows.inventory import IMS_CHANNEL
 from stockbridge.flows.inventory_push import ImsStockPusher, refresh_items
 from stockbridge.flows.order_sync import OrderCommandSender, poll_sales_orders, sync_products
 from stockbridge.flows.orders import OrderFolder
+from stockbridge.flows.poison import requeue
 from stockbridge.flows.stock_sync import full_sync, poll_events
 from stockbridge.monitor.connector_health import ConnectorHealth
 from stockbridge.monitor.drift import check_drift
@@ -212,7 +213,7 @@ class Worker:
                 )
         elif job == "events_poll":
             for mapping in self.config.locations:
-                await poll_events(self.engine, conn.clarus, mapping.warehouse, self.clock)
+                await poll_events(self.engine, conn.clarus, mapping.warehouse, self.config, self.clock)
         elif job == "drift_check":
             await check_drift(self.engine, conn.ims, conn.ims_limiter, self.config, self.clock)
         elif job == "orders_poll":
@@ -269,13 +270,25 @@ class Worker:
             ("fulfilment_verify", self.config.fulfilment.verify_s),
         ]
 
+    async def _configuration_changed(self) -> None:
+        """New mappings or rules: orders they held may go now, and inbox entries set aside because
+        they could not be folded are tried again (those that still fail are set aside again)."""
+        now = self.clock.now()
+
+        def react(connection: Connection) -> int:
+            run_soon(connection, "revalidate_held", now)
+            return requeue(connection)
+
+        requeued = await in_transaction(self.engine, react)
+        if requeued:
+            log.info("configuration changed: %d set-aside inbox entries queued again", requeued)
+            self.fold_wake.set()
+
     async def _schedule_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             if self.source.generation != self._generation:
-                # New mappings or rules: orders they held may go now.
                 self._generation = self.source.generation
-                now = self.clock.now()
-                await in_transaction(self.engine, lambda c: run_soon(c, "revalidate_held", now))
+                await self._configuration_changed()
             for job, every in self._jobs():
                 now = self.clock.now()
                 try:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from stockbridge.config import Config
-from stockbridge.connectors.clarus.wire import WireOrderEvent, WireShipmentEvent, parse_event
+from stockbridge.connectors.clarus.wire import UnusableEvent, WireOrderEvent, WireShipmentEvent, parse_event
 from stockbridge.domain.order_state import (
     NEVER_SENT,
     CommandKind,
@@ -244,17 +244,29 @@ def _is_newer(candidate: str, current: str) -> bool:
     return stamp > current_stamp or (stamp == current_stamp and digest != current_digest)
 
 
-def fold_order_entries(
-    connection: Connection, payloads: Sequence[tuple[str, str]], config: Config, now: datetime
-) -> None:
-    """Fold (kind, payload) inbox entries of the order flow, in arrival order."""
+OrderEntry = SalesOrder | WireOrderEvent | WireShipmentEvent
+
+
+def parse_order_entry(kind: str, payload: str) -> OrderEntry:
+    """An inbox entry of the order flow, parsed; `UnusableEvent` says why it cannot be folded."""
+    if kind == SALES_ORDER_KIND:
+        try:
+            return orders_repo.sales_order_from_json(json.loads(payload))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UnusableEvent(f"sales order: {type(exc).__name__}: {exc}") from None
+    event = parse_event(payload.encode())
+    if not isinstance(event, WireOrderEvent | WireShipmentEvent):
+        raise UnusableEvent(f"type: the order flow does not fold {event.type!r}")
+    return event
+
+
+def fold_orders(connection: Connection, entries: Sequence[OrderEntry], config: Config, now: datetime) -> None:
+    """Fold parsed entries of the order flow, in arrival order."""
     folder = OrderFolder(connection, config, now)
-    for kind, payload in payloads:
-        if kind == SALES_ORDER_KIND:
-            folder.fold_sales_order(orders_repo.sales_order_from_json(json.loads(payload)))
+    for entry in entries:
+        if isinstance(entry, SalesOrder):
+            folder.fold_sales_order(entry)
+        elif isinstance(entry, WireOrderEvent):
+            folder.fold_warehouse_status(entry)
         else:
-            event = parse_event(payload.encode())
-            if isinstance(event, WireOrderEvent):
-                folder.fold_warehouse_status(event)
-            elif isinstance(event, WireShipmentEvent):
-                FulfilmentFolder(connection, config, now).fold_shipment(event.shipment())
+            FulfilmentFolder(connection, config, now).fold_shipment(entry.shipment())

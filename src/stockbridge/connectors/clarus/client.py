@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -56,18 +57,42 @@ class ClarusClient:
 
     async def events_after(
         self, warehouse_id: str, after_sequence: int, limit: int = 1000
-    ) -> tuple[list[tuple[str, str, bytes]], int, bool]:
-        """One page of the events feed: ((id, type, raw JSON) of each event, next_after_sequence, has_more).
+    ) -> tuple[list[FeedItem], int, bool]:
+        """One page of the events feed: its items, next_after_sequence, has_more.
 
-        Events are handed on raw, like a webhook body, and validated where webhooks are.
+        Items are handed on raw, like a webhook body, and validated where webhooks are: one item that
+        is not a usable event must not make the page (and every page after it) unreadable.
         """
         params = {"warehouse_id": warehouse_id, "after_sequence": after_sequence, "limit": limit}
-        body = (await self.get("/events", params)).json()
         try:
-            events = [(str(e["id"]), str(e["type"]), json.dumps(e).encode()) for e in body["data"]]
-        except (KeyError, TypeError) as exc:
+            body = (await self.get("/events", params)).json()
+            items = body["data"]
+            next_after = int(body.get("next_after_sequence", after_sequence))
+            has_more = bool(body.get("has_more", False))
+            if not isinstance(items, list):
+                raise TypeError("data is not a list")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise RejectedError(SYSTEM, f"events feed answered an unexpected shape: {exc}") from None
-        return events, int(body.get("next_after_sequence", after_sequence)), bool(body.get("has_more", False))
+        return [_feed_item(item) for item in items], next_after, has_more
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One item of the events feed as received: its id and type when it has them, and its raw JSON."""
+
+    event_id: str | None
+    type: str | None
+    raw: bytes
+
+
+def _feed_item(item: Any) -> FeedItem:
+    event_id = item.get("id") if isinstance(item, dict) else None
+    event_type = item.get("type") if isinstance(item, dict) else None
+    return FeedItem(
+        event_id if isinstance(event_id, str) else None,
+        event_type if isinstance(event_type, str) else None,
+        json.dumps(item, separators=(",", ":")).encode(),
+    )
 
 
 def _parse(model: type[WireSnapshotPage], raw: bytes) -> WireSnapshotPage:
