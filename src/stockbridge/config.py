@@ -6,14 +6,24 @@ Every model is frozen: configuration is a value, not a place to keep state. A ba
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from stockbridge.connectors.clarus.statuses import INVENTORY_STATUSES
 from stockbridge.domain.ats import AtsRule
 from stockbridge.domain.skus import SkuRules
 
@@ -88,6 +98,22 @@ class Connectors(_Frozen):
 class LocationMapping(_Frozen):
     warehouse: str
     ims_location: str
+
+
+def _clarus_status(name: str) -> str:
+    # A typo (`availabel`) would otherwise be accepted and the stock in the real status would
+    # silently count for nothing.
+    if name not in INVENTORY_STATUSES:
+        close = difflib.get_close_matches(name, INVENTORY_STATUSES, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(
+            f"Clarus never sends inventory status {name!r}; {hint}"
+            f"its statuses are {', '.join(INVENTORY_STATUSES)}"
+        )
+    return name
+
+
+ClarusStatus = Annotated[str, AfterValidator(_clarus_status)]
 
 
 class StatusMapping(_Frozen):
@@ -220,7 +246,7 @@ class Config(_Frozen):
     hub: HubSettings = HubSettings()
     connectors: Connectors
     locations: Annotated[list[LocationMapping], Field(min_length=1)]
-    inventory_statuses: dict[str, StatusMapping]
+    inventory_statuses: dict[ClarusStatus, StatusMapping]
     targets: dict[str, TargetSettings] = {"ims": TargetSettings()}
     owners: Owners = Owners()
     sku_rules: SkuRulesSettings = SkuRulesSettings()
@@ -289,7 +315,8 @@ def parse_config(data: Any, file: str = "<config>") -> Config:
         return Config.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        # A bad mapping key is located at the key itself: `inventory_statuses.availabel`.
+        key = ".".join(str(part) for part in first["loc"] if part != "[key]") or "(top level)"
         raise ConfigError(file, key, first["msg"]) from None
 
 

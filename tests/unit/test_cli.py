@@ -36,6 +36,10 @@ def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
         (lambda d: d["connectors"]["ims"].update(concurrency=0), "connectors.ims.concurrency"),
         (lambda d: d.update(locations=[]), "locations"),
         (lambda d: d["engine"].update(max_attempts="many"), "engine.max_attempts"),
+        (
+            lambda d: d["inventory_statuses"].update(availabel=d["inventory_statuses"].pop("available")),
+            "inventory_statuses.availabel",
+        ),
     ],
 )
 def test_check_exits_2_naming_file_and_key(tmp_path: Path, mutate: object, key: str) -> None:
