@@ -51,6 +51,10 @@ class ClarusConnector(_Frozen):
     webhook_secret_env: str = "CLARUS_WEBHOOK_SECRET"
     snapshot_page_size: Annotated[int, Field(gt=0, le=1000)] = 1000
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    # A signed webhook whose X-Clarus-Timestamp is further than this from our clock is refused (401):
+    # the replay window. Too small, and a sender whose clock is off loses every webhook to the
+    # events feed; too large, and a captured delivery can be replayed for longer (docs/security.md).
+    webhook_tolerance_s: Annotated[float, Field(gt=0)] = 300.0
 
 
 class ImsAuth(_Frozen):
@@ -173,6 +177,7 @@ class Owners(_Frozen):
     unmapped_status: str = "operations"
     unmapped_warehouse: str = "operations"
     bad_webhook: str = "integration"
+    webhook_clock_skew: str = "integration"
     push_failed: str = "integration"
     drift: str = "operations"
     connector_failing: str = "integration"
@@ -239,6 +244,9 @@ class FulfilmentSettings(_Frozen):
 class HubSettings(_Frozen):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    # Largest request body accepted (413 past it, before it is read). Clarus events are a few KB; a
+    # shipment of 500 lines is under 100 KB.
+    max_body_bytes: Annotated[int, Field(gt=0)] = 1_048_576
 
 
 class Config(_Frozen):
