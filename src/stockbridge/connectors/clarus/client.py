@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
 
 from stockbridge.connectors.clarus.wire import WireSnapshotPage
 from stockbridge.connectors.errors import (
@@ -16,6 +15,7 @@ from stockbridge.connectors.errors import (
     RetriableError,
 )
 from stockbridge.connectors.http import parse_retry_after, send
+from stockbridge.connectors.shapes import expect_shape, json_object
 
 SYSTEM = "clarus"
 
@@ -42,8 +42,9 @@ class ClarusClient:
         return await self.request("GET", path, params=params)
 
     async def warehouses(self) -> list[str]:
-        body = (await self.get("/warehouses", {})).json()
-        return [str(w["id"]) for w in body["data"]]
+        body = json_object(SYSTEM, "warehouses", await self.get("/warehouses", {}))
+        with expect_shape(SYSTEM, "warehouses"):
+            return [str(w["id"]) for w in body["data"]]
 
     async def snapshot_page(
         self, warehouse_id: str, cursor: str | None, page_size: int = 1000
@@ -52,7 +53,9 @@ class ClarusClient:
         params: dict[str, Any] = {"warehouse_id": warehouse_id, "limit": page_size}
         if cursor:
             params["cursor"] = cursor
-        return _parse(WireSnapshotPage, (await self.get("/stock", params)).content)
+        response = await self.get("/stock", params)
+        with expect_shape(SYSTEM, "stock snapshot"):
+            return WireSnapshotPage.model_validate_json(response.content)
 
     async def events_after(
         self, warehouse_id: str, after_sequence: int, limit: int = 1000
@@ -62,19 +65,11 @@ class ClarusClient:
         Events are handed on raw, like a webhook body, and validated where webhooks are.
         """
         params = {"warehouse_id": warehouse_id, "after_sequence": after_sequence, "limit": limit}
-        body = (await self.get("/events", params)).json()
-        try:
+        body = json_object(SYSTEM, "events feed", await self.get("/events", params))
+        with expect_shape(SYSTEM, "events feed"):
             events = [(str(e["id"]), str(e["type"]), json.dumps(e).encode()) for e in body["data"]]
-        except (KeyError, TypeError) as exc:
-            raise RejectedError(SYSTEM, f"events feed answered an unexpected shape: {exc}") from None
-        return events, int(body.get("next_after_sequence", after_sequence)), bool(body.get("has_more", False))
-
-
-def _parse(model: type[WireSnapshotPage], raw: bytes) -> WireSnapshotPage:
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise RejectedError(SYSTEM, f"unexpected response shape: {exc.errors()[0]['msg']}") from None
+            next_after = int(body.get("next_after_sequence", after_sequence))
+            return events, next_after, bool(body.get("has_more", False))
 
 
 def translate_error(response: httpx.Response) -> Exception:
