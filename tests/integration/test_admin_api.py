@@ -115,3 +115,16 @@ def test_roles_are_ordered() -> None:
     assert Role.OPERATOR.allows(Role.VIEWER)
     assert not Role.VIEWER.allows(Role.OPERATOR)
     assert not Role.OPERATOR.allows(Role.ADMIN)
+
+
+def test_the_http_surface_is_the_documented_one(engine: Engine) -> None:
+    """docs/operating.md (Admin API) and docs/security.md (API9) list exactly these routes."""
+    app = create_app(engine=engine, config=config(), clock=FakeClock(T0), clarus_webhook_secret="s")
+    routes = {(route.path, tuple(sorted(route.methods or ()))) for route in app.routes}  # type: ignore[attr-defined]
+    assert routes == {
+        ("/webhooks/clarus", ("POST",)),
+        ("/health", ("GET", "HEAD")),
+        ("/admin/status", ("GET", "HEAD")),
+        ("/metrics", ("GET", "HEAD")),
+        ("/admin/jobs/{job}", ("POST",)),
+    }
