@@ -84,6 +84,14 @@ def test_status_and_exceptions_on_a_fresh_database(tmp_path: Path) -> None:
     assert runner.invoke(app, ["exceptions", "show", "99", "--config", str(path)], env=env).exit_code == 1
 
 
+def test_replay_says_it_is_idempotent_and_offers_every_outbox() -> None:
+    result = runner.invoke(app, ["replay", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "idempotent at the far end" in result.output
+    for outbox in ("pushes", "orders", "fulfilment"):
+        assert outbox in result.output
+
+
 def test_token_create_prints_it_once_list_never_shows_it_revoke_ends_it(tmp_path: Path) -> None:
     path = tmp_path / "stockbridge.yaml"
     runner.invoke(app, ["init", str(path)])

@@ -1,7 +1,7 @@
 """admin tokens
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0006
 Create Date: 2026-11-27 03:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0003"
+down_revision = "0006"  # re-chained after main gained 0006 (h-retries)
 branch_labels = None
 depends_on = None
 
