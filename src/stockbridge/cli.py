@@ -534,7 +534,7 @@ def token_create(
     try:
         with engine.begin() as c:
             token = tokens_repo.create_token(c, name=name, role=role, now=SystemClock().now())
-    except tokens_repo.TokenNameTaken as exc:
+    except ValueError as exc:  # the name is taken, empty or too long
         err.print(str(exc))
         raise typer.Exit(1) from None
     err.print(f"token {name!r} ({role.value}); store it now, it is not shown again:")

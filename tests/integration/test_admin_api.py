@@ -26,7 +26,7 @@ def hub(engine: Engine) -> Iterator[str]:
 
 def _token(engine: Engine, role: Role, name: str | None = None) -> str:
     with engine.begin() as c:
-        return tokens_repo.create_token(c, name=name or role.value, role=role, now=T0)
+        return tokens_repo.create_token(c, name=role.value if name is None else name, role=role, now=T0)
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -108,6 +108,9 @@ def test_an_active_name_is_not_given_twice(engine: Engine) -> None:
     with engine.begin() as c:
         tokens_repo.revoke_token(c, "grafana", T0)
     assert _token(engine, Role.ADMIN, "grafana").startswith("sbt_")
+    for bad in ("", "  ", "x" * 101):
+        with pytest.raises(ValueError, match="1 to 100"):
+            _token(engine, Role.VIEWER, bad)
 
 
 def test_roles_are_ordered() -> None:

@@ -23,6 +23,7 @@ from stockbridge.store.sql import as_utc, utc
 
 _PREFIX = "sbt"
 _KEY_BYTES = 6
+MAX_NAME = 100  # admin_tokens.name
 
 
 class Role(StrEnum):
@@ -52,6 +53,8 @@ class TokenRecord:
 
 def create_token(connection: Connection, *, name: str, role: Role, now: datetime) -> str:
     """Store a new token and return it: the only time it is ever seen in full."""
+    if not name.strip() or len(name) > MAX_NAME:
+        raise ValueError(f"a token name is 1 to {MAX_NAME} characters")
     taken = connection.execute(
         select(admin_tokens.c.key).where(admin_tokens.c.name == name, admin_tokens.c.revoked_at.is_(None))
     ).first()
