@@ -6,14 +6,24 @@ Every model is frozen: configuration is a value, not a place to keep state. A ba
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from stockbridge.connectors.clarus.statuses import INVENTORY_STATUSES
 from stockbridge.domain.ats import AtsRule
 from stockbridge.domain.skus import SkuRules
 
@@ -41,6 +51,10 @@ class ClarusConnector(_Frozen):
     webhook_secret_env: str = "CLARUS_WEBHOOK_SECRET"
     snapshot_page_size: Annotated[int, Field(gt=0, le=1000)] = 1000
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    # A signed webhook whose X-Clarus-Timestamp is further than this from our clock is refused (401):
+    # the replay window. Too small, and a sender whose clock is off loses every webhook to the
+    # events feed; too large, and a captured delivery can be replayed for longer (docs/security.md).
+    webhook_tolerance_s: Annotated[float, Field(gt=0)] = 300.0
 
 
 class ImsAuth(_Frozen):
@@ -88,6 +102,22 @@ class Connectors(_Frozen):
 class LocationMapping(_Frozen):
     warehouse: str
     ims_location: str
+
+
+def _clarus_status(name: str) -> str:
+    # A typo (`availabel`) would otherwise be accepted and the stock in the real status would
+    # silently count for nothing.
+    if name not in INVENTORY_STATUSES:
+        close = difflib.get_close_matches(name, INVENTORY_STATUSES, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(
+            f"Clarus never sends inventory status {name!r}; {hint}"
+            f"its statuses are {', '.join(INVENTORY_STATUSES)}"
+        )
+    return name
+
+
+ClarusStatus = Annotated[str, AfterValidator(_clarus_status)]
 
 
 class StatusMapping(_Frozen):
@@ -154,6 +184,7 @@ class Owners(_Frozen):
     bad_webhook: str = "integration"
     bad_feed_event: str = "integration"
     poison_event: str = "integration"
+    webhook_clock_skew: str = "integration"
     push_failed: str = "integration"
     drift: str = "operations"
     connector_failing: str = "integration"
@@ -220,6 +251,9 @@ class FulfilmentSettings(_Frozen):
 class HubSettings(_Frozen):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    # Largest request body accepted (413 past it, before it is read). Clarus events are a few KB; a
+    # shipment of 500 lines is under 100 KB.
+    max_body_bytes: Annotated[int, Field(gt=0)] = 1_048_576
 
 
 class Config(_Frozen):
@@ -227,7 +261,7 @@ class Config(_Frozen):
     hub: HubSettings = HubSettings()
     connectors: Connectors
     locations: Annotated[list[LocationMapping], Field(min_length=1)]
-    inventory_statuses: dict[str, StatusMapping]
+    inventory_statuses: dict[ClarusStatus, StatusMapping]
     targets: dict[str, TargetSettings] = {"ims": TargetSettings()}
     owners: Owners = Owners()
     sku_rules: SkuRulesSettings = SkuRulesSettings()
@@ -296,7 +330,8 @@ def parse_config(data: Any, file: str = "<config>") -> Config:
         return Config.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        # A bad mapping key is located at the key itself: `inventory_statuses.availabel`.
+        key = ".".join(str(part) for part in first["loc"] if part != "[key]") or "(top level)"
         raise ConfigError(file, key, first["msg"]) from None
 
 

@@ -22,7 +22,7 @@ import yaml
 
 from stockbridge.config import Config, parse_config
 from stockbridge.demo import HubControl, HubThread, measure_drift
-from stockbridge.demo.harness import healthy
+from stockbridge.demo.harness import healthy, issue_token
 from stockbridge.servers import free_port, serve_in_thread
 from stockbridge.simulators import clarus as clarus_sim
 from stockbridge.simulators import ims as ims_sim
@@ -98,6 +98,7 @@ class Stack:
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=60))
     engine_settings: dict[str, Any] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
+    admin_token: str | None = None  # created in the hub's database on first use
 
     @property
     def hub_url(self) -> str:
@@ -188,7 +189,9 @@ class Stack:
     # --- the hub ----------------------------------------------------------------------------------
     @property
     def hub_control(self) -> HubControl:
-        return HubControl(self.http, self.hub_url)
+        if self.admin_token is None:
+            self.admin_token = issue_token(self.config.effective_database_url(), "e2e")
+        return HubControl(self.http, self.hub_url, self.admin_token)
 
     def health(self) -> dict[str, Any]:
         return self.hub_control.health()

@@ -39,7 +39,8 @@ def test_poison_events_are_delivered_signed_and_listed_in_the_feed_in_sequence()
     assert len(delivered) == 5
     for m in made:
         headers, body = delivered[m["id"]]
-        expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        signed = headers["x-clarus-timestamp"].encode() + b"." + body
+        expected = "sha256=" + hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
         assert headers["x-clarus-signature"] == expected
         assert headers["x-clarus-event-type"] == "inventory.movement"
         assert body.decode() == m["body"]

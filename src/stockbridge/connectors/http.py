@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -51,14 +52,22 @@ class RateLimiter:
             return await call()
 
 
+# A far end's `Retry-After` is obeyed up to this: `inf` or `1e308` must not park work for ever (or
+# overflow a datetime); an hour is past any limit window NetSuite or a WMS documents.
+MAX_RETRY_AFTER_S = 3600.0
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a `Retry-After` header (delta-seconds form; HTTP dates are rare in APIs)."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return None
+    if math.isnan(seconds):
+        return None
+    return min(MAX_RETRY_AFTER_S, max(0.0, seconds))
 
 
 async def send(client: httpx.AsyncClient, system: str, request: httpx.Request) -> httpx.Response:

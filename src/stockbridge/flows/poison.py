@@ -68,10 +68,10 @@ def reject_unusable(
     event_id = _usable_id(source, claimed_id, body)
     stored = inbox_repo.insert_events(
         connection,
-        [InboundEvent(source, event_id, UNUSABLE_KIND, body.decode(errors="replace"))],
+        [InboundEvent(source, event_id, UNUSABLE_KIND, _storable(body.decode(errors="replace")))],
         now,
         InboxState.REJECTED,
-        error=reason[:_ERROR_WIDTH],
+        error=_storable(reason)[:_ERROR_WIDTH],
     )
     if stored:
         bump(connection, REJECTED_COUNTER)
@@ -80,7 +80,7 @@ def reject_unusable(
             type=exception_type,
             entity=entity(source, event_id),
             owner=config.owners.owner_of(exception_type),
-            detail=reason,
+            detail=_storable(reason),
             now=now,
             retry_action="inspect the stored body in the inbox (state rejected); the sender must fix it",
         )
@@ -88,10 +88,15 @@ def reject_unusable(
     return event_id
 
 
+def _storable(text: str) -> str:
+    """Whatever arrived, in a form both backends keep: PostgreSQL's text cannot hold NUL."""
+    return text.replace("\x00", "\ufffd")
+
+
 def _usable_id(source: str, claimed: str | None, body: bytes) -> str:
     # The id the sender claims, if it fits the columns (with its source, in the exception's entity);
     # else one derived from the body, the same for the same body, so a re-sent copy is recognised.
-    if claimed and len(source) + 1 + len(claimed) <= _ENTITY_WIDTH:
+    if claimed and len(source) + 1 + len(claimed) <= _ENTITY_WIDTH and "\x00" not in claimed:
         return claimed
     return f"{UNUSABLE_KIND}:{hashlib.sha256(body).hexdigest()[:40]}"
 
