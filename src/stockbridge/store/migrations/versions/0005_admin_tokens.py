@@ -1,7 +1,7 @@
 """admin tokens
 
-Revision ID: 0004
-Revises: 0006
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-27 03:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0006"  # re-chained after main gained 0006 (h-retries)
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
