@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -167,6 +169,22 @@ def test_every_reason_is_reported_at_once() -> None:
         "unknown_item",
         "unmapped_ship_method",
     }
+
+
+def test_colliding_skus_hold_the_order_as_a_collision_naming_both() -> None:
+    items = {"00123": ItemInfo(True), "123": ItemInfo(True), "MUG": ItemInfo(True)}
+    ctx = _ctx(
+        ims_items=items, wms_items={"123": True, "MUG": True}, sku_rules=SkuRules(leading_zeros="strip")
+    )
+    for sku in ("00123", "123"):
+        result = prepare(_order(OrderLine(1, sku, 1), OrderLine(2, "MUG", 1)), ctx)
+        assert result == [
+            HoldReason("sku_collision", "IMS SKUs 00123 and 123 both become 123 in the warehouse: rename one")
+        ]
+    # Unknown to the warehouse too (the product sync creates neither): still a collision, not a wait.
+    result = prepare(_order(OrderLine(1, "00123", 1)), replace(ctx, wms_items={"MUG": True}))
+    assert isinstance(result, list)
+    assert [h.code for h in result] == ["sku_collision"]
 
 
 def test_sku_the_warehouse_cannot_take_holds_the_order() -> None:

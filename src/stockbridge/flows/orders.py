@@ -36,6 +36,7 @@ HOLD_CODES = (
     "unknown_item",
     "inactive_item",
     "invalid_sku",
+    "sku_collision",
     "unknown_in_wms",
     "inactive_in_wms",
     "bad_kit",
