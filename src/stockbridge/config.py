@@ -141,6 +141,7 @@ class Owners(_Frozen):
     fulfilment_waiting_for_order: str = "operations"
     fulfilment_stalled: str = "integration"
     over_fulfilment: str = "operations"
+    cancelled_after_despatch: str = "customer_service"
     notification_failed: str = "customer_service"
     tracking_drift: str = "operations"
     status_drift: str = "operations"

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from stockbridge.domain.bundles import KitError, KitMember, dekit
 from stockbridge.domain.order_state import (
     CommandKind,
+    Decision,
     OrderState,
     Outcome,
     after_command,
@@ -297,6 +298,27 @@ def test_warehouse_statuses_lock_and_cancel() -> None:
     assert after_warehouse_status(OrderState.CANCEL_PENDING, "cancelled") == OrderState.CANCELLED
     assert after_warehouse_status(OrderState.HELD, "cancelled") == OrderState.HELD
     assert after_warehouse_status(OrderState.LOCKED, "despatched") == OrderState.COMPLETE
+
+
+def test_despatched_though_cancelled_in_the_ims_is_not_complete() -> None:
+    despatched = OrderState.DESPATCHED_CANCELLED
+    assert after_warehouse_status(OrderState.LOCKED, "despatched", ims_cancelled=True) == despatched
+    assert (
+        after_warehouse_status(OrderState.RELEASED, "partially_despatched", ims_cancelled=True) == despatched
+    )
+    assert after_warehouse_status(despatched, "despatched", ims_cancelled=True) == despatched
+    assert after_warehouse_status(OrderState.HELD, "despatched", ims_cancelled=True) == OrderState.HELD
+    # Cancel command outstanding: its answer decides first.
+    assert after_warehouse_status(OrderState.CANCEL_PENDING, "despatched", True) == OrderState.CANCEL_PENDING
+    order = _order(OrderLine(1, "mug", 1, is_closed=True), status="C")
+    for state in (OrderState.COMPLETE, OrderState.LOCKED, OrderState.RELEASED):
+        decision = decide(state, order, [], None, RELEASE, wms_status="despatched")
+        assert decision.state == despatched
+        assert decision.problem is not None
+        assert decision.problem.code == "cancelled_after_despatch"
+    assert decide(despatched, order, [], None, RELEASE, wms_status="despatched") == Decision(despatched)
+    assert decide(OrderState.LOCKED, order, [], None, RELEASE, wms_status="packed").state == OrderState.LOCKED
+    assert decide(OrderState.COMPLETE, order, [], None, RELEASE).state == OrderState.COMPLETE
 
 
 @pytest.mark.parametrize(

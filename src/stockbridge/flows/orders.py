@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from stockbridge.config import Config
 from stockbridge.connectors.clarus.wire import WireOrderEvent, WireShipmentEvent, parse_event
 from stockbridge.domain.order_state import (
+    CANCELLED_AFTER_DESPATCH,
     NEVER_SENT,
     CommandKind,
     Decision,
@@ -25,7 +26,15 @@ from stockbridge.domain.order_state import (
     after_warehouse_status,
     decide,
 )
-from stockbridge.domain.orders import HoldReason, ItemInfo, OrderContext, SalesOrder, WmsOrder, prepare
+from stockbridge.domain.orders import (
+    CANCELLED,
+    HoldReason,
+    ItemInfo,
+    OrderContext,
+    SalesOrder,
+    WmsOrder,
+    prepare,
+)
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.store import fulfilment_repo, items_repo, orders_repo
 from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
@@ -101,7 +110,14 @@ class OrderFolder:
     def redecide(self, record: OrderRecord) -> OrderRecord:
         requested = self._as_requested_by_hand(record.order)
         prepared = prepare(requested, self.context)
-        decision = decide(record.state, requested, prepared, record.sent, self.context.release_statuses)
+        decision = decide(
+            record.state,
+            requested,
+            prepared,
+            record.sent,
+            self.context.release_statuses,
+            wms_status=record.wms_status,
+        )
         return self.apply(record, decision, prepared)
 
     def _as_requested_by_hand(self, order: SalesOrder) -> SalesOrder:
@@ -131,6 +147,8 @@ class OrderFolder:
         self._sync_hold_exceptions(reference, record.holds, holds)
         if decision.problem is not None:
             self._raise(decision.problem, reference)
+        if decision.state == OrderState.DESPATCHED_CANCELLED and record.state != decision.state:
+            FulfilmentFolder(self.connection, self.config, self.now).order_cancelled(reference)
         if decision.command is not None:
             payload = prepared if isinstance(prepared, WmsOrder) else None
             orders_repo.add_command(
@@ -167,16 +185,14 @@ class OrderFolder:
             return
         if record.wms_sequence is not None and data.sequence <= record.wms_sequence:
             return
-        state = after_warehouse_status(record.state, data.status)
+        state = after_warehouse_status(record.state, data.status, record.order.status == CANCELLED)
+        seen = replace(record, wms_status=data.status, wms_sequence=data.sequence)
+        if state == OrderState.DESPATCHED_CANCELLED:
+            self.apply(seen, Decision(state, problem=CANCELLED_AFTER_DESPATCH))
+            return
         orders_repo.save_order(
             self.connection,
-            replace(
-                record,
-                wms_status=data.status,
-                wms_sequence=data.sequence,
-                state=state,
-                state_since=self.now if state != record.state else record.state_since,
-            ),
+            replace(seen, state=state, state_since=self.now if state != record.state else record.state_since),
             self.now,
         )
 
