@@ -10,16 +10,21 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
+from sqlalchemy import Engine
 
 from stockbridge.api.app import create_app
 from stockbridge.config import Config
+from stockbridge.connectors.errors import ConnectorError
 from stockbridge.engine.clock import Clock, SystemClock
 from stockbridge.engine.config_source import ConfigSource
-from stockbridge.engine.connect import connect
+from stockbridge.engine.connect import Connections, connect
 from stockbridge.engine.worker import Worker
+from stockbridge.flows.subscriptions import check_subscription
+from stockbridge.logs import get_logger
 from stockbridge.store.db import make_engine, upgrade
 
 T = TypeVar("T")
+log = get_logger(__name__)
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
@@ -63,12 +68,32 @@ async def serve(
     await asyncio.to_thread(upgrade, engine)
     connections = connect(config, environ)
     source = ConfigSource(config, config_path)
-    worker = Worker(engine=engine, config=source, connections=connections, clock=clock, worker_id=worker_id)
+    webhook_base = config.hub.webhook_base(port)
+    worker = Worker(
+        engine=engine,
+        config=source,
+        connections=connections,
+        clock=clock,
+        worker_id=worker_id,
+        webhook_base=webhook_base,
+    )
     tasks: list[asyncio.Task[None]] = []
+    registration: asyncio.Task[None] | None = None
     server: uvicorn.Server | None = None
+    log.info(
+        "hub starting",
+        api=api,
+        workers=workers,
+        worker_id=worker.worker_id,
+        port=config.hub.port if port is None else port,
+    )
     try:
         if workers:
             tasks.append(asyncio.create_task(worker.run(stop)))
+        if api and config.hub.register_webhooks:
+            registration = asyncio.create_task(
+                _register_subscription(engine, connections, config, clock, webhook_base)
+            )
         if api:
             app = create_app(
                 engine=engine,
@@ -84,13 +109,35 @@ async def serve(
                     port=config.hub.port if port is None else port,
                     log_level="warning",
                     access_log=False,
+                    log_config=None,  # uvicorn's lines go through the hub's handler (logs.py)
                 )
             )
             tasks.append(asyncio.create_task(server.serve()))
         await stop.wait()
+        if registration is not None:
+            registration.cancel()  # a Clarus call still under way at stop: the next start retries
         if server is not None:
             server.should_exit = True
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, *([registration] if registration else []), return_exceptions=True)
     finally:
         await connections.aclose()
         engine.dispose()
+        log.info("hub stopped", worker_id=worker.worker_id)
+
+
+async def _register_subscription(
+    engine: Engine, connections: Connections, config: Config, clock: Clock, webhook_base: str
+) -> None:
+    """Subscribe the hub to the events it folds as soon as it can receive them. A failure leaves an
+    exception and a log line; the scheduled `subscriptions_check` tries again."""
+    try:
+        await check_subscription(
+            engine,
+            connections.clarus_webhooks,
+            config,
+            connections.clarus_webhook_secret,
+            clock,
+            webhook_base,
+        )
+    except ConnectorError as exc:
+        log.warning("webhook subscription not registered at start", error=str(exc))

@@ -34,6 +34,7 @@ from stockbridge.flows.inventory_push import ImsStockPusher, refresh_items
 from stockbridge.flows.order_sync import OrderCommandSender, poll_sales_orders, sync_products
 from stockbridge.flows.orders import OrderFolder
 from stockbridge.flows.stock_sync import full_sync, poll_events
+from stockbridge.flows.subscriptions import check_subscription
 from stockbridge.monitor.connector_health import ConnectorHealth
 from stockbridge.monitor.drift import check_drift
 from stockbridge.store import inbox_repo, targets_repo
@@ -54,6 +55,7 @@ _JOB_SYSTEM = {
     "drift_check": "ims",
     "full_sync": "clarus",
     "events_poll": "clarus",
+    "subscriptions_check": "clarus",
 }
 _ERROR_PAUSE_S = 1.0
 
@@ -72,6 +74,7 @@ class Worker:
         clock: Clock,
         worker_id: str | None = None,
         rng: random.Random | None = None,
+        webhook_base: str | None = None,
     ) -> None:
         self.engine = engine
         self.source = config if isinstance(config, ConfigSource) else ConfigSource(config)
@@ -80,6 +83,7 @@ class Worker:
         self.connections = connections
         self.clock = clock
         self.worker_id = worker_id or default_worker_id()
+        self._webhook_base = webhook_base  # the hub's URL for Clarus; None: config.hub.webhook_base()
         self.health = ConnectorHealth(engine, config, clock)
         self.fold_wake = asyncio.Event()
         self.push_wake = asyncio.Event()
@@ -231,6 +235,15 @@ class Worker:
             await verify_tracking(
                 self.engine, conn.ims_fulfilments, conn.ims_limiter, self.config, self.clock
             )
+        elif job == "subscriptions_check":
+            await check_subscription(
+                self.engine,
+                conn.clarus_webhooks,
+                self.config,
+                conn.clarus_webhook_secret,
+                self.clock,
+                self._webhook_base or self.config.hub.webhook_base(),
+            )
         elif job == "fulfilment_checks":
             now = self.clock.now()
             await in_transaction(self.engine, lambda c: FulfilmentFolder(c, self.config, now).check())
@@ -267,6 +280,11 @@ class Worker:
             ("order_checks", ORDER_CHECKS_S),
             ("fulfilment_checks", self.config.fulfilment.checks_s),
             ("fulfilment_verify", self.config.fulfilment.verify_s),
+            *(
+                [("subscriptions_check", s.subscriptions_check_s)]
+                if self.config.hub.register_webhooks
+                else []
+            ),
         ]
 
     async def _schedule_loop(self, stop: asyncio.Event) -> None:
