@@ -81,12 +81,25 @@ def get_logger(name: str) -> EventLogger:
     return EventLogger(name)
 
 
+def attempt_failed(
+    logger: EventLogger, *, work: str, entity: str, attempt: int, error: str, retry_at: datetime | None
+) -> None:
+    """A failed attempt of outbound work: a retry scheduled (info), or dead-lettered (warning)."""
+    if retry_at is None:
+        logger.warning("dead-lettered", work=work, entity=entity, attempts=attempt, error=error)
+    else:
+        logger.info(
+            "retry scheduled", work=work, entity=entity, attempt=attempt, at=retry_at.isoformat(), error=error
+        )
+
+
 class StructuredFormatter(logging.Formatter):
     """Every record (the hub's and its libraries') as one line; masked before it is written."""
 
-    def __init__(self, fmt: LogFormat = "console") -> None:
+    def __init__(self, fmt: LogFormat = "console", *, mask_secrets: bool = True) -> None:
         super().__init__()
         self._json = fmt == "json"
+        self._mask = mask_secrets  # off only in the test that proves no call site logs a secret
 
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, object] = getattr(record, "fields", None) or {}
@@ -105,7 +118,7 @@ class StructuredFormatter(logging.Formatter):
             line = f"{stamp} {level:<7} {record.name}: {event}" + (f" {pairs}" if pairs else "")
             if trace:
                 line += "\n" + trace
-        return redact(line)
+        return redact(line) if self._mask else line
 
 
 def _plain(value: object) -> object:
@@ -129,7 +142,8 @@ def configure_logging(
     """Send every log record to `stream` (stderr) as structured lines.
 
     The hub's loggers (`stockbridge.*`) log at `level`; libraries only from `warning` (httpx would
-    write a line per request, uvicorn one per connection), except at `debug`, where everything shows.
+    write a line per request, uvicorn one per connection), except at `debug`, where they show too,
+    but for SQLAlchemy (every statement) and httpcore's per-request trace.
     Calling it again replaces the handler (tests, the demo).
     """
     root = logging.getLogger()
@@ -143,3 +157,14 @@ def configure_logging(
     numeric = logging.getLevelName(level.upper())
     root.setLevel(numeric if level == "debug" else logging.WARNING)
     logging.getLogger("stockbridge").setLevel(numeric)
+    for library, floor in _LIBRARY_FLOORS.items():
+        logging.getLogger(library).setLevel(floor)
+
+
+_LIBRARY_FLOORS = {"sqlalchemy": logging.WARNING, "httpcore": logging.INFO, "hpack": logging.INFO}
+
+
+def known_secrets() -> frozenset[str]:
+    """Every secret value the hub has read in this process (for the test that searches the logs)."""
+    with _secrets_lock:
+        return frozenset(_secrets)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import random
 import socket
@@ -35,11 +34,12 @@ from stockbridge.flows.order_sync import OrderCommandSender, poll_sales_orders, 
 from stockbridge.flows.orders import OrderFolder
 from stockbridge.flows.stock_sync import full_sync, poll_events
 from stockbridge.flows.subscriptions import check_subscription
+from stockbridge.logs import get_logger
 from stockbridge.monitor.connector_health import ConnectorHealth
 from stockbridge.monitor.drift import check_drift
 from stockbridge.store import inbox_repo, targets_repo
 
-log = logging.getLogger("stockbridge.worker")
+log = get_logger(__name__)
 
 BLOCKED_REFRESH_S = 5.0
 ORDER_CHECKS_S = 60.0
@@ -182,12 +182,12 @@ class Worker:
                 if worked and name == "push":
                     await self.health.succeeded("ims")
             except ConnectorError as exc:
-                log.warning("%s: %s", name, exc)
+                log.warning("loop step failed", loop=name, error=str(exc))
                 await self.health.failed(exc)
                 worked = 0
                 await asyncio.sleep(_ERROR_PAUSE_S)
             except Exception:
-                log.exception("%s step failed; retrying", name)
+                log.exception("loop step crashed; retrying", loop=name)
                 worked = 0
                 await asyncio.sleep(_ERROR_PAUSE_S)
             if not worked:
@@ -261,6 +261,7 @@ class Worker:
         else:
             raise ValueError(f"unknown job {job!r}")
         await in_transaction(self.engine, lambda c: record_run(c, job, started))
+        log.debug("scheduled job ran", job=job)
         self.fold_wake.set()
         self.push_wake.set()
         self.command_wake.set()
@@ -302,9 +303,9 @@ class Worker:
                         await self.run_job(job)
                         await self.health.succeeded(_JOB_SYSTEM[job])
                 except ConnectorError as exc:
-                    log.warning("scheduled %s: %s", job, exc)
+                    log.warning("scheduled job failed", job=job, error=str(exc))
                     await self.health.failed(exc)
                 except Exception:
-                    log.exception("scheduled %s failed", job)
+                    log.exception("scheduled job crashed", job=job)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)

@@ -19,10 +19,13 @@ from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import next_attempt_at
 from stockbridge.flows.fulfilment import FulfilmentFolder
+from stockbridge.logs import attempt_failed, get_logger
 from stockbridge.store import fulfilment_repo, orders_repo
 from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
 from stockbridge.store.fulfilment_repo import FulfilmentTask, ShipmentRecord
 from stockbridge.store.orders_repo import OrderRecord
+
+log = get_logger(__name__)
 
 
 def if_external_id(shipment_id: str) -> str:
@@ -145,6 +148,14 @@ class FulfilmentSender:
             else None
         )
         fulfilment_repo.failed(connection, task, self._owner, str(failure), retry_at)
+        attempt_failed(
+            log,
+            work=task.kind.value,
+            entity=task.shipment_id,
+            attempt=attempt,
+            error=str(failure),
+            retry_at=retry_at,
+        )
         if retry_at is None:
             kind = "notification_failed" if task.kind == FulfilmentCommand.NOTIFY else "fulfilment_stalled"
             raise_exception(

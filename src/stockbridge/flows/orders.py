@@ -36,9 +36,12 @@ from stockbridge.domain.orders import (
     prepare,
 )
 from stockbridge.flows.fulfilment import FulfilmentFolder
+from stockbridge.logs import get_logger
 from stockbridge.store import fulfilment_repo, items_repo, orders_repo
 from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
 from stockbridge.store.orders_repo import OrderCommand, OrderRecord
+
+log = get_logger(__name__)
 
 SALES_ORDER_KIND = "ims.sales_order"
 HOLD_CODES = (
@@ -59,6 +62,14 @@ _DONE_COUNTER = {
     CommandKind.CREATE: "orders.created",
     CommandKind.AMEND: "orders.amended",
     CommandKind.CANCEL: "orders.cancelled",
+}
+
+
+# What an operator reads when the warehouse answers a command (the event of the log line).
+_ANSWERED = {
+    (CommandKind.CREATE, Outcome.DONE): "order sent to the warehouse",
+    (CommandKind.AMEND, Outcome.DONE): "order amended at the warehouse",
+    (CommandKind.CANCEL, Outcome.DONE): "order cancelled at the warehouse",
 }
 
 
@@ -145,6 +156,11 @@ class OrderFolder:
         )
         orders_repo.save_order(self.connection, updated, self.now)
         self._sync_hold_exceptions(reference, record.holds, holds)
+        codes = sorted({h.code for h in holds})
+        if holds and (record.state != OrderState.HELD or codes != sorted({h.code for h in record.holds})):
+            log.info("order held", reference=reference, reasons=codes)
+        elif record.state == OrderState.HELD and decision.state != OrderState.HELD:
+            log.info("order no longer held", reference=reference, state=decision.state.value)
         if decision.problem is not None:
             self._raise(decision.problem, reference)
         if decision.state == OrderState.DESPATCHED_CANCELLED and record.state != decision.state:
@@ -155,6 +171,7 @@ class OrderFolder:
                 self.connection, record.order.ims_id, decision.command, payload, reference, self.now
             )
             bump(self.connection, f"orders.commands.{decision.command.value}")
+            log.debug("order command queued", reference=reference, command=decision.command.value)
         return updated
 
     def _sync_hold_exceptions(
@@ -208,6 +225,13 @@ class OrderFolder:
         record = self.apply(replace(record, sent=sent), decision)
         if outcome == Outcome.DONE:
             bump(self.connection, _DONE_COUNTER[command.kind])
+        log.info(
+            _ANSWERED.get((command.kind, outcome), "order command refused"),
+            reference=command.reference,
+            command=command.kind.value,
+            outcome=outcome.value,
+            state=record.state.value,
+        )
         if record.state not in NEVER_SENT:
             self.redecide(record)
         if outcome == Outcome.DONE and command.kind == CommandKind.CREATE:
