@@ -143,7 +143,7 @@ def configure_logging(
 
     The hub's loggers (`stockbridge.*`) log at `level`; libraries only from `warning` (httpx would
     write a line per request, uvicorn one per connection), except at `debug`, where they show too,
-    but for SQLAlchemy (every statement) and httpcore's per-request trace.
+    but for the floors in `_LIBRARY_FLOORS` (too many lines, or credentials in them).
     Calling it again replaces the handler (tests, the demo).
     """
     root = logging.getLogger()
@@ -161,7 +161,13 @@ def configure_logging(
         logging.getLogger(library).setLevel(floor)
 
 
-_LIBRARY_FLOORS = {"sqlalchemy": logging.WARNING, "httpcore": logging.INFO, "hpack": logging.INFO}
+_LIBRARY_FLOORS = {
+    "sqlalchemy": logging.WARNING,  # every statement
+    "httpcore": logging.INFO,  # six lines per request
+    "hpack": logging.INFO,
+    # Its debug lines print the TBA consumer key and token id and the signature base string.
+    "oauthlib": logging.WARNING,
+}
 
 
 def known_secrets() -> frozenset[str]:
