@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 def _checks(env: Stack) -> int:
     engine = create_engine(env.database_url)
     with engine.connect() as c:
-        count = read_counters(c).get("clarus.subscription_checks", 0)
+        count = read_counters(c).get("jobs.subscriptions_check", 0)
     engine.dispose()
     return count
 

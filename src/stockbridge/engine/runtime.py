@@ -10,16 +10,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
-from sqlalchemy import Engine
 
 from stockbridge.api.app import create_app
 from stockbridge.config import Config
-from stockbridge.connectors.errors import ConnectorError
 from stockbridge.engine.clock import Clock, SystemClock
 from stockbridge.engine.config_source import ConfigSource
-from stockbridge.engine.connect import Connections, connect
+from stockbridge.engine.connect import connect
+from stockbridge.engine.db import in_transaction
+from stockbridge.engine.schedule import run_soon
 from stockbridge.engine.worker import Worker
-from stockbridge.flows.subscriptions import check_subscription
 from stockbridge.logs import get_logger
 from stockbridge.store.db import make_engine, upgrade
 
@@ -78,7 +77,6 @@ async def serve(
         webhook_base=webhook_base,
     )
     tasks: list[asyncio.Task[None]] = []
-    registration: asyncio.Task[None] | None = None
     server: uvicorn.Server | None = None
     log.info(
         "hub starting",
@@ -88,12 +86,13 @@ async def serve(
         port=config.hub.port if port is None else port,
     )
     try:
+        if api and config.hub.register_webhooks:
+            # Through the scheduler, so that one process registers it however many start at once
+            # (this one's worker, or another's when this process serves the API only).
+            now = clock.now()
+            await in_transaction(engine, lambda c: run_soon(c, "subscriptions_check", now))
         if workers:
             tasks.append(asyncio.create_task(worker.run(stop)))
-        if api and config.hub.register_webhooks:
-            registration = asyncio.create_task(
-                _register_subscription(engine, connections, config, clock, webhook_base)
-            )
         if api:
             app = create_app(
                 engine=engine,
@@ -114,30 +113,10 @@ async def serve(
             )
             tasks.append(asyncio.create_task(server.serve()))
         await stop.wait()
-        if registration is not None:
-            registration.cancel()  # a Clarus call still under way at stop: the next start retries
         if server is not None:
             server.should_exit = True
-        await asyncio.gather(*tasks, *([registration] if registration else []), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await connections.aclose()
         engine.dispose()
         log.info("hub stopped", worker_id=worker.worker_id)
-
-
-async def _register_subscription(
-    engine: Engine, connections: Connections, config: Config, clock: Clock, webhook_base: str
-) -> None:
-    """Subscribe the hub to the events it folds as soon as it can receive them. A failure leaves an
-    exception and a log line; the scheduled `subscriptions_check` tries again."""
-    try:
-        await check_subscription(
-            engine,
-            connections.clarus_webhooks,
-            config,
-            connections.clarus_webhook_secret,
-            clock,
-            webhook_base,
-        )
-    except ConnectorError as exc:
-        log.warning("webhook subscription not registered at start", error=str(exc))

@@ -1,6 +1,7 @@
-"""The hub's own webhook subscription at Clarus: registered when the API starts, re-checked on a
-schedule (`subscriptions_check`), so nobody has to subscribe the hub by hand and a subscription that
-was deleted, points elsewhere or lacks an event type is put right (domain/subscriptions.py).
+"""The hub's own webhook subscription at Clarus, kept by the scheduled job `subscriptions_check`: made
+due when the API starts (engine/runtime.py) and run every `schedules.subscriptions_check_s`, so nobody
+has to subscribe the hub by hand and a subscription that was deleted, points elsewhere, lacks an
+event type or was made with an old secret is put right (domain/subscriptions.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from stockbridge.domain.subscriptions import Registration, SubscriptionPlan, fin
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.logs import get_logger
-from stockbridge.store.bookkeeping import bump, get_cursor, raise_exception, resolve_exceptions, set_cursor
+from stockbridge.store.bookkeeping import get_cursor, raise_exception, resolve_exceptions, set_cursor
 
 log = get_logger(__name__)
 
@@ -60,7 +61,6 @@ async def check_subscription(
     def record(connection: Connection) -> None:
         set_cursor(connection, REGISTRATION_CURSOR, json.dumps(asdict(registration)))
         resolve_exceptions(connection, EXCEPTION_TYPE, [ENTITY])
-        bump(connection, "clarus.subscription_checks")
 
     await in_transaction(engine, record)
     if not plan.changes:
