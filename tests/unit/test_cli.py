@@ -36,6 +36,8 @@ def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
         (lambda d: d["connectors"]["ims"].update(concurrency=0), "connectors.ims.concurrency"),
         (lambda d: d.update(locations=[]), "locations"),
         (lambda d: d["engine"].update(max_attempts="many"), "engine.max_attempts"),
+        (lambda d: d["hub"].update(log_level="verbose"), "hub.log_level"),
+        (lambda d: d["hub"].update(public_url="hub.example.com"), "hub.public_url"),
     ],
 )
 def test_check_exits_2_naming_file_and_key(tmp_path: Path, mutate: object, key: str) -> None:
@@ -76,3 +78,11 @@ def test_status_and_exceptions_on_a_fresh_database(tmp_path: Path) -> None:
     listed = runner.invoke(app, ["exceptions", "list", "--config", str(path), "--json"], env=env)
     assert json.loads(listed.output) == []
     assert runner.invoke(app, ["exceptions", "show", "99", "--config", str(path)], env=env).exit_code == 1
+
+
+def test_serve_refuses_an_unknown_log_level(tmp_path: Path) -> None:
+    path = tmp_path / "stockbridge.yaml"
+    runner.invoke(app, ["init", str(path)])
+    result = runner.invoke(app, ["serve", "--config", str(path), "--log-level", "loud"], env=SECRETS)
+    assert result.exit_code == 2
+    assert "--log-level" in result.output

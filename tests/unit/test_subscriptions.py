@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stockbridge.config import HubSettings
 from stockbridge.domain.subscriptions import (
     Registration,
     Subscription,
@@ -68,3 +69,9 @@ def test_a_rotated_secret_replaces_every_subscription_at_the_url() -> None:
 def test_fingerprint_hides_the_secret() -> None:
     assert "s3cret" not in KEY
     assert fingerprint("s3cret") == KEY != fingerprint("s3cret2")
+
+
+def test_the_hub_url_clarus_calls() -> None:
+    assert HubSettings(port=9000).webhook_base() == "http://127.0.0.1:9000"
+    assert HubSettings(host="0.0.0.0", port=9000).webhook_base(port=9100) == "http://127.0.0.1:9100"
+    assert HubSettings(public_url="https://hub.example.com/").webhook_base(9100) == "https://hub.example.com"
