@@ -17,6 +17,7 @@ import json
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import IO, Any, Literal
 
@@ -68,9 +69,6 @@ class EventLogger:
         """An error with the traceback of the exception being handled."""
         self._log(logging.ERROR, event, fields, exc_info=True)
 
-    def enabled(self, level: int) -> bool:
-        return self._logger.isEnabledFor(level)
-
     def _log(self, level: int, event: str, fields: dict[str, object], exc_info: bool = False) -> None:
         if self._logger.isEnabledFor(level):
             # stacklevel 3: the caller of info()/warning(), not this helper.
@@ -102,31 +100,35 @@ class StructuredFormatter(logging.Formatter):
         self._mask = mask_secrets  # off only in the test that proves no call site logs a secret
 
     def format(self, record: logging.LogRecord) -> str:
-        fields: dict[str, object] = getattr(record, "fields", None) or {}
+        # Masked part by part, before JSON or quoting escapes a secret into another spelling.
+        mask = redact if self._mask else _unchanged
+        fields = {k: _plain(v, mask) for k, v in (getattr(record, "fields", None) or {}).items()}
         stamp = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
         level = record.levelname.lower()
-        event = record.getMessage()
-        trace = self.formatException(record.exc_info) if record.exc_info else None
+        event = mask(record.getMessage())
+        trace = mask(self.formatException(record.exc_info)) if record.exc_info else None
         if self._json:
             payload: dict[str, Any] = {"ts": stamp, "level": level, "logger": record.name, "event": event}
-            payload.update({k: _plain(v) for k, v in fields.items() if k not in payload})
+            payload.update({k: v for k, v in fields.items() if k not in payload})
             if trace:
                 payload["exc"] = trace
-            line = json.dumps(payload, default=str, ensure_ascii=False)
-        else:
-            pairs = " ".join(f"{key}={_quoted(value)}" for key, value in fields.items())
-            line = f"{stamp} {level:<7} {record.name}: {event}" + (f" {pairs}" if pairs else "")
-            if trace:
-                line += "\n" + trace
-        return redact(line) if self._mask else line
+            return json.dumps(payload, default=str, ensure_ascii=False)
+        pairs = " ".join(f"{key}={_quoted(value)}" for key, value in fields.items())
+        line = f"{stamp} {level:<7} {record.name}: {event}" + (f" {pairs}" if pairs else "")
+        return line + "\n" + trace if trace else line
 
 
-def _plain(value: object) -> object:
-    if isinstance(value, str | int | float | bool) or value is None:
+def _unchanged(text: str) -> str:
+    return text
+
+
+def _plain(value: object, mask: Callable[[str], str]) -> object:
+    """A field as JSON can hold it: numbers, booleans and None as they are, the rest as (masked) text."""
+    if isinstance(value, int | float | bool) or value is None:
         return value
     if isinstance(value, list | tuple | set | frozenset):
-        return [_plain(v) for v in value]
-    return str(value)
+        return [_plain(v, mask) for v in value]
+    return mask(str(value))
 
 
 def _quoted(value: object) -> str:

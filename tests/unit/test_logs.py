@@ -69,6 +69,16 @@ def test_known_secrets_are_masked_even_in_tracebacks(lines: io.StringIO) -> None
     assert text.count(MASK) == 3  # the field; the raising line and the message in the traceback
 
 
+def test_a_secret_is_masked_before_json_or_quoting_escapes_it(lines: io.StringIO) -> None:
+    remember_secret('pa"ss\\word-42')
+    for fmt in ("json", "console"):
+        configure_logging("info", fmt, stream=lines)  # type: ignore[arg-type]
+        get_logger("stockbridge.test").info(
+            "login", detail='token pa"ss\\word-42 refused', names=['pa"ss\\word-42']
+        )
+    assert "word-42" not in lines.getvalue()
+
+
 def test_reload_and_refused_reload_are_one_line_each(lines: io.StringIO, tmp_path: Path) -> None:
     configure_logging("info", "json", stream=lines)
     path = tmp_path / "stockbridge.yaml"
