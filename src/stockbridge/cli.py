@@ -8,7 +8,7 @@ import shutil
 import sys
 from dataclasses import asdict
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -55,6 +55,35 @@ err = Console(stderr=True)
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The YAML configuration file.")]
 DEFAULT_CONFIG = Path("stockbridge.yaml")
+
+
+class LogLevelName(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+class LogFormatName(StrEnum):
+    console = "console"
+    json = "json"
+
+
+LogLevelOption = Annotated[
+    LogLevelName | None, typer.Option("--log-level", help="Log level (default: hub.log_level).")
+]
+LogFormatOption = Annotated[
+    LogFormatName | None,
+    typer.Option("--log-format", help="Log lines as key=value text or JSON (default: hub.log_format)."),
+]
+
+
+def _configure_logs(config: Config, level: LogLevelName | None, fmt: LogFormatName | None) -> None:
+    from stockbridge.logs import configure_logging
+
+    configure_logging(
+        level.value if level else config.hub.log_level, fmt.value if fmt else config.hub.log_format
+    )
 
 
 def _load(path: Path, *, need_secrets: bool = False) -> Config:
@@ -104,20 +133,29 @@ def serve(
     workers: bool = typer.Option(True, help="Fold, push and run schedules."),
     port: int | None = typer.Option(None, help="Override hub.port."),
     worker_id: str | None = typer.Option(None, help="Lease owner name (default host:pid)."),
+    log_level: LogLevelOption = None,
+    log_format: LogFormatOption = None,
 ) -> None:
     """Run the hub: webhook API and workers."""
     from stockbridge.engine.runtime import run, serve
 
     loaded = _load(config, need_secrets=True)
+    _configure_logs(loaded, log_level, log_format)
     run(serve(loaded, api=api, workers=workers, port=port, worker_id=worker_id, config_path=config))
 
 
 @app.command()
-def worker(config: ConfigOption = DEFAULT_CONFIG, worker_id: str | None = None) -> None:
+def worker(
+    config: ConfigOption = DEFAULT_CONFIG,
+    worker_id: str | None = None,
+    log_level: LogLevelOption = None,
+    log_format: LogFormatOption = None,
+) -> None:
     """Run workers only (scale out on PostgreSQL by starting more)."""
     from stockbridge.engine.runtime import run, serve
 
     loaded = _load(config, need_secrets=True)
+    _configure_logs(loaded, log_level, log_format)
     run(serve(loaded, api=False, workers=True, worker_id=worker_id, config_path=config))
 
 
@@ -624,9 +662,17 @@ def demo(
     orders: int = typer.Option(1000, help="Sales orders in the order day (0 to skip it)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     database_url: str | None = typer.Option(None, help="Default: a SQLite file in a temporary directory."),
+    log_level: Annotated[
+        LogLevelName, typer.Option("--log-level", help="The hub's log lines (warning: only problems).")
+    ] = LogLevelName.warning,
+    log_format: Annotated[LogFormatName, typer.Option("--log-format")] = LogFormatName.console,
 ) -> None:
     """Run simulated Clarus and IMS, the hub against them, a stream of movements; report drift and latency."""
     from stockbridge.demo import DemoOptions, run_demo, succeeded
+    from stockbridge.logs import configure_logging
+
+    # The demo narrates on stderr itself: the hub's own lines are for looking underneath.
+    configure_logging(log_level.value, log_format.value)
 
     summary = run_demo(
         DemoOptions(

@@ -26,6 +26,7 @@ from pydantic import (
 from stockbridge.connectors.clarus.statuses import INVENTORY_STATUSES
 from stockbridge.domain.ats import AtsRule
 from stockbridge.domain.skus import SkuRules
+from stockbridge.logs import remember_secret
 
 DEFAULT_DATABASE_URL = "sqlite:///stockbridge.db"
 DATABASE_URL_ENV = "STOCKBRIDGE_DATABASE_URL"
@@ -135,6 +136,7 @@ class Schedules(_Frozen):
     events_poll_s: Annotated[float, Field(gt=0)] = 60.0
     item_refresh_s: Annotated[float, Field(gt=0)] = 300.0
     drift_check_s: Annotated[float, Field(gt=0)] = 900.0
+    subscriptions_check_s: Annotated[float, Field(gt=0)] = 300.0  # re-check the Clarus webhook subscription
 
 
 class EngineSettings(_Frozen):
@@ -176,6 +178,7 @@ class Owners(_Frozen):
     fulfilment_stalled: str = "integration"
     fulfilment_command_failed: str = "integration"
     over_fulfilment: str = "operations"
+    cancelled_after_despatch: str = "customer_service"
     notification_failed: str = "customer_service"
     tracking_drift: str = "operations"
     status_drift: str = "operations"
@@ -188,6 +191,7 @@ class Owners(_Frozen):
     push_failed: str = "integration"
     drift: str = "operations"
     connector_failing: str = "integration"
+    webhook_subscription: str = "integration"
     default: str = "integration"
 
     def owner_of(self, exception_type: str) -> str:
@@ -254,6 +258,28 @@ class HubSettings(_Frozen):
     # Largest request body accepted (413 past it, before it is read). Clarus events are a few KB; a
     # shipment of 500 lines is under 100 KB.
     max_body_bytes: Annotated[int, Field(gt=0)] = 1_048_576
+    # Where Clarus reaches this hub (a proxy or load balancer in front of it); the hub registers
+    # its webhook subscription at {public_url}/webhooks/clarus. Default: http://{host}:{port}.
+    public_url: str | None = None
+    # false: someone else manages the Clarus subscription (or this hub only polls the events feed).
+    register_webhooks: bool = True
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["console", "json"] = "console"
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return None if url is None else url.rstrip("/")
+
+    def webhook_base(self, port: int | None = None) -> str:
+        """The hub's URL as Clarus must call it (`port` overrides hub.port, as `serve --port` does)."""
+        if self.public_url:
+            return self.public_url
+        # A bind-all address is not one Clarus can call: behind it, this machine answers on loopback.
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port if port is None else port}"
 
 
 class Config(_Frozen):
@@ -320,6 +346,7 @@ def secret(env_name: str, environ: Mapping[str, str] | None = None) -> str:
     value = (environ if environ is not None else os.environ).get(env_name)
     if not value:
         raise KeyError(env_name)
+    remember_secret(value)  # the log pipeline's safety net masks it wherever it might appear
     return value
 
 

@@ -21,6 +21,7 @@ import httpx
 import yaml
 
 from stockbridge.config import Config, parse_config
+from stockbridge.connectors.clarus.wire import FEED_EVENTS
 from stockbridge.demo import HubControl, HubThread, measure_drift
 from stockbridge.demo.harness import healthy, issue_token
 from stockbridge.servers import free_port, serve_in_thread
@@ -125,14 +126,28 @@ class Stack:
     def activate(self, sku: str) -> None:
         self.http.patch(f"{self.ims_url}/_control/items/{sku}", json={"isInactive": False}).raise_for_status()
 
+    def subscriptions(self) -> list[dict[str, Any]]:
+        """Clarus's webhook subscriptions at this hub's URL."""
+        response = self.http.get(
+            f"{self.clarus_url}/api/v1/webhooks", headers={"Authorization": f"Bearer {CLARUS_KEY}"}
+        )
+        response.raise_for_status()
+        hook = f"{self.hub_url}/webhooks/clarus"
+        return [s for s in response.json()["data"] if s["url"] == hook]
+
     def subscribe(self) -> None:
+        """Webhooks flow from here on. A running hub registers its own subscription: wait for it. A
+        hub not started yet adopts the one made here (same URL and secret, every event type)."""
+        if healthy(self.hub_url):
+            wait_until(lambda: bool(self.subscriptions()), 30, "the hub to register its subscription")
+            return
         self.http.post(
             f"{self.clarus_url}/api/v1/webhooks",
             headers={"Authorization": f"Bearer {CLARUS_KEY}"},
             json={
                 "url": f"{self.hub_url}/webhooks/clarus",
                 "secret": WEBHOOK_SECRET,
-                "events": ["inventory.movement"],
+                "events": sorted(FEED_EVENTS),
             },
         ).raise_for_status()
 

@@ -42,6 +42,8 @@ def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
             lambda d: d["inventory_statuses"].update(availabel=d["inventory_statuses"].pop("available")),
             "inventory_statuses.availabel",
         ),
+        (lambda d: d["hub"].update(log_level="verbose"), "hub.log_level"),
+        (lambda d: d["hub"].update(public_url="hub.example.com"), "hub.public_url"),
     ],
 )
 def test_check_exits_2_naming_file_and_key(tmp_path: Path, mutate: object, key: str) -> None:
@@ -121,3 +123,11 @@ def test_token_create_prints_it_once_list_never_shows_it_revoke_ends_it(tmp_path
     engine.dispose()
     bad_role = runner.invoke(app, ["token", "create", "--role", "root", "--name", "x", "--config", str(path)])
     assert bad_role.exit_code == 2
+
+
+def test_serve_refuses_an_unknown_log_level(tmp_path: Path) -> None:
+    path = tmp_path / "stockbridge.yaml"
+    runner.invoke(app, ["init", str(path)])
+    result = runner.invoke(app, ["serve", "--config", str(path), "--log-level", "loud"], env=SECRETS)
+    assert result.exit_code == 2
+    assert "--log-level" in result.output

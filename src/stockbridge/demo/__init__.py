@@ -98,6 +98,11 @@ def demo_config_data(
     }
 
 
+def _subscribed(control: httpx.Client, clarus_url: str, hub_url: str) -> bool:
+    response = control.get(f"{clarus_url}/api/v1/webhooks", headers={"Authorization": f"Bearer {CLARUS_KEY}"})
+    return any(s["url"] == f"{hub_url}/webhooks/clarus" for s in response.json()["data"])
+
+
 def run_demo(options: DemoOptions) -> dict[str, Any]:
     console = Console(stderr=True, quiet=options.quiet)
     with tempfile.TemporaryDirectory(prefix="stockbridge-demo-") as tmp:
@@ -145,20 +150,8 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
         }
         with running_hub(config, environ, config_path) as hub_url:
             hub = HubControl(control, hub_url, issue_token(config.effective_database_url(), "demo"))
-            control.post(
-                f"{clarus_url}/api/v1/webhooks",
-                headers={"Authorization": f"Bearer {CLARUS_KEY}"},
-                json={
-                    "url": f"{hub_url}/webhooks/clarus",
-                    "secret": WEBHOOK_SECRET,
-                    "events": [
-                        "inventory.movement",
-                        "order.status_changed",
-                        "order.updated",
-                        "shipment.despatched",
-                    ],
-                },
-            ).raise_for_status()
+            # The hub subscribes itself to Clarus's webhooks when it starts (flows/subscriptions.py).
+            wait_for(lambda: _subscribed(control, clarus_url, hub_url), 30, "the hub's webhook subscription")
             control.put(
                 f"{clarus_url}/_control/faults",
                 json={

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import random
 import socket
@@ -35,11 +34,13 @@ from stockbridge.flows.order_sync import OrderCommandSender, poll_sales_orders, 
 from stockbridge.flows.orders import OrderFolder
 from stockbridge.flows.poison import requeue
 from stockbridge.flows.stock_sync import full_sync, poll_events
+from stockbridge.flows.subscriptions import check_subscription
+from stockbridge.logs import get_logger
 from stockbridge.monitor.connector_health import ConnectorHealth
 from stockbridge.monitor.drift import check_drift
 from stockbridge.store import inbox_repo, targets_repo
 
-log = logging.getLogger("stockbridge.worker")
+log = get_logger(__name__)
 
 BLOCKED_REFRESH_S = 5.0
 ORDER_CHECKS_S = 60.0
@@ -55,6 +56,7 @@ _JOB_SYSTEM = {
     "drift_check": "ims",
     "full_sync": "clarus",
     "events_poll": "clarus",
+    "subscriptions_check": "clarus",
 }
 _ERROR_PAUSE_S = 1.0
 
@@ -73,6 +75,7 @@ class Worker:
         clock: Clock,
         worker_id: str | None = None,
         rng: random.Random | None = None,
+        webhook_base: str | None = None,
     ) -> None:
         self.engine = engine
         self.source = config if isinstance(config, ConfigSource) else ConfigSource(config)
@@ -81,6 +84,7 @@ class Worker:
         self.connections = connections
         self.clock = clock
         self.worker_id = worker_id or default_worker_id()
+        self._webhook_base = webhook_base  # the hub's URL for Clarus; None: config.hub.webhook_base()
         self.health = ConnectorHealth(engine, config, clock)
         self.fold_wake = asyncio.Event()
         self.push_wake = asyncio.Event()
@@ -179,12 +183,12 @@ class Worker:
                 if worked and name == "push":
                     await self.health.succeeded("ims")
             except ConnectorError as exc:
-                log.warning("%s: %s", name, exc)
+                log.warning("loop step failed", loop=name, error=str(exc))
                 await self.health.failed(exc)
                 worked = 0
                 await asyncio.sleep(_ERROR_PAUSE_S)
             except Exception:
-                log.exception("%s step failed; retrying", name)
+                log.exception("loop step crashed; retrying", loop=name)
                 worked = 0
                 await asyncio.sleep(_ERROR_PAUSE_S)
             if not worked:
@@ -232,6 +236,15 @@ class Worker:
             await verify_tracking(
                 self.engine, conn.ims_fulfilments, conn.ims_limiter, self.config, self.clock
             )
+        elif job == "subscriptions_check":
+            await check_subscription(
+                self.engine,
+                conn.clarus_webhooks,
+                self.config,
+                conn.clarus_webhook_secret,
+                self.clock,
+                self._webhook_base or self.config.hub.webhook_base(),
+            )
         elif job == "fulfilment_checks":
             now = self.clock.now()
             await in_transaction(self.engine, lambda c: FulfilmentFolder(c, self.config, now).check())
@@ -249,6 +262,7 @@ class Worker:
         else:
             raise ValueError(f"unknown job {job!r}")
         await in_transaction(self.engine, lambda c: record_run(c, job, started))
+        log.debug("scheduled job ran", job=job)
         self.fold_wake.set()
         self.push_wake.set()
         self.command_wake.set()
@@ -268,6 +282,11 @@ class Worker:
             ("order_checks", ORDER_CHECKS_S),
             ("fulfilment_checks", self.config.fulfilment.checks_s),
             ("fulfilment_verify", self.config.fulfilment.verify_s),
+            *(
+                [("subscriptions_check", s.subscriptions_check_s)]
+                if self.config.hub.register_webhooks
+                else []
+            ),
         ]
 
     async def _configuration_changed(self) -> None:
@@ -281,7 +300,7 @@ class Worker:
 
         requeued = await in_transaction(self.engine, react)
         if requeued:
-            log.info("configuration changed: %d set-aside inbox entries queued again", requeued)
+            log.info("set-aside inbox entries queued again after a configuration change", entries=requeued)
             self.fold_wake.set()
 
     async def _schedule_loop(self, stop: asyncio.Event) -> None:
@@ -297,9 +316,9 @@ class Worker:
                         await self.run_job(job)
                         await self.health.succeeded(_JOB_SYSTEM[job])
                 except ConnectorError as exc:
-                    log.warning("scheduled %s: %s", job, exc)
+                    log.warning("scheduled job failed", job=job, error=str(exc))
                     await self.health.failed(exc)
                 except Exception:
-                    log.exception("scheduled %s failed", job)
+                    log.exception("scheduled job crashed", job=job)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)

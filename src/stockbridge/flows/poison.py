@@ -12,19 +12,19 @@ Two places turn one away, and both keep its body and raise an exception with an 
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection
 
 from stockbridge.config import Config
+from stockbridge.logs import get_logger
 from stockbridge.store import inbox_repo
 from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
 from stockbridge.store.inbox_repo import InboundEvent, InboxEntry
 from stockbridge.store.states import InboxState
 
-log = logging.getLogger("stockbridge.inbox")
+log = get_logger("stockbridge.inbox")
 
 BAD_WEBHOOK = "bad_webhook"  # a signed webhook refused at the door
 BAD_FEED_EVENT = "bad_feed_event"  # an events-feed event refused at the door
@@ -84,7 +84,7 @@ def reject_unusable(
             now=now,
             retry_action="inspect the stored body in the inbox (state rejected); the sender must fix it",
         )
-    log.warning("%s %s refused: %s", source, event_id, reason)
+    log.warning("event refused", source=source, event_id=event_id, reason=reason)
     return event_id
 
 
@@ -111,7 +111,9 @@ def set_aside(
     bump(connection, SET_ASIDE_COUNTER, len(failures))
     owner = config.owners.owner_of(POISON_EVENT)
     for entry, reason in failures:
-        log.warning("inbox entry %s (%s %s) set aside: %s", entry.id, entry.kind, entry.event_id, reason)
+        log.warning(
+            "inbox entry set aside", id=entry.id, kind=entry.kind, event_id=entry.event_id, reason=reason
+        )
         raise_exception(
             connection,
             type=POISON_EVENT,
