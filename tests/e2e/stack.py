@@ -22,7 +22,8 @@ import yaml
 
 from stockbridge.config import Config, parse_config
 from stockbridge.demo import HubControl, HubThread, measure_drift
-from stockbridge.demo.harness import healthy
+from stockbridge.demo.harness import healthy, oracle_settings
+from stockbridge.oracle import Drift, Truth, ims_drift, read_truth
 from stockbridge.servers import free_port, serve_in_thread
 from stockbridge.simulators import clarus as clarus_sim
 from stockbridge.simulators import ims as ims_sim
@@ -221,6 +222,14 @@ class Stack:
 
     def drift(self) -> int:
         return measure_drift(self.clarus_url, self.ims_url, self.config)[0]
+
+    # --- the oracle: what is right, from the simulators' own state -----------------------------------
+    def truth(self) -> Truth:
+        return read_truth(self.http, self.clarus_url, self.ims_url)
+
+    def ims_drift(self) -> Drift:
+        truth = self.truth()
+        return ims_drift(truth.clarus_state, truth.ims_state, oracle_settings(self.config))
 
     def wait_converged(self, timeout_s: float = 60) -> None:
         wait_until(lambda: self.hub_idle() and self.drift() == 0, timeout_s, "the IMS to match the warehouse")
