@@ -23,7 +23,16 @@ import yaml
 from stockbridge.config import Config, parse_config
 from stockbridge.demo import HubControl, HubThread, measure_drift
 from stockbridge.demo.harness import healthy, oracle_settings
-from stockbridge.oracle import Drift, Truth, ims_drift, read_truth
+from stockbridge.oracle import (
+    Drift,
+    FulfilmentReport,
+    OrderReport,
+    Truth,
+    check_fulfilments,
+    check_orders,
+    ims_drift,
+    read_truth,
+)
 from stockbridge.servers import free_port, serve_in_thread
 from stockbridge.simulators import clarus as clarus_sim
 from stockbridge.simulators import ims as ims_sim
@@ -230,6 +239,18 @@ class Stack:
     def ims_drift(self) -> Drift:
         truth = self.truth()
         return ims_drift(truth.clarus_state, truth.ims_state, oracle_settings(self.config))
+
+    def order_report(self, frozen: dict[str, Any] | None = None) -> OrderReport:
+        """Every IMS order against Clarus; `frozen`: Clarus orders as they were when picking began."""
+        truth, settings = self.truth(), oracle_settings(self.config)
+        return check_orders(truth.ims_orders, truth.clarus_orders, truth.catalog(settings), settings, frozen)
+
+    def fulfilment_report(self, notices: list[dict[str, Any]] | None = None) -> FulfilmentReport:
+        truth = self.truth()
+        catalog = truth.catalog(oracle_settings(self.config))
+        return check_fulfilments(
+            truth.clarus_shipments, truth.ims_orders, truth.ims_fulfilments, catalog, notices
+        )
 
     def wait_converged(self, timeout_s: float = 60) -> None:
         wait_until(lambda: self.hub_idle() and self.drift() == 0, timeout_s, "the IMS to match the warehouse")
