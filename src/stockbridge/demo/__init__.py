@@ -288,7 +288,7 @@ def _order_day(
             control,
             ims_url,
             clarus_url,
-            oracle_settings(config),
+            oracle_settings(parse_config(data, str(config_path))),  # the mappings now in force
             held_by_reason,
             lambda: hub.counter("orders.amended"),
         )
