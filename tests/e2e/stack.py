@@ -28,6 +28,7 @@ from stockbridge.oracle import (
     FulfilmentReport,
     OrderReport,
     Truth,
+    adjustments_off_target,
     check_fulfilments,
     check_orders,
     ims_drift,
@@ -179,21 +180,38 @@ class Stack:
         stats: dict[str, Any] = self.http.get(f"{self.ims_url}/_control/stats").json()
         return stats
 
-    def suiteql(self, query: str) -> list[dict[str, Any]]:
-        response = self.http.post(
-            f"{self.ims_url}/services/rest/query/v1/suiteql",
-            headers={"Authorization": f"Bearer {IMS_TOKEN}", "Prefer": "transient"},
-            json={"q": query},
-        )
-        response.raise_for_status()
-        rows: list[dict[str, Any]] = response.json()["items"]
-        return rows
+    def suiteql(self, query: str, every_page: bool = False) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        while True:
+            response = self.http.post(
+                f"{self.ims_url}/services/rest/query/v1/suiteql",
+                params={"limit": 1000, "offset": len(rows)},
+                headers={"Authorization": f"Bearer {IMS_TOKEN}", "Prefer": "transient"},
+                json={"q": query},
+            )
+            response.raise_for_status()
+            page = response.json()
+            rows += page["items"]
+            if not (every_page and page["hasMore"]):
+                return rows
 
     def duplicate_adjustment_lines(self) -> list[dict[str, Any]]:
-        """Adjustment lines that push the same target version of one item twice: must never exist."""
+        """Adjustment lines with the same item and memo (figure and version). Not proof of a double
+        push: events folded out of order can rightly set the same figure and version twice; judge
+        with `adjustments_off_target`."""
         return self.suiteql(
             "SELECT item, memo, COUNT(*) AS n FROM transactionline GROUP BY item, memo HAVING COUNT(*) > 1"
         )
+
+    def adjustments_off_target(self) -> list[dict[str, Any]]:
+        """Adjustment lines that did not take the IMS to the figure they set: one applied twice, or
+        one lost, the oracle's way (`stockbridge.oracle.adjustments_off_target`)."""
+        query = (
+            'SELECT tl."transaction" AS txn, tl.id AS line, tl.item, tl.location, tl.quantity, tl.memo '
+            'FROM transactionline tl JOIN "transaction" t ON t.id = tl."transaction" '
+            "WHERE t.type = 'InvAdjst' ORDER BY tl.\"transaction\", tl.id"
+        )
+        return adjustments_off_target(self.suiteql(query, every_page=True))
 
     # --- the hub ----------------------------------------------------------------------------------
     @property

@@ -76,18 +76,19 @@ def test_sigkill_at_random_points_of_a_burst_loses_doubles_and_leaves_stale_noth
                 proc.wait()
         engine.dispose()
         with env.hub_process():
-            env.drain()
+            deliveries = env.drain()
             env.wait_converged(timeout_s=120)
             # Every movement Clarus made reached the inbox exactly once: none lost, none doubled.
-            assert _distinct_movement_events(env) == env.clarus_sequence()
+            # (Clarus's counters tell a delivery it gave up on from one the hub acknowledged.)
+            assert _distinct_movement_events(env) == env.clarus_sequence(), deliveries
         # None stale: the oracle finds every IMS figure equal to what the warehouse holds.
         drift = env.ims_drift()
         assert not drift, drift.examples
         assert len(work_at_kill) >= 3, work_at_kill
         assert all(work > 0 for work in work_at_kill), work_at_kill
-        # No target version pushed twice (adjustments are PUT by external id, so a retried push
-        # replaces itself; the memo names the version).
-        assert env.duplicate_adjustment_lines() == []
+        # None doubled: every adjustment took the IMS to exactly the figure it set (a push retried
+        # after the kill replaced itself under its external id instead of applying twice).
+        assert env.adjustments_off_target() == []
 
 
 def test_two_worker_processes_share_one_postgres(pg_url: str, tmp_path: Path) -> None:
@@ -103,7 +104,7 @@ def test_two_worker_processes_share_one_postgres(pg_url: str, tmp_path: Path) ->
             env.move(_movements(300, 1500, seed=9))
             env.drain()
             env.wait_converged(timeout_s=120)
-        assert env.duplicate_adjustment_lines() == []
+        assert env.adjustments_off_target() == []
         engine = create_engine(env.database_url)
         with engine.connect() as c:
             senders = outbox_repo.senders(c)

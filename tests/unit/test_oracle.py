@@ -10,6 +10,7 @@ from stockbridge.oracle import (
     Catalog,
     OracleSettings,
     SkuSettings,
+    adjustments_off_target,
     check_fulfilments,
     check_orders,
     expected_figures,
@@ -79,6 +80,20 @@ def test_drift_compares_ims_on_hand_per_sku_and_location() -> None:
     found = ims_drift(clarus, ims, SETTINGS)
     assert (found.keys, found.units) == (2, 5)
     assert found.examples == [("B", "6", 2, 1), ("C", "6", 0, 4)]
+
+
+def _adjustment(item: str, quantity: int, sets: int) -> dict[str, Any]:
+    return {"item": item, "location": "6", "quantity": quantity, "memo": f"stockbridge ATS {sets} v1"}
+
+
+def test_adjustments_must_land_on_the_figure_they_set() -> None:
+    # 139, then 134, then 139 again under one version: reordered folds, not a double push.
+    fine = [_adjustment("107", 139, 139), _adjustment("107", -5, 134), _adjustment("107", 5, 139)]
+    assert adjustments_off_target(fine) == []
+    doubled = [_adjustment("107", 10, 10), _adjustment("108", 3, 3), _adjustment("107", 10, 10)]
+    assert [(a["item"], a["on_hand_after"]) for a in adjustments_off_target(doubled)] == [("107", 20)]
+    opening = {("107", "6"): 4}
+    assert adjustments_off_target([_adjustment("107", 6, 10)], opening) == []
 
 
 # --- SKUs, kits ---------------------------------------------------------------------------------------

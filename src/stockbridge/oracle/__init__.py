@@ -12,7 +12,14 @@ from stockbridge.oracle.fulfilments import FulfilmentReport, check_fulfilments
 from stockbridge.oracle.orders import Expected, OrderReport, check_orders, expected_order
 from stockbridge.oracle.read import Truth, read_stock, read_truth
 from stockbridge.oracle.settings import OracleSettings, SkuSettings, TargetSettings
-from stockbridge.oracle.stock import Drift, drift, expected_figures, ims_drift, ims_figures
+from stockbridge.oracle.stock import (
+    Drift,
+    adjustments_off_target,
+    drift,
+    expected_figures,
+    ims_drift,
+    ims_figures,
+)
 
 __all__ = [
     "Catalog",
@@ -24,6 +31,7 @@ __all__ = [
     "SkuSettings",
     "TargetSettings",
     "Truth",
+    "adjustments_off_target",
     "check_fulfilments",
     "check_orders",
     "drift",

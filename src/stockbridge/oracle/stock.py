@@ -13,7 +13,8 @@ reported by `fulfilments.check_fulfilments`, not as drift.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,3 +81,30 @@ def ims_drift(
     """The IMS channel's drift from the warehouse, both read from the simulators."""
     expected = expected_figures(clarus_state, settings, "ims")
     return drift(expected, ims_figures(ims_state, set(settings.locations.values())))
+
+
+# The hub names the absolute figure each adjustment line sets in its memo ("stockbridge ATS 12 v345").
+ATS_MEMO = re.compile(r"\bATS (-?\d+)\b")
+
+
+def adjustments_off_target(
+    lines: Sequence[Mapping[str, Any]], opening: Mapping[Key, int] | None = None
+) -> list[dict[str, Any]]:
+    """Adjustment lines after which the IMS's on-hand is not the figure the line says it sets.
+
+    `lines`: every inventory adjustment line (`item`, `location`, `quantity`, `memo`) in the order
+    the IMS applied them (transaction id, then line). An adjustment applied twice under two external
+    ids, or one lost between two others, leaves the running on-hand off the next figure. A push
+    retried under its own external id replaces itself and is seen once. The memo is no unique key:
+    events folded out of order (each stock row by its own sequence, DESIGN.md §2) can take a SKU
+    through the same figure and version twice, so the same memo may rightly appear twice."""
+    on_hand: dict[Key, int] = dict(opening or {})
+    off: list[dict[str, Any]] = []
+    for line in lines:
+        key = (str(line["item"]), str(line["location"]))
+        on_hand[key] = on_hand.get(key, 0) + round(float(line["quantity"]))
+        meant = ATS_MEMO.search(str(line.get("memo") or ""))
+        if meant is not None and int(meant.group(1)) != on_hand[key]:
+            off.append({**line, "on_hand_after": on_hand[key]})
+            on_hand[key] = int(meant.group(1))  # judge each line on its own, not its predecessors' error
+    return off
