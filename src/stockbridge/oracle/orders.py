@@ -134,7 +134,7 @@ def _warehouse_problems(wms: str, catalog: Catalog) -> list[str]:
 class OrderReport:
     total: int = 0
     released: int = 0  # live in Clarus (not cancelled)
-    cancelled: int = 0  # withdrawn: cancelled in Clarus, or never sent
+    cancelled: int = 0  # cancelled in Clarus, or cancelled in the IMS before it was sent
     held: Counter[str] = field(default_factory=Counter)  # reason -> orders the oracle expects held
     waiting: int = 0
     locked: int = 0  # picking started in Clarus: checked against what it held then, when known
