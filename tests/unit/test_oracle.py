@@ -325,6 +325,13 @@ def test_lost_doubled_unexpected_and_wrong_fulfilments_are_found() -> None:
     assert report.waiting_for_order == ["PARKED"]
 
 
+def test_a_shipment_for_an_order_cancelled_in_the_ims_is_for_a_person_not_lost() -> None:
+    orders = {"SO1": {**ORDERS["SO1"], "status": "C"}}
+    shipments = {"S1": _shipment("S1", "SO1", [("1", "MUG-1", 1)], 1)}
+    report = check_fulfilments(shipments, orders, [], CATALOG)
+    assert (report.lost, report.order_closed, report.problems) == ([], ["S1"], 0)
+
+
 def test_order_line_totals_catch_a_bundle_reported_short() -> None:
     shipments = {"S1": _shipment("S1", "SO1", [("2.1", "MUG-1", 4), ("2.2", "TEA-2", 2)], 1)}
     report = check_fulfilments(shipments, ORDERS, [_made("S1", {2: 1})], CATALOG)

@@ -150,6 +150,7 @@ def count(
         "doubled": len(report.doubled),
         "unexpected": len(report.unexpected),
         "wrong_quantities": len(report.wrong),
+        "for_closed_orders": len(report.order_closed),
         "early_notifications": report.notices_early,
         "notices_missing_or_doubled": len(report.notices_missing) + report.notices_doubled,
         "problems": report.problems,

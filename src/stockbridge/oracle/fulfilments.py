@@ -11,7 +11,8 @@ bundle depends on the order the hub hears of the parcels in, so the oracle check
 - per order line, the Item Fulfilments add up to the whole bundles and units all its shipments carried;
 - a customer notice goes out once per Item Fulfilment, never before it.
 
-A shipment whose order is not (yet) in the IMS expects nothing: the hub parks it.
+A shipment whose order is not (yet) in the IMS expects nothing: the hub parks it. One whose order
+was cancelled or closed in the IMS cannot be fulfilled there: a person must look (docs/fulfilment.md).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 from stockbridge.oracle.catalog import Catalog, KitProblem, warehouse_sku
 
 EXTERNAL_ID_PREFIX = "sb-if-"
+CLOSED = frozenset({"C", "H"})  # NetSuite: cancelled, closed
 
 
 @dataclass
@@ -33,6 +35,7 @@ class FulfilmentReport:
     item_fulfilments: int = 0  # the hub's (by external id), not those made by hand in the IMS
     must_fulfil: int = 0  # shipments that must have one whatever order the hub heard them in
     waiting_for_order: list[str] = field(default_factory=list)  # order not in the IMS
+    order_closed: list[str] = field(default_factory=list)  # cancelled or closed in the IMS: for a person
     shipped_before_order: list[str] = field(default_factory=list)  # despatched before the IMS order existed
     lost: list[str] = field(default_factory=list)
     doubled: list[str] = field(default_factory=list)
@@ -84,10 +87,13 @@ def check_fulfilments(
             continue
         if _before(shipment["despatched_at"], order.get("createdDate")):
             report.shipped_before_order.append(sid)
+        posted = by_shipment.get(sid, [])
+        if not posted and order.get("status") in CLOSED:
+            report.order_closed.append(sid)  # the IMS refuses it: raised to operations, not lost
+            continue
         per_order[str(shipment["reference"])].append(shipment)
         bundles = _per_bundle(order, catalog)
         plain, whole = _carried(shipment, bundles)
-        posted = by_shipment.get(sid, [])
         if plain or any(whole.values()):
             report.must_fulfil += 1
             if not posted:
