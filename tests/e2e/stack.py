@@ -23,7 +23,18 @@ import yaml
 from stockbridge.config import Config, parse_config
 from stockbridge.connectors.clarus.wire import FEED_EVENTS
 from stockbridge.demo import HubControl, HubThread, measure_drift
-from stockbridge.demo.harness import healthy, issue_token
+from stockbridge.demo.harness import healthy, issue_token, oracle_settings
+from stockbridge.oracle import (
+    Drift,
+    FulfilmentReport,
+    OrderReport,
+    Truth,
+    adjustments_off_target,
+    check_fulfilments,
+    check_orders,
+    ims_drift,
+    read_truth,
+)
 from stockbridge.servers import free_port, serve_in_thread
 from stockbridge.simulators import clarus as clarus_sim
 from stockbridge.simulators import ims as ims_sim
@@ -185,21 +196,48 @@ class Stack:
         stats: dict[str, Any] = self.http.get(f"{self.ims_url}/_control/stats").json()
         return stats
 
-    def suiteql(self, query: str) -> list[dict[str, Any]]:
-        response = self.http.post(
-            f"{self.ims_url}/services/rest/query/v1/suiteql",
-            headers={"Authorization": f"Bearer {IMS_TOKEN}", "Prefer": "transient"},
-            json={"q": query},
-        )
-        response.raise_for_status()
-        rows: list[dict[str, Any]] = response.json()["items"]
-        return rows
+    def suiteql(self, query: str, every_page: bool = False) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        while True:
+            response = self._suiteql_page(query, offset=len(rows))
+            page = response.json()
+            rows += page["items"]
+            if not (every_page and page["hasMore"]):
+                return rows
+
+    def _suiteql_page(self, query: str, offset: int) -> httpx.Response:
+        # The test reads under the same account limits the hub is held to (a test may set 4 calls/s):
+        # a 429 here is the simulator's limit, not a failure, so wait as it says (bounded).
+        deadline = time.monotonic() + 30
+        while True:
+            response = self.http.post(
+                f"{self.ims_url}/services/rest/query/v1/suiteql",
+                params={"limit": 1000, "offset": offset},
+                headers={"Authorization": f"Bearer {IMS_TOKEN}", "Prefer": "transient"},
+                json={"q": query},
+            )
+            if response.status_code != 429 or time.monotonic() > deadline:
+                response.raise_for_status()
+                return response
+            time.sleep(min(float(response.headers.get("Retry-After", "0.25")), 1.0))
 
     def duplicate_adjustment_lines(self) -> list[dict[str, Any]]:
-        """Adjustment lines that push the same target version of one item twice: must never exist."""
+        """Adjustment lines with the same item and memo (figure and version). Not proof of a double
+        push: events folded out of order can rightly set the same figure and version twice; judge
+        with `adjustments_off_target`."""
         return self.suiteql(
             "SELECT item, memo, COUNT(*) AS n FROM transactionline GROUP BY item, memo HAVING COUNT(*) > 1"
         )
+
+    def adjustments_off_target(self) -> list[dict[str, Any]]:
+        """Adjustment lines that did not take the IMS to the figure they set: one applied twice, or
+        one lost, the oracle's way (`stockbridge.oracle.adjustments_off_target`)."""
+        query = (
+            'SELECT tl."transaction" AS txn, tl.id AS line, tl.item, tl.location, tl.quantity, tl.memo '
+            'FROM transactionline tl JOIN "transaction" t ON t.id = tl."transaction" '
+            "WHERE t.type = 'InvAdjst' ORDER BY tl.\"transaction\", tl.id"
+        )
+        return adjustments_off_target(self.suiteql(query, every_page=True))
 
     # --- the hub ----------------------------------------------------------------------------------
     @property
@@ -239,6 +277,26 @@ class Stack:
 
     def drift(self) -> int:
         return measure_drift(self.clarus_url, self.ims_url, self.config)[0]
+
+    # --- the oracle: what is right, from the simulators' own state -----------------------------------
+    def truth(self) -> Truth:
+        return read_truth(self.http, self.clarus_url, self.ims_url)
+
+    def ims_drift(self) -> Drift:
+        truth = self.truth()
+        return ims_drift(truth.clarus_state, truth.ims_state, oracle_settings(self.config))
+
+    def order_report(self, frozen: dict[str, Any] | None = None) -> OrderReport:
+        """Every IMS order against Clarus; `frozen`: Clarus orders as they were when picking began."""
+        truth, settings = self.truth(), oracle_settings(self.config)
+        return check_orders(truth.ims_orders, truth.clarus_orders, truth.catalog(settings), settings, frozen)
+
+    def fulfilment_report(self, notices: list[dict[str, Any]] | None = None) -> FulfilmentReport:
+        truth = self.truth()
+        catalog = truth.catalog(oracle_settings(self.config))
+        return check_fulfilments(
+            truth.clarus_shipments, truth.ims_orders, truth.ims_fulfilments, catalog, notices
+        )
 
     def wait_converged(self, timeout_s: float = 60) -> None:
         wait_until(lambda: self.hub_idle() and self.drift() == 0, timeout_s, "the IMS to match the warehouse")

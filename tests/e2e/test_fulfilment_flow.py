@@ -111,6 +111,7 @@ def test_three_partial_shipments_complete_the_order_once_each(env: tuple[Stack, 
     assert sorted(f["externalId"] for f in _fulfilments(s)) == ["sb-if-SHP-A", "sb-if-SHP-B", "sb-if-SHP-C"]
     assert _ims_order(s, "SO1")["status"] in ("F", "G")
     assert all(mail["if_existed"] for mail in mailbox.received)
+    assert s.fulfilment_report(mailbox.received).problems == 0
     assert sorted(mail["shipment"] for mail in mailbox.received) == ["SHP-A", "SHP-B", "SHP-C"]
     invoices = s.http.get(f"{s.ims_url}/_control/invoices").json()["invoices"]
     assert sorted(i["externalId"] for i in invoices) == ["sb-inv-SHP-A", "sb-inv-SHP-B", "sb-inv-SHP-C"]
@@ -130,6 +131,7 @@ def test_a_bundle_shipped_in_two_parcels_is_reported_in_whole_bundles(env: tuple
         [line["quantity"] for line in f["lines"]] for f in sorted(_fulfilments(s), key=lambda f: f["seq"])
     ]
     assert quantities == [[1], [1]]
+    assert s.fulfilment_report().problems == 0
 
 
 def test_ims_failure_after_the_fulfilment_was_created_does_not_make_another(
@@ -145,6 +147,7 @@ def test_ims_failure_after_the_fulfilment_was_created_does_not_make_another(
         wait_until(lambda: _settled(s) and len(mailbox.received) == 1, 30, "the fulfilment and its notice")
     assert [f["externalId"] for f in _fulfilments(s)] == ["sb-if-SHP-X"]
     assert mailbox.received[0]["if_existed"]
+    assert s.fulfilment_report(mailbox.received).problems == 0
 
 
 def test_despatch_before_the_hub_knows_the_order_waits_then_applies(env: tuple[Stack, Mailbox]) -> None:
@@ -177,3 +180,5 @@ def test_despatch_before_the_hub_knows_the_order_waits_then_applies(env: tuple[S
         s.run_job("orders_poll", wait=True)
         wait_until(lambda: len(_fulfilments(s)) == 1 and _settled(s), 30, "the parked shipment to be applied")
         assert s.health()["counters"].get("fulfilment.released_from_parking") == 1
+    report = s.fulfilment_report()
+    assert (report.problems, report.item_fulfilments, report.must_fulfil) == (0, 1, 1)

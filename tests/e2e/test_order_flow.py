@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import create_engine
 from tests.e2e.stack import ENVIRON, Stack, stack, wait_until
 
@@ -80,6 +79,7 @@ def test_items_then_orders_reach_the_warehouse_once_normalised_and_de_kitted(env
         _sync(env)
         _sync(env)  # the same version read again changes nothing
         order = env.clarus_orders()["SO1"]
+    assert env.order_report().mismatched == []
     assert order["ship_method"] == "STD"
     assert order["version"] == 1
     assert _lines(order) == [
@@ -100,13 +100,15 @@ def test_unmapped_ship_method_is_held_then_released_when_the_mapping_is_added(en
         found = _exceptions(env)
         assert ("unmapped_ship_method", "order:SO2") in found
         assert ("inactive_item", "order:SO3") in found
-        path = env.write_config()
-        data = yaml.safe_load(path.read_text())
-        data["orders"]["ship_methods"]["Royal Mail Tracked 24"] = "STD"
-        path.write_text(yaml.safe_dump(data))
+        mapped = env.config.orders.ship_methods
+        env.overrides = {"orders.ship_methods": {**mapped, "Royal Mail Tracked 24": "STD"}}
+        env.write_config()  # the hub reloads the file; the oracle reads the same settings
         wait_until(lambda: "SO2" in env.clarus_orders(), 30, "the held order to be released")
         assert ("unmapped_ship_method", "order:SO2") not in _exceptions(env)
         assert "SO3" not in env.clarus_orders()
+    report = env.order_report()
+    assert report.mismatched == [], report.examples
+    assert dict(report.held) == {"inactive_item": 1}
 
 
 def test_edit_before_pick_is_applied_and_after_pick_is_raised(env: Stack) -> None:
@@ -119,6 +121,7 @@ def test_edit_before_pick_is_applied_and_after_pick_is_raised(env: Stack) -> Non
             f"{env.clarus_url}/_control/orders/SO5/advance", json={"status": "picking"}
         ).raise_for_status()
         wait_until(env.orders_settled, 30, "the picking status to be folded")
+        held_when_picking = {"SO5": env.clarus_orders()["SO5"]}
         for ims_id in (early, late):
             env.http.patch(
                 f"{env.ims_url}/_control/sales_orders/{ims_id}", json={"lines": [{"line": 1, "quantity": 4}]}
@@ -126,6 +129,7 @@ def test_edit_before_pick_is_applied_and_after_pick_is_raised(env: Stack) -> Non
         _sync(env)
         wait_until(lambda: ("edit_after_pick", "order:SO5") in _exceptions(env), 30, "edit_after_pick")
         orders = env.clarus_orders()
+    assert env.order_report(frozen=held_when_picking).mismatched == []
     assert _lines(orders["SO4"]) == [("1", "MUG-1", 4)]
     assert _lines(orders["SO5"]) == [("1", "TEA-2", 1)]
 
@@ -143,6 +147,7 @@ def test_cancellation_and_manual_fulfilment_in_the_ims(env: Stack) -> None:
         ).raise_for_status()
         _sync(env)
         orders = env.clarus_orders()
+    assert env.order_report().mismatched == []
     assert orders["SO6"]["status"] == "cancelled"
     assert _lines(orders["SO7"]) == [("1", "MUG-1", 3), ("2", "TEA-2", 1)]
 
@@ -163,6 +168,7 @@ def test_create_answered_too_late_is_retried_without_a_second_order(env: Stack) 
         wait_until(env.orders_settled, 30, "the retry to be answered 409 and counted as done")
         assert env.health()["orders"] == {"released": 1}
     assert list(env.clarus_orders()) == ["SO8"]
+    assert env.order_report().mismatched == []
 
 
 def test_bundle_of_bundles_is_flattened_and_the_sku_audit_reports_collisions(env: Stack) -> None:
@@ -191,6 +197,7 @@ def test_bundle_of_bundles_is_flattened_and_the_sku_audit_reports_collisions(env
             app, ["audit", "skus", "--json", "--config", str(env.write_config())], env=ENVIRON
         )
     assert _lines(order) == [("1.1", "MUG-1", 4), ("1.2", "TEA-2", 3)]
+    assert env.order_report().mismatched == []
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert set(report) == {"missing_in_wms", "extra_in_wms", "inactive_mismatch", "collisions"}

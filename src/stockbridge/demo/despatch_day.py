@@ -1,6 +1,6 @@
 """The demo's despatches: the warehouse ships the released orders whole or in several parcels, one
-order is shipped before the hub has seen it; then shipments, Item Fulfilments and customer notices
-are counted from the simulators' and the local mail server's own state.
+order is shipped before the hub has seen it; then the oracle judges shipments, Item Fulfilments and
+customer notices from the simulators' and the local mail server's own state.
 """
 
 from __future__ import annotations
@@ -9,9 +9,12 @@ import email
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
+
+from stockbridge.oracle import OracleSettings, check_fulfilments, read_truth
 
 GHOST = "SO-EARLY-1"
 
@@ -72,8 +75,11 @@ def _parcels(lines: list[dict[str, Any]], count: int, rng: random.Random) -> lis
     return [g for g in groups if g]
 
 
-def ship_before_the_order(http: httpx.Client, clarus_url: str, ims_url: str, api_key: str) -> dict[str, Any]:
-    """An order the warehouse got by another path is despatched before the IMS order exists."""
+def ship_before_the_order(
+    http: httpx.Client, clarus_url: str, ims_url: str, api_key: str
+) -> tuple[dict[str, Any], datetime]:
+    """An order the warehouse got by another path is despatched before the IMS order exists: the
+    IMS order to create afterwards, and when the shipment left."""
     ship_to = {
         "name": "Ada Lovelace",
         "line1": "12 Analytical St",
@@ -93,9 +99,10 @@ def ship_before_the_order(http: httpx.Client, clarus_url: str, ims_url: str, api
         },
     ).raise_for_status()
     http.post(f"{clarus_url}/_control/orders/{GHOST}/advance", json={"status": "released"}).raise_for_status()
-    http.post(
+    shipment = http.post(
         f"{clarus_url}/_control/orders/{GHOST}/despatch", json={"shipment_id": "SHP-EARLY-1"}
-    ).raise_for_status()
+    )
+    shipment.raise_for_status()
     address = {
         "addressee": "Ada Lovelace",
         "addr1": "12 Analytical St",
@@ -103,7 +110,7 @@ def ship_before_the_order(http: httpx.Client, clarus_url: str, ims_url: str, api
         "zip": "N1 9GU",
         "country": "GB",
     }
-    return {
+    order = {
         "tranId": GHOST,
         "status": "B",
         "shipMethod": "UPS Ground",
@@ -111,30 +118,48 @@ def ship_before_the_order(http: httpx.Client, clarus_url: str, ims_url: str, api
         "shippingAddress": address,
         "lines": [{"itemId": "SKU-00005", "quantity": 1}],
     }
+    return order, datetime.fromisoformat(shipment.json()["despatched_at"])
 
 
 def count(
-    http: httpx.Client, clarus_url: str, ims_url: str, mailbox: Mailbox, released_from_parking: int
+    http: httpx.Client,
+    clarus_url: str,
+    ims_url: str,
+    settings: OracleSettings,
+    mailbox: Mailbox,
+    released_from_parking: int,
 ) -> dict[str, Any]:
-    shipments = http.get(f"{clarus_url}/_control/shipments").json()["shipments"]
-    fulfilments = http.get(f"{ims_url}/_control/fulfilments").json()["fulfilments"]
-    # The hub's fulfilments carry the shipment in their external id; the others were made by hand.
-    per_shipment = Counter(
-        str(f["externalId"]).removeprefix("sb-if-")
-        for f in fulfilments
-        if str(f["externalId"]).startswith("sb-if-")
+    """The oracle's judgement of the simulators' shipments, Item Fulfilments and the mail received;
+    `released_from_parking` is the hub's own bookkeeping."""
+    truth = read_truth(http, clarus_url, ims_url)
+    report = check_fulfilments(
+        truth.clarus_shipments,
+        truth.ims_orders,
+        truth.ims_fulfilments,
+        truth.catalog(settings),
+        mailbox.received,
     )
-    ims_orders = http.get(f"{ims_url}/_control/sales_orders").json()["orders"]
-    statuses = Counter(order["status"] for order in ims_orders.values())
+    statuses = Counter(order["status"] for order in truth.ims_orders.values())
     return {
-        "shipments": len(shipments),
-        "item_fulfilments": sum(per_shipment.values()),
-        "notifications": len(mailbox.received),
-        "parked": 1,
+        "shipments": report.shipments,
+        "item_fulfilments": report.item_fulfilments,
+        "notifications": report.notices,
+        "shipped_before_order": len(report.shipped_before_order),
         "released_from_parking": released_from_parking,
-        "missing": sum(1 for sid in shipments if per_shipment[sid] == 0),
-        "doubled": sum(1 for n in per_shipment.values() if n > 1),
-        "early_notifications": sum(1 for mail in mailbox.received if not mail["if_existed"]),
+        "missing": len(report.lost),
+        "doubled": len(report.doubled),
+        "unexpected": len(report.unexpected),
+        "wrong_quantities": len(report.wrong),
+        "for_closed_orders": len(report.order_closed),
+        "early_notifications": report.notices_early,
+        "notices_missing_or_doubled": len(report.notices_missing) + report.notices_doubled,
+        "problems": report.problems,
+        "examples": {
+            "lost": report.lost[:5],
+            "doubled": report.doubled[:5],
+            "wrong": report.wrong[:5],
+            "notices_missing": report.notices_missing[:5],
+        },
         "orders_complete": statuses["F"] + statuses["G"],
         "orders_partial": statuses["D"] + statuses["E"],
     }

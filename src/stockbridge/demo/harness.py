@@ -8,19 +8,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from stockbridge.config import Config
-from stockbridge.domain.ats import available_to_sell
 from stockbridge.engine.clock import SystemClock
 from stockbridge.engine.runtime import serve
+from stockbridge.oracle import OracleSettings, ims_drift, read_stock
 from stockbridge.store import tokens_repo
 from stockbridge.store.db import make_engine, upgrade
 from stockbridge.store.tokens_repo import Role
-
-LOCATION = "6"
 
 
 class HubThread:
@@ -99,21 +96,15 @@ def wait_for(
         time.sleep(0.1)
 
 
-def expected_ims_figures(clarus_state: dict[str, Any], config: Config) -> dict[str, int]:
-    rule = config.ats_rule("ims")
-    stock = clarus_state["warehouses"]["WH1"]["stock"]
-    return {sku: available_to_sell(by_status, rule, sku) for sku, by_status in stock.items()}
+def oracle_settings(config: Config) -> OracleSettings:
+    """The oracle's plain view of the configuration (it does not use the config model's rules)."""
+    return OracleSettings.from_config_data(config.model_dump())
 
 
 def measure_drift(clarus_url: str, ims_url: str, config: Config) -> tuple[int, int]:
-    """(SKUs whose IMS on-hand differs from WMS truth, units of difference), from the simulators."""
-    expected = expected_ims_figures(httpx.get(f"{clarus_url}/_control/state").json(), config)
-    items = httpx.get(f"{ims_url}/_control/state").json()["items"]
-    skus = set(expected) | {s for s, item in items.items() if item.get("onHand", {}).get(LOCATION)}
-    drifted = units = 0
-    for sku in skus:
-        actual = round(float(items.get(sku, {}).get("onHand", {}).get(LOCATION, 0)))
-        if actual != expected.get(sku, 0):
-            drifted += 1
-            units += abs(actual - expected.get(sku, 0))
-    return drifted, units
+    """(SKU and location pairs whose IMS on-hand differs from WMS truth, units of difference),
+    judged by the oracle from the simulators' own state."""
+    with httpx.Client(timeout=60) as http:
+        clarus_state, ims_state = read_stock(http, clarus_url, ims_url)
+    found = ims_drift(clarus_state, ims_state, oracle_settings(config))
+    return found.keys, found.units

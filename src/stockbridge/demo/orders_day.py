@@ -14,10 +14,7 @@ from typing import Any
 import httpx
 
 from stockbridge.demo.traffic import sku_name
-from stockbridge.domain.bundles import KitMember
-from stockbridge.domain.orders import ItemInfo, OrderContext, OrderLine, SalesOrder, WmsOrder, prepare
-from stockbridge.domain.shipping import Address
-from stockbridge.domain.skus import SkuRules
+from stockbridge.oracle import OracleSettings, check_orders, read_truth
 
 MAPPED = {"UPS Ground": "STD", "UPS Next Day Air": "NDAY", "FedEx International": "INTL"}
 LATE_MAPPED = {"Royal Mail Tracked 24": "STD"}  # operations adds this mapping mid-day
@@ -28,30 +25,21 @@ KITS = {
 }
 ODD_SKUS = ["odd.sku-7", "lower-case-9", "SKU.00042"]
 RETIRED = "SKU-RETIRED"
-ADDRESSES = [
-    Address("Ada Lovelace", "12 Analytical St", "", "London", "", "N1 9GU", "GB"),
-    Address("Grace Hopper", "1 Cobol Way", "Apt 4", "Arlington", "VA", "22201", "US"),
-    Address("Emmy Noether", "Ringstrasse 5", "", "Erlangen", "", "91054", "DE"),
-]
-
-
-def ims_address(address: Address) -> dict[str, Any]:
-    return {
-        "addressee": address.name,
-        "addr1": address.line1,
-        "addr2": address.line2,
-        "city": address.city,
-        "state": address.region,
-        "zip": address.postcode,
-        "country": address.country,
-    }
+ADDRESSES: list[dict[str, str]] = [  # IMS shipping addresses
+    {"addressee": "Ada Lovelace", "addr1": "12 Analytical St", "addr2": "", "city": "London",
+     "state": "", "zip": "N1 9GU", "country": "GB"},
+    {"addressee": "Grace Hopper", "addr1": "1 Cobol Way", "addr2": "Apt 4", "city": "Arlington",
+     "state": "VA", "zip": "22201", "country": "US"},
+    {"addressee": "Emmy Noether", "addr1": "Ringstrasse 5", "addr2": "", "city": "Erlangen",
+     "state": "", "zip": "91054", "country": "DE"},
+]  # fmt: skip
 
 
 @dataclass
 class PlannedOrder:
     reference: str
     ship_method: str
-    address: Address
+    address: dict[str, str]
     lines: list[tuple[str, int]]
     status: str = "B"
 
@@ -81,9 +69,7 @@ class OrderDay:
             elif roll < 0.20:
                 ship = next(iter(LATE_MAPPED))
             elif roll < 0.23:
-                address = Address(
-                    address.name, address.line1, "", address.city, address.region, "", address.country
-                )
+                address = {**address, "addr2": "", "zip": ""}  # no postcode: held
             elif roll < 0.25:
                 lines.append((RETIRED, 1))
             elif roll < 0.30:
@@ -111,7 +97,7 @@ class OrderDay:
                         "status": p.status,
                         "shipMethod": p.ship_method,
                         "email": f"{p.reference.lower()}@example.com",
-                        "shippingAddress": ims_address(p.address),
+                        "shippingAddress": p.address,
                         "lines": [{"itemId": sku, "quantity": qty} for sku, qty in p.lines],
                     }
                     for p in chunk
@@ -172,104 +158,29 @@ class OrderDay:
         http: httpx.Client,
         ims_url: str,
         clarus_url: str,
-        warehouse: str,
+        settings: OracleSettings,
         hub_held: Callable[[], dict[str, int]],
         amended: Callable[[], int],
     ) -> dict[str, Any]:
-        """Compare each order in the Clarus simulator with what the IMS simulator's order says."""
-        ims_orders = http.get(f"{ims_url}/_control/sales_orders").json()["orders"]
-        ims_items = http.get(f"{ims_url}/_control/state").json()["items"]
-        clarus_orders = http.get(f"{clarus_url}/_control/orders").json()["orders"]
-        clarus_items = http.get(f"{clarus_url}/_control/items").json()["items"]
-        kits = {k: [KitMember(s, q) for s, q in members] for k, members in KITS.items()}
-        ctx = OrderContext(
-            warehouse_id=warehouse,
-            ims_items={sku: ItemInfo(not item["isInactive"], sku in kits) for sku, item in ims_items.items()},
-            wms_items={sku: bool(item["active"]) for sku, item in clarus_items.items()},
-            kits=kits,
-            sku_rules=SkuRules(strip_characters=".", case="upper"),
-            ship_methods={**MAPPED, **LATE_MAPPED},
-        )
-        planned = {p.reference: p for p in self.planned}
-        mismatches: list[str] = []
-        details: list[dict[str, Any]] = []
-        released = cancelled = 0
-        for reference, ims in ims_orders.items():
-            plan = planned.get(reference)
-            if plan is None:
-                continue
-            in_wms = clarus_orders.get(reference)
-            order = SalesOrder(
-                str(ims["id"]),
-                reference,
-                str(ims["status"]),
-                plan.ship_method,
-                plan.address,
-                tuple(
-                    OrderLine(
-                        int(line["line"]),
-                        str(line["itemId"]),
-                        round(float(line["quantity"])),
-                        round(float(line.get("quantityFulfilled", 0))),
-                        bool(line.get("isClosed", False)),
-                    )
-                    for line in ims["lines"]
-                ),
-                "",
-            )
-            if in_wms is not None and in_wms["status"] == "cancelled":
-                cancelled += 1
-            elif in_wms is not None:
-                released += 1
-            expected = self._expected(order, ctx, reference)
-            if not _matches(expected, in_wms, self.edited_after_pick.get(reference)):
-                mismatches.append(reference)
-                if len(details) < 5:
-                    details.append(
-                        {
-                            "reference": reference,
-                            "ims_status": ims["status"],
-                            "expected": None
-                            if expected is None
-                            else sorted((w.line_ref, w.sku, w.quantity) for w in expected.lines),
-                            "in_clarus": None
-                            if in_wms is None
-                            else {"status": in_wms["status"], "lines": _lines(in_wms)},
-                        }
-                    )
-        cancelled += sum(
-            1 for o in ims_orders.values() if o["status"] == "C" and o.get("tranId") not in clarus_orders
+        """Compare each order in the Clarus simulator with what the oracle says the IMS order asks for.
+        `held` and `amended` are the hub's own bookkeeping; everything else comes from the simulators."""
+        truth = read_truth(http, clarus_url, ims_url)
+        planned = {p.reference for p in self.planned}
+        report = check_orders(
+            {ref: order for ref, order in truth.ims_orders.items() if ref in planned},
+            truth.clarus_orders,
+            truth.catalog(settings),
+            settings,
+            frozen=self.edited_after_pick,
         )
         return {
             "total": len(self.planned),
-            "released": released,
+            "released": report.released,
             "held": hub_held(),
+            "held_expected": dict(report.held),
             "amended": amended(),
-            "cancelled": cancelled,
-            "mismatches": len(mismatches),
-            "mismatched_references": mismatches[:20],
-            "mismatch_examples": details,
+            "cancelled": report.cancelled,
+            "mismatches": report.mismatches,
+            "mismatched_references": report.mismatched[:20],
+            "mismatch_examples": report.examples,
         }
-
-    @staticmethod
-    def _expected(order: SalesOrder, ctx: OrderContext, reference: str) -> WmsOrder | None:
-        if order.status == "C" or not order.open_lines:
-            return None
-        result = prepare(order, ctx)
-        return result if isinstance(result, WmsOrder) else None
-
-
-def _matches(expected: WmsOrder | None, in_wms: dict[str, Any] | None, frozen: dict[str, Any] | None) -> bool:
-    """Is the warehouse's order what it should be? An order edited after picking keeps what it had."""
-    if frozen is not None:
-        return in_wms is not None and _lines(in_wms) == _lines(frozen)
-    if expected is None:
-        return in_wms is None or in_wms["status"] == "cancelled"
-    if in_wms is None or in_wms["status"] == "cancelled":
-        return False
-    wanted = sorted((line.line_ref, line.sku, line.quantity) for line in expected.lines)
-    return _lines(in_wms) == wanted and in_wms["ship_method"] == expected.ship_method
-
-
-def _lines(order: dict[str, Any]) -> list[tuple[str, str, int]]:
-    return sorted((str(line["line_ref"]), str(line["sku"]), int(line["quantity"])) for line in order["lines"])

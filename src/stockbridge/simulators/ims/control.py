@@ -73,6 +73,13 @@ def state(store: ImsStore) -> dict[str, Any]:
             }
         by_id = {entry["id"]: entry for entry in items.values()}
         for row in store.rows(
+            "SELECT m.parentitem, i.itemid, m.quantity FROM kititemmember m JOIN item i ON i.id = m.item "
+            "ORDER BY m.parentitem, m.linenumber"
+        ):
+            by_id[str(row["parentitem"])].setdefault("members", []).append(
+                {"itemId": row["itemid"], "quantity": number(row["quantity"])}
+            )
+        for row in store.rows(
             "SELECT item, location, quantityonhand FROM inventoryitemlocations ORDER BY item, location"
         ):
             by_id[str(row["item"])]["onHand"][str(row["location"])] = number(row["quantityonhand"])

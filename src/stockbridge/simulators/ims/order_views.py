@@ -133,6 +133,8 @@ def control_view(view: OrderView) -> dict[str, Any]:
         "tranId": head["tranid"],
         "status": head["status"],
         "shipMethod": head["shipname"],
+        "email": head["email"],
+        "shippingAddress": view.address,
         "lines": [
             {
                 "line": ln["id"],
@@ -144,6 +146,7 @@ def control_view(view: OrderView) -> dict[str, Any]:
             }
             for ln in view.lines
         ],
+        "createdDate": head["createddate"].replace(" ", "T") + "Z",
         "lastModifiedDate": head["lastmodifieddate"].replace(" ", "T") + "Z",
         "version": view.version,
     }

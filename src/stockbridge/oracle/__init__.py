@@ -1,0 +1,45 @@
+"""The independent oracle: what the far systems should show, computed from the simulators' own state.
+
+The demo and the end-to-end tests judge the hub with it (DESIGN.md §5, "Truth is checked from
+outside"). It imports nothing of the hub's rules (domain, flows, store, engine, connectors, nor the
+config model that uses them; `tests/unit/test_oracle_imports.py` pins that): each rule here is
+re-written, small and plain, from the documented meaning of the configuration, so that a bug in
+the hub's rules shows as a difference instead of being agreed with.
+"""
+
+from stockbridge.oracle.catalog import Catalog, warehouse_sku
+from stockbridge.oracle.fulfilments import FulfilmentReport, check_fulfilments
+from stockbridge.oracle.orders import Expected, OrderReport, check_orders, expected_order
+from stockbridge.oracle.read import Truth, read_stock, read_truth
+from stockbridge.oracle.settings import OracleSettings, SkuSettings, TargetSettings
+from stockbridge.oracle.stock import (
+    Drift,
+    adjustments_off_target,
+    drift,
+    expected_figures,
+    ims_drift,
+    ims_figures,
+)
+
+__all__ = [
+    "Catalog",
+    "Drift",
+    "Expected",
+    "FulfilmentReport",
+    "OracleSettings",
+    "OrderReport",
+    "SkuSettings",
+    "TargetSettings",
+    "Truth",
+    "adjustments_off_target",
+    "check_fulfilments",
+    "check_orders",
+    "drift",
+    "expected_figures",
+    "expected_order",
+    "ims_drift",
+    "ims_figures",
+    "read_stock",
+    "read_truth",
+    "warehouse_sku",
+]

@@ -1,0 +1,55 @@
+"""Reading the simulators' own state over their control APIs (docs/simulators/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from stockbridge.oracle.catalog import Catalog
+from stockbridge.oracle.settings import OracleSettings
+
+
+@dataclass(frozen=True)
+class Truth:
+    """One reading of both simulators. Each part is the control API's JSON, unchanged."""
+
+    clarus_state: dict[str, Any]
+    clarus_items: dict[str, Any]
+    clarus_orders: dict[str, Any]
+    clarus_shipments: dict[str, Any]
+    ims_state: dict[str, Any]
+    ims_orders: dict[str, Any]
+    ims_fulfilments: list[dict[str, Any]]
+
+    def catalog(self, settings: OracleSettings) -> Catalog:
+        return Catalog.read(self.ims_state, self.clarus_items, settings.sku_rules)
+
+
+def _get(http: httpx.Client, url: str, key: str) -> Any:
+    response = http.get(url)
+    response.raise_for_status()
+    return response.json()[key]
+
+
+def read_stock(http: httpx.Client, clarus_url: str, ims_url: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Just the two stock states: Clarus `/_control/state` and IMS `/_control/state`."""
+    clarus = http.get(f"{clarus_url}/_control/state")
+    ims = http.get(f"{ims_url}/_control/state")
+    clarus.raise_for_status()
+    ims.raise_for_status()
+    return clarus.json(), ims.json()
+
+
+def read_truth(http: httpx.Client, clarus_url: str, ims_url: str) -> Truth:
+    clarus_state, ims_state = read_stock(http, clarus_url, ims_url)
+    return Truth(
+        clarus_state=clarus_state,
+        clarus_items=_get(http, f"{clarus_url}/_control/items", "items"),
+        clarus_orders=_get(http, f"{clarus_url}/_control/orders", "orders"),
+        clarus_shipments=_get(http, f"{clarus_url}/_control/shipments", "shipments"),
+        ims_state=ims_state,
+        ims_orders=_get(http, f"{ims_url}/_control/sales_orders", "orders"),
+        ims_fulfilments=_get(http, f"{ims_url}/_control/fulfilments", "fulfilments"),
+    )

@@ -1,0 +1,79 @@
+"""The few plain configuration values the oracle needs, read from the configuration's data.
+
+Read from the mapping the YAML file holds (or `Config.model_dump()`), key by key as
+docs/configuration.md documents them, with the documented defaults: the oracle does not use the
+hub's config model, whose helpers (`ats_rule`, `sku_rules.rules()`) are the rules under test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    """One channel: the Clarus statuses that count for it and its safety buffers."""
+
+    counted_statuses: frozenset[str]
+    buffer: int = 0
+    sku_buffers: Mapping[str, int] = field(default_factory=dict)
+
+    def buffer_for(self, sku: str) -> int:
+        return self.sku_buffers.get(sku, self.buffer)
+
+
+@dataclass(frozen=True)
+class SkuSettings:
+    """`sku_rules` as written in the configuration."""
+
+    strip_characters: str = ""
+    case: str = "keep"  # upper | lower | keep
+    leading_zeros: str = "keep"  # keep | strip | pad
+    pad_width: int = 0
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OracleSettings:
+    targets: Mapping[str, TargetSettings]
+    locations: Mapping[str, str]  # Clarus warehouse -> IMS location id
+    sku_rules: SkuSettings = field(default_factory=SkuSettings)
+    ship_methods: Mapping[str, str] = field(default_factory=dict)  # IMS title -> Clarus code
+    release_statuses: frozenset[str] = frozenset({"B"})
+    order_warehouse: str = ""
+
+    @classmethod
+    def from_config_data(cls, data: Mapping[str, Any]) -> OracleSettings:
+        statuses: Mapping[str, Any] = data.get("inventory_statuses") or {}
+        targets_data: Mapping[str, Any] = data.get("targets") or {"ims": {}}
+        targets = {
+            name: TargetSettings(
+                frozenset(s for s, m in statuses.items() if name in _names((m or {}).get("counts_for"))),
+                int((settings or {}).get("buffer", 0)),
+                {str(k): int(v) for k, v in ((settings or {}).get("sku_buffers") or {}).items()},
+            )
+            for name, settings in targets_data.items()
+        }
+        locations = {str(m["warehouse"]): str(m["ims_location"]) for m in data.get("locations") or []}
+        rules: Mapping[str, Any] = data.get("sku_rules") or {}
+        orders: Mapping[str, Any] = data.get("orders") or {}
+        return cls(
+            targets=targets,
+            locations=locations,
+            sku_rules=SkuSettings(
+                strip_characters=str(rules.get("strip_characters", "")),
+                case=str(rules.get("case", "keep")),
+                leading_zeros=str(rules.get("leading_zeros", "keep")),
+                pad_width=int(rules.get("pad_width", 0)),
+                aliases={str(k): str(v) for k, v in (rules.get("aliases") or {}).items()},
+            ),
+            ship_methods={str(k): str(v) for k, v in (orders.get("ship_methods") or {}).items()},
+            release_statuses=frozenset(_names(orders.get("release_statuses") or ["B"])),
+            order_warehouse=str(orders.get("warehouse") or next(iter(locations), "")),
+        )
+
+
+def _names(value: Iterable[str] | None) -> set[str]:
+    return {str(v) for v in value or ()}

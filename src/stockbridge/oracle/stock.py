@@ -1,0 +1,110 @@
+"""What each channel should show per SKU and location, from the Clarus simulator's stock.
+
+DESIGN.md §3: a channel's figure is the sum of the warehouse's quantities in the statuses configured
+as counting for that channel, minus the channel's buffer, never below zero.
+
+DESIGN.md §3 also says the IMS figure adds back units despatched whose Item Fulfilment has not
+posted (and, with the daily financial batch, adjustments not yet posted). The oracle adds nothing
+back: the hub does not implement either yet (docs/fulfilment.md, "Not done yet"), the Clarus
+simulator does not take stock on despatch and the IMS simulator does not take it on fulfilment, and
+once the hub has converged every fulfilment has posted, so the term is 0. A lost fulfilment is
+reported by `fulfilments.check_fulfilments`, not as drift.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from stockbridge.oracle.settings import OracleSettings
+
+Key = tuple[str, str]  # (SKU, IMS location)
+
+
+def expected_figures(
+    clarus_state: Mapping[str, Any], settings: OracleSettings, channel: str = "ims"
+) -> dict[Key, int]:
+    """(SKU, IMS location) → the figure `channel` should show, from Clarus `GET /_control/state`."""
+    target = settings.targets[channel]
+    figures: dict[Key, int] = {}
+    for warehouse, state in clarus_state["warehouses"].items():
+        location = settings.locations.get(warehouse)
+        if location is None:
+            continue  # an unmapped warehouse feeds no channel
+        for sku, by_status in state["stock"].items():
+            counted = sum(int(q) for status, q in by_status.items() if status in target.counted_statuses)
+            figures[(sku, location)] = max(0, counted - target.buffer_for(sku))
+    return figures
+
+
+def ims_figures(ims_state: Mapping[str, Any], locations: set[str]) -> dict[Key, int]:
+    """(SKU, location) → on hand, from IMS `GET /_control/state`, for the locations the hub feeds."""
+    shown: dict[Key, int] = {}
+    for sku, item in ims_state["items"].items():
+        for location, quantity in (item.get("onHand") or {}).items():
+            if location in locations:
+                shown[(sku, location)] = round(float(quantity))
+    return shown
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Where a channel differs from what it should show."""
+
+    keys: int  # (SKU, location) pairs that differ
+    units: int  # sum of the differences
+    examples: list[tuple[str, str, int, int]] = field(default_factory=list)  # sku, location, want, shown
+
+    def __bool__(self) -> bool:
+        return self.keys > 0
+
+
+def drift(expected: Mapping[Key, int], shown: Mapping[Key, int], examples: int = 10) -> Drift:
+    """Compare; a pair missing on one side counts as 0 there."""
+    keys = units = 0
+    found: list[tuple[str, str, int, int]] = []
+    for key in sorted(set(expected) | set(shown)):
+        want, have = expected.get(key, 0), shown.get(key, 0)
+        if want != have:
+            keys += 1
+            units += abs(want - have)
+            if len(found) < examples:
+                found.append((key[0], key[1], want, have))
+    return Drift(keys, units, found)
+
+
+def ims_drift(
+    clarus_state: Mapping[str, Any], ims_state: Mapping[str, Any], settings: OracleSettings
+) -> Drift:
+    """The IMS channel's drift from the warehouse, both read from the simulators."""
+    expected = expected_figures(clarus_state, settings, "ims")
+    return drift(expected, ims_figures(ims_state, set(settings.locations.values())))
+
+
+# The hub names the absolute figure each adjustment line sets in its memo ("stockbridge ATS 12 v345").
+ATS_MEMO = re.compile(r"\bATS (-?\d+)\b")
+
+
+def adjustments_off_target(
+    lines: Sequence[Mapping[str, Any]], opening: Mapping[Key, int] | None = None
+) -> list[dict[str, Any]]:
+    """Adjustment lines after which the IMS's on-hand is not the figure the line says it sets.
+
+    `lines`: every inventory adjustment line (`item`, `location`, `quantity`, `memo`) in the order
+    the IMS applied them (transaction id, then line). An adjustment applied twice under two external
+    ids, or one lost between two others, leaves the running on-hand off the next figure. A push
+    retried under its own external id replaces itself and is seen once. The memo is no unique key:
+    events folded out of order (each stock row by its own sequence, DESIGN.md §2) can take a SKU
+    through the same figure and version twice, so the same memo may rightly appear twice."""
+    on_hand: dict[Key, int] = dict(opening or {})
+    off: list[dict[str, Any]] = []
+    for line in lines:
+        key = (str(line["item"]), str(line["location"]))
+        on_hand[key] = on_hand.get(key, 0) + round(float(line["quantity"]))
+        meant = ATS_MEMO.search(str(line.get("memo") or ""))
+        if meant is not None and int(meant.group(1)) != on_hand[key]:
+            off.append({**line, "on_hand_after": on_hand[key]})
+            on_hand[key] = int(meant.group(1))  # judge each line on its own, not its predecessors' error
+    return off
