@@ -220,3 +220,24 @@ def test_other_failures_neither_slow_down_nor_speed_up() -> None:
         assert (limiter.rate, limiter.refusals) == (2.0, 1)
 
     asyncio.run(scenario())
+
+
+def test_rate_and_refusals_are_exposed_as_metrics() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from stockbridge.monitor.connector_health import LimiterMetrics
+
+    time = FakeTime()
+    limiter = _limiter(time)
+    registry = CollectorRegistry()
+    registry.register(LimiterMetrics({"ims": limiter}))
+
+    async def refused_once() -> None:
+        with pytest.raises(RateLimitedError):
+            await limiter.run(_raising(RateLimitedError("ims", "429", status=429, retry_after=1.0)))
+
+    asyncio.run(refused_once())
+    text = generate_latest(registry).decode()
+    assert 'stockbridge_far_api_rate{system="ims"} 2.0' in text
+    assert 'stockbridge_far_api_refusals_total{system="ims"} 1.0' in text
+    assert 'stockbridge_far_api_calls_total{system="ims"} 1.0' in text

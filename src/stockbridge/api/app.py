@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,10 +38,13 @@ def create_app(
     clock: Clock,
     clarus_webhook_secret: str,
     on_stored: Callable[[], None] | None = None,
+    collectors: Sequence[Collector] = (),
 ) -> Starlette:
     secret = clarus_webhook_secret.encode()
     writer = GroupCommitWriter(engine, clock, on_stored)
     registry = CollectorRegistry()
+    for collector in collectors:  # e.g. the workers' rate limiters, when they run in this process
+        registry.register(collector)
     webhooks = Counter(
         "stockbridge_webhooks", "Webhook requests by outcome", ["source", "outcome"], registry=registry
     )

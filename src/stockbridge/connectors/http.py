@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -13,6 +14,8 @@ from stockbridge.connectors.errors import RateLimitedError, RetriableError
 from stockbridge.domain import pacing
 
 T = TypeVar("T")
+
+log = logging.getLogger("stockbridge.connectors")
 
 
 class RateLimiter:
@@ -37,11 +40,13 @@ class RateLimiter:
         min_calls_per_second: float = 0.5,
         recovery_step: float = 1.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        system: str = "far API",
     ):
         floor = min(min_calls_per_second, calls_per_second)
         self._limits = pacing.PaceLimits(calls_per_second, floor, recovery_step)
         self._clock = clock
         self._sleep = sleep
+        self._system = system
         self._pace = pacing.start(self._limits, clock())
         self._lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(concurrency)
@@ -75,12 +80,28 @@ class RateLimiter:
                 result = await call()
             except RetriableError as exc:
                 if isinstance(exc, RateLimitedError) or exc.retry_after is not None:
-                    self._pace = pacing.refused(
-                        self._limits, self._pace, self._clock(), started=started, retry_after=exc.retry_after
-                    )
+                    self._refused(started, exc)
                 raise
+            before = self._pace.rate
             self._pace = pacing.succeeded(self._limits, self._pace)
+            if before < self._limits.ceiling <= self._pace.rate:
+                log.info("%s: back to %.2f calls/s", self._system, self._pace.rate)
             return result
+
+    def _refused(self, started: float, error: RetriableError) -> None:
+        before, now = self._pace.rate, self._clock()
+        self._pace = pacing.refused(
+            self._limits, self._pace, now, started=started, retry_after=error.retry_after
+        )
+        if self._pace.rate < before:  # one line per cut, not per refused call
+            log.warning(
+                "%s refuses for load (%s): pausing %.2fs, rate %.2f -> %.2f calls/s",
+                self._system,
+                error.message,
+                max(0.0, self._pace.paused_until - now),
+                before,
+                self._pace.rate,
+            )
 
 
 def parse_retry_after(value: str | None) -> float | None:

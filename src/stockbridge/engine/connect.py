@@ -71,6 +71,7 @@ def connect(config: Config, environ: Mapping[str, str] | None = None) -> Connect
             ims.concurrency,
             min_calls_per_second=ims.min_calls_per_second,
             recovery_step=ims.recovery_step,
+            system="ims",
         ),
         clarus_webhook_secret=secret(clarus.webhook_secret_env, env),
     )

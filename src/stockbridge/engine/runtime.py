@@ -17,6 +17,7 @@ from stockbridge.engine.clock import Clock, SystemClock
 from stockbridge.engine.config_source import ConfigSource
 from stockbridge.engine.connect import connect
 from stockbridge.engine.worker import Worker
+from stockbridge.monitor.connector_health import LimiterMetrics
 from stockbridge.store.db import make_engine, upgrade
 
 T = TypeVar("T")
@@ -76,6 +77,7 @@ async def serve(
                 clock=clock,
                 clarus_webhook_secret=connections.clarus_webhook_secret,
                 on_stored=worker.wake if workers else None,
+                collectors=[LimiterMetrics({"ims": connections.ims_limiter})] if workers else [],
             )
             server = _QuietServer(
                 uvicorn.Config(
