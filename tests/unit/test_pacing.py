@@ -157,8 +157,10 @@ class FakeTime:
         self.now += seconds
 
 
-def _limiter(time: FakeTime, **kwargs: float) -> RateLimiter:
-    return RateLimiter(4.0, 2, time.clock, sleep=time.sleep, **kwargs)
+def _limiter(time: FakeTime, floor: float = 0.5, step: float = 1.0) -> RateLimiter:
+    return RateLimiter(
+        4.0, 2, time.clock, sleep=time.sleep, min_calls_per_second=floor, recovery_step=step, system="ims"
+    )
 
 
 async def _ok() -> str:
@@ -189,7 +191,7 @@ def test_limiter_sees_a_429_slows_down_and_waits_out_retry_after() -> None:
 
 def test_limiter_grows_back_to_the_ceiling_after_successes() -> None:
     time = FakeTime()
-    limiter = _limiter(time, min_calls_per_second=0.5, recovery_step=1.0)
+    limiter = _limiter(time, floor=0.5, step=1.0)
 
     async def scenario() -> None:
         for _ in range(3):

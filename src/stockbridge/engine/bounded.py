@@ -36,7 +36,7 @@ class Slots:
     def __init__(self, limit: int, name: str) -> None:
         self._limit = max(1, limit)
         self._name = name
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: set[asyncio.Task[object]] = set()
         self._freed = asyncio.Event()
 
     @property
@@ -47,7 +47,7 @@ class Slots:
     def running(self) -> int:
         return len(self._running)
 
-    def start(self, work: Coroutine[Any, Any, None]) -> None:
+    def start(self, work: Coroutine[Any, Any, object]) -> None:
         if self.free <= 0:
             work.close()
             raise RuntimeError(f"{self._name}: no free slot")
@@ -55,7 +55,7 @@ class Slots:
         self._running.add(task)
         task.add_done_callback(self._finished)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
+    def _finished(self, task: asyncio.Task[object]) -> None:
         self._running.discard(task)
         self._freed.set()
         if not task.cancelled() and (error := task.exception()) is not None:
