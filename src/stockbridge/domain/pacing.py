@@ -78,18 +78,23 @@ def take(pace: Pace, now: float) -> tuple[Pace, float]:
 
 def refused(limits: PaceLimits, pace: Pace, now: float, *, started: float, retry_after: float | None) -> Pace:
     """A call started at `started` was refused for load at `now`, with the far end's `Retry-After`."""
+    pace = _refill(pace, now)
     paused_until = pace.paused_until
     if retry_after is not None and retry_after > 0:
         paused_until = max(paused_until, now + retry_after)
-    pace = replace(pace, paused_until=paused_until, refusals=pace.refusals + 1)
-    if started < pace.last_cut:
-        return pace  # sent before the last cut: already answered for
-    rate = max(limits.floor, pace.rate * limits.cut_factor)
-    # At most one call may go at once (after the pause, if any), then calls follow at the new rate:
-    # the far end's own bucket is empty after a refusal, so a burst would only be refused again.
-    pace = _refill(pace, now)
+    # At most one call may go at once (after the pause, if any), then calls follow at the rate: the
+    # far end's own bucket is empty after a refusal, so a burst would only be refused again.
     tokens = 1.0 if paused_until > now else min(pace.tokens, 1.0)
-    return replace(pace, rate=rate, tokens=tokens, stamp=max(now, paused_until), last_cut=now)
+    cut = started >= pace.last_cut  # a call sent before the last cut was already answered for
+    return replace(
+        pace,
+        rate=max(limits.floor, pace.rate * limits.cut_factor) if cut else pace.rate,
+        tokens=tokens,
+        stamp=max(now, paused_until),
+        paused_until=paused_until,
+        last_cut=now if cut else pace.last_cut,
+        refusals=pace.refusals + 1,
+    )
 
 
 def succeeded(limits: PaceLimits, pace: Pace) -> Pace:
