@@ -18,7 +18,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from stockbridge.config import EXAMPLE_CONFIG, Config, ConfigError, check_environment, load_config
-from stockbridge.store import outbox_repo, targets_repo
+from stockbridge.store import dead_letters, outbox_repo, targets_repo
 from stockbridge.store.bookkeeping import (
     ExceptionRecord,
     get_exception,
@@ -27,6 +27,7 @@ from stockbridge.store.bookkeeping import (
     set_exception_state,
 )
 from stockbridge.store.db import make_engine, upgrade
+from stockbridge.store.dead_letters import Outbox
 from stockbridge.store.states import ExceptionState
 
 app = typer.Typer(
@@ -163,6 +164,7 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: bool = typer.Option(F
             "inbox_pending": pending_count(c),
             "dirty_targets": targets_repo.dirty_count(c),
             "batches": outbox_repo.batches_by_state(c),
+            "dead_letters": dead_letters.count_dead(c),
             "open_exceptions": count_open_exceptions(c),
         }
     if as_json:
@@ -177,16 +179,82 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: bool = typer.Option(F
 @app.command()
 def replay(
     config: ConfigOption = DEFAULT_CONFIG,
-    batch: Annotated[list[str] | None, typer.Option("--batch", help="Only these batch ids.")] = None,
+    outbox: Annotated[
+        Outbox | None, typer.Option(help="Only this outbox (default: all three).", case_sensitive=False)
+    ] = None,
+    ids: Annotated[
+        list[str] | None, typer.Option("--id", help="Only these dead letters (needs --outbox).")
+    ] = None,
+    batch: Annotated[
+        list[str] | None, typer.Option("--batch", help="Only these push batches (= --outbox pushes --id).")
+    ] = None,
+    list_only: bool = typer.Option(False, "--list", help="List the dead letters; queue nothing."),
+    as_json: bool = typer.Option(False, "--json", help="With --list: print one JSON array."),
 ) -> None:
-    """Send dead-lettered pushes again (same external ids: what did apply is not applied twice)."""
+    """Send dead-lettered work again, with a fresh retry window: stock pushes, order commands to the
+    warehouse, fulfilment commands (Item Fulfilments, invoices, customer notices).
+
+    Replaying is idempotent at the far end: a push batch keeps its id, which is its external id in
+    the IMS (sent twice, it replaces itself); Item Fulfilments and invoices keep their external ids
+    (sb-if-, sb-inv- and the shipment id); the warehouse keys orders by reference. A customer notice
+    keeps its Message-ID, so a notice that did reach the customer before its failure shows as the
+    same message, not a new one. Fix the cause first (see docs/operating.md, "Dead letters").
+    """
     from stockbridge.engine.clock import SystemClock
 
+    if batch:
+        if outbox not in (None, Outbox.PUSHES) or ids:
+            err.print("--batch names push batches: use it without --outbox and --id")
+            raise typer.Exit(2)
+        outbox, ids = Outbox.PUSHES, batch
+    if ids and outbox is None:
+        err.print("--id needs --outbox (ids are per outbox)")
+        raise typer.Exit(2)
+    chosen = [outbox] if outbox else list(Outbox)
     engine = _engine(_load(config))
+    if list_only:
+        with engine.begin() as c:
+            letters = dead_letters.list_dead(c, chosen)
+        _print_dead_letters(letters, as_json)
+        return
+    now = SystemClock().now()
     with engine.begin() as c:
-        dead = outbox_repo.dead_batches(c)
-        count = outbox_repo.replay_dead(c, SystemClock().now(), batch or None)
-    console.print(f"{count} of {len(dead)} dead-lettered batch(es) queued again")
+        for each in chosen:
+            try:
+                count = dead_letters.replay(c, each, now, ids or None)
+            except ValueError:
+                err.print(f"--id: {each.value} dead letters have numeric ids")
+                raise typer.Exit(2) from None
+            console.print(f"{each.value}: {count} dead letter(s) queued again")
+
+
+def _print_dead_letters(letters: list[dead_letters.DeadLetter], as_json: bool) -> None:
+    rows = [
+        {
+            "outbox": d.outbox.value,
+            "id": d.id,
+            "what": d.subject,
+            "attempts": d.attempts,
+            "failing_since": None if d.failing_since is None else d.failing_since.isoformat(),
+            "created_at": d.created_at.isoformat(),
+            "last_error": d.last_error,
+        }
+        for d in letters
+    ]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("outbox", "id", "what", "attempts", "failing since", "last error", title="dead letters")
+    for row in rows:
+        table.add_row(
+            str(row["outbox"]),
+            str(row["id"]),
+            str(row["what"]),
+            str(row["attempts"]),
+            str(row["failing_since"] or ""),
+            str(row["last_error"] or ""),
+        )
+    console.print(table)
 
 
 @exceptions_app.command("list")
@@ -268,7 +336,9 @@ def _set_state(config: Path, exception_id: int, state: ExceptionState) -> None:
 
 @exceptions_app.command("retry")
 def exceptions_retry(exception_id: int, config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Run an exception's retry action now (re-check a held order, re-send dead-lettered work)."""
+    """Run an exception's retry action now: re-send the dead-lettered work behind push_failed,
+    order_command_failed, fulfilment_command_failed and notification_failed (idempotent at the far
+    end, as `stockbridge replay`), or re-check a held order."""
     from stockbridge.engine.clock import SystemClock
     from stockbridge.flows.orders import OrderFolder
     from stockbridge.store import orders_repo
@@ -281,14 +351,18 @@ def exceptions_retry(exception_id: int, config: ConfigOption = DEFAULT_CONFIG) -
             err.print(f"no exception {exception_id}")
             raise typer.Exit(1)
         now = SystemClock().now()
-        if record.entity.startswith("order:"):
-            released = OrderFolder(c, loaded, now).release(record.entity.removeprefix("order:"))
+        replayed = dead_letters.replay_for_exception(c, record.type, record.entity, now)
+        if replayed is not None:
+            console.print(f"{record.entity}: {replayed} dead letter(s) queued again")
+        elif record.entity.startswith("order:"):
+            reference = record.entity.removeprefix("order:")
+            released = OrderFolder(c, loaded, now).release(reference)
             console.print(f"{record.entity}: {released.state.value if released else 'unknown order'}")
-        elif record.type == "push_failed":
-            batch_id = record.entity.removeprefix("batch:")
-            console.print(f"{outbox_repo.replay_dead(c, now, [batch_id])} batch queued again")
-        elif record.type in ("order_stalled",):
-            console.print(f"{orders_repo.replay_dead_commands(c, now)} order command(s) queued again")
+            # Before decision 0010 a dead-lettered order command raised order_stalled, not
+            # order_command_failed: re-send those too.
+            resent = orders_repo.replay_dead_commands(c, now, reference=reference)
+            if resent:
+                console.print(f"{record.entity}: {resent} dead-lettered command(s) queued again")
         else:
             console.print(
                 f"nothing to run for {record.type}: {record.retry_action or 'see docs/operating.md'}"

@@ -121,7 +121,10 @@ class Schedules(_Frozen):
 
 
 class EngineSettings(_Frozen):
+    # Outboxed work is dead-lettered once BOTH are spent: `retry_for_s` since its first failure
+    # and `max_attempts` attempts (domain/retry.py, docs/decisions/0010).
     max_attempts: Annotated[int, Field(gt=0)] = 8
+    retry_for_s: Annotated[float, Field(ge=0)] = 6 * 3600.0
     lease_s: Annotated[float, Field(gt=0)] = 60.0
     fold_batch: Annotated[int, Field(gt=0, le=5000)] = 1000
     claim_batch: Annotated[int, Field(gt=0, le=1000)] = 1000
@@ -150,9 +153,11 @@ class Owners(_Frozen):
     edit_after_pick: str = "operations"
     edit_invalid: str = "operations"
     order_stalled: str = "operations"
+    order_command_failed: str = "integration"
     order_held_too_long: str = "operations"
     fulfilment_waiting_for_order: str = "operations"
     fulfilment_stalled: str = "integration"
+    fulfilment_command_failed: str = "integration"
     over_fulfilment: str = "operations"
     notification_failed: str = "customer_service"
     tracking_drift: str = "operations"

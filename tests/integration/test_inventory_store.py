@@ -113,7 +113,7 @@ def test_dead_batch_is_replayable(engine: Engine) -> None:
         line = PushLine("SKU-5", "102", 3, 3, claimed[0].desired_version, T0)
         outbox_repo.create_batches(c, [PushBatch("b-2", IMS_CHANNEL, "6", (line,), 0)], "w1", T0)
         batch = outbox_repo.claim_batches(c, IMS_CHANNEL, "w1", T0, lease, 5)[0]
-        outbox_repo.batch_failed(c, batch, "w1", "boom", None)
+        outbox_repo.batch_failed(c, batch, "w1", "boom", None, T0)
         assert outbox_repo.batches_by_state(c) == {"dead": 1}
         assert outbox_repo.replay_dead(c, T0) == 1
         assert [b.id for b in outbox_repo.claim_batches(c, IMS_CHANNEL, "w1", T0, lease, 5)] == ["b-2"]

@@ -76,3 +76,11 @@ def test_status_and_exceptions_on_a_fresh_database(tmp_path: Path) -> None:
     listed = runner.invoke(app, ["exceptions", "list", "--config", str(path), "--json"], env=env)
     assert json.loads(listed.output) == []
     assert runner.invoke(app, ["exceptions", "show", "99", "--config", str(path)], env=env).exit_code == 1
+
+
+def test_replay_says_it_is_idempotent_and_offers_every_outbox() -> None:
+    result = runner.invoke(app, ["replay", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "idempotent at the far end" in result.output
+    for outbox in ("pushes", "orders", "fulfilment"):
+        assert outbox in result.output

@@ -1,18 +1,28 @@
-"""Retry as a wrapper around a connector call, for reads (writes retry through the outbox)."""
+"""Retry with the configured settings: when outboxed writes try again (or are dead-lettered), and a
+wrapper that retries reads in place."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TypeVar
 
 from stockbridge.config import EngineSettings
 from stockbridge.connectors.errors import RetriableError
-from stockbridge.domain.retry import backoff_seconds
+from stockbridge.domain.retry import RetryPolicy, backoff_seconds, next_retry_at
 
 T = TypeVar("T")
+
+
+def retry_policy(settings: EngineSettings) -> RetryPolicy:
+    return RetryPolicy(
+        base_s=settings.backoff_base_s,
+        cap_s=settings.backoff_cap_s,
+        retry_for_s=settings.retry_for_s,
+        min_attempts=settings.max_attempts,
+    )
 
 
 def next_attempt_at(
@@ -20,17 +30,17 @@ def next_attempt_at(
     attempt: int,
     now: datetime,
     *,
+    failing_since: datetime,
     retry_after: float | None = None,
     rng: random.Random | None = None,
 ) -> datetime | None:
     """When to try outboxed work again after failed attempt number `attempt` (1-based), or None
-    once `max_attempts` is spent and the work is dead-lettered."""
-    if attempt >= settings.max_attempts:
-        return None
-    delay = backoff_seconds(
-        attempt, base=settings.backoff_base_s, cap=settings.backoff_cap_s, retry_after=retry_after, rng=rng
+    once both `retry_for_s` since `failing_since` (its first failure) and `max_attempts` are spent
+    and the work is dead-lettered."""
+    draw = (rng or random).random()
+    return next_retry_at(
+        retry_policy(settings), attempt, failing_since, now, draw=draw, retry_after=retry_after
     )
-    return now + timedelta(seconds=delay)
 
 
 async def with_retries(

@@ -21,6 +21,7 @@ from stockbridge.engine.retry import next_attempt_at
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.store import fulfilment_repo, orders_repo
 from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
+from stockbridge.store.dead_letters import Outbox, fulfilment_failure_type, replay_action
 from stockbridge.store.fulfilment_repo import FulfilmentTask, ShipmentRecord
 from stockbridge.store.orders_repo import OrderRecord
 
@@ -134,26 +135,38 @@ class FulfilmentSender:
             folder.item_fulfilment_answered(task.shipment_id, created, reason)
         else:
             bump(connection, f"fulfilment.{task.kind.value}")
+        # A replayed dead letter went through: its exception is over.
+        resolve_exceptions(connection, fulfilment_failure_type(task.kind), [f"shipment:{task.shipment_id}"])
 
     def _failed(self, connection: Connection, task: FulfilmentTask, failure: ConnectorError) -> None:
         config = self._config()
         now = self._clock.now()
         attempt = task.attempts + 1
+        since = task.failing_since or now
         retry_at = (
-            next_attempt_at(config.engine, attempt, now, retry_after=failure.retry_after, rng=self._rng)
+            next_attempt_at(
+                config.engine,
+                attempt,
+                now,
+                failing_since=since,
+                retry_after=failure.retry_after,
+                rng=self._rng,
+            )
             if isinstance(failure, RetriableError)
             else None
         )
-        fulfilment_repo.failed(connection, task, self._owner, str(failure), retry_at)
+        fulfilment_repo.failed(connection, task, self._owner, str(failure), retry_at, since)
         if retry_at is None:
-            kind = "notification_failed" if task.kind == FulfilmentCommand.NOTIFY else "fulfilment_stalled"
+            kind = fulfilment_failure_type(task.kind)
             raise_exception(
                 connection,
                 type=kind,
                 entity=f"shipment:{task.shipment_id}",
                 owner=config.owners.owner_of(kind),
-                detail=f"{task.kind.value} failed after {attempt} attempts: {failure}",
+                detail=f"{task.kind.value} dead-lettered after {attempt} attempts since "
+                f"{since:%Y-%m-%d %H:%M:%S} UTC: {failure}",
                 now=now,
+                retry_action=replay_action(Outbox.FULFILMENT, task.id),
             )
 
 

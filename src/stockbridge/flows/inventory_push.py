@@ -35,6 +35,7 @@ from stockbridge.store.bookkeeping import (
     record_latency,
     resolve_exceptions,
 )
+from stockbridge.store.dead_letters import PUSH_FAILED, Outbox, replay_action
 from stockbridge.store.items_repo import ImsItem
 from stockbridge.store.outbox_repo import PushBatch, PushLine
 from stockbridge.store.targets_repo import TargetRow
@@ -243,23 +244,28 @@ class ImsStockPusher:
         )
         bump(connection, PUSH_CALLS)
         bump(connection, PUSH_LINES, len(batch.lines))
+        # A replayed dead letter went through: its exception is over.
+        resolve_exceptions(connection, PUSH_FAILED, [f"batch:{batch.id}"])
 
     def _failed(
         self, connection: Connection, batch: PushBatch, error: str, retry_after: float | None
     ) -> None:
         now = self._clock.now()
         attempt = batch.attempts + 1
-        retry_at = next_attempt_at(self._config.engine, attempt, now, retry_after=retry_after, rng=self._rng)
-        outbox_repo.batch_failed(connection, batch, self._owner, error, retry_at)
+        since = batch.failing_since or now
+        retry_at = next_attempt_at(
+            self._config.engine, attempt, now, failing_since=since, retry_after=retry_after, rng=self._rng
+        )
+        outbox_repo.batch_failed(connection, batch, self._owner, error, retry_at, since)
         if retry_at is None:
             raise_exception(
                 connection,
-                type="push_failed",
+                type=PUSH_FAILED,
                 entity=f"batch:{batch.id}",
-                owner=self._config.owners.owner_of("push_failed"),
-                detail=f"gave up after {attempt} attempts: {error}",
+                owner=self._config.owners.owner_of(PUSH_FAILED),
+                detail=f"dead-lettered after {attempt} attempts since {since:%Y-%m-%d %H:%M:%S} UTC: {error}",
                 now=now,
-                retry_action=f"stockbridge replay --batch {batch.id}",
+                retry_action=replay_action(Outbox.PUSHES, batch.id),
             )
 
     def _rejected(self, connection: Connection, batch: PushBatch, exc: RejectedError) -> None:
@@ -288,15 +294,16 @@ class ImsStockPusher:
         )
 
     def _failed_for_good(self, connection: Connection, batch: PushBatch, error: str) -> None:
-        outbox_repo.batch_failed(connection, batch, self._owner, error, None)
+        now = self._clock.now()
+        outbox_repo.batch_failed(connection, batch, self._owner, error, None, batch.failing_since or now)
         raise_exception(
             connection,
-            type="push_failed",
+            type=PUSH_FAILED,
             entity=f"batch:{batch.id}",
-            owner=self._config.owners.owner_of("push_failed"),
+            owner=self._config.owners.owner_of(PUSH_FAILED),
             detail=f"the IMS refused the adjustment: {error}",
-            now=self._clock.now(),
-            retry_action=f"stockbridge replay --batch {batch.id}",
+            now=now,
+            retry_action=replay_action(Outbox.PUSHES, batch.id),
         )
 
 

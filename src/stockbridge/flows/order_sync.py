@@ -25,6 +25,7 @@ from stockbridge.engine.retry import next_attempt_at, with_retries
 from stockbridge.flows.orders import SALES_ORDER_KIND, OrderFolder
 from stockbridge.store import inbox_repo, items_repo, orders_repo
 from stockbridge.store.bookkeeping import bump, get_cursor, raise_exception, resolve_exceptions, set_cursor
+from stockbridge.store.dead_letters import ORDER_COMMAND_FAILED, Outbox, replay_action
 from stockbridge.store.inbox_repo import InboundEvent
 from stockbridge.store.items_repo import ImsItem
 from stockbridge.store.orders_repo import OrderCommand
@@ -147,27 +148,35 @@ class OrderCommandSender:
         now = self._clock.now()
         if orders_repo.command_done(connection, command, self._owner, now):
             OrderFolder(connection, self._config(), now).command_answered(command, outcome, reason)
+            resolve_exceptions(connection, ORDER_COMMAND_FAILED, [f"order:{command.reference}"])
 
     def _failed(self, connection: Connection, command: OrderCommand, failure: ConnectorError) -> None:
         now = self._clock.now()
         attempt = command.attempts + 1
+        since = command.failing_since or now
         retry_at = (
             next_attempt_at(
-                self._config().engine, attempt, now, retry_after=failure.retry_after, rng=self._rng
+                self._config().engine,
+                attempt,
+                now,
+                failing_since=since,
+                retry_after=failure.retry_after,
+                rng=self._rng,
             )
             if isinstance(failure, RetriableError)
             else None
         )
-        orders_repo.command_failed(connection, command, self._owner, str(failure), retry_at)
+        orders_repo.command_failed(connection, command, self._owner, str(failure), retry_at, since)
         if retry_at is None:
             raise_exception(
                 connection,
-                type="order_stalled",
+                type=ORDER_COMMAND_FAILED,
                 entity=f"order:{command.reference}",
-                owner=self._config().owners.owner_of("order_stalled"),
-                detail=f"{command.kind.value} failed after {attempt} attempts: {failure}",
+                owner=self._config().owners.owner_of(ORDER_COMMAND_FAILED),
+                detail=f"{command.kind.value} dead-lettered after {attempt} attempts since "
+                f"{since:%Y-%m-%d %H:%M:%S} UTC: {failure}",
                 now=now,
-                retry_action="stockbridge replay",
+                retry_action=replay_action(Outbox.ORDERS, command.id),
             )
 
 

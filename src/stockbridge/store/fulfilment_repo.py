@@ -13,7 +13,7 @@ from stockbridge.domain.fulfilment import Shipment, ShippedLine
 from stockbridge.domain.fulfilment_state import FulfilmentCommand, ShipmentState
 from stockbridge.store import leased
 from stockbridge.store.schema import fulfilment_commands, shipments
-from stockbridge.store.sql import insert_for, utc
+from stockbridge.store.sql import as_utc, insert_for, utc
 from stockbridge.store.states import BatchState
 
 
@@ -118,6 +118,7 @@ class FulfilmentTask:
     shipment_id: str
     kind: FulfilmentCommand
     attempts: int
+    failing_since: datetime | None = None  # first failure of the current run of attempts
 
 
 def add_commands(
@@ -139,7 +140,9 @@ def claim(
     connection: Connection, owner: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[FulfilmentTask]:
     return [
-        FulfilmentTask(int(r.id), r.shipment_id, FulfilmentCommand(r.kind), int(r.attempts))
+        FulfilmentTask(
+            int(r.id), r.shipment_id, FulfilmentCommand(r.kind), int(r.attempts), as_utc(r.failing_since)
+        )
         for r in leased.claim_due(connection, fulfilment_commands, owner, now, lease_until, limit)
     ]
 
@@ -149,9 +152,35 @@ def done(connection: Connection, task: FulfilmentTask, owner: str, now: datetime
 
 
 def failed(
-    connection: Connection, task: FulfilmentTask, owner: str, error: str, retry_at: datetime | None
+    connection: Connection,
+    task: FulfilmentTask,
+    owner: str,
+    error: str,
+    retry_at: datetime | None,
+    failing_since: datetime,
 ) -> None:
-    leased.fail(connection, fulfilment_commands, task.id, owner, error, retry_at)
+    leased.fail(connection, fulfilment_commands, task.id, owner, error, retry_at, failing_since)
+
+
+def replay_dead(
+    connection: Connection,
+    now: datetime,
+    ids: Sequence[int] | None = None,
+    *,
+    shipment_id: str | None = None,
+    notices: bool | None = None,
+) -> int:
+    """Queue dead-lettered commands again: all, by id, or one shipment's notices (`notices=True`) or
+    other commands (`notices=False`). Item Fulfilments and invoices keep their external ids and a
+    notice its Message-ID, so the far end can tell a resend from a new one."""
+    c = fulfilment_commands.c
+    where: list[Any] = []
+    if shipment_id is not None:
+        where.append(c.shipment_id == shipment_id)
+    if notices is not None:
+        notify = FulfilmentCommand.NOTIFY.value
+        where.append(c.kind == notify if notices else c.kind != notify)
+    return leased.replay_dead(connection, fulfilment_commands, now, ids, *where)
 
 
 def done_at(connection: Connection, shipment_id: str) -> dict[str, datetime]:

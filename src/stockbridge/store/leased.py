@@ -1,8 +1,8 @@
 """Outbox tables worked through by leases: claim what is due, then finish, retry or dead-letter it.
 
 One implementation for every command outbox whose table has `id`, `state`, `attempts`,
-`next_attempt_at`, `lease_owner`, `lease_until`, `last_error` and `done_at` (order and fulfilment
-commands). Each transition is a conditional UPDATE naming the state and lease it leaves from.
+`next_attempt_at`, `lease_owner`, `lease_until`, `last_error`, `failing_since` and `done_at` (order
+and fulfilment commands). Each transition is a conditional UPDATE naming the state and lease it leaves from.
 """
 
 from __future__ import annotations
@@ -52,14 +52,14 @@ def finish(connection: Connection, table: Table, row_id: int, owner: str, now: d
     return bool(won)
 
 
-def fail(
-    connection: Connection, table: Table, row_id: int, owner: str, error: str, retry_at: datetime | None
-) -> None:
-    """A failed attempt: retry at `retry_at`, or dead-letter the row when it is None."""
-    c = table.c
+def failure_values(
+    table: Table, error: str, retry_at: datetime | None, failing_since: datetime
+) -> dict[str, Any]:
+    """The columns a failed attempt sets: retry at `retry_at`, or dead-letter when it is None."""
     values: dict[str, Any] = {
-        "attempts": c.attempts + 1,
+        "attempts": table.c.attempts + 1,
         "last_error": error,
+        "failing_since": failing_since,
         "lease_owner": None,
         "lease_until": None,
     }
@@ -67,16 +67,43 @@ def fail(
         values["state"] = BatchState.DEAD.value
     else:
         values["next_attempt_at"] = retry_at
+    return values
+
+
+def fail(
+    connection: Connection,
+    table: Table,
+    row_id: int,
+    owner: str,
+    error: str,
+    retry_at: datetime | None,
+    failing_since: datetime,
+) -> None:
+    """A failed attempt of the run of failures that began at `failing_since`."""
+    c = table.c
+    values = failure_values(table, error, retry_at, failing_since)
     connection.execute(update(table).where(c.id == row_id, c.lease_owner == owner).values(**values))
 
 
-def replay_dead(connection: Connection, table: Table, now: datetime, ids: Sequence[int] | None = None) -> int:
+def replay_dead(
+    connection: Connection, table: Table, now: datetime, ids: Sequence[Any] | None = None, *where: Any
+) -> int:
+    """Queue dead-lettered rows again (all, those with `ids`, and/or those matching `where`), with a
+    fresh attempt budget and retry window."""
     c = table.c
-    stmt = update(table).where(c.state == BatchState.DEAD.value)
+    stmt = update(table).where(c.state == BatchState.DEAD.value, *where)
     if ids:
         stmt = stmt.where(c.id.in_(ids))
     result = connection.execute(
-        stmt.values(state=BatchState.PENDING.value, attempts=0, next_attempt_at=now, last_error=None)
+        stmt.values(
+            state=BatchState.PENDING.value,
+            attempts=0,
+            next_attempt_at=now,
+            last_error=None,
+            failing_since=None,
+            lease_owner=None,
+            lease_until=None,
+        )
     )
     return int(result.rowcount)
 

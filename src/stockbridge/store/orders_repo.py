@@ -16,7 +16,7 @@ from stockbridge.domain.orders import HoldReason, OrderLine, SalesOrder, WmsLine
 from stockbridge.domain.shipping import Address
 from stockbridge.store import leased
 from stockbridge.store.schema import order_commands, sales_orders
-from stockbridge.store.sql import insert_for, utc
+from stockbridge.store.sql import as_utc, insert_for, utc
 from stockbridge.store.states import BatchState
 
 # --- serialisation --------------------------------------------------------------------------------
@@ -145,6 +145,7 @@ class OrderCommand:
     kind: CommandKind
     order: WmsOrder | None
     attempts: int
+    failing_since: datetime | None = None  # first failure of the current run of attempts
 
 
 def add_command(
@@ -180,6 +181,7 @@ def claim_commands(
             CommandKind(r.kind),
             wms_order_from_json(r.payload) if r.payload else None,
             int(r.attempts),
+            as_utc(r.failing_since),
         )
         for r in leased.claim_due(connection, order_commands, owner, now, lease_until, limit)
     ]
@@ -190,13 +192,23 @@ def command_done(connection: Connection, command: OrderCommand, owner: str, now:
 
 
 def command_failed(
-    connection: Connection, command: OrderCommand, owner: str, error: str, retry_at: datetime | None
+    connection: Connection,
+    command: OrderCommand,
+    owner: str,
+    error: str,
+    retry_at: datetime | None,
+    failing_since: datetime,
 ) -> None:
-    leased.fail(connection, order_commands, command.id, owner, error, retry_at)
+    leased.fail(connection, order_commands, command.id, owner, error, retry_at, failing_since)
 
 
-def replay_dead_commands(connection: Connection, now: datetime) -> int:
-    return leased.replay_dead(connection, order_commands, now)
+def replay_dead_commands(
+    connection: Connection, now: datetime, ids: Sequence[int] | None = None, reference: str | None = None
+) -> int:
+    """Queue dead-lettered commands again (all, by id, or one order's). Clarus keys orders by
+    reference, so a create or amend sent twice holds one order there."""
+    where = [] if reference is None else [order_commands.c.reference == reference]
+    return leased.replay_dead(connection, order_commands, now, ids, *where)
 
 
 def commands_by_state(connection: Connection) -> dict[str, int]:

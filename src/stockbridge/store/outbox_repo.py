@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, or_, select, update
 
-from stockbridge.store import targets_repo
+from stockbridge.store import leased, targets_repo
 from stockbridge.store.schema import push_batches, targets
-from stockbridge.store.sql import chunks, utc
+from stockbridge.store.sql import as_utc, chunks
 from stockbridge.store.states import BatchState
 
 
@@ -54,6 +54,7 @@ class PushBatch:
     location: str
     lines: tuple[PushLine, ...]
     attempts: int
+    failing_since: datetime | None = None  # first failure of the current run of attempts
 
 
 def create_batches(connection: Connection, batches: Sequence[PushBatch], owner: str, now: datetime) -> None:
@@ -110,7 +111,8 @@ def claim_batches(
         ).rowcount
         if won:
             lines = tuple(PushLine.from_json(line) for line in r.lines)
-            claimed.append(PushBatch(r.id, r.channel, r.location, lines, int(r.attempts)))
+            since = as_utc(r.failing_since)
+            claimed.append(PushBatch(r.id, r.channel, r.location, lines, int(r.attempts), since))
     return claimed
 
 
@@ -144,19 +146,15 @@ def batch_sent(connection: Connection, batch: PushBatch, owner: str, now: dateti
 
 
 def batch_failed(
-    connection: Connection, batch: PushBatch, owner: str, error: str, retry_at: datetime | None
+    connection: Connection,
+    batch: PushBatch,
+    owner: str,
+    error: str,
+    retry_at: datetime | None,
+    failing_since: datetime,
 ) -> None:
     """A failed attempt: retry at `retry_at`, or dead-letter the batch when it is None."""
-    values: dict[str, Any] = {
-        "attempts": push_batches.c.attempts + 1,
-        "last_error": error,
-        "lease_owner": None,
-        "lease_until": None,
-    }
-    if retry_at is None:
-        values["state"] = BatchState.DEAD.value
-    else:
-        values["next_attempt_at"] = retry_at
+    values = leased.failure_values(push_batches, error, retry_at, failing_since)
     connection.execute(
         update(push_batches)
         .where(
@@ -177,13 +175,8 @@ def discard_batch(connection: Connection, batch: PushBatch, owner: str) -> None:
 
 
 def replay_dead(connection: Connection, now: datetime, batch_ids: Sequence[str] | None = None) -> int:
-    stmt = update(push_batches).where(push_batches.c.state == BatchState.DEAD.value)
-    if batch_ids:
-        stmt = stmt.where(push_batches.c.id.in_(batch_ids))
-    result = connection.execute(
-        stmt.values(state=BatchState.PENDING.value, attempts=0, next_attempt_at=now, last_error=None)
-    )
-    return int(result.rowcount)
+    """Queue dead-lettered batches again under their own ids (= their external ids at the far end)."""
+    return leased.replay_dead(connection, push_batches, now, batch_ids)
 
 
 def batches_by_state(connection: Connection) -> dict[str, int]:
@@ -199,8 +192,3 @@ def senders(connection: Connection) -> dict[str, int]:
         .group_by(push_batches.c.sent_by)
     )
     return {row[0]: int(row[1]) for row in connection.execute(query)}
-
-
-def dead_batches(connection: Connection) -> list[tuple[str, int, str | None, datetime]]:
-    query = select(push_batches).where(push_batches.c.state == BatchState.DEAD.value)
-    return [(r.id, int(r.attempts), r.last_error, utc(r.created_at)) for r in connection.execute(query)]

@@ -89,6 +89,8 @@ push_batches = Table(
     Column("lease_owner", String(100)),
     Column("lease_until", DateTime(timezone=True)),
     Column("last_error", Text),
+    # First failure of the current run of attempts: the retry window counts from it; replay clears it.
+    Column("failing_since", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
     Column("sent_by", String(100)),
@@ -188,6 +190,8 @@ order_commands = Table(
     Column("lease_owner", String(100)),
     Column("lease_until", DateTime(timezone=True)),
     Column("last_error", Text),
+    # First failure of the current run of attempts: the retry window counts from it; replay clears it.
+    Column("failing_since", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("done_at", DateTime(timezone=True)),
 )
@@ -245,6 +249,8 @@ fulfilment_commands = Table(
     Column("lease_owner", String(100)),
     Column("lease_until", DateTime(timezone=True)),
     Column("last_error", Text),
+    # First failure of the current run of attempts: the retry window counts from it; replay clears it.
+    Column("failing_since", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("done_at", DateTime(timezone=True)),
     UniqueConstraint("shipment_id", "kind", name="uq_fulfilment_commands_shipment_kind"),

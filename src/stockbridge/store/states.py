@@ -19,7 +19,7 @@ class TargetState(StrEnum):
 class BatchState(StrEnum):
     PENDING = "pending"
     SENT = "sent"
-    DEAD = "dead"  # gave up after max attempts: visible, replayable
+    DEAD = "dead"  # refused for good, or retry window and attempts spent: visible, replayable
 
 
 class ExceptionState(StrEnum):

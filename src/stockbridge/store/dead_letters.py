@@ -1,0 +1,115 @@
+"""Dead letters across the three outboxes: list them, and queue them again for an operator.
+
+Work is dead-lettered when its retry window and attempt budget are spent, or when the far end
+refused it for good. Each dead letter has an open exception with an owner (the sender raises it);
+replaying gives the work a fresh window and budget, and the exception resolves when it goes through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from stockbridge.domain.fulfilment_state import FulfilmentCommand
+from stockbridge.store import fulfilment_repo, orders_repo, outbox_repo
+from stockbridge.store.schema import fulfilment_commands, order_commands, push_batches
+from stockbridge.store.sql import as_utc, utc
+from stockbridge.store.states import BatchState
+
+
+class Outbox(StrEnum):
+    PUSHES = "pushes"  # stock adjustment batches to the IMS
+    ORDERS = "orders"  # create, amend, cancel commands to the warehouse
+    FULFILMENT = "fulfilment"  # Item Fulfilments, invoices and customer notices
+
+
+# The exception each sender raises when it dead-letters, and the entity prefix it names.
+PUSH_FAILED = "push_failed"  # batch:<id>
+ORDER_COMMAND_FAILED = "order_command_failed"  # order:<reference>
+FULFILMENT_COMMAND_FAILED = "fulfilment_command_failed"  # shipment:<id> (Item Fulfilment, invoice)
+NOTIFICATION_FAILED = "notification_failed"  # shipment:<id> (customer notice)
+
+
+def fulfilment_failure_type(kind: FulfilmentCommand) -> str:
+    return NOTIFICATION_FAILED if kind == FulfilmentCommand.NOTIFY else FULFILMENT_COMMAND_FAILED
+
+
+def replay_action(outbox: Outbox, row_id: object) -> str:
+    return f"stockbridge replay --outbox {outbox.value} --id {row_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    outbox: Outbox
+    id: str
+    subject: str  # what the work was, in the business's words
+    attempts: int
+    failing_since: datetime | None
+    created_at: datetime
+    last_error: str | None
+
+
+def list_dead(connection: Connection, outboxes: Sequence[Outbox] = tuple(Outbox)) -> list[DeadLetter]:
+    found: list[DeadLetter] = []
+    dead = BatchState.DEAD.value
+    if Outbox.PUSHES in outboxes:
+        for r in connection.execute(select(push_batches).where(push_batches.c.state == dead)):
+            subject = f"{len(r.lines)} stock figure(s) for {r.channel} location {r.location}"
+            found.append(_letter(Outbox.PUSHES, r.id, subject, r))
+    if Outbox.ORDERS in outboxes:
+        for r in connection.execute(select(order_commands).where(order_commands.c.state == dead)):
+            found.append(_letter(Outbox.ORDERS, str(r.id), f"{r.kind} order {r.reference}", r))
+    if Outbox.FULFILMENT in outboxes:
+        query = select(fulfilment_commands).where(fulfilment_commands.c.state == dead)
+        for r in connection.execute(query):
+            found.append(_letter(Outbox.FULFILMENT, str(r.id), f"{r.kind} for shipment {r.shipment_id}", r))
+    return sorted(found, key=lambda d: (d.created_at, d.outbox.value, d.id))
+
+
+def _letter(outbox: Outbox, row_id: str, subject: str, row: Any) -> DeadLetter:
+    return DeadLetter(
+        outbox,
+        row_id,
+        subject,
+        int(row.attempts),
+        as_utc(row.failing_since),
+        utc(row.created_at),
+        row.last_error,
+    )
+
+
+def count_dead(connection: Connection) -> dict[str, int]:
+    counts = {outbox.value: 0 for outbox in Outbox}
+    for letter in list_dead(connection):
+        counts[letter.outbox.value] += 1
+    return counts
+
+
+def replay(connection: Connection, outbox: Outbox, now: datetime, ids: Sequence[str] | None = None) -> int:
+    """Queue one outbox's dead letters again (those with `ids`, or all); returns how many."""
+    if outbox == Outbox.PUSHES:
+        return outbox_repo.replay_dead(connection, now, ids)
+    numbers = [int(i) for i in ids] if ids else None
+    if outbox == Outbox.ORDERS:
+        return orders_repo.replay_dead_commands(connection, now, numbers)
+    return fulfilment_repo.replay_dead(connection, now, numbers)
+
+
+def replay_for_exception(connection: Connection, type: str, entity: str, now: datetime) -> int | None:
+    """Queue again the dead letters an exception stands for; None when it is not a dead letter's."""
+    kind, _, key = entity.partition(":")
+    if type == PUSH_FAILED and kind == "batch":
+        return outbox_repo.replay_dead(connection, now, [key])
+    if type == ORDER_COMMAND_FAILED and kind == "order":
+        return orders_repo.replay_dead_commands(connection, now, reference=key)
+    # fulfilment_stalled: before decision 0010 a dead-lettered Item Fulfilment raised it; for a
+    # shipment whose Item Fulfilment is merely late there is nothing dead, and nothing is queued.
+    if type in (NOTIFICATION_FAILED, FULFILMENT_COMMAND_FAILED, "fulfilment_stalled") and kind == "shipment":
+        notices = type == NOTIFICATION_FAILED
+        return fulfilment_repo.replay_dead(connection, now, shipment_id=key, notices=notices)
+    return None
