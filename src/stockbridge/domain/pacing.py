@@ -2,15 +2,18 @@
 
 A far API that refuses for load (429) is saying the account's share is used up: by us, by other
 integrations on the same account, or by a limit lowered meanwhile. Calling on at the configured
-rate only earns more refusals (each one still costs the far end a request, and NetSuite counts
-refused requests against the account). So, like TCP's congestion control, the rate is cut by a
-factor on a refusal (multiplicative decrease, never below `floor`) and grows back by a fixed step
-per success (additive increase, never above `ceiling`, the configured rate). A `Retry-After` pauses
-every call until it has passed.
+rate only earns more refusals, and each refused call still occupies the account's limits, which
+other integrations share (NetSuite: 5 concurrent requests on a standard account for SOAP, REST and
+RESTlets together, per Oracle's governance documentation). So, like TCP's congestion control, the rate
+is cut by a factor on a refusal (multiplicative decrease, never below `floor`) and grows back as
+calls are answered (additive increase, never above `ceiling`, the configured rate): each success
+adds `recovery_step / rate`, so however fast calls go the rate climbs by about `recovery_step`
+calls per second each second, as TCP's window grows by one segment per round trip. A
+`Retry-After` pauses every call until it has passed.
 
 Calls already in flight when the rate was cut were sent at the old rate; their refusals say nothing
 new, so only a refusal of a call started after the last cut cuts again. Without that, four calls
-refused together would quarter the rate, not halve it.
+refused together would cut the rate to a sixteenth, not a half.
 
 Times are seconds on a monotonic clock, passed in by the caller.
 """
@@ -44,7 +47,7 @@ class PaceLimits:
 @dataclass(frozen=True)
 class Pace:
     rate: float  # calls per second now
-    tokens: float  # calls that may start at once; at most one second's worth at `rate`, at least 1
+    tokens: float  # calls that may start now (a fraction is a call on its way); at most `capacity`
     stamp: float  # when `tokens` was last brought up to date
     paused_until: float  # no call starts before this (the far end's Retry-After)
     last_cut: float  # when the rate was last cut
