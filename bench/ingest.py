@@ -14,6 +14,7 @@ import json
 import random
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,6 +33,7 @@ HOST = "127.0.0.1"
 def signed_requests(port: int, count: int, seed: int) -> list[bytes]:
     """Distinct movement events, with one in twenty a re-delivery of an earlier one."""
     rng = random.Random(seed)
+    signed_at = int(time.time())  # the hub refuses timestamps more than 5 minutes from its clock
     requests: list[bytes] = []
     for n in range(count):
         seq = rng.randrange(max(1, n)) if n and rng.random() < 0.05 else n
@@ -53,7 +55,8 @@ def signed_requests(port: int, count: int, seed: int) -> list[bytes]:
         headers = {
             "Content-Type": "application/json",
             "X-Clarus-Event-Id": event["id"],
-            "X-Clarus-Signature": sign(SECRET.encode(), body),
+            "X-Clarus-Timestamp": str(signed_at),
+            "X-Clarus-Signature": sign(SECRET.encode(), body, signed_at),
         }
         requests.append(build_request(HOST, port, "/webhooks/clarus", body, headers))
     return requests

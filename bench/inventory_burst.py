@@ -30,6 +30,7 @@ import yaml
 from common import database, process, python, record, wait_http
 from stockbridge.config import parse_config
 from stockbridge.demo import measure_drift
+from stockbridge.demo.harness import issue_token
 from stockbridge.demo.traffic import Traffic, sku_name
 from stockbridge.servers import free_port
 
@@ -72,7 +73,16 @@ def ims_calls(http: httpx.Client, ims: str) -> int:
     return int(http.get(f"{ims}/_control/stats").json()["calls"])
 
 
-def wait_quiet(http: httpx.Client, ims: str, hub: str, quiet_s: float = 1.5, timeout_s: float = 120) -> None:
+def hub_status(http: httpx.Client, hub: str, token: str) -> dict[str, Any]:
+    response = http.get(f"{hub}/admin/status", headers={"Authorization": f"Bearer {token}"})
+    response.raise_for_status()
+    status: dict[str, Any] = response.json()
+    return status
+
+
+def wait_quiet(
+    http: httpx.Client, ims: str, hub: str, token: str, quiet_s: float = 1.5, timeout_s: float = 120
+) -> None:
     """Until the hub is idle and the IMS has seen no call for `quiet_s` (start-up jobs done)."""
     deadline = time.monotonic() + timeout_s
     last, since = ims_calls(http, ims), time.monotonic()
@@ -81,7 +91,7 @@ def wait_quiet(http: httpx.Client, ims: str, hub: str, quiet_s: float = 1.5, tim
         now_calls = ims_calls(http, ims)
         if now_calls != last:
             last, since = now_calls, time.monotonic()
-        elif time.monotonic() - since >= quiet_s and http.get(f"{hub}/health").json()["inbox_pending"] == 0:
+        elif time.monotonic() - since >= quiet_s and hub_status(http, hub, token)["inbox_pending"] == 0:
             return
     raise TimeoutError("the hub did not settle")
 
@@ -117,12 +127,13 @@ def run(
         env = {"CLARUS_API_KEY": CLARUS_KEY, "CLARUS_WEBHOOK_SECRET": SECRET, "IMS_TOKEN": TOKEN}
         with process([python(), "-m", "stockbridge.cli", "serve", "--config", str(config_path)], env):
             wait_http(f"{hub}/health", timeout_s=60)
+            token = issue_token(db_url, "bench")
             http.post(
                 f"{clarus}/api/v1/webhooks",
                 headers={"Authorization": f"Bearer {CLARUS_KEY}"},
                 json={"url": f"{hub}/webhooks/clarus", "secret": SECRET, "events": ["inventory.movement"]},
             ).raise_for_status()
-            wait_quiet(http, ims, hub)
+            wait_quiet(http, ims, hub, token)
             traffic = Traffic(skus, seed=42)
             stream = list(traffic.initial_receipts())[:movements]
             stream += [traffic.next() for _ in range(movements - len(stream))]
@@ -139,7 +150,7 @@ def run(
             config = parse_config(data)
             while measure_drift(clarus, ims, config)[0] != 0:
                 if verbose:
-                    h = http.get(f"{hub}/health").json()
+                    h = hub_status(http, hub, token)
                     d = http.get(f"{clarus}/_control/deliveries").json()
                     backlog = d["queued"] + d["in_flight"]
                     print(
@@ -152,7 +163,7 @@ def run(
                 time.sleep(0.1)
             matched = time.monotonic()
             calls = ims_calls(http, ims) - calls_before
-            health = http.get(f"{hub}/health").json()
+            health = hub_status(http, hub, token)
             stats = http.get(f"{ims}/_control/stats").json()
     floor = skus / lines / cps
     tail = matched - last_emitted

@@ -8,7 +8,7 @@ import shutil
 import sys
 from dataclasses import asdict
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +29,7 @@ from stockbridge.store.bookkeeping import (
 from stockbridge.store.db import make_engine, upgrade
 from stockbridge.store.dead_letters import Outbox
 from stockbridge.store.states import ExceptionState
+from stockbridge.store.tokens_repo import Role
 
 app = typer.Typer(
     help="stockbridge: keeps Clarus WMS, the IMS and storefronts telling the same truth.",
@@ -46,12 +47,43 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(exceptions_app, name="exceptions")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(db_app, name="db")
+token_app = typer.Typer(help="Bearer tokens for the admin API (status, metrics, jobs).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
 
 console = Console()
 err = Console(stderr=True)
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The YAML configuration file.")]
 DEFAULT_CONFIG = Path("stockbridge.yaml")
+
+
+class LogLevelName(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+class LogFormatName(StrEnum):
+    console = "console"
+    json = "json"
+
+
+LogLevelOption = Annotated[
+    LogLevelName | None, typer.Option("--log-level", help="Log level (default: hub.log_level).")
+]
+LogFormatOption = Annotated[
+    LogFormatName | None,
+    typer.Option("--log-format", help="Log lines as key=value text or JSON (default: hub.log_format)."),
+]
+
+
+def _configure_logs(config: Config, level: LogLevelName | None, fmt: LogFormatName | None) -> None:
+    from stockbridge.logs import configure_logging
+
+    configure_logging(
+        level.value if level else config.hub.log_level, fmt.value if fmt else config.hub.log_format
+    )
 
 
 def _load(path: Path, *, need_secrets: bool = False) -> Config:
@@ -101,20 +133,29 @@ def serve(
     workers: bool = typer.Option(True, help="Fold, push and run schedules."),
     port: int | None = typer.Option(None, help="Override hub.port."),
     worker_id: str | None = typer.Option(None, help="Lease owner name (default host:pid)."),
+    log_level: LogLevelOption = None,
+    log_format: LogFormatOption = None,
 ) -> None:
     """Run the hub: webhook API and workers."""
     from stockbridge.engine.runtime import run, serve
 
     loaded = _load(config, need_secrets=True)
+    _configure_logs(loaded, log_level, log_format)
     run(serve(loaded, api=api, workers=workers, port=port, worker_id=worker_id, config_path=config))
 
 
 @app.command()
-def worker(config: ConfigOption = DEFAULT_CONFIG, worker_id: str | None = None) -> None:
+def worker(
+    config: ConfigOption = DEFAULT_CONFIG,
+    worker_id: str | None = None,
+    log_level: LogLevelOption = None,
+    log_format: LogFormatOption = None,
+) -> None:
     """Run workers only (scale out on PostgreSQL by starting more)."""
     from stockbridge.engine.runtime import run, serve
 
     loaded = _load(config, need_secrets=True)
+    _configure_logs(loaded, log_level, log_format)
     run(serve(loaded, api=False, workers=True, worker_id=worker_id, config_path=config))
 
 
@@ -155,13 +196,15 @@ def db_upgrade(config: ConfigOption = DEFAULT_CONFIG) -> None:
 def status(config: ConfigOption = DEFAULT_CONFIG, as_json: bool = typer.Option(False, "--json")) -> None:
     """Counters, dirty targets, outbox and open exceptions."""
     from stockbridge.store.bookkeeping import count_open_exceptions
-    from stockbridge.store.inbox_repo import pending_count
+    from stockbridge.store.inbox_repo import count_in, pending_count
+    from stockbridge.store.states import InboxState
 
     engine = _engine(_load(config))
     with engine.begin() as c:
         data = {
             "counters": read_counters(c),
             "inbox_pending": pending_count(c),
+            "inbox_set_aside": count_in(c, InboxState.FAILED),
             "dirty_targets": targets_repo.dirty_count(c),
             "batches": outbox_repo.batches_by_state(c),
             "dead_letters": dead_letters.count_dead(c),
@@ -338,9 +381,11 @@ def _set_state(config: Path, exception_id: int, state: ExceptionState) -> None:
 def exceptions_retry(exception_id: int, config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Run an exception's retry action now: re-send the dead-lettered work behind push_failed,
     order_command_failed, fulfilment_command_failed and notification_failed (idempotent at the far
-    end, as `stockbridge replay`), or re-check a held order."""
+    end, as `stockbridge replay`), put a set-aside poison_event row back to pending, or re-check a held
+    order."""
     from stockbridge.engine.clock import SystemClock
     from stockbridge.flows.orders import OrderFolder
+    from stockbridge.flows.poison import POISON_EVENT, parse_entity, requeue
     from stockbridge.store import orders_repo
 
     loaded = _load(config)
@@ -363,6 +408,10 @@ def exceptions_retry(exception_id: int, config: ConfigOption = DEFAULT_CONFIG) -
             resent = orders_repo.replay_dead_commands(c, now, reference=reference)
             if resent:
                 console.print(f"{record.entity}: {resent} dead-lettered command(s) queued again")
+        elif record.type == POISON_EVENT:
+            source, event_id = parse_entity(record.entity)
+            outcome = "queued again" if requeue(c, source, event_id) else "not set aside: nothing to retry"
+            console.print(f"{record.entity}: {outcome}")
         else:
             console.print(
                 f"nothing to run for {record.type}: {record.retry_action or 'see docs/operating.md'}"
@@ -517,6 +566,69 @@ def _write_audit_csv(path: Path, report: dict[str, list[object]]) -> None:
             writer.writerow(["collision", item["wms_sku"], " ".join(map(str, item["ims_skus"]))])
 
 
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="Who or what holds it, e.g. ops-laptop.")],
+    role: Annotated[Role, typer.Option(help="viewer: status, metrics; operator: also jobs; admin.")],
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Create a token and print it once: only its hash is kept, so it cannot be shown again."""
+    from stockbridge.engine.clock import SystemClock
+    from stockbridge.store import tokens_repo
+
+    engine = _engine(_load(config))
+    try:
+        with engine.begin() as c:
+            token = tokens_repo.create_token(c, name=name, role=role, now=SystemClock().now())
+    except ValueError as exc:  # the name is taken, empty or too long
+        err.print(str(exc))
+        raise typer.Exit(1) from None
+    err.print(f"token {name!r} ({role.value}); store it now, it is not shown again:")
+    print(token)
+
+
+@token_app.command("list")
+def token_list(config: ConfigOption = DEFAULT_CONFIG, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Tokens by name and role (never the tokens themselves), revoked ones included."""
+    from stockbridge.store import tokens_repo
+
+    engine = _engine(_load(config))
+    with engine.begin() as c:
+        records = tokens_repo.list_tokens(c)
+    rows = [
+        {
+            "name": r.name,
+            "role": r.role.value,
+            "key": r.key,
+            "created_at": r.created_at.isoformat(),
+            "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+        }
+        for r in records
+    ]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("name", "role", "key", "created", "revoked", title="admin tokens")
+    for row in rows:
+        table.add_row(*(str(row[k] or "") for k in ("name", "role", "key", "created_at", "revoked_at")))
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(name: str, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Revoke the active token with this name; it is refused from the next request on."""
+    from stockbridge.engine.clock import SystemClock
+    from stockbridge.store import tokens_repo
+
+    engine = _engine(_load(config))
+    with engine.begin() as c:
+        count = tokens_repo.revoke_token(c, name, SystemClock().now())
+    if not count:
+        err.print(f"no active token named {name!r}")
+        raise typer.Exit(1)
+    console.print(f"revoked {name!r}")
+
+
 @simulate_app.command("clarus")
 def simulate_clarus(
     port: int = 8101,
@@ -550,9 +662,17 @@ def demo(
     orders: int = typer.Option(1000, help="Sales orders in the order day (0 to skip it)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     database_url: str | None = typer.Option(None, help="Default: a SQLite file in a temporary directory."),
+    log_level: Annotated[
+        LogLevelName, typer.Option("--log-level", help="The hub's log lines (warning: only problems).")
+    ] = LogLevelName.warning,
+    log_format: Annotated[LogFormatName, typer.Option("--log-format")] = LogFormatName.console,
 ) -> None:
     """Run simulated Clarus and IMS, the hub against them, a stream of movements; report drift and latency."""
     from stockbridge.demo import DemoOptions, run_demo, succeeded
+    from stockbridge.logs import configure_logging
+
+    # The demo narrates on stderr itself: the hub's own lines are for looking underneath.
+    configure_logging(log_level.value, log_format.value)
 
     summary = run_demo(
         DemoOptions(

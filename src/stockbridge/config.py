@@ -6,16 +6,27 @@ Every model is frozen: configuration is a value, not a place to keep state. A ba
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from stockbridge.connectors.clarus.statuses import INVENTORY_STATUSES
 from stockbridge.domain.ats import AtsRule
 from stockbridge.domain.skus import SkuRules
+from stockbridge.logs import remember_secret
 
 DEFAULT_DATABASE_URL = "sqlite:///stockbridge.db"
 DATABASE_URL_ENV = "STOCKBRIDGE_DATABASE_URL"
@@ -41,6 +52,10 @@ class ClarusConnector(_Frozen):
     webhook_secret_env: str = "CLARUS_WEBHOOK_SECRET"
     snapshot_page_size: Annotated[int, Field(gt=0, le=1000)] = 1000
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    # A signed webhook whose X-Clarus-Timestamp is further than this from our clock is refused (401):
+    # the replay window. Too small, and a sender whose clock is off loses every webhook to the
+    # events feed; too large, and a captured delivery can be replayed for longer (docs/security.md).
+    webhook_tolerance_s: Annotated[float, Field(gt=0)] = 300.0
 
 
 class ImsAuth(_Frozen):
@@ -103,6 +118,22 @@ class LocationMapping(_Frozen):
     ims_location: str
 
 
+def _clarus_status(name: str) -> str:
+    # A typo (`availabel`) would otherwise be accepted and the stock in the real status would
+    # silently count for nothing.
+    if name not in INVENTORY_STATUSES:
+        close = difflib.get_close_matches(name, INVENTORY_STATUSES, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(
+            f"Clarus never sends inventory status {name!r}; {hint}"
+            f"its statuses are {', '.join(INVENTORY_STATUSES)}"
+        )
+    return name
+
+
+ClarusStatus = Annotated[str, AfterValidator(_clarus_status)]
+
+
 class StatusMapping(_Frozen):
     counts_for: frozenset[str] = frozenset()
     owner: str = "operations"
@@ -118,6 +149,7 @@ class Schedules(_Frozen):
     events_poll_s: Annotated[float, Field(gt=0)] = 60.0
     item_refresh_s: Annotated[float, Field(gt=0)] = 300.0
     drift_check_s: Annotated[float, Field(gt=0)] = 900.0
+    subscriptions_check_s: Annotated[float, Field(gt=0)] = 300.0  # re-check the Clarus webhook subscription
 
 
 class EngineSettings(_Frozen):
@@ -159,15 +191,20 @@ class Owners(_Frozen):
     fulfilment_stalled: str = "integration"
     fulfilment_command_failed: str = "integration"
     over_fulfilment: str = "operations"
+    cancelled_after_despatch: str = "customer_service"
     notification_failed: str = "customer_service"
     tracking_drift: str = "operations"
     status_drift: str = "operations"
     unmapped_status: str = "operations"
     unmapped_warehouse: str = "operations"
     bad_webhook: str = "integration"
+    bad_feed_event: str = "integration"
+    poison_event: str = "integration"
+    webhook_clock_skew: str = "integration"
     push_failed: str = "integration"
     drift: str = "operations"
     connector_failing: str = "integration"
+    webhook_subscription: str = "integration"
     default: str = "integration"
 
     def owner_of(self, exception_type: str) -> str:
@@ -231,6 +268,31 @@ class FulfilmentSettings(_Frozen):
 class HubSettings(_Frozen):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    # Largest request body accepted (413 past it, before it is read). Clarus events are a few KB; a
+    # shipment of 500 lines is under 100 KB.
+    max_body_bytes: Annotated[int, Field(gt=0)] = 1_048_576
+    # Where Clarus reaches this hub (a proxy or load balancer in front of it); the hub registers
+    # its webhook subscription at {public_url}/webhooks/clarus. Default: http://{host}:{port}.
+    public_url: str | None = None
+    # false: someone else manages the Clarus subscription (or this hub only polls the events feed).
+    register_webhooks: bool = True
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["console", "json"] = "console"
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return None if url is None else url.rstrip("/")
+
+    def webhook_base(self, port: int | None = None) -> str:
+        """The hub's URL as Clarus must call it (`port` overrides hub.port, as `serve --port` does)."""
+        if self.public_url:
+            return self.public_url
+        # A bind-all address is not one Clarus can call: behind it, this machine answers on loopback.
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port if port is None else port}"
 
 
 class Config(_Frozen):
@@ -238,7 +300,7 @@ class Config(_Frozen):
     hub: HubSettings = HubSettings()
     connectors: Connectors
     locations: Annotated[list[LocationMapping], Field(min_length=1)]
-    inventory_statuses: dict[str, StatusMapping]
+    inventory_statuses: dict[ClarusStatus, StatusMapping]
     targets: dict[str, TargetSettings] = {"ims": TargetSettings()}
     owners: Owners = Owners()
     sku_rules: SkuRulesSettings = SkuRulesSettings()
@@ -309,6 +371,7 @@ def secret(env_name: str, environ: Mapping[str, str] | None = None) -> str:
     value = (environ if environ is not None else os.environ).get(env_name)
     if not value:
         raise KeyError(env_name)
+    remember_secret(value)  # the log pipeline's safety net masks it wherever it might appear
     return value
 
 
@@ -319,7 +382,8 @@ def parse_config(data: Any, file: str = "<config>") -> Config:
         return Config.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        # A bad mapping key is located at the key itself: `inventory_statuses.availabel`.
+        key = ".".join(str(part) for part in first["loc"] if part != "[key]") or "(top level)"
         raise ConfigError(file, key, first["msg"]) from None
 
 

@@ -34,7 +34,8 @@ def serve_in_thread(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    server = _ThreadServer(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", log_config=None)
+    server = _ThreadServer(config)  # log_config=None: its lines go through the process's handlers
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"uvicorn:{bound_port}"
     )

@@ -21,8 +21,9 @@ import httpx
 import yaml
 
 from stockbridge.config import Config, parse_config
+from stockbridge.connectors.clarus.wire import FEED_EVENTS
 from stockbridge.demo import HubControl, HubThread, measure_drift
-from stockbridge.demo.harness import healthy
+from stockbridge.demo.harness import healthy, issue_token
 from stockbridge.servers import free_port, serve_in_thread
 from stockbridge.simulators import clarus as clarus_sim
 from stockbridge.simulators import ims as ims_sim
@@ -105,6 +106,7 @@ class Stack:
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=60))
     engine_settings: dict[str, Any] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
+    admin_token: str | None = None  # created in the hub's database on first use
 
     @property
     def hub_url(self) -> str:
@@ -131,14 +133,28 @@ class Stack:
     def activate(self, sku: str) -> None:
         self.http.patch(f"{self.ims_url}/_control/items/{sku}", json={"isInactive": False}).raise_for_status()
 
+    def subscriptions(self) -> list[dict[str, Any]]:
+        """Clarus's webhook subscriptions at this hub's URL."""
+        response = self.http.get(
+            f"{self.clarus_url}/api/v1/webhooks", headers={"Authorization": f"Bearer {CLARUS_KEY}"}
+        )
+        response.raise_for_status()
+        hook = f"{self.hub_url}/webhooks/clarus"
+        return [s for s in response.json()["data"] if s["url"] == hook]
+
     def subscribe(self) -> None:
+        """Webhooks flow from here on. A running hub registers its own subscription: wait for it. A
+        hub not started yet adopts the one made here (same URL and secret, every event type)."""
+        if healthy(self.hub_url):
+            wait_until(lambda: bool(self.subscriptions()), 30, "the hub to register its subscription")
+            return
         self.http.post(
             f"{self.clarus_url}/api/v1/webhooks",
             headers={"Authorization": f"Bearer {CLARUS_KEY}"},
             json={
                 "url": f"{self.hub_url}/webhooks/clarus",
                 "secret": WEBHOOK_SECRET,
-                "events": ["inventory.movement"],
+                "events": sorted(FEED_EVENTS),
             },
         ).raise_for_status()
 
@@ -195,7 +211,9 @@ class Stack:
     # --- the hub ----------------------------------------------------------------------------------
     @property
     def hub_control(self) -> HubControl:
-        return HubControl(self.http, self.hub_url)
+        if self.admin_token is None:
+            self.admin_token = issue_token(self.config.effective_database_url(), "e2e")
+        return HubControl(self.http, self.hub_url, self.admin_token)
 
     def health(self) -> dict[str, Any]:
         return self.hub_control.health()

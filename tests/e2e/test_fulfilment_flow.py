@@ -41,18 +41,6 @@ def env(db_url: str, tmp_path: Path) -> Iterator[tuple[Stack, Mailbox]]:
         yield s, mailbox
 
 
-def _subscribe_all(env: Stack) -> None:
-    env.http.post(
-        f"{env.clarus_url}/api/v1/webhooks",
-        headers={"Authorization": "Bearer test-clarus-key"},
-        json={
-            "url": f"{env.hub_url}/webhooks/clarus",
-            "secret": "test-webhook-secret",
-            "events": ["order.status_changed", "order.updated", "shipment.despatched"],
-        },
-    ).raise_for_status()
-
-
 def _order(env: Stack, tran_id: str, lines: list[tuple[str, int]]) -> str:
     order = {
         "tranId": tran_id,
@@ -110,7 +98,7 @@ def test_three_partial_shipments_complete_the_order_once_each(env: tuple[Stack, 
     ).raise_for_status()
     _order(s, "SO1", [("MUG-1", 3), ("TEA-2", 2)])
     with s.hub():
-        _subscribe_all(s)
+        s.subscribe()
         _release(s)
         _despatch(s, "SO1", "SHP-A", [("1", 1)])
         _despatch(s, "SO1", "SHP-B", [("1", 2), ("2", 1)])
@@ -132,7 +120,7 @@ def test_a_bundle_shipped_in_two_parcels_is_reported_in_whole_bundles(env: tuple
     s, _ = env
     _order(s, "SO2", [("GIFT-BOX", 2)])
     with s.hub():
-        _subscribe_all(s)
+        s.subscribe()
         _release(s)
         _despatch(s, "SO2", "SHP-1", [("1.1", 3), ("1.2", 1)])  # one whole box, half of another
         wait_until(lambda: len(_fulfilments(s)) == 1 and _settled(s), 30, "the first fulfilment")
@@ -150,7 +138,7 @@ def test_ims_failure_after_the_fulfilment_was_created_does_not_make_another(
     s, mailbox = env
     _order(s, "SO3", [("MUG-1", 1)])
     with s.hub():
-        _subscribe_all(s)
+        s.subscribe()
         _release(s)
         s.http.put(f"{s.ims_url}/_control/faults", json={"fail_after_commit_next": 1}).raise_for_status()
         _despatch(s, "SO3", "SHP-X")
@@ -162,7 +150,7 @@ def test_ims_failure_after_the_fulfilment_was_created_does_not_make_another(
 def test_despatch_before_the_hub_knows_the_order_waits_then_applies(env: tuple[Stack, Mailbox]) -> None:
     s, _ = env
     with s.hub():
-        _subscribe_all(s)
+        s.subscribe()
         s.run_job("product_sync", wait=True)
         # The warehouse has the order (sent by another path) and ships it before the IMS order exists.
         s.http.post(

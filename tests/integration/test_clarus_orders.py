@@ -298,7 +298,8 @@ def test_status_webhooks_follow_subscription_event_types() -> None:
             },
         }
         for headers, raw in orders_only.accepted:
-            expected = hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+            signed = headers["x-clarus-timestamp"].encode() + b"." + raw
+            expected = hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
             assert headers["x-clarus-signature"] == f"sha256={expected}"
             assert headers["x-clarus-event-type"] == "order.status_changed"
         only_orders = client.get(

@@ -280,7 +280,8 @@ def test_shipment_webhooks_are_signed_and_follow_subscription_types() -> None:
             },
         }
         [(headers, raw)] = shipments_only.accepted
-        expected = hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+        signed = headers["x-clarus-timestamp"].encode() + b"." + raw
+        expected = hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
         assert headers["x-clarus-signature"] == f"sha256={expected}"
         assert (headers["x-clarus-event-type"], headers["x-clarus-event-id"]) == (
             "shipment.despatched",

@@ -285,7 +285,8 @@ def test_webhooks_are_signed_and_match_the_events_feed() -> None:
         feed = client.get("/api/v1/events", params={"warehouse_id": "WH1"}, headers=AUTH).json()["data"]
         assert sorted(receiver.events(), key=lambda e: e["data"]["sequence"]) == feed
         for headers, body in receiver.accepted:
-            expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+            signed = headers["x-clarus-timestamp"].encode() + b"." + body
+            expected = hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
             assert hmac.compare_digest(headers["x-clarus-signature"], f"sha256={expected}")
             assert headers["content-type"] == "application/json"
             assert headers["x-clarus-event-type"] == "inventory.movement"
@@ -294,6 +295,20 @@ def test_webhooks_are_signed_and_match_the_events_feed() -> None:
             assert body == json.dumps(json.loads(body), separators=(",", ":")).encode()
         counters = client.get("/_control/deliveries").json()
         assert (counters["delivered"], counters["queued"], counters["in_flight"]) == (20, 0, 0)
+
+
+def test_clock_skew_fault_shifts_the_signed_timestamp() -> None:
+    receiver = Receiver()
+    with receiving(receiver) as hook_url, clarus(webhook_url=hook_url, webhook_secret=SECRET) as client:
+        assert client.put("/_control/faults", json={"clock_skew_s": -600}).json()["clock_skew_s"] == -600.0
+        assert client.put("/_control/faults", json={"clock_skew_s": "soon"}).status_code == 400
+        move(client, *receipts(2))
+        drain(client)
+        for headers, body in receiver.accepted:
+            assert abs(int(headers["x-clarus-timestamp"]) - (time.time() - 600)) < 60
+            signed = headers["x-clarus-timestamp"].encode() + b"." + body
+            expected = hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
+            assert headers["x-clarus-signature"] == f"sha256={expected}"
 
 
 def test_preconfigured_webhook_and_deleted_subscription() -> None:

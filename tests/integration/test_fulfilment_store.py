@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, select
 from tests.factories import T0, config
 
+from stockbridge.connectors.clarus.wire import WireOrderEvent, WireOrderStatus
 from stockbridge.domain.bundles import KitMember
 from stockbridge.domain.fulfilment import Shipment, ShippedLine
 from stockbridge.domain.fulfilment_state import ShipmentState
-from stockbridge.domain.order_state import Outcome
+from stockbridge.domain.order_state import OrderState, Outcome
 from stockbridge.domain.orders import OrderLine, SalesOrder
 from stockbridge.domain.shipping import Address
 from stockbridge.flows.fulfilment import FulfilmentFolder
@@ -193,3 +195,86 @@ def test_status_table_raises_when_the_ims_does_not_show_the_mapped_status(store:
         FulfilmentFolder(c, CONFIG, later).check_statuses()
     with store.connect() as c:
         assert [(e.type, e.state.value) for e in list_exceptions(c)] == [("status_drift", "resolved")]
+
+
+# --- cancelled in the IMS, despatched by the warehouse (issue 8, defect 7) -------------------------
+CANCELLED_ORDER = replace(
+    ORDER, status="C", last_modified="s2", lines=tuple(replace(ln, is_closed=True) for ln in ORDER.lines)
+)
+
+
+def _fold_order(engine: Engine, order: SalesOrder) -> None:
+    with engine.begin() as c:
+        OrderFolder(c, CONFIG, T0).fold_sales_order(order)
+
+
+def _warehouse_says(engine: Engine, status: str, sequence: int) -> None:
+    event = WireOrderEvent(
+        id=f"evt_{sequence}",
+        type="order.status_changed",
+        data=WireOrderStatus(
+            warehouse_id="WH1", sequence=sequence, occurred_at=T0, reference="SO601", status=status
+        ),
+    )
+    with engine.begin() as c:
+        OrderFolder(c, CONFIG, T0).fold_warehouse_status(event)
+
+
+def _open_exceptions(engine: Engine) -> list[tuple[str, str, str]]:
+    with engine.connect() as c:
+        return sorted((e.type, e.entity, e.owner) for e in list_exceptions(c) if e.state.value == "open")
+
+
+def _order_state(engine: Engine) -> OrderState:
+    with engine.connect() as c:
+        record = orders_repo.get_order(c, reference="SO601")
+    assert record is not None
+    return record.state
+
+
+CANCELLED_AFTER_DESPATCH = ("cancelled_after_despatch", "order:SO601", "customer_service")
+
+
+def test_despatch_of_an_order_cancelled_in_the_ims_is_named_and_not_complete(store: Engine) -> None:
+    _release(store)
+    _warehouse_says(store, "despatched", 5)
+    assert _order_state(store) == OrderState.COMPLETE
+    _fold_order(store, CANCELLED_ORDER)
+    _ship(store, "S1", ("1", "MUG", 3))
+    assert _order_state(store) == OrderState.DESPATCHED_CANCELLED
+    assert _state(store, "S1")[0] == ShipmentState.ORDER_CANCELLED
+    assert _commands(store) == []  # no Item Fulfilment the IMS would refuse, nobody told it shipped
+    assert _open_exceptions(store) == [CANCELLED_AFTER_DESPATCH]
+    with store.connect() as c:
+        (found,) = list_exceptions(c)
+    assert "shipment S1 (UPS 1ZS1)" in found.detail
+
+
+def test_item_fulfilment_refused_before_the_cancellation_was_seen_is_renamed(store: Engine) -> None:
+    _release(store)
+    _ship(store, "S1", ("1", "MUG", 3))
+    _answer_if(store, created=False)  # the IMS had cancelled the order meanwhile
+    assert _open_exceptions(store) == [("over_fulfilment", "shipment:S1", "operations")]
+    _warehouse_says(store, "despatched", 5)
+    _fold_order(store, CANCELLED_ORDER)
+    assert _order_state(store) == OrderState.DESPATCHED_CANCELLED
+    assert _state(store, "S1")[0] == ShipmentState.ORDER_CANCELLED
+    assert _open_exceptions(store) == [CANCELLED_AFTER_DESPATCH]
+
+
+def test_cancellation_refused_by_the_warehouse_then_despatched(store: Engine) -> None:
+    _release(store)
+    _fold_order(store, CANCELLED_ORDER)
+    assert _order_state(store) == OrderState.CANCEL_PENDING
+    with store.begin() as c:
+        (command,) = orders_repo.claim_commands(c, "w", T0, T0 + timedelta(minutes=1), 5)
+        orders_repo.command_done(c, command, "w", T0)
+        OrderFolder(c, CONFIG, T0).command_answered(command, Outcome.LOCKED, "")
+    assert _order_state(store) == OrderState.LOCKED
+    _warehouse_says(store, "partially_despatched", 6)
+    assert _order_state(store) == OrderState.DESPATCHED_CANCELLED
+    _ship(store, "S1", ("1", "MUG", 1))
+    _warehouse_says(store, "despatched", 7)
+    assert _order_state(store) == OrderState.DESPATCHED_CANCELLED
+    assert _commands(store) == []
+    assert CANCELLED_AFTER_DESPATCH in _open_exceptions(store)

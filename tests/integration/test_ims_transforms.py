@@ -340,3 +340,19 @@ def test_control_bill_invoices_everything_and_reset_clears_documents(http: httpx
     assert _ok(http.get("/_control/fulfilments")) == {"fulfilments": []}
     assert _ok(http.get("/_control/invoices")) == {"invoices": []}
     assert http.get("/_control/invoices", params={"after": "x"}).status_code == 400
+
+
+# --- record type names in any case (issue 8, defect 8) ---------------------------------------------
+def test_record_type_names_are_matched_in_any_case(http: httpx.Client) -> None:
+    """Oracle's own Item Fulfilment example posts to `/salesorder/{id}/!transform/itemFulfillment`."""
+    created = _post(http, f"{RECORD}/salesorder/1001/!transform/itemfulfillment", {"externalId": "IF-lc"})
+    assert created.status_code == 204, created.text
+    assert created.headers["location"].endswith("/itemFulfillment/1002")
+    assert _record(http, "ITEMFULFILLMENT/1002")["externalId"] == "IF-lc"
+    assert _record(http, "SalesOrder/1001")["orderStatus"]["id"] == "F"
+    assert _post(http, f"{RECORD}/SALESORDER/1001/!transform/INVOICE", {}).status_code == 204
+    listed = _ok(http.get(f"{RECORD}/inventoryitem", headers=BEARER))
+    assert listed["count"] == 3
+    unknown = http.get(f"{RECORD}/Customer/1", headers=BEARER)
+    assert unknown.status_code == 404
+    assert "'Customer'" in unknown.json()["o:errorDetails"][0]["detail"]

@@ -203,3 +203,21 @@ def test_command_is_claimed_by_one_worker_only(catalog: Engine) -> None:
         second = orders_repo.claim_commands(c, "b", T0, T0 + timedelta(minutes=1), 10)
     assert [cmd.kind for cmd in first] == [CommandKind.CREATE]
     assert second == []
+
+
+def test_colliding_skus_hold_the_order_as_a_collision_owned_by_merchandising(engine: Engine) -> None:
+    with engine.begin() as c:
+        items_repo.upsert_items(c, [ImsItem("00123", "201", False), ImsItem("123", "202", False)])
+    cfg = config(orders={"ship_methods": {"UPS Ground": "STD"}}, sku_rules={"leading_zeros": "strip"})
+    record = _fold(engine, _order(OrderLine(1, "00123", 2)), cfg)
+    assert record.state == OrderState.HELD
+    assert [h.code for h in record.holds] == ["sku_collision"]
+    with engine.connect() as c:
+        (found,) = [(e.type, e.entity, e.owner, e.detail) for e in list_exceptions(c)]
+    assert found == (
+        "sku_collision",
+        "order:SO501",
+        "merchandising",
+        "IMS SKUs 00123 and 123 both become 123 in the warehouse: rename one",
+    )
+    assert _commands(engine) == []

@@ -61,7 +61,7 @@ def test_work_that_fails_is_logged_and_frees_its_slot(caplog: pytest.LogCaptureF
         await asyncio.wait_for(slots.join(), 5)
         assert slots.free == 1
 
-    with caplog.at_level(logging.ERROR, logger="stockbridge.engine"):
+    with caplog.at_level(logging.ERROR, logger="stockbridge.engine.bounded"):
         asyncio.run(scenario())
-    assert "order commands: work failed" in caplog.text
+    assert "slot work failed" in caplog.text
     assert "store unreachable" in caplog.text

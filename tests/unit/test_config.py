@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from stockbridge.config import EXAMPLE_CONFIG, ConfigError, check_environment, load_config
+from stockbridge.connectors.clarus.statuses import INVENTORY_STATUSES
 
 
 def _write(tmp_path: Path, data: object) -> Path:
@@ -50,6 +51,22 @@ def test_status_counting_for_unknown_target_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(_write(tmp_path, data))
     assert "shopify" in info.value.message
+
+
+def test_status_clarus_never_sends_is_refused_naming_the_key(tmp_path: Path) -> None:
+    data = _example()
+    statuses = data["inventory_statuses"]
+    statuses["availabel"] = statuses.pop("available")  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, data))
+    assert info.value.key == "inventory_statuses.availabel"
+    assert "did you mean 'available'" in info.value.message
+
+
+def test_every_status_clarus_sends_may_be_mapped(tmp_path: Path) -> None:
+    data = _example()
+    data["inventory_statuses"] = {status: {} for status in INVENTORY_STATUSES}
+    assert set(load_config(_write(tmp_path, data)).inventory_statuses) == set(INVENTORY_STATUSES)
 
 
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from stockbridge.domain.fulfilment_state import (
     FulfilmentCommand,
+    ShipmentDecision,
     ShipmentState,
     on_item_fulfilment,
     on_shipment,
@@ -59,3 +60,9 @@ def test_parked_until_the_order_is_known() -> None:
 def test_refused_fulfilment_tells_nobody() -> None:
     decision = on_item_fulfilment(ShipmentState.IF_PENDING, False, True)
     assert (decision.state, decision.commands) == (ShipmentState.REJECTED, ())
+
+
+def test_shipment_of_a_cancelled_order_makes_no_item_fulfilment() -> None:
+    assert on_shipment(True, 2, order_cancelled=True) == ShipmentDecision(ShipmentState.ORDER_CANCELLED)
+    decision = on_item_fulfilment(ShipmentState.IF_PENDING, False, True, order_cancelled=True)
+    assert (decision.state, decision.commands) == (ShipmentState.ORDER_CANCELLED, ())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,6 +11,7 @@ from hypothesis import strategies as st
 from stockbridge.domain.bundles import KitError, KitMember, dekit
 from stockbridge.domain.order_state import (
     CommandKind,
+    Decision,
     OrderState,
     Outcome,
     after_command,
@@ -169,6 +172,22 @@ def test_every_reason_is_reported_at_once() -> None:
     }
 
 
+def test_colliding_skus_hold_the_order_as_a_collision_naming_both() -> None:
+    items = {"00123": ItemInfo(True), "123": ItemInfo(True), "MUG": ItemInfo(True)}
+    ctx = _ctx(
+        ims_items=items, wms_items={"123": True, "MUG": True}, sku_rules=SkuRules(leading_zeros="strip")
+    )
+    for sku in ("00123", "123"):
+        result = prepare(_order(OrderLine(1, sku, 1), OrderLine(2, "MUG", 1)), ctx)
+        assert result == [
+            HoldReason("sku_collision", "IMS SKUs 00123 and 123 both become 123 in the warehouse: rename one")
+        ]
+    # Unknown to the warehouse too (the product sync creates neither): still a collision, not a wait.
+    result = prepare(_order(OrderLine(1, "00123", 1)), replace(ctx, wms_items={"MUG": True}))
+    assert isinstance(result, list)
+    assert [h.code for h in result] == ["sku_collision"]
+
+
 def test_sku_the_warehouse_cannot_take_holds_the_order() -> None:
     result = prepare(_order(OrderLine(1, "ODD+SKU", 1)), _ctx(sku_rules=SkuRules()))
     assert isinstance(result, list)
@@ -279,6 +298,27 @@ def test_warehouse_statuses_lock_and_cancel() -> None:
     assert after_warehouse_status(OrderState.CANCEL_PENDING, "cancelled") == OrderState.CANCELLED
     assert after_warehouse_status(OrderState.HELD, "cancelled") == OrderState.HELD
     assert after_warehouse_status(OrderState.LOCKED, "despatched") == OrderState.COMPLETE
+
+
+def test_despatched_though_cancelled_in_the_ims_is_not_complete() -> None:
+    despatched = OrderState.DESPATCHED_CANCELLED
+    assert after_warehouse_status(OrderState.LOCKED, "despatched", ims_cancelled=True) == despatched
+    assert (
+        after_warehouse_status(OrderState.RELEASED, "partially_despatched", ims_cancelled=True) == despatched
+    )
+    assert after_warehouse_status(despatched, "despatched", ims_cancelled=True) == despatched
+    assert after_warehouse_status(OrderState.HELD, "despatched", ims_cancelled=True) == OrderState.HELD
+    # Cancel command outstanding: its answer decides first.
+    assert after_warehouse_status(OrderState.CANCEL_PENDING, "despatched", True) == OrderState.CANCEL_PENDING
+    order = _order(OrderLine(1, "mug", 1, is_closed=True), status="C")
+    for state in (OrderState.COMPLETE, OrderState.LOCKED, OrderState.RELEASED):
+        decision = decide(state, order, [], None, RELEASE, wms_status="despatched")
+        assert decision.state == despatched
+        assert decision.problem is not None
+        assert decision.problem.code == "cancelled_after_despatch"
+    assert decide(despatched, order, [], None, RELEASE, wms_status="despatched") == Decision(despatched)
+    assert decide(OrderState.LOCKED, order, [], None, RELEASE, wms_status="packed").state == OrderState.LOCKED
+    assert decide(OrderState.COMPLETE, order, [], None, RELEASE).state == OrderState.COMPLETE
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The hub's HTTP surface: signed webhooks in, health and metrics out."""
+"""The hub's HTTP surface: signed webhooks in; a liveness probe; status, metrics and jobs for tokens."""
 
 from __future__ import annotations
 
@@ -12,21 +12,25 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from stockbridge.api.access import guard
 from stockbridge.api.ingest import GroupCommitWriter
+from stockbridge.api.limits import BodySizeLimit
 from stockbridge.config import Config
 from stockbridge.connectors.clarus import signature
 from stockbridge.connectors.clarus.wire import SOURCE, UnusableEvent, parse_event
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.schedule import SCHEDULED_JOBS, last_runs, run_soon
+from stockbridge.flows.poison import BAD_WEBHOOK, reject_unusable
 from stockbridge.store import fulfilment_repo, inbox_repo, orders_repo, outbox_repo, targets_repo
 from stockbridge.store.bookkeeping import count_open_exceptions, raise_exception, read_counters
 from stockbridge.store.inbox_repo import InboundEvent
-from stockbridge.store.states import InboxState
+from stockbridge.store.tokens_repo import Role
 
 log = logging.getLogger("stockbridge.api")
 
@@ -41,20 +45,38 @@ def create_app(
     collectors: Sequence[Collector] = (),
 ) -> Starlette:
     secret = clarus_webhook_secret.encode()
+    tolerance_s = config.connectors.clarus.webhook_tolerance_s
     writer = GroupCommitWriter(engine, clock, on_stored)
+    require = guard(engine)
     registry = CollectorRegistry()
     for collector in collectors:  # e.g. the workers' rate limiters, when they run in this process
         registry.register(collector)
     webhooks = Counter(
         "stockbridge_webhooks", "Webhook requests by outcome", ["source", "outcome"], registry=registry
     )
+    too_large = Counter(
+        "stockbridge_requests_too_large", "Requests refused for their body size (413)", registry=registry
+    )
     stored = webhooks.labels(SOURCE, "stored")  # bound once: the hot path should not look labels up
 
     async def clarus_webhook(request: Request) -> Response:
         body = await request.body()
-        if not signature.verify(secret, body, request.headers.get(signature.SIGNATURE_HEADER)):
+        headers = request.headers
+        signed_at = signature.verify(
+            secret, body, headers.get(signature.SIGNATURE_HEADER), headers.get(signature.TIMESTAMP_HEADER)
+        )
+        if signed_at is None:
             webhooks.labels(SOURCE, "bad_signature").inc()
             return JSONResponse({"error": "invalid or missing signature"}, status_code=401)
+        now = clock.now()
+        if not signature.is_fresh(signed_at, now.timestamp(), tolerance_s):
+            webhooks.labels(SOURCE, "stale").inc()
+            skew_s = round(signed_at - now.timestamp())
+            await in_transaction(engine, lambda c: _note_skew(c, skew_s))
+            return JSONResponse(
+                {"error": f"timestamp {skew_s:+d} s from ours, outside the {tolerance_s:g} s window"},
+                status_code=401,
+            )
         try:
             event = parse_event(body)
         except UnusableEvent as exc:
@@ -76,30 +98,40 @@ def create_app(
     async def reject(request: Request, body: bytes, reason: str) -> Response:
         """Signed but unusable: answer with the reason and keep it for inspection as an exception."""
         webhooks.labels(SOURCE, "unusable").inc()
-        await in_transaction(engine, lambda c: _keep_unusable(c, request, body, reason))
+        claimed = request.headers.get(signature.EVENT_ID_HEADER)
+        await in_transaction(
+            engine,
+            lambda c: reject_unusable(
+                c,
+                config,
+                clock.now(),
+                source=SOURCE,
+                claimed_id=claimed,
+                body=body,
+                reason=reason,
+                exception_type=BAD_WEBHOOK,
+            ),
+        )
         return JSONResponse({"error": "unusable event", "reason": reason}, status_code=422)
 
-    def _keep_unusable(connection: Connection, request: Request, body: bytes, reason: str) -> None:
-        now = clock.now()
-        event_id = request.headers.get(signature.EVENT_ID_HEADER) or f"unusable:{now.isoformat()}"
-        inbox_repo.insert_events(
-            connection,
-            [InboundEvent(SOURCE, event_id, "unusable", body.decode(errors="replace"))],
-            now,
-            InboxState.REJECTED,
-            error=reason,
-        )
+    def _note_skew(connection: Connection, skew_s: int) -> None:
+        """Authentic but outside the window: a replay, or the sender's clock is off. Either way a
+        person must know, since every delivery refused here reaches the hub only by the events feed."""
         raise_exception(
             connection,
-            type="bad_webhook",
-            entity=f"{SOURCE}:{event_id}",
-            owner=config.owners.owner_of("bad_webhook"),
-            detail=reason,
-            now=now,
-            retry_action="inspect the stored body in the inbox (state rejected)",
+            type="webhook_clock_skew",
+            entity=SOURCE,
+            owner=config.owners.owner_of("webhook_clock_skew"),
+            detail=f"a signed delivery's timestamp was {skew_s:+d} s from the hub's clock "
+            f"(connectors.clarus.webhook_tolerance_s = {tolerance_s:g})",
+            now=clock.now(),
+            retry_action="fix the clock that is off (NTP) or widen the tolerance; the events feed catches up",
         )
 
-    async def health(_: Request) -> Response:
+    async def liveness(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def status(_: Request) -> Response:
         def read(connection: Connection) -> dict[str, Any]:
             return {
                 "status": "ok",
@@ -141,9 +173,11 @@ def create_app(
     return Starlette(
         routes=[
             Route("/webhooks/clarus", clarus_webhook, methods=["POST"]),
-            Route("/health", health),
-            Route("/metrics", metrics),
-            Route("/admin/jobs/{job}", run_job, methods=["POST"]),
+            Route("/health", liveness),
+            Route("/admin/status", require(Role.VIEWER, status)),
+            Route("/metrics", require(Role.VIEWER, metrics)),
+            Route("/admin/jobs/{job}", require(Role.OPERATOR, run_job), methods=["POST"]),
         ],
+        middleware=[Middleware(BodySizeLimit, max_bytes=config.hub.max_body_bytes, on_refused=too_large.inc)],
         lifespan=lifespan,
     )

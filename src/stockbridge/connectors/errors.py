@@ -61,3 +61,11 @@ class AuthenticationError(ConnectorError):
 
 class NotFoundError(RejectedError):
     """The record does not exist (404)."""
+
+
+class MalformedResponseError(RetriableError):
+    """The far end answered 2xx with a body that is not the shape its API documents.
+
+    Retried like any transient failure (a proxy's error page with status 200 passes); if it persists,
+    connector health raises `connector_failing` for a person. Never a KeyError inside the hub.
+    """

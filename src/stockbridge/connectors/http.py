@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -12,10 +12,11 @@ import httpx
 
 from stockbridge.connectors.errors import RateLimitedError, RetriableError
 from stockbridge.domain import pacing
+from stockbridge.logs import get_logger
 
 T = TypeVar("T")
 
-log = logging.getLogger("stockbridge.connectors")
+log = get_logger(__name__)
 
 
 class RateLimiter:
@@ -85,7 +86,7 @@ class RateLimiter:
             before = self._pace.rate
             self._pace = pacing.succeeded(self._limits, self._pace)
             if before < self._limits.ceiling <= self._pace.rate:
-                log.info("%s: back to %.2f calls/s", self._system, self._pace.rate)
+                log.info("call rate recovered", system=self._system, calls_per_second=self._pace.rate)
             return result
 
     def _refused(self, started: float, error: RetriableError) -> None:
@@ -94,14 +95,19 @@ class RateLimiter:
             self._limits, self._pace, now, started=started, retry_after=error.retry_after
         )
         if self._pace.rate < before:  # one line per cut, not per refused call
-            log.warning(
-                "%s refuses for load (%s): pausing %.2fs, rate %.2f -> %.2f calls/s",
-                self._system,
-                error.message,
-                max(0.0, self._pace.paused_until - now),
-                before,
-                self._pace.rate,
+            log.info(
+                "call rate cut",
+                system=self._system,
+                calls_per_second=round(self._pace.rate, 3),
+                was=round(before, 3),
+                paused_s=round(max(0.0, self._pace.paused_until - now), 3),
+                error=error.message,
             )
+
+
+# A far end's `Retry-After` is obeyed up to this: `inf` or `1e308` must not park work for ever (or
+# overflow a datetime); an hour is past any limit window NetSuite or a WMS documents.
+MAX_RETRY_AFTER_S = 3600.0
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -109,9 +115,12 @@ def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return None
+    if math.isnan(seconds):
+        return None
+    return min(MAX_RETRY_AFTER_S, max(0.0, seconds))
 
 
 async def send(

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from stockbridge.config import Config, parse_config
 from stockbridge.demo.despatch_day import Mailbox, count, despatch_orders, ship_before_the_order
-from stockbridge.demo.harness import HubThread, measure_drift, running_hub, wait_for
+from stockbridge.demo.harness import HubThread, issue_token, measure_drift, running_hub, wait_for
 from stockbridge.demo.orders_day import LATE_MAPPED, MAPPED, SKU_RULES, OrderDay
 from stockbridge.demo.traffic import Movement, Traffic, sku_name
 from stockbridge.domain.order_state import OrderState
@@ -98,6 +98,11 @@ def demo_config_data(
     }
 
 
+def _subscribed(control: httpx.Client, clarus_url: str, hub_url: str) -> bool:
+    response = control.get(f"{clarus_url}/api/v1/webhooks", headers={"Authorization": f"Bearer {CLARUS_KEY}"})
+    return any(s["url"] == f"{hub_url}/webhooks/clarus" for s in response.json()["data"])
+
+
 def run_demo(options: DemoOptions) -> dict[str, Any]:
     console = Console(stderr=True, quiet=options.quiet)
     with tempfile.TemporaryDirectory(prefix="stockbridge-demo-") as tmp:
@@ -144,21 +149,9 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
             "IMS_TOKEN": IMS_TOKEN,
         }
         with running_hub(config, environ, config_path) as hub_url:
-            hub = HubControl(control, hub_url)
-            control.post(
-                f"{clarus_url}/api/v1/webhooks",
-                headers={"Authorization": f"Bearer {CLARUS_KEY}"},
-                json={
-                    "url": f"{hub_url}/webhooks/clarus",
-                    "secret": WEBHOOK_SECRET,
-                    "events": [
-                        "inventory.movement",
-                        "order.status_changed",
-                        "order.updated",
-                        "shipment.despatched",
-                    ],
-                },
-            ).raise_for_status()
+            hub = HubControl(control, hub_url, issue_token(config.effective_database_url(), "demo"))
+            # The hub subscribes itself to Clarus's webhooks when it starts (flows/subscriptions.py).
+            wait_for(lambda: _subscribed(control, clarus_url, hub_url), 30, "the hub's webhook subscription")
             control.put(
                 f"{clarus_url}/_control/faults",
                 json={
@@ -217,14 +210,17 @@ def mail_server(handler: Mailbox) -> Iterator[int]:
 
 
 class HubControl:
-    """The demo's view of the hub: health, counters, jobs run on demand."""
+    """The demo's view of the hub: status, counters, jobs run on demand (with an operator token)."""
 
-    def __init__(self, http: httpx.Client, url: str) -> None:
+    def __init__(self, http: httpx.Client, url: str, token: str) -> None:
         self.http = http
         self.url = url
+        self.auth = {"Authorization": f"Bearer {token}"}
 
     def health(self) -> dict[str, Any]:
-        health: dict[str, Any] = self.http.get(f"{self.url}/health").json()
+        response = self.http.get(f"{self.url}/admin/status", headers=self.auth)
+        response.raise_for_status()
+        health: dict[str, Any] = response.json()
         return health
 
     def counter(self, name: str) -> int:
@@ -233,7 +229,7 @@ class HubControl:
     def run_job(self, job: str, timeout_s: float = 300, wait: bool = True) -> None:
         """Ask the hub to run a scheduled job now; with `wait`, return once a run that started after
         the request (not one already under way) has finished."""
-        due = self.http.post(f"{self.url}/admin/jobs/{job}").json()["due"]
+        due = self.http.post(f"{self.url}/admin/jobs/{job}", headers=self.auth).json()["due"]
         if wait:
             wait_for(lambda: self.health()["jobs"].get(job, "") >= due, timeout_s, f"the {job} job")
 

@@ -14,7 +14,11 @@ import httpx
 
 from stockbridge.config import Config
 from stockbridge.domain.ats import available_to_sell
+from stockbridge.engine.clock import SystemClock
 from stockbridge.engine.runtime import serve
+from stockbridge.store import tokens_repo
+from stockbridge.store.db import make_engine, upgrade
+from stockbridge.store.tokens_repo import Role
 
 LOCATION = "6"
 
@@ -62,6 +66,17 @@ def running_hub(config: Config, environ: dict[str, str], config_path: Path | Non
         yield url
     finally:
         hub.stop()
+
+
+def issue_token(database_url: str, name: str, role: Role = Role.OPERATOR) -> str:
+    """A new admin API token in the hub's database (what `stockbridge token create` does)."""
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        with engine.begin() as c:
+            return tokens_repo.create_token(c, name=name, role=role, now=SystemClock().now())
+    finally:
+        engine.dispose()
 
 
 def healthy(url: str) -> bool:

@@ -14,6 +14,9 @@ class ShipmentState(StrEnum):
     FULFILLED = "fulfilled"  # the IMS has the Item Fulfilment; follow-ons in the outbox
     PART_BUNDLE = "part_bundle"  # only part of a bundle: nothing whole to fulfil until more ships
     REJECTED = "rejected"  # the IMS refused the fulfilment (e.g. more than ordered): an owner looks
+    # The order was cancelled in the IMS: no Item Fulfilment (the IMS refuses one), nobody notified
+    # or billed; a person recalls the parcel and refunds (exception cancelled_after_despatch).
+    ORDER_CANCELLED = "order_cancelled"
 
 
 class FulfilmentCommand(StrEnum):
@@ -28,22 +31,26 @@ class ShipmentDecision:
     commands: tuple[FulfilmentCommand, ...] = ()
 
 
-def on_shipment(order_known: bool, lines_to_fulfil: int) -> ShipmentDecision:
+def on_shipment(order_known: bool, lines_to_fulfil: int, order_cancelled: bool = False) -> ShipmentDecision:
     """A shipment arrives (or its parked order has just become known)."""
     if not order_known:
         return ShipmentDecision(ShipmentState.PARKED)
+    if order_cancelled:
+        return ShipmentDecision(ShipmentState.ORDER_CANCELLED)
     if lines_to_fulfil == 0:
         return ShipmentDecision(ShipmentState.PART_BUNDLE)
     return ShipmentDecision(ShipmentState.IF_PENDING, (FulfilmentCommand.ITEM_FULFILMENT,))
 
 
-def on_item_fulfilment(state: ShipmentState, created: bool, bill_on_fulfilment: bool) -> ShipmentDecision:
+def on_item_fulfilment(
+    state: ShipmentState, created: bool, bill_on_fulfilment: bool, order_cancelled: bool = False
+) -> ShipmentDecision:
     """The IMS answered the Item Fulfilment for good. Follow-ons are emitted here and nowhere else,
     so nobody hears of a shipment before its Item Fulfilment exists."""
     if state != ShipmentState.IF_PENDING:
         return ShipmentDecision(state)
     if not created:
-        return ShipmentDecision(ShipmentState.REJECTED)
+        return ShipmentDecision(ShipmentState.ORDER_CANCELLED if order_cancelled else ShipmentState.REJECTED)
     follow_ons = (
         (FulfilmentCommand.NOTIFY, FulfilmentCommand.INVOICE)
         if bill_on_fulfilment

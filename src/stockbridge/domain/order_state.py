@@ -23,13 +23,23 @@ class OrderState(StrEnum):
     LOCKED = "locked"  # picking started: the warehouse no longer takes edits
     CANCELLED = "cancelled"
     COMPLETE = "complete"  # nothing left for the warehouse (fulfilled or closed in the IMS)
+    # Cancelled in the IMS, but the warehouse despatched it anyway: goods left the building on an
+    # order nobody will pay for. Nothing more to send; a person recalls the parcel and refunds.
+    DESPATCHED_CANCELLED = "despatched_cancelled"
 
 
 PENDING = frozenset({OrderState.RELEASE_PENDING, OrderState.AMEND_PENDING, OrderState.CANCEL_PENDING})
 NEVER_SENT = frozenset({OrderState.WAITING, OrderState.HELD})
-FINAL = frozenset({OrderState.CANCELLED, OrderState.COMPLETE})
+FINAL = frozenset({OrderState.CANCELLED, OrderState.COMPLETE, OrderState.DESPATCHED_CANCELLED})
 # Warehouse statuses from which it refuses edits and cancellations (docs/simulators/clarus.md).
 LOCKED_WMS_STATUSES = frozenset({"picking", "packed", "partially_despatched", "despatched"})
+# Warehouse statuses that mean goods have left the building.
+DESPATCHED_WMS_STATUSES = frozenset({"partially_despatched", "despatched"})
+CANCELLED_AFTER_DESPATCH = HoldReason(
+    "cancelled_after_despatch",
+    "cancelled in the IMS, but the warehouse has despatched it: recall or return the goods, refund the "
+    "customer (docs/operating.md)",
+)
 
 
 class CommandKind(StrEnum):
@@ -52,9 +62,16 @@ def decide(
     prepared: WmsOrder | list[HoldReason],
     sent: WmsOrder | None,
     release_statuses: frozenset[str],
+    wms_status: str | None = None,
 ) -> Decision:
-    """Next state for an order, given its newest IMS version and what the warehouse holds (`sent`)."""
-    if state in PENDING or state in FINAL:
+    """Next state for an order, given its newest IMS version, what the warehouse holds (`sent`) and
+    the last status the warehouse reported for it."""
+    if state in PENDING:
+        return Decision(state)
+    if despatched_though_cancelled(state, order.status == CANCELLED, wms_status):
+        # An order the warehouse reported despatched is COMPLETE; cancelled in the IMS it is not.
+        return Decision(OrderState.DESPATCHED_CANCELLED, problem=CANCELLED_AFTER_DESPATCH)
+    if state in FINAL:
         return Decision(state)
     nothing_open = not order.open_lines
     if order.status == CANCELLED or (nothing_open and state not in NEVER_SENT):
@@ -93,10 +110,22 @@ def _withdraw(state: OrderState, order: SalesOrder) -> Decision:
     return Decision(OrderState.CANCEL_PENDING, CommandKind.CANCEL)
 
 
-def after_warehouse_status(state: OrderState, wms_status: str) -> OrderState:
+def despatched_though_cancelled(state: OrderState, ims_cancelled: bool, wms_status: str | None) -> bool:
+    """Goods left the warehouse for an order the hub sent and the IMS has since cancelled."""
+    return (
+        ims_cancelled
+        and wms_status in DESPATCHED_WMS_STATUSES
+        and state not in NEVER_SENT
+        and state not in (OrderState.CANCELLED, OrderState.DESPATCHED_CANCELLED)
+    )
+
+
+def after_warehouse_status(state: OrderState, wms_status: str, ims_cancelled: bool = False) -> OrderState:
     """The state once the warehouse reports `wms_status` for an order it holds."""
     if wms_status == "cancelled" and state not in NEVER_SENT:
         return OrderState.CANCELLED
+    if despatched_though_cancelled(state, ims_cancelled, wms_status) and state not in PENDING:
+        return OrderState.DESPATCHED_CANCELLED
     if wms_status == "despatched" and state in {OrderState.RELEASED, OrderState.LOCKED}:
         return OrderState.COMPLETE  # every line shipped: fulfilments follow shipment by shipment
     if wms_status in LOCKED_WMS_STATUSES and state == OrderState.RELEASED:

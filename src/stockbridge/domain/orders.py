@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from stockbridge.domain.bundles import KitError, KitMember, dekit
 from stockbridge.domain.shipping import Address, address_problems, map_ship_method
-from stockbridge.domain.skus import SkuRules, normalise, wms_sku_problem
+from stockbridge.domain.skus import SkuRules, collisions, normalise, wms_sku_problem
 
 # NetSuite sales order statuses (../shared/reference/netsuite.md).
 PENDING_APPROVAL = "A"
@@ -90,6 +91,11 @@ class OrderContext:
     ship_methods: Mapping[str, str]
     release_statuses: frozenset[str] = frozenset({PENDING_FULFILLMENT})
 
+    @cached_property
+    def collisions(self) -> dict[str, list[str]]:
+        """Warehouse SKU → the IMS SKUs that all become it. Kits are left out: they are never sent."""
+        return collisions([sku for sku, info in self.ims_items.items() if not info.is_kit], self.sku_rules)
+
 
 @dataclass
 class _Result:
@@ -124,6 +130,14 @@ def warehouse_sku(sku: str, ctx: OrderContext) -> tuple[str, list[HoldReason]]:
     problem = wms_sku_problem(wms)
     if problem is not None:
         return wms, [HoldReason("invalid_sku", f"{sku} → {wms!r} {problem}")]
+    colliding = ctx.collisions.get(wms)
+    if colliding is not None:
+        # The product sync creates neither (which one wins is merchandising's call), and sending the
+        # order anyway could ship the other item: held until one is renamed.
+        named = " and ".join([", ".join(colliding[:-1]), colliding[-1]])
+        both = "both" if len(colliding) == 2 else "all"
+        detail = f"IMS SKUs {named} {both} become {wms} in the warehouse: rename one"
+        return wms, [HoldReason("sku_collision", detail)]
     active = ctx.wms_items.get(wms)
     if active is None:
         return wms, [HoldReason("unknown_in_wms", f"{wms} (from {sku}) is not an item in the warehouse yet")]

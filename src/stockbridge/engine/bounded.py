@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-log = logging.getLogger("stockbridge.engine")
+log = logging.getLogger(__name__)
 
 
 async def run_bounded(items: Sequence[T], limit: int, work: Callable[[T], Awaitable[R]]) -> list[R]:
@@ -59,7 +59,12 @@ class Slots:
         self._running.discard(task)
         self._freed.set()
         if not task.cancelled() and (error := task.exception()) is not None:
-            log.error("%s: work failed; its lease will bring it back", self._name, exc_info=error)
+            # EventLogger logs the exception being handled; here it comes from a finished task.
+            log.error(
+                "slot work failed",
+                exc_info=error,
+                extra={"fields": {"slots": self._name, "next": "lease expiry"}},
+            )
 
     async def wait_for_free_slot(self) -> None:
         while self.free <= 0:

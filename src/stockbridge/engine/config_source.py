@@ -7,13 +7,13 @@ Connector and engine settings (URLs, limits, batch sizes) are read once at start
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 
 from stockbridge.config import Config, ConfigError, load_config
+from stockbridge.logs import get_logger
 
-log = logging.getLogger("stockbridge.config")
+log = get_logger(__name__)
 
 
 class ConfigSource:
@@ -39,8 +39,13 @@ class ConfigSource:
         try:
             self._config = load_config(self._path)
         except ConfigError as exc:
-            log.error("configuration not reloaded, keeping the last good one: %s", exc)
+            log.warning(
+                "configuration refused, keeping the last good one",
+                file=exc.file,
+                key=exc.key,
+                error=exc.message,
+            )
             return self._config
         self.generation += 1
-        log.info("configuration reloaded from %s", self._path)
+        log.info("configuration reloaded", file=str(self._path), generation=self.generation)
         return self._config

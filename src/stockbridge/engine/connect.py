@@ -11,6 +11,7 @@ import httpx
 from stockbridge.config import Config, ImsAuth, secret
 from stockbridge.connectors.clarus.client import ClarusClient
 from stockbridge.connectors.clarus.orders import ClarusOrders
+from stockbridge.connectors.clarus.webhooks import ClarusWebhooks
 from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.auth import BearerAuth, ClientCredentialsAuth, TbaAuth
 from stockbridge.connectors.netsuite.client import NetSuiteClient
@@ -28,6 +29,10 @@ class Connections:
     @property
     def clarus_orders(self) -> ClarusOrders:
         return ClarusOrders(self.clarus)
+
+    @property
+    def clarus_webhooks(self) -> ClarusWebhooks:
+        return ClarusWebhooks(self.clarus)
 
     @property
     def ims_orders(self) -> NetSuiteOrders:

@@ -16,11 +16,15 @@ from stockbridge.config import Config
 from stockbridge.engine.clock import Clock, SystemClock
 from stockbridge.engine.config_source import ConfigSource
 from stockbridge.engine.connect import connect
+from stockbridge.engine.db import in_transaction
+from stockbridge.engine.schedule import run_soon
 from stockbridge.engine.worker import Worker
+from stockbridge.logs import get_logger
 from stockbridge.monitor.connector_health import LimiterMetrics
 from stockbridge.store.db import make_engine, upgrade
 
 T = TypeVar("T")
+log = get_logger(__name__)
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
@@ -64,10 +68,30 @@ async def serve(
     await asyncio.to_thread(upgrade, engine)
     connections = connect(config, environ)
     source = ConfigSource(config, config_path)
-    worker = Worker(engine=engine, config=source, connections=connections, clock=clock, worker_id=worker_id)
+    webhook_base = config.hub.webhook_base(port)
+    worker = Worker(
+        engine=engine,
+        config=source,
+        connections=connections,
+        clock=clock,
+        worker_id=worker_id,
+        webhook_base=webhook_base,
+    )
     tasks: list[asyncio.Task[None]] = []
     server: uvicorn.Server | None = None
+    log.info(
+        "hub starting",
+        api=api,
+        workers=workers,
+        worker_id=worker.worker_id,
+        port=config.hub.port if port is None else port,
+    )
     try:
+        if api and config.hub.register_webhooks:
+            # Through the scheduler, so that one process registers it however many start at once
+            # (this one's worker, or another's when this process serves the API only).
+            now = clock.now()
+            await in_transaction(engine, lambda c: run_soon(c, "subscriptions_check", now))
         if workers:
             tasks.append(asyncio.create_task(worker.run(stop)))
         if api:
@@ -86,6 +110,7 @@ async def serve(
                     port=config.hub.port if port is None else port,
                     log_level="warning",
                     access_log=False,
+                    log_config=None,  # uvicorn's lines go through the hub's handler (logs.py)
                 )
             )
             tasks.append(asyncio.create_task(server.serve()))
@@ -96,3 +121,4 @@ async def serve(
     finally:
         await connections.aclose()
         engine.dispose()
+        log.info("hub stopped", worker_id=worker.worker_id)

@@ -23,6 +23,7 @@ SCHEDULED_JOBS = frozenset(
         "order_checks",
         "fulfilment_checks",
         "fulfilment_verify",
+        "subscriptions_check",
     }
 )
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import random
 import socket
@@ -33,12 +32,15 @@ from stockbridge.flows.inventory import IMS_CHANNEL
 from stockbridge.flows.inventory_push import ImsStockPusher, refresh_items
 from stockbridge.flows.order_sync import OrderCommandSender, poll_sales_orders, sync_products
 from stockbridge.flows.orders import OrderFolder
+from stockbridge.flows.poison import requeue
 from stockbridge.flows.stock_sync import full_sync, poll_events
+from stockbridge.flows.subscriptions import check_subscription
+from stockbridge.logs import get_logger
 from stockbridge.monitor.connector_health import ConnectorHealth
 from stockbridge.monitor.drift import check_drift
 from stockbridge.store import inbox_repo, targets_repo
 
-log = logging.getLogger("stockbridge.worker")
+log = get_logger(__name__)
 
 BLOCKED_REFRESH_S = 5.0
 ORDER_CHECKS_S = 60.0
@@ -54,6 +56,7 @@ _JOB_SYSTEM = {
     "drift_check": "ims",
     "full_sync": "clarus",
     "events_poll": "clarus",
+    "subscriptions_check": "clarus",
 }
 _ERROR_PAUSE_S = 1.0
 
@@ -72,6 +75,7 @@ class Worker:
         clock: Clock,
         worker_id: str | None = None,
         rng: random.Random | None = None,
+        webhook_base: str | None = None,
     ) -> None:
         self.engine = engine
         self.source = config if isinstance(config, ConfigSource) else ConfigSource(config)
@@ -80,6 +84,7 @@ class Worker:
         self.connections = connections
         self.clock = clock
         self.worker_id = worker_id or default_worker_id()
+        self._webhook_base = webhook_base  # the hub's URL for Clarus; None: config.hub.webhook_base()
         self.health = ConnectorHealth(engine, config, clock)
         self.fold_wake = asyncio.Event()
         self.push_wake = asyncio.Event()
@@ -175,12 +180,12 @@ class Worker:
                 if worked and name == "push":
                     await self.health.succeeded("ims")
             except ConnectorError as exc:
-                log.warning("%s: %s", name, exc)
+                log.warning("loop step failed", loop=name, error=str(exc))
                 await self.health.failed(exc)
                 worked = 0
                 await asyncio.sleep(_ERROR_PAUSE_S)
             except Exception:
-                log.exception("%s step failed; retrying", name)
+                log.exception("loop step crashed; retrying", loop=name)
                 worked = 0
                 await asyncio.sleep(_ERROR_PAUSE_S)
             if not worked:
@@ -209,7 +214,7 @@ class Worker:
                 )
         elif job == "events_poll":
             for mapping in self.config.locations:
-                await poll_events(self.engine, conn.clarus, mapping.warehouse, self.clock)
+                await poll_events(self.engine, conn.clarus, mapping.warehouse, self.config, self.clock)
         elif job == "drift_check":
             await check_drift(self.engine, conn.ims, conn.ims_limiter, self.config, self.clock)
         elif job == "orders_poll":
@@ -228,6 +233,15 @@ class Worker:
             await verify_tracking(
                 self.engine, conn.ims_fulfilments, conn.ims_limiter, self.config, self.clock
             )
+        elif job == "subscriptions_check":
+            await check_subscription(
+                self.engine,
+                conn.clarus_webhooks,
+                self.config,
+                conn.clarus_webhook_secret,
+                self.clock,
+                self._webhook_base or self.config.hub.webhook_base(),
+            )
         elif job == "fulfilment_checks":
             now = self.clock.now()
             await in_transaction(self.engine, lambda c: FulfilmentFolder(c, self.config, now).check())
@@ -245,6 +259,7 @@ class Worker:
         else:
             raise ValueError(f"unknown job {job!r}")
         await in_transaction(self.engine, lambda c: record_run(c, job, started))
+        log.debug("scheduled job ran", job=job)
         self.fold_wake.set()
         self.push_wake.set()
         self.command_wake.set()
@@ -264,15 +279,32 @@ class Worker:
             ("order_checks", ORDER_CHECKS_S),
             ("fulfilment_checks", self.config.fulfilment.checks_s),
             ("fulfilment_verify", self.config.fulfilment.verify_s),
+            *(
+                [("subscriptions_check", s.subscriptions_check_s)]
+                if self.config.hub.register_webhooks
+                else []
+            ),
         ]
+
+    async def _configuration_changed(self) -> None:
+        """New mappings or rules: orders they held may go now, and inbox entries set aside because
+        they could not be folded are tried again (those that still fail are set aside again)."""
+        now = self.clock.now()
+
+        def react(connection: Connection) -> int:
+            run_soon(connection, "revalidate_held", now)
+            return requeue(connection)
+
+        requeued = await in_transaction(self.engine, react)
+        if requeued:
+            log.info("set-aside inbox entries queued again after a configuration change", entries=requeued)
+            self.fold_wake.set()
 
     async def _schedule_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             if self.source.generation != self._generation:
-                # New mappings or rules: orders they held may go now.
                 self._generation = self.source.generation
-                now = self.clock.now()
-                await in_transaction(self.engine, lambda c: run_soon(c, "revalidate_held", now))
+                await self._configuration_changed()
             for job, every in self._jobs():
                 now = self.clock.now()
                 try:
@@ -281,9 +313,9 @@ class Worker:
                         await self.run_job(job)
                         await self.health.succeeded(_JOB_SYSTEM[job])
                 except ConnectorError as exc:
-                    log.warning("scheduled %s: %s", job, exc)
+                    log.warning("scheduled job failed", job=job, error=str(exc))
                     await self.health.failed(exc)
                 except Exception:
-                    log.exception("scheduled %s failed", job)
+                    log.exception("scheduled job crashed", job=job)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)

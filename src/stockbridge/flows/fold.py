@@ -1,39 +1,109 @@
-"""One fold for the whole inbox: each entry goes to the flow that owns its kind."""
+"""One fold for the whole inbox: each entry goes to the flow that owns its kind.
+
+One entry the fold cannot use must never stop the entries behind it (they are claimed oldest first,
+so a row that fails every time would otherwise hold back everything that arrives after it). Each
+entry is parsed first and an unusable one is set aside (`flows/poison.py`). The rest are folded in a
+SAVEPOINT per flow; if the database refuses something in it (a value out of a column's range, a
+constraint), the savepoint is rolled back and the entries are folded again in halves, each in its
+own savepoint, until the entries that fail alone are found and set aside; everything else commits.
+An error that is not the entries' fault (the database unreachable, locked, restarted) rolls the
+whole batch back as before, to be folded again later: setting entries aside for it would be wrong.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from stockbridge.config import Config
-from stockbridge.connectors.clarus.wire import MOVEMENT_EVENT, ORDER_EVENTS, SHIPMENT_EVENT, SNAPSHOT_KIND
-from stockbridge.flows.inventory import fold_entries
-from stockbridge.flows.orders import SALES_ORDER_KIND, fold_order_entries
+from stockbridge.connectors.clarus.wire import ORDER_EVENTS, SHIPMENT_EVENT, UnusableEvent
+from stockbridge.flows.inventory import INVENTORY_KINDS, StockEntry, fold_stock, parse_stock_entry
+from stockbridge.flows.orders import SALES_ORDER_KIND, OrderEntry, fold_orders, parse_order_entry
+from stockbridge.flows.poison import set_aside
 from stockbridge.store import inbox_repo
-from stockbridge.store.bookkeeping import raise_exception
 from stockbridge.store.inbox_repo import InboxEntry
 
-INVENTORY_KINDS = frozenset({MOVEMENT_EVENT, SNAPSHOT_KIND})
 ORDER_KINDS = frozenset({SALES_ORDER_KIND, *ORDER_EVENTS, SHIPMENT_EVENT})
 
+T = TypeVar("T")
+Failures = list[tuple[InboxEntry, str]]
 
-def fold_inbox(connection: Connection, entries: Sequence[InboxEntry], config: Config, now: datetime) -> None:
-    inventory = [e for e in entries if e.kind in INVENTORY_KINDS]
-    orders = [e for e in entries if e.kind in ORDER_KINDS]
-    unknown = [e for e in entries if e.kind not in INVENTORY_KINDS | ORDER_KINDS]
-    if inventory:
-        fold_entries(connection, inventory, config, now)
-    if orders:
-        fold_order_entries(connection, [(e.kind, e.payload) for e in orders], config, now)
-    for entry in unknown:
-        raise_exception(
-            connection,
-            type="bad_webhook",
-            entity=f"{entry.source}:{entry.event_id}",
-            owner=config.owners.owner_of("bad_webhook"),
-            detail=f"no flow folds inbox entries of kind {entry.kind!r}",
-            now=now,
+# What an entry's content can make the fold raise: the database refusing its values (SQLite's driver
+# raises OverflowError for an integer past 64 bits before the statement runs; PostgreSQL answers
+# DataError), or domain code choking on it. OperationalError and the like are not the entry's fault.
+_CONTENT_ERRORS = (StatementError, ArithmeticError, ValueError, TypeError, LookupError)
+
+
+@dataclass(frozen=True, slots=True)
+class FoldReport:
+    folded: int
+    set_aside: int
+
+
+def fold_inbox(
+    connection: Connection, entries: Sequence[InboxEntry], config: Config, now: datetime
+) -> FoldReport:
+    """Fold claimed entries; those that cannot be folded are set aside. Caller owns the transaction."""
+    stock: list[tuple[InboxEntry, StockEntry]] = []
+    orders: list[tuple[InboxEntry, OrderEntry]] = []
+    failures: Failures = []
+    for entry in entries:
+        try:
+            if entry.kind in INVENTORY_KINDS:
+                stock.append((entry, parse_stock_entry(entry)))
+            elif entry.kind in ORDER_KINDS:
+                orders.append((entry, parse_order_entry(entry.kind, entry.payload)))
+            else:
+                failures.append((entry, f"no flow folds inbox entries of kind {entry.kind!r}"))
+        except UnusableEvent as exc:
+            failures.append((entry, str(exc)))
+
+    def fold_order_group(c: Connection, group: Sequence[tuple[InboxEntry, OrderEntry]]) -> None:
+        fold_orders(c, [parsed for _, parsed in group], config, now)
+        inbox_repo.mark_processed(c, [entry.id for entry, _ in group], now)
+
+    failures += fold_isolating(connection, stock, lambda c, g: fold_stock(c, [p for _, p in g], config, now))
+    failures += fold_isolating(connection, orders, fold_order_group)
+    set_aside(connection, config, now, failures)
+    return FoldReport(folded=len(entries) - len(failures), set_aside=len(failures))
+
+
+def fold_isolating(
+    connection: Connection,
+    group: Sequence[tuple[InboxEntry, T]],
+    fold: Callable[[Connection, Sequence[tuple[InboxEntry, T]]], object],
+) -> Failures:
+    """Fold `group` in a savepoint; on a content error, fold its halves apart (bisecting down to the
+    culprits). Returns the entries that failed alone, with the error; all others are folded."""
+    if not group:
+        return []
+    try:
+        with connection.begin_nested():
+            fold(connection, group)
+    except _CONTENT_ERRORS as exc:
+        if not _caused_by_content(exc):
+            raise
+        if len(group) == 1:
+            return [(group[0][0], _describe(exc))]
+        middle = len(group) // 2
+        return fold_isolating(connection, group[:middle], fold) + fold_isolating(
+            connection, group[middle:], fold
         )
-    inbox_repo.mark_processed(connection, [e.id for e in orders + unknown], now)
+    return []
+
+
+def _caused_by_content(exc: Exception) -> bool:
+    if isinstance(exc, DBAPIError):
+        return isinstance(exc, DataError | IntegrityError) and not exc.connection_invalidated
+    return True
+
+
+def _describe(exc: Exception) -> str:
+    cause = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+    first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"{type(cause).__name__}: {first_line}"

@@ -15,7 +15,8 @@ from stockbridge.config import Config
 from stockbridge.domain.bundles import KitError, dekit
 from stockbridge.domain.fulfilment import RollupError, Shipment, to_fulfil_now
 from stockbridge.domain.fulfilment_state import ShipmentState, on_item_fulfilment, on_shipment
-from stockbridge.domain.order_state import OrderState
+from stockbridge.domain.order_state import CANCELLED_AFTER_DESPATCH, OrderState
+from stockbridge.domain.orders import CANCELLED
 from stockbridge.domain.skus import normalise
 from stockbridge.store import fulfilment_repo, items_repo, orders_repo
 from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
@@ -46,18 +47,25 @@ class FulfilmentFolder:
         order = orders_repo.get_order(self.connection, reference=shipment.reference, lock=True)
         if order is None or order.sent is None:
             return  # stays parked: the order arrives later (or was never released)
-        before = [
-            s.shipment
-            for s in fulfilment_repo.shipments_of(self.connection, shipment.reference)
-            if s.state in EVALUATED and s.shipment.shipment_id != shipment.shipment_id
-        ]
-        try:
-            lines = to_fulfil_now(order.sent, before, shipment, self._per_bundle(order))
-        except RollupError as exc:
-            fulfilment_repo.set_state(self.connection, shipment.shipment_id, ShipmentState.REJECTED, self.now)
-            self._raise("over_fulfilment", shipment, str(exc))
-            return
-        decision = on_shipment(True, len(lines))
+        lines: dict[int, int] | None = None
+        if order.order.status == CANCELLED:
+            decision = on_shipment(True, 0, order_cancelled=True)
+            self._cancelled_after_despatch(shipment)
+        else:
+            before = [
+                s.shipment
+                for s in fulfilment_repo.shipments_of(self.connection, shipment.reference)
+                if s.state in EVALUATED and s.shipment.shipment_id != shipment.shipment_id
+            ]
+            try:
+                lines = to_fulfil_now(order.sent, before, shipment, self._per_bundle(order))
+            except RollupError as exc:
+                fulfilment_repo.set_state(
+                    self.connection, shipment.shipment_id, ShipmentState.REJECTED, self.now
+                )
+                self._raise("over_fulfilment", shipment, str(exc))
+                return
+            decision = on_shipment(True, len(lines))
         fulfilment_repo.set_state(self.connection, shipment.shipment_id, decision.state, self.now, lines)
         fulfilment_repo.add_commands(self.connection, shipment.shipment_id, decision.commands, self.now)
         if not newly_arrived:
@@ -93,13 +101,49 @@ class FulfilmentFolder:
         record = fulfilment_repo.get_shipment(self.connection, shipment_id)
         if record is None:
             return
-        decision = on_item_fulfilment(record.state, created, self.config.fulfilment.bill_on_fulfilment)
+        order = orders_repo.get_order(self.connection, reference=record.shipment.reference)
+        cancelled = order is not None and order.order.status == CANCELLED
+        decision = on_item_fulfilment(
+            record.state, created, self.config.fulfilment.bill_on_fulfilment, order_cancelled=cancelled
+        )
         fulfilment_repo.set_state(self.connection, shipment_id, decision.state, self.now)
         fulfilment_repo.add_commands(self.connection, shipment_id, decision.commands, self.now)
         if created:
             bump(self.connection, "fulfilment.item_fulfilments")
+        elif decision.state == ShipmentState.ORDER_CANCELLED:
+            self._cancelled_after_despatch(record.shipment)
         else:
             self._raise("over_fulfilment", record.shipment, f"the IMS refused the Item Fulfilment: {reason}")
+
+    def order_cancelled(self, reference: str) -> None:
+        """The hub has just learned that an order it saw despatched is cancelled in the IMS: Item
+        Fulfilments the IMS refused for it were refused for that, not for over-fulfilment."""
+        refused = [
+            record.shipment
+            for record in fulfilment_repo.shipments_of(self.connection, reference)
+            if record.state == ShipmentState.REJECTED
+        ]
+        for shipment in refused:
+            fulfilment_repo.set_state(
+                self.connection, shipment.shipment_id, ShipmentState.ORDER_CANCELLED, self.now
+            )
+            self._cancelled_after_despatch(shipment)
+        resolve_exceptions(self.connection, "over_fulfilment", [f"shipment:{s.shipment_id}" for s in refused])
+
+    def _cancelled_after_despatch(self, shipment: Shipment) -> None:
+        """One exception per order (entity `order:`), as the order flow raises it; the newest parcel
+        is named in the detail."""
+        tracking = ", ".join(shipment.tracking_numbers) or "no tracking number"
+        raise_exception(
+            self.connection,
+            type=CANCELLED_AFTER_DESPATCH.code,
+            entity=f"order:{shipment.reference}",
+            owner=self.config.owners.owner_of(CANCELLED_AFTER_DESPATCH.code),
+            detail=f"shipment {shipment.shipment_id} ({shipment.carrier} {tracking}) left the warehouse "
+            f"for order {shipment.reference}, which is cancelled in the IMS: recall or return the "
+            "goods, refund the customer (docs/operating.md)",
+            now=self.now,
+        )
 
     def check(self) -> None:
         """Parked too long, or fulfilment not created in time: an owner must look. Parked shipments

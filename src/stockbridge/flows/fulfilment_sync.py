@@ -19,11 +19,14 @@ from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import next_attempt_at
 from stockbridge.flows.fulfilment import FulfilmentFolder
+from stockbridge.logs import attempt_failed, get_logger
 from stockbridge.store import fulfilment_repo, orders_repo
 from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
 from stockbridge.store.dead_letters import Outbox, fulfilment_failure_type, replay_action
 from stockbridge.store.fulfilment_repo import FulfilmentTask, ShipmentRecord
 from stockbridge.store.orders_repo import OrderRecord
+
+log = get_logger(__name__)
 
 
 def if_external_id(shipment_id: str) -> str:
@@ -156,6 +159,14 @@ class FulfilmentSender:
             else None
         )
         fulfilment_repo.failed(connection, task, self._owner, str(failure), retry_at, since)
+        attempt_failed(
+            log,
+            work=task.kind.value,
+            entity=task.shipment_id,
+            attempt=attempt,
+            error=str(failure),
+            retry_at=retry_at,
+        )
         if retry_at is None:
             kind = fulfilment_failure_type(task.kind)
             raise_exception(

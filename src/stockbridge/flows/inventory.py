@@ -11,17 +11,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import TypeAdapter
 from sqlalchemy import Connection
 
 from stockbridge.config import Config
 from stockbridge.connectors.clarus.wire import (
     MOVEMENT_EVENT,
     SNAPSHOT_KIND,
-    WireStockRow,
+    UnusableEvent,
     balances_from_snapshot,
     movement_from_event,
     parse_movement,
+    parse_snapshot_rows,
 )
 from stockbridge.domain.ats import available_to_sell
 from stockbridge.domain.priority import push_priority
@@ -31,7 +31,7 @@ from stockbridge.store.bookkeeping import bump, raise_exception
 from stockbridge.store.inbox_repo import InboxEntry
 
 IMS_CHANNEL = "ims"
-_snapshot_rows = TypeAdapter(list[WireStockRow])
+INVENTORY_KINDS = frozenset({MOVEMENT_EVENT, SNAPSHOT_KIND})
 
 
 @dataclass
@@ -57,18 +57,44 @@ class _Folding:
                 self.newest_occurred[pair] = occurred_at
 
 
+@dataclass(frozen=True, slots=True)
+class StockEntry:
+    """An inbox entry of the inventory flow, parsed: the balances it reports."""
+
+    entry_id: int
+    balances: tuple[StockBalance, ...]
+    occurred_at: datetime | None  # a movement's; None for a snapshot page (not a movement)
+
+
+def parse_stock_entry(entry: InboxEntry) -> StockEntry:
+    """Parse a movement event or a snapshot page; `UnusableEvent` says why it cannot be folded."""
+    if entry.kind == MOVEMENT_EVENT:
+        movement = movement_from_event(parse_movement(entry.payload.encode()))
+        return StockEntry(entry.id, movement.balances, movement.occurred_at)
+    if entry.kind == SNAPSHOT_KIND:
+        return StockEntry(entry.id, tuple(balances_from_snapshot(parse_snapshot_rows(entry.payload))), None)
+    raise UnusableEvent(f"kind: the inventory flow does not fold {entry.kind!r}")
+
+
 def fold_entries(
     connection: Connection, entries: Sequence[InboxEntry], config: Config, now: datetime
 ) -> FoldOutcome:
-    """Fold a batch of inbox entries and re-derive the targets they touch. Caller owns the transaction."""
+    """Parse and fold a batch of inbox entries (raises on the first unusable one; `flows/fold.py` sets
+    such entries aside instead). Caller owns the transaction."""
+    return fold_stock(connection, [parse_stock_entry(e) for e in entries], config, now)
+
+
+def fold_stock(
+    connection: Connection, entries: Sequence[StockEntry], config: Config, now: datetime
+) -> FoldOutcome:
+    """Fold parsed entries, re-derive the targets they touch and mark the entries done."""
     outcome = FoldOutcome(entries=len(entries))
     folding = _Folding()
     for entry in entries:
-        if entry.kind == MOVEMENT_EVENT:
-            movement = movement_from_event(parse_movement(entry.payload.encode()))
-            folding.add_movement_balances(movement.balances, movement.occurred_at)
-        elif entry.kind == SNAPSHOT_KIND:
-            folding.balances.extend(balances_from_snapshot(_snapshot_rows.validate_json(entry.payload)))
+        if entry.occurred_at is not None:
+            folding.add_movement_balances(entry.balances, entry.occurred_at)
+        else:
+            folding.balances.extend(entry.balances)
     outcome.balances = len(folding.balances)
     _note_unmapped(folding.balances, config, outcome)
 
@@ -106,7 +132,7 @@ def fold_entries(
             }
         )
     targets_repo.set_desired(connection, updates)
-    inbox_repo.mark_processed(connection, [e.id for e in entries], now)
+    inbox_repo.mark_processed(connection, [e.entry_id for e in entries], now)
     bump(connection, "fold.entries", len(entries))
     for type_, entity, detail in outcome.problems:
         raise_exception(

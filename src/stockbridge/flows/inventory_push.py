@@ -27,6 +27,7 @@ from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import next_attempt_at, with_retries
 from stockbridge.flows.inventory import IMS_CHANNEL
+from stockbridge.logs import attempt_failed, get_logger
 from stockbridge.store import items_repo, outbox_repo, targets_repo
 from stockbridge.store.bookkeeping import (
     LatencySample,
@@ -39,6 +40,8 @@ from stockbridge.store.dead_letters import PUSH_FAILED, Outbox, replay_action
 from stockbridge.store.items_repo import ImsItem
 from stockbridge.store.outbox_repo import PushBatch, PushLine
 from stockbridge.store.targets_repo import TargetRow
+
+log = get_logger(__name__)
 
 _LINE_PATH = re.compile(r"inventory\.items\[(\d+)\]")
 PUSH_CALLS = "push.ims.calls"
@@ -246,6 +249,7 @@ class ImsStockPusher:
         bump(connection, PUSH_LINES, len(batch.lines))
         # A replayed dead letter went through: its exception is over.
         resolve_exceptions(connection, PUSH_FAILED, [f"batch:{batch.id}"])
+        log.debug("push acknowledged", channel=batch.channel, batch=batch.id, lines=len(batch.lines))
 
     def _failed(
         self, connection: Connection, batch: PushBatch, error: str, retry_after: float | None
@@ -257,6 +261,7 @@ class ImsStockPusher:
             self._config.engine, attempt, now, failing_since=since, retry_after=retry_after, rng=self._rng
         )
         outbox_repo.batch_failed(connection, batch, self._owner, error, retry_at, since)
+        attempt_failed(log, work="push", entity=batch.id, attempt=attempt, error=error, retry_at=retry_at)
         if retry_at is None:
             raise_exception(
                 connection,
@@ -296,6 +301,9 @@ class ImsStockPusher:
     def _failed_for_good(self, connection: Connection, batch: PushBatch, error: str) -> None:
         now = self._clock.now()
         outbox_repo.batch_failed(connection, batch, self._owner, error, None, batch.failing_since or now)
+        attempt_failed(
+            log, work="push", entity=batch.id, attempt=batch.attempts + 1, error=error, retry_at=None
+        )
         raise_exception(
             connection,
             type=PUSH_FAILED,

@@ -23,6 +23,7 @@ from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import next_attempt_at, with_retries
 from stockbridge.flows.orders import SALES_ORDER_KIND, OrderFolder
+from stockbridge.logs import attempt_failed, get_logger
 from stockbridge.store import inbox_repo, items_repo, orders_repo
 from stockbridge.store.bookkeeping import bump, get_cursor, raise_exception, resolve_exceptions, set_cursor
 from stockbridge.store.dead_letters import ORDER_COMMAND_FAILED, Outbox, replay_action
@@ -31,6 +32,8 @@ from stockbridge.store.items_repo import ImsItem
 from stockbridge.store.orders_repo import OrderCommand
 from stockbridge.store.schema import sales_orders
 from stockbridge.store.states import InboxState
+
+log = get_logger(__name__)
 
 ORDERS_CURSOR = "ims.sales_orders.modified"
 IMS_SOURCE = "ims"
@@ -167,6 +170,14 @@ class OrderCommandSender:
             else None
         )
         orders_repo.command_failed(connection, command, self._owner, str(failure), retry_at, since)
+        attempt_failed(
+            log,
+            work=f"order {command.kind.value}",
+            entity=command.reference,
+            attempt=attempt,
+            error=str(failure),
+            retry_at=retry_at,
+        )
         if retry_at is None:
             raise_exception(
                 connection,

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from stockbridge.config import Config
-from stockbridge.connectors.clarus.wire import WireOrderEvent, WireShipmentEvent, parse_event
+from stockbridge.connectors.clarus.wire import UnusableEvent, WireOrderEvent, WireShipmentEvent, parse_event
 from stockbridge.domain.order_state import (
+    CANCELLED_AFTER_DESPATCH,
     NEVER_SENT,
     CommandKind,
     Decision,
@@ -25,17 +26,29 @@ from stockbridge.domain.order_state import (
     after_warehouse_status,
     decide,
 )
-from stockbridge.domain.orders import HoldReason, ItemInfo, OrderContext, SalesOrder, WmsOrder, prepare
+from stockbridge.domain.orders import (
+    CANCELLED,
+    HoldReason,
+    ItemInfo,
+    OrderContext,
+    SalesOrder,
+    WmsOrder,
+    prepare,
+)
 from stockbridge.flows.fulfilment import FulfilmentFolder
+from stockbridge.logs import get_logger
 from stockbridge.store import fulfilment_repo, items_repo, orders_repo
 from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
 from stockbridge.store.orders_repo import OrderCommand, OrderRecord
+
+log = get_logger(__name__)
 
 SALES_ORDER_KIND = "ims.sales_order"
 HOLD_CODES = (
     "unknown_item",
     "inactive_item",
     "invalid_sku",
+    "sku_collision",
     "unknown_in_wms",
     "inactive_in_wms",
     "bad_kit",
@@ -49,6 +62,14 @@ _DONE_COUNTER = {
     CommandKind.CREATE: "orders.created",
     CommandKind.AMEND: "orders.amended",
     CommandKind.CANCEL: "orders.cancelled",
+}
+
+
+# What an operator reads when the warehouse answers a command (the event of the log line).
+_ANSWERED = {
+    (CommandKind.CREATE, Outcome.DONE): "order sent to the warehouse",
+    (CommandKind.AMEND, Outcome.DONE): "order amended at the warehouse",
+    (CommandKind.CANCEL, Outcome.DONE): "order cancelled at the warehouse",
 }
 
 
@@ -100,7 +121,14 @@ class OrderFolder:
     def redecide(self, record: OrderRecord) -> OrderRecord:
         requested = self._as_requested_by_hand(record.order)
         prepared = prepare(requested, self.context)
-        decision = decide(record.state, requested, prepared, record.sent, self.context.release_statuses)
+        decision = decide(
+            record.state,
+            requested,
+            prepared,
+            record.sent,
+            self.context.release_statuses,
+            wms_status=record.wms_status,
+        )
         return self.apply(record, decision, prepared)
 
     def _as_requested_by_hand(self, order: SalesOrder) -> SalesOrder:
@@ -128,14 +156,22 @@ class OrderFolder:
         )
         orders_repo.save_order(self.connection, updated, self.now)
         self._sync_hold_exceptions(reference, record.holds, holds)
+        codes = sorted({h.code for h in holds})
+        if holds and (record.state != OrderState.HELD or codes != sorted({h.code for h in record.holds})):
+            log.info("order held", reference=reference, reasons=codes)
+        elif record.state == OrderState.HELD and decision.state != OrderState.HELD:
+            log.info("order no longer held", reference=reference, state=decision.state.value)
         if decision.problem is not None:
             self._raise(decision.problem, reference)
+        if decision.state == OrderState.DESPATCHED_CANCELLED and record.state != decision.state:
+            FulfilmentFolder(self.connection, self.config, self.now).order_cancelled(reference)
         if decision.command is not None:
             payload = prepared if isinstance(prepared, WmsOrder) else None
             orders_repo.add_command(
                 self.connection, record.order.ims_id, decision.command, payload, reference, self.now
             )
             bump(self.connection, f"orders.commands.{decision.command.value}")
+            log.debug("order command queued", reference=reference, command=decision.command.value)
         return updated
 
     def _sync_hold_exceptions(
@@ -166,16 +202,14 @@ class OrderFolder:
             return
         if record.wms_sequence is not None and data.sequence <= record.wms_sequence:
             return
-        state = after_warehouse_status(record.state, data.status)
+        state = after_warehouse_status(record.state, data.status, record.order.status == CANCELLED)
+        seen = replace(record, wms_status=data.status, wms_sequence=data.sequence)
+        if state == OrderState.DESPATCHED_CANCELLED:
+            self.apply(seen, Decision(state, problem=CANCELLED_AFTER_DESPATCH))
+            return
         orders_repo.save_order(
             self.connection,
-            replace(
-                record,
-                wms_status=data.status,
-                wms_sequence=data.sequence,
-                state=state,
-                state_since=self.now if state != record.state else record.state_since,
-            ),
+            replace(seen, state=state, state_since=self.now if state != record.state else record.state_since),
             self.now,
         )
 
@@ -191,6 +225,13 @@ class OrderFolder:
         record = self.apply(replace(record, sent=sent), decision)
         if outcome == Outcome.DONE:
             bump(self.connection, _DONE_COUNTER[command.kind])
+        log.info(
+            _ANSWERED.get((command.kind, outcome), "order command refused"),
+            reference=command.reference,
+            command=command.kind.value,
+            outcome=outcome.value,
+            state=record.state.value,
+        )
         if record.state not in NEVER_SENT:
             self.redecide(record)
         if outcome == Outcome.DONE and command.kind == CommandKind.CREATE:
@@ -244,17 +285,29 @@ def _is_newer(candidate: str, current: str) -> bool:
     return stamp > current_stamp or (stamp == current_stamp and digest != current_digest)
 
 
-def fold_order_entries(
-    connection: Connection, payloads: Sequence[tuple[str, str]], config: Config, now: datetime
-) -> None:
-    """Fold (kind, payload) inbox entries of the order flow, in arrival order."""
+OrderEntry = SalesOrder | WireOrderEvent | WireShipmentEvent
+
+
+def parse_order_entry(kind: str, payload: str) -> OrderEntry:
+    """An inbox entry of the order flow, parsed; `UnusableEvent` says why it cannot be folded."""
+    if kind == SALES_ORDER_KIND:
+        try:
+            return orders_repo.sales_order_from_json(json.loads(payload))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UnusableEvent(f"sales order: {type(exc).__name__}: {exc}") from None
+    event = parse_event(payload.encode())
+    if not isinstance(event, WireOrderEvent | WireShipmentEvent):
+        raise UnusableEvent(f"type: the order flow does not fold {event.type!r}")
+    return event
+
+
+def fold_orders(connection: Connection, entries: Sequence[OrderEntry], config: Config, now: datetime) -> None:
+    """Fold parsed entries of the order flow, in arrival order."""
     folder = OrderFolder(connection, config, now)
-    for kind, payload in payloads:
-        if kind == SALES_ORDER_KIND:
-            folder.fold_sales_order(orders_repo.sales_order_from_json(json.loads(payload)))
+    for entry in entries:
+        if isinstance(entry, SalesOrder):
+            folder.fold_sales_order(entry)
+        elif isinstance(entry, WireOrderEvent):
+            folder.fold_warehouse_status(entry)
         else:
-            event = parse_event(payload.encode())
-            if isinstance(event, WireOrderEvent):
-                folder.fold_warehouse_status(event)
-            elif isinstance(event, WireShipmentEvent):
-                FulfilmentFolder(connection, config, now).fold_shipment(event.shipment())
+            FulfilmentFolder(connection, config, now).fold_shipment(entry.shipment())

@@ -9,9 +9,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text, update
 
+from stockbridge.logs import get_logger
 from stockbridge.store.schema import counters, cursors, exceptions, latency_samples
 from stockbridge.store.sql import chunks, insert_for, utc
 from stockbridge.store.states import ExceptionState
+
+log = get_logger(__name__)
 
 # One textual statement, the same on SQLite and PostgreSQL: built and compiled once, because it runs
 # inside every group commit of webhook ingest.
@@ -107,6 +110,13 @@ def raise_exception(
     retry_action: str | None = None,
 ) -> None:
     """Open (or re-open and count again) the exception for (type, entity)."""
+    before = connection.execute(
+        select(exceptions.c.state).where(exceptions.c.type == type, exceptions.c.entity == entity)
+    ).scalar_one_or_none()
+    if before is None or before == ExceptionState.RESOLVED.value:
+        log.warning("exception raised", type=type, entity=entity, owner=owner, detail=detail)
+    else:
+        log.debug("exception seen again", type=type, entity=entity)  # counted; its owner knows already
     stmt = insert_for(connection, exceptions).values(
         type=type,
         entity=entity,

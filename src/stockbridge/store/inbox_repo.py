@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, text, update
 
 from stockbridge.store.bookkeeping import bump_many
 from stockbridge.store.schema import inbox
@@ -119,6 +119,38 @@ def mark_processed(connection: Connection, ids: Sequence[int], now: datetime) ->
         )
 
 
+def set_aside(connection: Connection, failures: Sequence[tuple[int, str]], now: datetime) -> None:
+    """Move claimed entries that could not be folded to `failed`, each with its error; body kept."""
+    if failures:
+        connection.execute(
+            update(inbox)
+            .where(inbox.c.id == bindparam("entry_id"), inbox.c.state == InboxState.PENDING.value)
+            .values(state=InboxState.FAILED.value, error=bindparam("reason"), processed_at=now),
+            [{"entry_id": entry_id, "reason": reason} for entry_id, reason in failures],
+        )
+
+
+def requeue_failed(
+    connection: Connection, source: str | None = None, event_id: str | None = None
+) -> list[tuple[str, str]]:
+    """Put set-aside entries (all, or the one named) back to pending; returns their (source, event id)."""
+    query = (
+        update(inbox)
+        .where(inbox.c.state == InboxState.FAILED.value)
+        .values(state=InboxState.PENDING.value, error=None, processed_at=None)
+        .returning(inbox.c.source, inbox.c.event_id)
+    )
+    if source is not None:
+        query = query.where(inbox.c.source == source)
+    if event_id is not None:
+        query = query.where(inbox.c.event_id == event_id)
+    return [(row.source, row.event_id) for row in connection.execute(query)]
+
+
 def pending_count(connection: Connection) -> int:
-    query = select(func.count()).select_from(inbox).where(inbox.c.state == InboxState.PENDING.value)
+    return count_in(connection, InboxState.PENDING)
+
+
+def count_in(connection: Connection, state: InboxState) -> int:
+    query = select(func.count()).select_from(inbox).where(inbox.c.state == state.value)
     return int(connection.execute(query).scalar_one())

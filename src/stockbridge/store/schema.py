@@ -256,3 +256,19 @@ fulfilment_commands = Table(
     UniqueConstraint("shipment_id", "kind", name="uq_fulfilment_commands_shipment_kind"),
 )
 Index("ix_fulfilment_commands_due", fulfilment_commands.c.state, fulfilment_commands.c.next_attempt_at)
+
+# --- access ---------------------------------------------------------------------------------------
+
+# Bearer tokens for the admin API. Only a SHA-256 of each token is kept (store/tokens_repo.py);
+# `key` is the token's public part, to find its row without comparing secrets in SQL.
+admin_tokens = Table(
+    "admin_tokens",
+    metadata,
+    Column("key", String(32), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(16), nullable=False),  # tokens_repo.Role
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+Index("ix_admin_tokens_name", admin_tokens.c.name)

@@ -8,7 +8,8 @@ from enum import StrEnum
 class InboxState(StrEnum):
     PENDING = "pending"
     DONE = "done"
-    REJECTED = "rejected"  # signed but unusable: kept for inspection, an exception raised
+    REJECTED = "rejected"  # refused at the door (unusable): kept for inspection, an exception raised
+    FAILED = "failed"  # accepted, but the fold could not use it: set aside with its error, retryable
 
 
 class TargetState(StrEnum):

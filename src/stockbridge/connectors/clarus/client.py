@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
 
 from stockbridge.connectors.clarus.wire import WireSnapshotPage
 from stockbridge.connectors.errors import (
@@ -16,6 +16,7 @@ from stockbridge.connectors.errors import (
     RetriableError,
 )
 from stockbridge.connectors.http import parse_retry_after, send
+from stockbridge.connectors.shapes import expect_shape, json_object
 
 SYSTEM = "clarus"
 
@@ -43,8 +44,9 @@ class ClarusClient:
         return await self.request("GET", path, params=params)
 
     async def warehouses(self) -> list[str]:
-        body = (await self.get("/warehouses", {})).json()
-        return [str(w["id"]) for w in body["data"]]
+        body = json_object(SYSTEM, "warehouses", await self.get("/warehouses", {}))
+        with expect_shape(SYSTEM, "warehouses"):
+            return [str(w["id"]) for w in body["data"]]
 
     async def snapshot_page(
         self, warehouse_id: str, cursor: str | None, page_size: int = 1000
@@ -53,29 +55,46 @@ class ClarusClient:
         params: dict[str, Any] = {"warehouse_id": warehouse_id, "limit": page_size}
         if cursor:
             params["cursor"] = cursor
-        return _parse(WireSnapshotPage, (await self.get("/stock", params)).content)
+        response = await self.get("/stock", params)
+        with expect_shape(SYSTEM, "stock snapshot"):
+            return WireSnapshotPage.model_validate_json(response.content)
 
     async def events_after(
         self, warehouse_id: str, after_sequence: int, limit: int = 1000
-    ) -> tuple[list[tuple[str, str, bytes]], int, bool]:
-        """One page of the events feed: ((id, type, raw JSON) of each event, next_after_sequence, has_more).
+    ) -> tuple[list[FeedItem], int, bool]:
+        """One page of the events feed: its items, next_after_sequence, has_more.
 
-        Events are handed on raw, like a webhook body, and validated where webhooks are.
+        Items are handed on raw, like a webhook body, and validated where webhooks are: one item that
+        is not a usable event must not make the page (and every page after it) unreadable.
         """
         params = {"warehouse_id": warehouse_id, "after_sequence": after_sequence, "limit": limit}
-        body = (await self.get("/events", params)).json()
-        try:
-            events = [(str(e["id"]), str(e["type"]), json.dumps(e).encode()) for e in body["data"]]
-        except (KeyError, TypeError) as exc:
-            raise RejectedError(SYSTEM, f"events feed answered an unexpected shape: {exc}") from None
-        return events, int(body.get("next_after_sequence", after_sequence)), bool(body.get("has_more", False))
+        body = json_object(SYSTEM, "events feed", await self.get("/events", params))
+        with expect_shape(SYSTEM, "events feed"):
+            items = body["data"]
+            if not isinstance(items, list):
+                raise TypeError("data is not a list")
+            next_after = int(body.get("next_after_sequence", after_sequence))
+            has_more = bool(body.get("has_more", False))
+        return [_feed_item(item) for item in items], next_after, has_more
 
 
-def _parse(model: type[WireSnapshotPage], raw: bytes) -> WireSnapshotPage:
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise RejectedError(SYSTEM, f"unexpected response shape: {exc.errors()[0]['msg']}") from None
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One item of the events feed as received: its id and type when it has them, and its raw JSON."""
+
+    event_id: str | None
+    type: str | None
+    raw: bytes
+
+
+def _feed_item(item: Any) -> FeedItem:
+    event_id = item.get("id") if isinstance(item, dict) else None
+    event_type = item.get("type") if isinstance(item, dict) else None
+    return FeedItem(
+        event_id if isinstance(event_id, str) else None,
+        event_type if isinstance(event_type, str) else None,
+        json.dumps(item, separators=(",", ":")).encode(),
+    )
 
 
 def translate_error(response: httpx.Response) -> Exception:

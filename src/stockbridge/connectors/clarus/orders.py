@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from stockbridge.connectors.clarus.client import ClarusClient
+from stockbridge.connectors.clarus.client import SYSTEM, ClarusClient
 from stockbridge.connectors.errors import RejectedError
+from stockbridge.connectors.shapes import expect_shape, json_object
 from stockbridge.domain.order_state import Outcome
 from stockbridge.domain.orders import WmsOrder
 
@@ -46,9 +47,10 @@ class ClarusOrders:
             params: dict[str, Any] = {"limit": 1000}
             if cursor:
                 params["cursor"] = cursor
-            body = (await self._client.get("/items", params)).json()
-            found.update({item["sku"]: bool(item["active"]) for item in body["data"]})
-            cursor = body.get("next_cursor")
+            body = json_object(SYSTEM, "items", await self._client.get("/items", params))
+            with expect_shape(SYSTEM, "items"):
+                found.update({str(item["sku"]): bool(item["active"]) for item in body["data"]})
+                cursor = body.get("next_cursor")
             if not cursor:
                 return found
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from stockbridge.domain.fulfilment import Shipment, ShippedLine
 from stockbridge.domain.stock import StockBalance, StockMovement
@@ -21,6 +21,22 @@ FEED_EVENTS = frozenset({MOVEMENT_EVENT, *ORDER_EVENTS, SHIPMENT_EVENT})
 SNAPSHOT_KIND = "clarus.stock_snapshot"
 
 
+# What the hub can store (store/schema.py): quantities and sequences go into signed 64-bit columns, and
+# a target figure is a sum over a SKU's statuses, so a quantity is bounded far below 2**63 (a trillion
+# units is beyond any warehouse); text goes into columns of fixed width. A number or a text past these
+# would fail in the database, so it is refused here, where the sender can be told (422).
+MAX_QUANTITY = 10**12
+MAX_SEQUENCE = 2**63 - 1
+
+Quantity = Annotated[int, Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY)]
+SequenceNumber = Annotated[int, Field(ge=0, le=MAX_SEQUENCE)]
+EventId = Annotated[str, Field(min_length=1, max_length=160)]  # room for the source in an exception entity
+Sku = Annotated[str, Field(min_length=1, max_length=100)]
+Status = Annotated[str, Field(min_length=1, max_length=32)]
+WarehouseId = Annotated[str, Field(max_length=64)]
+Reference = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class UnusableEvent(ValueError):
     """A correctly signed event whose content the hub cannot use; the reason says why."""
 
@@ -30,54 +46,54 @@ class _Wire(BaseModel):
 
 
 class WireBalance(_Wire):
-    status: Annotated[str, Field(min_length=1)]
-    quantity: int
+    status: Status
+    quantity: Quantity
 
 
 class WireMovement(_Wire):
-    warehouse_id: Annotated[str, Field(min_length=1)]
-    sequence: Annotated[int, Field(ge=0)]
+    warehouse_id: Annotated[WarehouseId, Field(min_length=1)]
+    sequence: SequenceNumber
     occurred_at: datetime
     movement_type: str
-    sku: Annotated[str, Field(min_length=1)]
-    quantity: int
+    sku: Sku
+    quantity: Quantity
     balances: list[WireBalance]
 
 
 class WireEvent(_Wire):
-    id: Annotated[str, Field(min_length=1, max_length=200)]
+    id: EventId
     type: str
     data: WireMovement
 
 
 class WireOrderStatus(_Wire):
-    warehouse_id: str
-    sequence: Annotated[int, Field(ge=0)]
+    warehouse_id: WarehouseId
+    sequence: SequenceNumber
     occurred_at: datetime
-    reference: Annotated[str, Field(min_length=1)]
-    status: Annotated[str, Field(min_length=1)]
+    reference: Reference
+    status: Status
     previous_status: str | None = None
-    order_version: int | None = None
+    order_version: Annotated[int, Field(ge=0, le=MAX_SEQUENCE)] | None = None
 
 
 class WireOrderEvent(_Wire):
-    id: Annotated[str, Field(min_length=1, max_length=200)]
+    id: EventId
     type: str
     data: WireOrderStatus
 
 
 class WireShippedLine(_Wire):
-    line_ref: Annotated[str, Field(min_length=1)]
-    sku: str
-    quantity: Annotated[int, Field(gt=0)]
+    line_ref: Annotated[str, Field(min_length=1, max_length=50)]
+    sku: Annotated[str, Field(max_length=100)]
+    quantity: Annotated[int, Field(gt=0, le=MAX_QUANTITY)]
 
 
 class WireShipment(_Wire):
-    warehouse_id: str
-    sequence: Annotated[int, Field(ge=0)]
+    warehouse_id: WarehouseId
+    sequence: SequenceNumber
     occurred_at: datetime
-    shipment_id: Annotated[str, Field(min_length=1)]
-    reference: Annotated[str, Field(min_length=1)]
+    shipment_id: Annotated[str, Field(min_length=1, max_length=100)]
+    reference: Reference
     carrier: str = ""
     service: str = ""
     tracking_numbers: list[str] = []
@@ -85,7 +101,7 @@ class WireShipment(_Wire):
 
 
 class WireShipmentEvent(_Wire):
-    id: Annotated[str, Field(min_length=1, max_length=200)]
+    id: EventId
     type: str
     data: WireShipment
 
@@ -103,16 +119,16 @@ class WireShipmentEvent(_Wire):
 
 
 class _Envelope(_Wire):
-    id: Annotated[str, Field(min_length=1, max_length=200)]
+    id: EventId
     type: str
 
 
 class WireStockRow(_Wire):
-    warehouse_id: str
-    sku: str
-    status: str
-    quantity: int
-    sequence: int
+    warehouse_id: WarehouseId
+    sku: Sku
+    status: Status
+    quantity: Quantity
+    sequence: SequenceNumber
 
 
 class WireSnapshotPage(_Wire):
@@ -132,10 +148,25 @@ def parse_event(body: bytes) -> WireEvent | WireOrderEvent | WireShipmentEvent:
         if envelope.type == SHIPMENT_EVENT:
             return WireShipmentEvent.model_validate_json(body)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise UnusableEvent(f"{where}: {first['msg']}") from None
+        raise UnusableEvent(_first_problem(exc)) from None
     raise UnusableEvent(f"type: unsupported event type {envelope.type!r}")
+
+
+_snapshot_rows = TypeAdapter(list[WireStockRow])
+
+
+def parse_snapshot_rows(payload: str | bytes) -> list[WireStockRow]:
+    """A stored snapshot page (a JSON list of stock rows); `UnusableEvent` says what is wrong with it."""
+    try:
+        return _snapshot_rows.validate_json(payload)
+    except ValidationError as exc:
+        raise UnusableEvent(_first_problem(exc)) from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return f"{where}: {first['msg']}"
 
 
 def parse_movement(body: bytes) -> WireEvent:

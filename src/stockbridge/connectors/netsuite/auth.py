@@ -13,6 +13,10 @@ from typing import Any
 import httpx
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, Client
 
+from stockbridge.connectors.errors import AuthenticationError
+from stockbridge.connectors.netsuite.client import SYSTEM, translate_error
+from stockbridge.connectors.shapes import expect_shape, json_object
+
 
 class BearerAuth(httpx.Auth):
     def __init__(self, token: str) -> None:
@@ -43,9 +47,15 @@ class ClientCredentialsAuth(httpx.Auth):
         )
 
     def _remember(self, response: httpx.Response) -> None:
-        body = response.json()
-        self._token = str(body["access_token"])
-        self._expires_at = time.monotonic() + float(body.get("expires_in", 3600)) - 60
+        status = response.status_code
+        if status >= 500 or status in (408, 429):
+            raise translate_error(response)
+        if status >= 300:  # the token endpoint refuses bad client credentials with 400 or 401
+            raise AuthenticationError(SYSTEM, f"token endpoint answered {status}", status=status)
+        body = json_object(SYSTEM, "access token", response)
+        with expect_shape(SYSTEM, "access token"):
+            self._token = str(body["access_token"])
+            self._expires_at = time.monotonic() + float(body.get("expires_in", 3600)) - 60
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         if self._token is None or time.monotonic() >= self._expires_at:

@@ -21,6 +21,7 @@ from stockbridge.connectors.errors import (
     RetriableError,
 )
 from stockbridge.connectors.http import parse_retry_after, send
+from stockbridge.connectors.shapes import expect_shape, json_object
 
 SYSTEM = "ims"
 SUITEQL_PAGE = 1000  # NetSuite's maximum page size for SuiteQL
@@ -76,9 +77,10 @@ class NetSuiteClient:
             json={"q": query},
             headers={"Prefer": "transient"},
         )
-        body = response.json()
-        items = [{k: v for k, v in row.items() if k != "links"} for row in body.get("items", [])]
-        return items, bool(body.get("hasMore", False))
+        body = json_object(SYSTEM, "SuiteQL", response)
+        with expect_shape(SYSTEM, "SuiteQL"):
+            items = [{k: v for k, v in row.items() if k != "links"} for row in body.get("items", [])]
+            return items, bool(body.get("hasMore", False))
 
     async def suiteql(self, query: str) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
@@ -99,16 +101,18 @@ class NetSuiteClient:
         if skus:
             query += f" AND itemid IN ({', '.join(_quote(s) for s in skus)})"
         query += " ORDER BY id"
-        return [
-            ItemRecord(
-                str(r["id"]),
-                str(r["itemid"]),
-                str(r["isinactive"]).upper() in ("T", "TRUE"),
-                r.get("lastmodifieddate"),
-                str(r.get("itemtype") or "InvtPart"),
-            )
-            for r in await self.suiteql(query)
-        ]
+        rows = await self.suiteql(query)
+        with expect_shape(SYSTEM, "items"):
+            return [
+                ItemRecord(
+                    str(r["id"]),
+                    str(r["itemid"]),
+                    str(r["isinactive"]).upper() in ("T", "TRUE"),
+                    r.get("lastmodifieddate"),
+                    str(r.get("itemtype") or "InvtPart"),
+                )
+                for r in rows
+            ]
 
     async def on_hand(self, location_id: str, item_ids: Sequence[str]) -> dict[str, int]:
         """Current on-hand per item at one location; an item with no stock row has 0."""
@@ -119,8 +123,10 @@ class NetSuiteClient:
             "SELECT item, quantityonhand FROM inventoryitemlocations "
             f"WHERE location = {int(location_id)} AND item IN ({', '.join(str(int(i)) for i in item_ids)})"
         )
-        for row in await self.suiteql(query):
-            figures[str(row["item"])] = round(float(row.get("quantityonhand") or 0))
+        rows = await self.suiteql(query)
+        with expect_shape(SYSTEM, "on-hand figures"):
+            for row in rows:
+                figures[str(row["item"])] = round(float(row.get("quantityonhand") or 0))
         return figures
 
     async def upsert_inventory_adjustment(

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from stockbridge.connectors.errors import NotFoundError, RejectedError
-from stockbridge.connectors.netsuite.client import NetSuiteClient
+from stockbridge.connectors.netsuite.client import SYSTEM, NetSuiteClient
+from stockbridge.connectors.shapes import expect_shape, json_object
 
 
 class NetSuiteFulfilments:
@@ -80,8 +81,10 @@ class NetSuiteFulfilments:
             )
         except NotFoundError:
             return None
-        packages = (response.json().get("package") or {}).get("items", [])
-        return [str(p["packageTrackingNumber"]) for p in packages if p.get("packageTrackingNumber")]
+        record = json_object(SYSTEM, f"item fulfilment {external_id}", response)
+        with expect_shape(SYSTEM, f"item fulfilment {external_id}"):
+            packages = (record.get("package") or {}).get("items", [])
+            return [str(p["packageTrackingNumber"]) for p in packages if p.get("packageTrackingNumber")]
 
     async def invoice(self, so_id: str, external_id: str, lines: Mapping[int, int]) -> None:
         body: dict[str, object] = {

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from stockbridge.connectors.netsuite.client import NetSuiteClient
+from stockbridge.connectors.netsuite.client import SYSTEM, NetSuiteClient
+from stockbridge.connectors.shapes import expect_shape, json_object
 from stockbridge.domain.bundles import KitMember
 from stockbridge.domain.orders import OrderLine, SalesOrder
 from stockbridge.domain.shipping import Address
@@ -78,13 +79,17 @@ class NetSuiteOrders:
                 f" AND lastmodifieddate >= TO_DATE('{stamp.replace(chr(39), '')}', 'YYYY-MM-DD HH24:MI:SS')"
             )
         query += " ORDER BY lastmodifieddate, id"
-        return [(str(r["id"]), str(r["lastmodifieddate"])) for r in await self._client.suiteql(query)]
+        rows = await self._client.suiteql(query)
+        with expect_shape(SYSTEM, "changed sales orders"):
+            return [(str(r["id"]), str(r["lastmodifieddate"])) for r in rows]
 
     async def get(self, ims_id: str) -> SalesOrder:
         response = await self._client.request(
             "GET", f"/record/v1/salesOrder/{ims_id}", params={"expandSubResources": "true"}
         )
-        return translate_sales_order(response.json())
+        record = json_object(SYSTEM, f"sales order {ims_id}", response)
+        with expect_shape(SYSTEM, f"sales order {ims_id}"):
+            return translate_sales_order(record)
 
     async def kits(self) -> dict[str, list[KitMember]]:
         """Kit SKU → its members (SKU and quantity), from SuiteQL's kit member table."""
@@ -94,6 +99,7 @@ class NetSuiteOrders:
             "ORDER BY p.itemid, k.linenumber"
         )
         kits: dict[str, list[KitMember]] = defaultdict(list)
-        for row in rows:
-            kits[str(row["kit"])].append(KitMember(str(row["member"]), round(float(row["quantity"]))))
+        with expect_shape(SYSTEM, "kit members"):
+            for row in rows:
+                kits[str(row["kit"])].append(KitMember(str(row["member"]), round(float(row["quantity"]))))
         return dict(kits)

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .orders_api import order_routes
+from .poison import parse_poison
 from .server import ClarusServer
 from .settings import ClarusSettings, SettingsError
 from .shipments_api import shipment_routes
@@ -160,6 +161,21 @@ def create_app(settings: ClarusSettings | None = None) -> Starlette:
             }
         return JSONResponse(body, status_code=422 if rejected else 200)
 
+    async def poison(request: Request) -> Response:
+        event = server.state.poison(parse_poison(_object(await _json_body(request))))
+        server.record([event])
+        return JSONResponse(
+            {
+                "id": event.id,
+                "type": event.type,
+                "kind": event.kind,
+                "warehouse_id": event.warehouse_id,
+                "sequence": event.sequence,
+                "body": event.to_json_bytes().decode(),
+            },
+            status_code=201,
+        )
+
     async def state_view(request: Request) -> Response:
         return JSONResponse(server.state.stock_view())
 
@@ -211,6 +227,7 @@ def create_app(settings: ClarusSettings | None = None) -> Starlette:
         Route("/_control/reset", control(reset), methods=["POST"]),
         Route("/_control/warehouses", control(add_warehouse), methods=["POST"]),
         Route("/_control/movements", control(post_movements), methods=["POST"]),
+        Route("/_control/poison", control(poison), methods=["POST"]),
         Route("/_control/state", control(state_view), methods=["GET"]),
         Route("/_control/deliveries", control(deliveries), methods=["GET"]),
         Route("/_control/drain", control(drain), methods=["POST"]),

@@ -72,11 +72,16 @@ class FaultSettings:
     drop_rate: float = 0.0
     create_timeout_rate: float = 0.0
     timeout_delay_s: float = 30.0
+    clock_skew_s: float = 0.0  # the sender's clock is this far off: shifts every X-Clarus-Timestamp
 
     def __post_init__(self) -> None:
         for name in ("duplicate_rate", "reorder_rate", "failure_rate", "drop_rate", "create_timeout_rate"):
             object.__setattr__(self, name, _rate(name, getattr(self, name)))
         object.__setattr__(self, "timeout_delay_s", _positive("timeout_delay_s", self.timeout_delay_s))
+        skew = self.clock_skew_s
+        if isinstance(skew, bool) or not isinstance(skew, int | float) or abs(skew) > 10**9:
+            raise SettingsError("clock_skew_s", "must be a number of seconds (negative: behind)")
+        object.__setattr__(self, "clock_skew_s", float(skew))
         _int("reorder_depth", self.reorder_depth, 1)
         delay = self.delay_ms
         if (
@@ -104,6 +109,7 @@ class FaultSettings:
             "drop_rate": self.drop_rate,
             "create_timeout_rate": self.create_timeout_rate,
             "timeout_delay_s": self.timeout_delay_s,
+            "clock_skew_s": self.clock_skew_s,
         }
 
 

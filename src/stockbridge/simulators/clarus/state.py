@@ -29,6 +29,7 @@ from .movements import (
 )
 from .order_book import OrderBook, OrderEvent
 from .orders import ORDER_EVENT_TYPES, ORDER_STATUS_CHANGED, ORDER_UPDATED, Order
+from .poison import PoisonEvent, PoisonRequest
 from .shipment_book import ShipmentBook
 from .shipments import SHIPMENT_DESPATCHED, Shipment, ShipmentEvent, despatch_steps, make_shipment
 
@@ -53,9 +54,8 @@ _WAREHOUSE_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,32}")
 EVENT_TYPES: Final = (EVENT_TYPE, *ORDER_EVENT_TYPES, SHIPMENT_DESPATCHED)
 
 
-AnyEvent = (
-    Event | OrderEvent | ShipmentEvent
-)  # everything in a warehouse's sequence, webhooks and events feed
+# Everything in a warehouse's sequence, webhooks and events feed.
+AnyEvent = Event | OrderEvent | ShipmentEvent | PoisonEvent
 
 
 @dataclass(slots=True)
@@ -267,6 +267,18 @@ class ClarusState:
         kind = ORDER_STATUS_CHANGED if last.status != previous.status else ORDER_UPDATED
         events.append(self.order_event(kind, last, previous.status))
         return shipment, events
+
+    def poison(self, request: PoisonRequest) -> PoisonEvent:
+        """Record an event no consumer can use (poison.py) in the warehouse's sequence; stock is unchanged."""
+        warehouse_id = request.warehouse_id or next(iter(self.warehouses), None)
+        if warehouse_id is None:
+            raise ClarusError("unknown_warehouse", "there is no warehouse", "warehouse_id", 404)
+        warehouse = self.warehouse(warehouse_id)
+        event = PoisonEvent(
+            request.kind, warehouse.id, warehouse.sequence + 1, self.now(), request.sku, request.quantity
+        )
+        self._append(warehouse, event)
+        return event
 
     def _append(self, warehouse: Warehouse, event: AnyEvent) -> None:
         warehouse.sequence = event.sequence

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +17,24 @@ SUITEQL = "/services/rest/query/v1/suiteql"
 TOKEN = "/services/rest/auth/oauth2/v1/token"
 SINGULAR = "application/vnd.oracle.resource+json; type=singular-resource"
 COLLECTION = "application/vnd.oracle.resource+json; type=collection"
+
+
+def canonical_record_path(path: str, record_types: Iterable[str]) -> str:
+    """`path` with record type names spelled as the simulator's routes spell them.
+
+    NetSuite takes record type names in any case (Oracle's own Item Fulfilment example posts to
+    `/salesorder/{id}/!transform/itemFulfillment`), so the type after `/record/v1/` and the target of
+    a `!transform/` are matched without regard to case. Ids, sublists and unknown types are left alone.
+    """
+    if not path.startswith(RECORD + "/"):
+        return path
+    canonical = {name.casefold(): name for name in record_types}
+    parts = path[len(RECORD) + 1 :].split("/")
+    parts[0] = canonical.get(parts[0].casefold(), parts[0])
+    for index in range(1, len(parts) - 1):
+        if parts[index] == "!transform":
+            parts[index + 1] = canonical.get(parts[index + 1].casefold(), parts[index + 1])
+    return f"{RECORD}/{'/'.join(parts)}"
 
 
 def iso(stamp: str | None) -> str | None:
