@@ -93,6 +93,19 @@ class ImsConnector(_Frozen):
     max_lines_per_call: Annotated[int, Field(gt=0, le=1000)] = 100
     adjustment_account_id: str = "1"
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    # Under 429s the rate drops (halved per refusal, not below this) and climbs back by
+    # `recovery_step` calls per second each second of answered calls (docs/decisions/0011).
+    min_calls_per_second: Annotated[float, Field(gt=0)] = 0.5
+    recovery_step: Annotated[float, Field(gt=0)] = 1.0
+
+    @model_validator(mode="after")
+    def _floor_below_ceiling(self) -> ImsConnector:
+        if self.min_calls_per_second > self.calls_per_second:
+            raise ValueError(
+                f"min_calls_per_second ({self.min_calls_per_second}) is above "
+                f"calls_per_second ({self.calls_per_second})"
+            )
+        return self
 
 
 class Connectors(_Frozen):
@@ -305,6 +318,18 @@ class Config(_Frozen):
                 raise ValueError(f"warehouse {mapping.warehouse!r} is mapped twice")
             seen.add(mapping.warehouse)
         return locations
+
+    @model_validator(mode="after")
+    def _calls_end_before_their_lease(self) -> Config:
+        # A call still running when its lease ends lets another worker send the same command again.
+        for name in ("clarus", "ims"):
+            timeout = getattr(self.connectors, name).timeout_s
+            if timeout >= self.engine.lease_s:
+                raise ValueError(
+                    f"connectors.{name}.timeout_s ({timeout}) must be shorter than "
+                    f"engine.lease_s ({self.engine.lease_s})"
+                )
+        return self
 
     @model_validator(mode="after")
     def _targets_are_known(self) -> Config:

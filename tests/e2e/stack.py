@@ -61,8 +61,15 @@ def hub_config_data(
         "database_url": database_url,
         "hub": {"host": "127.0.0.1", "port": port},
         "connectors": {
-            "clarus": {"base_url": clarus_url, "snapshot_page_size": 50},
-            "ims": {"base_url": ims_url, "calls_per_second": 50, "concurrency": 4, "max_lines_per_call": 25},
+            # Calls end before their lease (engine.lease_s below) does.
+            "clarus": {"base_url": clarus_url, "snapshot_page_size": 50, "timeout_s": 4},
+            "ims": {
+                "base_url": ims_url,
+                "calls_per_second": 50,
+                "concurrency": 4,
+                "max_lines_per_call": 25,
+                "timeout_s": 4,
+            },
         },
         "locations": [{"warehouse": "WH1", "ims_location": "6"}],
         "inventory_statuses": {

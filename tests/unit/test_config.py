@@ -83,3 +83,21 @@ def test_missing_secret_names_the_key() -> None:
         check_environment(config, "x.yaml", environ={"CLARUS_API_KEY": "k"})
     assert info.value.key == "connectors.clarus.webhook_secret_env"
     assert "CLARUS_WEBHOOK_SECRET" in info.value.message
+
+
+def test_rate_floor_above_the_configured_rate_is_refused(tmp_path: Path) -> None:
+    data = _example()
+    data["connectors"]["ims"]["min_calls_per_second"] = 50  # type: ignore[index]
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, data))
+    assert info.value.key == "connectors.ims"
+    assert "min_calls_per_second" in info.value.message
+
+
+def test_a_call_timeout_not_shorter_than_the_lease_is_refused(tmp_path: Path) -> None:
+    data = _example()
+    data["engine"]["lease_s"] = 20  # type: ignore[index]  # below the 30 s default call timeout
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, data))
+    assert "connectors.clarus.timeout_s" in info.value.message
+    assert "engine.lease_s" in info.value.message

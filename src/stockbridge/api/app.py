@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -41,12 +42,15 @@ def create_app(
     clock: Clock,
     clarus_webhook_secret: str,
     on_stored: Callable[[], None] | None = None,
+    collectors: Sequence[Collector] = (),
 ) -> Starlette:
     secret = clarus_webhook_secret.encode()
     tolerance_s = config.connectors.clarus.webhook_tolerance_s
     writer = GroupCommitWriter(engine, clock, on_stored)
     require = guard(engine)
     registry = CollectorRegistry()
+    for collector in collectors:  # e.g. the workers' rate limiters, when they run in this process
+        registry.register(collector)
     webhooks = Counter(
         "stockbridge_webhooks", "Webhook requests by outcome", ["source", "outcome"], registry=registry
     )

@@ -10,46 +10,99 @@ from typing import TypeVar
 
 import httpx
 
-from stockbridge.connectors.errors import RetriableError
+from stockbridge.connectors.errors import RateLimitedError, RetriableError
+from stockbridge.domain import pacing
+from stockbridge.logs import get_logger
 
 T = TypeVar("T")
 
+log = get_logger(__name__)
+
 
 class RateLimiter:
-    """Calls per second (a token bucket with a burst of one second's worth) and concurrent calls.
+    """Calls per second (a token bucket with a burst of one second's worth) and concurrent calls,
+    slowing down while the far end refuses for load and speeding up again as it answers.
+
+    `calls_per_second` is the ceiling; a 429 (or any retriable error carrying `Retry-After`) pauses
+    every call through this limiter until then and cuts the rate, down to `min_calls_per_second`;
+    answered calls win it back at about `recovery_step` calls per second each second (the
+    arithmetic is `stockbridge.domain.pacing`). Callers only wrap their calls in `run`.
 
     One instance per connector per process; the far API's limits are for the whole account, so with
     several worker processes each is configured with its share.
     """
 
     def __init__(
-        self, calls_per_second: float, concurrency: int, clock: Callable[[], float] = time.monotonic
+        self,
+        calls_per_second: float,
+        concurrency: int,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        min_calls_per_second: float = 0.5,
+        recovery_step: float = 1.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        system: str = "far API",
     ):
-        self._rate = calls_per_second
-        self._capacity = max(1.0, calls_per_second)
-        self._tokens = self._capacity
+        floor = min(min_calls_per_second, calls_per_second)
+        self._limits = pacing.PaceLimits(calls_per_second, floor, recovery_step)
         self._clock = clock
-        self._updated = clock()
+        self._sleep = sleep
+        self._system = system
+        self._pace = pacing.start(self._limits, clock())
         self._lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(concurrency)
         self.calls = 0
 
-    async def _take_token(self) -> None:
+    @property
+    def rate(self) -> float:
+        """Calls per second allowed now."""
+        return self._pace.rate
+
+    @property
+    def refusals(self) -> int:
+        """Calls the far end refused for load since this limiter was made."""
+        return self._pace.refusals
+
+    async def _take_token(self) -> float:
+        """Wait for a token; returns when the call starts (on the limiter's clock)."""
         async with self._lock:
             while True:
                 now = self._clock()
-                self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
-                self._updated = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
+                self._pace, wait = pacing.take(self._pace, now)
+                if wait <= 0:
                     self.calls += 1
-                    return
-                await asyncio.sleep((1 - self._tokens) / self._rate)
+                    return now
+                await self._sleep(wait)
 
     async def run(self, call: Callable[[], Awaitable[T]]) -> T:
         async with self._slots:
-            await self._take_token()
-            return await call()
+            started = await self._take_token()
+            try:
+                result = await call()
+            except RetriableError as exc:
+                if isinstance(exc, RateLimitedError) or exc.retry_after is not None:
+                    self._refused(started, exc)
+                raise
+            before = self._pace.rate
+            self._pace = pacing.succeeded(self._limits, self._pace)
+            if before < self._limits.ceiling <= self._pace.rate:
+                log.info("call rate recovered", system=self._system, calls_per_second=self._pace.rate)
+            return result
+
+    def _refused(self, started: float, error: RetriableError) -> None:
+        before, now = self._pace.rate, self._clock()
+        self._pace = pacing.refused(
+            self._limits, self._pace, now, started=started, retry_after=error.retry_after
+        )
+        if self._pace.rate < before:  # one line per cut, not per refused call
+            log.info(
+                "call rate cut",
+                system=self._system,
+                calls_per_second=round(self._pace.rate, 3),
+                was=round(before, 3),
+                paused_s=round(max(0.0, self._pace.paused_until - now), 3),
+                error=error.message,
+            )
 
 
 # A far end's `Retry-After` is obeyed up to this: `inf` or `1e308` must not park work for ever (or
@@ -70,11 +123,19 @@ def parse_retry_after(value: str | None) -> float | None:
     return min(MAX_RETRY_AFTER_S, max(0.0, seconds))
 
 
-async def send(client: httpx.AsyncClient, system: str, request: httpx.Request) -> httpx.Response:
-    """Send a request, turning transport failures into `RetriableError`."""
+async def send(
+    client: httpx.AsyncClient, system: str, request: httpx.Request, *, deadline_s: float | None = None
+) -> httpx.Response:
+    """Send a request, turning transport failures into `RetriableError`.
+
+    httpx's timeout bounds each phase (connect, write, each read) on its own, so a slow far end can
+    hold a call for several times it; `deadline_s` bounds the whole call, so that a call never
+    outlives the lease of the work it belongs to.
+    """
     try:
-        return await client.send(request)
-    except httpx.TimeoutException as exc:
+        async with asyncio.timeout(deadline_s):
+            return await client.send(request)
+    except (httpx.TimeoutException, TimeoutError) as exc:
         raise RetriableError(system, f"timeout on {request.method} {request.url.path}") from exc
     except httpx.TransportError as exc:
         raise RetriableError(

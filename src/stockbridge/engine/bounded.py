@@ -1,13 +1,16 @@
-"""Run a coroutine per item, at most `limit` at a time, and collect the results in item order."""
+"""Bounded concurrency: a batch gathered at most `limit` at a time, or work kept running in slots."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+log = logging.getLogger(__name__)
 
 
 async def run_bounded(items: Sequence[T], limit: int, work: Callable[[T], Awaitable[R]]) -> list[R]:
@@ -18,3 +21,64 @@ async def run_bounded(items: Sequence[T], limit: int, work: Callable[[T], Awaita
             return await work(item)
 
     return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+class Slots:
+    """At most `limit` pieces of work running at once, each on its own task.
+
+    A batch gathered with `run_bounded` ends with its slowest piece, so one far call waiting out its
+    timeout holds back everything claimed after it. Work started in slots holds one slot while it
+    runs; the caller fills the others as they come free. The work handles its own failures (an
+    outbox row records them); anything it lets escape is logged here, and the row's lease expiring
+    brings it back.
+    """
+
+    def __init__(self, limit: int, name: str) -> None:
+        self._limit = max(1, limit)
+        self._name = name
+        self._running: set[asyncio.Task[object]] = set()
+        self._freed = asyncio.Event()
+
+    @property
+    def free(self) -> int:
+        return self._limit - len(self._running)
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def start(self, work: Coroutine[Any, Any, object]) -> None:
+        if self.free <= 0:
+            work.close()
+            raise RuntimeError(f"{self._name}: no free slot")
+        task = asyncio.create_task(work)
+        self._running.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[object]) -> None:
+        self._running.discard(task)
+        self._freed.set()
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # EventLogger logs the exception being handled; here it comes from a finished task.
+            log.error(
+                "slot work failed",
+                exc_info=error,
+                extra={"fields": {"slots": self._name, "next": "lease expiry"}},
+            )
+
+    async def wait_for_free_slot(self) -> None:
+        while self.free <= 0:
+            self._freed.clear()
+            await self._freed.wait()
+
+    async def join(self) -> None:
+        """Wait until nothing is running."""
+        while self._running:
+            await asyncio.wait(set(self._running))
+
+    async def cancel(self) -> None:
+        """Stop everything running (on shutdown); leases bring the work back."""
+        running = list(self._running)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)

@@ -71,6 +71,12 @@ def connect(config: Config, environ: Mapping[str, str] | None = None) -> Connect
     return Connections(
         clarus=ClarusClient(clarus.base_url, secret(clarus.api_key_env, env), timeout_s=clarus.timeout_s),
         ims=NetSuiteClient(ims.base_url, ims_auth(ims.auth, ims.base_url, env), timeout_s=ims.timeout_s),
-        ims_limiter=RateLimiter(ims.calls_per_second, ims.concurrency),
+        ims_limiter=RateLimiter(
+            ims.calls_per_second,
+            ims.concurrency,
+            min_calls_per_second=ims.min_calls_per_second,
+            recovery_step=ims.recovery_step,
+            system="ims",
+        ),
         clarus_webhook_secret=secret(clarus.webhook_secret_env, env),
     )

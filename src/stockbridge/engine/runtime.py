@@ -20,6 +20,7 @@ from stockbridge.engine.db import in_transaction
 from stockbridge.engine.schedule import run_soon
 from stockbridge.engine.worker import Worker
 from stockbridge.logs import get_logger
+from stockbridge.monitor.connector_health import LimiterMetrics
 from stockbridge.store.db import make_engine, upgrade
 
 T = TypeVar("T")
@@ -100,6 +101,7 @@ async def serve(
                 clock=clock,
                 clarus_webhook_secret=connections.clarus_webhook_secret,
                 on_stored=worker.wake if workers else None,
+                collectors=[LimiterMetrics({"ims": connections.ims_limiter})] if workers else [],
             )
             server = _QuietServer(
                 uvicorn.Config(

@@ -107,6 +107,8 @@ class Worker:
             clock=clock,
             worker_id=self.worker_id,
             rng=rng,
+            # A created order may release parked shipments.
+            on_answered=self.fulfilment_wake.set,
         )
         self.pusher = ImsStockPusher(
             engine=engine,
@@ -151,7 +153,7 @@ class Worker:
         loops = [
             self._loop("fold", self.fold_once, self.fold_wake, stop),
             self._loop("push", self._push_once, self.push_wake, stop),
-            self._loop("commands", self._commands_once, self.command_wake, stop),
+            self._loop("commands", self.commands.run_cycle, self.command_wake, stop),
             self._loop("fulfilment", self.fulfilments.run_cycle, self.fulfilment_wake, stop),
             self._schedule_loop(stop),
         ]
@@ -162,12 +164,7 @@ class Worker:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-    async def _commands_once(self) -> int:
-        sent = await self.commands.run_cycle()
-        if sent:
-            self.fulfilment_wake.set()  # a created order may release parked shipments
-        return sent
+        await self.commands.aclose()
 
     async def _push_once(self) -> int:
         result = await self.pusher.run_cycle()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Connection, Engine, select
@@ -18,7 +17,7 @@ from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 from stockbridge.domain.order_state import CommandKind, Outcome
 from stockbridge.domain.product_master import CatalogItem, audit, plan_sync
-from stockbridge.engine.bounded import run_bounded
+from stockbridge.engine.bounded import Slots, run_bounded
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
@@ -75,14 +74,15 @@ def _known_stamps(connection: Connection, ims_ids: list[str]) -> dict[str, str]:
     return {r.ims_id: r.ims_order["last_modified"] for r in connection.execute(query)} if ims_ids else {}
 
 
-@dataclass
-class CommandCycle:
-    sent: int = 0
-
-
 class OrderCommandSender:
     """Sends outboxed commands to Clarus; a command's answer and the order's next decision are one
-    transaction. Creates are idempotent at Clarus by order reference."""
+    transaction. Creates are idempotent at Clarus by order reference.
+
+    Commands go out in `concurrency` slots, each claimed when a slot is free: a create that hangs
+    until its timeout holds one slot while the others carry on with other orders (an order has at
+    most one command pending, so commands of different orders never race). A timed-out create is
+    retried later; Clarus answers the retry 409 if the first one went through.
+    """
 
     def __init__(
         self,
@@ -94,6 +94,7 @@ class OrderCommandSender:
         worker_id: str,
         concurrency: int = 4,
         rng: random.Random | None = None,
+        on_answered: Callable[[], None] | None = None,
     ) -> None:
         self._engine = engine
         # Mapping tables reload while the hub runs: each decision reads the configuration of now.
@@ -101,18 +102,31 @@ class OrderCommandSender:
         self._clarus = clarus
         self._clock = clock
         self._owner = worker_id
-        self._concurrency = concurrency
+        self._slots = Slots(concurrency, "order commands")
         self._rng = rng or random.Random()
+        self._on_answered = on_answered
 
     async def run_cycle(self) -> int:
+        """Claim as many due commands as there are free slots and start sending them; returns how
+        many started. Waits for a free slot, never for the commands themselves."""
+        await self._slots.wait_for_free_slot()
         now = self._clock.now()
         lease = now + timedelta(seconds=self._config().engine.lease_s)
+        free = self._slots.free
         commands = await in_transaction(
-            self._engine,
-            lambda c: orders_repo.claim_commands(c, self._owner, now, lease, self._concurrency * 4),
+            self._engine, lambda c: orders_repo.claim_commands(c, self._owner, now, lease, free)
         )
-        await run_bounded(commands, self._concurrency, self._send)
+        for command in commands:
+            self._slots.start(self._send(command))
         return len(commands)
+
+    async def drain(self) -> None:
+        """Wait until every command started has been answered or has failed."""
+        await self._slots.join()
+
+    async def aclose(self) -> None:
+        """Stop sending (on shutdown): commands cut off keep their lease, which brings them back."""
+        await self._slots.cancel()
 
     async def _send(self, command: OrderCommand) -> None:
         failure: ConnectorError | None = None
@@ -128,6 +142,8 @@ class OrderCommandSender:
             failure = exc
         if failure is None:
             await in_transaction(self._engine, lambda c: self._answered(c, command, outcome, reason))
+            if self._on_answered is not None:
+                self._on_answered()
         else:
             await in_transaction(self._engine, lambda c: self._failed(c, command, failure))
 

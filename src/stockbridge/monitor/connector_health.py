@@ -7,11 +7,15 @@ Single failures are normal (retries absorb them); `threshold` consecutive failur
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator, Mapping
 
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
 from stockbridge.config import Config
 from stockbridge.connectors.errors import ConnectorError
+from stockbridge.connectors.http import RateLimiter
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.store.bookkeeping import raise_exception, resolve_exceptions
@@ -50,3 +54,26 @@ class ConnectorHealth:
             await in_transaction(
                 self._engine, lambda c: resolve_exceptions(c, EXCEPTION_TYPE, [f"connector:{system}"])
             )
+
+
+class LimiterMetrics(Collector):
+    """Each far API limiter's current rate, calls and refusals for load, read at scrape time."""
+
+    def __init__(self, limiters: Mapping[str, RateLimiter]) -> None:
+        self._limiters = dict(limiters)
+
+    def collect(self) -> Iterator[Metric]:
+        rate = GaugeMetricFamily(
+            "stockbridge_far_api_rate", "Calls per second the limiter allows now", labels=["system"]
+        )
+        calls = CounterMetricFamily("stockbridge_far_api_calls", "Calls started", labels=["system"])
+        refusals = CounterMetricFamily(
+            "stockbridge_far_api_refusals",
+            "Calls the far end refused for load (429 or Retry-After)",
+            labels=["system"],
+        )
+        for system, limiter in sorted(self._limiters.items()):
+            rate.add_metric([system], limiter.rate)
+            calls.add_metric([system], limiter.calls)
+            refusals.add_metric([system], limiter.refusals)
+        yield from (rate, calls, refusals)

@@ -23,6 +23,7 @@ SYSTEM = "clarus"
 
 class ClarusClient:
     def __init__(self, base_url: str, api_key: str, *, timeout_s: float = 30.0) -> None:
+        self._timeout_s = timeout_s
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/api/v1",
             headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
@@ -34,7 +35,7 @@ class ClarusClient:
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         request = self._client.build_request(method, path, **kwargs)
-        response = await send(self._client, SYSTEM, request)
+        response = await send(self._client, SYSTEM, request, deadline_s=self._timeout_s)
         if response.status_code < 300:
             return response
         raise translate_error(response)

@@ -45,6 +45,7 @@ class AdjustmentLine:
 
 class NetSuiteClient:
     def __init__(self, base_url: str, auth: httpx.Auth, *, timeout_s: float = 30.0) -> None:
+        self._timeout_s = timeout_s
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/services/rest",
             auth=auth,
@@ -61,7 +62,7 @@ class NetSuiteClient:
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         request = self._client.build_request(method, path, **kwargs)
-        response = await send(self._client, SYSTEM, request)
+        response = await send(self._client, SYSTEM, request, deadline_s=self._timeout_s)
         if response.status_code < 300:
             return response
         raise translate_error(response)
