@@ -93,6 +93,11 @@ async def serve(
             now = clock.now()
             await in_transaction(engine, lambda c: run_soon(c, "subscriptions_check", now))
         if workers:
+            # Whatever Clarus gave up delivering while the hub was down is in its events feed: read it
+            # now rather than at the next scheduled poll (the inbox ignores what webhooks already gave).
+            started = clock.now()
+            await in_transaction(engine, lambda c: run_soon(c, "events_poll", started))
+        if workers:
             tasks.append(asyncio.create_task(worker.run(stop)))
         if api:
             app = create_app(
