@@ -109,7 +109,9 @@ class SmtpNotifier:
             if session.aborted.is_set():  # the deadline passed while connecting
                 raise smtplib.SMTPServerDisconnected("aborted at the deadline")
             smtp.send_message(message)
-            smtp.quit()
+            # The server has accepted the message: a goodbye that fails does not unsend it.
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.quit()
         finally:
             smtp.close()
 
@@ -123,10 +125,13 @@ class SmtpNotifier:
             done, _ = await asyncio.wait({sending}, timeout=self._timeout_s)
             if not done:
                 session.abort()
-                await asyncio.wait({sending})  # the thread's next read fails at once
-                raise RetriableError(
-                    "notify", f"SMTP {self._host}:{self._port}: took longer than {self._timeout_s}s"
-                )
+                # Its next read fails at once (a TCP connect still under way ends within its own
+                # timeout, and then sends nothing).
+                await asyncio.wait({sending})
+                if (cut := sending.exception()) is not None:
+                    raise RetriableError(
+                        "notify", f"SMTP {self._host}:{self._port}: took longer than {self._timeout_s}s"
+                    ) from cut
             sending.result()
         except (OSError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
             raise RetriableError("notify", f"SMTP {self._host}:{self._port}: {exc}") from exc
