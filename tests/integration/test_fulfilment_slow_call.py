@@ -1,22 +1,28 @@
-"""One Item Fulfilment create hanging until its deadline must not hold up other shipments.
+"""One Item Fulfilment create or customer notice hanging until its deadline must not hold up
+other shipments.
 
 The fulfilment sender runs against the IMS simulator over real HTTP and a real store (SQLite and
 PostgreSQL). The simulator's `latency_ms` fault holds one shipment's Item Fulfilment call; shipments
 folded after it must have their fulfilments created long before the hung call's deadline, and the
 hung one is created exactly once in the end, also after the simulator has finished the held call.
+A local SMTP server that takes the connection and then says nothing does the same to one notice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import email
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, select
 from tests.factories import T0, config
 
@@ -28,11 +34,11 @@ from stockbridge.domain.order_state import Outcome
 from stockbridge.domain.orders import OrderLine, SalesOrder
 from stockbridge.domain.shipping import Address
 from stockbridge.engine.clock import SystemClock
-from stockbridge.engine.connect import connect
+from stockbridge.engine.connect import Connections, connect
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.flows.fulfilment_sync import FulfilmentSender
 from stockbridge.flows.orders import OrderFolder
-from stockbridge.servers import serve_in_thread
+from stockbridge.servers import free_port, serve_in_thread
 from stockbridge.simulators.ims import ImsSettings, create_app
 from stockbridge.store import fulfilment_repo, items_repo, orders_repo
 from stockbridge.store.items_repo import ImsItem
@@ -45,10 +51,10 @@ HANG_S = 20.0  # how long the simulator holds the first Item Fulfilment call
 OTHERS_DEADLINE_S = 4.0  # "well before the hang ends": before even the hub's own deadline
 
 
-def _config(ims_url: str) -> Config:
+def _config(ims_url: str, notifier: dict[str, Any] | None = None) -> Config:
     return config(
         orders={"ship_methods": {"UPS Ground": "STD"}},
-        fulfilment={"bill_on_fulfilment": False, "notifier": {"kind": "log"}},
+        fulfilment={"bill_on_fulfilment": False, "notifier": notifier or {"kind": "log"}},
         connectors__ims__base_url=ims_url,
         connectors__ims__timeout_s=CALL_TIMEOUT_S,
         engine__backoff_base_s=0.1,
@@ -102,13 +108,30 @@ async def _drive(sender: FulfilmentSender, stop: asyncio.Event) -> None:
                 await asyncio.wait_for(stop.wait(), 0.05)
 
 
-def test_a_hung_item_fulfilment_does_not_hold_up_other_shipments(engine: Engine, ims_url: str) -> None:
-    control = httpx.Client(base_url=ims_url, timeout=30)
+def _sender(engine: Engine, cfg: Config, connections: Connections) -> FulfilmentSender:
+    return FulfilmentSender(
+        engine=engine,
+        config=lambda: cfg,
+        ims=connections.ims_fulfilments,
+        limiter=connections.ims_limiter,
+        notifier=make_notifier(cfg.fulfilment.notifier),
+        clock=SystemClock(),
+        worker_id="w1",
+        concurrency=4,
+    )
+
+
+def _ims_order(control: httpx.Client) -> str:
+    """SO1 for three mugs in the IMS simulator; returns its internal id."""
     control.post("/_control/items", json={"items": [{"itemId": "MUG"}]}).raise_for_status()
     order = {"tranId": "SO1", "lines": [{"itemId": "MUG", "quantity": 3}]}
-    so_id = control.post("/_control/sales_orders", json={"orders": [order]}).json()["ids"]["SO1"]
+    return str(control.post("/_control/sales_orders", json={"orders": [order]}).json()["ids"]["SO1"])
+
+
+def test_a_hung_item_fulfilment_does_not_hold_up_other_shipments(engine: Engine, ims_url: str) -> None:
+    control = httpx.Client(base_url=ims_url, timeout=30)
     cfg = _config(ims_url)
-    _release(engine, cfg, so_id)
+    _release(engine, cfg, _ims_order(control))
 
     def created() -> list[str]:
         fulfilments = control.get("/_control/fulfilments").json()["fulfilments"]
@@ -125,16 +148,7 @@ def test_a_hung_item_fulfilment_does_not_hold_up_other_shipments(engine: Engine,
 
     async def scenario() -> None:
         connections = connect(cfg, SECRETS)
-        sender = FulfilmentSender(
-            engine=engine,
-            config=lambda: cfg,
-            ims=connections.ims_fulfilments,
-            limiter=connections.ims_limiter,
-            notifier=make_notifier(cfg.fulfilment.notifier),
-            clock=SystemClock(),
-            worker_id="w1",
-            concurrency=4,
-        )
+        sender = _sender(engine, cfg, connections)
         stop = asyncio.Event()
         await asyncio.to_thread(latency, HANG_S)
         await asyncio.to_thread(_despatch, engine, cfg, "SHP-1")
@@ -195,3 +209,105 @@ def _all_sent(engine: Engine) -> bool:
     with engine.connect() as c:
         rows = list(c.execute(select(fulfilment_commands.c.state)))
     return len(rows) == 6 and all(r.state == "sent" for r in rows)
+
+
+# --- a customer notice that hangs ------------------------------------------------------------------
+
+NOTICE_TIMEOUT_S = 6.0  # the hub's deadline for one notice
+
+
+class StallingMail:
+    """An aiosmtpd handler that leaves the first `stall` sessions hanging at RCPT (the server took
+    the connection and then says nothing), and keeps every message it is given."""
+
+    def __init__(self, stall: int) -> None:
+        self.stall = stall
+        self.stalled = threading.Event()
+        self.messages: list[str] = []
+
+    async def handle_RCPT(
+        self, server: object, session: object, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.stall > 0:
+            self.stall -= 1
+            self.stalled.set()
+            await asyncio.sleep(HANG_S)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        self.messages.append(str(email.message_from_bytes(envelope.content)["Message-ID"]))
+        return "250 OK"
+
+
+@contextmanager
+def mail_server(handler: StallingMail) -> Iterator[int]:
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
+
+
+def test_a_hung_notice_does_not_hold_up_other_shipments(engine: Engine, ims_url: str) -> None:
+    mail = StallingMail(stall=1)
+    control = httpx.Client(base_url=ims_url, timeout=30)
+    with mail_server(mail) as smtp_port:
+        notifier = {"kind": "smtp", "smtp_port": smtp_port, "timeout_s": NOTICE_TIMEOUT_S}
+        cfg = _config(ims_url, notifier)
+        _release(engine, cfg, _ims_order(control))
+
+        def created() -> list[str]:
+            fulfilments = control.get("/_control/fulfilments").json()["fulfilments"]
+            return sorted(str(f["externalId"]) for f in fulfilments)
+
+        async def scenario() -> None:
+            connections = connect(cfg, SECRETS)
+            sender = _sender(engine, cfg, connections)
+            stop = asyncio.Event()
+            await asyncio.to_thread(_despatch, engine, cfg, "SHP-1")
+            driver = asyncio.create_task(_drive(sender, stop))
+            try:
+                assert await asyncio.to_thread(mail.stalled.wait, 10), "SHP-1's notice to be held"
+                await asyncio.to_thread(_despatch, engine, cfg, "SHP-2")
+                await asyncio.to_thread(_despatch, engine, cfg, "SHP-3")
+                await _eventually(
+                    lambda: asyncio.to_thread(
+                        lambda: (
+                            created() == ["sb-if-SHP-1", "sb-if-SHP-2", "sb-if-SHP-3"]
+                            and len(mail.messages) == 2
+                        )
+                    ),
+                    OTHERS_DEADLINE_S,
+                    "SHP-2's and SHP-3's Item Fulfilments and notices",
+                )
+                # SHP-1's notice is still held: the others went past it, not after it.
+                assert sorted(mail.messages) == [
+                    "<shipment-SHP-2@stockbridge>",
+                    "<shipment-SHP-3@stockbridge>",
+                ]
+                await _eventually(
+                    lambda: asyncio.to_thread(_all_sent, engine),
+                    NOTICE_TIMEOUT_S + 10,
+                    "SHP-1's notice to be sent again after its deadline",
+                )
+            finally:
+                stop.set()
+                await driver
+                await sender.aclose()
+                await connections.aclose()
+
+        try:
+            asyncio.run(scenario())
+        finally:
+            control.close()
+    assert sorted(mail.messages) == [f"<shipment-SHP-{n}@stockbridge>" for n in (1, 2, 3)]  # each once
+    with engine.connect() as c:
+        notices = c.execute(
+            select(fulfilment_commands.c.shipment_id, fulfilment_commands.c.attempts)
+            .where(fulfilment_commands.c.kind == "notify")
+            .order_by(fulfilment_commands.c.shipment_id)
+        )
+        assert [tuple(r) for r in notices] == [("SHP-1", 1), ("SHP-2", 0), ("SHP-3", 0)]
