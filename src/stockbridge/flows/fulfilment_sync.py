@@ -86,10 +86,6 @@ class FulfilmentSender:
             self._slots.start(self._run(task))
         return len(tasks)
 
-    async def drain(self) -> None:
-        """Wait until every command started has been answered or has failed."""
-        await self._slots.join()
-
     async def aclose(self) -> None:
         """Stop sending (on shutdown): commands cut off keep their lease, which brings them back."""
         await self._slots.cancel()
