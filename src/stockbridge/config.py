@@ -248,6 +248,8 @@ class NotifierSettings(_Frozen):
     smtp_port: Annotated[int, Field(gt=0, le=65535)] = 25
     sender: str = "orders@example.com"
     webhook_url: str | None = None
+    # Longest one notice may take, whole (connect, each reply, the message); below engine.lease_s.
+    timeout_s: Annotated[float, Field(gt=0)] = 10.0
 
 
 class FulfilmentSettings(_Frozen):
@@ -329,6 +331,12 @@ class Config(_Frozen):
                     f"connectors.{name}.timeout_s ({timeout}) must be shorter than "
                     f"engine.lease_s ({self.engine.lease_s})"
                 )
+        notifier = self.fulfilment.notifier
+        if notifier.kind != "log" and notifier.timeout_s >= self.engine.lease_s:
+            raise ValueError(
+                f"fulfilment.notifier.timeout_s ({notifier.timeout_s}) must be shorter than "
+                f"engine.lease_s ({self.engine.lease_s})"
+            )
         return self
 
     @model_validator(mode="after")

@@ -29,7 +29,13 @@ def env(db_url: str, tmp_path: Path) -> Iterator[tuple[Stack, Mailbox]]:
     with mail_server(mailbox) as port, stack(db_url, tmp_path) as s:
         mailbox.ims_url = s.ims_url
         s.overrides = {
-            "fulfilment.notifier": {"kind": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port},
+            # A notice ends before its lease (engine.lease_s is 5 in the stack) does.
+            "fulfilment.notifier": {
+                "kind": "smtp",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": port,
+                "timeout_s": 4,
+            },
             "fulfilment.bill_on_fulfilment": True,
         }
         s.create_items(["MUG-1", "TEA-2"])

@@ -101,3 +101,14 @@ def test_a_call_timeout_not_shorter_than_the_lease_is_refused(tmp_path: Path) ->
         load_config(_write(tmp_path, data))
     assert "connectors.clarus.timeout_s" in info.value.message
     assert "engine.lease_s" in info.value.message
+
+
+def test_a_notice_timeout_not_shorter_than_the_lease_is_refused(tmp_path: Path) -> None:
+    data = _example()
+    data["engine"]["lease_s"] = 40  # type: ignore[index]  # above the connectors' 30 s
+    data["fulfilment"] = {"notifier": {"kind": "smtp", "timeout_s": 40}}
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, data))
+    assert "fulfilment.notifier.timeout_s" in info.value.message
+    data["fulfilment"] = {"notifier": {"kind": "smtp", "timeout_s": 39}}
+    assert load_config(_write(tmp_path, data)).fulfilment.notifier.timeout_s == 39

@@ -99,6 +99,7 @@ class Worker:
             clock=clock,
             worker_id=self.worker_id,
             rng=rng,
+            on_follow_ons=self.fulfilment_wake.set,
         )
         self.commands = OrderCommandSender(
             engine=engine,
@@ -165,6 +166,7 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.commands.aclose()
+        await self.fulfilments.aclose()
 
     async def _push_once(self) -> int:
         result = await self.pusher.run_cycle()

@@ -14,7 +14,7 @@ from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
 from stockbridge.connectors.notify import Notifier, ShipmentNotice
 from stockbridge.domain.fulfilment_state import FulfilmentCommand
-from stockbridge.engine.bounded import run_bounded
+from stockbridge.engine.bounded import Slots
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import next_attempt_at
@@ -38,6 +38,15 @@ def invoice_external_id(shipment_id: str) -> str:
 
 
 class FulfilmentSender:
+    """Sends outboxed fulfilment commands: Item Fulfilments and invoices to the IMS, notices to
+    customers. A command's answer and what follows from it are one transaction.
+
+    Commands go out in `concurrency` slots, each claimed when a slot is free: an Item Fulfilment,
+    invoice or notice that hangs until its deadline holds one slot while the others carry on with
+    other shipments. Order needs no batch: a shipment's invoice and notice rows are written only
+    when its Item Fulfilment is acknowledged, so they cannot be claimed before it exists.
+    """
+
     def __init__(
         self,
         *,
@@ -50,6 +59,7 @@ class FulfilmentSender:
         worker_id: str,
         concurrency: int = 4,
         rng: random.Random | None = None,
+        on_follow_ons: Callable[[], None] | None = None,
     ) -> None:
         self._engine = engine
         self._config = config
@@ -58,17 +68,27 @@ class FulfilmentSender:
         self._notifier = notifier
         self._clock = clock
         self._owner = worker_id
-        self._concurrency = concurrency
+        self._slots = Slots(concurrency, "fulfilment commands")
         self._rng = rng or random.Random()
+        self._on_follow_ons = on_follow_ons
 
     async def run_cycle(self) -> int:
+        """Claim as many due commands as there are free slots and start sending them; returns how
+        many started. Waits for a free slot, never for the commands themselves."""
+        await self._slots.wait_for_free_slot()
         now = self._clock.now()
         lease = now + timedelta(seconds=self._config().engine.lease_s)
+        free = self._slots.free
         tasks = await in_transaction(
-            self._engine, lambda c: fulfilment_repo.claim(c, self._owner, now, lease, self._concurrency * 4)
+            self._engine, lambda c: fulfilment_repo.claim(c, self._owner, now, lease, free)
         )
-        await run_bounded(tasks, self._concurrency, self._run)
+        for task in tasks:
+            self._slots.start(self._run(task))
         return len(tasks)
+
+    async def aclose(self) -> None:
+        """Stop sending (on shutdown): commands cut off keep their lease, which brings them back."""
+        await self._slots.cancel()
 
     async def _run(self, task: FulfilmentTask) -> None:
         loaded = await in_transaction(self._engine, lambda c: _load(c, task.shipment_id))
@@ -90,6 +110,9 @@ class FulfilmentSender:
             failure = exc
         if failure is None:
             await in_transaction(self._engine, lambda c: self._answered(c, task, created=True))
+            if task.kind == FulfilmentCommand.ITEM_FULFILMENT and self._on_follow_ons is not None:
+                # Its invoice and notice are due now; the loop may be idle, waiting for a wake.
+                self._on_follow_ons()
         else:
             await in_transaction(self._engine, lambda c: self._failed(c, task, failure))
 
