@@ -52,6 +52,7 @@ class _Delivery:
 class DeliveryWorker:
     def __init__(self, settings: ClarusSettings, is_subscribed: Callable[[str], bool]) -> None:
         self._is_subscribed = is_subscribed
+        self.clock_offset_s = 0.0  # the warehouse's clock error, on X-Clarus-Timestamp too
         self.counters = Counters()
         self._generation = 0
         self._queue: asyncio.Queue[_Delivery] | None = None
@@ -242,7 +243,7 @@ class DeliveryWorker:
                 "Content-Type": "application/json",
                 "X-Clarus-Event-Id": item.event_id,
                 "X-Clarus-Event-Type": item.event_type,
-                "X-Clarus-Timestamp": str(int(time.time())),
+                "X-Clarus-Timestamp": str(int(time.time() + self.clock_offset_s)),
                 "X-Clarus-Signature": item.signature,
                 "X-Clarus-Delivery-Attempt": str(item.attempts),
                 "User-Agent": USER_AGENT,
