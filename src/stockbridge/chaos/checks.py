@@ -99,41 +99,41 @@ def _suiteql(context: CheckContext, query: str) -> list[dict[str, Any]]:
 
 @register
 def ims_stock(context: CheckContext) -> ChannelResult:
-    """IMS on hand against the warehouse (drift), and each pushed target version in one adjustment
-    only (doubled), never written after a newer one (stale)."""
+    """IMS on hand against the warehouse (drift); each figure the hub computed in one adjustment only
+    (doubled); no figure from an older warehouse version written after a newer one (stale)."""
     drifted, units = measure_drift(context.clarus_url, context.ims_url, context.config)
     lines = _suiteql(
         context,
-        'SELECT "transaction" AS adjustment, item, quantity, memo FROM transactionline '
+        'SELECT "transaction" AS adjustment, item, memo FROM transactionline '
         "WHERE memo LIKE 'stockbridge ATS %' ORDER BY \"transaction\", linesequencenumber",
     )
-    written: dict[str, list[tuple[int, int, float]]] = defaultdict(
+    # The memo names the figure and the WMS version it was computed from. The same memo twice is one
+    # figure pushed twice (its delta counted twice). The version alone may repeat: a fulfilment posting
+    # changes the IMS figure without a new warehouse movement.
+    written: dict[str, list[tuple[int, int, str]]] = defaultdict(
         list
-    )  # item -> [(adjustment, version, by)]
+    )  # item -> [(adjustment, version, memo)]
     for line in lines:
-        match = _ATS_MEMO.match(str(line["memo"]))
+        memo = str(line["memo"])
+        match = _ATS_MEMO.match(memo)
         if match is not None:
-            written[str(line["item"])].append(
-                (int(line["adjustment"]), int(match.group(2)), float(line["quantity"]))
-            )
+            written[str(line["item"])].append((int(line["adjustment"]), int(match.group(2)), memo))
     doubled = stale = 0
     examples: list[str] = []
     for item, writes in written.items():
-        versions = Counter(version for _, version, _ in writes)
-        for version, n in versions.items():
+        for memo, n in Counter(memo for _, _, memo in writes).items():
             if n > 1:
                 doubled += n - 1
                 if len(examples) < 5:
-                    same = [(a, by) for a, v, by in writes if v == version]
-                    examples.append(f"item {item}: v{version} in adjustments (id, adjustQtyBy) {same}")
+                    examples.append(
+                        f"item {item}: {memo!r} in adjustments {[a for a, _, m in writes if m == memo]}"
+                    )
         newest = -1
-        for adjustment, version, by in sorted(writes):
+        for adjustment, version, memo in sorted(writes):
             if version < newest:
                 stale += 1
                 if len(examples) < 5:
-                    examples.append(
-                        f"item {item}: v{version} ({by:+g}) in adjustment {adjustment} after v{newest}"
-                    )
+                    examples.append(f"item {item}: {memo!r} in adjustment {adjustment} after v{newest}")
             newest = max(newest, version)
     skus = len(context.http.get(f"{context.clarus_url}/_control/state").json()["warehouses"]["WH1"]["stock"])
     return ChannelResult(

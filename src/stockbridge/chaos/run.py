@@ -44,7 +44,7 @@ class ChaosOptions:
     seed: int = 1
     converge_timeout_s: float = 180.0
     quiet: bool = False
-    keep_logs: Path | None = None  # copy the hub processes' logs here
+    keep_logs: Path | None = None  # copy the hub processes' logs (and the SQLite file) here
 
 
 @dataclass
@@ -179,10 +179,20 @@ def _run(
         http.close()
 
 
+def _save_simulators(http: httpx.Client, world: World, target: Path) -> None:
+    """The far systems' end state beside the hub's logs, to read a failure after the run."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name, url in (("clarus", world.clarus_url), ("ims", world.ims_url)):
+        for view in ("state", "orders", "shipments", "sales_orders", "fulfilments"):
+            response = http.get(f"{url}/_control/{view}")
+            if response.status_code == 200:
+                (target / f"{name}-{view}.json").write_text(response.text)
+
+
 def _copy_logs(source: Path, target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
-    for log in source.glob("*.log"):
-        (target / log.name).write_bytes(log.read_bytes())
+    for kept in [*source.glob("*.log"), *source.parent.glob("stockbridge.db*")]:
+        (target / kept.name).write_bytes(kept.read_bytes())
 
 
 def _day(
@@ -218,6 +228,8 @@ def _day(
     with console.status("waiting for every channel to match the simulators"):
         converge_s = _converge(context, quiet_from, options.converge_timeout_s)
     channels = run_checks(context)
+    if options.keep_logs is not None:
+        _save_simulators(http, world, options.keep_logs)
     deliveries = http.get(f"{world.clarus_url}/_control/deliveries").json()
     state = http.get(f"{world.clarus_url}/_control/state").json()
     report = ChaosReport(
