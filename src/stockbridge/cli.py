@@ -523,6 +523,7 @@ def chaos(
             workers=workers,
             seed=seed,
             converge_timeout_s=180 if quick else 900,
+            settle_s=10 if quick else 45,
             quiet=as_json,
             keep_logs=keep_logs,
         )

@@ -28,7 +28,9 @@ def _nothing(world: World, fault: Fault) -> None:
 
 
 def _kill(world: World, fault: Fault) -> None:
-    name = world.rng.choice(world.fleet.names)
+    # Round the processes from a seeded start, so that with workers every kind of process is killed.
+    names = world.fleet.names
+    name = names[(world.kill_start + world.injected[fault.kind] - 1) % len(names)]
     pid = world.fleet.kill(name)
     world.log.append(f"{fault.at_s:7.1f}s SIGKILL {name} (pid {pid})")
 

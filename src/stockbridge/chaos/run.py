@@ -43,6 +43,7 @@ class ChaosOptions:
     workers: int = 1  # processes running workers (the `serve` one included); PostgreSQL only past 1
     seed: int = 1
     converge_timeout_s: float = 180.0
+    settle_s: float = 10.0  # after converging, watch this long before the final checks
     quiet: bool = False
     keep_logs: Path | None = None  # copy the hub processes' logs (and the SQLite file) here
 
@@ -163,9 +164,9 @@ def _run(
                 HubControl(http, hub_url),
                 fleet,
                 mail,
-                random.Random(f"chaos-kill:{options.seed}"),
                 postgres,
                 sqlite_limit,
+                kill_start=random.Random(f"chaos-kill:{options.seed}").randrange(options.workers),
             )
             fleet.start()
             try:
@@ -227,6 +228,10 @@ def _day(
     )
     with console.status("waiting for every channel to match the simulators"):
         converge_s = _converge(context, quiet_from, options.converge_timeout_s)
+        if converge_s is not None:
+            # Not waiting for work: a write that arrives after everything matched (a late push, a
+            # full sync) must still show in the verdict.
+            time.sleep(options.settle_s)
     channels = run_checks(context)
     if options.keep_logs is not None:
         _save_simulators(http, world, options.keep_logs)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -47,9 +46,9 @@ class World:
     hub: HubControl
     fleet: HubFleet
     mail: MailServer
-    rng: random.Random
     postgres: ThrowawayPostgres | None = None
     sqlite_limit: Path | None = None  # the file the hub processes read their page limit from
+    kill_start: int = 0  # which process the first kill takes; the next ones take the others in turn
     flood: threading.Event = field(default_factory=threading.Event)
     injected: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
