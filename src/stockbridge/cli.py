@@ -522,7 +522,7 @@ def chaos(
             database=db.value,
             workers=workers,
             seed=seed,
-            converge_timeout_s=180 if quick else 900,
+            converge_timeout_s=180 if quick else 600,
             settle_s=10 if quick else 45,
             quiet=as_json,
             keep_logs=keep_logs,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import httpx
 import psycopg
 
+from stockbridge.chaos.postgres import ThrowawayPostgres
 from stockbridge.chaos.schedule import Fault, FaultKind
 from stockbridge.chaos.world import World
 
@@ -35,26 +36,15 @@ def _kill(world: World, fault: Fault) -> None:
     world.log.append(f"{fault.at_s:7.1f}s SIGKILL {name} (pid {pid})")
 
 
-def _pg_restart(world: World, fault: Fault) -> None:
-    pg = world.postgres
-    assert pg is not None, "PostgreSQL faults need the throwaway cluster"
-    pg.restart()
+def _pg(world: World) -> ThrowawayPostgres:
+    if world.postgres is None:
+        raise RuntimeError("a PostgreSQL fault was scheduled on a run without the throwaway cluster")
+    return world.postgres
 
 
 def _pg_terminate(world: World, fault: Fault) -> None:
-    pg = world.postgres
-    assert pg is not None, "PostgreSQL faults need the throwaway cluster"
-    world.log.append(f"{fault.at_s:7.1f}s pg_terminate_backend cut {pg.terminate_backends()} sessions")
-
-
-def _pg_refuse(world: World, fault: Fault) -> None:
-    assert world.postgres is not None, "PostgreSQL faults need the throwaway cluster"
-    world.postgres.refuse_connections()
-
-
-def _pg_accept(world: World, fault: Fault) -> None:
-    assert world.postgres is not None, "PostgreSQL faults need the throwaway cluster"
-    world.postgres.accept_connections()
+    cut = _pg(world).terminate_backends()
+    world.log.append(f"{fault.at_s:7.1f}s pg_terminate_backend cut {cut} sessions")
 
 
 def _far_timeout_start(world: World, fault: Fault) -> None:
@@ -118,9 +108,11 @@ class Injector:
 
 INJECTORS: dict[FaultKind, Injector] = {
     FaultKind.KILL: Injector(_kill),
-    FaultKind.PG_RESTART: Injector(_pg_restart),
+    FaultKind.PG_RESTART: Injector(lambda w, f: _pg(w).restart()),
     FaultKind.PG_TERMINATE: Injector(_pg_terminate),
-    FaultKind.PG_REFUSE: Injector(_pg_refuse, _pg_accept),
+    FaultKind.PG_REFUSE: Injector(
+        lambda w, f: _pg(w).refuse_connections(), lambda w, f: _pg(w).accept_connections()
+    ),
     FaultKind.IMS_5XX: Injector(
         lambda w, f: w.ims_faults(fail_rate=0.05), lambda w, f: w.ims_faults(fail_rate=0)
     ),

@@ -51,7 +51,6 @@ class Profile:
     pg_refuse_s: float
     smtp_down_s: float
     sqlite_full_s: float
-    clock_skew_s: float = 300.0
 
 
 QUICK = Profile(
