@@ -23,7 +23,7 @@ from stockbridge.chaos.injectors import FaultRunner
 from stockbridge.chaos.postgres import ThrowawayPostgres, throwaway_postgres
 from stockbridge.chaos.schedule import Fault, Profile, last_fault_end, plan
 from stockbridge.chaos.world import MailServer, World
-from stockbridge.config import parse_config
+from stockbridge.config import Config, parse_config
 from stockbridge.demo import CLARUS_KEY, IMS_TOKEN, WEBHOOK_SECRET, HubControl, demo_config_data
 from stockbridge.demo.despatch_day import Mailbox
 from stockbridge.demo.harness import healthy, wait_for
@@ -199,7 +199,7 @@ def _copy_logs(source: Path, target: Path) -> None:
 def _day(
     options: ChaosOptions,
     world: World,
-    config: Any,
+    config: Config,
     faults: tuple[Fault, ...],
     started: float,
     console: Console,
