@@ -57,9 +57,15 @@ class ChannelResult:
     stale: int = 0
     drift: int = 0
     detail: dict[str, Any] = field(default_factory=dict)
-    # Of the above, what may still come right by itself (a late order, drift a push will repair);
-    # a doubled or stale write already made stays in the far system's history for good.
-    waiting: int = 0
+    # A stale end state that a later write may still correct (an edit not applied yet), rather than a
+    # stale write already in the far system's history.
+    stale_may_settle: bool = False
+
+    @property
+    def waiting(self) -> int:
+        """What may still come right by itself: missing items, drift, a pending stale end state. A
+        doubled or stale write already made stays in the far system's history for good."""
+        return self.lost + self.drift + (self.stale if self.stale_may_settle else 0)
 
     @property
     def clean(self) -> bool:
@@ -184,7 +190,7 @@ def clarus_orders(context: CheckContext) -> ChannelResult:
             examples["stale"].append(reference)
     detail = {k: v[:5] for k, v in examples.items()}
     return ChannelResult(
-        "clarus: orders", len(context.day.orders), lost, doubled, stale, detail=detail, waiting=lost + stale
+        "clarus: orders", len(context.day.orders), lost, doubled, stale, detail=detail, stale_may_settle=True
     )
 
 
@@ -218,9 +224,7 @@ def ims_fulfilments(context: CheckContext) -> ChannelResult:
         if len(records) > 1 or booked > shipped:
             doubled += 1
     missing = [sid for sid in shipments if not fulfilled.get(sid)][:5]
-    return ChannelResult(
-        "ims: item fulfilments", len(shipments), lost, doubled, detail={"missing": missing}, waiting=lost
-    )
+    return ChannelResult("ims: item fulfilments", len(shipments), lost, doubled, detail={"missing": missing})
 
 
 @register
@@ -238,5 +242,4 @@ def customer_notices(context: CheckContext) -> ChannelResult:
         lost,
         stale=early,
         detail={"resent_same_message_id": resent, "before_fulfilment": early},
-        waiting=lost,
     )
