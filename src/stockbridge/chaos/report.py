@@ -44,6 +44,7 @@ def summary(report: ChaosReport) -> dict[str, Any]:
         "restarts": report.restarts,
         "unexpected_exits": {str(k): v for k, v in report.unexpected_exits.items()},
         "injector_errors": report.injector_errors,
+        "log": report.log,
         "passed": report.passed,
         "wall_s": report.wall_s,
     }
