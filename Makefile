@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint typecheck clean
+.PHONY: demo test bench lint typecheck clean chaos
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,14 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# The full chaos day on SQLite, then on a throwaway PostgreSQL with two worker processes (about 25
+# minutes in all); fails if anything was lost, doubled, stale or drifted (docs/reliability.md).
+# CHAOS=quick makes `make test` run the short version (CI sets it).
+chaos: $(STAMP)
+	$(BIN)/stockbridge chaos --db sqlite; sqlite=$$?; \
+	$(BIN)/stockbridge chaos --db postgresql --workers 2; postgresql=$$?; \
+	test $$sqlite -eq 0 -a $$postgresql -eq 0
 
 bench: $(STAMP)
 	$(BIN)/python bench/inventory_burst.py --record

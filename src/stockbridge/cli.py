@@ -684,5 +684,50 @@ def demo(
     sys.exit(0 if succeeded(summary) else 1)
 
 
+class ChaosDatabase(StrEnum):
+    sqlite = "sqlite"
+    postgresql = "postgresql"
+
+
+@app.command()
+def chaos(
+    quick: bool = typer.Option(False, "--quick", help="The short day (under two minutes) CI runs."),
+    db: Annotated[
+        ChaosDatabase,
+        typer.Option("--db", help="postgresql: a throwaway cluster (initdb), never a shared server."),
+    ] = ChaosDatabase.sqlite,
+    workers: int = typer.Option(1, min=1, help="Processes running workers; past 1 needs --db postgresql."),
+    seed: int = typer.Option(1, help="Seed for the fault schedule, the traffic and the simulators."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
+    keep_logs: Annotated[Path | None, typer.Option(help="Copy the hub processes' logs here.")] = None,
+) -> None:
+    """A scripted day on every channel while faults are injected on a schedule; then every simulator's
+    end state is checked. Exit 1 if anything was lost, doubled, stale or drifted (docs/reliability.md)."""
+    from stockbridge.chaos import FULL, QUICK, ChaosOptions, run_chaos
+    from stockbridge.chaos.report import print_report, summary
+
+    if workers > 1 and db is ChaosDatabase.sqlite:
+        err.print("several worker processes need PostgreSQL: pass --db postgresql")
+        raise typer.Exit(2)
+    profile = QUICK if quick else FULL
+    report = run_chaos(
+        ChaosOptions(
+            profile,
+            database=db.value,
+            workers=workers,
+            seed=seed,
+            converge_timeout_s=180 if quick else 600,
+            settle_s=10 if quick else 45,
+            quiet=as_json,
+            keep_logs=keep_logs,
+        )
+    )
+    if as_json:
+        print(json.dumps(summary(report)))
+    else:
+        print_report(Console(width=max(console.width, 110)), report)
+    sys.exit(0 if report.passed else 1)
+
+
 if __name__ == "__main__":
     app()

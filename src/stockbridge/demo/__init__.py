@@ -107,7 +107,7 @@ def demo_config_data(
     }
 
 
-def _subscribed(control: httpx.Client, clarus_url: str, hub_url: str) -> bool:
+def subscribed(control: httpx.Client, clarus_url: str, hub_url: str) -> bool:
     response = control.get(f"{clarus_url}/api/v1/webhooks", headers={"Authorization": f"Bearer {CLARUS_KEY}"})
     return any(s["url"] == f"{hub_url}/webhooks/clarus" for s in response.json()["data"])
 
@@ -160,7 +160,7 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
         with running_hub(config, environ, config_path) as hub_url:
             hub = HubControl(control, hub_url, issue_token(config.effective_database_url(), "demo"))
             # The hub subscribes itself to Clarus's webhooks when it starts (flows/subscriptions.py).
-            wait_for(lambda: _subscribed(control, clarus_url, hub_url), 30, "the hub's webhook subscription")
+            wait_for(lambda: subscribed(control, clarus_url, hub_url), 30, "the hub's webhook subscription")
             control.put(
                 f"{clarus_url}/_control/faults",
                 json={

@@ -8,6 +8,7 @@ from __future__ import annotations
 import email
 import random
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,12 +38,17 @@ class Mailbox:
         return "250 OK"
 
 
-def despatch_orders(http: httpx.Client, clarus_url: str, seed: int) -> Counter[str]:
-    """Ship what the warehouse holds: 60% whole, 30% in two or three parcels, the rest not yet."""
+def despatch_orders(
+    http: httpx.Client, clarus_url: str, seed: int, only: Collection[str] | None = None
+) -> Counter[str]:
+    """Ship what the warehouse holds (or only the orders named): 60% whole, 30% in two or three
+    parcels, the rest not yet."""
     rng = random.Random(seed + 2)
     done: Counter[str] = Counter()
     orders = http.get(f"{clarus_url}/_control/orders").json()["orders"]
     for reference, order in sorted(orders.items()):
+        if only is not None and reference not in only:
+            continue
         if order["status"] in ("cancelled", "despatched", "received", "on_hold"):
             if order["status"] == "received":
                 http.post(f"{clarus_url}/_control/orders/{reference}/advance", json={"status": "released"})

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .clock_api import clock_routes
 from .orders_api import order_routes
 from .poison import parse_poison
 from .server import ClarusServer
@@ -235,6 +236,7 @@ def create_app(settings: ClarusSettings | None = None) -> Starlette:
         Route("/_control/health", health, methods=["GET"]),
         *order_routes(server, api, control),
         *shipment_routes(server, api, control),
+        *clock_routes(server, control),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     app.state.clarus = server

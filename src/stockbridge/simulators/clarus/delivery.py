@@ -51,6 +51,7 @@ class _Delivery:
 class DeliveryWorker:
     def __init__(self, settings: ClarusSettings, is_subscribed: Callable[[str], bool]) -> None:
         self._is_subscribed = is_subscribed
+        self.clock_offset_s = 0.0  # the warehouse's clock error, on X-Clarus-Timestamp too
         self.counters = Counters()
         self._generation = 0
         self._queue: asyncio.Queue[_Delivery] | None = None
@@ -234,7 +235,9 @@ class DeliveryWorker:
             ok = False
         else:
             # Each attempt is stamped and signed when it is sent, so a retry hours later is fresh.
-            timestamp = str(int(time.time() + self.settings.faults.clock_skew_s))
+            # The warehouse's clock offset (`PUT /_control/clock`) and the sender-only skew fault both
+            # move the stamp.
+            timestamp = str(int(time.time() + self.clock_offset_s + self.settings.faults.clock_skew_s))
             headers = {
                 "Content-Type": "application/json",
                 "X-Clarus-Event-Id": item.event_id,

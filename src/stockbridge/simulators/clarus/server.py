@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from .delivery import DeliveryWorker
@@ -16,13 +17,20 @@ class ClarusServer:
 
     def __init__(self, settings: ClarusSettings) -> None:
         self.settings = settings
+        self.clock_offset_s = 0.0  # `PUT /_control/clock`: a warehouse whose clock is off; kept on reset
         self.state = self._new_state(settings)
         self.delivery = DeliveryWorker(settings, lambda sub_id: sub_id in self.state.subscriptions)
         self._api_rng = random.Random(f"{settings.seed}:api")
 
-    @staticmethod
-    def _new_state(settings: ClarusSettings) -> ClarusState:
-        state = ClarusState(settings.warehouses, settings.clock, settings.event_retention)
+    def now(self) -> datetime:
+        return self.settings.clock() + timedelta(seconds=self.clock_offset_s)
+
+    def set_clock_offset(self, offset_s: float) -> None:
+        self.clock_offset_s = offset_s
+        self.delivery.clock_offset_s = offset_s
+
+    def _new_state(self, settings: ClarusSettings) -> ClarusState:
+        state = ClarusState(settings.warehouses, self.now, settings.event_retention)
         if settings.webhook_url is not None:
             state.add_subscription(settings.webhook_url, settings.webhook_secret)
         return state

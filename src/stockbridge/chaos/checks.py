@@ -1,0 +1,245 @@
+"""End-state checks, one per channel and flow, from the simulators' own state only.
+
+Each check reads what a far system holds (the IMS's adjustments and Item Fulfilments, Clarus's
+orders, the mail server's inbox) and compares it with what the scripted day did there. None of them
+reads the hub's database or uses its rules: stock drift comes from `measure_drift` (the oracle).
+
+A channel added later joins by registering its own check with `@register`; the report and the
+verdict pick it up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from stockbridge.config import Config
+from stockbridge.demo import measure_drift
+from stockbridge.demo.despatch_day import Mailbox
+
+SHIPMENT_PREFIX = "sb-if-"  # the hub's Item Fulfilment external id (docs/fulfilment.md)
+_ATS_MEMO = re.compile(r"^stockbridge ATS (-?\d+) v(\d+)$")  # an adjustment line's memo (one target version)
+
+
+@dataclass
+class DayRecord:
+    """What the scripted day did to the simulators: the harness's own notes, not the hub's."""
+
+    orders: dict[str, str] = field(default_factory=dict)  # IMS tranId -> IMS id
+    cancelled: set[str] = field(default_factory=set)
+    edited: set[str] = field(default_factory=set)
+    despatched: set[str] = field(default_factory=set)
+    movements: int = 0
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    http: httpx.Client
+    clarus_url: str
+    ims_url: str
+    ims_token: str
+    config: Config
+    day: DayRecord
+    mailbox: Mailbox
+
+
+@dataclass(frozen=True)
+class ChannelResult:
+    channel: str
+    items: int  # what was checked: SKUs, orders, shipments, notices
+    lost: int = 0
+    doubled: int = 0
+    stale: int = 0
+    drift: int = 0
+    detail: dict[str, Any] = field(default_factory=dict)
+    # A stale end state that a later write may still correct (an edit not applied yet), rather than a
+    # stale write already in the far system's history.
+    stale_may_settle: bool = False
+
+    @property
+    def waiting(self) -> int:
+        """What may still come right by itself: missing items, drift, a pending stale end state. A
+        doubled or stale write already made stays in the far system's history for good."""
+        return self.lost + self.drift + (self.stale if self.stale_may_settle else 0)
+
+    @property
+    def clean(self) -> bool:
+        return self.lost == self.doubled == self.stale == self.drift == 0
+
+
+Check = Callable[[CheckContext], ChannelResult]
+CHECKS: list[Check] = []
+
+
+def register(check: Check) -> Check:
+    CHECKS.append(check)
+    return check
+
+
+def run_checks(context: CheckContext) -> list[ChannelResult]:
+    return [check(context) for check in CHECKS]
+
+
+def _suiteql(context: CheckContext, query: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        response = context.http.post(
+            f"{context.ims_url}/services/rest/query/v1/suiteql",
+            params={"limit": 1000, "offset": offset},
+            headers={"Authorization": f"Bearer {context.ims_token}", "Prefer": "transient"},
+            json={"q": query},
+        )
+        response.raise_for_status()
+        body = response.json()
+        rows += body["items"]
+        if not body.get("hasMore"):
+            return rows
+        offset += 1000
+
+
+@register
+def ims_stock(context: CheckContext) -> ChannelResult:
+    """IMS on hand against the warehouse (drift); each figure the hub computed in one adjustment only
+    (doubled); no figure from an older warehouse version written after a newer one (stale)."""
+    drifted, units = measure_drift(context.clarus_url, context.ims_url, context.config)
+    lines = _suiteql(
+        context,
+        'SELECT "transaction" AS adjustment, item, memo FROM transactionline '
+        "WHERE memo LIKE 'stockbridge ATS %' ORDER BY \"transaction\", linesequencenumber",
+    )
+    # The memo names the figure and the WMS version it was computed from. The same memo twice is one
+    # figure pushed twice (its delta counted twice). The version alone may repeat: a fulfilment posting
+    # changes the IMS figure without a new warehouse movement.
+    written: dict[str, list[tuple[int, int, str]]] = defaultdict(
+        list
+    )  # item -> [(adjustment, version, memo)]
+    for line in lines:
+        memo = str(line["memo"])
+        match = _ATS_MEMO.match(memo)
+        if match is not None:
+            written[str(line["item"])].append((int(line["adjustment"]), int(match.group(2)), memo))
+    doubled = stale = 0
+    examples: list[str] = []
+    for item, writes in written.items():
+        for memo, n in Counter(memo for _, _, memo in writes).items():
+            if n > 1:
+                doubled += n - 1
+                if len(examples) < 5:
+                    examples.append(
+                        f"item {item}: {memo!r} in adjustments {[a for a, _, m in writes if m == memo]}"
+                    )
+        newest = -1
+        for adjustment, version, memo in sorted(writes):
+            if version < newest:
+                stale += 1
+                if len(examples) < 5:
+                    examples.append(f"item {item}: {memo!r} in adjustment {adjustment} after v{newest}")
+            newest = max(newest, version)
+    skus = len(context.http.get(f"{context.clarus_url}/_control/state").json()["warehouses"]["WH1"]["stock"])
+    return ChannelResult(
+        "ims: stock",
+        skus,
+        doubled=doubled,
+        stale=stale,
+        drift=drifted,
+        detail={"drift_units": units, "adjustment_lines": len(lines), "examples": examples},
+    )
+
+
+def _ordered(lines: list[dict[str, Any]], sku: str, quantity: str) -> Counter[str]:
+    total: Counter[str] = Counter()
+    for line in lines:
+        total[str(line[sku])] += round(float(line[quantity]))
+    return total
+
+
+@register
+def clarus_orders(context: CheckContext) -> ChannelResult:
+    """Every order of the day in Clarus as the IMS has it now: none missing (lost), no line sent twice
+    (doubled), no cancellation or edit left unapplied (stale)."""
+    ims = context.http.get(f"{context.ims_url}/_control/sales_orders").json()["orders"]
+    wms = context.http.get(f"{context.clarus_url}/_control/orders").json()["orders"]
+    lost = doubled = stale = 0
+    examples: dict[str, list[str]] = defaultdict(list)
+    for reference in context.day.orders:
+        order, held = ims[reference], wms.get(reference)
+        cancelled = order["status"] == "C"
+        if cancelled:
+            if held is not None and held["status"] != "cancelled":
+                stale += 1
+                examples["stale"].append(reference)
+            continue
+        if held is None or held["status"] == "cancelled":
+            lost += 1
+            examples["lost"].append(reference)
+            continue
+        open_lines = [line for line in order["lines"] if not line.get("isClosed")]
+        want = _ordered(open_lines, "itemId", "quantity")
+        have = _ordered(held["lines"], "sku", "quantity")
+        if Counter(line["sku"] for line in held["lines"]) - Counter(line["itemId"] for line in open_lines):
+            doubled += 1
+            examples["doubled"].append(reference)
+        elif want != have:
+            stale += 1
+            examples["stale"].append(reference)
+    detail = {k: v[:5] for k, v in examples.items()}
+    return ChannelResult(
+        "clarus: orders", len(context.day.orders), lost, doubled, stale, detail=detail, stale_may_settle=True
+    )
+
+
+def _shipments(context: CheckContext) -> dict[str, Any]:
+    shipments: dict[str, Any] = context.http.get(f"{context.clarus_url}/_control/shipments").json()[
+        "shipments"
+    ]
+    return shipments
+
+
+def _hub_fulfilments(context: CheckContext) -> dict[str, list[dict[str, Any]]]:
+    fulfilments = context.http.get(f"{context.ims_url}/_control/fulfilments").json()["fulfilments"]
+    by_shipment: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in fulfilments:
+        external = str(record["externalId"] or "")
+        if external.startswith(SHIPMENT_PREFIX):
+            by_shipment[external.removeprefix(SHIPMENT_PREFIX)].append(record)
+    return by_shipment
+
+
+@register
+def ims_fulfilments(context: CheckContext) -> ChannelResult:
+    """Each Clarus shipment exactly once in the IMS as an Item Fulfilment, for no more than it shipped."""
+    shipments = _shipments(context)
+    fulfilled = _hub_fulfilments(context)
+    lost = sum(1 for sid in shipments if not fulfilled.get(sid))
+    doubled = 0
+    for sid, records in fulfilled.items():
+        shipped = sum(int(line["quantity"]) for line in shipments.get(sid, {}).get("lines", []))
+        booked = sum(round(float(line["quantity"])) for r in records for line in r["lines"])
+        if len(records) > 1 or booked > shipped:
+            doubled += 1
+    missing = [sid for sid in shipments if not fulfilled.get(sid)][:5]
+    return ChannelResult("ims: item fulfilments", len(shipments), lost, doubled, detail={"missing": missing})
+
+
+@register
+def customer_notices(context: CheckContext) -> ChannelResult:
+    """A notice for every shipment the IMS shows fulfilled, none before its fulfilment. A notice sent
+    twice carries the same Message-ID (mail clients show it once); it is reported, not failed."""
+    fulfilled = _hub_fulfilments(context)
+    received = Counter(mail["shipment"] for mail in context.mailbox.received)
+    lost = sum(1 for sid in fulfilled if received[sid] == 0)
+    early = sum(1 for mail in context.mailbox.received if not mail["if_existed"])
+    resent = sum(n - 1 for n in received.values() if n > 1)
+    return ChannelResult(
+        "mail: shipment notices",
+        len(fulfilled),
+        lost,
+        stale=early,
+        detail={"resent_same_message_id": resent, "before_fulfilment": early},
+    )
