@@ -8,9 +8,9 @@ from pathlib import Path
 import stockbridge
 
 SRC = Path(stockbridge.__file__).parent
-# Test and demo machinery, not the hub: simulators fake the far systems, the demo drives them and
-# the oracle judges them; none of them ever sees an inbound payload.
-NOT_THE_HUB = ("simulators/", "demo/", "oracle/", "servers.py")
+# Test and demo machinery, not the hub: simulators fake the far systems, the demo and the chaos day
+# drive them and the oracle judges them; none of them ever sees an inbound payload.
+NOT_THE_HUB = ("simulators/", "demo/", "chaos/", "oracle/", "servers.py")
 
 
 def test_only_connectors_make_outbound_http_calls() -> None:
