@@ -7,14 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from tests.e2e.stack import ENVIRON, Stack, stack, wait_until
 
 from stockbridge.chaos.fleet import HubFleet
 from stockbridge.chaos.postgres import ThrowawayPostgres
 from stockbridge.demo.traffic import Traffic, sku_name
-from stockbridge.store.schema import inbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -46,16 +45,6 @@ def test_the_throwaway_cluster_restarts_cuts_and_refuses(throwaway_pg: Throwaway
     throwaway_pg.restart()
     assert _can_connect(throwaway_pg.url)
     assert throwaway_pg.port != 5432
-
-
-def _stored_movements(env: Stack) -> int:
-    engine = create_engine(env.database_url)
-    with engine.connect() as c:
-        count = c.execute(
-            select(func.count()).select_from(inbox).where(inbox.c.kind == "inventory.movement")
-        ).scalar_one()
-    engine.dispose()
-    return int(count)
 
 
 def _failed_deliveries(env: Stack) -> int:
@@ -94,7 +83,7 @@ def test_two_hub_processes_lose_and_double_nothing(
                 throwaway_pg.accept_connections()
             assert env.drain()["drained"]
             env.wait_converged(timeout_s=120)
-            assert _stored_movements(env) == env.clarus_sequence()
+            assert env.stored_movements() == env.clarus_sequence()
             assert env.duplicate_adjustment_lines() == []
         finally:
             fleet.stop()

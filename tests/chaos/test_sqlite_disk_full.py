@@ -9,26 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, func, select
 from tests.e2e.stack import CLARUS_KEY, ENVIRON, WEBHOOK_SECRET, Stack, stack, wait_until
 
 from stockbridge.chaos.fleet import HubFleet
 from stockbridge.chaos.hub_process import LIMIT_ENV
 from stockbridge.connectors.clarus.signature import sign
 from stockbridge.demo.traffic import Traffic, sku_name
-from stockbridge.store.schema import inbox
 
 pytestmark = pytest.mark.slow
-
-
-def _stored_movements(env: Stack) -> int:
-    engine = create_engine(env.database_url)
-    with engine.connect() as c:
-        count = c.execute(
-            select(func.count()).select_from(inbox).where(inbox.c.kind == "inventory.movement")
-        ).scalar_one()
-    engine.dispose()
-    return int(count)
 
 
 def _deliveries(env: Stack) -> dict[str, int]:
@@ -76,7 +64,7 @@ def test_disk_full_refuses_webhooks_with_503_and_loses_none(tmp_path: Path) -> N
             deliveries = _deliveries(env)
             assert deliveries["rejected"] == deliveries["exhausted"] == 0
             # Every event Clarus made is in the inbox exactly once: nothing acknowledged and lost.
-            assert _stored_movements(env) == env.clarus_sequence()
+            assert env.stored_movements() == env.clarus_sequence()
             assert fleet.exits == {}, fleet.exits
         finally:
             fleet.stop()

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import yaml
+from sqlalchemy import create_engine, func, select
 
 from stockbridge.config import Config, parse_config
 from stockbridge.connectors.clarus.wire import FEED_EVENTS
@@ -38,6 +39,7 @@ from stockbridge.oracle import (
 from stockbridge.servers import free_port, serve_in_thread
 from stockbridge.simulators import clarus as clarus_sim
 from stockbridge.simulators import ims as ims_sim
+from stockbridge.store.schema import inbox
 
 CLARUS_KEY = "test-clarus-key"
 WEBHOOK_SECRET = "test-webhook-secret"
@@ -227,6 +229,16 @@ class Stack:
                 response.raise_for_status()
                 return response
             time.sleep(min(float(response.headers.get("Retry-After", "0.25")), 1.0))
+
+    def stored_movements(self) -> int:
+        """Movement events in the hub's inbox (one row per event id: duplicates are not stored)."""
+        engine = create_engine(self.database_url)
+        with engine.connect() as c:
+            count = c.execute(
+                select(func.count()).select_from(inbox).where(inbox.c.kind == "inventory.movement")
+            ).scalar_one()
+        engine.dispose()
+        return int(count)
 
     def duplicate_adjustment_lines(self) -> list[dict[str, Any]]:
         """Adjustment lines with the same item and memo (figure and version). Not proof of a double

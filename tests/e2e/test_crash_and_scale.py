@@ -8,12 +8,11 @@ import signal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select
-from tests.e2e.stack import Stack, stack, wait_until
+from sqlalchemy import Engine, create_engine
+from tests.e2e.stack import stack, wait_until
 
 from stockbridge.demo.traffic import Traffic, sku_name
 from stockbridge.store import inbox_repo, outbox_repo, targets_repo
-from stockbridge.store.schema import inbox
 
 pytestmark = pytest.mark.slow
 
@@ -21,16 +20,6 @@ pytestmark = pytest.mark.slow
 def _movements(skus: int, count: int, seed: int) -> list[dict[str, object]]:
     traffic = Traffic(skus, seed)
     return list(traffic.initial_receipts()) + [traffic.next() for _ in range(count)]
-
-
-def _distinct_movement_events(env: Stack) -> int:
-    engine = create_engine(env.database_url)
-    with engine.connect() as c:
-        count = c.execute(
-            select(func.count()).select_from(inbox).where(inbox.c.kind == "inventory.movement")
-        ).scalar_one()
-    engine.dispose()
-    return int(count)
 
 
 def _work_in_flight(engine: Engine) -> int:
@@ -79,12 +68,12 @@ def test_sigkill_at_random_points_of_a_burst_loses_doubles_and_leaves_stale_noth
         with env.hub_process():
             deliveries = env.drain()
             # Every delivery the hub acknowledged is in its inbox (a 200 means stored)...
-            assert _distinct_movement_events(env) >= deliveries["delivered"], json.dumps(deliveries)
+            assert env.stored_movements() >= deliveries["delivered"], json.dumps(deliveries)
             # ...and what Clarus gave up on while the hub was down comes from the events feed.
             env.run_job("events_poll", wait=True)
             env.wait_converged(timeout_s=120)
             # Every movement Clarus made reached the inbox exactly once: none lost, none doubled.
-            assert _distinct_movement_events(env) == env.clarus_sequence(), json.dumps(deliveries)
+            assert env.stored_movements() == env.clarus_sequence(), json.dumps(deliveries)
         # None stale: the oracle finds every IMS figure equal to what the warehouse holds.
         drift = env.ims_drift()
         assert not drift, drift.examples

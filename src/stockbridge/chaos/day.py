@@ -16,7 +16,7 @@ from stockbridge.chaos.checks import DayRecord
 from stockbridge.chaos.schedule import Profile
 from stockbridge.chaos.world import World
 from stockbridge.demo.despatch_day import despatch_orders
-from stockbridge.demo.orders_day import MAPPED, OrderDay, PlannedOrder
+from stockbridge.demo.orders_day import MAPPED, OrderDay, PlannedOrder, create_in_ims
 from stockbridge.demo.traffic import Movement, Traffic, sku_name
 
 TICK_S = 0.5
@@ -93,22 +93,7 @@ class ScriptedDay:
             self._create(wave)
 
     def _create(self, wave: list[PlannedOrder]) -> None:
-        body = {
-            "orders": [
-                {
-                    "tranId": p.reference,
-                    "status": p.status,
-                    "shipMethod": p.ship_method,
-                    "email": f"{p.reference.lower()}@example.com",
-                    "shippingAddress": p.address,
-                    "lines": [{"itemId": sku, "quantity": qty} for sku, qty in p.lines],
-                }
-                for p in wave
-            ]
-        }
-        response = self.http.post(f"{self.world.ims_url}/_control/sales_orders", json=body)
-        response.raise_for_status()
-        self.record.orders.update({str(k): str(v) for k, v in response.json()["ids"].items()})
+        self.record.orders.update(create_in_ims(self.http, self.world.ims_url, wave))
         self._created_at.update({p.reference: time.monotonic() for p in wave})
 
     def _change_some(self, wave: list[PlannedOrder]) -> None:

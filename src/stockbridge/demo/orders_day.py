@@ -44,6 +44,26 @@ class PlannedOrder:
     status: str = "B"
 
 
+def create_in_ims(http: httpx.Client, ims_url: str, orders: list[PlannedOrder]) -> dict[str, str]:
+    """Create planned sales orders in the IMS simulator; returns reference → internal id."""
+    body = {
+        "orders": [
+            {
+                "tranId": p.reference,
+                "status": p.status,
+                "shipMethod": p.ship_method,
+                "email": f"{p.reference.lower()}@example.com",
+                "shippingAddress": p.address,
+                "lines": [{"itemId": sku, "quantity": qty} for sku, qty in p.lines],
+            }
+            for p in orders
+        ]
+    }
+    response = http.post(f"{ims_url}/_control/sales_orders", json=body)
+    response.raise_for_status()
+    return {str(k): str(v) for k, v in response.json()["ids"].items()}
+
+
 @dataclass
 class OrderDay:
     orders: int
@@ -89,23 +109,7 @@ class OrderDay:
     def create_orders(self, http: httpx.Client, ims_url: str) -> dict[str, str]:
         ids: dict[str, str] = {}
         for start in range(0, len(self.planned), 250):
-            chunk = self.planned[start : start + 250]
-            body = {
-                "orders": [
-                    {
-                        "tranId": p.reference,
-                        "status": p.status,
-                        "shipMethod": p.ship_method,
-                        "email": f"{p.reference.lower()}@example.com",
-                        "shippingAddress": p.address,
-                        "lines": [{"itemId": sku, "quantity": qty} for sku, qty in p.lines],
-                    }
-                    for p in chunk
-                ]
-            }
-            response = http.post(f"{ims_url}/_control/sales_orders", json=body)
-            response.raise_for_status()
-            ids.update({str(k): str(v) for k, v in response.json()["ids"].items()})
+            ids.update(create_in_ims(http, ims_url, self.planned[start : start + 250]))
         return ids
 
     # --- the day's changes -------------------------------------------------------------------------
