@@ -21,6 +21,7 @@ import httpx
 from stockbridge.config import Config
 from stockbridge.demo import measure_drift
 from stockbridge.demo.despatch_day import Mailbox
+from stockbridge.oracle import adjustments_off_target
 
 SHIPMENT_PREFIX = "sb-if-"  # the hub's Item Fulfilment external id (docs/fulfilment.md)
 _ATS_MEMO = re.compile(r"^stockbridge ATS (-?\d+) v(\d+)$")  # an adjustment line's memo (one target version)
@@ -105,47 +106,40 @@ def _suiteql(context: CheckContext, query: str) -> list[dict[str, Any]]:
 
 @register
 def ims_stock(context: CheckContext) -> ChannelResult:
-    """IMS on hand against the warehouse (drift); each figure the hub computed in one adjustment only
-    (doubled); no figure from an older warehouse version written after a newer one (stale)."""
+    """IMS on hand against the warehouse (drift); every adjustment took on hand to exactly the figure
+    its memo names (else one was applied twice or lost: doubled); no figure from an older warehouse
+    version written after a newer one (stale)."""
     drifted, units = measure_drift(context.clarus_url, context.ims_url, context.config)
     lines = _suiteql(
         context,
-        'SELECT "transaction" AS adjustment, item, memo FROM transactionline '
-        "WHERE memo LIKE 'stockbridge ATS %' ORDER BY \"transaction\", linesequencenumber",
+        'SELECT tl."transaction" AS adjustment, tl.id AS line, tl.item, tl.location, tl.quantity, tl.memo '
+        'FROM transactionline tl JOIN "transaction" t ON t.id = tl."transaction" '
+        "WHERE t.type = 'InvAdjst' ORDER BY tl.\"transaction\", tl.id",
     )
-    # The memo names the figure and the WMS version it was computed from. The same memo twice is one
-    # figure pushed twice (its delta counted twice). The version alone may repeat: a fulfilment posting
-    # changes the IMS figure without a new warehouse movement.
-    written: dict[str, list[tuple[int, int, str]]] = defaultdict(
-        list
-    )  # item -> [(adjustment, version, memo)]
+    # The memo is no unique key: events folded out of order can take a SKU through the same figure
+    # and version twice (139, 134, 139 at one version), each adjustment right. What must hold is the
+    # running on hand (the oracle's `adjustments_off_target`).
+    off = adjustments_off_target(lines)
+    examples = [f"item {o['item']}: {o['memo']!r} left on hand at {o['on_hand_after']}" for o in off[:5]]
+    newest: dict[str, int] = {}
+    stale = 0
     for line in lines:
-        memo = str(line["memo"])
-        match = _ATS_MEMO.match(memo)
-        if match is not None:
-            written[str(line["item"])].append((int(line["adjustment"]), int(match.group(2)), memo))
-    doubled = stale = 0
-    examples: list[str] = []
-    for item, writes in written.items():
-        for memo, n in Counter(memo for _, _, memo in writes).items():
-            if n > 1:
-                doubled += n - 1
-                if len(examples) < 5:
-                    examples.append(
-                        f"item {item}: {memo!r} in adjustments {[a for a, _, m in writes if m == memo]}"
-                    )
-        newest = -1
-        for adjustment, version, memo in sorted(writes):
-            if version < newest:
-                stale += 1
-                if len(examples) < 5:
-                    examples.append(f"item {item}: {memo!r} in adjustment {adjustment} after v{newest}")
-            newest = max(newest, version)
+        match = _ATS_MEMO.match(str(line["memo"] or ""))
+        if match is None:
+            continue
+        item, version = str(line["item"]), int(match.group(2))
+        if version < newest.get(item, -1):
+            stale += 1
+            if len(examples) < 10:
+                examples.append(
+                    f"item {item}: {line['memo']!r} in adjustment {line['adjustment']} after v{newest[item]}"
+                )
+        newest[item] = max(newest.get(item, -1), version)
     skus = len(context.http.get(f"{context.clarus_url}/_control/state").json()["warehouses"]["WH1"]["stock"])
     return ChannelResult(
         "ims: stock",
         skus,
-        doubled=doubled,
+        doubled=len(off),
         stale=stale,
         drift=drifted,
         detail={"drift_units": units, "adjustment_lines": len(lines), "examples": examples},
