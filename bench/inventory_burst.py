@@ -80,6 +80,16 @@ def hub_status(http: httpx.Client, hub: str, token: str) -> dict[str, Any]:
     return status
 
 
+def wait_subscribed(http: httpx.Client, clarus: str, url: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        listed = http.get(f"{clarus}/api/v1/webhooks", headers={"Authorization": f"Bearer {CLARUS_KEY}"})
+        if any(s["url"] == url for s in listed.json()["data"]):
+            return
+        time.sleep(0.1)
+    raise TimeoutError("the hub did not subscribe to Clarus's webhooks")
+
+
 def wait_quiet(
     http: httpx.Client, ims: str, hub: str, token: str, quiet_s: float = 1.5, timeout_s: float = 120
 ) -> None:
@@ -128,11 +138,9 @@ def run(
         with process([python(), "-m", "stockbridge.cli", "serve", "--config", str(config_path)], env):
             wait_http(f"{hub}/health", timeout_s=60)
             token = issue_token(db_url, "bench")
-            http.post(
-                f"{clarus}/api/v1/webhooks",
-                headers={"Authorization": f"Bearer {CLARUS_KEY}"},
-                json={"url": f"{hub}/webhooks/clarus", "secret": SECRET, "events": ["inventory.movement"]},
-            ).raise_for_status()
+            # The hub subscribes itself to Clarus at start-up (a second subscription made here would
+            # be replaced by it, and Clarus drops what it had queued for the one it deletes).
+            wait_subscribed(http, clarus, f"{hub}/webhooks/clarus")
             wait_quiet(http, ims, hub, token)
             traffic = Traffic(skus, seed=42)
             stream = list(traffic.initial_receipts())[:movements]

@@ -19,6 +19,7 @@ from stockbridge.connectors.clarus.wire import FEED_EVENTS
 from stockbridge.connectors.errors import ConnectorError
 from stockbridge.engine.clock import FakeClock
 from stockbridge.engine.connect import connect
+from stockbridge.engine.schedule import claim_run
 from stockbridge.engine.worker import Worker
 from stockbridge.flows.subscriptions import check_subscription
 from stockbridge.simulators import clarus as clarus_sim
@@ -114,6 +115,22 @@ def test_wrong_url_missing_events_and_rotated_secret_are_put_right(
     _check(engine, clarus_url, secret="rotated-secret", base="http://hub.example:9000")
     (rotated,) = _subscriptions(http)
     assert rotated["id"] != moved["id"]
+
+
+def test_replacing_a_subscription_reads_the_events_feed_at_once(
+    engine: Engine, clarus_url: str, http: httpx.Client
+) -> None:
+    """Clarus drops what it still had queued for a subscription the hub deletes; the feed has it."""
+    with engine.begin() as c:  # the events poll ran a moment ago: not due for another hour
+        claim_run(c, "events_poll", T0, 3600)
+    _check(engine, clarus_url)  # nothing replaced: the poll stays where its schedule put it
+    with engine.begin() as c:
+        assert not claim_run(c, "events_poll", T0, 3600)
+    by_hand = {"url": HOOK, "secret": SECRET, "events": ["inventory.movement"]}
+    http.post("/api/v1/webhooks", json=by_hand).raise_for_status()
+    _check(engine, clarus_url)  # the stray subscription is deleted, with whatever it held queued
+    with engine.begin() as c:
+        assert claim_run(c, "events_poll", T0, 3600)
 
 
 def test_clarus_refusing_raises_an_exception_that_the_next_success_resolves(

@@ -18,6 +18,7 @@ from stockbridge.connectors.errors import ConnectorError
 from stockbridge.domain.subscriptions import Registration, SubscriptionPlan, fingerprint, plan_subscription
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
+from stockbridge.engine.schedule import run_soon
 from stockbridge.logs import get_logger
 from stockbridge.store.bookkeeping import get_cursor, raise_exception, resolve_exceptions, set_cursor
 
@@ -58,9 +59,15 @@ async def check_subscription(
         raise
     registration = Registration(kept, url, fingerprint(secret))
 
+    now = clock.now()
+
     def record(connection: Connection) -> None:
         set_cursor(connection, REGISTRATION_CURSOR, json.dumps(asdict(registration)))
         resolve_exceptions(connection, EXCEPTION_TYPE, [ENTITY])
+        if plan.delete:
+            # Clarus drops the deliveries still queued for a subscription it deletes: the events
+            # feed is where they are found again, so read it now rather than at its next schedule.
+            run_soon(connection, "events_poll", now)
 
     await in_transaction(engine, record)
     if not plan.changes:
