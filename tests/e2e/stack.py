@@ -36,6 +36,7 @@ from stockbridge.oracle import (
     ims_drift,
     read_truth,
 )
+from stockbridge.oracle.read import suiteql
 from stockbridge.servers import free_port, serve_in_thread
 from stockbridge.simulators import clarus as clarus_sim
 from stockbridge.simulators import ims as ims_sim
@@ -206,29 +207,8 @@ class Stack:
         return stats
 
     def suiteql(self, query: str, every_page: bool = False) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        while True:
-            response = self._suiteql_page(query, offset=len(rows))
-            page = response.json()
-            rows += page["items"]
-            if not (every_page and page["hasMore"]):
-                return rows
-
-    def _suiteql_page(self, query: str, offset: int) -> httpx.Response:
-        # The test reads under the same account limits the hub is held to (a test may set 4 calls/s):
-        # a 429 here is the simulator's limit, not a failure, so wait as it says (bounded).
-        deadline = time.monotonic() + 30
-        while True:
-            response = self.http.post(
-                f"{self.ims_url}/services/rest/query/v1/suiteql",
-                params={"limit": 1000, "offset": offset},
-                headers={"Authorization": f"Bearer {IMS_TOKEN}", "Prefer": "transient"},
-                json={"q": query},
-            )
-            if response.status_code != 429 or time.monotonic() > deadline:
-                response.raise_for_status()
-                return response
-            time.sleep(min(float(response.headers.get("Retry-After", "0.25")), 1.0))
+        # Read under the same account limits the hub is held to (a test may set 4 calls/s).
+        return suiteql(self.http, self.ims_url, IMS_TOKEN, query, every_page=every_page, patience_s=30)
 
     def stored_movements(self) -> int:
         """Movement events in the hub's inbox (one row per event id: duplicates are not stored)."""

@@ -11,7 +11,6 @@ verdict pick it up.
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from stockbridge.config import Config
 from stockbridge.demo import measure_drift
 from stockbridge.demo.despatch_day import Mailbox
 from stockbridge.oracle import adjustments_off_target
+from stockbridge.oracle.read import suiteql
 
 SHIPMENT_PREFIX = "sb-if-"  # the hub's Item Fulfilment external id (docs/fulfilment.md)
 _ATS_MEMO = re.compile(r"^stockbridge ATS (-?\d+) v(\d+)$")  # an adjustment line's memo (one target version)
@@ -87,34 +87,8 @@ def run_checks(context: CheckContext) -> list[ChannelResult]:
     return [check(context) for check in CHECKS]
 
 
-def _suiteql_page(context: CheckContext, query: str, offset: int) -> httpx.Response:
-    # The checks read under the account's limits, beside a hub still pushing: a 429 is the IMS's
-    # limit, not an answer, so wait as it says (bounded) and ask again.
-    deadline = time.monotonic() + 60
-    while True:
-        response = context.http.post(
-            f"{context.ims_url}/services/rest/query/v1/suiteql",
-            params={"limit": 1000, "offset": offset},
-            headers={"Authorization": f"Bearer {context.ims_token}", "Prefer": "transient"},
-            json={"q": query},
-        )
-        if response.status_code != 429 or time.monotonic() > deadline:
-            response.raise_for_status()
-            return response
-        retry_after = response.headers.get("Retry-After", "")
-        time.sleep(min(float(retry_after) if retry_after.replace(".", "", 1).isdigit() else 0.5, 2.0))
-
-
 def _suiteql(context: CheckContext, query: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    offset = 0
-    while True:
-        response = _suiteql_page(context, query, offset)
-        body = response.json()
-        rows += body["items"]
-        if not body.get("hasMore"):
-            return rows
-        offset += 1000
+    return suiteql(context.http, context.ims_url, context.ims_token, query)
 
 
 @register

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,47 @@ class Truth:
 
     def catalog(self, settings: OracleSettings) -> Catalog:
         return Catalog.read(self.ims_state, self.clarus_items, settings.sku_rules)
+
+
+def suiteql(
+    http: httpx.Client,
+    ims_url: str,
+    token: str,
+    query: str,
+    *,
+    every_page: bool = True,
+    patience_s: float = 60.0,
+) -> list[dict[str, Any]]:
+    """Rows of a SuiteQL query, page after page (or only the first), as the IMS returns them.
+
+    The oracle reads under the account's limits beside a hub that is still pushing: a 429 is the
+    IMS's limit, not an answer, so it waits as `Retry-After` says (bounded) and asks again.
+    """
+    rows: list[dict[str, Any]] = []
+    while True:
+        deadline = time.monotonic() + patience_s
+        while True:
+            response = http.post(
+                f"{ims_url}/services/rest/query/v1/suiteql",
+                params={"limit": 1000, "offset": len(rows)},
+                headers={"Authorization": f"Bearer {token}", "Prefer": "transient"},
+                json={"q": query},
+            )
+            if response.status_code != 429 or time.monotonic() > deadline:
+                break
+            time.sleep(min(_seconds(response.headers.get("Retry-After")), 2.0))
+        response.raise_for_status()
+        page = response.json()
+        rows += page["items"]
+        if not (every_page and page.get("hasMore")):
+            return rows
+
+
+def _seconds(retry_after: str | None) -> float:
+    try:
+        return max(0.0, float(retry_after or "0.25"))
+    except ValueError:
+        return 0.25
 
 
 def _get(http: httpx.Client, url: str, key: str) -> Any:
