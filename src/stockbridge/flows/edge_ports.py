@@ -27,11 +27,6 @@ class InboundFormats(Protocol):
     """Reads the payloads a system sent, as the inbox stored them, into domain types. Each method
     raises `stockbridge.domain.inbound.UnusableEvent` with the reason when the content is unusable."""
 
-    @property
-    def source(self) -> str:
-        """The inbox source its payloads are stored under."""
-        ...
-
     def movement(self, payload: str) -> StockMovement: ...
 
     def snapshot(self, payload: str) -> list[StockBalance]: ...

@@ -7,7 +7,6 @@ the content cannot be used (the fold sets such an entry aside).
 from __future__ import annotations
 
 from stockbridge.connectors.clarus.wire import (
-    SOURCE,
     WireOrderEvent,
     WireShipmentEvent,
     balances_from_snapshot,
@@ -23,8 +22,6 @@ from stockbridge.domain.stock import StockBalance, StockMovement
 
 class ClarusInbound:
     """Reads what Clarus sent: webhook bodies and feed items (both one event), snapshot pages."""
-
-    source = SOURCE
 
     def movement(self, payload: str) -> StockMovement:
         return movement_from_event(parse_movement(payload.encode()))
