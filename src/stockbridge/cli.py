@@ -514,7 +514,7 @@ def audit_skus(
     async def go() -> dict[str, list[object]]:
         connections = connect(loaded)
         try:
-            return await read_sku_audit(connections, loaded)
+            return await read_sku_audit(connections.ims_products, connections.clarus_orders, loaded)
         finally:
             await connections.aclose()
 

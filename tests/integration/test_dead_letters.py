@@ -193,7 +193,6 @@ def _fulfilment_sender(
         engine=engine,
         config=lambda: cfg,
         ims=connections.ims_fulfilments,
-        limiter=connections.ims_limiter,
         notifier=make_notifier(cfg.fulfilment.notifier),
         clock=clock,
         worker_id="w1",

@@ -113,7 +113,6 @@ def _sender(engine: Engine, cfg: Config, connections: Connections) -> Fulfilment
         engine=engine,
         config=lambda: cfg,
         ims=connections.ims_fulfilments,
-        limiter=connections.ims_limiter,
         notifier=make_notifier(cfg.fulfilment.notifier),
         clock=SystemClock(),
         worker_id="w1",

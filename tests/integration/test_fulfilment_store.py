@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import Engine, select
 from tests.factories import T0, config
 
-from stockbridge.connectors.clarus.wire import WireOrderEvent, WireOrderStatus
 from stockbridge.domain.bundles import KitMember
 from stockbridge.domain.fulfilment import Shipment, ShippedLine
 from stockbridge.domain.fulfilment_state import ShipmentState
+from stockbridge.domain.inbound import WarehouseOrderStatus
 from stockbridge.domain.order_state import OrderState, Outcome
 from stockbridge.domain.orders import OrderLine, SalesOrder
 from stockbridge.domain.shipping import Address
@@ -168,18 +168,10 @@ def test_the_hubs_own_fulfilments_are_not_mistaken_for_edits(store: Engine) -> N
 def test_status_table_raises_when_the_ims_does_not_show_the_mapped_status(store: Engine) -> None:
     from dataclasses import replace
 
-    from stockbridge.connectors.clarus.wire import WireOrderEvent, WireOrderStatus
-
     _release(store)
     _ship(store, "S1", ("1", "MUG", 3), ("2.1", "MUG", 2), ("2.2", "TEA", 2))
     _answer_if(store)
-    event = WireOrderEvent(
-        id="e1",
-        type="order.status_changed",
-        data=WireOrderStatus(
-            warehouse_id="WH1", sequence=5, occurred_at=T0, reference="SO601", status="despatched"
-        ),
-    )
+    event = WarehouseOrderStatus("SO601", "despatched", 5, "WH1", T0)
     with store.begin() as c:
         OrderFolder(c, CONFIG, T0).fold_warehouse_status(event)
     later = T0 + timedelta(hours=1)
@@ -209,13 +201,7 @@ def _fold_order(engine: Engine, order: SalesOrder) -> None:
 
 
 def _warehouse_says(engine: Engine, status: str, sequence: int) -> None:
-    event = WireOrderEvent(
-        id=f"evt_{sequence}",
-        type="order.status_changed",
-        data=WireOrderStatus(
-            warehouse_id="WH1", sequence=sequence, occurred_at=T0, reference="SO601", status=status
-        ),
-    )
+    event = WarehouseOrderStatus("SO601", status, sequence, "WH1", T0)
     with engine.begin() as c:
         OrderFolder(c, CONFIG, T0).fold_warehouse_status(event)
 

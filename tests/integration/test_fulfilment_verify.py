@@ -13,12 +13,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from tests.factories import config
 
-from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.auth import BearerAuth
 from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
-from stockbridge.connectors.notify import ShipmentNotice, WebhookNotifier
-from stockbridge.domain.fulfilment import Shipment, ShippedLine
+from stockbridge.connectors.notify import WebhookNotifier
+from stockbridge.domain.fulfilment import Shipment, ShipmentNotice, ShippedLine
 from stockbridge.domain.fulfilment_state import ShipmentState
 from stockbridge.engine.clock import SystemClock
 from stockbridge.flows.fulfilment_sync import verify_tracking
@@ -55,9 +54,7 @@ def test_tracking_that_differs_in_the_ims_is_raised(engine: Engine) -> None:
         async def verify() -> int:
             client = NetSuiteClient(ims_url, BearerAuth(settings.bearer_tokens[0]))
             try:
-                return await verify_tracking(
-                    engine, NetSuiteFulfilments(client), RateLimiter(50, 4), config(), SystemClock()
-                )
+                return await verify_tracking(engine, NetSuiteFulfilments(client), config(), SystemClock())
             finally:
                 await client.aclose()
 

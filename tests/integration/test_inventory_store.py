@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from tests.factories import T0, config, inbound, movement_event
 
+from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.flows.inventory import IMS_CHANNEL, fold_entries
 from stockbridge.store import inbox_repo, outbox_repo, stock_repo, targets_repo
 from stockbridge.store.bookkeeping import list_exceptions, read_counters
@@ -22,7 +23,7 @@ def _fold_all(engine: Engine) -> None:
             entries = inbox_repo.claim_pending(c, 100)
             if not entries:
                 return
-            fold_entries(c, entries, CONFIG, T0)
+            fold_entries(c, entries, CONFIG, T0, formats=ClarusInbound())
 
 
 def test_out_of_order_and_duplicate_events_fold_to_the_newest(engine: Engine) -> None:

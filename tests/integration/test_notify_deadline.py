@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from stockbridge.connectors.errors import RetriableError
-from stockbridge.connectors.notify import Notifier, ShipmentNotice, SmtpNotifier, WebhookNotifier
+from stockbridge.connectors.notify import Notifier, SmtpNotifier, WebhookNotifier
+from stockbridge.domain.fulfilment import ShipmentNotice
 
 NOTICE = ShipmentNotice("SO1", "SHP-1", "ada@example.com", "Ada", "UPS", "STD", ("1ZSHP1",))
 DEADLINE_S = 1.0

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, select
 from tests.factories import T0, config
 
-from stockbridge.connectors.clarus.wire import WireOrderEvent, WireOrderStatus
+from stockbridge.domain.inbound import WarehouseOrderStatus
 from stockbridge.domain.order_state import CommandKind, OrderState, Outcome
 from stockbridge.domain.orders import OrderLine, SalesOrder
 from stockbridge.domain.shipping import Address
@@ -72,13 +72,7 @@ def _answer(engine: Engine, outcome: Outcome = Outcome.DONE, reason: str = "") -
 
 
 def _status(engine: Engine, status: str, sequence: int) -> None:
-    event = WireOrderEvent(
-        id=f"evt_{sequence}",
-        type="order.status_changed",
-        data=WireOrderStatus(
-            warehouse_id="WH1", sequence=sequence, occurred_at=T0, reference="SO501", status=status
-        ),
-    )
+    event = WarehouseOrderStatus("SO501", status, sequence, "WH1", T0)
     with engine.begin() as c:
         OrderFolder(c, CONFIG, T0).fold_warehouse_status(event)
 

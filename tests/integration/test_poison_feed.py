@@ -10,6 +10,8 @@ from tests.clarus_support import clarus_client
 from tests.factories import T0, config
 
 from stockbridge.connectors.clarus.client import ClarusClient
+from stockbridge.connectors.clarus.inbound import ClarusInbound
+from stockbridge.connectors.clarus.stock import ClarusStock
 from stockbridge.engine.clock import FakeClock
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.inventory import IMS_CHANNEL
@@ -26,7 +28,7 @@ def _poll(engine: Engine, base_url: str) -> int:
     async def go() -> int:
         client = ClarusClient(base_url, "clarus-dev-key")
         try:
-            return await poll_events(engine, client, "WH1", CONFIG, FakeClock(T0))
+            return await poll_events(engine, ClarusStock(client), "WH1", CONFIG, FakeClock(T0))
         finally:
             await client.aclose()
 
@@ -39,7 +41,7 @@ def _fold_all(engine: Engine) -> None:
             entries = inbox_repo.claim_pending(c, 100)
             if not entries:
                 return
-            fold_inbox(c, entries, CONFIG, T0)
+            fold_inbox(c, entries, CONFIG, T0, formats=ClarusInbound())
     raise AssertionError("the inbox never emptied")
 
 

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from stockbridge.cli import app
 from stockbridge.config import EXAMPLE_CONFIG
+from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.inventory import IMS_CHANNEL
 from stockbridge.flows.poison import requeue
@@ -35,7 +36,7 @@ def _fold_all(engine: Engine) -> None:
             entries = inbox_repo.claim_pending(c, 100)
             if not entries:
                 return
-            fold_inbox(c, entries, CONFIG, T0)
+            fold_inbox(c, entries, CONFIG, T0, formats=ClarusInbound())
     raise AssertionError("the inbox never emptied")
 
 
@@ -206,7 +207,7 @@ def test_an_unreachable_database_sets_nothing_aside(engine: Engine) -> None:
         pytest.raises(OperationalError),
         engine.begin() as c,
     ):
-        fold_inbox(c, inbox_repo.claim_pending(c, 10), CONFIG, T0)
+        fold_inbox(c, inbox_repo.claim_pending(c, 10), CONFIG, T0, formats=ClarusInbound())
     assert _states(engine)["evt_WH1_000000000001"] == ("pending", None)
     _fold_all(engine)
     assert _figure(engine, "SKU-1") == 2

@@ -22,7 +22,8 @@ from stockbridge.api.ingest import GroupCommitWriter
 from stockbridge.api.limits import BodySizeLimit
 from stockbridge.config import Config
 from stockbridge.connectors.clarus import signature
-from stockbridge.connectors.clarus.wire import SOURCE, UnusableEvent, parse_event
+from stockbridge.connectors.clarus.wire import INBOX_KIND, SOURCE, parse_event
+from stockbridge.domain.inbound import UnusableEvent
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.schedule import SCHEDULED_JOBS, last_runs, run_soon
@@ -87,7 +88,7 @@ def create_app(
                 request, body, f"X-Clarus-Event-Id {header_id!r} does not match the body's id {event.id!r}"
             )
         try:
-            await writer.store(InboundEvent(SOURCE, event.id, event.type, body.decode()))
+            await writer.store(InboundEvent(SOURCE, event.id, INBOX_KIND[event.type], body.decode()))
         except Exception:
             log.exception("could not store webhook %s", event.id)
             webhooks.labels(SOURCE, "store_failed").inc()

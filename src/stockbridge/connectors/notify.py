@@ -16,7 +16,6 @@ import logging
 import smtplib
 import socket
 import threading
-from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -24,19 +23,9 @@ import httpx
 
 from stockbridge.config import NotifierSettings
 from stockbridge.connectors.errors import RejectedError, RetriableError
+from stockbridge.domain.fulfilment import ShipmentNotice
 
 log = logging.getLogger("stockbridge.notify")
-
-
-@dataclass(frozen=True)
-class ShipmentNotice:
-    reference: str
-    shipment_id: str
-    recipient: str
-    name: str
-    carrier: str
-    service: str
-    tracking_numbers: tuple[str, ...]
 
 
 class Notifier(Protocol):

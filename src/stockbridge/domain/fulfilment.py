@@ -31,6 +31,19 @@ class Shipment:
     sequence: int = 0
 
 
+@dataclass(frozen=True)
+class ShipmentNotice:
+    """What the customer is told when a parcel of their order leaves the warehouse."""
+
+    reference: str
+    shipment_id: str
+    recipient: str
+    name: str
+    carrier: str
+    service: str
+    tracking_numbers: tuple[str, ...]
+
+
 class RollupError(ValueError):
     """The shipment names lines the order does not have."""
 

@@ -8,6 +8,17 @@ from dataclasses import dataclass, field
 from stockbridge.domain.skus import SkuRules, collisions, normalise, wms_sku_problem
 
 
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    """An item of the IMS's product master, as its connector reads it."""
+
+    item_id: str
+    sku: str
+    is_inactive: bool
+    last_modified: str | None
+    item_type: str = "InvtPart"
+
+
 @dataclass(frozen=True)
 class CatalogItem:
     sku: str

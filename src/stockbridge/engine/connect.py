@@ -10,21 +10,27 @@ import httpx
 
 from stockbridge.config import Config, ImsAuth, secret
 from stockbridge.connectors.clarus.client import ClarusClient
+from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.connectors.clarus.orders import ClarusOrders
+from stockbridge.connectors.clarus.stock import ClarusStock
 from stockbridge.connectors.clarus.webhooks import ClarusWebhooks
 from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.auth import BearerAuth, ClientCredentialsAuth, TbaAuth
 from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
+from stockbridge.connectors.netsuite.limited import LimitedNetSuiteClient
+from stockbridge.connectors.netsuite.products import NetSuiteProducts
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 
 
 @dataclass
 class Connections:
     clarus: ClarusClient
-    ims: NetSuiteClient
+    ims: NetSuiteClient  # plain: the stock push side wraps its calls in `ims_limiter` itself
     ims_limiter: RateLimiter
     clarus_webhook_secret: str
+    # The same IMS account with `ims_limiter` inside: what the order, product and fulfilment ports use.
+    ims_limited: NetSuiteClient
 
     @property
     def clarus_orders(self) -> ClarusOrders:
@@ -35,16 +41,29 @@ class Connections:
         return ClarusWebhooks(self.clarus)
 
     @property
+    def clarus_stock(self) -> ClarusStock:
+        return ClarusStock(self.clarus)
+
+    @property
+    def clarus_inbound(self) -> ClarusInbound:
+        return ClarusInbound()
+
+    @property
     def ims_orders(self) -> NetSuiteOrders:
-        return NetSuiteOrders(self.ims)
+        return NetSuiteOrders(self.ims_limited)
+
+    @property
+    def ims_products(self) -> NetSuiteProducts:
+        return NetSuiteProducts(self.ims_limited)
 
     @property
     def ims_fulfilments(self) -> NetSuiteFulfilments:
-        return NetSuiteFulfilments(self.ims)
+        return NetSuiteFulfilments(self.ims_limited)
 
     async def aclose(self) -> None:
         await self.clarus.aclose()
         await self.ims.aclose()
+        await self.ims_limited.aclose()
 
 
 def ims_auth(auth: ImsAuth, base_url: str, environ: Mapping[str, str]) -> httpx.Auth:
@@ -68,15 +87,18 @@ def connect(config: Config, environ: Mapping[str, str] | None = None) -> Connect
     env = environ if environ is not None else os.environ
     clarus = config.connectors.clarus
     ims = config.connectors.ims
+    auth = ims_auth(ims.auth, ims.base_url, env)
+    limiter = RateLimiter(
+        ims.calls_per_second,
+        ims.concurrency,
+        min_calls_per_second=ims.min_calls_per_second,
+        recovery_step=ims.recovery_step,
+        system="ims",
+    )
     return Connections(
         clarus=ClarusClient(clarus.base_url, secret(clarus.api_key_env, env), timeout_s=clarus.timeout_s),
-        ims=NetSuiteClient(ims.base_url, ims_auth(ims.auth, ims.base_url, env), timeout_s=ims.timeout_s),
-        ims_limiter=RateLimiter(
-            ims.calls_per_second,
-            ims.concurrency,
-            min_calls_per_second=ims.min_calls_per_second,
-            recovery_step=ims.recovery_step,
-            system="ims",
-        ),
+        ims=NetSuiteClient(ims.base_url, auth, timeout_s=ims.timeout_s),
+        ims_limiter=limiter,
         clarus_webhook_secret=secret(clarus.webhook_secret_env, env),
+        ims_limited=LimitedNetSuiteClient(ims.base_url, auth, limiter=limiter, timeout_s=ims.timeout_s),
     )

@@ -94,7 +94,6 @@ class Worker:
             engine=engine,
             config=lambda: self.config,
             ims=connections.ims_fulfilments,
-            limiter=connections.ims_limiter,
             notifier=make_notifier(config.fulfilment.notifier),
             clock=clock,
             worker_id=self.worker_id,
@@ -136,7 +135,7 @@ class Worker:
         def fold(connection: Connection) -> int:
             entries = inbox_repo.claim_pending(connection, limit)
             if entries:
-                fold_inbox(connection, entries, self.config, now)
+                fold_inbox(connection, entries, self.config, now, formats=self.connections.clarus_inbound)
             return len(entries)
 
         folded = await in_transaction(self.engine, fold)
@@ -209,32 +208,22 @@ class Worker:
             for mapping in self.config.locations:
                 await full_sync(
                     self.engine,
-                    conn.clarus,
+                    conn.clarus_stock,
                     mapping.warehouse,
                     self.clock,
                     self.config.connectors.clarus.snapshot_page_size,
                 )
         elif job == "events_poll":
             for mapping in self.config.locations:
-                await poll_events(self.engine, conn.clarus, mapping.warehouse, self.config, self.clock)
+                await poll_events(self.engine, conn.clarus_stock, mapping.warehouse, self.config, self.clock)
         elif job == "drift_check":
             await check_drift(self.engine, conn.ims, conn.ims_limiter, self.config, self.clock)
         elif job == "orders_poll":
-            await poll_sales_orders(self.engine, conn.ims_orders, conn.ims_limiter, self.clock)
+            await poll_sales_orders(self.engine, conn.ims_orders, self.clock)
         elif job == "product_sync":
-            await sync_products(
-                self.engine,
-                conn.ims,
-                conn.ims_orders,
-                conn.clarus_orders,
-                conn.ims_limiter,
-                self.config,
-                self.clock,
-            )
+            await sync_products(self.engine, conn.ims_products, conn.clarus_orders, self.config, self.clock)
         elif job == "fulfilment_verify":
-            await verify_tracking(
-                self.engine, conn.ims_fulfilments, conn.ims_limiter, self.config, self.clock
-            )
+            await verify_tracking(self.engine, conn.ims_fulfilments, self.config, self.clock)
         elif job == "subscriptions_check":
             await check_subscription(
                 self.engine,

@@ -21,14 +21,13 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from stockbridge.config import Config
-from stockbridge.connectors.clarus.wire import ORDER_EVENTS, SHIPMENT_EVENT, UnusableEvent
-from stockbridge.flows.inventory import INVENTORY_KINDS, StockEntry, fold_stock, parse_stock_entry
-from stockbridge.flows.orders import SALES_ORDER_KIND, OrderEntry, fold_orders, parse_order_entry
+from stockbridge.domain.inbound import ORDER_KINDS, STOCK_KINDS, UnusableEvent
+from stockbridge.flows.edge_ports import InboundFormats
+from stockbridge.flows.inventory import StockEntry, fold_stock, parse_stock_entry
+from stockbridge.flows.orders import OrderEntry, fold_orders, parse_order_entry
 from stockbridge.flows.poison import set_aside
 from stockbridge.store import inbox_repo
 from stockbridge.store.inbox_repo import InboxEntry
-
-ORDER_KINDS = frozenset({SALES_ORDER_KIND, *ORDER_EVENTS, SHIPMENT_EVENT})
 
 T = TypeVar("T")
 Failures = list[tuple[InboxEntry, str]]
@@ -46,18 +45,25 @@ class FoldReport:
 
 
 def fold_inbox(
-    connection: Connection, entries: Sequence[InboxEntry], config: Config, now: datetime
+    connection: Connection,
+    entries: Sequence[InboxEntry],
+    config: Config,
+    now: datetime,
+    *,
+    formats: InboundFormats,
 ) -> FoldReport:
-    """Fold claimed entries; those that cannot be folded are set aside. Caller owns the transaction."""
+    """Fold claimed entries; those that cannot be folded are set aside. Caller owns the transaction.
+
+    `formats` is the warehouse connector's reader of what it sent (the inbox keeps payloads raw)."""
     stock: list[tuple[InboxEntry, StockEntry]] = []
     orders: list[tuple[InboxEntry, OrderEntry]] = []
     failures: Failures = []
     for entry in entries:
         try:
-            if entry.kind in INVENTORY_KINDS:
-                stock.append((entry, parse_stock_entry(entry)))
+            if entry.kind in STOCK_KINDS:
+                stock.append((entry, parse_stock_entry(entry, formats)))
             elif entry.kind in ORDER_KINDS:
-                orders.append((entry, parse_order_entry(entry.kind, entry.payload)))
+                orders.append((entry, parse_order_entry(entry.kind, entry.payload, formats)))
             else:
                 failures.append((entry, f"no flow folds inbox entries of kind {entry.kind!r}"))
         except UnusableEvent as exc:

@@ -9,15 +9,14 @@ from datetime import timedelta
 from sqlalchemy import Connection, Engine
 
 from stockbridge.config import Config
-from stockbridge.connectors.errors import ConnectorError, RejectedError, RetriableError
-from stockbridge.connectors.http import RateLimiter
-from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
-from stockbridge.connectors.notify import Notifier, ShipmentNotice
+from stockbridge.domain.errors import ConnectorError, RejectedError, RetriableError
+from stockbridge.domain.fulfilment import ShipmentNotice
 from stockbridge.domain.fulfilment_state import FulfilmentCommand
 from stockbridge.engine.bounded import Slots
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import next_attempt_at
+from stockbridge.flows.edge_ports import CustomerNotifier, FulfilmentTarget
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.logs import attempt_failed, get_logger
 from stockbridge.store import fulfilment_repo, orders_repo
@@ -52,9 +51,8 @@ class FulfilmentSender:
         *,
         engine: Engine,
         config: Callable[[], Config],
-        ims: NetSuiteFulfilments,
-        limiter: RateLimiter,
-        notifier: Notifier,
+        ims: FulfilmentTarget,
+        notifier: CustomerNotifier,
         clock: Clock,
         worker_id: str,
         concurrency: int = 4,
@@ -64,7 +62,6 @@ class FulfilmentSender:
         self._engine = engine
         self._config = config
         self._ims = ims
-        self._limiter = limiter
         self._notifier = notifier
         self._clock = clock
         self._owner = worker_id
@@ -122,21 +119,17 @@ class FulfilmentSender:
         s = shipment.shipment
         if task.kind == FulfilmentCommand.ITEM_FULFILMENT:
             location = config.ims_location_of(config.order_warehouse()) or ""
-            await self._limiter.run(
-                lambda: self._ims.item_fulfilment(
-                    order.order.ims_id,
-                    if_external_id(s.shipment_id),
-                    lines,
-                    order_lines=[line.line for line in order.order.lines],
-                    location_id=location,
-                    carrier=s.carrier,
-                    tracking_numbers=s.tracking_numbers,
-                )
+            await self._ims.item_fulfilment(
+                order.order.ims_id,
+                if_external_id(s.shipment_id),
+                lines,
+                order_lines=[line.line for line in order.order.lines],
+                location_id=location,
+                carrier=s.carrier,
+                tracking_numbers=s.tracking_numbers,
             )
         elif task.kind == FulfilmentCommand.INVOICE:
-            await self._limiter.run(
-                lambda: self._ims.invoice(order.order.ims_id, invoice_external_id(s.shipment_id), lines)
-            )
+            await self._ims.invoice(order.order.ims_id, invoice_external_id(s.shipment_id), lines)
         else:
             address = order.order.address
             notice = ShipmentNotice(
@@ -212,9 +205,7 @@ def _load(connection: Connection, shipment_id: str) -> tuple[ShipmentRecord, Ord
     return None if order is None else (shipment, order)
 
 
-async def verify_tracking(
-    engine: Engine, ims: NetSuiteFulfilments, limiter: RateLimiter, config: Config, clock: Clock
-) -> int:
+async def verify_tracking(engine: Engine, ims: FulfilmentTarget, config: Config, clock: Clock) -> int:
     """Read back the tracking numbers of recent Item Fulfilments; a difference from what the
     warehouse shipped is `tracking_drift` (the customer would be given the wrong parcel)."""
     since = clock.now() - timedelta(seconds=config.fulfilment.verify_window_s)
@@ -223,7 +214,7 @@ async def verify_tracking(
     for record in recent:
         shipped = sorted(record.shipment.tracking_numbers)
         external_id = if_external_id(record.shipment.shipment_id)
-        shown = await limiter.run(lambda: ims.tracking_numbers(external_id))
+        shown = await ims.tracking_numbers(external_id)
         if shown is not None and sorted(shown) != shipped:
             drifted.append((record.shipment.shipment_id, shipped, sorted(shown)))
     now = clock.now()

@@ -14,24 +14,16 @@ from typing import Any
 from sqlalchemy import Connection
 
 from stockbridge.config import Config
-from stockbridge.connectors.clarus.wire import (
-    MOVEMENT_EVENT,
-    SNAPSHOT_KIND,
-    UnusableEvent,
-    balances_from_snapshot,
-    movement_from_event,
-    parse_movement,
-    parse_snapshot_rows,
-)
 from stockbridge.domain.ats import available_to_sell
+from stockbridge.domain.inbound import STOCK_MOVEMENT, STOCK_SNAPSHOT, UnusableEvent
 from stockbridge.domain.priority import push_priority
 from stockbridge.domain.stock import StockBalance
+from stockbridge.flows.edge_ports import InboundFormats
 from stockbridge.store import inbox_repo, stock_repo, targets_repo
 from stockbridge.store.bookkeeping import bump, raise_exception
 from stockbridge.store.inbox_repo import InboxEntry
 
 IMS_CHANNEL = "ims"
-INVENTORY_KINDS = frozenset({MOVEMENT_EVENT, SNAPSHOT_KIND})
 
 
 @dataclass
@@ -66,22 +58,28 @@ class StockEntry:
     occurred_at: datetime | None  # a movement's; None for a snapshot page (not a movement)
 
 
-def parse_stock_entry(entry: InboxEntry) -> StockEntry:
-    """Parse a movement event or a snapshot page; `UnusableEvent` says why it cannot be folded."""
-    if entry.kind == MOVEMENT_EVENT:
-        movement = movement_from_event(parse_movement(entry.payload.encode()))
+def parse_stock_entry(entry: InboxEntry, formats: InboundFormats) -> StockEntry:
+    """A movement or a snapshot page, read by its sender's connector; `UnusableEvent` says why it
+    cannot be folded."""
+    if entry.kind == STOCK_MOVEMENT:
+        movement = formats.movement(entry.payload)
         return StockEntry(entry.id, movement.balances, movement.occurred_at)
-    if entry.kind == SNAPSHOT_KIND:
-        return StockEntry(entry.id, tuple(balances_from_snapshot(parse_snapshot_rows(entry.payload))), None)
+    if entry.kind == STOCK_SNAPSHOT:
+        return StockEntry(entry.id, tuple(formats.snapshot(entry.payload)), None)
     raise UnusableEvent(f"kind: the inventory flow does not fold {entry.kind!r}")
 
 
 def fold_entries(
-    connection: Connection, entries: Sequence[InboxEntry], config: Config, now: datetime
+    connection: Connection,
+    entries: Sequence[InboxEntry],
+    config: Config,
+    now: datetime,
+    *,
+    formats: InboundFormats,
 ) -> FoldOutcome:
     """Parse and fold a batch of inbox entries (raises on the first unusable one; `flows/fold.py` sets
     such entries aside instead). Caller owns the transaction."""
-    return fold_stock(connection, [parse_stock_entry(e) for e in entries], config, now)
+    return fold_stock(connection, [parse_stock_entry(e, formats) for e in entries], config, now)
 
 
 def fold_stock(

@@ -10,19 +10,16 @@ from datetime import timedelta
 from sqlalchemy import Connection, Engine, select
 
 from stockbridge.config import Config
-from stockbridge.connectors.clarus.orders import ClarusOrders
-from stockbridge.connectors.errors import ConnectorError, RetriableError
-from stockbridge.connectors.http import RateLimiter
-from stockbridge.connectors.netsuite.client import NetSuiteClient
-from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
+from stockbridge.domain.errors import ConnectorError, RetriableError
+from stockbridge.domain.inbound import SALES_ORDER
 from stockbridge.domain.order_state import CommandKind, Outcome
 from stockbridge.domain.product_master import CatalogItem, audit, plan_sync
 from stockbridge.engine.bounded import Slots, run_bounded
 from stockbridge.engine.clock import Clock
-from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import next_attempt_at, with_retries
-from stockbridge.flows.orders import SALES_ORDER_KIND, OrderFolder
+from stockbridge.flows.edge_ports import ProductMaster, SalesOrderSource, WarehouseItems, WarehouseOrders
+from stockbridge.flows.orders import OrderFolder
 from stockbridge.logs import attempt_failed, get_logger
 from stockbridge.store import inbox_repo, items_repo, orders_repo
 from stockbridge.store.bookkeeping import bump, get_cursor, raise_exception, resolve_exceptions, set_cursor
@@ -40,21 +37,21 @@ IMS_SOURCE = "ims"
 
 
 async def poll_sales_orders(
-    engine: Engine, orders_api: NetSuiteOrders, limiter: RateLimiter, clock: Clock, concurrency: int = 4
+    engine: Engine, orders_api: SalesOrderSource, clock: Clock, concurrency: int = 4
 ) -> int:
     """Store every IMS sales order changed since the last poll in the inbox; returns how many."""
     cursor = await in_transaction(engine, lambda c: get_cursor(c, ORDERS_CURSOR))
-    changed = await with_retries(lambda: limiter.run(lambda: orders_api.changed_since(cursor)))
+    changed = await with_retries(lambda: orders_api.changed_since(cursor))
     known = await in_transaction(engine, lambda c: _known_stamps(c, [i for i, _ in changed]))
     # NetSuite stamps to the second and the query is inclusive: re-read the orders stamped in the
     # cursor's own second (an edit in that second would otherwise be missed), skip the rest we hold.
     wanted = [(i, stamp) for i, stamp in changed if known.get(i) != stamp or stamp == cursor]
 
     async def fetch(ims_id: str) -> InboundEvent:
-        order = await with_retries(lambda: limiter.run(lambda: orders_api.get(ims_id)))
+        order = await with_retries(lambda: orders_api.get(ims_id))
         version = orders_repo.order_version(order)
         payload = json.dumps(orders_repo.sales_order_json(order))
-        return InboundEvent(IMS_SOURCE, f"so:{ims_id}:{version}", SALES_ORDER_KIND, payload)
+        return InboundEvent(IMS_SOURCE, f"so:{ims_id}:{version}", SALES_ORDER, payload)
 
     events = await run_bounded([i for i, _ in wanted], concurrency, fetch)
     newest = max((stamp for _, stamp in changed), default=cursor)
@@ -89,7 +86,7 @@ class OrderCommandSender:
         *,
         engine: Engine,
         config: Callable[[], Config],
-        clarus: ClarusOrders,
+        clarus: WarehouseOrders,
         clock: Clock,
         worker_id: str,
         concurrency: int = 4,
@@ -192,17 +189,11 @@ class OrderCommandSender:
 
 
 async def sync_products(
-    engine: Engine,
-    ims: NetSuiteClient,
-    orders_api: NetSuiteOrders,
-    clarus: ClarusOrders,
-    limiter: RateLimiter,
-    config: Config,
-    clock: Clock,
+    engine: Engine, products: ProductMaster, clarus: WarehouseItems, config: Config, clock: Clock
 ) -> int:
     """Make Clarus hold every physical IMS item, active as in the IMS; then re-check held orders."""
-    records = await with_retries(lambda: limiter.run(ims.inventory_items))
-    kits = await with_retries(lambda: limiter.run(orders_api.kits))
+    records = await with_retries(products.inventory_items)
+    kits = await with_retries(products.kits)
     wms = await with_retries(clarus.items)
     catalog = [CatalogItem(r.sku, not r.is_inactive, r.item_type == "Kit") for r in records]
     plan = plan_sync(catalog, wms, config.sku_rules.rules())
@@ -243,9 +234,11 @@ async def sync_products(
     return await in_transaction(engine, store)
 
 
-async def read_sku_audit(connections: Connections, config: Config) -> dict[str, list[object]]:
+async def read_sku_audit(
+    products: ProductMaster, clarus: WarehouseItems, config: Config
+) -> dict[str, list[object]]:
     """Read both item lists live and compare them (`stockbridge audit skus`)."""
-    records = await with_retries(lambda: connections.ims_limiter.run(connections.ims.inventory_items))
-    wms = await with_retries(connections.clarus_orders.items)
+    records = await with_retries(products.inventory_items)
+    wms = await with_retries(clarus.items)
     catalog = [CatalogItem(r.sku, not r.is_inactive, r.item_type == "Kit") for r in records]
     return audit(catalog, wms, config.sku_rules.rules()).as_json()

@@ -14,7 +14,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from stockbridge.config import Config
-from stockbridge.connectors.clarus.wire import UnusableEvent, WireOrderEvent, WireShipmentEvent, parse_event
+from stockbridge.domain.fulfilment import Shipment
+from stockbridge.domain.inbound import (
+    SALES_ORDER,
+    SHIPMENT_DESPATCHED,
+    WAREHOUSE_ORDER_KINDS,
+    UnusableEvent,
+    WarehouseOrderStatus,
+)
 from stockbridge.domain.order_state import (
     CANCELLED_AFTER_DESPATCH,
     NEVER_SENT,
@@ -35,6 +42,7 @@ from stockbridge.domain.orders import (
     WmsOrder,
     prepare,
 )
+from stockbridge.flows.edge_ports import InboundFormats
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.logs import get_logger
 from stockbridge.store import fulfilment_repo, items_repo, orders_repo
@@ -43,7 +51,6 @@ from stockbridge.store.orders_repo import OrderCommand, OrderRecord
 
 log = get_logger(__name__)
 
-SALES_ORDER_KIND = "ims.sales_order"
 HOLD_CODES = (
     "unknown_item",
     "inactive_item",
@@ -194,8 +201,7 @@ class OrderFolder:
             retry_action=retry,
         )
 
-    def fold_warehouse_status(self, event: WireOrderEvent) -> None:
-        data = event.data
+    def fold_warehouse_status(self, data: WarehouseOrderStatus) -> None:
         record = orders_repo.get_order(self.connection, reference=data.reference, lock=True)
         if record is None:
             bump(self.connection, "orders.unknown_wms_status")
@@ -285,20 +291,24 @@ def _is_newer(candidate: str, current: str) -> bool:
     return stamp > current_stamp or (stamp == current_stamp and digest != current_digest)
 
 
-OrderEntry = SalesOrder | WireOrderEvent | WireShipmentEvent
+OrderEntry = SalesOrder | WarehouseOrderStatus | Shipment
 
 
-def parse_order_entry(kind: str, payload: str) -> OrderEntry:
-    """An inbox entry of the order flow, parsed; `UnusableEvent` says why it cannot be folded."""
-    if kind == SALES_ORDER_KIND:
+def parse_order_entry(kind: str, payload: str, formats: InboundFormats) -> OrderEntry:
+    """An inbox entry of the order flow, parsed; `UnusableEvent` says why it cannot be folded.
+
+    A sales order version is the hub's own JSON (stored by `order_sync`); the warehouse's events are
+    read by its connector."""
+    if kind == SALES_ORDER:
         try:
             return orders_repo.sales_order_from_json(json.loads(payload))
         except (ValueError, KeyError, TypeError) as exc:
             raise UnusableEvent(f"sales order: {type(exc).__name__}: {exc}") from None
-    event = parse_event(payload.encode())
-    if not isinstance(event, WireOrderEvent | WireShipmentEvent):
-        raise UnusableEvent(f"type: the order flow does not fold {event.type!r}")
-    return event
+    if kind in WAREHOUSE_ORDER_KINDS:
+        return formats.order_status(payload)
+    if kind == SHIPMENT_DESPATCHED:
+        return formats.shipment(payload)
+    raise UnusableEvent(f"kind: the order flow does not fold {kind!r}")
 
 
 def fold_orders(connection: Connection, entries: Sequence[OrderEntry], config: Config, now: datetime) -> None:
@@ -307,7 +317,7 @@ def fold_orders(connection: Connection, entries: Sequence[OrderEntry], config: C
     for entry in entries:
         if isinstance(entry, SalesOrder):
             folder.fold_sales_order(entry)
-        elif isinstance(entry, WireOrderEvent):
+        elif isinstance(entry, WarehouseOrderStatus):
             folder.fold_warehouse_status(entry)
         else:
-            FulfilmentFolder(connection, config, now).fold_shipment(entry.shipment())
+            FulfilmentFolder(connection, config, now).fold_shipment(entry)

@@ -7,16 +7,14 @@ webhook already delivered is recognised by its id and ignored.
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy import Connection, Engine
 
 from stockbridge.config import Config
-from stockbridge.connectors.clarus.client import ClarusClient, FeedItem
-from stockbridge.connectors.clarus.wire import FEED_EVENTS, SNAPSHOT_KIND, SOURCE, UnusableEvent, parse_event
+from stockbridge.domain.inbound import STOCK_SNAPSHOT, FeedItem
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import with_retries
+from stockbridge.flows.edge_ports import WarehouseStock
 from stockbridge.flows.poison import BAD_FEED_EVENT, reject_unusable
 from stockbridge.store import inbox_repo
 from stockbridge.store.bookkeeping import bump, get_cursor, set_cursor
@@ -24,32 +22,33 @@ from stockbridge.store.inbox_repo import InboundEvent
 from stockbridge.store.states import InboxState
 
 
-def _feed_cursor(warehouse_id: str) -> str:
-    return f"clarus.events.{warehouse_id}"
+def _feed_cursor(source: str, warehouse_id: str) -> str:
+    return f"{source}.events.{warehouse_id}"  # stored: "clarus.events.WH1"
 
 
 async def full_sync(
-    engine: Engine, clarus: ClarusClient, warehouse_id: str, clock: Clock, page_size: int = 1000
+    engine: Engine, stock: WarehouseStock, warehouse_id: str, clock: Clock, page_size: int = 1000
 ) -> int:
     """Store every page of the warehouse's stock snapshot in the inbox; returns the rows stored."""
     rows = 0
+    feed_cursor = _feed_cursor(stock.source, warehouse_id)
     run = clock.now().strftime("%Y%m%dT%H%M%S%f")
     cursor: str | None = None
     page_no = 0
     while True:
-        page = await with_retries(lambda: clarus.snapshot_page(warehouse_id, cursor, page_size))
-        payload = json.dumps([r.model_dump() for r in page.data], separators=(",", ":"))
-        event = InboundEvent(SOURCE, f"snapshot:{warehouse_id}:{run}:{page_no}", SNAPSHOT_KIND, payload)
+        page = await with_retries(lambda: stock.snapshot_page(warehouse_id, cursor, page_size))
+        event_id = f"snapshot:{warehouse_id}:{run}:{page_no}"
+        event = InboundEvent(stock.source, event_id, STOCK_SNAPSHOT, page.payload)
         as_of = page.as_of_sequence
 
         def store(connection: Connection) -> None:
             _store(connection, [event], clock)
             # A first snapshot is where the events feed starts: what came before is in it.
-            if as_of is not None and get_cursor(connection, _feed_cursor(warehouse_id)) is None:
-                set_cursor(connection, _feed_cursor(warehouse_id), str(as_of))
+            if as_of is not None and get_cursor(connection, feed_cursor) is None:
+                set_cursor(connection, feed_cursor, str(as_of))
 
         await in_transaction(engine, store)
-        rows += len(page.data)
+        rows += page.rows
         page_no += 1
         cursor = page.next_cursor
         if not cursor:
@@ -59,19 +58,19 @@ async def full_sync(
 
 
 async def poll_events(
-    engine: Engine, clarus: ClarusClient, warehouse_id: str, config: Config, clock: Clock
+    engine: Engine, stock: WarehouseStock, warehouse_id: str, config: Config, clock: Clock
 ) -> int:
     """Store events from the feed after our cursor (what webhooks missed while we or they were down).
 
     Each event is validated as a webhook is; one that is unusable is kept as rejected with an
     exception (`bad_feed_event`) and the cursor moves on."""
-    cursor_name = _feed_cursor(warehouse_id)
+    cursor_name = _feed_cursor(stock.source, warehouse_id)
     stored = await in_transaction(engine, lambda c: get_cursor(c, cursor_name))
     after = int(stored) if stored is not None else 0
     recovered = 0
     while True:
-        items, next_after, has_more = await with_retries(lambda: clarus.events_after(warehouse_id, after))
-        inbound, unusable = _validate(items)
+        items, next_after, has_more = await with_retries(lambda: stock.events_after(warehouse_id, after))
+        inbound, unusable = _sort(stock.source, items)
 
         def store(
             connection: Connection,
@@ -86,7 +85,7 @@ async def poll_events(
                     connection,
                     config,
                     clock.now(),
-                    source=SOURCE,
+                    source=stock.source,
                     claimed_id=item.event_id,
                     body=item.raw,
                     reason=reason,
@@ -103,20 +102,17 @@ async def poll_events(
             return recovered
 
 
-def _validate(items: list[FeedItem]) -> tuple[list[InboundEvent], list[tuple[FeedItem, str]]]:
-    """Feed events through the webhook's parse: the usable ones to store, the others with the reason.
-    Types the hub does not fold are skipped, as a webhook subscription would not deliver them."""
+def _sort(source: str, items: list[FeedItem]) -> tuple[list[InboundEvent], list[tuple[FeedItem, str]]]:
+    """Feed items as the connector checked them (as it checks a webhook): the usable ones to store,
+    the unusable ones with the reason. Types the hub does not fold are skipped, as a webhook
+    subscription would not deliver them."""
     usable: list[InboundEvent] = []
     unusable: list[tuple[FeedItem, str]] = []
     for item in items:
-        if item.type is not None and item.type not in FEED_EVENTS:
-            continue
-        try:
-            event = parse_event(item.raw)
-        except UnusableEvent as exc:
-            unusable.append((item, str(exc)))
-            continue
-        usable.append(InboundEvent(SOURCE, event.id, event.type, item.raw.decode()))
+        if item.problem is not None:
+            unusable.append((item, item.problem))
+        elif item.kind is not None and item.event_id is not None:
+            usable.append(InboundEvent(source, item.event_id, item.kind, item.raw.decode()))
     return usable, unusable
 
 

@@ -12,13 +12,12 @@ from dataclasses import asdict
 from sqlalchemy import Connection, Engine
 
 from stockbridge.config import Config
-from stockbridge.connectors.clarus.webhooks import ClarusWebhooks
-from stockbridge.connectors.clarus.wire import FEED_EVENTS
-from stockbridge.connectors.errors import ConnectorError
+from stockbridge.domain.errors import ConnectorError
 from stockbridge.domain.subscriptions import Registration, SubscriptionPlan, fingerprint, plan_subscription
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.schedule import run_soon
+from stockbridge.flows.edge_ports import WebhookSubscriptions
 from stockbridge.logs import get_logger
 from stockbridge.store.bookkeeping import get_cursor, raise_exception, resolve_exceptions, set_cursor
 
@@ -31,7 +30,7 @@ ENTITY = "clarus:webhooks"
 
 
 async def check_subscription(
-    engine: Engine, webhooks: ClarusWebhooks, config: Config, secret: str, clock: Clock, base_url: str
+    engine: Engine, webhooks: WebhookSubscriptions, config: Config, secret: str, clock: Clock, base_url: str
 ) -> SubscriptionPlan:
     """Make Clarus hold exactly one subscription delivering every folded event type to `base_url`.
 
@@ -76,16 +75,16 @@ async def check_subscription(
 
 
 async def _apply(
-    engine: Engine, webhooks: ClarusWebhooks, url: str, secret: str
+    engine: Engine, webhooks: WebhookSubscriptions, url: str, secret: str
 ) -> tuple[SubscriptionPlan, str]:
     existing = await webhooks.subscriptions()
     recorded = await in_transaction(engine, _registration)
-    plan = plan_subscription(existing, recorded, url, FEED_EVENTS, fingerprint(secret))
+    plan = plan_subscription(existing, recorded, url, webhooks.events, fingerprint(secret))
     why = "; ".join(plan.reasons)
     kept = plan.keep
     if kept is None:
         # Create before deleting, so no event finds the hub without a subscription.
-        created = await webhooks.subscribe(url, secret, FEED_EVENTS)
+        created = await webhooks.subscribe(url, secret, webhooks.events)
         kept = created.id
         log.info("webhook subscription registered", id=kept, url=url, events=sorted(created.events), why=why)
     for subscription_id in plan.delete:

@@ -7,6 +7,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from stockbridge.connectors.clarus.client import SYSTEM, ClarusClient
+from stockbridge.connectors.clarus.wire import FEED_EVENTS
 from stockbridge.connectors.errors import RejectedError
 from stockbridge.domain.subscriptions import Subscription
 
@@ -29,6 +30,9 @@ class _WireList(BaseModel):
 
 
 class ClarusWebhooks:
+    # The event types the hub needs delivered: every one it folds.
+    events: frozenset[str] = FEED_EVENTS
+
     def __init__(self, client: ClarusClient) -> None:
         self._client = client
 

@@ -7,7 +7,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from stockbridge.domain import inbound
 from stockbridge.domain.fulfilment import Shipment, ShippedLine
+from stockbridge.domain.inbound import UnusableEvent, WarehouseOrderStatus
 from stockbridge.domain.stock import StockBalance, StockMovement
 
 SOURCE = "clarus"
@@ -16,9 +18,15 @@ ORDER_STATUS_EVENT = "order.status_changed"
 ORDER_UPDATED_EVENT = "order.updated"
 ORDER_EVENTS = frozenset({ORDER_STATUS_EVENT, ORDER_UPDATED_EVENT})
 SHIPMENT_EVENT = "shipment.despatched"
+# Each Clarus event type the hub folds, and the inbox kind it is stored under.
+INBOX_KIND = {
+    MOVEMENT_EVENT: inbound.STOCK_MOVEMENT,
+    ORDER_STATUS_EVENT: inbound.WAREHOUSE_ORDER_STATUS,
+    ORDER_UPDATED_EVENT: inbound.WAREHOUSE_ORDER_UPDATED,
+    SHIPMENT_EVENT: inbound.SHIPMENT_DESPATCHED,
+}
 # Every Clarus event type the hub folds (webhooks and the events feed alike).
-FEED_EVENTS = frozenset({MOVEMENT_EVENT, *ORDER_EVENTS, SHIPMENT_EVENT})
-SNAPSHOT_KIND = "clarus.stock_snapshot"
+FEED_EVENTS = frozenset(INBOX_KIND)
 
 
 # What the hub can store (store/schema.py): quantities and sequences go into signed 64-bit columns, and
@@ -35,10 +43,6 @@ Sku = Annotated[str, Field(min_length=1, max_length=100)]
 Status = Annotated[str, Field(min_length=1, max_length=32)]
 WarehouseId = Annotated[str, Field(max_length=64)]
 Reference = Annotated[str, Field(min_length=1, max_length=64)]
-
-
-class UnusableEvent(ValueError):
-    """A correctly signed event whose content the hub cannot use; the reason says why."""
 
 
 class _Wire(BaseModel):
@@ -80,6 +84,10 @@ class WireOrderEvent(_Wire):
     id: EventId
     type: str
     data: WireOrderStatus
+
+    def order_status(self) -> WarehouseOrderStatus:
+        d = self.data
+        return WarehouseOrderStatus(d.reference, d.status, d.sequence, d.warehouse_id, d.occurred_at)
 
 
 class WireShippedLine(_Wire):

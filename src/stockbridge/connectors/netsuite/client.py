@@ -22,18 +22,10 @@ from stockbridge.connectors.errors import (
 )
 from stockbridge.connectors.http import parse_retry_after, send
 from stockbridge.connectors.shapes import expect_shape, json_object
+from stockbridge.domain.product_master import ItemRecord
 
 SYSTEM = "ims"
 SUITEQL_PAGE = 1000  # NetSuite's maximum page size for SuiteQL
-
-
-@dataclass(frozen=True, slots=True)
-class ItemRecord:
-    item_id: str
-    sku: str
-    is_inactive: bool
-    last_modified: str | None
-    item_type: str = "InvtPart"
 
 
 @dataclass(frozen=True, slots=True)
