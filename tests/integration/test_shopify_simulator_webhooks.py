@@ -239,3 +239,46 @@ def test_webhook_subscription_create_through_graphql(
     order = place(http)
     http.post(f"/_control/orders/{order['id']}/cancel", json={})
     wait_for(lambda: target.topics() == ["orders/cancelled"])
+
+
+def test_a_fulfilment_sends_fulfillments_create_with_its_tracking(
+    http: httpx.Client, receiver: tuple[Receiver, str]
+) -> None:
+    target, _ = receiver
+    seed(http, "A-1", 5)
+    order = place(http, quantity=2)
+    query = """
+    query ($id: ID!) { order(id: $id) { fulfillmentOrders(first: 1) { nodes { id
+      lineItems(first: 5) { nodes { id } } } } } }"""
+    headers = {"X-Shopify-Access-Token": "shpat_test"}
+    url = "/admin/api/2026-04/graphql.json"
+    found = http.post(
+        url, json={"query": query, "variables": {"id": order["admin_graphql_api_id"]}}, headers=headers
+    )
+    [fo] = found.json()["data"]["order"]["fulfillmentOrders"]["nodes"]
+    mutation = """
+    mutation ($f: FulfillmentInput!) { fulfillmentCreate(fulfillment: $f) { userErrors { message } } }"""
+    group = {
+        "fulfillmentOrderId": fo["id"],
+        "fulfillmentOrderLineItems": [{"id": fo["lineItems"]["nodes"][0]["id"], "quantity": 1}],
+    }
+    fulfilment = {"lineItemsByFulfillmentOrder": [group], "trackingInfo": {"company": "DPD", "number": "T9"}}
+    http.post(url, json={"query": mutation, "variables": {"f": fulfilment}}, headers=headers)
+    wait_for(lambda: "fulfillments/create" in target.topics())
+    [body] = [json.loads(raw) for h, raw in target.received if h["x-shopify-topic"] == "fulfillments/create"]
+    assert body["order_id"] == order["id"]
+    assert body["tracking_number"] == "T9"
+    assert body["line_items"] == [
+        {
+            "id": order["line_items"][0]["id"],
+            "sku": "A-1",
+            "quantity": 1,
+            "variant_id": order["line_items"][0]["variant_id"],
+        }
+    ]
+
+    def partial_update_arrived() -> bool:
+        updates = [json.loads(raw) for h, raw in target.received if h["x-shopify-topic"] == "orders/updated"]
+        return any(update["fulfillment_status"] == "partial" for update in updates)
+
+    wait_for(partial_update_arrived)
