@@ -85,6 +85,8 @@ def test_a_query_pages_through_variants_to_the_end(http: httpx.Client) -> None:
     assert seen == [(sku, n) for n, sku in enumerate(skus)]
     found = gql(http, '{ productVariants(first: 5, query: "sku:SKU-3") { nodes { sku } } }')
     assert found["data"]["productVariants"]["nodes"] == [{"sku": "SKU-3"}]
+    either = gql(http, "{ inventoryItems(first: 5, query: \"sku:SKU-1 OR sku:'SKU-4'\") { nodes { sku } } }")
+    assert either["data"]["inventoryItems"]["nodes"] == [{"sku": "SKU-1"}, {"sku": "SKU-4"}]
 
 
 def test_set_quantities_sets_available_and_logs_the_change(http: httpx.Client) -> None:

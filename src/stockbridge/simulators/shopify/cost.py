@@ -42,27 +42,27 @@ class CostModel:
         )
         assert root is not None
         if operation.operation.value == "mutation":
-            return self.mutation_cost * len(self._fields(operation.selection_set))
+            return self.mutation_cost * len(self.fields(operation.selection_set))
         return self._selection_cost(operation.selection_set, root, None)
 
     def actual(self, operation: OperationDefinitionNode, data: Mapping[str, Any] | None) -> int:
         if operation.operation.value == "mutation":
-            return self.mutation_cost * len(self._fields(operation.selection_set))
+            return self.mutation_cost * len(self.fields(operation.selection_set))
         root = self.schema.query_type
         assert root is not None
         return self._selection_cost(operation.selection_set, root, data or {})
 
     # --- walking ---------------------------------------------------------------------------------
-    def _fields(self, selection_set: SelectionSetNode | None) -> list[FieldNode]:
+    def fields(self, selection_set: SelectionSetNode | None) -> list[FieldNode]:
         """The fields of a selection set, fragments spread in."""
         fields: list[FieldNode] = []
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
                 fields.append(selection)
             elif isinstance(selection, InlineFragmentNode):
-                fields.extend(self._fields(selection.selection_set))
+                fields.extend(self.fields(selection.selection_set))
             elif isinstance(selection, FragmentSpreadNode) and selection.name.value in self.fragments:
-                fields.extend(self._fields(self.fragments[selection.name.value].selection_set))
+                fields.extend(self.fields(self.fragments[selection.name.value].selection_set))
         return fields
 
     def _argument(self, node: FieldNode, name: str) -> Any:
@@ -78,7 +78,7 @@ class CostModel:
         if not isinstance(parent, GraphQLObjectType):
             return 0
         total = 0
-        for node in self._fields(selection_set):
+        for node in self.fields(selection_set):
             definition = parent.fields.get(node.name.value)
             if definition is None or node.selection_set is None:
                 continue  # scalars and enums are free; unknown fields were refused by validation
@@ -102,11 +102,11 @@ class CostModel:
         if node_type is None:
             return CONNECTION_BASE
         per_node: list[tuple[SelectionSetNode | None, str, bool]] = []
-        for field in self._fields(node.selection_set):
+        for field in self.fields(node.selection_set):
             if field.name.value == "nodes":
                 per_node.append((field.selection_set, field.alias.value if field.alias else "nodes", False))
             elif field.name.value == "edges":
-                for inner in self._fields(field.selection_set):
+                for inner in self.fields(field.selection_set):
                     if inner.name.value == "node":
                         edges_key = field.alias.value if field.alias else "edges"
                         per_node.append((inner.selection_set, edges_key, True))

@@ -82,7 +82,7 @@ def run_operation(
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     model = CostModel(sim.schema, fragments, variables, sim.settings.mutation_cost)
     requested = model.requested(operation)
-    fields = [f.name.value for f in model._fields(operation.selection_set)]
+    fields = [f.name.value for f in model.fields(operation.selection_set)]
     sim.stats.record_call(fields)
     bucket = sim.bucket
     if requested > bucket.size:

@@ -102,8 +102,15 @@ class QueryRoot:
         level = next((lv for lv in self.catalog.levels.values() if lv.id == number), None)
         return None if level is None else LevelView(self.catalog, level)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.sim.order_queries, name)  # orders, order, fulfillmentOrder
+    # Orders live in order_views; the root only routes to them.
+    def order(self, info: Info, id: str) -> Any:
+        return self.sim.order_queries.order(info, id)
+
+    def orders(self, info: Info, **arguments: Any) -> dict[str, Any]:
+        return self.sim.order_queries.orders(info, **arguments)
+
+    def fulfillmentOrder(self, info: Info, id: str) -> Any:
+        return self.sim.order_queries.fulfillmentOrder(info, id)
 
 
 class MutationRoot:
@@ -130,8 +137,11 @@ class MutationRoot:
         errors = [{"field": e.field, "message": e.message, "code": e.code} for e in result.user_errors]
         return {"inventoryAdjustmentGroup": group, "userErrors": errors}
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.sim.order_mutations, name)  # fulfillmentCreate, webhookSubscriptionCreate
+    def fulfillmentCreate(self, info: Info, **arguments: Any) -> dict[str, Any]:
+        return self.sim.order_mutations.fulfillmentCreate(info, **arguments)
+
+    def webhookSubscriptionCreate(self, info: Info, **arguments: Any) -> dict[str, Any]:
+        return self.sim.order_mutations.webhookSubscriptionCreate(info, **arguments)
 
 
 def idempotency_key(info: Info) -> str | None:
