@@ -15,7 +15,7 @@ import httpx
 import pytest
 import shopify
 from tests.servers import run_app
-from tests.shopify_support import SET_QUANTITIES, TOKEN, VERSION, seed, set_input
+from tests.shopify_sim_support import SET_QUANTITIES, TOKEN, VERSION, seed, set_input
 
 from stockbridge.simulators.shopify import ShopifySettings, create_app
 

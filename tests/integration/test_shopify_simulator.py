@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from tests.servers import run_app
-from tests.shopify_support import LOCATION, SET_QUANTITIES, StepClock, gql, level, seed, set_input
+from tests.shopify_sim_support import LOCATION, SET_QUANTITIES, StepClock, gql, level, seed, set_input
 
 from stockbridge.simulators.shopify import ShopifySettings, create_app
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.servers import run_app
-from tests.shopify_support import StepClock, gql, level, seed
+from tests.shopify_sim_support import StepClock, gql, level, seed
 
 from stockbridge.simulators.shopify import ShopifySettings, create_app
 

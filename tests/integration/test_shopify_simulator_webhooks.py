@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from tests.servers import run_app
-from tests.shopify_support import SECRET, seed
+from tests.shopify_sim_support import SECRET, seed
 
 from stockbridge.simulators.shopify import ShopifySettings, create_app
 
