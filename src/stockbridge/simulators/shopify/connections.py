@@ -20,7 +20,8 @@ from graphql import GraphQLError
 T = TypeVar("T")
 MAX_PAGE = 250  # Shopify's largest `first`
 
-_TERM = re.compile(r"""(\w+):(>=|<=|>|<)?('[^']*'|"[^"]*"|\S+)""")
+_VALUE = r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s()]+"""
+_TOKEN = re.compile(rf"(?P<field>\w+):(?P<op>>=|<=|>|<)?(?P<value>{_VALUE})|(?P<word>\S+)")
 
 
 @dataclass(frozen=True)
@@ -52,14 +53,21 @@ def _moment(text: str) -> datetime | None:
 
 
 def parse_search(query: str | None) -> list[list[Term]]:
-    """Alternatives (OR) of conjunctions (AND) of terms; an empty list matches everything."""
-    if not query or not query.strip():
-        return []
-    alternatives: list[list[Term]] = []
-    for part in re.split(r"\s+OR\s+", query.strip()):
-        terms = [Term(m.group(1), m.group(2) or "=", m.group(3).strip("'\"")) for m in _TERM.finditer(part)]
-        alternatives.append(terms)
-    return alternatives
+    """Alternatives (OR) of conjunctions (AND) of terms; an empty list matches everything.
+
+    Quoted values may escape a quote or a backslash with a backslash (`sku:"A \\"B\\""`).
+    """
+    alternatives: list[list[Term]] = [[]]
+    for match in _TOKEN.finditer(query or ""):
+        if match.group("field") is None:
+            if match.group("word") == "OR":
+                alternatives.append([])
+            continue  # AND, and free text this subset does not search
+        value = match.group("value")
+        if value[:1] in "'\"" and len(value) >= 2 and value[-1] == value[0]:
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        alternatives[-1].append(Term(match.group("field"), match.group("op") or "=", value))
+    return [terms for terms in alternatives if terms]
 
 
 def matches(search: list[list[Term]], fields: Callable[[str], Any], known: Sequence[str]) -> bool:
