@@ -216,3 +216,30 @@ def test_a_parse_error_is_a_graphql_error_not_a_crash(http: httpx.Client) -> Non
     assert "data" not in body
     body = gql(http, "{ shop { nonsense } }")
     assert "nonsense" in body["errors"][0]["message"]
+
+
+def test_a_write_lost_after_commit_and_retried_with_its_key_applies_once(http: httpx.Client) -> None:
+    item = seed(http, "J-1", 5)["inventory_item_id"]
+    http.post("/_control/faults", json={"api": {"fail_after_commit_rate": 1.0}})
+    variables = {"query": SET_QUANTITIES, "variables": {"input": set_input(item, 6, 5), "key": "k-lost"}}
+    headers = {"X-Shopify-Access-Token": "shpat_test"}
+    lost = http.post("/admin/api/2026-04/graphql.json", json=variables, headers=headers)
+    assert lost.status_code == 502
+    assert level(http, "J-1")["available"] == 6  # it did apply
+    http.post("/_control/faults", json={"api": {"fail_after_commit_rate": 0.0}})
+    retried = gql(http, SET_QUANTITIES, variables["variables"])
+    assert retried["data"]["inventorySetQuantities"]["userErrors"] == []  # the first result, not stale
+    assert len(http.get("/_control/mutations").json()["mutations"]) == 1
+
+
+def test_an_outage_is_a_503_and_runs_nothing(http: httpx.Client) -> None:
+    item = seed(http, "K-1", 5)["inventory_item_id"]
+    http.post("/_control/faults", json={"api": {"outage": True}})
+    body = {"query": SET_QUANTITIES, "variables": {"input": set_input(item, 1, 5), "key": "k-out"}}
+    answer = http.post(
+        "/admin/api/2026-04/graphql.json", json=body, headers={"X-Shopify-Access-Token": "shpat_test"}
+    )
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "1"
+    assert level(http, "K-1")["available"] == 5
+    assert http.get("/_control/calls").json()["failed_injected"] == 1

@@ -17,11 +17,12 @@ from starlette.routing import Route
 from .app import ShopifySimulator
 from .control import control_routes
 from .graphql_api import graphql_endpoint
-from .settings import SUPPORTED_VERSIONS, ShopifySettings, WebhookFaults
+from .settings import SUPPORTED_VERSIONS, ApiFaults, ShopifySettings, WebhookFaults
 from .webhooks import sign
 
 __all__ = [
     "SUPPORTED_VERSIONS",
+    "ApiFaults",
     "ShopifySettings",
     "ShopifySimulator",
     "WebhookFaults",

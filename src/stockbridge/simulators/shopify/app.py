@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from graphql import DocumentNode, OperationDefinitionNode
@@ -15,7 +16,7 @@ from .order_mutations import OrderMutations
 from .order_views import OrderQueries
 from .orders import OrderBook
 from .schema import build
-from .settings import ShopifySettings
+from .settings import ApiFaults, ShopifySettings
 from .state import Catalog
 from .webhooks import WebhookSender
 
@@ -29,6 +30,7 @@ class Stats:
     throttled: int = 0
     refused: int = 0  # over the single-query maximum
     unauthorized: int = 0
+    failed_injected: int = 0  # 503s and 502s the API faults answered
     per_operation: Counter[str] = field(default_factory=Counter)
     throttled_per_operation: Counter[str] = field(default_factory=Counter)
 
@@ -50,6 +52,7 @@ class Stats:
             "throttled": self.throttled,
             "refused": self.refused,
             "unauthorized": self.unauthorized,
+            "failed_injected": self.failed_injected,
             "per_operation": dict(self.per_operation),
             "throttled_per_operation": dict(self.throttled_per_operation),
         }
@@ -74,6 +77,21 @@ class ShopifySimulator:
         self.max_quantities = s.max_quantities_per_call
         self.stats = Stats()
         self.webhooks.reset()
+        self.configure_api_faults(asdict(s.api_faults))
+
+    def configure_api_faults(self, values: dict[str, Any]) -> None:
+        current = asdict(getattr(self, "api_faults", self.settings.api_faults))
+        unknown = set(values) - set(current)
+        if unknown:
+            raise ValueError(f"unknown API faults: {sorted(unknown)}")
+        self.api_faults = ApiFaults(**{**current, **values})
+        self.api_rng = random.Random(self.api_faults.seed)
+
+    def fail_before(self) -> bool:
+        return self.api_faults.outage or self.api_rng.random() < self.api_faults.fail_rate
+
+    def fail_after(self) -> bool:
+        return self.api_rng.random() < self.api_faults.fail_after_commit_rate
 
     def run(
         self,

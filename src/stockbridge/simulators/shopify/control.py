@@ -183,9 +183,17 @@ def webhook_log(sim: ShopifySimulator, request: Request, body: dict[str, Any]) -
 
 
 def faults(sim: ShopifySimulator, request: Request, body: dict[str, Any]) -> Any:
-    """`{"duplicate_rate", "reorder_rate", "loss_rate", "delay_ms", "seed"}` (any subset; re-seeds)."""
-    sim.webhooks.configure_faults(body)
-    return vars(sim.webhooks.faults)
+    """Webhook faults `{"duplicate_rate", "reorder_rate", "loss_rate", "delay_ms", "seed"}` and API
+    faults under `"api": {"fail_rate", "fail_after_commit_rate", "latency_ms", "outage", "seed"}`;
+    any subset of either (each given set re-seeds its RNG)."""
+    api = body.pop("api", None)
+    if api is not None:
+        if not isinstance(api, dict):
+            raise ValueError("api must be an object")
+        sim.configure_api_faults(api)
+    if body:
+        sim.webhooks.configure_faults(body)
+    return {**vars(sim.webhooks.faults), "api": vars(sim.api_faults)}
 
 
 def reset(sim: ShopifySimulator, request: Request, body: dict[str, Any]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from typing import TYPE_CHECKING, Any
@@ -69,7 +70,17 @@ async def graphql_endpoint(request: Request) -> Response:
     operation = get_operation_ast(document, body.get("operationName"))
     if operation is None:
         return JSONResponse({"errors": [{"message": "An operation name is required"}]})
-    return JSONResponse(sim.run(document, operation, variables, version))
+    faults = sim.api_faults
+    if faults.latency_ms:
+        await asyncio.sleep(faults.latency_ms / 1000)
+    if sim.fail_before():
+        sim.stats.failed_injected += 1
+        return JSONResponse({"errors": "Service Unavailable"}, status_code=503, headers={"Retry-After": "1"})
+    answer = sim.run(document, operation, variables, version)
+    if sim.fail_after():  # it ran (a mutation applied); the caller only sees a gateway error
+        sim.stats.failed_injected += 1
+        return JSONResponse({"errors": "Bad Gateway"}, status_code=502)
+    return JSONResponse(answer)
 
 
 def run_operation(

@@ -27,6 +27,17 @@ class WebhookFaults:
 
 
 @dataclass
+class ApiFaults:
+    """Faults of the GraphQL endpoint itself, from their own seeded RNG."""
+
+    fail_rate: float = 0.0  # 503 before anything runs
+    fail_after_commit_rate: float = 0.0  # runs (a mutation applies), then a 502: the caller cannot tell
+    latency_ms: float = 0.0  # every call waits this long first
+    outage: bool = False  # every call is a 503
+    seed: int = 0
+
+
+@dataclass
 class ShopifySettings:
     access_token: str = "shpat_test"
     api_secret: str = "shopify-secret"  # the app's client secret: signs webhooks
@@ -39,4 +50,5 @@ class ShopifySettings:
     webhook_timeout_s: float = 5.0  # Shopify's: answer within 5 s or it retries
     webhook_retry_delays_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
     faults: WebhookFaults = field(default_factory=WebhookFaults)
+    api_faults: ApiFaults = field(default_factory=ApiFaults)
     clock: Callable[[], datetime] = utc_now  # stamps and the leaky bucket (inject for tests)

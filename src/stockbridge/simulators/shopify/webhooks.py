@@ -67,6 +67,8 @@ class WebhookSender:
         self.reset()
 
     def reset(self) -> None:
+        for task in list(self._tasks):  # deliveries of the old state must not reach a new test
+            task.cancel()
         self.subscriptions: list[Subscription] = []
         self.deliveries: list[Delivery] = []
         self._held: list[Delivery] = []
