@@ -82,11 +82,12 @@ class Order:
         return "PARTIALLY_FULFILLED" if shipped else "UNFULFILLED"
 
     def fulfillment_order_status(self) -> str:
-        if self.cancelled_at is not None and any(line.fulfilled == 0 for line in self.line_items):
-            return "CANCELLED" if not any(line.fulfilled for line in self.line_items) else "CLOSED"
+        shipped = any(line.fulfilled for line in self.line_items)
+        if self.cancelled_at is not None:
+            return "CLOSED" if shipped else "CANCELLED"
         if all(line.remaining == 0 for line in self.line_items):
             return "CLOSED"
-        return "IN_PROGRESS" if any(line.fulfilled for line in self.line_items) else "OPEN"
+        return "IN_PROGRESS" if shipped else "OPEN"
 
 
 class OrderBook:
@@ -123,7 +124,7 @@ class OrderBook:
             catalog.next_id(),
             lines,
             [self._shipping(s) for s in body.get("shipping_lines") or []],
-            body.get("shipping_address"),
+            _address(body.get("shipping_address")),
             str(body.get("financial_status", "paid")).upper(),
         )
         self.orders[order.id] = order
@@ -237,3 +238,13 @@ class OrderBook:
         body = payloads.order(order)
         for topic in topics:
             self.notifier.send(topic, body)
+
+
+def _address(address: Any) -> dict[str, Any] | None:
+    """The REST address as given, with `name` filled from first and last name as Shopify does."""
+    if address is None:
+        return None
+    if not isinstance(address, dict):
+        raise OrderError("shipping_address must be an object")
+    parts = (address.get("first_name"), address.get("last_name"))
+    return {"name": " ".join(p for p in parts if p) or None, **address}

@@ -91,6 +91,7 @@ class Catalog:
         self.variants: dict[int, Variant] = {}
         self.items: dict[int, InventoryItem] = {}
         self.levels: dict[tuple[int, int], Level] = {}
+        self.by_sku: dict[str, int] = {}  # SKU, case-folded as Shopify's search matches -> variant id
         self.applied: list[AppliedSet] = []
         self.add_location("Shop location")
 
@@ -113,6 +114,7 @@ class Catalog:
             item = InventoryItem(self.next_id(), variant.id, sku, bool(spec.get("tracked", True)))
             variant.inventory_item_id = item.id
             self.variants[variant.id] = variant
+            self.by_sku[sku.casefold()] = variant.id
             self.items[item.id] = item
             product.variant_ids.append(variant.id)
             for location_id, available in spec.get("inventory", {}).items():
@@ -120,7 +122,8 @@ class Catalog:
         return product
 
     def variant_by_sku(self, sku: str) -> Variant | None:
-        return next((v for v in self.variants.values() if v.sku == sku), None)
+        variant_id = self.by_sku.get(sku.casefold())
+        return None if variant_id is None else self.variants[variant_id]
 
     def stock(self, item_id: int, location_id: int) -> dict[str, int]:
         """The quantities of an item at a location, stocking it there first if it is not yet."""

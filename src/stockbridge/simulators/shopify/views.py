@@ -218,5 +218,9 @@ def variant_fields(catalog: Catalog, variant: Variant) -> dict[str, Any]:
 
 def search_variants(catalog: Catalog, query: str | None) -> list[Variant]:
     search = parse_search(query)
+    if search and all(len(terms) == 1 and terms[0].field == "sku" and terms[0].op == "=" for terms in search):
+        # The hub's usual question (`sku:"A" OR sku:"B" ...`), answered from the index.
+        hits = (catalog.variant_by_sku(terms[0].value) for terms in search)
+        return sorted({v.id: v for v in hits if v is not None}.values(), key=lambda v: v.id)
     known = ("sku", "id", "product_id", "title")
     return [v for v in catalog.variants.values() if matches(search, variant_fields(catalog, v).get, known)]

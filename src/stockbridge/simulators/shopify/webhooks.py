@@ -108,17 +108,17 @@ class WebhookSender:
         delivery.duplicated = self.rng.random() < f.duplicate_rate
         if self.rng.random() < f.reorder_rate:
             delivery.reordered = True
-            self._held.append(delivery)  # goes out after the next delivery starts, or within a second
+            self._held.append(delivery)  # goes out after the next delivery's first attempt, or in 1 s
             asyncio.get_running_loop().call_later(1.0, self.flush_held)
             return
-        self._start(delivery)
         held, self._held = self._held, []
-        for late in held:
-            self._start(late)
+        self._start(delivery, held)
 
-    def _start(self, delivery: Delivery) -> None:
-        for _ in range(2 if delivery.duplicated else 1):
-            task = asyncio.get_running_loop().create_task(self._deliver(delivery))
+    def _start(self, delivery: Delivery, then: list[Delivery] | None = None) -> None:
+        for copy in range(2 if delivery.duplicated else 1):
+            task = asyncio.get_running_loop().create_task(
+                self._deliver(delivery, then if copy == 0 else None)
+            )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -134,7 +134,8 @@ class WebhookSender:
             "X-Shopify-API-Version": delivery.api_version,
         }
 
-    async def _deliver(self, delivery: Delivery) -> None:
+    async def _deliver(self, delivery: Delivery, then: list[Delivery] | None = None) -> None:
+        """Attempts until a 2xx or the retries run out; `then` (held back) starts after the first."""
         if self.faults.delay_ms:
             await asyncio.sleep(self.faults.delay_ms / 1000)
         if self._client is None:
@@ -143,20 +144,26 @@ class WebhookSender:
         for delay in delays:
             if delay:
                 await asyncio.sleep(delay)
-            try:
-                response = await self._client.post(
-                    delivery.address, content=delivery.body, headers=self.headers(delivery)
-                )
-            except httpx.TimeoutException:
-                delivery.attempts.append("timeout")
-                continue
-            except httpx.TransportError:
-                delivery.attempts.append("error")
-                continue
-            delivery.attempts.append(response.status_code)
-            if 200 <= response.status_code < 300:
+            delivery.attempts.append(await self._attempt(delivery))
+            for late in then or ():
+                self._start(late)
+            then = None
+            if delivery.attempts[-1] in range(200, 300):
                 delivery.delivered = True
                 return
+
+    async def _attempt(self, delivery: Delivery) -> int | str:
+        """One POST: its status, or "timeout" (slower than webhook_timeout_s) or "error"."""
+        assert self._client is not None
+        try:
+            response = await self._client.post(
+                delivery.address, content=delivery.body, headers=self.headers(delivery)
+            )
+        except httpx.TimeoutException:
+            return "timeout"
+        except httpx.TransportError:
+            return "error"
+        return response.status_code
 
     def flush_held(self) -> None:
         """Send whatever re-ordering still holds back (nothing came after it)."""
