@@ -9,6 +9,7 @@ from typing import Any
 
 from graphql import DocumentNode, OperationDefinitionNode
 
+from . import payloads
 from .cost import LeakyBucket
 from .graphql_api import run_operation
 from .inventory import InventorySetter
@@ -69,6 +70,9 @@ class ShopifySimulator:
         """Everything back to the start-up settings: empty store, full bucket, no subscriptions."""
         s = self.settings
         self.catalog = Catalog(s.clock)
+        self.catalog.on_change = lambda level: self.webhooks.send(
+            "inventory_levels/update", payloads.level(level)
+        )
         self.setter = InventorySetter(self.catalog)
         self.orders = OrderBook(self.catalog, self.webhooks)
         self.order_queries = OrderQueries(self.orders)
