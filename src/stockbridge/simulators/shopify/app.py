@@ -34,6 +34,7 @@ class Stats:
     failed_injected: int = 0  # 503s and 502s the API faults answered
     per_operation: Counter[str] = field(default_factory=Counter)
     throttled_per_operation: Counter[str] = field(default_factory=Counter)
+    cost_per_operation: Counter[str] = field(default_factory=Counter)  # actual points, by root fields
 
     def record_call(self, fields: list[str]) -> None:
         self.calls += 1
@@ -43,8 +44,9 @@ class Stats:
         self.throttled += 1
         self.throttled_per_operation.update(fields)
 
-    def record_cost(self, actual: int) -> None:
+    def record_cost(self, fields: list[str], actual: int) -> None:
         self.cost_spent += actual
+        self.cost_per_operation["+".join(fields)] += actual
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +58,7 @@ class Stats:
             "failed_injected": self.failed_injected,
             "per_operation": dict(self.per_operation),
             "throttled_per_operation": dict(self.throttled_per_operation),
+            "cost_per_operation": dict(self.cost_per_operation),
         }
 
 

@@ -125,7 +125,7 @@ def run_operation(
     assert isinstance(result, ExecutionResult)
     actual = model.actual(operation, result.data) if result.data is not None else 0
     bucket.refund(requested - actual)
-    sim.stats.record_cost(actual)
+    sim.stats.record_cost(fields, actual)
     response: dict[str, Any] = {}
     if result.errors:
         response["errors"] = _errors(list(result.errors))
