@@ -60,6 +60,8 @@ async def graphql_endpoint(request: Request) -> Response:
         if not isinstance(query, str):
             raise ValueError("a query is required")
         variables = body.get("variables") or {}
+        if not isinstance(variables, dict):
+            raise ValueError("variables must be an object")
         document = parse(query)
     except (ValueError, GraphQLError) as error:
         message = error.message if isinstance(error, GraphQLError) else str(error)
