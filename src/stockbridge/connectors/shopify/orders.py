@@ -65,20 +65,33 @@ query OrderLineItems($id: ID!, $after: String) {
 
 ORDER_BY_ID = "query OrderById($id: ID!) { order(id: $id) { ...OrderFields } }" + _ORDER_FIELDS
 
+# Nested connections multiply in the query's cost (2 + first × node cost): 5 fulfillment orders of
+# 50 lines and 20 fulfilments of 50 lines ask about 650 points; more lines are paged separately.
 FULFILMENT_STATE = """
 query FulfilmentState($id: ID!) {
   order(id: $id) {
-    fulfillmentOrders(first: 20) {
+    fulfillmentOrders(first: 5) {
       nodes {
         id status
         assignedLocation { location { id } }
-        lineItems(first: 100) { nodes { id remainingQuantity lineItem { id } } }
+        lineItems(first: 50) { nodes { id remainingQuantity lineItem { id } } pageInfo { hasNextPage } }
       }
     }
-    fulfillments(first: 50) {
+    fulfillments(first: 20) {
       id status
       trackingInfo(first: 5) { number }
-      fulfillmentLineItems(first: 100) { nodes { quantity lineItem { id } } }
+      fulfillmentLineItems(first: 50) { nodes { quantity lineItem { id } } }
+    }
+  }
+}
+"""
+
+FULFILMENT_ORDER_LINES = """
+query FulfilmentOrderLines($id: ID!, $after: String) {
+  fulfillmentOrder(id: $id) {
+    lineItems(first: 250, after: $after) {
+      nodes { id remainingQuantity lineItem { id } }
+      pageInfo { hasNextPage endCursor }
     }
   }
 }
@@ -179,15 +192,38 @@ class ShopifyOrders:
 
     async def fulfilment_state(self, order_id: str) -> tuple[list[FulfilmentOrder], list[Fulfilment]]:
         """The order's fulfillment orders and the fulfilments made so far."""
-        data = await self._client.execute("FulfilmentState", FULFILMENT_STATE, {"id": order_id}, cost=200)
+        data = await self._client.execute("FulfilmentState", FULFILMENT_STATE, {"id": order_id}, cost=650)
         with expect_shape(SYSTEM, "fulfillment orders"):
             order = data["order"]
             if order is None:
                 raise RejectedError(SYSTEM, f"order {order_id} not found", code="NOT_FOUND")
-            return (
-                [_fulfilment_order(node) for node in order["fulfillmentOrders"]["nodes"]],
-                [_fulfilment(node) for node in order["fulfillments"]],
+            nodes = list(order["fulfillmentOrders"]["nodes"])
+            fulfilments = [_fulfilment(node) for node in order["fulfillments"]]
+            truncated = [bool(node["lineItems"]["pageInfo"]["hasNextPage"]) for node in nodes]
+        fulfilment_orders = []
+        for node, more in zip(nodes, truncated, strict=True):
+            lines = (
+                await self._all_fulfilment_order_lines(str(node["id"]))
+                if more
+                else node["lineItems"]["nodes"]
             )
+            with expect_shape(SYSTEM, "fulfillment orders"):
+                fulfilment_orders.append(_fulfilment_order(node, lines))
+        return fulfilment_orders, fulfilments
+
+    async def _all_fulfilment_order_lines(self, fulfilment_order_id: str) -> list[dict[str, Any]]:
+        variables: dict[str, Any] = {"id": fulfilment_order_id}
+        lines: list[dict[str, Any]] = []
+        while True:
+            data = await self._client.execute(
+                "FulfilmentOrderLines", FULFILMENT_ORDER_LINES, variables, cost=760
+            )
+            with expect_shape(SYSTEM, "fulfillment order lines"):
+                connection = data["fulfillmentOrder"]["lineItems"]
+                lines.extend(connection["nodes"])
+                if not connection["pageInfo"]["hasNextPage"]:
+                    return lines
+                variables["after"] = connection["pageInfo"]["endCursor"]
 
     async def fulfillment_orders(self, order_id: str) -> list[FulfilmentOrder]:
         return (await self.fulfilment_state(order_id))[0]
@@ -307,7 +343,7 @@ def _joined(created: list[Fulfilment]) -> Fulfilment:
     )
 
 
-def _fulfilment_order(node: dict[str, Any]) -> FulfilmentOrder:
+def _fulfilment_order(node: dict[str, Any], lines: Sequence[dict[str, Any]]) -> FulfilmentOrder:
     location = (node.get("assignedLocation") or {}).get("location") or {}
     return FulfilmentOrder(
         str(node["id"]),
@@ -315,7 +351,7 @@ def _fulfilment_order(node: dict[str, Any]) -> FulfilmentOrder:
         None if location.get("id") is None else str(location["id"]),
         tuple(
             FulfilmentOrderLine(str(line["id"]), str(line["lineItem"]["id"]), int(line["remainingQuantity"]))
-            for line in node["lineItems"]["nodes"]
+            for line in lines
         ),
     )
 
