@@ -15,15 +15,18 @@ from stockbridge.connectors.errors import (
     RejectedError,
     RetriableError,
 )
-from stockbridge.connectors.http import parse_retry_after, send
+from stockbridge.connectors.http import RateLimiter, parse_retry_after, send
 from stockbridge.connectors.shapes import expect_shape, json_object
 
 SYSTEM = "clarus"
 
 
 class ClarusClient:
-    def __init__(self, base_url: str, api_key: str, *, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, api_key: str, *, timeout_s: float = 30.0, limiter: RateLimiter | None = None
+    ) -> None:
         self._timeout_s = timeout_s
+        self._limiter = limiter
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/api/v1",
             headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
@@ -34,6 +37,12 @@ class ClarusClient:
         await self._client.aclose()
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request (through the limiter when there is one); a refusal raises."""
+        if self._limiter is None:
+            return await self._request(method, path, **kwargs)
+        return await self._limiter.run(lambda: self._request(method, path, **kwargs))
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         request = self._client.build_request(method, path, **kwargs)
         response = await send(self._client, SYSTEM, request, deadline_s=self._timeout_s)
         if response.status_code < 300:
