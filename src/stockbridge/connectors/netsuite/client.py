@@ -76,10 +76,10 @@ class NetSuiteClient:
             items = [{k: v for k, v in row.items() if k != "links"} for row in page.records]
             return items, bool(page.body.get("hasMore", False))
 
-    async def suiteql(self, query: str) -> list[dict[str, Any]]:
+    async def suiteql(self, query: str, *, page_size: int = SUITEQL_PAGE) -> list[dict[str, Any]]:
         """Every row of a SuiteQL query, page after page."""
         rows: list[dict[str, Any]] = []
-        paging = OffsetPaging(SUITEQL_PAGE)
+        paging = OffsetPaging(page_size)
         async for page in self._rest.pages("SuiteQL", paging, _suiteql_request(query)):
             with expect_shape(SYSTEM, "SuiteQL"):
                 rows.extend({k: v for k, v in row.items() if k != "links"} for row in page.records)
