@@ -279,3 +279,10 @@ def test_a_page_whose_records_are_not_a_list_is_malformed() -> None:
     client = _client(lambda r: httpx.Response(200, json={"data": "x"}))
     with pytest.raises(MalformedResponseError):
         _run(client, lambda c: c.page("things", CursorPaging(), PageRequest("GET", "/t")))
+
+
+def test_a_system_can_name_other_statuses_that_need_a_person() -> None:
+    frozen = httpx.Response(402, json={"errors": "Unavailable Shop"})
+    assert type(translate("shopify", frozen)) is RejectedError
+    shopify = frozenset({401, 402, 403, 423})
+    assert type(translate("shopify", frozen, needs_person=shopify)) is AuthenticationError

@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from stockbridge.connectors.http import send
-from stockbridge.connectors.rest.failures import ErrorReader, plain_error, translate
+from stockbridge.connectors.rest.failures import NEEDS_PERSON, ErrorReader, plain_error, translate
 from stockbridge.connectors.rest.paging import Page, PageRequest, Paging, Token
 from stockbridge.connectors.rest.retry import Retries
 from stockbridge.connectors.shapes import expect_shape, json_object
@@ -49,6 +49,7 @@ class RestClient:
         retries: Retries | None = None,
         read_error: ErrorReader = plain_error,
         check_answer: AnswerCheck | None = None,
+        needs_person: frozenset[int] = NEEDS_PERSON,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.system = system
@@ -57,6 +58,7 @@ class RestClient:
         self._retries = retries
         self._read_error = read_error
         self._check_answer = check_answer
+        self._needs_person = needs_person
         self._http = httpx.AsyncClient(
             base_url=base_url,
             auth=auth,
@@ -84,7 +86,7 @@ class RestClient:
         request = self._http.build_request(method, path, **kwargs)
         response = await send(self._http, self.system, request, deadline_s=self._timeout_s)
         if response.status_code >= 300:
-            raise translate(self.system, response, self._read_error)
+            raise translate(self.system, response, self._read_error, needs_person=self._needs_person)
         if self._check_answer is not None:
             self._check_answer(response)
         return response

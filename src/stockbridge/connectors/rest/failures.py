@@ -8,7 +8,7 @@ what to do about it, the same way for every system:
 |---|---|
 | 429 | `RateLimitedError`, with `Retry-After` |
 | 408, 5xx | `RetriableError`, with `Retry-After` when given |
-| 401, 403 | `AuthenticationError` |
+| 401, 403 (and any other status the system says needs a person) | `AuthenticationError` |
 | 404 | `NotFoundError` (a `RejectedError`) |
 | any other (4xx, an unfollowed 3xx) | `RejectedError`, with the far end's code and field path |
 
@@ -36,6 +36,7 @@ from stockbridge.connectors.http import parse_retry_after
 from stockbridge.connectors.shapes import SHAPE_ERRORS
 
 MAX_DETAIL = 300  # characters of the far end's words kept in a message
+NEEDS_PERSON = frozenset({401, 403})  # Shopify adds 402 (shop frozen) and 423 (shop locked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,13 @@ def plain_error(response: httpx.Response) -> ErrorBody:
     return ErrorBody(response.text[:MAX_DETAIL])
 
 
-def translate(system: str, response: httpx.Response, read: ErrorReader = plain_error) -> ConnectorError:
+def translate(
+    system: str,
+    response: httpx.Response,
+    read: ErrorReader = plain_error,
+    *,
+    needs_person: frozenset[int] = NEEDS_PERSON,
+) -> ConnectorError:
     """A refused answer (status 300 or more) as the error class that says what to do about it."""
     try:
         said = read(response)
@@ -69,7 +76,7 @@ def translate(system: str, response: httpx.Response, read: ErrorReader = plain_e
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         kind = RateLimitedError if status == 429 else RetriableError
         return kind(system, message, status=status, retry_after=retry_after)
-    if status in (401, 403):
+    if status in needs_person:
         return AuthenticationError(system, message, status=status)
     kind_rejected = NotFoundError if status == 404 else RejectedError
     refused = kind_rejected(system, message, status=status, code=said.code, path=said.path)
