@@ -301,3 +301,30 @@ def test_runs_in_other_tasks_do_not_share_a_slot() -> None:
 
     asyncio.run(scenario())
     assert most == 1
+
+
+def test_a_task_started_inside_a_run_that_outlives_it_waits_for_a_slot_again() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(100.0, 1, time.clock, sleep=time.sleep, system="ims")
+    release = asyncio.Event()
+    late: list[asyncio.Task[str]] = []
+
+    async def start_a_task() -> None:
+        async def later() -> str:
+            await release.wait()
+            return await limiter.run(_ok)
+
+        late.append(asyncio.create_task(later()))
+
+    async def hold_the_slot() -> None:
+        release.set()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert not late[0].done()  # the late task's call waits for the slot held here
+
+    async def scenario() -> None:
+        await limiter.run(start_a_task)
+        await limiter.run(hold_the_slot)
+        assert await late[0] == "ok"
+
+    asyncio.run(scenario())

@@ -86,7 +86,7 @@ class RateLimiter:
 
     async def run(self, call: Callable[[], Awaitable[T]]) -> T:
         held = self._held.get()
-        if held is not None:
+        if held is not None and held.open:
             return await self._run_inside(held, call)
         async with self._slots:
             started = await self._take_token()
@@ -99,6 +99,7 @@ class RateLimiter:
                     self._failed(started, exc)
                 raise
             finally:
+                held.open = False  # a task started inside, still running, is on its own from now
                 self._held.reset(context)
             if not held.paced_inside:
                 self._succeeded()
@@ -150,6 +151,7 @@ class RateLimiter:
 class _Held:
     """One run of a limiter, seen by the calls made inside it."""
 
+    open: bool = True  # the run has not ended
     token_unspent: bool = True  # the run's token, not yet used by a call inside it
     paced_inside: bool = False  # calls inside paced themselves: the run leaves the pace alone
 
