@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from stockbridge.config import Config, ImsAuth, secret
+from stockbridge.config import ClarusConnector, Config, ImsAuth, ImsConnector, secret
 from stockbridge.connectors.clarus.client import ClarusClient
 from stockbridge.connectors.clarus.orders import ClarusOrders
 from stockbridge.connectors.clarus.webhooks import ClarusWebhooks
@@ -23,7 +23,8 @@ from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 class Connections:
     clarus: ClarusClient
     ims: NetSuiteClient
-    ims_limiter: RateLimiter
+    ims_limiter: RateLimiter  # the one inside `ims`: every IMS request goes through it
+    clarus_limiter: RateLimiter  # the one inside `clarus`
     clarus_webhook_secret: str
 
     @property
@@ -64,19 +65,32 @@ def ims_auth(auth: ImsAuth, base_url: str, environ: Mapping[str, str]) -> httpx.
     )
 
 
+def limiter(settings: ClarusConnector | ImsConnector, system: str) -> RateLimiter:
+    return RateLimiter(
+        settings.calls_per_second,
+        settings.concurrency,
+        min_calls_per_second=settings.min_calls_per_second,
+        recovery_step=settings.recovery_step,
+        system=system,
+    )
+
+
 def connect(config: Config, environ: Mapping[str, str] | None = None) -> Connections:
     env = environ if environ is not None else os.environ
     clarus = config.connectors.clarus
     ims = config.connectors.ims
+    clarus_limiter, ims_limiter = limiter(clarus, "clarus"), limiter(ims, "ims")
     return Connections(
-        clarus=ClarusClient(clarus.base_url, secret(clarus.api_key_env, env), timeout_s=clarus.timeout_s),
-        ims=NetSuiteClient(ims.base_url, ims_auth(ims.auth, ims.base_url, env), timeout_s=ims.timeout_s),
-        ims_limiter=RateLimiter(
-            ims.calls_per_second,
-            ims.concurrency,
-            min_calls_per_second=ims.min_calls_per_second,
-            recovery_step=ims.recovery_step,
-            system="ims",
+        clarus=ClarusClient(
+            clarus.base_url,
+            secret(clarus.api_key_env, env),
+            timeout_s=clarus.timeout_s,
+            limiter=clarus_limiter,
         ),
+        ims=NetSuiteClient(
+            ims.base_url, ims_auth(ims.auth, ims.base_url, env), timeout_s=ims.timeout_s, limiter=ims_limiter
+        ),
+        ims_limiter=ims_limiter,
+        clarus_limiter=clarus_limiter,
         clarus_webhook_secret=secret(clarus.webhook_secret_env, env),
     )
