@@ -1,7 +1,9 @@
 """Shopify Admin GraphQL client: one POST per operation, paced by the store's cost bucket.
 
 `POST {base_url}/admin/api/{version}/graphql.json` with `X-Shopify-Access-Token`
-(../shared/reference/shopify.md). Every failure leaves here as one of the hub's error classes:
+(../shared/reference/shopify.md), sent through the REST base (`connectors/rest`, decision 0017: the
+token as a header strategy, the deadline, one translation of refusals with Shopify's error reader).
+Every failure leaves here as one of the hub's error classes:
 
 | answer | error |
 |---|---|
@@ -30,13 +32,13 @@ import httpx
 from stockbridge.connectors.errors import (
     AuthenticationError,
     MalformedResponseError,
-    NotFoundError,
     RateLimitedError,
     RejectedError,
     RetriableError,
 )
-from stockbridge.connectors.http import parse_retry_after, send
-from stockbridge.connectors.shapes import expect_shape, json_object
+from stockbridge.connectors.rest import ErrorBody, HeaderAuth, RestClient
+from stockbridge.connectors.rest.failures import NEEDS_PERSON
+from stockbridge.connectors.shapes import expect_shape
 from stockbridge.connectors.shopify.bucket import CostBucket
 
 SYSTEM = "shopify"
@@ -47,6 +49,8 @@ TYPICAL_COST = 10.0
 # Each is preceded by the exact wait the bucket needs, so more than one means another client of the
 # same app and store (another worker process) spends the same bucket.
 MAX_THROTTLED_IN_A_ROW = 5
+# 402: the shop is frozen (unpaid); 423: locked. Only the merchant can undo either.
+SHOPIFY_NEEDS_PERSON = NEEDS_PERSON | {402, 423}
 _RETRIABLE_CODES = frozenset({"INTERNAL_SERVER_ERROR"})
 _PERSON_CODES = frozenset({"ACCESS_DENIED"})
 
@@ -70,14 +74,21 @@ class ShopifyClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.url = f"{base_url.rstrip('/')}/admin/api/{api_version}/graphql.json"
-        self._timeout_s = timeout_s
+        self._path = f"/admin/api/{api_version}/graphql.json"
+        self.url = base_url.rstrip("/") + self._path
         self._clock = clock
         self._sleep = sleep
-        self._http = httpx.AsyncClient(
-            timeout=timeout_s,
+        # Auth, transport, deadline and the translation of refusals: the REST base (decision 0017).
+        # Pacing by the cost bucket stays here: its cost is per operation and known after the answer.
+        self._rest = RestClient(
+            SYSTEM,
+            base_url.rstrip("/"),
+            auth=HeaderAuth(ACCESS_TOKEN_HEADER, access_token),
+            headers={"Accept": "application/json"},
+            timeout_s=timeout_s,
+            read_error=read_error,
+            needs_person=SHOPIFY_NEEDS_PERSON,
             transport=transport,
-            headers={ACCESS_TOKEN_HEADER: access_token, "Accept": "application/json"},
         )
         self.bucket = CostBucket(as_of=clock())
         self._lock = asyncio.Lock()
@@ -87,7 +98,7 @@ class ShopifyClient:
         self.waited_s = 0.0  # time spent waiting for the bucket
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._rest.aclose()
 
     def expected_cost(self, operation: str, estimate: float = TYPICAL_COST) -> float:
         """What a call of `operation` will ask of the bucket: the store's last word, else `estimate`."""
@@ -134,12 +145,8 @@ class ShopifyClient:
             self.bucket.reserve(cost, self._clock())
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        request = self._http.build_request("POST", self.url, json=body)
         self.calls += 1
-        response = await send(self._http, SYSTEM, request, deadline_s=self._timeout_s)
-        if response.status_code >= 300:
-            raise translate_status(response)
-        return json_object(SYSTEM, "GraphQL answer", response)
+        return await self._rest.json("GraphQL answer", "POST", self._path, json=body)
 
     def _read_cost(self, operation: str, answer: dict[str, Any]) -> bool:
         """Update the bucket from the answer's cost report; True when the answer is THROTTLED."""
@@ -212,19 +219,10 @@ def rejection(errors: Sequence[UserError], what: str, *, path: str | None = None
     return RejectedError(SYSTEM, f"{what}: {message}"[:500], code=first.code, path=path or field)
 
 
-def translate_status(response: httpx.Response) -> Exception:
-    """A non-2xx answer as one of the hub's errors. Shopify's bodies are `{"errors": "..."}` or
-    `{"errors": [{"message": ...}]}`; neither is needed to decide what to do."""
-    status = response.status_code
-    message = f"{status} {response.text[:200]}".strip()
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
-    if status == 429:
-        return RateLimitedError(SYSTEM, message, status=status, retry_after=retry_after)
-    if status >= 500 or status == 408:
-        return RetriableError(SYSTEM, message, status=status, retry_after=retry_after)
-    # 402: the shop is frozen (unpaid); 423: locked. Only the merchant can undo either.
-    if status in (401, 402, 403, 423):
-        return AuthenticationError(SYSTEM, message, status=status)
-    if status == 404:
-        return NotFoundError(SYSTEM, message, status=status)
-    return RejectedError(SYSTEM, message, status=status)
+def read_error(response: httpx.Response) -> ErrorBody:
+    """Shopify's refusal bodies: `{"errors": "..."}` (401, 404) or `{"errors": [{"message", ...}]}`."""
+    errors = response.json()["errors"]
+    if isinstance(errors, list):
+        first = errors[0]
+        return ErrorBody(str(first["message"]), code=(first.get("extensions") or {}).get("code"))
+    return ErrorBody(str(errors))
