@@ -14,7 +14,7 @@ import pytest
 from tests.servers import run_app
 from tests.shopify_sim_support import LOCATION, SECRET, TOKEN, VERSION, level, seed
 
-from stockbridge.connectors.errors import AuthenticationError, StaleFigureError
+from stockbridge.connectors.errors import AuthenticationError, RetriableError, StaleFigureError
 from stockbridge.connectors.shopify import ShopifyClient, ShopifyOrders, ShopifyStock, Tracking
 from stockbridge.connectors.shopify.webhooks import parse_order_event, read_delivery
 from stockbridge.flows.ports import ChannelFigure, FigureLine
@@ -152,6 +152,25 @@ def test_a_batch_sent_twice_applies_once(base_url: str, http: httpx.Client) -> N
         # a retry after a lost answer: same batch, same figures; its changeFromQuantity is stale
         # now, but the idempotency key returns the first result instead of applying again
         await stock.push_figures("b-4", LOCATION, lines)
+
+    run(base_url, scenario)
+    assert level(http, "A-1")["available"] == 2
+    assert len(http.get("/_control/mutations").json()["mutations"]) == 1
+
+
+def test_a_push_whose_answer_was_lost_is_retried_and_applied_once(base_url: str, http: httpx.Client) -> None:
+    seed(http, "A-1", 5)
+
+    async def scenario(client: ShopifyClient) -> None:
+        stock = ShopifyStock(client)
+        await stock.read_figures(LOCATION, ["A-1"])
+        # Shopify applies the write, then the answer is lost (502): the hub cannot tell
+        await control(base_url, "/_control/faults", {"api": {"fail_after_commit_rate": 1.0}})
+        lines = [FigureLine("A-1", 2, 5)]
+        with pytest.raises(RetriableError):
+            await stock.push_figures("b-5", LOCATION, lines)
+        await control(base_url, "/_control/faults", {"api": {"fail_after_commit_rate": 0.0}})
+        await stock.push_figures("b-5", LOCATION, lines)  # the outbox's retry: same batch, same key
 
     run(base_url, scenario)
     assert level(http, "A-1")["available"] == 2

@@ -13,7 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.shopify_support import Endpoint, ok
 
-from stockbridge.connectors.errors import MalformedResponseError, RejectedError, StaleFigureError
+from stockbridge.connectors.errors import (
+    MalformedResponseError,
+    RejectedError,
+    RetriableError,
+    StaleFigureError,
+)
 from stockbridge.connectors.shopify.stock import ShopifyStock, idempotency_key, sku_search
 from stockbridge.flows.ports import ChannelFigure, FigureLine, StockChannel
 
@@ -175,6 +180,16 @@ def test_other_user_errors_are_rejections_pointing_at_the_line() -> None:
         )
     assert type(caught.value) is RejectedError
     assert (caught.value.code, caught.value.path) == ("NON_MUTABLE_INVENTORY_ITEM", "lines[0]")
+
+
+def test_a_request_still_running_under_its_key_is_retried_later() -> None:
+    busy = {"code": "IDEMPOTENCY_CONCURRENT_REQUEST", "field": None, "message": "in progress"}
+    answers = iter([variants(variant("A-1", 1, 5)), user_errors(busy)])
+    with pytest.raises(RetriableError):
+        run(
+            Endpoint(lambda op, v: next(answers)),
+            lambda s: s.push_figures("b", LOC, [FigureLine("A-1", 1, 5)]),
+        )
 
 
 def test_pushing_a_sku_the_store_does_not_have_is_rejected_before_any_write() -> None:

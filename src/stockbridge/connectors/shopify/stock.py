@@ -18,13 +18,15 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from stockbridge.connectors.errors import RejectedError, StaleFigureError
+from stockbridge.connectors.errors import RejectedError, RetriableError, StaleFigureError
 from stockbridge.connectors.shapes import expect_shape
 from stockbridge.connectors.shopify.client import SYSTEM, ShopifyClient, rejection, user_errors
 from stockbridge.flows.ports import ChannelFigure, FigureLine
 
 SKU_BATCH = 50  # SKUs per productVariants search: keeps the search string and the query cost modest
 STALE = "CHANGE_FROM_QUANTITY_STALE"
+# The first request with this key is still running at Shopify: ask again later, same key.
+IN_PROGRESS = "IDEMPOTENCY_CONCURRENT_REQUEST"
 _QUANTITY_INDEX = re.compile(r"^\d+$")
 
 VARIANTS_BY_SKU = """
@@ -157,6 +159,8 @@ class ShopifyStock:
             raise StaleFigureError(
                 SYSTEM, f"available changed since read for {', '.join(skus)}", skus, code=STALE
             )
+        if any(e.code == IN_PROGRESS for e in errors):
+            raise RetriableError(SYSTEM, f"inventorySetQuantities: {IN_PROGRESS} for batch {batch_id}")
         line_index = _line_index(errors[0].field)
         path = f"lines[{line_index}]" if line_index is not None and line_index < len(lines) else None
         raise rejection(errors, "inventorySetQuantities", path=path)
