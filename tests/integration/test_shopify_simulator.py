@@ -243,3 +243,25 @@ def test_an_outage_is_a_503_and_runs_nothing(http: httpx.Client) -> None:
     assert answer.headers["retry-after"] == "1"
     assert level(http, "K-1")["available"] == 5
     assert http.get("/_control/calls").json()["failed_injected"] == 1
+
+
+def test_a_location_pages_through_its_levels(http: httpx.Client) -> None:
+    second = http.post("/_control/locations", json={"name": "Leeds"}).json()["id"]
+    for n in range(3):
+        seed(http, f"L-{n}", n)
+    seed(http, "ELSEWHERE", 9, location=second)
+    query = """
+    query ($id: ID!, $after: String) { location(id: $id) { name inventoryLevels(first: 2, after: $after) {
+      nodes { item { sku } quantities(names: ["available"]) { quantity } }
+      pageInfo { hasNextPage endCursor } } } }"""
+    rows: list[tuple[str, int]] = []
+    after = None
+    while True:
+        page = gql(http, query, {"id": LOCATION, "after": after})["data"]["location"]["inventoryLevels"]
+        rows += [(n["item"]["sku"], n["quantities"][0]["quantity"]) for n in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert rows == [("L-0", 0), ("L-1", 1), ("L-2", 2)]
+    there = gql(http, "query ($id: ID!) { location(id: $id) { name } }", {"id": second})
+    assert there["data"]["location"]["name"] == "Leeds"

@@ -219,3 +219,16 @@ def test_the_catch_up_query_pages_orders_updated_since_a_time(http: httpx.Client
 def test_an_order_for_an_unknown_order_id_is_a_404(http: httpx.Client) -> None:
     assert http.get("/_control/orders/999999").status_code == 404
     assert gql(http, ORDER, {"id": "gid://shopify/Order/999999"})["data"]["order"] is None
+
+
+def test_an_edit_below_what_has_shipped_is_refused_whole(http: httpx.Client) -> None:
+    seed(http, "A-1", 10)
+    seed(http, "B-1", 4)
+    order = place(http, ("A-1", 3), ("B-1", 2))
+    [fo] = read(http, order)["fulfillmentOrders"]["nodes"]
+    fulfil(http, fo, {"A-1": 2}, "T1")
+    changes = {"line_items": [{"sku": "B-1", "quantity": 0}, {"sku": "A-1", "quantity": 1}]}
+    refused = http.post(f"/_control/orders/{order['id']}/edit", json=changes)
+    assert refused.status_code == 409
+    assert level(http, "B-1")["committed"] == 2  # the first change was not applied either
+    assert [n["currentQuantity"] for n in read(http, order)["lineItems"]["nodes"]] == [3, 2]

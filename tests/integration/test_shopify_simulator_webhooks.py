@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from tests.servers import run_app
-from tests.shopify_sim_support import SECRET, seed
+from tests.shopify_sim_support import SECRET, SET_QUANTITIES, gql, seed, set_input
 
 from stockbridge.simulators.shopify import ShopifySettings, create_app
 
@@ -78,11 +78,11 @@ def base_url() -> Iterator[str]:
 @pytest.fixture
 def http(base_url: str, receiver: tuple[Receiver, str]) -> Iterator[httpx.Client]:
     target, address = receiver
-    with target.lock:
-        target.received.clear()
-        target.statuses.clear()
     with httpx.Client(base_url=base_url, timeout=10) as client:
-        assert client.post("/_control/reset").status_code == 200
+        assert client.post("/_control/reset").status_code == 200  # cancels deliveries still in flight
+        with target.lock:
+            target.received.clear()
+            target.statuses.clear()
         assert (
             client.post("/_control/webhooks", json={"address": address, "topics": TOPICS}).status_code == 200
         )
@@ -187,6 +187,7 @@ def _loss_pattern(http: httpx.Client, address: str) -> list[bool]:
     seed(http, "A-1", 100)
     for _ in range(12):
         place(http)
+    wait_for(lambda: all(d["lost"] or d["delivered"] for d in deliveries(http)))
     return [d["lost"] for d in deliveries(http)]
 
 
@@ -212,9 +213,15 @@ def test_reorder_fault_holds_a_delivery_back(http: httpx.Client, receiver: tuple
     first = place(http)
     http.post("/_control/faults", json={"reorder_rate": 0.0})
     second = place(http)
-    wait_for(lambda: len(target.received) == 2)
-    order_ids = [json.loads(raw)["id"] for _, raw in target.received]
-    assert order_ids == [second["id"], first["id"]]
+    wanted = {first["id"], second["id"]}
+
+    def arrived() -> list[int]:
+        with target.lock:
+            ids = [json.loads(raw)["id"] for _, raw in target.received]
+        return [i for i in ids if i in wanted]
+
+    wait_for(lambda: len(arrived()) == 2)
+    assert arrived() == [second["id"], first["id"]]
 
 
 def test_webhook_subscription_create_through_graphql(
@@ -282,3 +289,20 @@ def test_a_fulfilment_sends_fulfillments_create_with_its_tracking(
         return any(update["fulfillment_status"] == "partial" for update in updates)
 
     wait_for(partial_update_arrived)
+
+
+def test_inventory_levels_update_follows_a_set_and_an_order(
+    http: httpx.Client, receiver: tuple[Receiver, str]
+) -> None:
+    target, address = receiver
+    http.post("/_control/reset")
+    http.post("/_control/webhooks", json={"address": address, "topics": ["inventory_levels/update"]})
+    item = seed(http, "A-1", 5)["inventory_item_id"]
+    gql(http, SET_QUANTITIES, {"input": set_input(item, 8, 5), "key": "k-1"})
+    place(http, quantity=3)
+    wait_for(lambda: len(target.received) == 2)
+    figures = sorted(json.loads(raw)["available"] for _, raw in target.received)
+    assert figures == [5, 8]
+    assert {json.loads(raw)["inventory_item_id"] for _, raw in target.received} == {
+        int(item.rsplit("/", 1)[1])
+    }

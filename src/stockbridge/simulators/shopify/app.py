@@ -9,6 +9,7 @@ from typing import Any
 
 from graphql import DocumentNode, OperationDefinitionNode
 
+from . import payloads
 from .cost import LeakyBucket
 from .graphql_api import run_operation
 from .inventory import InventorySetter
@@ -33,6 +34,7 @@ class Stats:
     failed_injected: int = 0  # 503s and 502s the API faults answered
     per_operation: Counter[str] = field(default_factory=Counter)
     throttled_per_operation: Counter[str] = field(default_factory=Counter)
+    cost_per_operation: Counter[str] = field(default_factory=Counter)  # actual points, by root fields
 
     def record_call(self, fields: list[str]) -> None:
         self.calls += 1
@@ -42,8 +44,9 @@ class Stats:
         self.throttled += 1
         self.throttled_per_operation.update(fields)
 
-    def record_cost(self, actual: int) -> None:
+    def record_cost(self, fields: list[str], actual: int) -> None:
         self.cost_spent += actual
+        self.cost_per_operation["+".join(fields)] += actual
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +58,7 @@ class Stats:
             "failed_injected": self.failed_injected,
             "per_operation": dict(self.per_operation),
             "throttled_per_operation": dict(self.throttled_per_operation),
+            "cost_per_operation": dict(self.cost_per_operation),
         }
 
 
@@ -69,6 +73,9 @@ class ShopifySimulator:
         """Everything back to the start-up settings: empty store, full bucket, no subscriptions."""
         s = self.settings
         self.catalog = Catalog(s.clock)
+        self.catalog.on_change = lambda level: self.webhooks.send(
+            "inventory_levels/update", payloads.level(level)
+        )
         self.setter = InventorySetter(self.catalog)
         self.orders = OrderBook(self.catalog, self.webhooks)
         self.order_queries = OrderQueries(self.orders)

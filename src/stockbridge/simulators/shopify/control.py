@@ -77,10 +77,12 @@ def set_stock(sim: ShopifySimulator, request: Request, body: dict[str, Any]) -> 
     variant = sim.catalog.variant_by_sku(str(body["sku"]))
     if variant is None:
         raise ValueError(f"unknown sku {body['sku']!r}")
-    quantities = sim.catalog.stock(variant.inventory_item_id, _location_id(sim, body.get("location_id", 1)))
+    location = _location_id(sim, body.get("location_id", 1))
+    quantities = sim.catalog.stock(variant.inventory_item_id, location)
     for name in quantities:
         if name in body:
             quantities[name] = int(body[name])
+    sim.catalog.changed(variant.inventory_item_id, location)
     return inventory(sim, request, {})
 
 

@@ -60,6 +60,8 @@ async def graphql_endpoint(request: Request) -> Response:
         if not isinstance(query, str):
             raise ValueError("a query is required")
         variables = body.get("variables") or {}
+        if not isinstance(variables, dict):
+            raise ValueError("variables must be an object")
         document = parse(query)
     except (ValueError, GraphQLError) as error:
         message = error.message if isinstance(error, GraphQLError) else str(error)
@@ -125,7 +127,7 @@ def run_operation(
     assert isinstance(result, ExecutionResult)
     actual = model.actual(operation, result.data) if result.data is not None else 0
     bucket.refund(requested - actual)
-    sim.stats.record_cost(actual)
+    sim.stats.record_cost(fields, actual)
     response: dict[str, Any] = {}
     if result.errors:
         response["errors"] = _errors(list(result.errors))

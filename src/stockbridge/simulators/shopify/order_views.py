@@ -114,7 +114,7 @@ class FulfillmentOrderView:
     @property
     def assignedLocation(self) -> dict[str, Any]:
         location = self.book.catalog.locations[self.order.location_id]
-        return {"name": location.name, "location": location_view(location)}
+        return {"name": location.name, "location": location_view(self.book.catalog, location)}
 
     def lineItems(self, info: Info, first: int | None = None, after: str | None = None) -> dict[str, Any]:
         rows = [

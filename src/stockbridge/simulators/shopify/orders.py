@@ -138,20 +138,20 @@ class OrderBook:
         order = self.get(order_id)
         if order.cancelled_at is not None:
             raise OrderError("a cancelled order cannot be edited")
-        additions: list[dict[str, int]] = []
-        removals: list[dict[str, int]] = []
-        for change in body.get("line_items") or []:
-            line = self._find_line(order, change)
-            quantity = int(change["quantity"])
+        changes = [(self._find_line(order, c), int(c["quantity"])) for c in body.get("line_items") or []]
+        for line, quantity in changes:  # all checked before any is applied: an edit is all or nothing
             if quantity < line.fulfilled:
                 raise OrderError(f"line {line.id} has {line.fulfilled} fulfilled; cannot go to {quantity}")
+        added = [self._line(spec) for spec in body.get("add") or []]
+        additions: list[dict[str, int]] = []
+        removals: list[dict[str, int]] = []
+        for line, quantity in changes:
             delta = quantity - line.current_quantity
             line.current_quantity = quantity
             self._commit(order, line, delta)
             if delta:
                 (additions if delta > 0 else removals).append({"id": line.id, "delta": abs(delta)})
-        for spec in body.get("add") or []:
-            line = self._line(spec)
+        for line in added:
             order.line_items.append(line)
             self._commit(order, line, line.current_quantity)
             additions.append({"id": line.id, "delta": line.current_quantity})

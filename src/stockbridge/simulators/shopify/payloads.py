@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .ids import gid
+from .ids import gid, level_gid
 
 if TYPE_CHECKING:
     from .orders import Fulfilment, Order
+    from .state import Level
 
 
 def rest_time(moment: datetime | None) -> str | None:
@@ -72,6 +73,16 @@ def fulfilment(f: Fulfilment, o: Order) -> dict[str, Any]:
             {"id": lid, "sku": lines[lid].sku, "quantity": q, "variant_id": lines[lid].variant_id}
             for lid, q in f.lines
         ],
+    }
+
+
+def level(lv: Level) -> dict[str, Any]:
+    return {
+        "inventory_item_id": lv.item_id,
+        "location_id": lv.location_id,
+        "available": lv.get("available"),
+        "updated_at": rest_time(lv.updated_at),
+        "admin_graphql_api_id": level_gid(lv.id, lv.item_id),
     }
 
 

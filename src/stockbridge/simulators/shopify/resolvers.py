@@ -15,6 +15,7 @@ from .views import (
     AdjustmentGroupView,
     ItemView,
     LevelView,
+    LocationView,
     ProductView,
     VariantView,
     location_view,
@@ -46,9 +47,9 @@ class QueryRoot:
         s = self.sim.settings
         return {"id": gid("Shop", 1), "name": s.shop_name, "myshopifyDomain": s.shop_domain}
 
-    def location(self, info: Info, id: str) -> dict[str, Any] | None:
+    def location(self, info: Info, id: str) -> LocationView | None:
         location = self.catalog.locations.get(parse_gid(id, "Location") or 0)
-        return None if location is None else location_view(location)
+        return None if location is None else location_view(self.catalog, location)
 
     def locations(
         self, info: Info, first: int | None = None, after: str | None = None, query: str | None = None
@@ -57,7 +58,7 @@ class QueryRoot:
         found = [
             lo for lo in self.catalog.locations.values() if matches(search, {"name": lo.name}.get, ("name",))
         ]
-        return connection(found, lambda lo: [lo.id], first, after, location_view)
+        return connection(found, lambda lo: [lo.id], first, after, lambda lo: location_view(self.catalog, lo))
 
     def product(self, info: Info, id: str) -> ProductView | None:
         product = self.catalog.products.get(parse_gid(id, "Product") or 0)

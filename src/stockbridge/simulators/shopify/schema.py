@@ -19,7 +19,13 @@ type PageInfo {
 
 type Shop { id: ID! name: String! myshopifyDomain: String! }
 
-type Location { id: ID! name: String! isActive: Boolean! }
+type Location {
+  id: ID!
+  name: String!
+  isActive: Boolean!
+  inventoryLevel(inventoryItemId: ID!): InventoryLevel
+  inventoryLevels(first: Int, after: String): InventoryLevelConnection!
+}
 type LocationEdge { cursor: String! node: Location! }
 type LocationConnection { edges: [LocationEdge!]! nodes: [Location!]! pageInfo: PageInfo! }
 

@@ -93,6 +93,7 @@ class Catalog:
         self.levels: dict[tuple[int, int], Level] = {}
         self.by_sku: dict[str, int] = {}  # SKU, case-folded as Shopify's search matches -> variant id
         self.applied: list[AppliedSet] = []
+        self.on_change: Callable[[Level], None] | None = None  # inventory_levels/update
         self.add_location("Shop location")
 
     def next_id(self) -> int:
@@ -141,6 +142,11 @@ class Catalog:
         quantities = self.stock(item_id, location_id)
         for name, delta in deltas.items():
             quantities[name] += delta
+        self.changed(item_id, location_id)
+
+    def changed(self, item_id: int, location_id: int) -> None:
+        if self.on_change is not None:
+            self.on_change(self.levels[(item_id, location_id)])
 
     def item_levels(self, item_id: int) -> Iterator[Level]:
         return (level for (item, _), level in sorted(self.levels.items()) if item == item_id)

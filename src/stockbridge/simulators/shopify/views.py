@@ -24,8 +24,34 @@ def stamp(moment: datetime | None) -> str | None:
     return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def location_view(location: Location) -> dict[str, Any]:
-    return {"id": gid("Location", location.id), "name": location.name, "isActive": True}
+def location_view(catalog: Catalog, location: Location) -> LocationView:
+    return LocationView(catalog, location)
+
+
+@dataclass
+class LocationView:
+    catalog: Catalog
+    location: Location
+    isActive = True
+
+    @property
+    def id(self) -> str:
+        return gid("Location", self.location.id)
+
+    @property
+    def name(self) -> str:
+        return self.location.name
+
+    def inventoryLevel(self, info: Info, inventoryItemId: str) -> LevelView | None:
+        item = parse_gid(inventoryItemId, "InventoryItem") or 0
+        level = self.catalog.levels.get((item, self.location.id))
+        return None if level is None else LevelView(self.catalog, level)
+
+    def inventoryLevels(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> dict[str, Any]:
+        here = [lv for (_, location), lv in self.catalog.levels.items() if location == self.location.id]
+        return connection(here, lambda lv: [lv.id], first, after, lambda lv: LevelView(self.catalog, lv))
 
 
 @dataclass
@@ -136,8 +162,8 @@ class LevelView:
         return ItemView(self.catalog, self.catalog.items[self.level.item_id])
 
     @property
-    def location(self) -> dict[str, Any]:
-        return location_view(self.catalog.locations[self.level.location_id])
+    def location(self) -> LocationView:
+        return location_view(self.catalog, self.catalog.locations[self.level.location_id])
 
     def quantities(self, info: Info, names: list[str]) -> list[dict[str, Any]]:
         unknown = [name for name in names if name not in QUANTITY_NAMES]
@@ -199,7 +225,7 @@ class AdjustmentGroupView:
                 "quantityAfterChange": c.quantity_after,
                 "ledgerDocumentUri": self.result.reference_document_uri,
                 "item": ItemView(self.catalog, self.catalog.items[c.item_id]),
-                "location": location_view(self.catalog.locations[c.location_id]),
+                "location": location_view(self.catalog, self.catalog.locations[c.location_id]),
             }
             for c in self.result.changes
             if wanted(c)

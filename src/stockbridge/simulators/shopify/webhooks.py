@@ -89,6 +89,8 @@ class WebhookSender:
 
     def send(self, topic: str, body: dict[str, Any]) -> None:
         """One event: a delivery per subscription to `topic`, started on the running event loop."""
+        if not any(topic in sub.topics for sub in self.subscriptions):
+            return  # nobody listens: no ids drawn, so the fault RNG's sequence follows deliveries only
         raw = json.dumps(body, separators=(",", ":")).encode()
         event_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         triggered = self.settings.clock().isoformat().replace("+00:00", "Z")
