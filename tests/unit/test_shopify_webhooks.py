@@ -26,6 +26,7 @@ from stockbridge.connectors.shopify.webhooks import (
     read_delivery,
     sign,
 )
+from stockbridge.domain.orders import CANCELLED
 from stockbridge.domain.shipping import Address
 from stockbridge.domain.storefront_orders import StorefrontLine
 
@@ -173,7 +174,7 @@ def test_a_rest_order_becomes_a_storefront_order() -> None:
 def test_a_cancelled_order_says_when() -> None:
     order = parse_order("shopify", body(order_payload(cancelled_at="2026-11-30T12:00:00Z")))
     assert order.cancelled_at == datetime(2026, 11, 30, 12, tzinfo=UTC)
-    assert order.as_sales_order().status == "cancelled"
+    assert order.as_sales_order().status == CANCELLED
 
 
 def test_the_pipeline_view_numbers_lines_and_closes_removed_ones() -> None:

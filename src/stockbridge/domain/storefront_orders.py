@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from stockbridge.domain.orders import PENDING_FULFILLMENT, OrderLine, SalesOrder
+from stockbridge.domain.orders import CANCELLED, PENDING_FULFILLMENT, OrderLine, SalesOrder
 from stockbridge.domain.shipping import Address
-
-CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +45,10 @@ class StorefrontOrder:
         return tuple(line for line in self.lines if line.unfulfilled > 0)
 
     def as_sales_order(self, line_numbers: dict[str, int] | None = None) -> SalesOrder:
-        """The order as the validation pipeline reads it. Lines are numbered in order (1, 2, ...)
-        unless `line_numbers` (line item id → number) pins them, so a warehouse line keeps its number
-        across edits."""
+        """The order as the validation pipeline reads it: cancelled or released (whether an unpaid
+        order waits is the caller's rule, from `financial_status`). Lines are numbered in order
+        (1, 2, ...) unless `line_numbers` (line item id → number) pins them, so a warehouse line
+        keeps its number across edits."""
         numbers = line_numbers or {line.line_item_id: i for i, line in enumerate(self.lines, start=1)}
         return SalesOrder(
             ims_id=self.order_id,
