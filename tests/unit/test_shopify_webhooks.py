@@ -134,6 +134,17 @@ def test_delivery_headers_are_read_case_insensitively() -> None:
     assert delivery.api_version == "2026-04"
 
 
+def test_an_unreadable_triggered_at_does_not_refuse_the_delivery() -> None:
+    raw = b"{}"
+    headers = {
+        "x-shopify-hmac-sha256": sign(SECRET, raw),
+        "x-shopify-topic": "orders/create",
+        "x-shopify-webhook-id": "w",
+        "x-shopify-triggered-at": "yesterday",
+    }
+    assert read_delivery(SECRET, headers, raw).triggered_at is None
+
+
 def test_the_event_id_dedupes_when_there_is_no_webhook_id() -> None:
     raw = b"{}"
     headers = {"x-shopify-hmac-sha256": sign(SECRET, raw), "x-shopify-topic": "orders/create"}

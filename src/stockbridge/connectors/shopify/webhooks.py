@@ -109,14 +109,22 @@ def read_delivery(secret: bytes, headers: Mapping[str, str], body: bytes) -> Web
     topic = headers.get(TOPIC_HEADER)
     if not topic:
         raise UnusablePayloadError(TOPIC_HEADER, "missing")
-    triggered = headers.get(TRIGGERED_AT_HEADER)
     return WebhookDelivery(
         dedupe_key=dedupe_key,
         topic=topic,
         shop_domain=headers.get(SHOP_HEADER, ""),
-        triggered_at=aware_datetime(triggered, TRIGGERED_AT_HEADER) if triggered else None,
+        triggered_at=_triggered_at(headers.get(TRIGGERED_AT_HEADER)),
         api_version=headers.get(API_VERSION_HEADER),
     )
+
+
+def _triggered_at(value: str | None) -> datetime | None:
+    """When Shopify says the event happened; informative only, so an unreadable one is None rather
+    than a reason to refuse the order."""
+    try:
+        return aware_datetime(value, TRIGGERED_AT_HEADER)
+    except UnusablePayloadError:
+        return None
 
 
 def parse_order_event(channel: str, topic: str, body: bytes) -> StorefrontOrder | OrderEditNotice:
