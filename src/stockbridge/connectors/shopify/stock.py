@@ -1,7 +1,8 @@
 """Shopify as a stock channel (`flows/ports.py` StockChannel): the `available` figure per location.
 
 Reading: `productVariants(query: "sku:...")` finds each SKU's inventory item and, in the same call,
-its level at the location (`inventoryLevel(locationId:) { quantities(names: ["available"]) }`).
+its level at the location (`inventoryLevel(locationId:) { quantities(names: ["available"]) }`;
+`on_hand` instead when the channel is configured to set that).
 Item ids are cached for the push. Writing: `inventorySetQuantities` sets absolute `available`
 figures, every quantity with `changeFromQuantity` (mandatory from 2026-04; the figure we read, or
 null to skip the check) and the mutation with `@idempotent(key:)` (mandatory from 2026-04). A stale
@@ -30,14 +31,14 @@ IN_PROGRESS = "IDEMPOTENCY_CONCURRENT_REQUEST"
 _QUANTITY_INDEX = re.compile(r"^\d+$")
 
 VARIANTS_BY_SKU = """
-query VariantsBySku($query: String!, $first: Int!, $after: String, $location: ID!) {
+query VariantsBySku($query: String!, $first: Int!, $after: String, $location: ID!, $names: [String!]!) {
   productVariants(first: $first, after: $after, query: $query) {
     nodes {
       sku
       inventoryItem {
         id
         inventoryLevel(locationId: $location) {
-          quantities(names: ["available"]) { name quantity }
+          quantities(names: $names) { name quantity }
         }
       }
     }
@@ -69,10 +70,27 @@ def idempotency_key(batch_id: str, location: str, lines: Sequence[FigureLine]) -
     return f"{batch_id}.{hashlib.sha256(content.encode()).hexdigest()[:12]}"
 
 
+SETTABLE = ("available", "on_hand")  # the only quantity names Shopify lets a client set
+
+
 class ShopifyStock:
-    def __init__(self, client: ShopifyClient, name: str = "shopify", max_lines_per_call: int = 250) -> None:
+    """`quantity_name` is the figure the channel reads and sets: `available` (the hub subtracts the
+    store's own unshipped orders itself) or `on_hand` (Shopify subtracts its commitments: available
+    = on hand - committed - reserved...)."""
+
+    def __init__(
+        self,
+        client: ShopifyClient,
+        name: str = "shopify",
+        max_lines_per_call: int = 250,
+        *,
+        quantity_name: str = "available",
+    ) -> None:
+        if quantity_name not in SETTABLE:
+            raise ValueError(f"quantity_name must be one of {SETTABLE}, not {quantity_name!r}")
         self.name = name
         self.max_lines_per_call = max_lines_per_call
+        self.quantity_name = quantity_name
         self._client = client
         self._items: dict[str, str] = {}  # SKU → inventory item id
 
@@ -88,7 +106,12 @@ class ShopifyStock:
 
     async def _read_batch(self, location: str, skus: list[str]) -> dict[str, ChannelFigure]:
         wanted, found = set(skus), dict[str, ChannelFigure]()
-        variables: dict[str, Any] = {"query": sku_search(skus), "first": SKU_BATCH, "location": location}
+        variables: dict[str, Any] = {
+            "query": sku_search(skus),
+            "first": SKU_BATCH,
+            "location": location,
+            "names": [self.quantity_name],
+        }
         seen: dict[str, int] = {}
         while True:
             data = await self._client.execute(
@@ -102,7 +125,7 @@ class ShopifyStock:
                     if sku not in wanted or node.get("inventoryItem") is None:
                         continue
                     seen[sku] = seen.get(sku, 0) + 1
-                    found[sku] = _figure(node["inventoryItem"])
+                    found[sku] = _figure(node["inventoryItem"], self.quantity_name)
                     self._items[sku] = str(node["inventoryItem"]["id"])
                 if not page["pageInfo"]["hasNextPage"]:
                     break
@@ -140,7 +163,7 @@ class ShopifyStock:
             )
         variables = {
             "input": {
-                "name": "available",
+                "name": self.quantity_name,
                 "reason": "correction",
                 "referenceDocumentUri": f"stockbridge://batch/{batch_id}",
                 "quantities": quantities,
@@ -156,9 +179,8 @@ class ShopifyStock:
         stale = [e for e in errors if e.code == STALE]
         if stale:
             skus = tuple(dict.fromkeys(_stale_skus(stale, lines)))
-            raise StaleFigureError(
-                SYSTEM, f"available changed since read for {', '.join(skus)}", skus, code=STALE
-            )
+            changed = f"{self.quantity_name} changed since read for {', '.join(skus)}"
+            raise StaleFigureError(SYSTEM, changed, skus, code=STALE)
         if any(e.code == IN_PROGRESS for e in errors):
             raise RetriableError(SYSTEM, f"inventorySetQuantities: {IN_PROGRESS} for batch {batch_id}")
         line_index = _line_index(errors[0].field)
@@ -166,13 +188,13 @@ class ShopifyStock:
         raise rejection(errors, "inventorySetQuantities", path=path)
 
 
-def _figure(item: dict[str, Any]) -> ChannelFigure:
+def _figure(item: dict[str, Any], quantity_name: str) -> ChannelFigure:
     level = item.get("inventoryLevel")
     if level is None:
         # Not stocked at this location: Shopify refuses a set (ITEM_NOT_STOCKED_AT_LOCATION).
         return ChannelFigure(0, pushable=False)
-    available = [q["quantity"] for q in level["quantities"] if q["name"] == "available"]
-    return ChannelFigure(int(available[0]))
+    figure = [q["quantity"] for q in level["quantities"] if q["name"] == quantity_name]
+    return ChannelFigure(int(figure[0]))
 
 
 def _line_index(field: Sequence[str]) -> int | None:
