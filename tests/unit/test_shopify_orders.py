@@ -13,7 +13,8 @@ import pytest
 from tests.shopify_support import Endpoint, ok
 
 from stockbridge.connectors.errors import RejectedError
-from stockbridge.connectors.shopify.orders import ShopifyOrders, Tracking, order_from_node
+from stockbridge.connectors.shopify.fulfilments import Tracking
+from stockbridge.connectors.shopify.orders import ShopifyOrders, order_from_node
 
 T = TypeVar("T")
 ORDER = "gid://shopify/Order/1"

@@ -11,20 +11,32 @@ line items and fulfils only the shipped quantities (a partial shipment is a part
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from stockbridge.connectors.errors import RejectedError
 from stockbridge.connectors.shapes import expect_shape
 from stockbridge.connectors.shopify.client import SYSTEM, ShopifyClient, rejection, user_errors
+from stockbridge.connectors.shopify.fulfilments import (
+    FULFILLMENT_CREATE,
+    FULFILMENT_ORDER_LINES,
+    FULFILMENT_STATE,
+    Fulfilment,
+    FulfilmentOrder,
+    Tracking,
+    fulfilment_from,
+    fulfilment_order_from,
+    joined,
+    merged,
+    plan,
+    same_shipment,
+)
 from stockbridge.connectors.shopify.wire import aware_datetime
 from stockbridge.domain.shipping import Address
 from stockbridge.domain.storefront_orders import StorefrontLine, StorefrontOrder
 
 ORDERS_PAGE = 10  # orders per page: with 50 line items each, about 600 points of a 1,000 bucket
 LINES_PAGE = 50
-OPEN_STATUSES = frozenset({"OPEN", "IN_PROGRESS"})  # fulfillment orders that can still ship
 
 _ORDER_FIELDS = """
 fragment OrderFields on Order {
@@ -64,77 +76,6 @@ query OrderLineItems($id: ID!, $after: String) {
 """
 
 ORDER_BY_ID = "query OrderById($id: ID!) { order(id: $id) { ...OrderFields } }" + _ORDER_FIELDS
-
-# Nested connections multiply in the query's cost (2 + first × node cost): 5 fulfillment orders of
-# 50 lines and 20 fulfilments of 50 lines ask about 650 points; more lines are paged separately.
-FULFILMENT_STATE = """
-query FulfilmentState($id: ID!) {
-  order(id: $id) {
-    fulfillmentOrders(first: 5) {
-      nodes {
-        id status
-        assignedLocation { location { id } }
-        lineItems(first: 50) { nodes { id remainingQuantity lineItem { id } } pageInfo { hasNextPage } }
-      }
-    }
-    fulfillments(first: 20) {
-      id status
-      trackingInfo(first: 5) { number }
-      fulfillmentLineItems(first: 50) { nodes { quantity lineItem { id } } }
-    }
-  }
-}
-"""
-
-FULFILMENT_ORDER_LINES = """
-query FulfilmentOrderLines($id: ID!, $after: String) {
-  fulfillmentOrder(id: $id) {
-    lineItems(first: 250, after: $after) {
-      nodes { id remainingQuantity lineItem { id } }
-      pageInfo { hasNextPage endCursor }
-    }
-  }
-}
-"""
-
-FULFILLMENT_CREATE = """
-mutation CreateFulfillment($fulfillment: FulfillmentInput!) {
-  fulfillmentCreate(fulfillment: $fulfillment) {
-    fulfillment { id status }
-    userErrors { field message }
-  }
-}
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class Tracking:
-    company: str | None
-    number: str | None
-    url: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FulfilmentOrderLine:
-    id: str  # gid://shopify/FulfillmentOrderLineItem/...
-    line_item_id: str
-    remaining: int
-
-
-@dataclass(frozen=True, slots=True)
-class FulfilmentOrder:
-    id: str
-    status: str
-    location_id: str | None
-    lines: tuple[FulfilmentOrderLine, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Fulfilment:
-    id: str
-    status: str
-    tracking_numbers: tuple[str, ...]
-    lines: tuple[tuple[str, int], ...]  # (line item id, quantity)
 
 
 class ShopifyOrders:
@@ -198,7 +139,7 @@ class ShopifyOrders:
             if order is None:
                 raise RejectedError(SYSTEM, f"order {order_id} not found", code="NOT_FOUND")
             nodes = list(order["fulfillmentOrders"]["nodes"])
-            fulfilments = [_fulfilment(node) for node in order["fulfillments"]]
+            fulfilments = [fulfilment_from(node) for node in order["fulfillments"]]
             truncated = [bool(node["lineItems"]["pageInfo"]["hasNextPage"]) for node in nodes]
         fulfilment_orders = []
         for node, more in zip(nodes, truncated, strict=True):
@@ -208,7 +149,7 @@ class ShopifyOrders:
                 else node["lineItems"]["nodes"]
             )
             with expect_shape(SYSTEM, "fulfillment orders"):
-                fulfilment_orders.append(_fulfilment_order(node, lines))
+                fulfilment_orders.append(fulfilment_order_from(node, lines))
         return fulfilment_orders, fulfilments
 
     async def _all_fulfilment_order_lines(self, fulfilment_order_id: str) -> list[dict[str, Any]]:
@@ -240,18 +181,18 @@ class ShopifyOrders:
         fulfilment for this shipment (same tracking number; without one, the same lines), that one is
         returned and nothing is created."""
         fulfilment_orders, existing = await self.fulfilment_state(order_id)
-        wanted = _merged(lines)
+        wanted = merged(lines)
         for fulfilment in existing:
-            if fulfilment.status.upper() not in ("CANCELLED", "ERROR", "FAILURE") and _same_shipment(
+            if fulfilment.status.upper() not in ("CANCELLED", "ERROR", "FAILURE") and same_shipment(
                 fulfilment, tracking, wanted
             ):
                 return fulfilment
         created: list[Fulfilment] = []
-        for location_lines in _plan(order_id, fulfilment_orders, wanted):
+        for location_lines in plan(order_id, fulfilment_orders, wanted):
             created.append(await self._create(location_lines, tracking, notify_customer))
         # One shipment from one warehouse is one location, so one fulfilment; several only if the
         # store split the order's lines across locations.
-        return created[0] if len(created) == 1 else _joined(created)
+        return created[0] if len(created) == 1 else joined(created)
 
     async def _create(
         self, by_order: dict[str, list[tuple[str, int]]], tracking: Tracking, notify_customer: bool
@@ -290,82 +231,6 @@ class ShopifyOrders:
                 (tracking.number,) if tracking.number else (),
                 tuple((line_id, qty) for fo_lines in by_order.values() for line_id, qty in fo_lines),
             )
-
-
-def _merged(lines: Sequence[tuple[str, int]]) -> dict[str, int]:
-    merged: dict[str, int] = {}
-    for line_item_id, quantity in lines:
-        if quantity > 0:
-            merged[line_item_id] = merged.get(line_item_id, 0) + quantity
-    return merged
-
-
-def _same_shipment(fulfilment: Fulfilment, tracking: Tracking, wanted: dict[str, int]) -> bool:
-    if tracking.number:
-        return tracking.number in fulfilment.tracking_numbers
-    return dict(fulfilment.lines) == wanted
-
-
-def _plan(
-    order_id: str, fulfilment_orders: Sequence[FulfilmentOrder], wanted: dict[str, int]
-) -> list[dict[str, list[tuple[str, int]]]]:
-    """The fulfillment order lines that ship `wanted`, per location then per fulfillment order."""
-    by_location: dict[str, dict[str, list[tuple[str, int]]]] = {}
-    for line_item_id, quantity in wanted.items():
-        left = quantity
-        for fo in fulfilment_orders:
-            if fo.status.upper() not in OPEN_STATUSES:
-                continue
-            for fo_line in fo.lines:
-                if left == 0 or fo_line.line_item_id != line_item_id or fo_line.remaining == 0:
-                    continue
-                take = min(left, fo_line.remaining)
-                by_location.setdefault(fo.location_id or "", {}).setdefault(fo.id, []).append(
-                    (fo_line.id, take)
-                )
-                left -= take
-        if left:
-            raise RejectedError(
-                SYSTEM,
-                f"order {order_id}: {left} of {quantity} of {line_item_id} have nothing left to fulfil",
-                code="NOTHING_TO_FULFIL",
-                path=line_item_id,
-            )
-    return list(by_location.values())
-
-
-def _joined(created: list[Fulfilment]) -> Fulfilment:
-    return Fulfilment(
-        ",".join(f.id for f in created),
-        created[-1].status,
-        created[0].tracking_numbers,
-        tuple(line for f in created for line in f.lines),
-    )
-
-
-def _fulfilment_order(node: dict[str, Any], lines: Sequence[dict[str, Any]]) -> FulfilmentOrder:
-    location = (node.get("assignedLocation") or {}).get("location") or {}
-    return FulfilmentOrder(
-        str(node["id"]),
-        str(node["status"]),
-        None if location.get("id") is None else str(location["id"]),
-        tuple(
-            FulfilmentOrderLine(str(line["id"]), str(line["lineItem"]["id"]), int(line["remainingQuantity"]))
-            for line in lines
-        ),
-    )
-
-
-def _fulfilment(node: dict[str, Any]) -> Fulfilment:
-    return Fulfilment(
-        str(node["id"]),
-        str(node["status"]),
-        tuple(str(t["number"]) for t in node["trackingInfo"] if t.get("number")),
-        tuple(
-            (str(line["lineItem"]["id"]), int(line["quantity"]))
-            for line in node["fulfillmentLineItems"]["nodes"]
-        ),
-    )
 
 
 def order_from_node(channel: str, node: dict[str, Any], items: Sequence[dict[str, Any]]) -> StorefrontOrder:
