@@ -202,3 +202,12 @@ def test_graphql_errors_become_hub_errors(code: str | None, error: type[Exceptio
     if error is RejectedError:
         assert caught.value.code == code  # type: ignore[attr-defined]
         assert caught.value.path == "inventorySetQuantities.0"  # type: ignore[attr-defined]
+
+
+def test_the_public_surface_is_pinned() -> None:
+    from stockbridge.connectors import shopify
+    from stockbridge.connectors.shopify import webhooks
+
+    assert shopify.__all__ == ["ShopifyClient", "ShopifyOrders", "ShopifyStock", "Tracking"]
+    assert all(hasattr(shopify, name) for name in shopify.__all__)
+    assert all(hasattr(webhooks, name) for name in webhooks.__all__)
