@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint typecheck clean chaos
+.PHONY: demo test bench lint typecheck clean chaos conformance
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,10 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# Every connector against its simulator on the same cases (tests/conformance, about 20 s).
+conformance: $(STAMP)
+	$(BIN)/pytest -q tests/conformance
 
 # The full chaos day on SQLite, then on a throwaway PostgreSQL with two worker processes (about 25
 # minutes in all); fails if anything was lost, doubled, stale or drifted (docs/reliability.md).

@@ -56,6 +56,21 @@ class ClarusConnector(_Frozen):
     # the replay window. Too small, and a sender whose clock is off loses every webhook to the
     # events feed; too large, and a captured delivery can be replayed for longer (docs/security.md).
     webhook_tolerance_s: Annotated[float, Field(gt=0)] = 300.0
+    # Every Clarus call goes through an adaptive limiter like the IMS's (docs/decisions/0011).
+    calls_per_second: Annotated[float, Field(gt=0)] = 50.0
+    concurrency: Annotated[int, Field(gt=0)] = 8
+    min_calls_per_second: Annotated[float, Field(gt=0)] = 0.5
+    recovery_step: Annotated[float, Field(gt=0)] = 1.0
+
+    @model_validator(mode="after")
+    def _floor_below_ceiling(self) -> ClarusConnector:
+        _check_floor(self.min_calls_per_second, self.calls_per_second)
+        return self
+
+
+def _check_floor(floor: float, ceiling: float) -> None:
+    if floor > ceiling:
+        raise ValueError(f"min_calls_per_second ({floor}) is above calls_per_second ({ceiling})")
 
 
 class ImsAuth(_Frozen):
@@ -100,11 +115,7 @@ class ImsConnector(_Frozen):
 
     @model_validator(mode="after")
     def _floor_below_ceiling(self) -> ImsConnector:
-        if self.min_calls_per_second > self.calls_per_second:
-            raise ValueError(
-                f"min_calls_per_second ({self.min_calls_per_second}) is above "
-                f"calls_per_second ({self.calls_per_second})"
-            )
+        _check_floor(self.min_calls_per_second, self.calls_per_second)
         return self
 
 

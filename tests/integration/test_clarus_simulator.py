@@ -474,3 +474,21 @@ def test_validation_errors_and_injected_clock() -> None:
         assert client.post("/_control/reset", json={"warehouses": ["A", "B"]}).status_code == 200
         state = client.get("/_control/state").json()["warehouses"]
         assert state == {w: {"name": f"Clarus warehouse {w}", "sequence": 0, "stock": {}} for w in ("A", "B")}
+
+
+def test_the_api_rate_limit_refuses_with_retry_after_and_counts_calls() -> None:
+    with run_app(create_app(ClarusSettings())) as url:
+        httpx.put(f"{url}/_control/limits", json={"calls_per_second": 2}).raise_for_status()
+        statuses = [httpx.get(f"{url}/api/v1/warehouses", headers=AUTH) for _ in range(4)]
+        refused = [r for r in statuses if r.status_code == 429]
+        assert refused, [r.status_code for r in statuses]  # a burst of 2, then refusals
+        assert refused[0].json()["error"]["code"] == "rate_limited"
+        assert 0 < float(refused[0].headers["retry-after"]) <= 0.5
+        stats = httpx.get(f"{url}/_control/stats").json()
+        assert (stats["calls"], stats["throttled_429"]) == (4, len(refused))
+        assert stats["calls_by_route"] == {"GET /api/v1/warehouses": 4}
+        assert httpx.put(f"{url}/_control/limits", json={"calls_per_second": 0}).status_code == 400
+        httpx.put(f"{url}/_control/limits", json={"calls_per_second": None}).raise_for_status()
+        httpx.post(f"{url}/_control/reset").raise_for_status()
+        assert httpx.get(f"{url}/api/v1/warehouses", headers=AUTH).status_code == 200
+        assert httpx.get(f"{url}/_control/stats").json()["calls"] == 1

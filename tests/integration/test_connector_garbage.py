@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from stockbridge.connectors.clarus.client import ClarusClient
 from stockbridge.connectors.clarus.orders import ClarusOrders
+from stockbridge.connectors.clarus.webhooks import ClarusWebhooks
 from stockbridge.connectors.errors import AuthenticationError, ConnectorError, MalformedResponseError
 from stockbridge.connectors.netsuite.auth import BearerAuth, ClientCredentialsAuth
 from stockbridge.connectors.netsuite.client import NetSuiteClient
@@ -77,6 +78,7 @@ CALLS: dict[str, Call] = {
     "clarus snapshot": _clarus(lambda c: c.snapshot_page("WH1", None)),
     "clarus events feed": _clarus(lambda c: c.events_after("WH1", 0)),
     "clarus items": _clarus(lambda c: ClarusOrders(c).items()),
+    "clarus subscriptions": _clarus(lambda c: ClarusWebhooks(c).subscriptions()),
     "ims suiteql": _ims(lambda c: c.suiteql("SELECT id FROM item")),
     "ims items": _ims(lambda c: c.inventory_items()),
     "ims on hand": _ims(lambda c: c.on_hand("6", ["1"])),

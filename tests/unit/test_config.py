@@ -85,12 +85,13 @@ def test_missing_secret_names_the_key() -> None:
     assert "CLARUS_WEBHOOK_SECRET" in info.value.message
 
 
-def test_rate_floor_above_the_configured_rate_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("connector", ["ims", "clarus"])
+def test_rate_floor_above_the_configured_rate_is_refused(tmp_path: Path, connector: str) -> None:
     data = _example()
-    data["connectors"]["ims"]["min_calls_per_second"] = 50  # type: ignore[index]
+    data["connectors"][connector]["min_calls_per_second"] = 500  # type: ignore[index]
     with pytest.raises(ConfigError) as info:
         load_config(_write(tmp_path, data))
-    assert info.value.key == "connectors.ims"
+    assert info.value.key == f"connectors.{connector}"
     assert "min_calls_per_second" in info.value.message
 
 

@@ -243,3 +243,88 @@ def test_rate_and_refusals_are_exposed_as_metrics() -> None:
     assert 'stockbridge_far_api_rate{system="ims"} 2.0' in text
     assert 'stockbridge_far_api_refusals_total{system="ims"} 1.0' in text
     assert 'stockbridge_far_api_calls_total{system="ims"} 1.0' in text
+
+
+# --- runs that nest (a client limiting its own requests, wrapped by a caller that limits too) -----
+
+
+def test_a_call_inside_a_run_uses_the_outer_slot_even_with_one_slot() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(4.0, 1, time.clock, sleep=time.sleep, system="ims")
+
+    async def outer() -> str:
+        return await limiter.run(_ok)
+
+    async def scenario() -> None:
+        # With concurrency 1 a second slot never comes: the inner call must not wait for one.
+        assert await asyncio.wait_for(limiter.run(outer), 1.0) == "ok"
+
+    asyncio.run(scenario())
+    assert limiter.calls == 1  # the inner call spent the outer run's token
+
+
+def test_calls_inside_a_run_are_paced_and_their_refusals_counted_once() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(4.0, 1, time.clock, sleep=time.sleep, system="ims")
+    refusal = RateLimitedError("ims", "429", status=429, retry_after=2.0)
+
+    async def three_calls_then_refused() -> None:
+        for _ in range(3):
+            await limiter.run(_ok)
+        await limiter.run(_raising(refusal))
+
+    async def scenario() -> None:
+        with pytest.raises(RateLimitedError):
+            await limiter.run(three_calls_then_refused)
+
+    asyncio.run(scenario())
+    assert limiter.calls == 4  # one token per call made, the outer run's spent by the first
+    assert (limiter.refusals, limiter.rate) == (1, 2.0)  # cut once, by the inner call only
+
+
+def test_runs_in_other_tasks_do_not_share_a_slot() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(100.0, 1, time.clock, sleep=time.sleep, system="ims")
+    inside = 0
+    most = 0
+
+    async def hold() -> None:
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        inside -= 1
+
+    async def scenario() -> None:
+        await asyncio.gather(*(limiter.run(hold) for _ in range(5)))
+
+    asyncio.run(scenario())
+    assert most == 1
+
+
+def test_a_task_started_inside_a_run_that_outlives_it_waits_for_a_slot_again() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(100.0, 1, time.clock, sleep=time.sleep, system="ims")
+    release = asyncio.Event()
+    late: list[asyncio.Task[str]] = []
+
+    async def start_a_task() -> None:
+        async def later() -> str:
+            await release.wait()
+            return await limiter.run(_ok)
+
+        late.append(asyncio.create_task(later()))
+
+    async def hold_the_slot() -> None:
+        release.set()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert not late[0].done()  # the late task's call waits for the slot held here
+
+    async def scenario() -> None:
+        await limiter.run(start_a_task)
+        await limiter.run(hold_the_slot)
+        assert await late[0] == "ok"
+
+    asyncio.run(scenario())

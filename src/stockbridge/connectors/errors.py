@@ -10,6 +10,7 @@ from stockbridge.domain.errors import (
     RateLimitedError,
     RejectedError,
     RetriableError,
+    StaleFigureError,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "RateLimitedError",
     "RejectedError",
     "RetriableError",
+    "StaleFigureError",
 ]

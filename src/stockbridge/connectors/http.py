@@ -6,6 +6,8 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
@@ -30,6 +32,13 @@ class RateLimiter:
 
     One instance per connector per process; the far API's limits are for the whole account, so with
     several worker processes each is configured with its share.
+
+    Runs nest: a call made inside `run` (by the same task, or a task it starts) through the same
+    limiter uses the outer run's slot instead of waiting for a second one (which with concurrency 1
+    would never come), spends the outer run's token on its first call, and takes a token of its own
+    for each call after that; the calls inside are counted and paced, and the outer run leaves the
+    pace to them. So a client that limits its own requests can still be wrapped by a caller that
+    limits a whole operation.
     """
 
     def __init__(
@@ -51,6 +60,7 @@ class RateLimiter:
         self._pace = pacing.start(self._limits, clock())
         self._lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(concurrency)
+        self._held: ContextVar[_Held | None] = ContextVar(f"limiter-{id(self)}", default=None)
         self.calls = 0
 
     @property
@@ -75,19 +85,51 @@ class RateLimiter:
                 await self._sleep(wait)
 
     async def run(self, call: Callable[[], Awaitable[T]]) -> T:
+        held = self._held.get()
+        if held is not None and held.open:
+            return await self._run_inside(held, call)
         async with self._slots:
             started = await self._take_token()
+            held = _Held()
+            context = self._held.set(held)
             try:
                 result = await call()
             except RetriableError as exc:
-                if isinstance(exc, RateLimitedError) or exc.retry_after is not None:
-                    self._refused(started, exc)
+                if not held.paced_inside:
+                    self._failed(started, exc)
                 raise
-            before = self._pace.rate
-            self._pace = pacing.succeeded(self._limits, self._pace)
-            if before < self._limits.ceiling <= self._pace.rate:
-                log.info("call rate recovered", system=self._system, calls_per_second=self._pace.rate)
+            finally:
+                held.open = False  # a task started inside, still running, is on its own from now
+                self._held.reset(context)
+            if not held.paced_inside:
+                self._succeeded()
             return result
+
+    async def _run_inside(self, held: _Held, call: Callable[[], Awaitable[T]]) -> T:
+        """A call inside a run of this limiter: the outer slot, the outer token first."""
+        held.paced_inside = True
+        if held.token_unspent:
+            held.token_unspent = False
+            started = self._clock()
+        else:
+            started = await self._take_token()
+        try:
+            result = await call()
+        except RetriableError as exc:
+            self._failed(started, exc)
+            raise
+        self._succeeded()
+        return result
+
+    def _failed(self, started: float, exc: RetriableError) -> None:
+        if isinstance(exc, RateLimitedError) or exc.retry_after is not None:
+            self._refused(started, exc)
+
+    def _succeeded(self) -> None:
+        before = self._pace.rate
+        self._pace = pacing.succeeded(self._limits, self._pace)
+        if before < self._limits.ceiling <= self._pace.rate:
+            log.info("call rate recovered", system=self._system, calls_per_second=self._pace.rate)
 
     def _refused(self, started: float, error: RetriableError) -> None:
         before, now = self._pace.rate, self._clock()
@@ -103,6 +145,15 @@ class RateLimiter:
                 paused_s=round(max(0.0, self._pace.paused_until - now), 3),
                 error=error.message,
             )
+
+
+@dataclass(slots=True)
+class _Held:
+    """One run of a limiter, seen by the calls made inside it."""
+
+    open: bool = True  # the run has not ended
+    token_unspent: bool = True  # the run's token, not yet used by a call inside it
+    paced_inside: bool = False  # calls inside paced themselves: the run leaves the pace alone
 
 
 # A far end's `Retry-After` is obeyed up to this: `inf` or `1e308` must not park work for ever (or

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from stockbridge.config import Config, ImsAuth, secret
+from stockbridge.config import ClarusConnector, Config, ImsAuth, ImsConnector, secret
 from stockbridge.connectors.clarus.client import ClarusClient
 from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.connectors.clarus.orders import ClarusOrders
@@ -18,7 +18,6 @@ from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.auth import BearerAuth, ClientCredentialsAuth, TbaAuth
 from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
-from stockbridge.connectors.netsuite.limited import LimitedNetSuiteClient
 from stockbridge.connectors.netsuite.products import NetSuiteProducts
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 
@@ -26,11 +25,10 @@ from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 @dataclass
 class Connections:
     clarus: ClarusClient
-    ims: NetSuiteClient  # plain: the stock push side wraps its calls in `ims_limiter` itself
-    ims_limiter: RateLimiter
+    ims: NetSuiteClient
+    ims_limiter: RateLimiter  # the one inside `ims`: every IMS request goes through it
+    clarus_limiter: RateLimiter  # the one inside `clarus`
     clarus_webhook_secret: str
-    # The same IMS account with `ims_limiter` inside: what the order, product and fulfilment ports use.
-    ims_limited: NetSuiteClient
 
     @property
     def clarus_orders(self) -> ClarusOrders:
@@ -50,20 +48,19 @@ class Connections:
 
     @property
     def ims_orders(self) -> NetSuiteOrders:
-        return NetSuiteOrders(self.ims_limited)
+        return NetSuiteOrders(self.ims)
 
     @property
     def ims_products(self) -> NetSuiteProducts:
-        return NetSuiteProducts(self.ims_limited)
+        return NetSuiteProducts(self.ims)
 
     @property
     def ims_fulfilments(self) -> NetSuiteFulfilments:
-        return NetSuiteFulfilments(self.ims_limited)
+        return NetSuiteFulfilments(self.ims)
 
     async def aclose(self) -> None:
         await self.clarus.aclose()
         await self.ims.aclose()
-        await self.ims_limited.aclose()
 
 
 def ims_auth(auth: ImsAuth, base_url: str, environ: Mapping[str, str]) -> httpx.Auth:
@@ -83,22 +80,32 @@ def ims_auth(auth: ImsAuth, base_url: str, environ: Mapping[str, str]) -> httpx.
     )
 
 
+def limiter(settings: ClarusConnector | ImsConnector, system: str) -> RateLimiter:
+    return RateLimiter(
+        settings.calls_per_second,
+        settings.concurrency,
+        min_calls_per_second=settings.min_calls_per_second,
+        recovery_step=settings.recovery_step,
+        system=system,
+    )
+
+
 def connect(config: Config, environ: Mapping[str, str] | None = None) -> Connections:
     env = environ if environ is not None else os.environ
     clarus = config.connectors.clarus
     ims = config.connectors.ims
-    auth = ims_auth(ims.auth, ims.base_url, env)
-    limiter = RateLimiter(
-        ims.calls_per_second,
-        ims.concurrency,
-        min_calls_per_second=ims.min_calls_per_second,
-        recovery_step=ims.recovery_step,
-        system="ims",
-    )
+    clarus_limiter, ims_limiter = limiter(clarus, "clarus"), limiter(ims, "ims")
     return Connections(
-        clarus=ClarusClient(clarus.base_url, secret(clarus.api_key_env, env), timeout_s=clarus.timeout_s),
-        ims=NetSuiteClient(ims.base_url, auth, timeout_s=ims.timeout_s),
-        ims_limiter=limiter,
+        clarus=ClarusClient(
+            clarus.base_url,
+            secret(clarus.api_key_env, env),
+            timeout_s=clarus.timeout_s,
+            limiter=clarus_limiter,
+        ),
+        ims=NetSuiteClient(
+            ims.base_url, ims_auth(ims.auth, ims.base_url, env), timeout_s=ims.timeout_s, limiter=ims_limiter
+        ),
+        ims_limiter=ims_limiter,
+        clarus_limiter=clarus_limiter,
         clarus_webhook_secret=secret(clarus.webhook_secret_env, env),
-        ims_limited=LimitedNetSuiteClient(ims.base_url, auth, limiter=limiter, timeout_s=ims.timeout_s),
     )

@@ -1,19 +1,17 @@
 """Retry with the configured settings: when outboxed writes try again (or are dead-lettered), and a
-wrapper that retries reads in place."""
+wrapper that retries reads in place (`with_retries`, which lives with the connectors' REST base so
+that clients and flows share one)."""
 
 from __future__ import annotations
 
-import asyncio
 import random
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
 
 from stockbridge.config import EngineSettings
-from stockbridge.connectors.errors import RetriableError
-from stockbridge.domain.retry import RetryPolicy, backoff_seconds, next_retry_at
+from stockbridge.connectors.rest.retry import with_retries
+from stockbridge.domain.retry import RetryPolicy, next_retry_at
 
-T = TypeVar("T")
+__all__ = ["next_attempt_at", "retry_policy", "with_retries"]
 
 
 def retry_policy(settings: EngineSettings) -> RetryPolicy:
@@ -41,23 +39,3 @@ def next_attempt_at(
     return next_retry_at(
         retry_policy(settings), attempt, failing_since, now, draw=draw, retry_after=retry_after
     )
-
-
-async def with_retries(
-    call: Callable[[], Awaitable[T]],
-    *,
-    attempts: int = 6,
-    base: float = 0.2,
-    cap: float = 10.0,
-    rng: random.Random | None = None,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> T:
-    """Call, and on a retriable error wait (honouring `Retry-After`) and call again, up to `attempts`."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return await call()
-        except RetriableError as exc:
-            if attempt == attempts:
-                raise
-            await sleep(backoff_seconds(attempt, base=base, cap=cap, retry_after=exc.retry_after, rng=rng))
-    raise AssertionError("unreachable")

@@ -106,7 +106,11 @@ async def serve(
                 clock=clock,
                 clarus_webhook_secret=connections.clarus_webhook_secret,
                 on_stored=worker.wake if workers else None,
-                collectors=[LimiterMetrics({"ims": connections.ims_limiter})] if workers else [],
+                collectors=[
+                    LimiterMetrics({"ims": connections.ims_limiter, "clarus": connections.clarus_limiter})
+                ]
+                if workers
+                else [],
             )
             server = _QuietServer(
                 uvicorn.Config(

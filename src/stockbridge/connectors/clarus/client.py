@@ -3,45 +3,57 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from stockbridge.connectors.clarus.wire import WireSnapshotPage
-from stockbridge.connectors.errors import (
-    AuthenticationError,
-    RateLimitedError,
-    RejectedError,
-    RetriableError,
+from stockbridge.connectors.http import RateLimiter
+from stockbridge.connectors.rest import (
+    BearerAuth,
+    CursorPaging,
+    ErrorBody,
+    Page,
+    PageRequest,
+    RestClient,
 )
-from stockbridge.connectors.http import parse_retry_after, send
 from stockbridge.connectors.shapes import expect_shape, json_object
 
 SYSTEM = "clarus"
+# Listings (items, webhooks) page by an opaque cursor; a page names the next one until the last.
+CURSOR_PAGING = CursorPaging(records_key="data", cursor_param="cursor", next_key="next_cursor")
 
 
 class ClarusClient:
-    def __init__(self, base_url: str, api_key: str, *, timeout_s: float = 30.0) -> None:
-        self._timeout_s = timeout_s
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/api/v1",
-            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
-            timeout=timeout_s,
+    def __init__(
+        self, base_url: str, api_key: str, *, timeout_s: float = 30.0, limiter: RateLimiter | None = None
+    ) -> None:
+        self._rest = RestClient(
+            SYSTEM,
+            base_url.rstrip("/") + "/api/v1",
+            auth=BearerAuth(api_key),
+            headers={"Accept": "application/json"},
+            timeout_s=timeout_s,
+            pacer=limiter,
+            read_error=read_error,
         )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._rest.aclose()
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        request = self._client.build_request(method, path, **kwargs)
-        response = await send(self._client, SYSTEM, request, deadline_s=self._timeout_s)
-        if response.status_code < 300:
-            return response
-        raise translate_error(response)
+        """Send one request (through the limiter when there is one); a refusal raises."""
+        return await self._rest.request(method, path, **kwargs)
 
     async def get(self, path: str, params: dict[str, Any]) -> httpx.Response:
         return await self.request("GET", path, params=params)
+
+    async def listing(self, what: str, path: str, params: dict[str, Any]) -> AsyncIterator[Page]:
+        """Every page of a cursor-paged listing (`/items`, ...), first to last."""
+        async for page in self._rest.pages(what, CURSOR_PAGING, PageRequest("GET", path, params)):
+            yield page
 
     async def warehouses(self) -> list[str]:
         body = json_object(SYSTEM, "warehouses", await self.get("/warehouses", {}))
@@ -97,29 +109,14 @@ def _feed_item(item: Any) -> FeedItem:
     )
 
 
-def translate_error(response: httpx.Response) -> Exception:
-    """A Clarus error body (`{"error": {"code", "message", "field"}}`) as one of our connector errors."""
-    code: str | None = None
-    field: str | None = None
-    message = response.text[:200]
-    existing: dict[str, Any] | None = None
-    try:
-        body = response.json()
-        error = body.get("error", {})
-        code, field, message = error.get("code"), error.get("field"), error.get("message", message)
-        existing = body.get("order")
-    except (ValueError, AttributeError):
-        pass
-    status = response.status_code
-    detail = f"{status} {code or ''}: {message}"
-    if status in (401, 403):
-        return AuthenticationError(SYSTEM, detail, status=status)
-    if status == 429:
-        return RateLimitedError(
-            SYSTEM, detail, status=429, retry_after=parse_retry_after(response.headers.get("retry-after"))
-        )
-    if status >= 500 or status == 408:
-        return RetriableError(SYSTEM, detail, status=status)
-    error_out = RejectedError(SYSTEM, detail, status=status, code=code, path=field)
-    error_out.existing = existing
-    return error_out
+def read_error(response: httpx.Response) -> ErrorBody:
+    """A Clarus error body: `{"error": {"code", "message", "field"}}`, and the order on a 409."""
+    body = response.json()
+    error = body.get("error") or {}
+    existing = body.get("order")
+    return ErrorBody(
+        str(error.get("message") or response.text[:200]),
+        code=error.get("code"),
+        path=error.get("field"),
+        existing=existing if isinstance(existing, dict) else None,
+    )

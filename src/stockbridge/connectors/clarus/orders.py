@@ -7,7 +7,7 @@ from typing import Any
 
 from stockbridge.connectors.clarus.client import SYSTEM, ClarusClient
 from stockbridge.connectors.errors import RejectedError
-from stockbridge.connectors.shapes import expect_shape, json_object
+from stockbridge.connectors.shapes import expect_shape
 from stockbridge.domain.order_state import Outcome
 from stockbridge.domain.orders import WmsOrder
 
@@ -42,17 +42,10 @@ class ClarusOrders:
     async def items(self) -> dict[str, bool]:
         """Every item in the warehouse: SKU → active."""
         found: dict[str, bool] = {}
-        cursor: str | None = None
-        while True:
-            params: dict[str, Any] = {"limit": 1000}
-            if cursor:
-                params["cursor"] = cursor
-            body = json_object(SYSTEM, "items", await self._client.get("/items", params))
+        async for page in self._client.listing("items", "/items", {"limit": 1000}):
             with expect_shape(SYSTEM, "items"):
-                found.update({str(item["sku"]): bool(item["active"]) for item in body["data"]})
-                cursor = body.get("next_cursor")
-            if not cursor:
-                return found
+                found.update({str(item["sku"]): bool(item["active"]) for item in page.records})
+        return found
 
     async def create(self, order: WmsOrder) -> tuple[Outcome, str]:
         """Create the order. A retry after a lost answer meets 409 duplicate_reference: already done."""

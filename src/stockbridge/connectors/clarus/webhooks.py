@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from stockbridge.connectors.clarus.client import SYSTEM, ClarusClient
 from stockbridge.connectors.clarus.wire import FEED_EVENTS
-from stockbridge.connectors.errors import RejectedError
+from stockbridge.connectors.errors import NotFoundError
+from stockbridge.connectors.shapes import expect_shape
 from stockbridge.domain.subscriptions import Subscription
 
 
@@ -47,20 +49,13 @@ class ClarusWebhooks:
 
     async def unsubscribe(self, subscription_id: str) -> None:
         """Delete a subscription; one already gone counts as deleted."""
-        try:
+        with contextlib.suppress(NotFoundError):
             await self._client.request("DELETE", f"/webhooks/{subscription_id}")
-        except RejectedError as exc:
-            if exc.status != 404:
-                raise
 
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def _parse(model: type[M], raw: bytes) -> M:
-    try:
+    with expect_shape(SYSTEM, "webhooks"):
         return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise RejectedError(
-            SYSTEM, f"webhooks answered an unexpected shape: {exc.errors()[0]['msg']}"
-        ) from None

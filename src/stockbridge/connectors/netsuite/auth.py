@@ -14,17 +14,11 @@ import httpx
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, Client
 
 from stockbridge.connectors.errors import AuthenticationError
-from stockbridge.connectors.netsuite.client import SYSTEM, translate_error
+from stockbridge.connectors.netsuite.client import SYSTEM, read_error
+from stockbridge.connectors.rest import BearerAuth, translate
 from stockbridge.connectors.shapes import expect_shape, json_object
 
-
-class BearerAuth(httpx.Auth):
-    def __init__(self, token: str) -> None:
-        self._header = f"Bearer {token}"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._header
-        yield request
+__all__ = ["BearerAuth", "ClientCredentialsAuth", "TbaAuth"]
 
 
 class ClientCredentialsAuth(httpx.Auth):
@@ -49,7 +43,7 @@ class ClientCredentialsAuth(httpx.Auth):
     def _remember(self, response: httpx.Response) -> None:
         status = response.status_code
         if status >= 500 or status in (408, 429):
-            raise translate_error(response)
+            raise translate(SYSTEM, response, read_error)
         if status >= 300:  # the token endpoint refuses bad client credentials with 400 or 401
             raise AuthenticationError(SYSTEM, f"token endpoint answered {status}", status=status)
         body = json_object(SYSTEM, "access token", response)

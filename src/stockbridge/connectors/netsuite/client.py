@@ -13,15 +13,9 @@ from typing import Any
 
 import httpx
 
-from stockbridge.connectors.errors import (
-    AuthenticationError,
-    NotFoundError,
-    RateLimitedError,
-    RejectedError,
-    RetriableError,
-)
-from stockbridge.connectors.http import parse_retry_after, send
-from stockbridge.connectors.shapes import expect_shape, json_object
+from stockbridge.connectors.http import RateLimiter
+from stockbridge.connectors.rest import ErrorBody, OffsetPaging, PageRequest, RestClient
+from stockbridge.connectors.shapes import expect_shape
 from stockbridge.domain.product_master import ItemRecord
 
 SYSTEM = "ims"
@@ -36,53 +30,52 @@ class AdjustmentLine:
 
 
 class NetSuiteClient:
-    def __init__(self, base_url: str, auth: httpx.Auth, *, timeout_s: float = 30.0) -> None:
-        self._timeout_s = timeout_s
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/services/rest",
+    def __init__(
+        self,
+        base_url: str,
+        auth: httpx.Auth,
+        *,
+        timeout_s: float = 30.0,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self._rest = RestClient(
+            SYSTEM,
+            base_url.rstrip("/") + "/services/rest",
             auth=auth,
-            timeout=timeout_s,
             headers={
                 "Accept": "application/json",
                 # Unknown property names become errors instead of being silently ignored.
                 "X-NetSuite-PropertyNameValidation": "error",
             },
+            timeout_s=timeout_s,
+            pacer=limiter,
+            read_error=read_error,
         )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._rest.aclose()
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        request = self._client.build_request(method, path, **kwargs)
-        response = await send(self._client, SYSTEM, request, deadline_s=self._timeout_s)
-        if response.status_code < 300:
-            return response
-        raise translate_error(response)
+        """Send one request (through the limiter when there is one); a refusal raises."""
+        return await self._rest.request(method, path, **kwargs)
 
     async def suiteql_page(
         self, query: str, offset: int = 0, limit: int = SUITEQL_PAGE
     ) -> tuple[list[dict[str, Any]], bool]:
-        response = await self.request(
-            "POST",
-            "/query/v1/suiteql",
-            params={"limit": limit, "offset": offset},
-            json={"q": query},
-            headers={"Prefer": "transient"},
-        )
-        body = json_object(SYSTEM, "SuiteQL", response)
+        """One page of a SuiteQL query: its rows (without their `links`) and `hasMore`."""
+        page = await self._rest.page("SuiteQL", OffsetPaging(limit), _suiteql_request(query), offset)
         with expect_shape(SYSTEM, "SuiteQL"):
-            items = [{k: v for k, v in row.items() if k != "links"} for row in body.get("items", [])]
-            return items, bool(body.get("hasMore", False))
+            items = [{k: v for k, v in row.items() if k != "links"} for row in page.records]
+            return items, bool(page.body.get("hasMore", False))
 
-    async def suiteql(self, query: str) -> list[dict[str, Any]]:
+    async def suiteql(self, query: str, *, page_size: int = SUITEQL_PAGE) -> list[dict[str, Any]]:
+        """Every row of a SuiteQL query, page after page."""
         rows: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            page, has_more = await self.suiteql_page(query, offset)
-            rows.extend(page)
-            if not has_more or not page:
-                return rows
-            offset += len(page)
+        paging = OffsetPaging(page_size)
+        async for page in self._rest.pages("SuiteQL", paging, _suiteql_request(query)):
+            with expect_shape(SYSTEM, "SuiteQL"):
+                rows.extend({k: v for k, v in row.items() if k != "links"} for row in page.records)
+        return rows
 
     async def inventory_items(self, skus: Sequence[str] | None = None) -> list[ItemRecord]:
         """Inventory and kit items, all of them or those whose `itemId` is in `skus`."""
@@ -157,31 +150,17 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def translate_error(response: httpx.Response) -> Exception:
-    """A NetSuite error body (`o:errorDetails`) as one of the hub's connector errors."""
-    code: str | None = None
-    path: str | None = None
-    detail = response.text[:300]
-    try:
-        body = response.json()
-        details = body.get("o:errorDetails") or [{}]
-        detail = str(details[0].get("detail") or body.get("title") or detail)
-        code = details[0].get("o:errorCode") or body.get("o:errorCode")
-        path = details[0].get("o:errorPath")
-    except (ValueError, AttributeError):
-        pass
-    status = response.status_code
-    message = f"{status} {code or ''} {detail}".strip()
-    if status == 429:
-        return RateLimitedError(
-            SYSTEM, message, status=status, retry_after=parse_retry_after(response.headers.get("retry-after"))
-        )
-    if status >= 500 or status == 408:
-        return RetriableError(
-            SYSTEM, message, status=status, retry_after=parse_retry_after(response.headers.get("retry-after"))
-        )
-    if status in (401, 403):
-        return AuthenticationError(SYSTEM, message, status=status)
-    if status == 404:
-        return NotFoundError(SYSTEM, message, status=status, code=code, path=path)
-    return RejectedError(SYSTEM, message, status=status, code=code, path=path)
+def _suiteql_request(query: str) -> PageRequest:
+    return PageRequest("POST", "/query/v1/suiteql", json={"q": query}, headers={"Prefer": "transient"})
+
+
+def read_error(response: httpx.Response) -> ErrorBody:
+    """A NetSuite error body: the first of `o:errorDetails` (detail, code, path), else its title."""
+    body = response.json()
+    details = body.get("o:errorDetails") or [{}]
+    first = details[0]
+    return ErrorBody(
+        str(first.get("detail") or body.get("title") or response.text[:300]),
+        code=first.get("o:errorCode") or body.get("o:errorCode"),
+        path=first.get("o:errorPath"),
+    )

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .api_limits import ApiLimits, format_retry_after
 from .clock_api import clock_routes
 from .orders_api import order_routes
 from .poison import parse_poison
@@ -36,14 +37,21 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def create_app(settings: ClarusSettings | None = None) -> Starlette:
     server = ClarusServer(settings or ClarusSettings())
+    limits = ApiLimits()
 
     def api(handler: Handler) -> Handler:
         async def guarded(request: Request) -> Response:
+            route = request.scope.get("route")
+            wait = limits.admit(f"{request.method} {getattr(route, 'path', request.url.path)}")
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             key = server.settings.api_key
             if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key.encode()):
                 response = _error(401, "unauthorized", "missing or invalid bearer token")
                 response.headers["WWW-Authenticate"] = 'Bearer realm="clarus"'
+                return response
+            if wait > 0:
+                response = _error(429, "rate_limited", "too many requests; slow down")
+                response.headers["Retry-After"] = format_retry_after(wait)
                 return response
             try:
                 return await handler(request)
@@ -118,6 +126,7 @@ def create_app(settings: ClarusSettings | None = None) -> Starlette:
 
     async def reset(request: Request) -> Response:
         await server.reset(_object(await _json_body(request, optional=True)))
+        limits.reset_counts()
         return JSONResponse({"reset": True, "faults": server.settings.faults.to_dict()})
 
     async def add_warehouse(request: Request) -> Response:
@@ -201,6 +210,21 @@ def create_app(settings: ClarusSettings | None = None) -> Starlette:
             server.delivery.set_faults(updated)
         return JSONResponse(server.settings.faults.to_dict())
 
+    async def api_limits(request: Request) -> Response:
+        if request.method == "PUT":
+            body = _object(await _json_body(request))
+            unknown = set(body) - {"calls_per_second"}
+            if unknown:
+                raise SettingsError(sorted(unknown)[0], "unknown limit")
+            try:
+                limits.configure(body.get("calls_per_second"))
+            except ValueError as exc:
+                raise SettingsError("calls_per_second", str(exc)) from None
+        return JSONResponse(limits.limits())
+
+    async def api_stats(request: Request) -> Response:
+        return JSONResponse(limits.stats())
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -233,6 +257,8 @@ def create_app(settings: ClarusSettings | None = None) -> Starlette:
         Route("/_control/deliveries", control(deliveries), methods=["GET"]),
         Route("/_control/drain", control(drain), methods=["POST"]),
         Route("/_control/faults", control(faults), methods=["GET", "PUT"]),
+        Route("/_control/limits", control(api_limits), methods=["GET", "PUT"]),
+        Route("/_control/stats", control(api_stats), methods=["GET"]),
         Route("/_control/health", health, methods=["GET"]),
         *order_routes(server, api, control),
         *shipment_routes(server, api, control),
