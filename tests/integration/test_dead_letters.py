@@ -30,6 +30,7 @@ from typer.testing import CliRunner
 
 from stockbridge.cli import app
 from stockbridge.config import EXAMPLE_CONFIG, Config
+from stockbridge.config import IMS_CHANNEL_NAME as IMS_CHANNEL
 from stockbridge.connectors.notify import make_notifier
 from stockbridge.domain.bundles import KitMember
 from stockbridge.domain.fulfilment import Shipment, ShippedLine
@@ -40,7 +41,6 @@ from stockbridge.engine.clock import FakeClock
 from stockbridge.engine.connect import Connections, connect
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.flows.fulfilment_sync import FulfilmentSender
-from stockbridge.flows.inventory import IMS_CHANNEL
 from stockbridge.flows.inventory_push import ImsStockPusher
 from stockbridge.flows.order_sync import OrderCommandSender
 from stockbridge.flows.orders import OrderFolder

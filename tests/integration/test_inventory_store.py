@@ -8,7 +8,8 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from tests.factories import T0, config, inbound, movement_event
 
-from stockbridge.flows.inventory import IMS_CHANNEL, fold_entries
+from stockbridge.config import IMS_CHANNEL_NAME as IMS_CHANNEL
+from stockbridge.flows.inventory import fold_entries
 from stockbridge.store import inbox_repo, outbox_repo, stock_repo, targets_repo
 from stockbridge.store.bookkeeping import list_exceptions, read_counters
 from stockbridge.store.outbox_repo import PushBatch, PushLine
@@ -73,6 +74,38 @@ def test_unmapped_status_and_warehouse_raise_exceptions(engine: Engine) -> None:
     assert ("unmapped_status", "status:mystery", "operations") in found
     assert ("unmapped_warehouse", "warehouse:WH9", "operations") in found
     assert figures[("SKU-3", "6")][0] == 2
+
+
+def test_each_channel_gets_its_own_target_with_its_own_rule(engine: Engine) -> None:
+    statuses = dict(CONFIG.model_dump()["inventory_statuses"])
+    statuses["available"] = {"counts_for": ["ims", "shop"], "owner": "operations"}
+    two = config(
+        storefronts={
+            "shop": {"shop_domain": "x.myshopify.com", "locations": {"WH1": "gid://shopify/Location/1"}}
+        },
+        inventory_statuses={
+            k: {"counts_for": sorted(v["counts_for"]), "owner": v["owner"]} for k, v in statuses.items()
+        },
+        targets={"shop": {"buffer": 1, "classes": {"mugs": {"buffer": 4, "skus": ["MUG-*"]}}}},
+    )
+    inbox_repo.store_events(
+        engine,
+        [
+            inbound(movement_event(1, "MUG-1", {"available": 10, "allocated": 3})),
+            inbound(movement_event(2, "TEA-2", {"available": 6, "picked": 1})),
+        ],
+        T0,
+    )
+    with engine.begin() as c:
+        fold_entries(c, inbox_repo.claim_pending(c, 100), two, T0)
+        ims = targets_repo.pushed_figures(c, "ims")
+        shop = targets_repo.pushed_figures(c, "shop")
+    assert (ims[("MUG-1", "6")][0], ims[("TEA-2", "6")][0]) == (13, 7)  # allocated and picked count
+    # The store counts only free stock, minus its class buffer or its own.
+    assert shop == {
+        ("MUG-1", "gid://shopify/Location/1"): (6, None, True, "ok"),
+        ("TEA-2", "gid://shopify/Location/1"): (5, None, True, "ok"),
+    }
 
 
 def _dirty_target(engine: Engine, sku: str, qty: int) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Connection, Engine
 
+from stockbridge.config import IMS_CHANNEL_NAME as IMS_CHANNEL
 from stockbridge.config import Config
 from stockbridge.connectors.errors import ConnectorError
 from stockbridge.connectors.notify import make_notifier
@@ -28,7 +29,6 @@ from stockbridge.engine.schedule import claim_run, record_run, run_soon
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.flows.fulfilment_sync import FulfilmentSender, verify_tracking
-from stockbridge.flows.inventory import IMS_CHANNEL
 from stockbridge.flows.inventory_push import ImsStockPusher, refresh_items
 from stockbridge.flows.order_sync import OrderCommandSender, poll_sales_orders, sync_products
 from stockbridge.flows.orders import OrderFolder

@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from sqlalchemy import Connection, Engine
 
+from stockbridge.config import IMS_CHANNEL_NAME as IMS_CHANNEL
 from stockbridge.config import Config
 from stockbridge.connectors.errors import ConnectorError, RejectedError, RetriableError
 from stockbridge.connectors.http import RateLimiter
@@ -26,7 +27,6 @@ from stockbridge.connectors.netsuite.client import AdjustmentLine, NetSuiteClien
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import next_attempt_at, with_retries
-from stockbridge.flows.inventory import IMS_CHANNEL
 from stockbridge.logs import attempt_failed, get_logger
 from stockbridge.store import items_repo, outbox_repo, targets_repo
 from stockbridge.store.bookkeeping import (

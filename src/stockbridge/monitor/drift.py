@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, select, update
 
+from stockbridge.config import IMS_CHANNEL_NAME as IMS_CHANNEL
 from stockbridge.config import Config
 from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import with_retries
-from stockbridge.flows.inventory import IMS_CHANNEL
 from stockbridge.store import items_repo
 from stockbridge.store.bookkeeping import raise_exception, resolve_exceptions
 from stockbridge.store.schema import targets
