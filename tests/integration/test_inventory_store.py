@@ -121,7 +121,7 @@ def test_batch_lifecycle_and_lease_expiry(engine: Engine) -> None:
         assert [r.sku for r in claimed] == ["SKU-4"]
         # A second worker sees nothing while the lease lives.
         assert targets_repo.claim_dirty(c, IMS_CHANNEL, "w2", T0, lease, 10) == []
-        line = PushLine("SKU-4", "101", 6, 6, claimed[0].desired_version, T0)
+        line = PushLine("SKU-4", 6, 0, claimed[0].desired_version, T0)
         outbox_repo.create_batches(c, [PushBatch("b-1", IMS_CHANNEL, "6", (line,), 0)], "w1", T0)
     # w1 dies holding the batch: after the lease, w2 takes it over with the same external id.
     with engine.begin() as c:
@@ -143,10 +143,17 @@ def test_dead_batch_is_replayable(engine: Engine) -> None:
     lease = T0 + timedelta(seconds=60)
     with engine.begin() as c:
         claimed = targets_repo.claim_dirty(c, IMS_CHANNEL, "w1", T0, lease, 10)
-        line = PushLine("SKU-5", "102", 3, 3, claimed[0].desired_version, T0)
+        line = PushLine("SKU-5", 3, 0, claimed[0].desired_version, T0)
         outbox_repo.create_batches(c, [PushBatch("b-2", IMS_CHANNEL, "6", (line,), 0)], "w1", T0)
         batch = outbox_repo.claim_batches(c, IMS_CHANNEL, "w1", T0, lease, 5)[0]
         outbox_repo.batch_failed(c, batch, "w1", "boom", None, T0)
         assert outbox_repo.batches_by_state(c) == {"dead": 1}
         assert outbox_repo.replay_dead(c, T0) == 1
         assert [b.id for b in outbox_repo.claim_batches(c, IMS_CHANNEL, "w1", T0, lease, 5)] == ["b-2"]
+
+
+def test_a_batch_written_before_the_channel_port_is_read_back_as_figures() -> None:
+    old = {"sku": "SKU-6", "item_id": "103", "delta": -2, "desired": 5, "version": 9, "occurred_at": None}
+    assert PushLine.from_json(old) == PushLine("SKU-6", 5, 7, 9, None)
+    new = PushLine("SKU-6", 5, None, 9, T0)
+    assert PushLine.from_json(new.as_json()) == new

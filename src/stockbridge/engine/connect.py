@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
-from stockbridge.config import Config, ImsAuth, secret
+from stockbridge.config import IMS_CHANNEL_NAME, Config, ImsAuth, secret
 from stockbridge.connectors.clarus.client import ClarusClient
 from stockbridge.connectors.clarus.orders import ClarusOrders
 from stockbridge.connectors.clarus.webhooks import ClarusWebhooks
@@ -17,6 +17,8 @@ from stockbridge.connectors.netsuite.auth import BearerAuth, ClientCredentialsAu
 from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
+from stockbridge.connectors.netsuite.stock import ImsStock, ItemDirectory, SuiteQLItems
+from stockbridge.flows.ports import StockChannel
 
 
 @dataclass
@@ -25,6 +27,8 @@ class Connections:
     ims: NetSuiteClient
     ims_limiter: RateLimiter
     clarus_webhook_secret: str
+    # Every stock channel by name: "ims" first (the lead wires the storefronts in).
+    stock_channels: dict[str, StockChannel] = field(default_factory=dict)
 
     @property
     def clarus_orders(self) -> ClarusOrders:
@@ -64,19 +68,34 @@ def ims_auth(auth: ImsAuth, base_url: str, environ: Mapping[str, str]) -> httpx.
     )
 
 
-def connect(config: Config, environ: Mapping[str, str] | None = None) -> Connections:
+def connect(
+    config: Config, environ: Mapping[str, str] | None = None, *, ims_items: ItemDirectory | None = None
+) -> Connections:
+    """`ims_items` maps warehouse SKUs to IMS items for the IMS stock channel: the hub's stored item
+    list in a running hub (`engine/ims_items.StoredImsItems`); by default a SuiteQL lookup by SKU."""
     env = environ if environ is not None else os.environ
     clarus = config.connectors.clarus
     ims = config.connectors.ims
+    ims_client = NetSuiteClient(ims.base_url, ims_auth(ims.auth, ims.base_url, env), timeout_s=ims.timeout_s)
+    limiter = RateLimiter(
+        ims.calls_per_second,
+        ims.concurrency,
+        min_calls_per_second=ims.min_calls_per_second,
+        recovery_step=ims.recovery_step,
+        system="ims",
+    )
+    ims_stock = ImsStock(
+        ims_client,
+        limiter,
+        ims_items or SuiteQLItems(ims_client, limiter),
+        adjustment_account_id=ims.adjustment_account_id,
+        name=IMS_CHANNEL_NAME,
+        max_lines_per_call=ims.max_lines_per_call,
+    )
     return Connections(
         clarus=ClarusClient(clarus.base_url, secret(clarus.api_key_env, env), timeout_s=clarus.timeout_s),
-        ims=NetSuiteClient(ims.base_url, ims_auth(ims.auth, ims.base_url, env), timeout_s=ims.timeout_s),
-        ims_limiter=RateLimiter(
-            ims.calls_per_second,
-            ims.concurrency,
-            min_calls_per_second=ims.min_calls_per_second,
-            recovery_step=ims.recovery_step,
-            system="ims",
-        ),
+        ims=ims_client,
+        ims_limiter=limiter,
         clarus_webhook_secret=secret(clarus.webhook_secret_env, env),
+        stock_channels={IMS_CHANNEL_NAME: ims_stock},
     )

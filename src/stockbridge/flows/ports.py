@@ -28,6 +28,7 @@ class FigureLine:
     sku: str
     quantity: int  # absolute figure the channel must show
     expected: int | None  # what it showed when read (compare-and-set); None = do not check
+    version: int | None = None  # the hub's version of the figure (the IMS names it in the line's memo)
 
 
 class StockChannel(Protocol):
