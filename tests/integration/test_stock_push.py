@@ -19,6 +19,7 @@ from stockbridge.engine.clock import FakeClock
 from stockbridge.flows.inventory import fold_entries
 from stockbridge.flows.ports import ChannelFigure, FigureLine
 from stockbridge.flows.stock_push import StockPusher
+from stockbridge.monitor.drift import check_drift
 from stockbridge.store import inbox_repo, targets_repo
 from stockbridge.store.bookkeeping import list_exceptions, read_counters
 from stockbridge.store.schema import push_batches
@@ -243,3 +244,20 @@ def test_a_retriable_failure_backs_off_and_the_batch_is_sent_again_under_its_id(
     _until_idle(pusher)
     assert [b for b, _ in channel.pushes] == [batch_id]
     assert channel.reads == 1
+
+
+def test_drift_is_read_through_the_port_and_repaired(engine: Engine) -> None:
+    channel, clock = FakeChannel(["MUG-1", "TEA-2"], inactive=["OLD-1"]), FakeClock(T0)
+    _fold(
+        engine, [movement_event(1, "MUG-1", {"available": 5}), movement_event(2, "TEA-2", {"available": 6})]
+    )
+    pusher = _pusher(engine, channel, clock)
+    _until_idle(pusher)
+    channel.figures[(LOCATION, "MUG-1")] = 3  # someone changed it in the channel
+    report = asyncio.run(check_drift(engine, [channel], CONFIG, clock))
+    assert (report.checked, report.units) == (2, 2)
+    assert ("drift", "sku:MUG-1@ims/6") in _open(engine)
+    _until_idle(pusher)
+    assert channel.figures[(LOCATION, "MUG-1")] == 5
+    assert asyncio.run(check_drift(engine, [channel], CONFIG, clock)).drifted == []
+    assert ("drift", "sku:MUG-1@ims/6") not in _open(engine)
