@@ -80,3 +80,14 @@ def test_a_refused_line_is_named_by_its_index(ims: str) -> None:
     with pytest.raises(RejectedError) as missing:
         _run(ims, unknown)
     assert (missing.value.code, missing.value.path) == ("UNKNOWN_SKU", "inventory.items[1].item")
+
+
+def test_a_line_needing_no_adjustment_is_left_out_and_refusals_still_name_the_callers_line(ims: str) -> None:
+    async def scenario(channel: ImsStock) -> None:
+        await channel.push_figures("sb-inv-t5", "6", [FigureLine("A-1", 2, 0)])
+        # A-1 already shows 2 (NetSuite refuses a zero adjustment): the refused OLD-3 is the caller's [1].
+        await channel.push_figures("sb-inv-t6", "6", [FigureLine("A-1", 2, None), FigureLine("OLD-3", 1, 0)])
+
+    with pytest.raises(RejectedError) as info:
+        _run(ims, scenario)
+    assert (info.value.path or "").startswith("inventory.items[1]")

@@ -13,6 +13,7 @@ knowing the warehouse SKUs the product sync derived from IMS SKUs, e.g. `odd.sku
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -22,6 +23,7 @@ from stockbridge.connectors.netsuite.client import SYSTEM, AdjustmentLine, ItemR
 from stockbridge.flows.ports import ChannelFigure, FigureLine
 
 ON_HAND_PAGE = 1000  # item ids per on-hand read: one SuiteQL page
+_ITEM_PATH = re.compile(r"inventory\.items\[(\d+)\](.*)")
 
 
 class ItemDirectory(Protocol):
@@ -90,30 +92,43 @@ class ImsStock:
                 )
         unchecked = [items[line.sku].item_id for line in lines if line.expected is None]
         read = await self._on_hand(location, unchecked) if unchecked else {}
-        adjustments = [
-            AdjustmentLine(
-                items[line.sku].item_id,
-                line.quantity - (read[items[line.sku].item_id] if line.expected is None else line.expected),
-                _memo(line),
-            )
-            for line in lines
-        ]
-        # NetSuite refuses a line that adjusts by zero: a figure already shown needs no line.
-        adjustments = [a for a in adjustments if a.adjust_qty_by != 0]
+        adjustments: list[AdjustmentLine] = []
+        line_of: list[int] = []  # adjustment index -> index in `lines`
+        for index, line in enumerate(lines):
+            item_id = items[line.sku].item_id
+            delta = line.quantity - (read[item_id] if line.expected is None else line.expected)
+            # NetSuite refuses a line that adjusts by zero: a figure already shown needs no line.
+            if delta != 0:
+                adjustments.append(AdjustmentLine(item_id, delta, _memo(line)))
+                line_of.append(index)
         if not adjustments:
             return
-        await self._limiter.run(
-            lambda: self._client.upsert_inventory_adjustment(
-                batch_id,
-                account_id=self._account_id,
-                location_id=location,
-                lines=adjustments,
-                memo=f"stockbridge stock sync ({len(adjustments)} items)",
+        try:
+            await self._limiter.run(
+                lambda: self._client.upsert_inventory_adjustment(
+                    batch_id,
+                    account_id=self._account_id,
+                    location_id=location,
+                    lines=adjustments,
+                    memo=f"stockbridge stock sync ({len(adjustments)} items)",
+                )
             )
-        )
+        except RejectedError as exc:
+            raise _naming_the_line(exc, line_of) from exc
 
     async def _on_hand(self, location: str, item_ids: Sequence[str]) -> dict[str, int]:
         return await self._limiter.run(lambda: self._client.on_hand(location, item_ids))
+
+
+def _naming_the_line(error: RejectedError, line_of: Sequence[int]) -> RejectedError:
+    """NetSuite's `o:errorPath` counts the adjustment's lines; the port's caller counts its own."""
+    match = _ITEM_PATH.match(error.path or "")
+    if match is None or int(match.group(1)) >= len(line_of):
+        return error
+    path = f"inventory.items[{line_of[int(match.group(1))]}]{match.group(2)}"
+    renamed = RejectedError(error.system, error.message, status=error.status, code=error.code, path=path)
+    renamed.existing = error.existing
+    return renamed
 
 
 def _memo(line: FigureLine) -> str:
