@@ -100,10 +100,6 @@ class StockPusher:
         self._send_at_once = send_at_once
         self._lease = timedelta(seconds=config.engine.lease_s)
 
-    @property
-    def channel(self) -> StockChannel:
-        return self._channel
-
     async def run_cycle(self) -> CycleResult:
         result = CycleResult()
         batches = await self._claim_batches()
