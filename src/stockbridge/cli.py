@@ -167,16 +167,18 @@ def sync(
     """Run one scheduled job now, in this process."""
     from stockbridge.engine.clock import SystemClock
     from stockbridge.engine.connect import connect
+    from stockbridge.engine.ims_items import StoredImsItems
     from stockbridge.engine.worker import Worker
 
     loaded = _load(config, need_secrets=True)
 
     async def run() -> None:
-        connections = connect(loaded)
+        engine = _engine(loaded)
+        connections = connect(loaded, ims_items=StoredImsItems(engine))
         try:
-            await Worker(
-                engine=_engine(loaded), config=loaded, connections=connections, clock=SystemClock()
-            ).run_job(job)
+            await Worker(engine=engine, config=loaded, connections=connections, clock=SystemClock()).run_job(
+                job
+            )
         finally:
             await connections.aclose()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,12 +20,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from stockbridge.connectors.clarus.statuses import INVENTORY_STATUSES
-from stockbridge.domain.ats import AtsRule
+from stockbridge.domain.ats import AtsRule, BufferClass
 from stockbridge.domain.skus import SkuRules
 from stockbridge.logs import remember_secret
 
@@ -124,6 +126,44 @@ class Connectors(_Frozen):
     ims: ImsConnector
 
 
+IMS_CHANNEL_NAME = "ims"  # the IMS's key under targets: and in inventory_statuses.<s>.counts_for
+MIN_SHOPIFY_API_VERSION = "2026-04"
+_API_VERSION = re.compile(r"\d{4}-\d{2}")
+_CHANNEL_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+class ShopifyStore(_Frozen):
+    """A Shopify store: a stock channel (its locations' available figures) and a source of orders."""
+
+    kind: Literal["shopify"] = "shopify"
+    shop_domain: str
+    base_url: str | None = None  # default https://{shop_domain}; tests use http://127.0.0.1:port
+    # Pinned: Shopify supports each version for a year; 2026-04 is the oldest with what the hub uses
+    # (../shared/reference/shopify.md).
+    api_version: str = MIN_SHOPIFY_API_VERSION
+    access_token_env: str = "SHOPIFY_ACCESS_TOKEN"
+    webhook_secret_env: str = "SHOPIFY_WEBHOOK_SECRET"
+    locations: dict[str, str] = {}  # Clarus warehouse -> Shopify location gid
+    orders_route: Literal["ims", "clarus"] = "ims"  # IMS sales order first, or straight to the warehouse
+    max_lines_per_call: Annotated[int, Field(gt=0, le=250)] = 250
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    # The GraphQL Admin API's cost bucket: points restored per second and the bucket's size.
+    restore_rate: Annotated[float, Field(gt=0)] = 100.0
+    bucket_size: Annotated[int, Field(gt=0)] = 1000
+
+    @field_validator("api_version")
+    @classmethod
+    def _supported_version(cls, version: str) -> str:
+        if not _API_VERSION.fullmatch(version):
+            raise ValueError(f"api_version {version!r} is not of the form YYYY-MM")
+        if version < MIN_SHOPIFY_API_VERSION:
+            raise ValueError(f"api_version {version!r} is older than {MIN_SHOPIFY_API_VERSION}")
+        return version
+
+    def effective_base_url(self) -> str:
+        return (self.base_url or f"https://{self.shop_domain}").rstrip("/")
+
+
 class LocationMapping(_Frozen):
     warehouse: str
     ims_location: str
@@ -150,9 +190,19 @@ class StatusMapping(_Frozen):
     owner: str = "operations"
 
 
+class SkuClass(_Frozen):
+    """A buffer for every SKU matching one of `skus` (shell-style patterns: `MUG-*`)."""
+
+    buffer: Annotated[int, Field(ge=0)]
+    skus: Annotated[list[str], Field(min_length=1)]
+
+
 class TargetSettings(_Frozen):
+    """One channel's buffers: per SKU, else the first class (in file order) matching it, else `buffer`."""
+
     buffer: Annotated[int, Field(ge=0)] = 0
     sku_buffers: dict[str, Annotated[int, Field(ge=0)]] = {}
+    classes: dict[str, SkuClass] = {}
 
 
 class Schedules(_Frozen):
@@ -175,7 +225,9 @@ class EngineSettings(_Frozen):
     backoff_cap_s: Annotated[float, Field(gt=0)] = 300.0
     idle_poll_s: Annotated[float, Field(gt=0)] = 0.05
     fold_gather_s: Annotated[float, Field(ge=0)] = 0.05
-    push_delay_s: Annotated[float, Field(ge=0)] = 1.0
+    # Least time a dirty target waits before it is pushed (0: at once when the channel has budget and
+    # no batch in flight; changes coalesce while one is; docs/decisions/0016).
+    push_delay_s: Annotated[float, Field(ge=0)] = 0.0
 
 
 class Owners(_Frozen):
@@ -314,7 +366,9 @@ class Config(_Frozen):
     connectors: Connectors
     locations: Annotated[list[LocationMapping], Field(min_length=1)]
     inventory_statuses: dict[ClarusStatus, StatusMapping]
-    targets: dict[str, TargetSettings] = {"ims": TargetSettings()}
+    storefronts: dict[str, ShopifyStore] = {}
+    # Every channel has one (filled in with defaults); a key that is no channel is refused.
+    targets: Annotated[dict[str, TargetSettings], Field(validate_default=True)] = {}
     owners: Owners = Owners()
     sku_rules: SkuRulesSettings = SkuRulesSettings()
     orders: OrderSettings = OrderSettings()
@@ -332,14 +386,43 @@ class Config(_Frozen):
             seen.add(mapping.warehouse)
         return locations
 
+    @field_validator("storefronts")
+    @classmethod
+    def _storefront_names(cls, storefronts: dict[str, ShopifyStore]) -> dict[str, ShopifyStore]:
+        for name in storefronts:
+            if name == IMS_CHANNEL_NAME or not _CHANNEL_NAME.fullmatch(name):
+                raise ValueError(
+                    f"storefront name {name!r} must be 1-32 lower-case letters, digits or _, "
+                    f"start with a letter, and not be {IMS_CHANNEL_NAME!r}"
+                )
+        return storefronts
+
+    @field_validator("targets")
+    @classmethod
+    def _targets_are_channels(
+        cls, targets: dict[str, TargetSettings], info: ValidationInfo
+    ) -> dict[str, TargetSettings]:
+        storefronts = info.data.get("storefronts")
+        if storefronts is None:  # storefronts: itself failed; that error is the one to report
+            return targets
+        channels = [IMS_CHANNEL_NAME, *storefronts]
+        for name in targets:
+            if name not in channels:
+                raise ValueError(
+                    f"targets.{name}: {name!r} is neither {IMS_CHANNEL_NAME!r} nor a storefront "
+                    f"under storefronts: (channels: {channels})"
+                )
+        return {name: targets.get(name, TargetSettings()) for name in channels}
+
     @model_validator(mode="after")
     def _calls_end_before_their_lease(self) -> Config:
         # A call still running when its lease ends lets another worker send the same command again.
-        for name in ("clarus", "ims"):
-            timeout = getattr(self.connectors, name).timeout_s
+        timeouts = {f"connectors.{n}": getattr(self.connectors, n).timeout_s for n in ("clarus", "ims")}
+        timeouts.update({f"storefronts.{n}": s.timeout_s for n, s in self.storefronts.items()})
+        for name, timeout in timeouts.items():
             if timeout >= self.engine.lease_s:
                 raise ValueError(
-                    f"connectors.{name}.timeout_s ({timeout}) must be shorter than "
+                    f"{name}.timeout_s ({timeout}) must be shorter than "
                     f"engine.lease_s ({self.engine.lease_s})"
                 )
         notifier = self.fulfilment.notifier
@@ -361,10 +444,33 @@ class Config(_Frozen):
                 )
         return self
 
-    def ats_rule(self, target: str) -> AtsRule:
-        settings = self.targets[target]
-        counted = frozenset(s for s, m in self.inventory_statuses.items() if target in m.counts_for)
-        return AtsRule(counted, settings.buffer, dict(settings.sku_buffers))
+    @model_validator(mode="after")
+    def _storefront_warehouses_are_known(self) -> Config:
+        warehouses = {m.warehouse for m in self.locations}
+        for name, store in self.storefronts.items():
+            unknown = sorted(set(store.locations) - warehouses)
+            if unknown:
+                raise ValueError(
+                    f"storefronts.{name}.locations names warehouse(s) {unknown} that locations: does not map"
+                )
+        return self
+
+    def stock_channels(self) -> list[str]:
+        """Every channel the hub tells stock figures: the IMS, then the storefronts in file order."""
+        return [IMS_CHANNEL_NAME, *self.storefronts]
+
+    def ats_rule(self, channel: str) -> AtsRule:
+        settings = self.targets[channel]
+        counted = frozenset(s for s, m in self.inventory_statuses.items() if channel in m.counts_for)
+        classes = tuple(BufferClass(c.buffer, tuple(c.skus)) for c in settings.classes.values())
+        return AtsRule(counted, settings.buffer, dict(settings.sku_buffers), classes)
+
+    def location_of(self, channel: str, warehouse_id: str) -> str | None:
+        """The channel's location fed by a Clarus warehouse, or None when the channel has none there."""
+        if channel == IMS_CHANNEL_NAME:
+            return self.ims_location_of(warehouse_id)
+        store = self.storefronts.get(channel)
+        return None if store is None else store.locations.get(warehouse_id)
 
     def order_warehouse(self) -> str:
         return self.orders.warehouse or self.locations[0].warehouse
@@ -383,6 +489,9 @@ class Config(_Frozen):
         }
         for key, env in self.connectors.ims.auth.env_names().items():
             needed[f"connectors.ims.auth.{key}"] = env
+        for name, store in self.storefronts.items():
+            needed[f"storefronts.{name}.access_token_env"] = store.access_token_env
+            needed[f"storefronts.{name}.webhook_secret_env"] = store.webhook_secret_env
         return needed
 
 

@@ -84,10 +84,10 @@ def test_unknown_and_inactive_skus_raise_exceptions_then_flow_once_fixed(env: St
         env.move(movements)
         env.drain()
         wait_until(lambda: env.on_hand("KNOWN-1") == 5, 30, "the known SKU to be pushed")
-        wait_until(lambda: ("unknown_sku", "sku:NEW-1") in _exceptions(env), 30, "unknown_sku exception")
+        wait_until(lambda: ("unknown_sku", "sku:NEW-1@ims") in _exceptions(env), 30, "unknown_sku exception")
         found = _exceptions(env)
-        assert found[("unknown_sku", "sku:NEW-1")] == ("merchandising", ExceptionState.OPEN)
-        assert found[("inactive_sku", "sku:SLEEPY-1")] == ("merchandising", ExceptionState.OPEN)
+        assert found[("unknown_sku", "sku:NEW-1@ims")] == ("merchandising", ExceptionState.OPEN)
+        assert found[("inactive_sku", "sku:SLEEPY-1@ims")] == ("merchandising", ExceptionState.OPEN)
         assert env.on_hand("SLEEPY-1") == 0
         assert env.on_hand("NEW-1") == 0
         # Merchandising fixes the items; the hub pushes the stock that waited and closes the exceptions.
@@ -98,8 +98,8 @@ def test_unknown_and_inactive_skus_raise_exceptions_then_flow_once_fixed(env: St
         assert env.on_hand("NEW-1") == 9
         assert env.on_hand("SLEEPY-1") == 7
     found = _exceptions(env)
-    assert found[("unknown_sku", "sku:NEW-1")][1] == ExceptionState.RESOLVED
-    assert found[("inactive_sku", "sku:SLEEPY-1")][1] == ExceptionState.RESOLVED
+    assert found[("unknown_sku", "sku:NEW-1@ims")][1] == ExceptionState.RESOLVED
+    assert found[("inactive_sku", "sku:SLEEPY-1@ims")][1] == ExceptionState.RESOLVED
 
 
 def test_ims_throttling_errors_and_outage_are_ridden_out(env: Stack) -> None:

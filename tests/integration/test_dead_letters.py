@@ -30,6 +30,7 @@ from typer.testing import CliRunner
 
 from stockbridge.cli import app
 from stockbridge.config import EXAMPLE_CONFIG, Config
+from stockbridge.config import IMS_CHANNEL_NAME as IMS_CHANNEL
 from stockbridge.connectors.notify import make_notifier
 from stockbridge.domain.bundles import KitMember
 from stockbridge.domain.fulfilment import Shipment, ShippedLine
@@ -40,10 +41,9 @@ from stockbridge.engine.clock import FakeClock
 from stockbridge.engine.connect import Connections, connect
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.flows.fulfilment_sync import FulfilmentSender
-from stockbridge.flows.inventory import IMS_CHANNEL
-from stockbridge.flows.inventory_push import ImsStockPusher
 from stockbridge.flows.order_sync import OrderCommandSender
 from stockbridge.flows.orders import OrderFolder
+from stockbridge.flows.stock_push import StockPusher
 from stockbridge.servers import free_port
 from stockbridge.simulators import clarus, ims
 from stockbridge.store import fulfilment_repo, items_repo, orders_repo, outbox_repo
@@ -342,17 +342,15 @@ def test_a_push_batch_dead_lettered_after_the_window_is_resent_by_the_operator(
                 async with httpx.AsyncClient(base_url=url) as http:
                     items = {"items": [{"itemId": "MUG"}]}
                     (await http.post("/_control/items", json=items)).raise_for_status()
-                    mug = (await http.get("/_control/state")).json()["items"]["MUG"]["id"]
-                    line = PushLine("MUG", mug, 7, 7, 1, None)
+                    line = PushLine("MUG", 7, 0, 1, None)
                     with engine.begin() as c:
                         batch = PushBatch("sb-inv-dl-1", IMS_CHANNEL, "6", (line,), 0)
                         outbox_repo.create_batches(c, [batch], "w1", clock.now())
                     (await http.put("/_control/faults", json={"outage": True})).raise_for_status()
-                    pusher = ImsStockPusher(
+                    pusher = StockPusher(
                         engine=engine,
                         config=cfg,
-                        client=connections.ims,
-                        limiter=connections.ims_limiter,
+                        channel=connections.stock_channels[IMS_CHANNEL],
                         clock=clock,
                         worker_id="w1",
                         rng=random.Random(7),
@@ -397,7 +395,7 @@ def test_replay_lists_every_outbox_and_status_counts_dead_letters(
             orders_repo.command_failed(c, command, "w", "refused", None, T0)
         for task in fulfilment_repo.claim(c, "w", T0, lease, 5):
             fulfilment_repo.failed(c, task, "w", "refused", None, T0)
-        line = PushLine("MUG", "1", 1, 1, 1, None)
+        line = PushLine("MUG", 1, 0, 1, None)
         outbox_repo.create_batches(c, [PushBatch("b-1", IMS_CHANNEL, "6", (line,), 0)], "w", T0)
         (batch,) = outbox_repo.claim_batches(c, IMS_CHANNEL, "w", T0, lease, 5)
         outbox_repo.batch_failed(c, batch, "w", "refused", None, T0)

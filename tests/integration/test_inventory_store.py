@@ -8,8 +8,9 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from tests.factories import T0, config, inbound, movement_event
 
+from stockbridge.config import IMS_CHANNEL_NAME as IMS_CHANNEL
 from stockbridge.connectors.clarus.inbound import ClarusInbound
-from stockbridge.flows.inventory import IMS_CHANNEL, fold_entries
+from stockbridge.flows.inventory import fold_entries
 from stockbridge.store import inbox_repo, outbox_repo, stock_repo, targets_repo
 from stockbridge.store.bookkeeping import list_exceptions, read_counters
 from stockbridge.store.outbox_repo import PushBatch, PushLine
@@ -76,6 +77,38 @@ def test_unmapped_status_and_warehouse_raise_exceptions(engine: Engine) -> None:
     assert figures[("SKU-3", "6")][0] == 2
 
 
+def test_each_channel_gets_its_own_target_with_its_own_rule(engine: Engine) -> None:
+    statuses = dict(CONFIG.model_dump()["inventory_statuses"])
+    statuses["available"] = {"counts_for": ["ims", "shop"], "owner": "operations"}
+    two = config(
+        storefronts={
+            "shop": {"shop_domain": "x.myshopify.com", "locations": {"WH1": "gid://shopify/Location/1"}}
+        },
+        inventory_statuses={
+            k: {"counts_for": sorted(v["counts_for"]), "owner": v["owner"]} for k, v in statuses.items()
+        },
+        targets={"shop": {"buffer": 1, "classes": {"mugs": {"buffer": 4, "skus": ["MUG-*"]}}}},
+    )
+    inbox_repo.store_events(
+        engine,
+        [
+            inbound(movement_event(1, "MUG-1", {"available": 10, "allocated": 3})),
+            inbound(movement_event(2, "TEA-2", {"available": 6, "picked": 1})),
+        ],
+        T0,
+    )
+    with engine.begin() as c:
+        fold_entries(c, inbox_repo.claim_pending(c, 100), two, T0, formats=ClarusInbound())
+        ims = targets_repo.pushed_figures(c, "ims")
+        shop = targets_repo.pushed_figures(c, "shop")
+    assert (ims[("MUG-1", "6")][0], ims[("TEA-2", "6")][0]) == (13, 7)  # allocated and picked count
+    # The store counts only free stock, minus its class buffer or its own.
+    assert shop == {
+        ("MUG-1", "gid://shopify/Location/1"): (6, None, True, "ok"),
+        ("TEA-2", "gid://shopify/Location/1"): (5, None, True, "ok"),
+    }
+
+
 def _dirty_target(engine: Engine, sku: str, qty: int) -> None:
     inbox_repo.store_events(engine, [inbound(movement_event(1, sku, {"available": qty}))], T0)
     _fold_all(engine)
@@ -89,7 +122,7 @@ def test_batch_lifecycle_and_lease_expiry(engine: Engine) -> None:
         assert [r.sku for r in claimed] == ["SKU-4"]
         # A second worker sees nothing while the lease lives.
         assert targets_repo.claim_dirty(c, IMS_CHANNEL, "w2", T0, lease, 10) == []
-        line = PushLine("SKU-4", "101", 6, 6, claimed[0].desired_version, T0)
+        line = PushLine("SKU-4", 6, 0, claimed[0].desired_version, T0)
         outbox_repo.create_batches(c, [PushBatch("b-1", IMS_CHANNEL, "6", (line,), 0)], "w1", T0)
     # w1 dies holding the batch: after the lease, w2 takes it over with the same external id.
     with engine.begin() as c:
@@ -111,10 +144,17 @@ def test_dead_batch_is_replayable(engine: Engine) -> None:
     lease = T0 + timedelta(seconds=60)
     with engine.begin() as c:
         claimed = targets_repo.claim_dirty(c, IMS_CHANNEL, "w1", T0, lease, 10)
-        line = PushLine("SKU-5", "102", 3, 3, claimed[0].desired_version, T0)
+        line = PushLine("SKU-5", 3, 0, claimed[0].desired_version, T0)
         outbox_repo.create_batches(c, [PushBatch("b-2", IMS_CHANNEL, "6", (line,), 0)], "w1", T0)
         batch = outbox_repo.claim_batches(c, IMS_CHANNEL, "w1", T0, lease, 5)[0]
         outbox_repo.batch_failed(c, batch, "w1", "boom", None, T0)
         assert outbox_repo.batches_by_state(c) == {"dead": 1}
         assert outbox_repo.replay_dead(c, T0) == 1
         assert [b.id for b in outbox_repo.claim_batches(c, IMS_CHANNEL, "w1", T0, lease, 5)] == ["b-2"]
+
+
+def test_a_batch_written_before_the_channel_port_is_read_back_as_figures() -> None:
+    old = {"sku": "SKU-6", "item_id": "103", "delta": -2, "desired": 5, "version": 9, "occurred_at": None}
+    assert PushLine.from_json(old) == PushLine("SKU-6", 5, 7, 9, None)
+    new = PushLine("SKU-6", 5, None, 9, T0)
+    assert PushLine.from_json(new.as_json()) == new

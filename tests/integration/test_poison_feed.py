@@ -9,12 +9,12 @@ from sqlalchemy import Engine, select
 from tests.clarus_support import clarus_client
 from tests.factories import T0, config
 
+from stockbridge.config import IMS_CHANNEL_NAME as IMS_CHANNEL
 from stockbridge.connectors.clarus.client import ClarusClient
 from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.connectors.clarus.stock import ClarusStock
 from stockbridge.engine.clock import FakeClock
 from stockbridge.flows.fold import fold_inbox
-from stockbridge.flows.inventory import IMS_CHANNEL
 from stockbridge.flows.stock_sync import poll_events
 from stockbridge.store import inbox_repo, targets_repo
 from stockbridge.store.bookkeeping import get_cursor, list_exceptions, read_counters, set_cursor

@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from stockbridge.cli import app
 from stockbridge.config import EXAMPLE_CONFIG
+from stockbridge.config import IMS_CHANNEL_NAME as IMS_CHANNEL
 from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.flows.fold import fold_inbox
-from stockbridge.flows.inventory import IMS_CHANNEL
 from stockbridge.flows.poison import requeue
 from stockbridge.store import inbox_repo, targets_repo
 from stockbridge.store.bookkeeping import list_exceptions, read_counters

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stockbridge.domain.ats import AtsRule, available_to_sell
+from stockbridge.domain.ats import AtsRule, BufferClass, available_to_sell
 from stockbridge.domain.priority import DECREASE, FAST_MOVER, INCREASE, LOW_STOCK, push_priority
 from stockbridge.domain.stock import StockBalance, fold_balances
 
@@ -82,3 +84,34 @@ def test_priority_bands() -> None:
     assert push_priority(desired=2, pushed=None, movements_since_push=1) == LOW_STOCK
     assert push_priority(desired=50, pushed=20, movements_since_push=30) == FAST_MOVER
     assert push_priority(desired=50, pushed=20, movements_since_push=1) == INCREASE
+
+
+CLASSES = (BufferClass(5, ("MUG-*",)), BufferClass(9, ("MUG-XL*", "*-XL")))
+CLASSED = AtsRule(frozenset({"available"}), default_buffer=1, sku_buffers={"MUG-7": 0}, classes=CLASSES)
+
+
+def test_buffer_is_the_skus_own_then_its_first_class_then_the_default() -> None:
+    assert CLASSED.buffer_for("MUG-7") == 0  # per SKU beats every class
+    assert CLASSED.buffer_for("MUG-XL1") == 5  # the first matching class wins
+    assert CLASSED.buffer_for("TEE-XL") == 9
+    assert CLASSED.buffer_for("TEA-2") == 1
+    assert CLASSED.buffer_for("mug-1") == 1  # patterns are case-sensitive, as SKUs are
+
+
+skus = st.text(alphabet="ABMGUX-127*", min_size=1, max_size=8)
+patterns = st.lists(st.text(alphabet="ABMGUX-12*?", min_size=1, max_size=5), min_size=1, max_size=3)
+
+
+@given(
+    skus,
+    st.dictionaries(skus, st.integers(0, 50), max_size=3),
+    st.lists(st.tuples(st.integers(0, 50), patterns), max_size=4),
+    st.integers(0, 50),
+)
+def test_buffer_rule_precedence(
+    sku: str, own: dict[str, int], classes: list[tuple[int, list[str]]], default: int
+) -> None:
+    rule = AtsRule(frozenset(), default, own, tuple(BufferClass(b, tuple(p)) for b, p in classes))
+    matching = [b for b, p in classes if any(fnmatchcase(sku, x) for x in p)]
+    expected = own[sku] if sku in own else matching[0] if matching else default
+    assert rule.buffer_for(sku) == expected

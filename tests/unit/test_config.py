@@ -113,3 +113,74 @@ def test_a_notice_timeout_not_shorter_than_the_lease_is_refused(tmp_path: Path) 
     assert "fulfilment.notifier.timeout_s" in info.value.message
     data["fulfilment"] = {"notifier": {"kind": "smtp", "timeout_s": 39}}
     assert load_config(_write(tmp_path, data)).fulfilment.notifier.timeout_s == 39
+
+
+def _with_shopify(data: dict[str, object], **store: object) -> dict[str, object]:
+    data["storefronts"] = {
+        "shopify": {"shop_domain": "example.myshopify.com", "locations": {"WH1": "gid://shopify/Location/1"}}
+        | store
+    }
+    return data
+
+
+def test_a_target_that_is_no_channel_is_refused_naming_it(tmp_path: Path) -> None:
+    data = _example()
+    data["targets"] = {"ims": {}, "shopify": {"buffer": 2}}
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, data))
+    assert info.value.key == "targets"
+    assert "targets.shopify" in info.value.message
+
+
+def test_a_storefront_is_a_channel_with_a_default_target(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, _with_shopify(_example())))
+    assert config.stock_channels() == ["ims", "shopify"]
+    assert config.ats_rule("shopify").default_buffer == 0
+    assert config.ats_rule("shopify").counted_statuses == frozenset()
+    assert config.location_of("shopify", "WH1") == "gid://shopify/Location/1"
+    assert config.location_of("ims", "WH1") == "6"
+    assert config.location_of("shopify", "WH9") is None
+    store = config.storefronts["shopify"]
+    assert (store.max_lines_per_call, store.restore_rate, store.bucket_size) == (250, 100.0, 1000)
+    assert store.effective_base_url() == "https://example.myshopify.com"
+    env = config.required_env()
+    assert env["storefronts.shopify.access_token_env"] == "SHOPIFY_ACCESS_TOKEN"
+    assert env["storefronts.shopify.webhook_secret_env"] == "SHOPIFY_WEBHOOK_SECRET"
+
+
+def test_storefront_counts_only_what_its_statuses_say(tmp_path: Path) -> None:
+    data = _with_shopify(_example())
+    data["inventory_statuses"]["available"]["counts_for"] = ["ims", "shopify"]  # type: ignore[index]
+    data["targets"] = {"shopify": {"buffer": 2, "classes": {"mugs": {"buffer": 5, "skus": ["MUG-*"]}}}}
+    config = load_config(_write(tmp_path, data))
+    rule = config.ats_rule("shopify")
+    assert rule.counted_statuses == {"available"}
+    assert (rule.buffer_for("MUG-1"), rule.buffer_for("TEA-2")) == (5, 2)
+    assert config.ats_rule("ims").default_buffer == 0  # ims left out of targets: still a channel
+
+
+@pytest.mark.parametrize(
+    ("store", "key", "words"),
+    [
+        ({"api_version": "2025-10"}, "storefronts.shopify.api_version", "older than 2026-04"),
+        ({"api_version": "latest"}, "storefronts.shopify.api_version", "YYYY-MM"),
+        ({"locations": {"WH9": "gid://shopify/Location/1"}}, "(top level)", "WH9"),
+        ({"timeout_s": 60}, "(top level)", "storefronts.shopify.timeout_s"),
+        ({"orders_route": "magento"}, "storefronts.shopify.orders_route", "ims"),
+    ],
+)
+def test_bad_storefront_settings_are_refused(
+    tmp_path: Path, store: dict[str, object], key: str, words: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, _with_shopify(_example(), **store)))
+    assert info.value.key == key
+    assert words in info.value.message
+
+
+def test_a_storefront_may_not_be_called_ims(tmp_path: Path) -> None:
+    data = _example()
+    data["storefronts"] = {"ims": {"shop_domain": "x.myshopify.com"}}
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, data))
+    assert info.value.key == "storefronts"

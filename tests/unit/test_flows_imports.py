@@ -12,9 +12,6 @@ import stockbridge.flows
 FLOWS = Path(stockbridge.flows.__file__).parent
 # Being rewritten in parallel as the generic stock pusher (issue 9, part 1, engineer "port"); drop it
 # from here when that lands (the last test below fails to say so).
-NOT_YET_PORTED = {"inventory_push.py"}
-
-
 def _imported(source: str) -> set[str]:
     """Every module an import in a flow's `source` names, `from x import y` counted as x and x.y."""
     found: set[str] = set()
@@ -44,7 +41,7 @@ def _offending(path: Path) -> list[str]:
 
 
 def test_no_flow_imports_a_connector() -> None:
-    modules = sorted(p for p in FLOWS.glob("*.py") if p.name not in NOT_YET_PORTED)
+    modules = sorted(FLOWS.glob("*.py"))
     assert len(modules) >= 10
     found = {p.name: _offending(p) for p in modules}
     assert {name: imports for name, imports in found.items() if imports} == {}
@@ -58,8 +55,3 @@ def test_the_rule_catches_every_way_of_importing_a_connector() -> None:
     assert _connector_imports("def f() -> None:\n    from stockbridge.connectors.notify import LogNotifier\n")
     assert not _connector_imports("from stockbridge.domain.errors import RetriableError\n")
     assert not _connector_imports("from .edge_ports import WarehouseOrders\n")
-
-
-def test_the_exemptions_are_still_needed() -> None:
-    still = {name for name in NOT_YET_PORTED if (FLOWS / name).exists() and _offending(FLOWS / name)}
-    assert still == NOT_YET_PORTED, "a module no longer imports a connector: remove it from NOT_YET_PORTED"

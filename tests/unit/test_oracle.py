@@ -51,6 +51,13 @@ def test_settings_read_the_documented_keys_and_defaults() -> None:
     assert bare.targets["ims"].counted_statuses == frozenset()
 
 
+def test_settings_read_buffer_classes_first_match_after_the_skus_own() -> None:
+    classes = {"mugs": {"buffer": 5, "skus": ["MUG-*"]}, "big": {"buffer": 9, "skus": ["*-XL", "MUG-X*"]}}
+    data = {**CONFIG, "targets": {"shop": {"buffer": 1, "sku_buffers": {"MUG-7": 0}, "classes": classes}}}
+    shop = OracleSettings.from_config_data(data).targets["shop"]
+    assert [shop.buffer_for(s) for s in ("MUG-7", "MUG-XL", "TEE-XL", "TEA-2")] == [0, 5, 9, 1]
+
+
 # --- stock --------------------------------------------------------------------------------------------
 def test_each_channel_counts_its_statuses_minus_its_buffer_never_below_zero() -> None:
     clarus = _clarus(

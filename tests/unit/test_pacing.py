@@ -327,4 +327,21 @@ def test_a_task_started_inside_a_run_that_outlives_it_waits_for_a_slot_again() -
         await limiter.run(hold_the_slot)
         assert await late[0] == "ok"
 
+
+def test_limiter_says_how_long_until_a_call_could_start_without_taking_a_token() -> None:
+    time = FakeTime()
+    limiter = _limiter(time)  # 4 calls/s, a burst of one second's worth
+
+    async def scenario() -> None:
+        assert limiter.wait_s() == 0.0
+        for _ in range(4):
+            await limiter.run(_ok)
+        assert limiter.wait_s() == pytest.approx(0.25)
+        assert limiter.wait_s() == pytest.approx(0.25)  # asking takes nothing
+        with pytest.raises(RateLimitedError):
+            await limiter.run(_raising(RateLimitedError("ims", "429", status=429, retry_after=3.0)))
+        assert limiter.wait_s() == pytest.approx(3.0, abs=0.3)
+        time.now += 3.0
+        assert limiter.wait_s() == 0.0
+
     asyncio.run(scenario())

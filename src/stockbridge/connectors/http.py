@@ -68,6 +68,11 @@ class RateLimiter:
         """Calls per second allowed now."""
         return self._pace.rate
 
+    def wait_s(self) -> float:
+        """Seconds until a call could start (0.0: now); takes nothing, waits for nothing."""
+        _, wait = pacing.take(self._pace, self._clock())
+        return max(0.0, wait)
+
     @property
     def refusals(self) -> int:
         """Calls the far end refused for load since this limiter was made."""

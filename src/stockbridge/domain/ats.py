@@ -10,19 +10,37 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+
+@dataclass(frozen=True, slots=True)
+class BufferClass:
+    """A class of SKUs (shell-style patterns, case-sensitive: `MUG-*`, `*-XL`) and their buffer."""
+
+    buffer: int
+    patterns: tuple[str, ...]
+
+    def matches(self, sku: str) -> bool:
+        return any(fnmatchcase(sku, pattern) for pattern in self.patterns)
 
 
 @dataclass(frozen=True, slots=True)
 class AtsRule:
-    """How one target computes ATS: the statuses it counts and its buffer (default and per SKU)."""
+    """How one target computes ATS: the statuses it counts and its buffer (default, per SKU class,
+    per SKU)."""
 
     counted_statuses: frozenset[str]
     default_buffer: int = 0
     sku_buffers: Mapping[str, int] | None = None
+    classes: tuple[BufferClass, ...] = ()  # in configuration order: the first match wins
 
     def buffer_for(self, sku: str) -> int:
+        """The SKU's own buffer if it has one, else its first matching class's, else the default."""
         if self.sku_buffers is not None and sku in self.sku_buffers:
             return self.sku_buffers[sku]
+        for sku_class in self.classes:
+            if sku_class.matches(sku):
+                return sku_class.buffer
         return self.default_buffer
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
-from stockbridge.config import ClarusConnector, Config, ImsAuth, ImsConnector, secret
+from stockbridge.config import IMS_CHANNEL_NAME, ClarusConnector, Config, ImsAuth, ImsConnector, secret
 from stockbridge.connectors.clarus.client import ClarusClient
 from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.connectors.clarus.orders import ClarusOrders
@@ -20,6 +20,8 @@ from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
 from stockbridge.connectors.netsuite.products import NetSuiteProducts
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
+from stockbridge.connectors.netsuite.stock import ImsStock, ItemDirectory, SuiteQLItems
+from stockbridge.flows.ports import StockChannel
 
 
 @dataclass
@@ -29,6 +31,8 @@ class Connections:
     ims_limiter: RateLimiter  # the one inside `ims`: every IMS request goes through it
     clarus_limiter: RateLimiter  # the one inside `clarus`
     clarus_webhook_secret: str
+    # Every stock channel by name: "ims" first (the lead wires the storefronts in).
+    stock_channels: dict[str, StockChannel] = field(default_factory=dict)
 
     @property
     def clarus_orders(self) -> ClarusOrders:
@@ -90,11 +94,26 @@ def limiter(settings: ClarusConnector | ImsConnector, system: str) -> RateLimite
     )
 
 
-def connect(config: Config, environ: Mapping[str, str] | None = None) -> Connections:
+def connect(
+    config: Config, environ: Mapping[str, str] | None = None, *, ims_items: ItemDirectory | None = None
+) -> Connections:
+    """`ims_items` maps warehouse SKUs to IMS items for the IMS stock channel: the hub's stored item
+    list in a running hub (`engine/ims_items.StoredImsItems`); by default a SuiteQL lookup by SKU."""
     env = environ if environ is not None else os.environ
     clarus = config.connectors.clarus
     ims = config.connectors.ims
     clarus_limiter, ims_limiter = limiter(clarus, "clarus"), limiter(ims, "ims")
+    ims_client = NetSuiteClient(
+        ims.base_url, ims_auth(ims.auth, ims.base_url, env), timeout_s=ims.timeout_s, limiter=ims_limiter
+    )
+    ims_stock = ImsStock(
+        ims_client,
+        ims_limiter,
+        ims_items or SuiteQLItems(ims_client, ims_limiter),
+        adjustment_account_id=ims.adjustment_account_id,
+        name=IMS_CHANNEL_NAME,
+        max_lines_per_call=ims.max_lines_per_call,
+    )
     return Connections(
         clarus=ClarusClient(
             clarus.base_url,
@@ -102,10 +121,9 @@ def connect(config: Config, environ: Mapping[str, str] | None = None) -> Connect
             timeout_s=clarus.timeout_s,
             limiter=clarus_limiter,
         ),
-        ims=NetSuiteClient(
-            ims.base_url, ims_auth(ims.auth, ims.base_url, env), timeout_s=ims.timeout_s, limiter=ims_limiter
-        ),
+        ims=ims_client,
         ims_limiter=ims_limiter,
         clarus_limiter=clarus_limiter,
         clarus_webhook_secret=secret(clarus.webhook_secret_env, env),
+        stock_channels={IMS_CHANNEL_NAME: ims_stock},
     )

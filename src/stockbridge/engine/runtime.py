@@ -17,6 +17,7 @@ from stockbridge.engine.clock import Clock, SystemClock
 from stockbridge.engine.config_source import ConfigSource
 from stockbridge.engine.connect import connect
 from stockbridge.engine.db import in_transaction
+from stockbridge.engine.ims_items import StoredImsItems
 from stockbridge.engine.schedule import run_soon
 from stockbridge.engine.worker import Worker
 from stockbridge.logs import get_logger
@@ -66,7 +67,7 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
     engine = make_engine(config.effective_database_url())
     await asyncio.to_thread(upgrade, engine)
-    connections = connect(config, environ)
+    connections = connect(config, environ, ims_items=StoredImsItems(engine))
     source = ConfigSource(config, config_path)
     webhook_base = config.hub.webhook_base(port)
     worker = Worker(

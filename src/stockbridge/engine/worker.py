@@ -17,22 +17,22 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Connection, Engine
 
-from stockbridge.config import Config
+from stockbridge.config import IMS_CHANNEL_NAME, Config
 from stockbridge.connectors.errors import ConnectorError
 from stockbridge.connectors.notify import make_notifier
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.config_source import ConfigSource
 from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
+from stockbridge.engine.ims_items import refresh_items
 from stockbridge.engine.schedule import claim_run, record_run, run_soon
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.flows.fulfilment_sync import FulfilmentSender, verify_tracking
-from stockbridge.flows.inventory import IMS_CHANNEL
-from stockbridge.flows.inventory_push import ImsStockPusher, refresh_items
 from stockbridge.flows.order_sync import OrderCommandSender, poll_sales_orders, sync_products
 from stockbridge.flows.orders import OrderFolder
 from stockbridge.flows.poison import requeue
+from stockbridge.flows.stock_push import StockPusher
 from stockbridge.flows.stock_sync import full_sync, poll_events
 from stockbridge.flows.subscriptions import check_subscription
 from stockbridge.logs import get_logger
@@ -87,7 +87,9 @@ class Worker:
         self._webhook_base = webhook_base  # the hub's URL for Clarus; None: config.hub.webhook_base()
         self.health = ConnectorHealth(engine, config, clock)
         self.fold_wake = asyncio.Event()
-        self.push_wake = asyncio.Event()
+        # One push loop per stock channel, each woken on its own: a channel out of budget or with a
+        # batch in flight does not hold the others back.
+        self.push_wakes = {name: asyncio.Event() for name in connections.stock_channels}
         self.command_wake = asyncio.Event()
         self.fulfilment_wake = asyncio.Event()
         self.fulfilments = FulfilmentSender(
@@ -110,15 +112,17 @@ class Worker:
             # A created order may release parked shipments.
             on_answered=self.fulfilment_wake.set,
         )
-        self.pusher = ImsStockPusher(
-            engine=engine,
-            config=config,
-            client=connections.ims,
-            limiter=connections.ims_limiter,
-            clock=clock,
-            worker_id=self.worker_id,
-            rng=rng,
-        )
+        self.pushers = {
+            name: StockPusher(
+                engine=engine,
+                config=config,
+                channel=channel,
+                clock=clock,
+                worker_id=self.worker_id,
+                rng=rng,
+            )
+            for name, channel in connections.stock_channels.items()
+        }
 
     @property
     def config(self) -> Config:
@@ -140,7 +144,7 @@ class Worker:
 
         folded = await in_transaction(self.engine, fold)
         if folded:
-            self.push_wake.set()
+            self._wake_pushers()
             self.command_wake.set()
             self.fulfilment_wake.set()
         if 0 < folded < limit:
@@ -152,7 +156,10 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         loops = [
             self._loop("fold", self.fold_once, self.fold_wake, stop),
-            self._loop("push", self._push_once, self.push_wake, stop),
+            *(
+                self._loop(f"push.{name}", self._push_step(name), self.push_wakes[name], stop)
+                for name in self.pushers
+            ),
             self._loop("commands", self.commands.run_cycle, self.command_wake, stop),
             self._loop("fulfilment", self.fulfilments.run_cycle, self.fulfilment_wake, stop),
             self._schedule_loop(stop),
@@ -167,9 +174,20 @@ class Worker:
         await self.commands.aclose()
         await self.fulfilments.aclose()
 
-    async def _push_once(self) -> int:
-        result = await self.pusher.run_cycle()
-        return int(result.did_work)
+    def _wake_pushers(self) -> None:
+        for wake in self.push_wakes.values():
+            wake.set()
+
+    def _push_step(self, name: str) -> Callable[[], Awaitable[int]]:
+        pusher = self.pushers[name]
+
+        async def step() -> int:
+            result = await pusher.run_cycle()
+            if result.did_work:
+                await self.health.succeeded(name)
+            return int(result.did_work)
+
+        return step
 
     async def _loop(
         self, name: str, step: Callable[[], Awaitable[int]], wake: asyncio.Event, stop: asyncio.Event
@@ -178,8 +196,6 @@ class Worker:
         while not stop.is_set():
             try:
                 worked = await step()
-                if worked and name == "push":
-                    await self.health.succeeded("ims")
             except ConnectorError as exc:
                 log.warning("loop step failed", loop=name, error=str(exc))
                 await self.health.failed(exc)
@@ -201,7 +217,9 @@ class Worker:
         if job == "item_refresh":
             await refresh_items(self.engine, conn.ims, conn.ims_limiter)
         elif job == "blocked_refresh":
-            blocked = await in_transaction(self.engine, lambda c: targets_repo.blocked_skus(c, IMS_CHANNEL))
+            blocked = await in_transaction(
+                self.engine, lambda c: targets_repo.blocked_skus(c, IMS_CHANNEL_NAME)
+            )
             if blocked:
                 await refresh_items(self.engine, conn.ims, conn.ims_limiter, blocked)
         elif job == "full_sync":
@@ -217,7 +235,7 @@ class Worker:
             for mapping in self.config.locations:
                 await poll_events(self.engine, conn.clarus_stock, mapping.warehouse, self.config, self.clock)
         elif job == "drift_check":
-            await check_drift(self.engine, conn.ims, conn.ims_limiter, self.config, self.clock)
+            await check_drift(self.engine, conn.stock_channels.values(), self.config, self.clock)
         elif job == "orders_poll":
             await poll_sales_orders(self.engine, conn.ims_orders, self.clock)
         elif job == "product_sync":
@@ -252,7 +270,7 @@ class Worker:
         await in_transaction(self.engine, lambda c: record_run(c, job, started))
         log.debug("scheduled job ran", job=job)
         self.fold_wake.set()
-        self.push_wake.set()
+        self._wake_pushers()
         self.command_wake.set()
         self.fulfilment_wake.set()
 

@@ -23,8 +23,6 @@ from stockbridge.store import inbox_repo, stock_repo, targets_repo
 from stockbridge.store.bookkeeping import bump, raise_exception
 from stockbridge.store.inbox_repo import InboxEntry
 
-IMS_CHANNEL = "ims"
-
 
 @dataclass
 class FoldOutcome:
@@ -96,28 +94,32 @@ def fold_stock(
     outcome.balances = len(folding.balances)
     _note_unmapped(folding.balances, config, outcome)
 
+    # One target per channel that has a location fed by the balance's warehouse, each with its own
+    # rule: the statuses that channel counts and its buffers (DESIGN.md §3).
+    channels = config.stock_channels()
     warehouse_of: dict[targets_repo.TargetKey, str] = {}
     for sku, warehouse in {(b.sku, b.warehouse_id) for b in folding.balances}:
-        location = config.ims_location_of(warehouse)
-        if location is not None:
-            warehouse_of[(IMS_CHANNEL, sku, location)] = warehouse
+        for channel in channels:
+            location = config.location_of(channel, warehouse)
+            if location is not None:
+                warehouse_of[(channel, sku, location)] = warehouse
     current = targets_repo.lock_targets(connection, list(warehouse_of), warehouse_of, now)
     stock_repo.fold_observed(connection, folding.balances)
     observed = stock_repo.observed_for(connection, {(key[1], w) for key, w in warehouse_of.items()})
 
-    rule = config.ats_rule(IMS_CHANNEL)
+    rules = {channel: config.ats_rule(channel) for channel in channels}
     updates: list[dict[str, Any]] = []
     for key, warehouse in warehouse_of.items():
-        _, sku, location = key
+        channel, sku, location = key
         pair = (sku, warehouse)
         balances = observed.get(pair, [])
         target = current[key]
-        desired = available_to_sell({b.status: b.quantity for b in balances}, rule, sku)
+        desired = available_to_sell({b.status: b.quantity for b in balances}, rules[channel], sku)
         movements = target.movements_since_push + folding.movements.get(pair, 0)
         occurred = _latest(target.source_occurred_at, folding.newest_occurred.get(pair))
         updates.append(
             {
-                "channel": key[0],
+                "channel": channel,
                 "sku": sku,
                 "location": location,
                 "desired": desired,
@@ -158,12 +160,17 @@ def _note_unmapped(balances: Sequence[StockBalance], config: Config, outcome: Fo
                 f"Clarus status {status!r} is not in inventory_statuses; it counts for no target",
             )
         )
-    warehouses = {b.warehouse_id for b in balances if config.ims_location_of(b.warehouse_id) is None}
+    channels = config.stock_channels()
+    warehouses = {
+        b.warehouse_id
+        for b in balances
+        if all(config.location_of(c, b.warehouse_id) is None for c in channels)
+    }
     for warehouse in sorted(warehouses):
         outcome.problems.append(
             (
                 "unmapped_warehouse",
                 f"warehouse:{warehouse}",
-                f"Clarus warehouse {warehouse!r} has no IMS location in locations",
+                f"Clarus warehouse {warehouse!r} has no IMS location in locations (nor any channel one)",
             )
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 
@@ -19,9 +20,15 @@ class TargetSettings:
     counted_statuses: frozenset[str]
     buffer: int = 0
     sku_buffers: Mapping[str, int] = field(default_factory=dict)
+    classes: tuple[tuple[int, tuple[str, ...]], ...] = ()  # (buffer, SKU patterns), in file order
 
     def buffer_for(self, sku: str) -> int:
-        return self.sku_buffers.get(sku, self.buffer)
+        if sku in self.sku_buffers:
+            return self.sku_buffers[sku]
+        for buffer, patterns in self.classes:
+            if any(fnmatchcase(sku, pattern) for pattern in patterns):
+                return buffer
+        return self.buffer
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,10 @@ class OracleSettings:
                 frozenset(s for s, m in statuses.items() if name in _names((m or {}).get("counts_for"))),
                 int((settings or {}).get("buffer", 0)),
                 {str(k): int(v) for k, v in ((settings or {}).get("sku_buffers") or {}).items()},
+                tuple(
+                    (int(c["buffer"]), tuple(str(p) for p in c["skus"]))
+                    for c in ((settings or {}).get("classes") or {}).values()
+                ),
             )
             for name, settings in targets_data.items()
         }

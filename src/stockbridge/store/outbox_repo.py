@@ -17,19 +17,19 @@ from stockbridge.store.states import BatchState
 
 @dataclass(frozen=True, slots=True)
 class PushLine:
+    """One figure of a batch, in any channel: set `sku` to `quantity` where it showed `expected`."""
+
     sku: str
-    item_id: str
-    delta: int
-    desired: int
-    version: int
-    occurred_at: datetime | None
+    quantity: int  # the target's desired figure at planning time
+    expected: int | None  # what the channel showed when read; None: not read
+    version: int  # the target's desired version
+    occurred_at: datetime | None  # newest movement folded into it (latency)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "sku": self.sku,
-            "item_id": self.item_id,
-            "delta": self.delta,
-            "desired": self.desired,
+            "quantity": self.quantity,
+            "expected": self.expected,
             "version": self.version,
             "occurred_at": None if self.occurred_at is None else self.occurred_at.isoformat(),
         }
@@ -37,11 +37,16 @@ class PushLine:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PushLine:
         occurred = data.get("occurred_at")
+        if "quantity" in data:
+            quantity = int(data["quantity"])
+            expected = None if data.get("expected") is None else int(data["expected"])
+        else:  # written before issue 9: an IMS adjustment line (item_id, delta = desired - on hand)
+            quantity = int(data["desired"])
+            expected = quantity - int(data["delta"])
         return cls(
             data["sku"],
-            data["item_id"],
-            int(data["delta"]),
-            int(data["desired"]),
+            quantity,
+            expected,
             int(data["version"]),
             None if occurred is None else datetime.fromisoformat(occurred),
         )
@@ -116,6 +121,24 @@ def claim_batches(
     return claimed
 
 
+def in_flight(connection: Connection, channel: str, now: datetime) -> bool:
+    """Whether a batch of the channel is being sent, or is due to be: written and not yet answered.
+
+    The push scheduler plans no new batch while one is (docs/decisions/0016), in every worker, since
+    the outbox is shared. A batch backing off after a failure is not in flight until it is due again.
+    """
+    query = (
+        select(push_batches.c.id)
+        .where(
+            push_batches.c.channel == channel,
+            push_batches.c.state == BatchState.PENDING.value,
+            or_(push_batches.c.next_attempt_at <= now, push_batches.c.lease_until >= now),
+        )
+        .limit(1)
+    )
+    return connection.execute(query).first() is not None
+
+
 def batch_sent(connection: Connection, batch: PushBatch, owner: str, now: datetime) -> bool:
     """The far end acknowledged the batch: record its figures as pushed on its targets."""
     won = connection.execute(
@@ -138,7 +161,7 @@ def batch_sent(connection: Connection, batch: PushBatch, owner: str, now: dateti
         return False
     targets_repo.acknowledge(
         connection,
-        [(batch.channel, line.sku, batch.location, line.desired, line.version) for line in batch.lines],
+        [(batch.channel, line.sku, batch.location, line.quantity, line.version) for line in batch.lines],
         now,
         batch_id=batch.id,
     )

@@ -123,27 +123,21 @@ def set_desired(connection: Connection, updates: Sequence[Mapping[str, Any]]) ->
     )
 
 
-def ready_to_push(
-    connection: Connection, channel: str, now: datetime, full_batch: int, max_wait: timedelta
-) -> bool:
-    """Push when a full batch is waiting or the oldest dirty target has waited `max_wait`.
-
-    Coalescing window: a trickle of changes goes out at most `max_wait` late in one call, instead of
-    one half-empty call (and one read) per change.
-    """
-    eligible = (
-        targets.c.channel == channel,
-        targets.c.dirty.is_(True),
-        targets.c.state == TargetState.OK.value,
-        targets.c.batch_id.is_(None),
+def ready_to_push(connection: Connection, channel: str, now: datetime, min_wait: timedelta) -> bool:
+    """Whether a dirty target of the channel, free to be pushed, has waited at least `min_wait`."""
+    query = (
+        select(targets.c.sku)
+        .where(
+            targets.c.channel == channel,
+            targets.c.dirty.is_(True),
+            targets.c.state == TargetState.OK.value,
+            targets.c.batch_id.is_(None),
+            or_(targets.c.lease_until.is_(None), targets.c.lease_until < now),
+            targets.c.dirty_since <= now - min_wait,
+        )
+        .limit(1)
     )
-    oldest = as_utc(connection.execute(select(func.min(targets.c.dirty_since)).where(*eligible)).scalar_one())
-    if oldest is None:
-        return False
-    if oldest <= now - max_wait:
-        return True
-    waiting = select(targets.c.sku).where(*eligible).limit(full_batch).subquery()
-    return int(connection.execute(select(func.count()).select_from(waiting)).scalar_one()) >= full_batch
+    return connection.execute(query).first() is not None
 
 
 def claim_dirty(
