@@ -10,6 +10,10 @@ from stockbridge.domain.errors import (
     RateLimitedError,
     RejectedError,
     RetriableError,
+<<<<<<< HEAD
+=======
+    StaleFigureError,
+>>>>>>> h9-shopconn
 )
 
 __all__ = [
@@ -20,4 +24,8 @@ __all__ = [
     "RateLimitedError",
     "RejectedError",
     "RetriableError",
+<<<<<<< HEAD
+=======
+    "StaleFigureError",
+>>>>>>> h9-shopconn
 ]

@@ -1,7 +1,9 @@
-"""Connector errors, typed by what to do about them (STYLE.md principle 6).
+"""Errors from the far systems, typed by what to do about them (STYLE.md principle 6).
 
 Every connector translates HTTP and transport failures into these at its edge; nothing inside the
-hub sees an httpx exception or a raw error body.
+hub sees an httpx exception or a raw error body. They live in `domain/` because the flows act on
+them through the ports (`flows/ports.py`) without knowing which connector raised them;
+`stockbridge.connectors.errors` re-exports them for the connectors.
 """
 
 from __future__ import annotations
@@ -53,6 +55,26 @@ class RejectedError(ConnectorError):
         self.code = code
         self.path = path
         self.existing: dict[str, Any] | None = None  # the far end's record when it answers "already exists"
+
+
+class StaleFigureError(RejectedError):
+    """A compare-and-set write found a figure other than the one it expected (Shopify's
+    `changeFromQuantity` mismatch): nothing of the call applied. `skus` names the stale lines; read
+    them again and recompute, the rest of the batch may go out as planned.
+    """
+
+    def __init__(
+        self,
+        system: str,
+        message: str,
+        skus: tuple[str, ...],
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(system, message, status=status, code=code, path=path)
+        self.skus = skus
 
 
 class AuthenticationError(ConnectorError):
