@@ -10,10 +10,7 @@ from stockbridge.domain.errors import (
     RateLimitedError,
     RejectedError,
     RetriableError,
-<<<<<<< HEAD
-=======
     StaleFigureError,
->>>>>>> h9-shopconn
 )
 
 __all__ = [
@@ -24,8 +21,5 @@ __all__ = [
     "RateLimitedError",
     "RejectedError",
     "RetriableError",
-<<<<<<< HEAD
-=======
     "StaleFigureError",
->>>>>>> h9-shopconn
 ]
