@@ -654,6 +654,17 @@ def simulate_ims(
     ims.serve(settings, "127.0.0.1", port)
 
 
+@simulate_app.command("shopify")
+def simulate_shopify(port: int = 8103, bucket_size: int = 1000, restore_rate: float = 100.0) -> None:
+    """Run the Shopify GraphQL Admin API simulator on 127.0.0.1 (docs/simulators/shopify.md).
+
+    Its access token and webhook secret are SHOPIFY_ACCESS_TOKEN and SHOPIFY_WEBHOOK_SECRET when set.
+    """
+    from stockbridge.simulators.shopify.__main__ import main as run_shopify
+
+    run_shopify(["--port", str(port), "--bucket-size", str(bucket_size), "--restore-rate", str(restore_rate)])
+
+
 @app.command()
 def demo(
     skus: int = typer.Option(500, help="SKUs in the warehouse."),

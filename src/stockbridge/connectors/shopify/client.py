@@ -1,0 +1,230 @@
+"""Shopify Admin GraphQL client: one POST per operation, paced by the store's cost bucket.
+
+`POST {base_url}/admin/api/{version}/graphql.json` with `X-Shopify-Access-Token`
+(../shared/reference/shopify.md). Every failure leaves here as one of the hub's error classes:
+
+| answer | error |
+|---|---|
+| transport failure, timeout, 408, 5xx | `RetriableError` (with `Retry-After`) |
+| 429 | `RateLimitedError` (with `Retry-After`) |
+| 401, 403, 402 (shop frozen), 423 (shop locked), GraphQL `ACCESS_DENIED` | `AuthenticationError` |
+| other 4xx, GraphQL `errors` | `RejectedError` (`code`, `path`) |
+| GraphQL `INTERNAL_SERVER_ERROR` | `RetriableError` |
+| GraphQL `THROTTLED` (HTTP 200) | waited out here, then `RateLimitedError` if it persists |
+| 2xx that is not the documented shape | `MalformedResponseError` |
+
+`userErrors` inside a mutation's payload are the caller's to read (`user_errors`, `rejection`): only
+the caller knows which input line a field path points at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from stockbridge.connectors.errors import (
+    AuthenticationError,
+    MalformedResponseError,
+    NotFoundError,
+    RateLimitedError,
+    RejectedError,
+    RetriableError,
+)
+from stockbridge.connectors.http import parse_retry_after, send
+from stockbridge.connectors.shapes import expect_shape, json_object
+from stockbridge.connectors.shopify.bucket import CostBucket
+
+SYSTEM = "shopify"
+ACCESS_TOKEN_HEADER = "X-Shopify-Access-Token"
+# A mutation's requested cost before the store has told us better (reference: 10 points, UNCONFIRMED).
+TYPICAL_COST = 10.0
+# THROTTLED answers met in a row before the call gives up to the caller's retry (RateLimitedError).
+# Each is preceded by the exact wait the bucket needs, so more than one means another client of the
+# same app and store (another worker process) spends the same bucket.
+MAX_THROTTLED_IN_A_ROW = 5
+_RETRIABLE_CODES = frozenset({"INTERNAL_SERVER_ERROR"})
+_PERSON_CODES = frozenset({"ACCESS_DENIED"})
+
+
+@dataclass(frozen=True, slots=True)
+class UserError:
+    code: str | None
+    field: tuple[str, ...]
+    message: str
+
+
+class ShopifyClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_version: str,
+        access_token: str,
+        *,
+        timeout_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.url = f"{base_url.rstrip('/')}/admin/api/{api_version}/graphql.json"
+        self._timeout_s = timeout_s
+        self._clock = clock
+        self._sleep = sleep
+        self._http = httpx.AsyncClient(
+            timeout=timeout_s,
+            transport=transport,
+            headers={ACCESS_TOKEN_HEADER: access_token, "Accept": "application/json"},
+        )
+        self.bucket = CostBucket(as_of=clock())
+        self._lock = asyncio.Lock()
+        self._costs: dict[str, float] = {}  # operation → the requested cost the store last reported
+        self.calls = 0  # HTTP requests sent
+        self.throttled = 0  # THROTTLED answers met
+        self.waited_s = 0.0  # time spent waiting for the bucket
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def expected_cost(self, operation: str, estimate: float = TYPICAL_COST) -> float:
+        """What a call of `operation` will ask of the bucket: the store's last word, else `estimate`."""
+        return self._costs.get(operation, estimate)
+
+    def budget_wait(self, cost: float = TYPICAL_COST) -> float:
+        """Seconds until a call of `cost` points could start (0.0: now)."""
+        return self.bucket.wait_for(cost, self._clock())
+
+    async def execute(
+        self,
+        operation: str,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        cost: float = TYPICAL_COST,
+    ) -> dict[str, Any]:
+        """Run one GraphQL operation and return its `data`, waiting for the bucket before sending
+        and after a THROTTLED answer. `cost` is the caller's estimate until the store reports it."""
+        body = {"query": query, "variables": dict(variables or {})}
+        for _ in range(MAX_THROTTLED_IN_A_ROW):
+            expected = self.expected_cost(operation, cost)
+            await self._take(expected)
+            try:
+                answer = await self._post(body)
+            finally:
+                self.bucket.release(expected)
+            throttled = self._read_cost(operation, answer)
+            if not throttled:
+                return _data(answer)
+            self.throttled += 1
+        wait = self.bucket.wait_for(self.expected_cost(operation, cost), self._clock())
+        raise RateLimitedError(
+            SYSTEM, f"{operation}: THROTTLED {MAX_THROTTLED_IN_A_ROW} times", retry_after=wait
+        )
+
+    async def _take(self, cost: float) -> None:
+        """Wait until the bucket holds `cost` points, then reserve them. Waiters queue on the lock,
+        so each one's wait is computed after the one before it has reserved its points."""
+        async with self._lock:
+            while (wait := self.bucket.wait_for(cost, self._clock())) > 0:
+                self.waited_s += wait
+                await self._sleep(wait)
+            self.bucket.reserve(cost, self._clock())
+
+    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        request = self._http.build_request("POST", self.url, json=body)
+        self.calls += 1
+        response = await send(self._http, SYSTEM, request, deadline_s=self._timeout_s)
+        if response.status_code >= 300:
+            raise translate_status(response)
+        return json_object(SYSTEM, "GraphQL answer", response)
+
+    def _read_cost(self, operation: str, answer: dict[str, Any]) -> bool:
+        """Update the bucket from the answer's cost report; True when the answer is THROTTLED."""
+        with expect_shape(SYSTEM, "extensions.cost"):
+            cost = (answer.get("extensions") or {}).get("cost")
+            if cost is not None:
+                requested = cost.get("requestedQueryCost")
+                if requested is not None:
+                    self._costs[operation] = float(requested)
+                status = cost["throttleStatus"]
+                self.bucket.observe(
+                    float(status["maximumAvailable"]),
+                    float(status["currentlyAvailable"]),
+                    float(status["restoreRate"]),
+                    self._clock(),
+                )
+            throttled = any(code == "THROTTLED" for code, _, _ in _errors(answer))
+            if throttled and cost is None:
+                # No report to size the wait from: assume an empty bucket rather than retry at once.
+                self.bucket.observe(self.bucket.maximum, 0.0, self.bucket.restore_rate, self._clock())
+            return throttled
+
+
+def _errors(answer: dict[str, Any]) -> list[tuple[str | None, str, str | None]]:
+    """(code, message, path) of each top-level GraphQL error."""
+    with expect_shape(SYSTEM, "errors"):
+        raw = answer.get("errors") or []
+        if not isinstance(raw, list):
+            raise TypeError(f"errors is a {type(raw).__name__}")
+        found = []
+        for error in raw:
+            code = (error.get("extensions") or {}).get("code")
+            path = ".".join(str(part) for part in error.get("path") or []) or None
+            found.append((None if code is None else str(code), str(error.get("message", "")), path))
+        return found
+
+
+def _data(answer: dict[str, Any]) -> dict[str, Any]:
+    errors = _errors(answer)
+    if errors:
+        code, message, path = errors[0]
+        detail = f"{code or 'error'}: {message}"[:300]
+        if code in _RETRIABLE_CODES:
+            raise RetriableError(SYSTEM, detail)
+        if code in _PERSON_CODES:
+            raise AuthenticationError(SYSTEM, detail)
+        raise RejectedError(SYSTEM, detail, code=code, path=path)
+    data = answer.get("data")
+    if not isinstance(data, dict):
+        raise MalformedResponseError(SYSTEM, "GraphQL answer without data or errors")
+    return data
+
+
+def user_errors(payload: Any, what: str) -> list[UserError]:
+    """The `userErrors` of a mutation payload (`{code, field, message}`)."""
+    with expect_shape(SYSTEM, f"{what} userErrors"):
+        found = []
+        for error in payload["userErrors"]:
+            code = error.get("code")
+            field = tuple(str(part) for part in error.get("field") or ())
+            found.append(UserError(None if code is None else str(code), field, str(error["message"])))
+        return found
+
+
+def rejection(errors: Sequence[UserError], what: str, *, path: str | None = None) -> RejectedError:
+    """The user errors of a mutation as one RejectedError (the first one's code and field path)."""
+    first = errors[0]
+    message = "; ".join(f"{e.code or 'error'} at {'.'.join(e.field) or '-'}: {e.message}" for e in errors)
+    field = ".".join(first.field) or None
+    return RejectedError(SYSTEM, f"{what}: {message}"[:500], code=first.code, path=path or field)
+
+
+def translate_status(response: httpx.Response) -> Exception:
+    """A non-2xx answer as one of the hub's errors. Shopify's bodies are `{"errors": "..."}` or
+    `{"errors": [{"message": ...}]}`; neither is needed to decide what to do."""
+    status = response.status_code
+    message = f"{status} {response.text[:200]}".strip()
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    if status == 429:
+        return RateLimitedError(SYSTEM, message, status=status, retry_after=retry_after)
+    if status >= 500 or status == 408:
+        return RetriableError(SYSTEM, message, status=status, retry_after=retry_after)
+    # 402: the shop is frozen (unpaid); 423: locked. Only the merchant can undo either.
+    if status in (401, 402, 403, 423):
+        return AuthenticationError(SYSTEM, message, status=status)
+    if status == 404:
+        return NotFoundError(SYSTEM, message, status=status)
+    return RejectedError(SYSTEM, message, status=status)
