@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -111,6 +112,74 @@ class ImsConnector(_Frozen):
 class Connectors(_Frozen):
     clarus: ClarusConnector
     ims: ImsConnector
+
+
+IMS_CHANNEL_NAME = "ims"  # the IMS's key under targets: and in inventory_statuses.<s>.counts_for
+MIN_SHOPIFY_API_VERSION = "2026-04"
+_API_VERSION = re.compile(r"\d{4}-\d{2}")
+_CHANNEL_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+class ShopifyStore(_Frozen):
+    """A Shopify store: a stock channel (its locations' available figures) and a source of orders."""
+
+    kind: Literal["shopify"] = "shopify"
+    shop_domain: str
+    base_url: str | None = None  # default https://{shop_domain}; tests use http://127.0.0.1:port
+    # Pinned: Shopify supports each version for a year; 2026-04 is the oldest with what the hub uses
+    # (../shared/reference/shopify.md).
+    api_version: str = MIN_SHOPIFY_API_VERSION
+    access_token_env: str = "SHOPIFY_ACCESS_TOKEN"
+    webhook_secret_env: str = "SHOPIFY_WEBHOOK_SECRET"
+    locations: dict[str, str] = {}  # Clarus warehouse -> Shopify location gid
+    orders_route: Literal["ims", "clarus"] = "ims"  # IMS sales order first, or straight to the warehouse
+    max_lines_per_call: Annotated[int, Field(gt=0, le=250)] = 250
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    # The GraphQL Admin API's cost bucket: points restored per second and the bucket's size.
+    restore_rate: Annotated[float, Field(gt=0)] = 100.0
+    bucket_size: Annotated[int, Field(gt=0)] = 1000
+    # --- orders in (docs/orders.md, docs/decisions/0021) ---
+    # An order goes on (to Clarus, or into the IMS) once its financial status is one of these and it
+    # is not cancelled; until then it waits.
+    release_financial_statuses: Annotated[frozenset[str], Field(min_length=1)] = frozenset({"paid"})
+    # The order's reference at Clarus (route clarus) or its tranId in the IMS (route ims): this prefix
+    # plus the store's order number (#1001 -> SHOP-1001). Distinct per storefront, so orders of two
+    # stores never share a reference.
+    reference_prefix: Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")] = (
+        "SHOP-"
+    )
+    orders_poll_s: Annotated[float, Field(gt=0)] = 300.0  # the catch-up query's schedule
+    # The catch-up query re-reads this far behind its cursor: a change stamped just before the
+    # newest one seen may become visible to the query only after it (clock skew, slow indexing).
+    orders_overlap_s: Annotated[float, Field(ge=0)] = 300.0
+    # Route ims: the IMS customer record the store's orders are booked to (its internal id; required
+    # for that route).
+    ims_customer: str | None = None
+
+    @field_validator("api_version")
+    @classmethod
+    def _supported_version(cls, version: str) -> str:
+        if not _API_VERSION.fullmatch(version):
+            raise ValueError(f"api_version {version!r} is not of the form YYYY-MM")
+        if version < MIN_SHOPIFY_API_VERSION:
+            raise ValueError(f"api_version {version!r} is older than {MIN_SHOPIFY_API_VERSION}")
+        return version
+
+    @field_validator("release_financial_statuses")
+    @classmethod
+    def _lower_case(cls, statuses: frozenset[str]) -> frozenset[str]:
+        return frozenset(s.lower() for s in statuses)
+
+    @model_validator(mode="after")
+    def _customer_for_the_ims_route(self) -> ShopifyStore:
+        if self.orders_route == "ims" and not self.ims_customer:
+            raise ValueError(
+                "orders_route ims needs ims_customer (the IMS customer its orders are booked to)"
+            )
+        return self
+
+    def effective_base_url(self) -> str:
+        return (self.base_url or f"https://{self.shop_domain}").rstrip("/")
 
 
 class LocationMapping(_Frozen):
@@ -303,6 +372,7 @@ class Config(_Frozen):
     connectors: Connectors
     locations: Annotated[list[LocationMapping], Field(min_length=1)]
     inventory_statuses: dict[ClarusStatus, StatusMapping]
+    storefronts: dict[str, ShopifyStore] = {}
     targets: dict[str, TargetSettings] = {"ims": TargetSettings()}
     owners: Owners = Owners()
     sku_rules: SkuRulesSettings = SkuRulesSettings()
@@ -321,14 +391,34 @@ class Config(_Frozen):
             seen.add(mapping.warehouse)
         return locations
 
+    @field_validator("storefronts")
+    @classmethod
+    def _storefront_names(cls, storefronts: dict[str, ShopifyStore]) -> dict[str, ShopifyStore]:
+        for name in storefronts:
+            if name == IMS_CHANNEL_NAME or not _CHANNEL_NAME.fullmatch(name):
+                raise ValueError(
+                    f"storefront name {name!r} must be 1-32 lower-case letters, digits or _, "
+                    f"start with a letter, and not be {IMS_CHANNEL_NAME!r}"
+                )
+        prefixes: dict[str, str] = {}
+        for name, store in storefronts.items():
+            other = prefixes.setdefault(store.reference_prefix.upper(), name)
+            if other != name:
+                raise ValueError(
+                    f"storefronts.{name}.reference_prefix {store.reference_prefix!r} is also {other}'s: "
+                    "two stores' orders would share references"
+                )
+        return storefronts
+
     @model_validator(mode="after")
     def _calls_end_before_their_lease(self) -> Config:
         # A call still running when its lease ends lets another worker send the same command again.
-        for name in ("clarus", "ims"):
-            timeout = getattr(self.connectors, name).timeout_s
+        timeouts = {f"connectors.{n}": getattr(self.connectors, n).timeout_s for n in ("clarus", "ims")}
+        timeouts.update({f"storefronts.{n}": s.timeout_s for n, s in self.storefronts.items()})
+        for name, timeout in timeouts.items():
             if timeout >= self.engine.lease_s:
                 raise ValueError(
-                    f"connectors.{name}.timeout_s ({timeout}) must be shorter than "
+                    f"{name}.timeout_s ({timeout}) must be shorter than "
                     f"engine.lease_s ({self.engine.lease_s})"
                 )
         notifier = self.fulfilment.notifier
@@ -372,6 +462,9 @@ class Config(_Frozen):
         }
         for key, env in self.connectors.ims.auth.env_names().items():
             needed[f"connectors.ims.auth.{key}"] = env
+        for name, store in self.storefronts.items():
+            needed[f"storefronts.{name}.access_token_env"] = store.access_token_env
+            needed[f"storefronts.{name}.webhook_secret_env"] = store.webhook_secret_env
         return needed
 
 

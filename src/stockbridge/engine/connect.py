@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -21,6 +21,10 @@ from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
 from stockbridge.connectors.netsuite.limited import LimitedNetSuiteClient
 from stockbridge.connectors.netsuite.products import NetSuiteProducts
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
+from stockbridge.connectors.netsuite.storefront_orders import NetSuiteStorefrontOrders
+from stockbridge.connectors.shopify.client import ShopifyClient
+from stockbridge.connectors.shopify.inbound import ShopifyInbound
+from stockbridge.connectors.shopify.orders import ShopifyOrders
 
 
 @dataclass
@@ -31,6 +35,21 @@ class Connections:
     clarus_webhook_secret: str
     # The same IMS account with `ims_limiter` inside: what the order, product and fulfilment ports use.
     ims_limited: NetSuiteClient
+    # Each storefront's Admin API client and webhook secret, by channel name.
+    storefronts: dict[str, ShopifyClient] = field(default_factory=dict)
+    storefront_secrets: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def storefront_inbound(self) -> dict[str, ShopifyInbound]:
+        return {name: ShopifyInbound(name) for name in self.storefront_secrets}
+
+    @property
+    def storefront_orders(self) -> dict[str, ShopifyOrders]:
+        return {name: ShopifyOrders(client, name) for name, client in self.storefronts.items()}
+
+    @property
+    def ims_storefront_orders(self) -> NetSuiteStorefrontOrders:
+        return NetSuiteStorefrontOrders(self.ims_limited)
 
     @property
     def clarus_orders(self) -> ClarusOrders:
@@ -64,6 +83,8 @@ class Connections:
         await self.clarus.aclose()
         await self.ims.aclose()
         await self.ims_limited.aclose()
+        for client in self.storefronts.values():
+            await client.aclose()
 
 
 def ims_auth(auth: ImsAuth, base_url: str, environ: Mapping[str, str]) -> httpx.Auth:
@@ -101,4 +122,16 @@ def connect(config: Config, environ: Mapping[str, str] | None = None) -> Connect
         ims_limiter=limiter,
         clarus_webhook_secret=secret(clarus.webhook_secret_env, env),
         ims_limited=LimitedNetSuiteClient(ims.base_url, auth, limiter=limiter, timeout_s=ims.timeout_s),
+        storefronts={
+            name: ShopifyClient(
+                store.effective_base_url(),
+                store.api_version,
+                secret(store.access_token_env, env),
+                timeout_s=store.timeout_s,
+            )
+            for name, store in config.storefronts.items()
+        },
+        storefront_secrets={
+            name: secret(store.webhook_secret_env, env) for name, store in config.storefronts.items()
+        },
     )

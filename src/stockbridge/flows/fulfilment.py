@@ -47,6 +47,11 @@ class FulfilmentFolder:
         order = orders_repo.get_order(self.connection, reference=shipment.reference, lock=True)
         if order is None or order.sent is None:
             return  # stays parked: the order arrives later (or was never released)
+        if order.channel != "ims":
+            # A storefront order sent straight to Clarus has no IMS order to fulfil: its despatches
+            # go back to the storefront (the storefront fulfilment flow), never to an Item Fulfilment.
+            bump(self.connection, "fulfilment.storefront_direct")
+            return
         lines: dict[int, int] | None = None
         if order.order.status == CANCELLED:
             decision = on_shipment(True, 0, order_cancelled=True)
