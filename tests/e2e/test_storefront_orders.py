@@ -199,8 +199,12 @@ def test_direct_to_clarus_sku_ship_method_hold_release_edit_and_cancellations(
         edited = shop.place([("MUG-1", 1), ("TEA-2", 3)])
         early = shop.place([("MUG-1", 1)])
         late = shop.place([("TEA-2", 2)])
-        names = {o["id"]: "SHOP-" + o["name"].lstrip("#") for o in (special, unmapped, edited, early, late)}
-        wait_until(lambda: len(stack_.clarus_orders()) == 4 and _settled(stack_), 30, "four orders in Clarus")
+        picked = shop.place([("MUG-1", 2), ("TEA-2", 1)])
+        unpaid = shop.place([("MUG-1", 1)], financial_status="pending")
+        placed = (special, unmapped, edited, early, late, picked, unpaid)
+        names = {o["id"]: "SHOP-" + o["name"].lstrip("#") for o in placed}
+        wait_until(lambda: len(stack_.clarus_orders()) == 5 and _settled(stack_), 30, "five orders in Clarus")
+        assert names[unpaid["id"]] not in stack_.clarus_orders()  # waits for payment
         assert names[unmapped["id"]] not in stack_.clarus_orders()
         assert ("unmapped_ship_method", f"order:{names[unmapped['id']]}") in _exceptions(stack_)
         assert _lines(stack_.clarus_orders()[names[special["id"]]]) == [
@@ -220,6 +224,14 @@ def test_direct_to_clarus_sku_ship_method_hold_release_edit_and_cancellations(
         tea = next(li for li in edited["line_items"] if li["sku"] == "TEA-2")
         shop.edit(edited["id"], {"line_items": [{"id": tea["id"], "quantity": 0}]})  # remove a line
         shop.cancel(early["id"])  # before picking
+        picked_url = f"{stack_.clarus_url}/_control/orders/{names[picked['id']]}"
+        stack_.http.post(f"{picked_url}/advance", json={"status": "picking"}).raise_for_status()
+        wait_until(lambda: stack_.health()["orders"].get("locked") == 1, 30, "picking folded")
+        frozen_picked = stack_.clarus_orders()[names[picked["id"]]]
+        tea_picked = next(li for li in picked["line_items"] if li["sku"] == "TEA-2")
+        shop.edit(picked["id"], {"line_items": [{"id": tea_picked["id"], "quantity": 0}]})
+        picked_key = ("edit_after_pick", f"order:{names[picked['id']]}")
+        wait_until(lambda: picked_key in _exceptions(stack_), 30, "edit_after_pick")
         late_url = f"{stack_.clarus_url}/_control/orders/{names[late['id']]}"
         stack_.http.post(f"{late_url}/advance", json={"status": "released"}).raise_for_status()
         despatch = {"shipment_id": "SH-1", "carrier": "UPS", "tracking_numbers": ["1ZSH1"]}
@@ -235,7 +247,10 @@ def test_direct_to_clarus_sku_ship_method_hold_release_edit_and_cancellations(
     assert orders[names[early["id"]]]["status"] == "cancelled"
     assert exceptions[late_key] == "customer_service"
     assert ("unmapped_ship_method", f"order:{names[unmapped['id']]}") not in exceptions
-    report = _report(stack_, shop, frozen={names[late["id"]]: orders[names[late["id"]]]})
+    assert exceptions[picked_key] == "operations"
+    assert _lines(orders[names[picked["id"]]]) == _lines(frozen_picked)  # the warehouse keeps what it had
+    frozen = {names[late["id"]]: orders[names[late["id"]]], names[picked["id"]]: frozen_picked}
+    report = _report(stack_, shop, frozen=frozen)
     assert report.mismatched == [], report.examples
 
 
@@ -261,34 +276,59 @@ def test_catch_up_query_finds_an_order_whose_webhook_was_lost(env: tuple[Stack, 
     assert _report(stack_, shop).mismatched == []
 
 
-def test_through_the_ims_once_then_to_clarus_once(env: tuple[Stack, Shop]) -> None:
+def test_through_the_ims_once_then_to_clarus_once_with_edit_and_cancellation(
+    env: tuple[Stack, Shop],
+) -> None:
     stack_, shop = env
     stack_.overrides = {**stack_.overrides, "storefronts.shopify": _store(shop.url, "ims")}
     stack_.http.post(
         f"{stack_.ims_url}/_control/ship_items", json={"items": [{"itemId": "Standard Delivery"}]}
-    )
+    ).raise_for_status()
+    # The IMS applies the create and then answers 500: the hub cannot tell, and must not make a second.
+    stack_.ims_faults(fail_after_commit_next=1)
     with stack_.hub():
         stack_.run_job("product_sync", wait=True)
-        stack_.run_job("item_refresh", wait=True)
         order = shop.place([("MUG-1", 1), ("TEA-2", 2)])
+        unpaid = shop.place([("MUG-1", 5)], financial_status="pending")
         external = f"shopify-order-{order['id']}"
+
+        def in_ims() -> bool:
+            return _ims_open(stack_, external) == _shop_open(shop, order["id"]) and _settled(stack_)
+
         try:
-            wait_until(lambda: bool(_ims_orders(stack_, external)) and _settled(stack_), 30, "the IMS order")
+            wait_until(in_ims, 30, "the IMS order")
         except AssertionError as exc:
             raise AssertionError(f"{exc}: {_exception_details(stack_)}") from None
+        assert _ims_open(stack_, external) == [("MUG-1", 1), ("TEA-2", 2)]
+        stack_.run_job("orders_poll", wait=True)
+        wait_until(lambda: "SHOP-1001" in stack_.clarus_orders() and _settled(stack_), 30, "Clarus")
+        first = stack_.clarus_orders()["SHOP-1001"]
+
         tea = next(li for li in order["line_items"] if li["sku"] == "TEA-2")
         shop.edit(order["id"], {"line_items": [{"id": tea["id"], "quantity": 0}]})
-        wait_until(lambda: _ims_open(stack_, external) == [("MUG-1", 1)], 30, "the IMS order edited")
+        wait_until(in_ims, 30, "the IMS order edited")
         stack_.run_job("orders_poll", wait=True)
-        wait_until(
-            lambda: "SHOP-1001" in stack_.clarus_orders() and _settled(stack_), 30, "the order in Clarus"
-        )
+        wait_until(lambda: _lines(stack_.clarus_orders()["SHOP-1001"]) == [("1", "MUG-1", 1)], 30, "amended")
+        edited_report = stack_.order_report()
+
+        shop.cancel(order["id"])
+        wait_until(lambda: _ims_open(stack_, external) == [] and _settled(stack_), 30, "the IMS order closed")
+        stack_.run_job("orders_poll", wait=True)
+        wait_until(lambda: stack_.clarus_orders()["SHOP-1001"]["status"] == "cancelled", 30, "cancelled")
         ims = _ims_orders(stack_, external)
+        unpaid_in_ims = _ims_orders(stack_, f"shopify-order-{unpaid['id']}")
         clarus = stack_.clarus_orders()
-    assert [o["tranId"] for o in ims] == ["SHOP-1001"]
+    faults = stack_.http.get(f"{stack_.ims_url}/_control/faults").json()
+    assert faults["fail_after_commit_next"] == 0  # the create's answer was lost
+    assert [o["tranId"] for o in ims] == ["SHOP-1001"]  # once, despite the lost answer
+    assert ims[0]["shipMethod"] == "Standard Delivery"
+    assert ims[0]["shippingAddress"]["zip"] == "N1 9GU"
+    assert unpaid_in_ims == []  # not paid: waits in the hub
+    assert _lines(first) == [("1", "MUG-1", 1), ("2", "TEA-2", 2)]
+    assert first["ship_method"] == "STD"
     assert list(clarus) == ["SHOP-1001"]
-    assert _lines(clarus["SHOP-1001"]) == [("1", "MUG-1", 1)]
-    assert stack_.order_report().mismatched == []  # the IMS order, judged as any IMS order
+    assert edited_report.mismatched == [], edited_report.examples  # the IMS order, judged as any IMS order
+    assert stack_.order_report().mismatched == []
 
 
 def _ims_orders(env: Stack, external_id: str) -> list[dict[str, Any]]:
@@ -299,6 +339,14 @@ def _ims_orders(env: Stack, external_id: str) -> list[dict[str, Any]]:
     )
     orders = env.truth().ims_orders
     return [orders[str(row["tranid"])] for row in rows]
+
+
+def _shop_open(shop: Shop, order_id: int) -> list[tuple[str, int]]:
+    """What the customer now wants, from the Shopify simulator's own order."""
+    order = next(o for o in shop.orders() if o["id"] == order_id)
+    if order["cancelled_at"]:
+        return []
+    return sorted((li["sku"], li["current_quantity"]) for li in order["line_items"] if li["current_quantity"])
 
 
 def _ims_open(env: Stack, external_id: str) -> list[tuple[str, int]]:

@@ -158,7 +158,7 @@ class FulfilmentFolder:
             self.evaluate(record)
         waited = self.now - timedelta(seconds=settings.park_alert_after_s)
         for record in fulfilment_repo.shipments_in(self.connection, [ShipmentState.PARKED]):
-            if record.state_since < waited:
+            if record.state_since < waited and not self._storefront_direct(record.shipment.reference):
                 self._raise(
                     "fulfilment_waiting_for_order",
                     record.shipment,
@@ -178,7 +178,7 @@ class FulfilmentFolder:
         settled_before = self.now - timedelta(seconds=settings.stall_after_s)
         for record in orders_repo.orders_in(self.connection, [OrderState.COMPLETE, OrderState.LOCKED]):
             expected = settings.status_map.get(record.wms_status or "")
-            if expected is None or record.state_since > settled_before:
+            if expected is None or record.state_since > settled_before or record.channel != "ims":
                 continue
             shipped = fulfilment_repo.shipments_of(self.connection, record.order.reference)
             if any(s.state in (ShipmentState.PARKED, ShipmentState.IF_PENDING) for s in shipped):
@@ -196,6 +196,11 @@ class FulfilmentFolder:
                 )
             else:
                 resolve_exceptions(self.connection, "status_drift", [entity])
+
+    def _storefront_direct(self, reference: str) -> bool:
+        """The order is a storefront's sent straight to Clarus (no IMS order to fulfil)."""
+        order = orders_repo.get_order(self.connection, reference=reference)
+        return order is not None and order.channel != "ims"
 
     def _raise(self, kind: str, shipment: Shipment, detail: str) -> None:
         raise_exception(

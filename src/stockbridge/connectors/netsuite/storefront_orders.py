@@ -10,6 +10,7 @@ line: REST has no cancel action, and a Pending Fulfillment order with every line
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -22,36 +23,40 @@ from stockbridge.domain.storefront_routing import ImsOrderRequest, ImsOrderResul
 _RECORD = "/record/v1/salesOrder"
 
 
+@dataclass(frozen=True, slots=True)
+class _Line:
+    line: int
+    item_id: str
+    quantity: int
+    closed: bool
+
+
 class NetSuiteStorefrontOrders:
     def __init__(self, client: NetSuiteClient) -> None:
         self._client = client
 
     async def put_storefront_order(self, request: ImsOrderRequest) -> ImsOrderResult:
-        existing = await self._find(request.external_id)
-        if existing is None:
+        found = await self._find(request.external_id)
+        if found is None:
             try:
                 await self._client.request("POST", _RECORD, json=await self._create_body(request))
             except RejectedError as exc:
                 if "external id already exists" not in str(exc):
                     raise
-            existing = await self._find(request.external_id)
-            if existing is None:
+            found = await self._find(request.external_id)
+            if found is None:
                 raise RejectedError(SYSTEM, f"sales order {request.external_id} not found after create")
-            # Created just now, in request order: line n of the IMS order is the n-th line sent.
-            return ImsOrderResult(existing[0], _by_position(request, existing[1]))
-        ims_id, lines = existing
-        known = {line.line_item_id: line.line for line in request.lines if line.line is not None}
-        patch = self._patch_lines(request)
+        ims_id, lines = found
+        matched = _match(request, lines)
+        patch = _patch(request, matched, {line.line: line for line in lines})
         if patch:
             await self._client.request("PATCH", f"{_RECORD}/{ims_id}", json={"item": {"items": patch}})
-            after = await self._find(request.external_id)
-            if after is not None:
-                added = [line for line in request.lines if line.line is None]
-                new_numbers = [n for n in after[1] if n not in set(lines)]
-                known.update({line.line_item_id: n for line, n in zip(added, new_numbers, strict=False)})
-        return ImsOrderResult(ims_id, known)
+            found = await self._find(request.external_id)
+            if found is not None:
+                matched = _match(request, found[1])
+        return ImsOrderResult(ims_id, matched)
 
-    async def _find(self, external_id: str) -> tuple[str, list[int]] | None:
+    async def _find(self, external_id: str) -> tuple[str, list[_Line]] | None:
         try:
             response = await self._client.request(
                 "GET", f"{_RECORD}/eid:{quote(external_id, safe='')}", params={"expandSubResources": "true"}
@@ -61,7 +66,16 @@ class NetSuiteStorefrontOrders:
         record = json_object(SYSTEM, f"sales order eid:{external_id}", response)
         with expect_shape(SYSTEM, f"sales order eid:{external_id}"):
             items = (record.get("item") or {}).get("items", [])
-            return str(record["id"]), sorted(int(item["line"]) for item in items)
+            lines = [
+                _Line(
+                    int(item["line"]),
+                    str(item["item"]["id"]),
+                    round(float(item.get("quantity") or 0)),
+                    bool(item.get("isClosed", False)),
+                )
+                for item in items
+            ]
+            return str(record["id"]), sorted(lines, key=lambda line: line.line)
 
     async def _create_body(self, request: ImsOrderRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -94,23 +108,43 @@ class NetSuiteStorefrontOrders:
         rows = await self._client.suiteql(f"SELECT id FROM shipitem WHERE itemid = '{quoted}'")
         return str(rows[0]["id"]) if rows else None
 
-    @staticmethod
-    def _patch_lines(request: ImsOrderRequest) -> list[dict[str, Any]]:
-        lines: list[dict[str, Any]] = []
-        for line in request.lines:
-            if line.line is None:
-                if line.quantity > 0:
-                    lines.append({"item": {"id": line.item_id}, "quantity": line.quantity})
-            elif line.quantity == 0:
-                lines.append({"line": line.line, "isClosed": True})
-            else:
-                lines.append({"line": line.line, "quantity": line.quantity})
-        return lines
+
+def _match(request: ImsOrderRequest, lines: list[_Line]) -> dict[str, int]:
+    """Storefront line → IMS line: the number the hub recorded, else the first IMS line of the same
+    item not matched yet (a create whose answer was lost left lines the hub never heard of)."""
+    matched = {line.line_item_id: line.line for line in request.lines if line.line is not None}
+    claimed = set(matched.values())
+    for wanted in request.lines:
+        if wanted.line_item_id in matched:
+            continue
+        for line in lines:
+            if line.line not in claimed and line.item_id == wanted.item_id:
+                matched[wanted.line_item_id] = line.line
+                claimed.add(line.line)
+                break
+    return matched
 
 
-def _by_position(request: ImsOrderRequest, numbers: list[int]) -> dict[str, int]:
-    sent = [line for line in request.lines if line.quantity > 0]
-    return {line.line_item_id: n for line, n in zip(sent, numbers, strict=False)}
+def _patch(
+    request: ImsOrderRequest, matched: dict[str, int], lines: dict[int, _Line]
+) -> list[dict[str, Any]]:
+    """The line changes that make the IMS order match: quantities, closed lines, new lines."""
+    patch: list[dict[str, Any]] = []
+    for wanted in request.lines:
+        number = matched.get(wanted.line_item_id)
+        have = None if number is None else lines.get(number)
+        if have is None:
+            if wanted.quantity > 0:
+                patch.append({"item": {"id": wanted.item_id}, "quantity": wanted.quantity})
+        elif wanted.quantity == 0:
+            if not have.closed:
+                patch.append({"line": have.line, "isClosed": True})
+        elif have.closed or have.quantity != wanted.quantity:
+            change: dict[str, Any] = {"line": have.line, "quantity": wanted.quantity}
+            if have.closed:
+                change["isClosed"] = False
+            patch.append(change)
+    return patch
 
 
 def _address(address: Address) -> dict[str, Any]:
