@@ -143,3 +143,22 @@ def test_inbox_entries_parse_at_the_edge_and_an_unknown_store_is_set_aside(catal
     assert (report.folded, report.set_aside) == (2, 1)
     assert record is not None
     assert record.order.lines[0].quantity == 2  # the webhook's version is the newer (09:00 > T0)
+
+
+def test_an_order_keeps_the_route_it_took_when_the_store_changes_route(catalog: Engine) -> None:
+    with catalog.begin() as c:
+        fold_storefront_orders(c, [_version(1, 1)], _config("clarus"), T0)
+    with catalog.begin() as c:
+        fold_storefront_orders(c, [_version(2, 3)], _config("ims"), T0)
+        fold_storefront_orders(
+            c, [_version(1, 2, order_id="gid://shopify/Order/5002", name="#1002")], _config("ims"), T0
+        )
+    with catalog.connect() as c:
+        direct = orders_repo.get_order(c, reference="WEB-1001")
+        moved = storefront_repo.get_routed(c, "shopify", "gid://shopify/Order/5001")
+        new = storefront_repo.get_routed(c, "shopify", "gid://shopify/Order/5002")
+    assert direct is not None
+    assert direct.order.lines[0].quantity == 3  # still the direct route's
+    assert moved is None
+    assert new is not None
+    assert new.reference == "WEB-1002"

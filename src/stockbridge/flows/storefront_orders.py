@@ -31,6 +31,7 @@ from stockbridge.domain.storefront_orders import StorefrontOrder
 from stockbridge.domain.storefront_routing import (
     ImsItemRef,
     as_hub_sales_order,
+    hub_order_id,
     ims_order_request,
     is_newer,
     released,
@@ -41,7 +42,7 @@ from stockbridge.engine.schedule import run_soon
 from stockbridge.flows.edge_ports import StorefrontFormats
 from stockbridge.flows.orders import OrderFolder, entity
 from stockbridge.logs import get_logger
-from stockbridge.store import items_repo, storefront_repo
+from stockbridge.store import items_repo, orders_repo, storefront_repo
 from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
 from stockbridge.store.inbox_repo import InboxEntry
 from stockbridge.store.storefront_repo import RoutedOrder
@@ -91,10 +92,20 @@ def fold_storefront_orders(
             run_soon(connection, CATCH_UP_JOB, now)
             continue
         bump(connection, f"storefront_orders.{entry.channel}.versions")
-        if store.orders_route == "clarus":
+        if route_of(connection, entry, store) == "clarus":
             folder.fold_sales_order(as_hub_sales_order(entry, store.reference_prefix), channel=entry.channel)
         else:
             ImsRoute(connection, config, now).fold(entry, store)
+
+
+def route_of(connection: Connection, order: StorefrontOrder, store: ShopifyStore) -> str:
+    """The route an order already took, else the store's: a store whose route changes keeps each
+    order it already sent on its first route (else one order could reach Clarus twice)."""
+    if orders_repo.get_order(connection, ims_id=hub_order_id(order.channel, order.order_id)) is not None:
+        return "clarus"
+    if storefront_repo.get_routed(connection, order.channel, order.order_id) is not None:
+        return "ims"
+    return store.orders_route
 
 
 class ImsRoute:
@@ -120,7 +131,7 @@ class ImsRoute:
 
     def decide(self, routed: RoutedOrder, store: ShopifyStore) -> RoutedOrder:
         order = routed.order
-        in_ims = routed.ims_id is not None or routed.state == PENDING
+        in_ims = routed.ims_id is not None
         if not in_ims and not released(order, store.release_financial_statuses):
             return self._save(routed, CANCELLED if order.cancelled else WAITING, ())
         request = ims_order_request(

@@ -28,6 +28,7 @@ from stockbridge.domain.storefront_routing import (
     ImsOrderRequest,
     ImsOrderResult,
     ims_order_request,
+    released,
     storefront_version,
 )
 from stockbridge.engine.clock import Clock
@@ -137,6 +138,8 @@ class StorefrontOrderSender:
         store = config.storefronts.get(command.channel)
         if routed is None or store is None:
             return None
+        if routed.ims_id is None and not released(routed.order, store.release_financial_statuses):
+            return None  # cancelled (or no longer paid) before the IMS ever had it: nothing to make
         route = ImsRoute(connection, config, self._clock.now())
         request = ims_order_request(
             routed.order,
