@@ -254,6 +254,29 @@ def test_direct_to_clarus_sku_ship_method_hold_release_edit_and_cancellations(
     assert report.mismatched == [], report.examples
 
 
+def test_duplicated_and_reordered_webhooks_leave_clarus_as_the_store_says(env: tuple[Stack, Shop]) -> None:
+    stack_, shop = env
+    shop.faults(duplicate_rate=0.5, reorder_rate=0.5, seed=7)
+    with stack_.hub():
+        stack_.run_job("product_sync", wait=True)
+        orders = [shop.place([("MUG-1", 1 + i), ("TEA-2", 1)]) for i in range(4)]
+        for order in orders[:2]:
+            tea = next(li for li in order["line_items"] if li["sku"] == "TEA-2")
+            shop.edit(order["id"], {"line_items": [{"id": tea["id"], "quantity": 0}]})
+        shop.cancel(orders[3]["id"])
+
+        def delivered() -> bool:
+            log = stack_.http.get(f"{shop.url}/_control/webhooks").json()["deliveries"]
+            return all(d["delivered"] for d in log)
+
+        wait_until(delivered, 30, "every webhook delivered")
+        wait_until(lambda: _settled(stack_) and _report(stack_, shop).mismatched == [], 30, "Clarus to match")
+        log = stack_.http.get(f"{shop.url}/_control/webhooks").json()["deliveries"]
+    assert any(d["duplicated"] for d in log)
+    assert any(d["reordered"] for d in log)
+    assert all(d["attempts"][0] == 200 for d in log)  # answered well inside Shopify's 5 s
+
+
 def test_catch_up_query_finds_an_order_whose_webhook_was_lost(env: tuple[Stack, Shop]) -> None:
     stack_, shop = env
     with stack_.hub():
