@@ -3,6 +3,7 @@ does not matter, the IMS route queues one command per order, the inbox's entries
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from datetime import timedelta
@@ -12,14 +13,20 @@ import pytest
 from sqlalchemy import Engine, func, select
 from tests.factories import T0, config
 
+from stockbridge.connectors.errors import RejectedError
 from stockbridge.connectors.shopify.inbound import ShopifyInbound
 from stockbridge.domain.inbound import STOREFRONT_ORDER, STOREFRONT_ORDER_VERSION
 from stockbridge.domain.order_state import OrderState
 from stockbridge.domain.shipping import Address
 from stockbridge.domain.storefront_orders import StorefrontLine, StorefrontOrder
+from stockbridge.domain.storefront_routing import ImsOrderRequest, ImsOrderResult
+from stockbridge.engine.clock import FakeClock
 from stockbridge.flows.fold import fold_inbox
-from stockbridge.flows.storefront_orders import PENDING, WAITING, fold_storefront_orders
-from stockbridge.store import inbox_repo, items_repo, orders_repo, storefront_repo
+from stockbridge.flows.storefront_orders import PENDING, SYNCED, WAITING, fold_storefront_orders
+from stockbridge.flows.storefront_sync import StorefrontOrderSender
+from stockbridge.store import dead_letters, inbox_repo, items_repo, orders_repo, storefront_repo
+from stockbridge.store.bookkeeping import list_exceptions
+from stockbridge.store.dead_letters import Outbox
 from stockbridge.store.inbox_repo import InboundEvent
 from stockbridge.store.items_repo import ImsItem
 from stockbridge.store.schema import order_commands, storefront_order_commands
@@ -162,3 +169,47 @@ def test_an_order_keeps_the_route_it_took_when_the_store_changes_route(catalog: 
     assert moved is None
     assert new is not None
     assert new.reference == "WEB-1002"
+
+
+class _Ims:
+    """The IMS port, scripted: refuses while `refuse` is set, else records what it was asked."""
+
+    def __init__(self) -> None:
+        self.refuse = True
+        self.requests: list[ImsOrderRequest] = []
+
+    async def put_storefront_order(self, request: ImsOrderRequest) -> ImsOrderResult:
+        if self.refuse:
+            raise RejectedError("ims", "400 INVALID_CONTENT inactive item", status=400)
+        self.requests.append(request)
+        return ImsOrderResult("9001", {line.line_item_id: n for n, line in enumerate(request.lines, start=1)})
+
+
+def test_ims_command_dead_lettered_owned_and_replayed(catalog: Engine) -> None:
+    cfg = _config("ims")
+    ims = _Ims()
+    sender = StorefrontOrderSender(
+        engine=catalog, config=lambda: cfg, ims=ims, clock=FakeClock(T0), worker_id="w1"
+    )
+    with catalog.begin() as c:
+        fold_storefront_orders(c, [_version(1, 2)], cfg, T0)
+    asyncio.run(sender.run_cycle())
+    with catalog.connect() as c:
+        dead = dead_letters.list_dead(c, [Outbox.STOREFRONT_ORDERS])
+        open_ = {(e.type, e.entity, e.owner) for e in list_exceptions(c) if e.state.value == "open"}
+    assert [d.subject for d in dead] == ["IMS sales order for shopify order WEB-1001"]
+    assert ("storefront_order_failed", "order:WEB-1001", "integration") in open_
+    ims.refuse = False
+    with catalog.begin() as c:
+        assert dead_letters.replay_for_exception(c, "storefront_order_failed", "order:WEB-1001", T0) == 1
+    asyncio.run(sender.run_cycle())
+    asyncio.run(sender.run_cycle())  # nothing more to send
+    with catalog.connect() as c:
+        routed = storefront_repo.get_routed(c, "shopify", "gid://shopify/Order/5001")
+        still_open = [e.type for e in list_exceptions(c) if e.state.value == "open"]
+    assert routed is not None
+    assert (routed.state, routed.ims_id, routed.synced_version) == (SYNCED, "9001", routed.version)
+    assert [(r.external_id, r.tran_id, r.customer_id) for r in ims.requests] == [
+        ("shopify-order-5001", "WEB-1001", "501")
+    ]
+    assert "storefront_order_failed" not in still_open

@@ -39,13 +39,12 @@ from stockbridge.flows.storefront_orders import CANCELLED, SYNCED, ImsRoute
 from stockbridge.logs import attempt_failed, get_logger
 from stockbridge.store import inbox_repo, storefront_repo
 from stockbridge.store.bookkeeping import bump, get_cursor, raise_exception, resolve_exceptions, set_cursor
+from stockbridge.store.dead_letters import STOREFRONT_ORDER_FAILED, Outbox, replay_action
 from stockbridge.store.inbox_repo import InboundEvent
 from stockbridge.store.states import InboxState
 from stockbridge.store.storefront_repo import SyncCommand
 
 log = get_logger(__name__)
-
-STOREFRONT_ORDER_FAILED = "storefront_order_failed"  # entity order:<reference>
 
 
 def cursor_name(channel: str) -> str:
@@ -203,6 +202,5 @@ class StorefrontOrderSender:
                 owner=self._config().owners.owner_of(STOREFRONT_ORDER_FAILED),
                 detail=f"the IMS sales order was not made to match after {attempt} attempts: {failure}",
                 now=now,
-                retry_action=f"fix the cause; a new version of the order (or a replay) sends it again "
-                f"(storefront_order_commands id {command.id})",
+                retry_action=replay_action(Outbox.STOREFRONT_ORDERS, command.id),
             )

@@ -170,3 +170,12 @@ def command_failed(
 
 def commands_by_state(connection: Connection) -> dict[str, int]:
     return leased.count_by_state(connection, storefront_order_commands)
+
+
+def replay_dead(
+    connection: Connection, now: datetime, ids: Sequence[int] | None = None, reference: str | None = None
+) -> int:
+    """Queue dead-lettered commands again (all, by id, or one order's); the IMS order is found by its
+    external id, so one sent twice is still one order."""
+    where = [] if reference is None else [storefront_order_commands.c.reference == reference]
+    return leased.replay_dead(connection, storefront_order_commands, now, ids, *where)
