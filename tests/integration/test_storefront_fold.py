@@ -19,10 +19,10 @@ from stockbridge.domain.inbound import STOREFRONT_ORDER, STOREFRONT_ORDER_VERSIO
 from stockbridge.domain.order_state import OrderState
 from stockbridge.domain.shipping import Address
 from stockbridge.domain.storefront_orders import StorefrontLine, StorefrontOrder
-from stockbridge.domain.storefront_routing import ImsOrderRequest, ImsOrderResult
+from stockbridge.domain.storefront_routing import ImsOrderRequest, ImsOrderResult, RoutedState
 from stockbridge.engine.clock import FakeClock
 from stockbridge.flows.fold import fold_inbox
-from stockbridge.flows.storefront_orders import PENDING, SYNCED, WAITING, fold_storefront_orders
+from stockbridge.flows.storefront_orders import fold_storefront_orders
 from stockbridge.flows.storefront_sync import StorefrontOrderSender
 from stockbridge.store import dead_letters, inbox_repo, items_repo, orders_repo, storefront_repo
 from stockbridge.store.bookkeeping import list_exceptions
@@ -97,7 +97,7 @@ def test_ims_route_one_command_per_order_while_one_is_pending(catalog: Engine) -
         fold_storefront_orders(c, [_version(1, 1, financial_status="pending")], cfg, T0)
         waiting = storefront_repo.get_routed(c, "shopify", "gid://shopify/Order/5001")
     assert waiting is not None
-    assert waiting.state == WAITING
+    assert waiting.state == RoutedState.WAITING
     for n, quantity in ((2, 1), (3, 4), (1, 9)):  # paid, then edited, then an old version arrives late
         with catalog.begin() as c:
             fold_storefront_orders(c, [_version(n, quantity)], cfg, T0)
@@ -105,7 +105,11 @@ def test_ims_route_one_command_per_order_while_one_is_pending(catalog: Engine) -
         routed = storefront_repo.get_routed(c, "shopify", "gid://shopify/Order/5001")
         commands = c.execute(select(func.count()).select_from(storefront_order_commands)).scalar_one()
     assert routed is not None
-    assert (routed.state, routed.reference, routed.order.lines[0].quantity) == (PENDING, "WEB-1001", 4)
+    assert (routed.state, routed.reference, routed.order.lines[0].quantity) == (
+        RoutedState.PENDING,
+        "WEB-1001",
+        4,
+    )
     assert commands == 1
 
 
@@ -208,7 +212,11 @@ def test_ims_command_dead_lettered_owned_and_replayed(catalog: Engine) -> None:
         routed = storefront_repo.get_routed(c, "shopify", "gid://shopify/Order/5001")
         still_open = [e.type for e in list_exceptions(c) if e.state.value == "open"]
     assert routed is not None
-    assert (routed.state, routed.ims_id, routed.synced_version) == (SYNCED, "9001", routed.version)
+    assert (routed.state, routed.ims_id, routed.synced_version) == (
+        RoutedState.SYNCED,
+        "9001",
+        routed.version,
+    )
     assert [(r.external_id, r.tran_id, r.customer_id) for r in ims.requests] == [
         ("shopify-order-5001", "WEB-1001", "501")
     ]

@@ -20,9 +20,13 @@ from stockbridge.domain.storefront_orders import StorefrontLine, StorefrontOrder
 from stockbridge.domain.storefront_routing import (
     ImsItemRef,
     ImsOrderRequest,
+    RouteDecision,
+    RoutedState,
     as_hub_sales_order,
+    decide_ims_route,
     ims_external_id,
     ims_order_request,
+    ims_status,
     is_newer,
     released,
     storefront_reference,
@@ -30,6 +34,7 @@ from stockbridge.domain.storefront_routing import (
 )
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+RS = RoutedState
 ADDRESS = Address("Ada Lovelace", "1 Analytical St", "", "London", "", "N1 9GU", "GB")
 
 
@@ -169,3 +174,73 @@ def test_inbound_reader_answers_domain_types_or_unusable() -> None:
         reader.order("not json")
     notice = reader.order_changed('{"order_edit": {"id": 9, "order_id": 5001}}')
     assert notice == StorefrontOrderChanged("shopify", "gid://shopify/Order/5001")
+
+
+def _decide(
+    order: StorefrontOrder, state: RS, *, in_ims: bool, synced: bool = False, held: bool = False
+) -> RouteDecision:
+    request: ImsOrderRequest | list[HoldReason] = (
+        [HoldReason("unknown_item", "GONE is not an item in the IMS")]
+        if held
+        else ImsOrderRequest("x", "R", "501", "B", None, None, "", (), order.cancelled)
+    )
+    return decide_ims_route(
+        order,
+        state=state,
+        in_ims=in_ims,
+        synced=synced,
+        release_financial_statuses=frozenset({"paid"}),
+        request=request,
+    )
+
+
+@pytest.mark.parametrize(
+    ("order", "state", "in_ims", "synced", "held", "expected"),
+    [
+        # Never in the IMS: unpaid waits, cancelled is cancelled, paid goes (or is held).
+        (
+            _order(financial_status="pending"),
+            RS.WAITING,
+            False,
+            False,
+            False,
+            (RS.WAITING, False),
+        ),
+        (_order(cancelled_at=T0), RS.WAITING, False, False, False, (RS.CANCELLED, False)),
+        (_order(cancelled_at=T0), RS.PENDING, False, False, False, (RS.CANCELLED, False)),
+        (_order(), RS.WAITING, False, False, False, (RS.PENDING, True)),
+        (_order(), RS.WAITING, False, False, True, (RS.HELD, False)),
+        (_order(), RS.HELD, False, False, False, (RS.PENDING, True)),
+        # In the IMS: a new version is sent, even unpaid (a refund must not strand the IMS order);
+        # the version already sent is not; a cancellation closes it once.
+        (
+            _order(financial_status="refunded"),
+            RS.SYNCED,
+            True,
+            False,
+            False,
+            (RS.PENDING, True),
+        ),
+        (_order(), RS.SYNCED, True, True, False, (RS.SYNCED, False)),
+        (_order(cancelled_at=T0), RS.SYNCED, True, False, False, (RS.PENDING, True)),
+        (_order(cancelled_at=T0), RS.CANCELLED, True, False, False, (RS.CANCELLED, False)),
+        (_order(), RS.SYNCED, True, False, True, (RS.HELD, False)),
+    ],
+)
+def test_ims_route_transitions(
+    order: StorefrontOrder,
+    state: RS,
+    in_ims: bool,
+    synced: bool,
+    held: bool,
+    expected: tuple[RS, bool],
+) -> None:
+    decision = _decide(order, state, in_ims=in_ims, synced=synced, held=held)
+    assert (decision.state, decision.command) == expected
+    assert bool(decision.holds) == (decision.state == RS.HELD)
+
+
+def test_ims_status_is_one_the_ims_flow_releases() -> None:
+    assert ims_status(frozenset({"B"})) == "B"
+    assert ims_status(frozenset({"A", "B"})) == "B"
+    assert ims_status(frozenset({"A"})) == "A"

@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC
+from enum import StrEnum
 
 from stockbridge.domain.orders import CANCELLED, HoldReason, SalesOrder
 from stockbridge.domain.shipping import Address
@@ -145,3 +146,47 @@ def ims_order_request(
         lines=tuple(lines),
         cancelled=order.cancelled,
     )
+
+
+class RoutedState(StrEnum):
+    """A storefront order on its way into the IMS (route ims), as the hub holds it."""
+
+    WAITING = "waiting"  # not paid (or not yet) and the IMS has never had it
+    HELD = "held"  # the IMS order cannot be made as it should be (unknown or inactive item)
+    PENDING = "pending"  # a command is making the IMS order match the newest version
+    SYNCED = "synced"  # the IMS order matches the newest version
+    CANCELLED = "cancelled"  # cancelled; the IMS order, if there is one, has every line closed
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    state: RoutedState
+    holds: tuple[HoldReason, ...] = ()
+    command: bool = False  # queue "make the IMS order match the newest version"
+
+
+def decide_ims_route(
+    order: StorefrontOrder,
+    *,
+    state: RoutedState,
+    in_ims: bool,
+    synced: bool,
+    release_financial_statuses: frozenset[str],
+    request: ImsOrderRequest | list[HoldReason],
+) -> RouteDecision:
+    """The next state of a storefront order routed through the IMS. `in_ims`: the IMS has a sales
+    order for it; `synced`: that order was made from this very version; `request` what the IMS order
+    should be (`ims_order_request`) or why it cannot be made."""
+    if not in_ims and not released(order, release_financial_statuses):
+        return RouteDecision(RoutedState.CANCELLED if order.cancelled else RoutedState.WAITING)
+    if isinstance(request, list):
+        return RouteDecision(RoutedState.HELD, tuple(request))
+    if synced or (order.cancelled and state == RoutedState.CANCELLED):
+        return RouteDecision(RoutedState.CANCELLED if order.cancelled else RoutedState.SYNCED)
+    return RouteDecision(RoutedState.PENDING, command=True)
+
+
+def ims_status(release_statuses: frozenset[str]) -> str:
+    """The status an IMS order is created in: Pending Fulfillment (B) when the IMS flow releases it,
+    else the first status it does release; the order must flow on without a person approving it."""
+    return "B" if "B" in release_statuses or not release_statuses else sorted(release_statuses)[0]

@@ -30,11 +30,13 @@ from stockbridge.domain.orders import HoldReason
 from stockbridge.domain.storefront_orders import StorefrontOrder
 from stockbridge.domain.storefront_routing import (
     ImsItemRef,
+    RoutedState,
     as_hub_sales_order,
+    decide_ims_route,
     hub_order_id,
     ims_order_request,
+    ims_status,
     is_newer,
-    released,
     storefront_reference,
     storefront_version,
 )
@@ -50,13 +52,6 @@ from stockbridge.store.storefront_repo import RoutedOrder
 log = get_logger(__name__)
 
 CATCH_UP_JOB = "storefront_orders_poll"
-
-# Route ims: the hub's states of a storefront order on its way into the IMS.
-WAITING = "waiting"  # not paid (or cancelled) before the IMS ever had it
-HELD = "held"  # the IMS order cannot be made yet (unknown or inactive item)
-PENDING = "pending"  # a command is making the IMS order match the newest version
-SYNCED = "synced"  # the IMS order matches the newest version
-CANCELLED = "cancelled"  # cancelled, and the IMS order (if any) closed
 
 StorefrontEntry = StorefrontOrder | StorefrontOrderChanged
 
@@ -124,47 +119,42 @@ class ImsRoute:
             return
         if routed is None:
             reference = storefront_reference(store.reference_prefix, order.name)
-            routed = RoutedOrder(order, reference, version, WAITING, (), None, {}, None)
+            routed = RoutedOrder(order, reference, version, RoutedState.WAITING, (), None, {}, None)
         else:
             routed = replace(routed, order=order, version=version)
         self.decide(routed, store)
 
     def decide(self, routed: RoutedOrder, store: ShopifyStore) -> RoutedOrder:
         order = routed.order
-        in_ims = routed.ims_id is not None
-        if not in_ims and not released(order, store.release_financial_statuses):
-            return self._save(routed, CANCELLED if order.cancelled else WAITING, ())
         request = ims_order_request(
             order,
             reference=routed.reference,
             customer_id=store.ims_customer or "",
-            status=self.ims_status(),
+            status=ims_status(self.config.orders.release_statuses),
             items=self.items(),
             ims_lines=routed.ims_lines,
         )
-        if isinstance(request, list):
-            return self._save(routed, HELD, tuple(request))
-        if routed.synced_version == routed.version or (order.cancelled and routed.state == CANCELLED):
-            return self._save(routed, CANCELLED if order.cancelled else SYNCED, ())
-        saved = self._save(routed, PENDING, ())
-        if storefront_repo.add_command(
+        decision = decide_ims_route(
+            order,
+            state=routed.state,
+            in_ims=routed.ims_id is not None,
+            synced=routed.synced_version == routed.version,
+            release_financial_statuses=store.release_financial_statuses,
+            request=request,
+        )
+        saved = self._save(routed, decision.state, decision.holds)
+        if decision.command and storefront_repo.add_command(
             self.connection, order.channel, order.order_id, routed.reference, self.now
         ):
             bump(self.connection, "storefront_orders.commands")
         return saved
-
-    def ims_status(self) -> str:
-        """Created at Pending Fulfillment when the IMS flow releases that status, else at the first
-        status it does release: the order must flow on without a person approving it."""
-        statuses = self.config.orders.release_statuses
-        return "B" if "B" in statuses or not statuses else sorted(statuses)[0]
 
     def items(self) -> dict[str, ImsItemRef]:
         return {
             i.sku: ImsItemRef(i.item_id, not i.is_inactive) for i in items_repo.all_items(self.connection)
         }
 
-    def _save(self, routed: RoutedOrder, state: str, holds: tuple[HoldReason, ...]) -> RoutedOrder:
+    def _save(self, routed: RoutedOrder, state: RoutedState, holds: tuple[HoldReason, ...]) -> RoutedOrder:
         updated = replace(routed, state=state, holds=holds)
         storefront_repo.save_routed(self.connection, updated, self.now)
         key = entity(routed.reference)
@@ -181,7 +171,7 @@ class ImsRoute:
         cleared = {h.code for h in routed.holds} - {h.code for h in holds}
         for code in cleared:
             resolve_exceptions(self.connection, code, [key])
-        if holds and routed.state != HELD:
+        if holds and routed.state != RoutedState.HELD:
             log.info(
                 "storefront order held", reference=routed.reference, reasons=sorted({h.code for h in holds})
             )
@@ -190,8 +180,8 @@ class ImsRoute:
     def revalidate_held(self) -> int:
         """Check held orders again (after a product sync or a configuration change)."""
         moved = 0
-        for routed in storefront_repo.routed_in(self.connection, [HELD]):
+        for routed in storefront_repo.routed_in(self.connection, [RoutedState.HELD]):
             store = self.config.storefronts.get(routed.order.channel)
-            if store is not None and self.decide(routed, store).state != HELD:
+            if store is not None and self.decide(routed, store).state != RoutedState.HELD:
                 moved += 1
         return moved

@@ -27,7 +27,9 @@ from stockbridge.domain.inbound import STOREFRONT_ORDER_VERSION
 from stockbridge.domain.storefront_routing import (
     ImsOrderRequest,
     ImsOrderResult,
+    RoutedState,
     ims_order_request,
+    ims_status,
     released,
     storefront_version,
 )
@@ -35,7 +37,7 @@ from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import next_attempt_at, with_retries
 from stockbridge.flows.edge_ports import ImsStorefrontOrders, StorefrontOrderFeed
-from stockbridge.flows.storefront_orders import CANCELLED, SYNCED, ImsRoute
+from stockbridge.flows.storefront_orders import ImsRoute
 from stockbridge.logs import attempt_failed, get_logger
 from stockbridge.store import inbox_repo, storefront_repo
 from stockbridge.store.bookkeeping import bump, get_cursor, raise_exception, resolve_exceptions, set_cursor
@@ -139,13 +141,12 @@ class StorefrontOrderSender:
             return None
         if routed.ims_id is None and not released(routed.order, store.release_financial_statuses):
             return None  # cancelled (or no longer paid) before the IMS ever had it: nothing to make
-        route = ImsRoute(connection, config, self._clock.now())
         request = ims_order_request(
             routed.order,
             reference=routed.reference,
             customer_id=store.ims_customer or "",
-            status=route.ims_status(),
-            items=route.items(),
+            status=ims_status(config.orders.release_statuses),
+            items=ImsRoute(connection, config, self._clock.now()).items(),
             ims_lines=routed.ims_lines,
         )
         return None if isinstance(request, list) else (routed.version, request)
@@ -159,7 +160,7 @@ class StorefrontOrderSender:
         routed = storefront_repo.get_routed(connection, command.channel, command.order_id, lock=True)
         if routed is None:
             return
-        state = CANCELLED if routed.order.cancelled else SYNCED
+        state = RoutedState.CANCELLED if routed.order.cancelled else RoutedState.SYNCED
         synced = replace(
             routed, ims_id=result.ims_id, ims_lines=dict(result.lines), synced_version=version, state=state
         )

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, func, select
 from stockbridge.domain.orders import HoldReason
 from stockbridge.domain.shipping import Address
 from stockbridge.domain.storefront_orders import StorefrontLine, StorefrontOrder
+from stockbridge.domain.storefront_routing import RoutedState
 from stockbridge.store import leased
 from stockbridge.store.schema import storefront_order_commands, storefront_orders
 from stockbridge.store.sql import as_utc, insert_for
@@ -50,7 +51,7 @@ class RoutedOrder:
     order: StorefrontOrder
     reference: str
     version: str
-    state: str  # waiting, held, pending, synced, cancelled
+    state: RoutedState
     holds: tuple[HoldReason, ...]
     ims_id: str | None
     ims_lines: dict[str, int]
@@ -69,7 +70,7 @@ def get_routed(connection: Connection, channel: str, order_id: str, lock: bool =
         order=storefront_order_from_json(row.storefront_order),
         reference=row.reference,
         version=row.version,
-        state=row.state,
+        state=RoutedState(row.state),
         holds=tuple(HoldReason(**h) for h in row.holds),
         ims_id=row.ims_id,
         ims_lines={str(k): int(v) for k, v in row.ims_lines.items()},
@@ -82,7 +83,7 @@ def save_routed(connection: Connection, routed: RoutedOrder, now: datetime) -> N
         "reference": routed.reference,
         "version": routed.version,
         "storefront_order": storefront_order_json(routed.order),
-        "state": routed.state,
+        "state": routed.state.value,
         "holds": [asdict(h) for h in routed.holds],
         "ims_id": routed.ims_id,
         "ims_lines": dict(routed.ims_lines),
@@ -95,9 +96,9 @@ def save_routed(connection: Connection, routed: RoutedOrder, now: datetime) -> N
     connection.execute(stmt.on_conflict_do_update(index_elements=["channel", "order_id"], set_=values))
 
 
-def routed_in(connection: Connection, states: Sequence[str]) -> list[RoutedOrder]:
+def routed_in(connection: Connection, states: Sequence[RoutedState]) -> list[RoutedOrder]:
     query = select(storefront_orders.c.channel, storefront_orders.c.order_id).where(
-        storefront_orders.c.state.in_(list(states))
+        storefront_orders.c.state.in_([s.value for s in states])
     )
     found = [get_routed(connection, r.channel, r.order_id) for r in connection.execute(query)]
     return [r for r in found if r is not None]
