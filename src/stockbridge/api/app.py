@@ -46,6 +46,7 @@ from stockbridge.store.tokens_repo import Role
 log = logging.getLogger("stockbridge.api")
 
 _SHOPIFY_ID = shopify_webhooks.WEBHOOK_ID_HEADER
+_MAX_EVENT_ID = 160  # inbox.event_id holds 200; Shopify's ids are UUIDs
 
 
 def create_app(
@@ -127,6 +128,9 @@ def create_app(
             return JSONResponse({"error": "invalid or missing X-Shopify-Hmac-Sha256"}, status_code=401)
         except UnusablePayloadError as exc:
             return await reject(request, body, str(exc), source=channel, id_header=_SHOPIFY_ID)
+        if len(delivery.dedupe_key) > _MAX_EVENT_ID:
+            reason = f"{_SHOPIFY_ID} is longer than {_MAX_EVENT_ID} characters"
+            return await reject(request, body, reason, source=channel, id_header=_SHOPIFY_ID)
         if delivery.topic not in shopify_webhooks.ORDER_TOPICS:
             webhooks.labels(channel, "ignored").inc()  # a topic the hub does not fold
             return JSONResponse({"ignored": delivery.topic})

@@ -6,7 +6,7 @@ raises `UnusableEvent` with the reason (the fold sets such an entry aside).
 
 from __future__ import annotations
 
-from stockbridge.connectors.shopify.webhooks import OrderEditNotice, parse_order, parse_order_event
+from stockbridge.connectors.shopify.webhooks import parse_order, parse_order_event
 from stockbridge.connectors.shopify.wire import UnusablePayloadError
 from stockbridge.domain.inbound import StorefrontOrderChanged, UnusableEvent
 from stockbridge.domain.storefront_orders import StorefrontOrder
@@ -27,6 +27,5 @@ class ShopifyInbound:
             notice = parse_order_event(self.channel, "orders/edited", payload.encode())
         except UnusablePayloadError as exc:
             raise UnusableEvent(str(exc)) from None
-        if isinstance(notice, OrderEditNotice):
-            return StorefrontOrderChanged(self.channel, notice.order_id)
-        return StorefrontOrderChanged(self.channel, notice.order_id)  # a whole order: it changed too
+        # An `order_edit` notice, or (older payloads) the whole order: either way, this order changed.
+        return StorefrontOrderChanged(self.channel, notice.order_id)
