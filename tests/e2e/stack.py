@@ -45,7 +45,15 @@ from stockbridge.store.schema import inbox
 CLARUS_KEY = "test-clarus-key"
 WEBHOOK_SECRET = "test-webhook-secret"
 IMS_TOKEN = "test-ims-token"
-ENVIRON = {"CLARUS_API_KEY": CLARUS_KEY, "CLARUS_WEBHOOK_SECRET": WEBHOOK_SECRET, "IMS_TOKEN": IMS_TOKEN}
+SHOPIFY_TOKEN = "shpat_test"
+SHOPIFY_SECRET = "shopify-secret"
+ENVIRON = {
+    "CLARUS_API_KEY": CLARUS_KEY,
+    "CLARUS_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    "IMS_TOKEN": IMS_TOKEN,
+    "SHOPIFY_ACCESS_TOKEN": SHOPIFY_TOKEN,
+    "SHOPIFY_WEBHOOK_SECRET": SHOPIFY_SECRET,
+}
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -21,6 +21,10 @@ from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
 from stockbridge.connectors.netsuite.products import NetSuiteProducts
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 from stockbridge.connectors.netsuite.stock import ImsStock, ItemDirectory, SuiteQLItems
+from stockbridge.connectors.netsuite.storefront_orders import NetSuiteStorefrontOrders
+from stockbridge.connectors.shopify.client import ShopifyClient
+from stockbridge.connectors.shopify.inbound import ShopifyInbound
+from stockbridge.connectors.shopify.orders import ShopifyOrders
 from stockbridge.flows.ports import StockChannel
 
 
@@ -33,6 +37,21 @@ class Connections:
     clarus_webhook_secret: str
     # Every stock channel by name: "ims" first (the lead wires the storefronts in).
     stock_channels: dict[str, StockChannel] = field(default_factory=dict)
+    # Each storefront's Admin API client and webhook secret, by channel name.
+    storefronts: dict[str, ShopifyClient] = field(default_factory=dict)
+    storefront_secrets: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def storefront_inbound(self) -> dict[str, ShopifyInbound]:
+        return {name: ShopifyInbound(name) for name in self.storefront_secrets}
+
+    @property
+    def storefront_orders(self) -> dict[str, ShopifyOrders]:
+        return {name: ShopifyOrders(client, name) for name, client in self.storefronts.items()}
+
+    @property
+    def ims_storefront_orders(self) -> NetSuiteStorefrontOrders:
+        return NetSuiteStorefrontOrders(self.ims)
 
     @property
     def clarus_orders(self) -> ClarusOrders:
@@ -65,6 +84,8 @@ class Connections:
     async def aclose(self) -> None:
         await self.clarus.aclose()
         await self.ims.aclose()
+        for client in self.storefronts.values():
+            await client.aclose()
 
 
 def ims_auth(auth: ImsAuth, base_url: str, environ: Mapping[str, str]) -> httpx.Auth:
@@ -126,4 +147,16 @@ def connect(
         clarus_limiter=clarus_limiter,
         clarus_webhook_secret=secret(clarus.webhook_secret_env, env),
         stock_channels={IMS_CHANNEL_NAME: ims_stock},
+        storefronts={
+            name: ShopifyClient(
+                store.effective_base_url(),
+                store.api_version,
+                secret(store.access_token_env, env),
+                timeout_s=store.timeout_s,
+            )
+            for name, store in config.storefronts.items()
+        },
+        storefront_secrets={
+            name: secret(store.webhook_secret_env, env) for name, store in config.storefronts.items()
+        },
     )

@@ -20,6 +20,7 @@ from stockbridge.oracle.stock import (
     ims_drift,
     ims_figures,
 )
+from stockbridge.oracle.storefront import check_storefront_orders
 
 __all__ = [
     "Catalog",
@@ -34,6 +35,7 @@ __all__ = [
     "adjustments_off_target",
     "check_fulfilments",
     "check_orders",
+    "check_storefront_orders",
     "drift",
     "expected_figures",
     "expected_order",
