@@ -42,6 +42,7 @@ from stockbridge.domain.orders import (
     WmsOrder,
     prepare,
 )
+from stockbridge.flows.demand import DemandWatch
 from stockbridge.flows.edge_ports import InboundFormats
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.logs import get_logger
@@ -106,6 +107,7 @@ class OrderFolder:
         self.config = config
         self.now = now
         self._context: OrderContext | None = None
+        self._demand = DemandWatch(connection, config, now)
 
     @property
     def context(self) -> OrderContext:
@@ -154,6 +156,7 @@ class OrderFolder:
         self, record: OrderRecord, decision: Decision, prepared: WmsOrder | list[HoldReason] | None = None
     ) -> OrderRecord:
         reference = record.order.reference
+        claimed = self._demand.claim(record)
         holds = decision.holds if decision.state == OrderState.HELD else ()
         updated = replace(
             record,
@@ -179,6 +182,7 @@ class OrderFolder:
             )
             bump(self.connection, f"orders.commands.{decision.command.value}")
             log.debug("order command queued", reference=reference, command=decision.command.value)
+        self._demand.changed(claimed, updated)
         return updated
 
     def _sync_hold_exceptions(
@@ -208,16 +212,16 @@ class OrderFolder:
             return
         if record.wms_sequence is not None and data.sequence <= record.wms_sequence:
             return
+        claimed = self._demand.claim(record)
         state = after_warehouse_status(record.state, data.status, record.order.status == CANCELLED)
         seen = replace(record, wms_status=data.status, wms_sequence=data.sequence)
         if state == OrderState.DESPATCHED_CANCELLED:
-            self.apply(seen, Decision(state, problem=CANCELLED_AFTER_DESPATCH))
-            return
-        orders_repo.save_order(
-            self.connection,
-            replace(seen, state=state, state_since=self.now if state != record.state else record.state_since),
-            self.now,
-        )
+            seen = self.apply(seen, Decision(state, problem=CANCELLED_AFTER_DESPATCH))
+        else:
+            since = self.now if state != record.state else record.state_since
+            seen = replace(seen, state=state, state_since=since)
+            orders_repo.save_order(self.connection, seen, self.now)
+        self._demand.changed(claimed, seen)  # allocated or cancelled at the warehouse: units released
 
     def command_answered(self, command: OrderCommand, outcome: Outcome, reason: str) -> None:
         """The warehouse answered for good: move on, then decide again on the newest IMS version."""
