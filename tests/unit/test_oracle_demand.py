@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from stockbridge.oracle import OracleSettings
-from stockbridge.oracle.demand import claimed_units, storefront_figures, subtracts_open_demand
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stockbridge.oracle import OracleSettings, expected_figures
+from stockbridge.oracle.demand import claimed_units, subtracts_open_demand, take_off_open_demand
 
 CONFIG: dict[str, Any] = {
     "locations": [{"warehouse": "WH1", "ims_location": "6"}, {"warehouse": "WH2", "ims_location": "7"}],
@@ -16,7 +19,6 @@ CONFIG: dict[str, Any] = {
     "targets": {"ims": {}, "shop": {"buffer": 1}},
 }
 SETTINGS = OracleSettings.from_config_data(CONFIG)
-SHOP_LOCATIONS = {"WH1": "L1", "WH2": "L2"}
 STATE = {
     "warehouses": {
         "WH1": {"sequence": 9, "stock": {"A": {"available": 10, "allocated": 3}, "B": {"available": 2}}},
@@ -49,12 +51,29 @@ def test_orders_received_released_or_on_hold_claim_their_lines() -> None:
 
 
 def test_the_storefront_figure_takes_the_claims_off_never_below_zero() -> None:
-    figures = storefront_figures(STATE, ORDERS, SETTINGS, "shop", SHOP_LOCATIONS)
-    assert figures == {("A", "L1"): 10 - 1 - 3, ("B", "L1"): 0, ("A", "L2"): 5 - 1 - 1}
-    plain = storefront_figures(STATE, ORDERS, SETTINGS, "shop", SHOP_LOCATIONS, subtract=False)
-    assert plain == {("A", "L1"): 9, ("B", "L1"): 1, ("A", "L2"): 4}
-    only_wh1 = storefront_figures(STATE, {}, SETTINGS, "shop", {"WH1": "L1"})
-    assert set(only_wh1) == {("A", "L1"), ("B", "L1")}
+    plain = expected_figures(STATE, SETTINGS, "shop")  # by the IMS locations here: 6 and 7
+    assert plain == {("A", "6"): 9, ("B", "6"): 1, ("A", "7"): 4}
+    figures = take_off_open_demand(plain, ORDERS, {"WH1": "6", "WH2": "7"})
+    assert figures == {("A", "6"): 10 - 1 - 3, ("B", "6"): 0, ("A", "7"): 5 - 1 - 1}
+    # A warehouse that feeds no location of the store takes nothing off it.
+    assert take_off_open_demand(plain, ORDERS, {"WH1": "6"})[("A", "7")] == 4
+
+
+@given(
+    st.integers(-5, 30),
+    st.integers(0, 5),
+    st.lists(st.tuples(st.sampled_from(["received", "released", "on_hold", "allocated"]), st.integers(0, 9))),
+)
+def test_taking_demand_off_afterwards_is_taking_it_off_before_the_floor(
+    available: int, buffer: int, orders: list[tuple[str, int]]
+) -> None:
+    config = dict(CONFIG, targets={"shop": {"buffer": buffer}})
+    state = {"warehouses": {"WH1": {"sequence": 1, "stock": {"A": {"available": available}}}}}
+    clarus_orders = {f"SO{i}": _order(status, ("A", qty)) for i, (status, qty) in enumerate(orders)}
+    plain = expected_figures(state, OracleSettings.from_config_data(config), "shop")
+    claimed = sum(q for status, q in orders if status != "allocated")
+    figures = take_off_open_demand(plain, clarus_orders, {"WH1": "6"})
+    assert figures == {("A", "6"): max(0, available - buffer - claimed)}
 
 
 def test_the_setting_defaults_to_yes_for_a_storefront_and_is_never_on_for_the_ims() -> None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from stockbridge.oracle.settings import OracleSettings
-
 # Clarus order statuses whose lines are claimed but not allocated.
 CLAIMED_STATUSES = frozenset({"received", "released", "on_hold"})
 
@@ -39,28 +37,21 @@ def subtracts_open_demand(config_data: Mapping[str, Any], channel: str) -> bool:
     return True if value is None else bool(value)
 
 
-def storefront_figures(
-    clarus_state: Mapping[str, Any],
+def take_off_open_demand(
+    expected: Mapping[tuple[str, str], int],
     clarus_orders: Mapping[str, Any],
-    settings: OracleSettings,
-    channel: str,
     locations: Mapping[str, str],
-    *,
-    subtract: bool = True,
 ) -> dict[tuple[str, str], int]:
-    """(SKU, storefront location) → the figure the storefront should show: the statuses counted for
-    it, minus its buffer, minus (when it subtracts) the units claimed at that warehouse, never below 0.
+    """A storefront's expected figures (SKU, its location) → the same with the units claimed at the
+    warehouse(s) feeding that location taken off, never below zero.
 
-    `locations`: Clarus warehouse → the storefront's location id (`storefronts.<name>.locations`)."""
-    target = settings.targets[channel]
-    claimed = claimed_units(clarus_orders) if subtract else {}
-    figures: dict[tuple[str, str], int] = {}
-    for warehouse, state in clarus_state["warehouses"].items():
+    `expected`: the figures from the counted statuses minus the buffer (`stock.expected_figures`);
+    taking the demand off afterwards gives max(0, counted − buffer − claimed), as docs/decisions/0022
+    says. `locations`: Clarus warehouse → the storefront's location (`storefronts.<name>.locations`)."""
+    claimed = claimed_units(clarus_orders)
+    by_location: dict[tuple[str, str], int] = {}
+    for (sku, warehouse), units in claimed.items():
         location = locations.get(warehouse)
-        if location is None:
-            continue  # this store has no location fed by that warehouse
-        for sku, by_status in state["stock"].items():
-            counted = sum(int(q) for status, q in by_status.items() if status in target.counted_statuses)
-            open_demand = claimed.get((sku, warehouse), 0)
-            figures[(sku, location)] = max(0, counted - target.buffer_for(sku) - open_demand)
-    return figures
+        if location is not None:
+            by_location[(sku, location)] = by_location.get((sku, location), 0) + units
+    return {key: max(0, figure - by_location.get(key, 0)) for key, figure in expected.items()}
