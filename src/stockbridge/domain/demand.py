@@ -39,12 +39,23 @@ class OrderAtHub:
     pending: WmsOrder | None = None  # the create or amend waiting to be sent, if any
 
 
+def claims(order: OrderAtHub) -> bool:
+    """Whether the order claims units now: on its way to the warehouse or there, not allocated (nor
+    beyond, nor cancelled) yet."""
+    if order.state not in CLAIMING_STATES:
+        return False
+    return order.wms_status is None or order.wms_status in UNALLOCATED_WMS_STATUSES
+
+
+def awaiting_command(order: OrderAtHub) -> bool:
+    """A claiming order whose create or amend is still on its way to the warehouse."""
+    return claims(order) and order.state != OrderState.RELEASED
+
+
 def claimed_lines(order: OrderAtHub) -> tuple[str, tuple[WmsLine, ...]]:
     """(warehouse, lines) the order claims now; no lines when it claims nothing."""
-    if order.state not in CLAIMING_STATES:
+    if not claims(order):
         return "", ()
-    if order.wms_status is not None and order.wms_status not in UNALLOCATED_WMS_STATUSES:
-        return "", ()  # allocated or beyond (the warehouse moved the stock), or cancelled
     about_to_send = order.state != OrderState.RELEASED and order.pending is not None
     lines_of = order.pending if about_to_send else order.sent
     if lines_of is None:

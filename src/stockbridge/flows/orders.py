@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from stockbridge.config import Config
+from stockbridge.domain.demand import CLAIMING_STATES
 from stockbridge.domain.fulfilment import Shipment
 from stockbridge.domain.inbound import (
     SALES_ORDER,
@@ -156,7 +157,6 @@ class OrderFolder:
         self, record: OrderRecord, decision: Decision, prepared: WmsOrder | list[HoldReason] | None = None
     ) -> OrderRecord:
         reference = record.order.reference
-        claimed = self._demand.claim(record)
         holds = decision.holds if decision.state == OrderState.HELD else ()
         updated = replace(
             record,
@@ -182,7 +182,9 @@ class OrderFolder:
             )
             bump(self.connection, f"orders.commands.{decision.command.value}")
             log.debug("order command queued", reference=reference, command=decision.command.value)
-        self._demand.changed(claimed, updated)
+        if record.state in CLAIMING_STATES or updated.state in CLAIMING_STATES:
+            queued = prepared if decision.command is not None and isinstance(prepared, WmsOrder) else None
+            self._demand.changed(updated, queued)
         return updated
 
     def _sync_hold_exceptions(
@@ -212,7 +214,6 @@ class OrderFolder:
             return
         if record.wms_sequence is not None and data.sequence <= record.wms_sequence:
             return
-        claimed = self._demand.claim(record)
         state = after_warehouse_status(record.state, data.status, record.order.status == CANCELLED)
         seen = replace(record, wms_status=data.status, wms_sequence=data.sequence)
         if state == OrderState.DESPATCHED_CANCELLED:
@@ -221,7 +222,7 @@ class OrderFolder:
             since = self.now if state != record.state else record.state_since
             seen = replace(seen, state=state, state_since=since)
             orders_repo.save_order(self.connection, seen, self.now)
-        self._demand.changed(claimed, seen)  # allocated or cancelled at the warehouse: units released
+        self._demand.changed(seen)  # allocated or cancelled at the warehouse: units released
 
     def command_answered(self, command: OrderCommand, outcome: Outcome, reason: str) -> None:
         """The warehouse answered for good: move on, then decide again on the newest IMS version."""
