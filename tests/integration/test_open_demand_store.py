@@ -183,3 +183,19 @@ def test_a_claim_change_marks_the_pushed_storefront_target_dirty(catalog: Engine
     _fold(catalog, _order(OrderLine(1, "mug", 3)))
     with catalog.connect() as c:
         assert targets_repo.pushed_figures(c, "shop")[("MUG", SHOP_LOCATION)] == (7, 10, True, "ok")
+
+
+def test_an_order_whose_create_is_still_on_its_way_keeps_its_claim(catalog: Engine) -> None:
+    _stock(catalog, 1, "MUG", available=10)
+    _fold(catalog, _order(OrderLine(1, "mug", 3)))
+    _status(catalog, "received", 1)  # the warehouse's event before the create's answer
+    _fold(catalog, _order(OrderLine(1, "mug", 3), OrderLine(2, "tea", 1), stamp="2026-11-26 09:01:00"))
+    assert _figures(catalog, "MUG")[0] == 7  # the edit waits for the answer; so does its claim
+    _answer(catalog)  # the create is acknowledged; the edit goes out as an amendment
+    with catalog.connect() as c:
+        record = orders_repo.get_order(c, ims_id="501")
+    assert record is not None
+    assert record.state == OrderState.AMEND_PENDING
+    assert _figures(catalog, "MUG")[0] == 7
+    _status(catalog, "allocated", 2)
+    assert _figures(catalog, "MUG")[0] == 10
