@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from stockbridge.config import Config
+from stockbridge.domain.demand import CLAIMING_STATES
 from stockbridge.domain.fulfilment import Shipment
 from stockbridge.domain.inbound import (
     SALES_ORDER,
@@ -42,6 +43,7 @@ from stockbridge.domain.orders import (
     WmsOrder,
     prepare,
 )
+from stockbridge.flows.demand import DemandWatch
 from stockbridge.flows.edge_ports import InboundFormats
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.logs import get_logger
@@ -106,6 +108,7 @@ class OrderFolder:
         self.config = config
         self.now = now
         self._context: OrderContext | None = None
+        self._demand = DemandWatch(connection, config, now)
 
     @property
     def context(self) -> OrderContext:
@@ -186,6 +189,9 @@ class OrderFolder:
             )
             bump(self.connection, f"orders.commands.{decision.command.value}")
             log.debug("order command queued", reference=reference, command=decision.command.value)
+        if record.state in CLAIMING_STATES or updated.state in CLAIMING_STATES:
+            queued = prepared if decision.command is not None and isinstance(prepared, WmsOrder) else None
+            self._demand.changed(updated, queued)
         return updated
 
     def _sync_hold_exceptions(
@@ -218,13 +224,12 @@ class OrderFolder:
         state = after_warehouse_status(record.state, data.status, record.order.status == CANCELLED)
         seen = replace(record, wms_status=data.status, wms_sequence=data.sequence)
         if state == OrderState.DESPATCHED_CANCELLED:
-            self.apply(seen, Decision(state, problem=CANCELLED_AFTER_DESPATCH))
-            return
-        orders_repo.save_order(
-            self.connection,
-            replace(seen, state=state, state_since=self.now if state != record.state else record.state_since),
-            self.now,
-        )
+            seen = self.apply(seen, Decision(state, problem=CANCELLED_AFTER_DESPATCH))
+        else:
+            since = self.now if state != record.state else record.state_since
+            seen = replace(seen, state=state, state_since=since)
+            orders_repo.save_order(self.connection, seen, self.now)
+        self._demand.changed(seen)  # allocated or cancelled at the warehouse: units released
 
     def command_answered(self, command: OrderCommand, outcome: Outcome, reason: str) -> None:
         """The warehouse answered for good: move on, then decide again on the newest IMS version."""
