@@ -14,6 +14,7 @@ SCHEDULED_JOBS = frozenset(
     {
         "item_refresh",
         "blocked_refresh",
+        "storefront_refresh",
         "full_sync",
         "events_poll",
         "drift_check",
