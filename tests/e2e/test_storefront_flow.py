@@ -8,7 +8,10 @@ state and the configuration, with none of the hub's rules.
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +19,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine
-from tests.e2e.stack import SHOPIFY_LOCATION, Stack, stack, wait_until
+from tests.e2e.stack import ENVIRON, SHOPIFY_LOCATION, Stack, stack, wait_until
 
 from stockbridge.demo.harness import oracle_settings
 from stockbridge.demo.traffic import Traffic, sku_name
@@ -168,7 +171,17 @@ def test_the_drift_check_finds_a_hand_edit_in_the_store_and_repairs_it(env: Stac
         env.wait_converged()
         env.shopify_set("SKU-00002", 40)
         assert env.shopify_drift().examples == [("SKU-00002", SHOPIFY_LOCATION, 5, 40)]
-        env.run_job("drift_check", wait=True)
+        # As an operator would: `stockbridge sync drift_check`, its own process beside the running hub.
+        command = [
+            sys.executable,
+            "-m",
+            "stockbridge.cli",
+            "sync",
+            "drift_check",
+            "--config",
+            str(env.write_config()),
+        ]
+        subprocess.run(command, env={**os.environ, **ENVIRON}, check=True, timeout=120, capture_output=True)
         owner, state = _exceptions(env)[("drift", entity)]
         assert state == ExceptionState.OPEN
         env.wait_converged()
