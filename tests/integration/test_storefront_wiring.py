@@ -204,3 +204,37 @@ def test_a_sku_blocked_in_a_store_flows_once_the_store_knows_it(engine: Engine) 
         assert store.figures == {"MUG-1": 4}  # 5 available minus the store's buffer of 1
 
     asyncio.run(go())
+
+
+def test_each_storefronts_calls_and_bucket_are_exposed_as_metrics() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from stockbridge.monitor.connector_health import StorefrontMetrics
+
+    endpoint = Endpoint(
+        lambda op, v: httpx.Response(200, json={"data": {"productVariants": _page()}, "extensions": _cost()})
+    )
+
+    async def go() -> str:
+        client = endpoint.client()
+        try:
+            await ShopifyStock(client, name="shop_uk").read_figures(UK_LOCATION, ["MUG-1"])
+            registry = CollectorRegistry()
+            registry.register(StorefrontMetrics({"shop_uk": client}))
+            return generate_latest(registry).decode()
+        finally:
+            await client.aclose()
+
+    text = asyncio.run(go())
+    assert 'stockbridge_store_api_calls_total{channel="shop_uk"} 1.0' in text
+    assert 'stockbridge_store_api_throttled_total{channel="shop_uk"} 0.0' in text
+    assert 'stockbridge_store_api_bucket_points{channel="shop_uk"} 798.0' in text
+
+
+def _page() -> dict[str, Any]:
+    return {"nodes": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}
+
+
+def _cost() -> dict[str, Any]:
+    status = {"maximumAvailable": 1000, "currentlyAvailable": 798, "restoreRate": 100}
+    return {"cost": {"requestedQueryCost": 202, "actualQueryCost": 2, "throttleStatus": status}}
