@@ -228,7 +228,7 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: bool = typer.Option(F
 def replay(
     config: ConfigOption = DEFAULT_CONFIG,
     outbox: Annotated[
-        Outbox | None, typer.Option(help="Only this outbox (default: all three).", case_sensitive=False)
+        Outbox | None, typer.Option(help="Only this outbox (default: all of them).", case_sensitive=False)
     ] = None,
     ids: Annotated[
         list[str] | None, typer.Option("--id", help="Only these dead letters (needs --outbox).")

@@ -50,8 +50,8 @@ from stockbridge.store.schema import inbox
 CLARUS_KEY = "test-clarus-key"
 WEBHOOK_SECRET = "test-webhook-secret"
 IMS_TOKEN = "test-ims-token"
-SHOPIFY_TOKEN = "shpat_e2e"
-SHOPIFY_SECRET = "shopify-e2e-secret"
+SHOPIFY_TOKEN = "shpat_test"
+SHOPIFY_SECRET = "shopify-secret"
 SHOPIFY_LOCATION = "gid://shopify/Location/1"  # the simulator's first location, fed by WH1
 ENVIRON = {
     "CLARUS_API_KEY": CLARUS_KEY,
@@ -89,6 +89,7 @@ def storefront_config_data(data: dict[str, Any], shopify_url: str, **store: Any)
             "access_token_env": "SHOPIFY_ACCESS_TOKEN",
             "webhook_secret_env": "SHOPIFY_WEBHOOK_SECRET",
             "locations": {"WH1": SHOPIFY_LOCATION},
+            "orders_route": "clarus",
             "timeout_s": 4,
             **store,
         }

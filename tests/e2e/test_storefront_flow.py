@@ -118,11 +118,14 @@ def test_a_burst_under_a_small_bucket_slows_to_the_restore_rate_without_a_thrott
     env.store_settings["max_lines_per_call"] = 25
     skus = [sku_name(i) for i in range(250)]
     _catalog(env, skus)
-    # The store's plan is smaller than the configured default (1000 points, 100/s): the hub learns it
-    # from the first answer's throttleStatus.
-    env.shopify_limits(bucket_size=bucket, restore_rate=rate)
     with env.hub():
         env.subscribe()
+        # The orders catch-up at start asks ~600 points a page, more than this bucket holds (Shopify
+        # would refuse it: MAX_COST_EXCEEDED): let it run first, then make the bucket small.
+        wait_until(lambda: "storefront_orders_poll" in env.health()["jobs"], 30, "the orders catch-up")
+        # The store's plan is smaller than the configured default (1000 points, 100/s): the hub
+        # learns it from the first answer's throttleStatus.
+        env.shopify_limits(bucket_size=bucket, restore_rate=rate)
         start = datetime.now(UTC)
         env.move([_receipt(s, 5 + i % 7) for i, s in enumerate(skus)])
         env.drain()

@@ -51,6 +51,7 @@ def _config() -> Config:
         "max_lines_per_call": 40,
         "restore_rate": 20,
         "bucket_size": 200,
+        "orders_route": "clarus",
     }
     return config(
         storefronts={"shop_uk": store},

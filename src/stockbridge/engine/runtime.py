@@ -106,6 +106,7 @@ async def serve(
                 config=config,
                 clock=clock,
                 clarus_webhook_secret=connections.clarus_webhook_secret,
+                storefront_webhook_secrets=connections.storefront_secrets,
                 on_stored=worker.wake if workers else None,
                 collectors=[
                     LimiterMetrics({"ims": connections.ims_limiter, "clarus": connections.clarus_limiter}),

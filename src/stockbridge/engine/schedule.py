@@ -12,6 +12,7 @@ from stockbridge.store.sql import insert_for
 
 SCHEDULED_JOBS = frozenset(
     {
+        "storefront_orders_poll",
         "item_refresh",
         "blocked_refresh",
         "storefront_refresh",

@@ -35,6 +35,8 @@ from stockbridge.flows.orders import OrderFolder
 from stockbridge.flows.poison import requeue
 from stockbridge.flows.stock_push import StockPusher
 from stockbridge.flows.stock_sync import full_sync, poll_events
+from stockbridge.flows.storefront_orders import ImsRoute
+from stockbridge.flows.storefront_sync import StorefrontOrderSender, poll_storefront_orders
 from stockbridge.flows.subscriptions import check_subscription
 from stockbridge.logs import get_logger
 from stockbridge.monitor.connector_health import ConnectorHealth
@@ -59,6 +61,7 @@ _JOB_SYSTEM = {
     "full_sync": "clarus",
     "events_poll": "clarus",
     "subscriptions_check": "clarus",
+    "storefront_orders_poll": "shopify",
 }
 _ERROR_PAUSE_S = 1.0
 
@@ -101,6 +104,7 @@ class Worker:
         # batch in flight does not hold the others back.
         self.push_wakes = {name: asyncio.Event() for name in connections.stock_channels}
         self.command_wake = asyncio.Event()
+        self.storefront_wake = asyncio.Event()
         self.fulfilment_wake = asyncio.Event()
         self.fulfilments = FulfilmentSender(
             engine=engine,
@@ -121,6 +125,14 @@ class Worker:
             rng=rng,
             # A created order may release parked shipments.
             on_answered=self.fulfilment_wake.set,
+        )
+        self.storefront_orders = StorefrontOrderSender(
+            engine=engine,
+            config=lambda: self.config,
+            ims=connections.ims_storefront_orders,
+            clock=clock,
+            worker_id=self.worker_id,
+            rng=rng,
         )
         self.pushers = {
             name: StockPusher(
@@ -149,13 +161,21 @@ class Worker:
         def fold(connection: Connection) -> int:
             entries = inbox_repo.claim_pending(connection, limit)
             if entries:
-                fold_inbox(connection, entries, self.config, now, formats=self.connections.clarus_inbound)
+                fold_inbox(
+                    connection,
+                    entries,
+                    self.config,
+                    now,
+                    formats=self.connections.clarus_inbound,
+                    storefronts=self.connections.storefront_inbound,
+                )
             return len(entries)
 
         folded = await in_transaction(self.engine, fold)
         if folded:
             self._wake_pushers()
             self.command_wake.set()
+            self.storefront_wake.set()
             self.fulfilment_wake.set()
         if 0 < folded < limit:
             # Let the next group gather: one fold of many events costs far less than many folds of
@@ -171,6 +191,7 @@ class Worker:
                 for name in self.pushers
             ),
             self._loop("commands", self.commands.run_cycle, self.command_wake, stop),
+            self._loop("storefront_orders", self.storefront_orders.run_cycle, self.storefront_wake, stop),
             self._loop("fulfilment", self.fulfilments.run_cycle, self.fulfilment_wake, stop),
             self._schedule_loop(stop),
         ]
@@ -244,9 +265,9 @@ class Worker:
             if blocked:
                 await refresh_items(self.engine, conn.ims, conn.ims_limiter, blocked)
         elif job == "storefront_refresh":
-            for name, channel in conn.stock_channels.items():
+            for name, stock in conn.stock_channels.items():
                 if name != IMS_CHANNEL_NAME:
-                    await recheck_blocked(self.engine, channel)
+                    await recheck_blocked(self.engine, stock)
         elif job == "full_sync":
             for mapping in self.config.locations:
                 await full_sync(
@@ -261,6 +282,11 @@ class Worker:
                 await poll_events(self.engine, conn.clarus_stock, mapping.warehouse, self.config, self.clock)
         elif job == "drift_check":
             await check_drift(self.engine, conn.stock_channels.values(), self.config, self.clock)
+        elif job == "storefront_orders_poll":
+            feeds = conn.storefront_orders
+            for channel, store in self.config.storefronts.items():
+                if channel in feeds:
+                    await poll_storefront_orders(self.engine, channel, feeds[channel], store, self.clock)
         elif job == "orders_poll":
             await poll_sales_orders(self.engine, conn.ims_orders, self.clock)
         elif job == "product_sync":
@@ -286,6 +312,7 @@ class Worker:
                 folder = OrderFolder(connection, self.config, now)
                 if job == "revalidate_held":
                     folder.revalidate_held()
+                    ImsRoute(connection, self.config, now).revalidate_held()
                 else:
                     folder.check_stalled()
 
@@ -297,6 +324,7 @@ class Worker:
         self.fold_wake.set()
         self._wake_pushers()
         self.command_wake.set()
+        self.storefront_wake.set()
         self.fulfilment_wake.set()
 
     def _jobs(self) -> list[tuple[str, float]]:
@@ -316,6 +344,11 @@ class Worker:
             ("order_checks", ORDER_CHECKS_S),
             ("fulfilment_checks", self.config.fulfilment.checks_s),
             ("fulfilment_verify", self.config.fulfilment.verify_s),
+            *(
+                [("storefront_orders_poll", min(st.orders_poll_s for st in self.config.storefronts.values()))]
+                if self.config.storefronts
+                else []
+            ),
             *(
                 [("subscriptions_check", s.subscriptions_check_s)]
                 if self.config.hub.register_webhooks

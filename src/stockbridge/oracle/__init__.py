@@ -22,6 +22,7 @@ from stockbridge.oracle.stock import (
 )
 from stockbridge.oracle.storefront import (
     channel_drift,
+    check_storefront_orders,
     read_storefront,
     storefront_drift,
     storefront_figures,
@@ -42,6 +43,7 @@ __all__ = [
     "channel_drift",
     "check_fulfilments",
     "check_orders",
+    "check_storefront_orders",
     "drift",
     "expected_figures",
     "expected_order",
