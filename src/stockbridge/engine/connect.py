@@ -30,10 +30,10 @@ from stockbridge.connectors.netsuite.products import NetSuiteProducts
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 from stockbridge.connectors.netsuite.stock import ImsStock, ItemDirectory, SuiteQLItems
 from stockbridge.connectors.netsuite.storefront_orders import NetSuiteStorefrontOrders
-from stockbridge.connectors.shopify import ShopifyStock
 from stockbridge.connectors.shopify.client import ShopifyClient
 from stockbridge.connectors.shopify.inbound import ShopifyInbound
 from stockbridge.connectors.shopify.orders import ShopifyOrders
+from stockbridge.connectors.shopify.stock import ShopifyStock
 from stockbridge.flows.ports import StockChannel
 
 
@@ -46,7 +46,8 @@ class Connections:
     clarus_webhook_secret: str
     # Every stock channel by name: "ims" first, then each storefront under its key in storefronts:.
     stock_channels: dict[str, StockChannel] = field(default_factory=dict)
-    # Each storefront's Admin API client and webhook secret, by channel name.
+    # Each storefront's Admin API client (its stock channel's and its orders') and webhook secret,
+    # by channel name.
     storefronts: dict[str, ShopifyClient] = field(default_factory=dict)
     storefront_secrets: dict[str, str] = field(default_factory=dict)
 

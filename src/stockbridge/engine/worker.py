@@ -26,6 +26,7 @@ from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.ims_items import refresh_items
 from stockbridge.engine.schedule import claim_run, record_run, run_soon
+from stockbridge.flows.blocked import recheck_blocked
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.flows.fulfilment_sync import FulfilmentSender, verify_tracking
@@ -55,6 +56,7 @@ _JOB_SYSTEM = {
     "fulfilment_verify": "ims",
     "item_refresh": "ims",
     "blocked_refresh": "ims",
+    "storefront_refresh": "hub",  # its failures name the storefront channel
     "drift_check": "ims",
     "full_sync": "clarus",
     "events_poll": "clarus",
@@ -262,6 +264,10 @@ class Worker:
             )
             if blocked:
                 await refresh_items(self.engine, conn.ims, conn.ims_limiter, blocked)
+        elif job == "storefront_refresh":
+            for name, stock in conn.stock_channels.items():
+                if name != IMS_CHANNEL_NAME:
+                    await recheck_blocked(self.engine, stock)
         elif job == "full_sync":
             for mapping in self.config.locations:
                 await full_sync(
@@ -326,6 +332,9 @@ class Worker:
         return [
             ("item_refresh", s.item_refresh_s),
             ("blocked_refresh", BLOCKED_REFRESH_S),
+            # Storefront SKUs blocked as unknown or unusable, read again (each read costs the
+            # store's budget, so at the item refresh's pace, not the IMS's 5 s).
+            *([("storefront_refresh", s.item_refresh_s)] if self.config.storefronts else []),
             ("full_sync", s.full_sync_s),
             ("events_poll", s.events_poll_s),
             ("drift_check", s.drift_check_s),
