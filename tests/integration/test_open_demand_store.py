@@ -34,7 +34,13 @@ def shop_config(**targets: Any) -> Config:
     return config(
         orders={"ship_methods": {"UPS Ground": "STD"}},
         sku_rules={"case": "upper"},
-        storefronts={"shop": {"shop_domain": "x.myshopify.com", "locations": {"WH1": SHOP_LOCATION}}},
+        storefronts={
+            "shop": {
+                "shop_domain": "x.myshopify.com",
+                "orders_route": "clarus",
+                "locations": {"WH1": SHOP_LOCATION},
+            }
+        },
         inventory_statuses={
             "available": {"counts_for": ["ims", "shop"]},
             "allocated": {"counts_for": ["ims"]},
