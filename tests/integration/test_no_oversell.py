@@ -39,7 +39,13 @@ from stockbridge.store.items_repo import ImsItem
 ADDRESS = Address("Ada Lovelace", "1 Analytical St", "", "London", "", "N1 9GU", "GB")
 CONFIG: Config = config(
     orders={"ship_methods": {"UPS Ground": "STD"}},
-    storefronts={"shopify": {"shop_domain": "x.myshopify.com", "locations": {"WH1": LOCATION}}},
+    storefronts={
+        "shopify": {
+            "shop_domain": "x.myshopify.com",
+            "orders_route": "clarus",
+            "locations": {"WH1": LOCATION},
+        }
+    },
     inventory_statuses={
         "available": {"counts_for": ["ims", "shopify"]},
         "allocated": {"counts_for": ["ims"]},

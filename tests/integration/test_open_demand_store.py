@@ -4,6 +4,7 @@ it (docs/decisions/0022); the IMS's figure never changes for it."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -14,13 +15,15 @@ from tests.factories import T0, config, inbound, movement_event
 from stockbridge.config import Config
 from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.domain.bundles import KitMember
-from stockbridge.domain.inbound import WarehouseOrderStatus
+from stockbridge.domain.inbound import SALES_ORDER, WarehouseOrderStatus
 from stockbridge.domain.order_state import OrderState, Outcome
 from stockbridge.domain.orders import CANCELLED, OrderLine, SalesOrder
 from stockbridge.domain.shipping import Address
+from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.inventory import fold_entries
 from stockbridge.flows.orders import OrderFolder
 from stockbridge.store import inbox_repo, items_repo, orders_repo, targets_repo
+from stockbridge.store.inbox_repo import InboundEvent
 from stockbridge.store.items_repo import ImsItem
 
 ADDRESS = Address("Ada Lovelace", "1 Analytical St", "", "London", "", "N1 9GU", "GB")
@@ -31,7 +34,13 @@ def shop_config(**targets: Any) -> Config:
     return config(
         orders={"ship_methods": {"UPS Ground": "STD"}},
         sku_rules={"case": "upper"},
-        storefronts={"shop": {"shop_domain": "x.myshopify.com", "locations": {"WH1": SHOP_LOCATION}}},
+        storefronts={
+            "shop": {
+                "shop_domain": "x.myshopify.com",
+                "orders_route": "clarus",
+                "locations": {"WH1": SHOP_LOCATION},
+            }
+        },
         inventory_statuses={
             "available": {"counts_for": ["ims", "shop"]},
             "allocated": {"counts_for": ["ims"]},
@@ -199,3 +208,31 @@ def test_an_order_whose_create_is_still_on_its_way_keeps_its_claim(catalog: Engi
     assert _figures(catalog, "MUG")[0] == 7
     _status(catalog, "allocated", 2)
     assert _figures(catalog, "MUG")[0] == 10
+
+
+def _inbox_order(order: SalesOrder) -> InboundEvent:
+    payload = json.dumps(orders_repo.sales_order_json(order))
+    return InboundEvent("ims", f"so:{order.ims_id}:{order.last_modified}", SALES_ORDER, payload)
+
+
+def _fold_inbox(engine: Engine, events: list[InboundEvent]) -> None:
+    inbox_repo.store_events(engine, events, T0)
+    with engine.begin() as c:
+        report = fold_inbox(c, inbox_repo.claim_pending(c, 100), CONFIG, T0, formats=ClarusInbound())
+    assert report.set_aside == 0
+
+
+def test_the_inbox_fold_derives_orders_and_movements_of_one_batch_together(catalog: Engine) -> None:
+    _fold_inbox(
+        catalog,
+        [
+            inbound(movement_event(1, "MUG", {"available": 10})),
+            _inbox_order(_order(OrderLine(1, "mug", 3))),
+            inbound(movement_event(2, "TEA", {"available": 5})),
+        ],
+    )
+    assert (_figures(catalog, "MUG"), _figures(catalog, "TEA")) == ((7, 10), (5, 5))
+    # A batch of orders alone still re-derives the storefront's targets.
+    other = SalesOrder("502", "SO502", "B", "UPS Ground", ADDRESS, (OrderLine(1, "tea", 2),), "s")
+    _fold_inbox(catalog, [_inbox_order(other)])
+    assert (_figures(catalog, "MUG"), _figures(catalog, "TEA")) == ((7, 10), (3, 5))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, select
 from tests.factories import T0
 
@@ -35,7 +36,9 @@ def test_upgrade_backfills_claims_of_orders_on_their_way(engine: Engine) -> None
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.downgrade(cfg, "0005")
+        before = ScriptDirectory.from_config(cfg).get_revision("0008").down_revision
+        assert isinstance(before, str)
+        command.downgrade(cfg, before)
     _save(engine, "1", OrderState.RELEASED, "received", _wms("SO1", ("A", 2), ("A", 1), ("B", 1)))
     _save(engine, "2", OrderState.RELEASED, "allocated", _wms("SO2", ("A", 5)))
     _save(engine, "3", OrderState.AMEND_PENDING, "released", _wms("SO3", ("A", 9)))

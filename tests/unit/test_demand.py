@@ -154,7 +154,11 @@ def test_open_demand_comes_off_a_storefront_only(stock: dict[str, int], demand: 
 def _store_config(targets: dict[str, object]) -> dict[str, object]:
     data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     data["storefronts"] = {
-        "shopify": {"shop_domain": "example.myshopify.com", "locations": {"WH1": "gid://shopify/Location/1"}}
+        "shopify": {
+            "shop_domain": "example.myshopify.com",
+            "orders_route": "clarus",
+            "locations": {"WH1": "gid://shopify/Location/1"},
+        }
     }
     data["targets"] = targets
     return dict(data)

@@ -3,11 +3,17 @@ changes the storefront targets of its SKUs are re-derived in the same transactio
 
 An order claims units from the moment it is on its way to the warehouse until the warehouse reports
 it allocated (or it is cancelled, held back, or completed): `domain/demand.py`.
+
+Target rows are locked in key order, all at once per transaction where the transaction folds
+several things (the inbox fold hands the pairs to its stock fold; `deferred()` collects them for one
+re-derive at the end), so two workers never wait on each other's targets in opposite orders.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -29,6 +35,8 @@ class DemandWatch:
         self._now = now
         channels = config.stock_channels()
         self._active = any(config.ats_rule(c).subtracts_open_demand for c in channels)
+        self._depth = 0  # inside deferred(): collect, re-derive once at the end
+        self.moved: set[DemandKey] = set()  # pairs whose demand changed and are not re-derived yet
 
     def changed(self, record: OrderRecord, queued: WmsOrder | None = None) -> None:
         """Call once the order's new state is written. `queued`: the create or amend just written
@@ -44,4 +52,27 @@ class DemandWatch:
             return
         demand_repo.replace_claim(self._connection, ims_id, after)
         if self._active:
-            rederive_targets(self._connection, self._config, set(before) | set(after), self._now)
+            self.moved |= set(before) | set(after)
+        if not self._depth:
+            self.flush()
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Collect the moved pairs while inside; re-derive them in one go on the way out."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+        if not self._depth:
+            self.flush()
+
+    def take_moved(self) -> set[DemandKey]:
+        """Hand the moved pairs to a caller that re-derives them itself (the inbox fold)."""
+        moved, self.moved = self.moved, set()
+        return moved
+
+    def flush(self) -> None:
+        moved = self.take_moved()
+        if moved:
+            rederive_targets(self._connection, self._config, moved, self._now)

@@ -81,9 +81,15 @@ def fold_entries(
 
 
 def fold_stock(
-    connection: Connection, entries: Sequence[StockEntry], config: Config, now: datetime
+    connection: Connection,
+    entries: Sequence[StockEntry],
+    config: Config,
+    now: datetime,
+    *,
+    also: Iterable[tuple[str, str]] = (),
 ) -> FoldOutcome:
-    """Fold parsed entries, re-derive the targets they touch and mark the entries done."""
+    """Fold parsed entries, re-derive the targets they touch and mark the entries done. `also`:
+    (SKU, warehouse) pairs to re-derive with them (their open demand moved), under the same lock."""
     outcome = FoldOutcome(entries=len(entries))
     folding = _Folding()
     for entry in entries:
@@ -95,6 +101,9 @@ def fold_stock(
     _note_unmapped(folding.balances, config, outcome)
 
     pairs = {(b.sku, b.warehouse_id) for b in folding.balances}
+    wanted = set(also) - pairs
+    if wanted:
+        pairs |= set(stock_repo.observed_for(connection, wanted))  # no stock yet: nothing to derive
     derived = _derive(connection, config, pairs, now, folding, fold=folding.balances)
     inbox_repo.mark_processed(connection, [e.entry_id for e in entries], now)
     bump(connection, "fold.entries", len(entries))
