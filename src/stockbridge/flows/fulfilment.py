@@ -28,7 +28,13 @@ from stockbridge.store.bookkeeping import bump, raise_exception, resolve_excepti
 from stockbridge.store.fulfilment_repo import ShipmentRecord
 from stockbridge.store.orders_repo import OrderRecord
 
-EVALUATED = (ShipmentState.IF_PENDING, ShipmentState.FULFILLED, ShipmentState.PART_BUNDLE)
+EVALUATED = (
+    ShipmentState.IF_PENDING,
+    ShipmentState.FULFILLED,
+    ShipmentState.PART_BUNDLE,
+    ShipmentState.STORE_PENDING,
+    ShipmentState.STORE_FULFILLED,
+)
 
 
 class FulfilmentFolder:
