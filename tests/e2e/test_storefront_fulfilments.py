@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select
 from tests.e2e.stack import SHOPIFY_SECRET, SHOPIFY_TOKEN, Stack, stack, wait_until
-from tests.e2e.test_storefront_orders import Shop, _exception_details, _store
+from tests.e2e.test_storefront_orders import Shop, _exception_details, _exceptions, _store
 
 from stockbridge.demo.harness import oracle_settings
 from stockbridge.oracle import StorefrontFulfilmentReport, check_storefront_fulfilments
@@ -240,3 +240,34 @@ def test_through_the_ims_the_store_hears_only_after_the_item_fulfilment(env: tup
         ("SH-2", "item_fulfilment"),
         ("SH-2", "store_fulfilment"),
     ]
+
+
+def test_a_store_down_too_long_dead_letters_with_an_owner_then_replays(env: tuple[Stack, Shop]) -> None:
+    from typer.testing import CliRunner
+
+    from stockbridge.cli import app
+
+    stack_, shop = env
+    stack_.engine_settings = {"max_attempts": 2, "retry_for_s": 0}
+    with stack_.hub():
+        stack_.run_job("product_sync", wait=True)
+        order = shop.place([("MUG-1", 1)])
+        _wait(stack_, lambda: "SHOP-1001" in stack_.clarus_orders() and _settled(stack_), "the order")
+        _release(stack_, "SHOP-1001")
+        shop.faults(api={"outage": True})
+        _despatch(stack_, "SHOP-1001", "SH-9", "1ZDL", None)
+        key = ("storefront_fulfilment_failed", "shipment:SH-9")
+        _wait(stack_, lambda: key in _exceptions(stack_), "the dead letter's exception")
+        owner = _exceptions(stack_)[key]
+        assert _fulfilments(shop, order["id"]) == []
+        shop.faults(api={"outage": False})  # the fix
+        result = CliRunner().invoke(
+            app, ["replay", "--outbox", "fulfilment", "--config", str(stack_.write_config())]
+        )
+        assert result.exit_code == 0, result.output
+        _wait(stack_, lambda: len(_fulfilments(shop, order["id"])) == 1 and _settled(stack_), "replayed")
+        still_open = key in _exceptions(stack_)
+        report = _report(stack_, shop)
+    assert owner == "integration"
+    assert not still_open  # resolved when the replay went through
+    assert report.problems == 0, report
