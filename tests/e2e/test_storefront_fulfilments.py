@@ -182,12 +182,15 @@ def test_a_create_retried_after_502_after_commit_makes_one_fulfilment(env: tuple
             "done",
         )
         shop.faults(api={"fail_after_commit_rate": 0.0})
+        calls = stack_.http.get(f"{shop.url}/_control/calls").json()
         fulfilments = _fulfilments(shop, order["id"])
         commands = _commands(stack_)
         report = _report(stack_, shop)
     assert [f["tracking_numbers"] for f in fulfilments] == [["1Z502"]]  # once, though the answer was lost
     assert commands[0][:2] == ("SH-1", "store_fulfilment")
     assert commands[0][2] >= 1  # it was retried
+    assert calls["failed_injected"] >= 1
+    assert calls["per_operation"]["fulfillmentCreate"] == 1  # the retry found it, made none
     assert report.problems == 0, report
 
 
