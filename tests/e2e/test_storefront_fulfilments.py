@@ -226,6 +226,7 @@ def test_through_the_ims_the_store_hears_only_after_the_item_fulfilment(env: tup
         _wait(stack_, lambda: len(_fulfilments(shop, order["id"])) == 2 and _settled(stack_), "the second")
         last = _order(shop, order["id"])
         report = _report(stack_, shop, ims=True)
+        item_fulfilments = stack_.fulfilment_report()  # the IMS side, judged as for any IMS order
         commands = _commands(stack_)
         ims_fulfilments = stack_.truth().ims_fulfilments
     assert waiting == []  # nothing in the store while the IMS had no Item Fulfilment
@@ -233,6 +234,7 @@ def test_through_the_ims_the_store_hears_only_after_the_item_fulfilment(env: tup
     assert last["display_fulfillment_status"] == "FULFILLED"
     assert report.problems == 0, report  # includes: no fulfilment before its Item Fulfilment
     assert sorted(f["externalId"] for f in ims_fulfilments) == ["sb-if-SH-1", "sb-if-SH-2"]
+    assert item_fulfilments.problems == 0, item_fulfilments
     assert [f["tracking_numbers"] for f in last["fulfillments"]] == [["1ZI1"], ["1ZI2"]]
     kinds = sorted((shipment, kind) for shipment, kind, _ in commands)
     assert kinds == [  # the invoice as before; no hub notice: Shopify tells the customer
