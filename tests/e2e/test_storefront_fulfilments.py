@@ -276,3 +276,32 @@ def test_a_store_down_too_long_dead_letters_with_an_owner_then_replays(env: tupl
     assert owner == "integration"
     assert not still_open  # resolved when the replay went through
     assert report.problems == 0, report
+
+
+def test_direct_route_after_an_edit_removed_a_line_fulfils_the_right_line_item(
+    env: tuple[Stack, Shop],
+) -> None:
+    stack_, shop = env
+    with stack_.hub():
+        stack_.run_job("product_sync", wait=True)
+        order = shop.place([("MUG-1", 1), ("TEA-2", 2)])
+        _wait(stack_, lambda: "SHOP-1001" in stack_.clarus_orders() and _settled(stack_), "the order")
+        mug = next(li for li in order["line_items"] if li["sku"] == "MUG-1")
+        shop.edit(order["id"], {"line_items": [{"id": mug["id"], "quantity": 0}]})  # the first line goes
+
+        def amended() -> bool:
+            lines = stack_.clarus_orders()["SHOP-1001"]["lines"]
+            return [(li["line_ref"], li["sku"]) for li in lines] == [("2", "TEA-2")] and _settled(stack_)
+
+        _wait(stack_, amended, "the amend")
+        _release(stack_, "SHOP-1001")
+        _despatch(stack_, "SHOP-1001", "SH-E", "1ZE", None)
+        _wait(
+            stack_, lambda: len(_fulfilments(shop, order["id"])) == 1 and _settled(stack_), "the fulfilment"
+        )
+        shown = _order(shop, order["id"])
+        report = _report(stack_, shop)
+    tea = next(li for li in order["line_items"] if li["sku"] == "TEA-2")
+    assert [(li["id"], li["quantity"]) for li in shown["fulfillments"][0]["line_items"]] == [(tea["id"], 2)]
+    assert shown["display_fulfillment_status"] == "FULFILLED"
+    assert report.problems == 0, report
