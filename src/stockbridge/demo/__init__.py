@@ -396,7 +396,9 @@ def _order_day(
             "held orders (IMS and Shopify) go out by themselves"
         )
         data["orders"]["ship_methods"].update(LATE_MAPPED)
-        config_path.write_text(yaml.safe_dump(data))
+        # Written aside and renamed, so the hub never reads half a file.
+        config_path.with_suffix(".new").write_text(yaml.safe_dump(data))
+        config_path.with_suffix(".new").replace(config_path)
         # The hub notices the file within a second and re-checks what it holds.
         wait_for(
             lambda: "unmapped_ship_method" not in hub.health()["open_exceptions"] and storefront_settled(),
@@ -469,13 +471,21 @@ def _despatch_day(
         hub.run_job("orders_poll")
         control.post(f"{clarus_url}/_control/drain", params={"timeout": 120})
         hub.run_job("events_poll")  # the feed catches up what lost webhooks missed, as it does on schedule
-        wait_for(lambda: settled() and hub.health()["shipments"].get("parked", 0) == 0, 300, "fulfilments")
+        wait_for(
+            lambda: (
+                settled()
+                and not {"parked", "store_pending"} & {k for k, v in hub.health()["shipments"].items() if v}
+            ),
+            300,
+            "fulfilments in the IMS and the store",
+        )
         wait_for(lambda: len(mailbox.received) >= hub.counter("fulfilment.notify"), 60, "notices to arrive")
     released = hub.counter("fulfilment.released_from_parking")
     return {
         IMS_CHANNEL: count(
             control, clarus_url, ims_url, oracle_settings(config), mailbox, released, skip=shop_day.PREFIX
         ),
+        SHOP: shop_day.check_fulfilments(control, sims.shop_url, clarus_url, ims_url, sims.settings()),
     }
 
 

@@ -123,34 +123,34 @@ def channel_rows(name: str, channel: Mapping[str, Any]) -> list[tuple[str, Any, 
     orders = channel.get("orders")
     if orders is not None:
         rows += [
-            (f"[{name}] orders received", orders["received"], HUB),
+            (f"{name}: orders received", orders["received"], HUB),
             (
-                f"[{name}] orders in Clarus / cancelled",
+                f"{name}: orders in Clarus / cancelled",
                 f"{orders['released']} / {orders['cancelled']}",
                 ORACLE,
             ),
-            (f"[{name}] orders held, by reason", by_reason(orders["held"]), HUB),
-            (f"[{name}] orders that should be held, by reason", by_reason(orders["held_expected"]), ORACLE),
-            (f"[{name}] orders differing from what the channel says", orders["mismatches"], ORACLE),
+            (f"{name}: orders held, by reason", by_reason(orders["held"]), HUB),
+            (f"{name}: orders that should be held, by reason", by_reason(orders["held_expected"]), ORACLE),
+            (f"{name}: orders differing from what the channel says", orders["mismatches"], ORACLE),
         ]
     fulfilments = channel.get("fulfilments")
     if fulfilments is not None:
         rows += [
             (
-                f"[{name}] fulfilments with tracking / shipments",
+                f"{name}: fulfilments with tracking / shipments",
                 f"{fulfilments['with_tracking']} / {fulfilments['shipments']}",
                 SIMULATOR,
             ),
-            (f"[{name}] fulfilments missing, doubled or wrong", fulfilments["problems"], ORACLE),
+            (f"{name}: fulfilments missing, doubled or wrong", fulfilments["problems"], ORACLE),
         ]
     rows += [
-        (f"[{name}] pushes / lines", f"{channel['pushes']} / {channel['lines_pushed']}", HUB),
-        (f"[{name}] calls / throttles met", f"{channel['calls']} / {channel['throttled']}", SIMULATOR),
+        (f"{name}: pushes / lines", f"{channel['pushes']} / {channel['lines_pushed']}", HUB),
+        (f"{name}: calls / throttles met", f"{channel['calls']} / {channel['throttled']}", SIMULATOR),
         (
-            f"[{name}] latency movement → channel p50/p95/p99 ms",
+            f"{name}: latency movement → channel p50/p95/p99 ms",
             f"{latency.get('p50')} / {latency.get('p95')} / {latency.get('p99')}",
             HUB,
         ),
-        (f"[{name}] drift (SKUs / units)", f"{channel['drift']} / {channel['drift_units']}", ORACLE),
+        (f"{name}: drift (SKUs / units)", f"{channel['drift']} / {channel['drift_units']}", ORACLE),
     ]
     return rows
