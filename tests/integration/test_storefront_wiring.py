@@ -20,7 +20,7 @@ from tests.shopify_support import Endpoint
 from stockbridge.config import Config
 from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.connectors.shopify import ShopifyStock
-from stockbridge.domain.errors import RetriableError
+from stockbridge.domain.errors import AuthenticationError, RetriableError
 from stockbridge.engine.clock import FakeClock
 from stockbridge.engine.connect import connect
 from stockbridge.engine.worker import Worker
@@ -239,3 +239,22 @@ def _page() -> dict[str, Any]:
 def _cost() -> dict[str, Any]:
     status = {"maximumAvailable": 1000, "currentlyAvailable": 798, "restoreRate": 100}
     return {"cost": {"requestedQueryCost": 202, "actualQueryCost": 2, "throttleStatus": status}}
+
+
+def test_a_stores_orders_catch_up_failing_names_its_channel(engine: Engine) -> None:
+    cfg = _config()
+    endpoint = Endpoint(lambda op, v: httpx.Response(401, json={"errors": "[API] Invalid API key"}))
+
+    async def go() -> None:
+        connections = connect(cfg, _env(cfg))
+        await connections.storefronts["shop_uk"].aclose()
+        connections.storefronts["shop_uk"] = endpoint.client()
+        try:
+            worker = Worker(engine=engine, config=cfg, connections=connections, clock=FakeClock())
+            with pytest.raises(AuthenticationError) as raised:
+                await worker.run_job("storefront_orders_poll")
+            assert raised.value.system == "shop_uk"
+        finally:
+            await connections.aclose()
+
+    asyncio.run(go())
