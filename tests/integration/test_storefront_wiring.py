@@ -32,12 +32,13 @@ from stockbridge.store import inbox_repo
 from stockbridge.store.bookkeeping import list_exceptions
 from stockbridge.store.states import ExceptionState
 
+# Distinct values: the hub masks every secret it reads in all later log lines of the process.
 ENV = {
-    "CLARUS_API_KEY": "k",
-    "CLARUS_WEBHOOK_SECRET": "s",
-    "IMS_TOKEN": "t",
-    "UK_TOKEN": "shpat_uk",
-    "UK_SECRET": "uk-secret",
+    "CLARUS_API_KEY": "wiring-clarus-key-71c2",
+    "CLARUS_WEBHOOK_SECRET": "wiring-clarus-hook-71c2",
+    "IMS_TOKEN": "wiring-ims-token-71c2",
+    "UK_TOKEN": "shpat_wiring_uk_71c2",
+    "UK_SECRET": "wiring-uk-secret-71c2",
 }
 UK_LOCATION = "gid://shopify/Location/7"
 
@@ -63,7 +64,7 @@ def _config() -> Config:
 def _env(cfg: Config) -> dict[str, str]:
     env = dict(ENV)
     for name in cfg.required_env().values():
-        env.setdefault(name, "x")
+        env.setdefault(name, "wiring-value-5e1f")
     return env
 
 
