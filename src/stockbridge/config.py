@@ -286,6 +286,7 @@ class Owners(_Frozen):
     fulfilment_waiting_for_order: str = "operations"
     fulfilment_stalled: str = "integration"
     fulfilment_command_failed: str = "integration"
+    storefront_fulfilment_failed: str = "integration"
     over_fulfilment: str = "operations"
     cancelled_after_despatch: str = "customer_service"
     notification_failed: str = "customer_service"

@@ -21,6 +21,10 @@ from stockbridge.oracle.stock import (
     ims_figures,
 )
 from stockbridge.oracle.storefront import check_storefront_orders
+from stockbridge.oracle.storefront_fulfilments import (
+    StorefrontFulfilmentReport,
+    check_storefront_fulfilments,
+)
 
 __all__ = [
     "Catalog",
@@ -30,11 +34,13 @@ __all__ = [
     "OracleSettings",
     "OrderReport",
     "SkuSettings",
+    "StorefrontFulfilmentReport",
     "TargetSettings",
     "Truth",
     "adjustments_off_target",
     "check_fulfilments",
     "check_orders",
+    "check_storefront_fulfilments",
     "check_storefront_orders",
     "drift",
     "expected_figures",
