@@ -27,6 +27,10 @@ from stockbridge.oracle.storefront import (
     storefront_drift,
     storefront_figures,
 )
+from stockbridge.oracle.storefront_fulfilments import (
+    StorefrontFulfilmentReport,
+    check_storefront_fulfilments,
+)
 
 __all__ = [
     "Catalog",
@@ -37,12 +41,14 @@ __all__ = [
     "OrderReport",
     "SkuSettings",
     "StoreSettings",
+    "StorefrontFulfilmentReport",
     "TargetSettings",
     "Truth",
     "adjustments_off_target",
     "channel_drift",
     "check_fulfilments",
     "check_orders",
+    "check_storefront_fulfilments",
     "check_storefront_orders",
     "drift",
     "expected_figures",
