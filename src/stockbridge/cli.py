@@ -161,7 +161,10 @@ def worker(
 
 @app.command()
 def sync(
-    job: Annotated[str, typer.Argument(help="full_sync | events_poll | item_refresh | drift_check")],
+    job: Annotated[
+        str,
+        typer.Argument(help="full_sync | events_poll | item_refresh | storefront_refresh | drift_check ..."),
+    ],
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Run one scheduled job now, in this process."""

@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from stockbridge.config import IMS_CHANNEL_NAME, ClarusConnector, Config, ImsAuth, ImsConnector, secret
+from stockbridge.config import (
+    IMS_CHANNEL_NAME,
+    ClarusConnector,
+    Config,
+    ImsAuth,
+    ImsConnector,
+    ShopifyStore,
+    secret,
+)
 from stockbridge.connectors.clarus.client import ClarusClient
 from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.connectors.clarus.orders import ClarusOrders
@@ -25,6 +33,7 @@ from stockbridge.connectors.netsuite.storefront_orders import NetSuiteStorefront
 from stockbridge.connectors.shopify.client import ShopifyClient
 from stockbridge.connectors.shopify.inbound import ShopifyInbound
 from stockbridge.connectors.shopify.orders import ShopifyOrders
+from stockbridge.connectors.shopify.stock import ShopifyStock
 from stockbridge.connectors.shopify.store_fulfilments import ShopifyStoreFulfilments
 from stockbridge.flows.ports import StockChannel
 
@@ -36,9 +45,10 @@ class Connections:
     ims_limiter: RateLimiter  # the one inside `ims`: every IMS request goes through it
     clarus_limiter: RateLimiter  # the one inside `clarus`
     clarus_webhook_secret: str
-    # Every stock channel by name: "ims" first (the lead wires the storefronts in).
+    # Every stock channel by name: "ims" first, then each storefront under its key in storefronts:.
     stock_channels: dict[str, StockChannel] = field(default_factory=dict)
-    # Each storefront's Admin API client and webhook secret, by channel name.
+    # Each storefront's Admin API client (its stock channel's and its orders') and webhook secret,
+    # by channel name.
     storefronts: dict[str, ShopifyClient] = field(default_factory=dict)
     storefront_secrets: dict[str, str] = field(default_factory=dict)
 
@@ -120,6 +130,19 @@ def limiter(settings: ClarusConnector | ImsConnector, system: str) -> RateLimite
     )
 
 
+def shopify_client(store: ShopifyStore, environ: Mapping[str, str]) -> ShopifyClient:
+    """The store's GraphQL client; its picture of the cost bucket starts from the configured plan
+    (`bucket_size`, `restore_rate`) until the first answer's throttleStatus says better."""
+    return ShopifyClient(
+        store.effective_base_url(),
+        store.api_version,
+        secret(store.access_token_env, environ),
+        timeout_s=store.timeout_s,
+        bucket_size=float(store.bucket_size),
+        restore_rate=store.restore_rate,
+    )
+
+
 def connect(
     config: Config, environ: Mapping[str, str] | None = None, *, ims_items: ItemDirectory | None = None
 ) -> Connections:
@@ -140,6 +163,12 @@ def connect(
         name=IMS_CHANNEL_NAME,
         max_lines_per_call=ims.max_lines_per_call,
     )
+    storefronts = {name: shopify_client(store, env) for name, store in config.storefronts.items()}
+    channels: dict[str, StockChannel] = {IMS_CHANNEL_NAME: ims_stock}
+    for name, client in storefronts.items():
+        channels[name] = ShopifyStock(
+            client, name=name, max_lines_per_call=config.storefronts[name].max_lines_per_call
+        )
     return Connections(
         clarus=ClarusClient(
             clarus.base_url,
@@ -151,16 +180,8 @@ def connect(
         ims_limiter=ims_limiter,
         clarus_limiter=clarus_limiter,
         clarus_webhook_secret=secret(clarus.webhook_secret_env, env),
-        stock_channels={IMS_CHANNEL_NAME: ims_stock},
-        storefronts={
-            name: ShopifyClient(
-                store.effective_base_url(),
-                store.api_version,
-                secret(store.access_token_env, env),
-                timeout_s=store.timeout_s,
-            )
-            for name, store in config.storefronts.items()
-        },
+        stock_channels=channels,
+        storefronts=storefronts,
         storefront_secrets={
             name: secret(store.webhook_secret_env, env) for name, store in config.storefronts.items()
         },

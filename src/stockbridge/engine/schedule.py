@@ -15,6 +15,7 @@ SCHEDULED_JOBS = frozenset(
         "storefront_orders_poll",
         "item_refresh",
         "blocked_refresh",
+        "storefront_refresh",
         "full_sync",
         "events_poll",
         "drift_check",

@@ -20,12 +20,14 @@ from sqlalchemy import Connection, Engine
 from stockbridge.config import IMS_CHANNEL_NAME, Config
 from stockbridge.connectors.errors import ConnectorError
 from stockbridge.connectors.notify import make_notifier
+from stockbridge.connectors.shopify.stock import as_channel
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.config_source import ConfigSource
 from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.ims_items import refresh_items
 from stockbridge.engine.schedule import claim_run, record_run, run_soon
+from stockbridge.flows.blocked import recheck_blocked
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.flows.fulfilment_sync import FulfilmentSender, verify_tracking
@@ -55,13 +57,22 @@ _JOB_SYSTEM = {
     "fulfilment_verify": "ims",
     "item_refresh": "ims",
     "blocked_refresh": "ims",
+    "storefront_refresh": "hub",  # each store's part counts under its channel (_storefront_part)
     "drift_check": "ims",
     "full_sync": "clarus",
     "events_poll": "clarus",
     "subscriptions_check": "clarus",
-    "storefront_orders_poll": "shopify",
+    "storefront_orders_poll": "hub",  # each store's part counts under its channel (_storefront_part)
 }
 _ERROR_PAUSE_S = 1.0
+
+
+class _Reported(Exception):
+    """A loop step's connector failure, already counted by connector health."""
+
+    def __init__(self, error: ConnectorError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def default_worker_id() -> str:
@@ -204,8 +215,15 @@ class Worker:
         pusher = self.pushers[name]
 
         async def step() -> int:
-            result = await pusher.run_cycle()
-            if result.did_work:
+            # Failures and successes of a channel's calls both count under the channel's name.
+            try:
+                result = await pusher.run_cycle()
+            except ConnectorError as exc:
+                await self.health.failed(exc, system=name)
+                raise _Reported(exc) from exc
+            for failure in result.failures:
+                await self.health.failed(failure, system=name)
+            if result.did_work and not result.failures:
                 await self.health.succeeded(name)
             return int(result.did_work)
 
@@ -218,6 +236,10 @@ class Worker:
         while not stop.is_set():
             try:
                 worked = await step()
+            except _Reported as reported:
+                log.warning("loop step failed", loop=name, error=str(reported.error))
+                worked = 0
+                await asyncio.sleep(_ERROR_PAUSE_S)
             except ConnectorError as exc:
                 log.warning("loop step failed", loop=name, error=str(exc))
                 await self.health.failed(exc)
@@ -244,6 +266,10 @@ class Worker:
             )
             if blocked:
                 await refresh_items(self.engine, conn.ims, conn.ims_limiter, blocked)
+        elif job == "storefront_refresh":
+            for name, stock in conn.stock_channels.items():
+                if name != IMS_CHANNEL_NAME:
+                    await self._storefront_part(name, recheck_blocked(self.engine, stock))
         elif job == "full_sync":
             for mapping in self.config.locations:
                 await full_sync(
@@ -262,7 +288,8 @@ class Worker:
             feeds = conn.storefront_orders
             for channel, store in self.config.storefronts.items():
                 if channel in feeds:
-                    await poll_storefront_orders(self.engine, channel, feeds[channel], store, self.clock)
+                    poll = poll_storefront_orders(self.engine, channel, feeds[channel], store, self.clock)
+                    await self._storefront_part(channel, poll)
         elif job == "orders_poll":
             await poll_sales_orders(self.engine, conn.ims_orders, self.clock)
         elif job == "product_sync":
@@ -303,11 +330,24 @@ class Worker:
         self.storefront_wake.set()
         self.fulfilment_wake.set()
 
+    async def _storefront_part(self, channel: str, work: Awaitable[object]) -> None:
+        """One store's share of a job. Its failure names the store's channel (whatever system the
+        connector named) and its success clears that channel in connector health."""
+        try:
+            await work
+        except ConnectorError as exc:
+            as_channel(exc, channel)
+            raise
+        await self.health.succeeded(channel)
+
     def _jobs(self) -> list[tuple[str, float]]:
         s, o = self.config.schedules, self.config.orders
         return [
             ("item_refresh", s.item_refresh_s),
             ("blocked_refresh", BLOCKED_REFRESH_S),
+            # Storefront SKUs blocked as unknown or unusable, read again (each read costs the
+            # store's budget, so at the item refresh's pace, not the IMS's 5 s).
+            *([("storefront_refresh", s.item_refresh_s)] if self.config.storefronts else []),
             ("full_sync", s.full_sync_s),
             ("events_poll", s.events_poll_s),
             ("drift_check", s.drift_check_s),

@@ -11,7 +11,7 @@ from stockbridge.oracle.catalog import Catalog, warehouse_sku
 from stockbridge.oracle.fulfilments import FulfilmentReport, check_fulfilments
 from stockbridge.oracle.orders import Expected, OrderReport, check_orders, expected_order
 from stockbridge.oracle.read import Truth, read_stock, read_truth
-from stockbridge.oracle.settings import OracleSettings, SkuSettings, TargetSettings
+from stockbridge.oracle.settings import OracleSettings, SkuSettings, StoreSettings, TargetSettings
 from stockbridge.oracle.stock import (
     Drift,
     adjustments_off_target,
@@ -20,7 +20,13 @@ from stockbridge.oracle.stock import (
     ims_drift,
     ims_figures,
 )
-from stockbridge.oracle.storefront import check_storefront_orders
+from stockbridge.oracle.storefront import (
+    channel_drift,
+    check_storefront_orders,
+    read_storefront,
+    storefront_drift,
+    storefront_figures,
+)
 from stockbridge.oracle.storefront_fulfilments import (
     StorefrontFulfilmentReport,
     check_storefront_fulfilments,
@@ -34,10 +40,12 @@ __all__ = [
     "OracleSettings",
     "OrderReport",
     "SkuSettings",
+    "StoreSettings",
     "StorefrontFulfilmentReport",
     "TargetSettings",
     "Truth",
     "adjustments_off_target",
+    "channel_drift",
     "check_fulfilments",
     "check_orders",
     "check_storefront_fulfilments",
@@ -48,6 +56,9 @@ __all__ = [
     "ims_drift",
     "ims_figures",
     "read_stock",
+    "read_storefront",
     "read_truth",
+    "storefront_drift",
+    "storefront_figures",
     "warehouse_sku",
 ]
