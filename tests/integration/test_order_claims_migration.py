@@ -1,4 +1,4 @@
-"""Migration 0008 backfills the claims of orders already between the hub and allocation (both DBs)."""
+"""Migration 0007 backfills the claims of orders already between the hub and allocation (both DBs)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def test_upgrade_backfills_claims_of_orders_on_their_way(engine: Engine) -> None
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        before = ScriptDirectory.from_config(cfg).get_revision("0008").down_revision
+        before = ScriptDirectory.from_config(cfg).get_revision("0007").down_revision
         assert isinstance(before, str)
         command.downgrade(cfg, before)
     _save(engine, "1", OrderState.RELEASED, "received", _wms("SO1", ("A", 2), ("A", 1), ("B", 1)))

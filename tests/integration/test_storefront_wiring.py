@@ -20,7 +20,7 @@ from tests.shopify_support import Endpoint
 from stockbridge.config import Config
 from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.connectors.shopify import ShopifyStock
-from stockbridge.domain.errors import RetriableError
+from stockbridge.domain.errors import AuthenticationError, RetriableError
 from stockbridge.engine.clock import FakeClock
 from stockbridge.engine.connect import connect
 from stockbridge.engine.worker import Worker
@@ -32,12 +32,13 @@ from stockbridge.store import inbox_repo
 from stockbridge.store.bookkeeping import list_exceptions
 from stockbridge.store.states import ExceptionState
 
+# Distinct values: the hub masks every secret it reads in all later log lines of the process.
 ENV = {
-    "CLARUS_API_KEY": "k",
-    "CLARUS_WEBHOOK_SECRET": "s",
-    "IMS_TOKEN": "t",
-    "UK_TOKEN": "shpat_uk",
-    "UK_SECRET": "uk-secret",
+    "CLARUS_API_KEY": "wiring-clarus-key-71c2",
+    "CLARUS_WEBHOOK_SECRET": "wiring-clarus-hook-71c2",
+    "IMS_TOKEN": "wiring-ims-token-71c2",
+    "UK_TOKEN": "shpat_wiring_uk_71c2",
+    "UK_SECRET": "wiring-uk-secret-71c2",
 }
 UK_LOCATION = "gid://shopify/Location/7"
 
@@ -63,7 +64,7 @@ def _config() -> Config:
 def _env(cfg: Config) -> dict[str, str]:
     env = dict(ENV)
     for name in cfg.required_env().values():
-        env.setdefault(name, "x")
+        env.setdefault(name, "wiring-value-5e1f")
     return env
 
 
@@ -239,3 +240,22 @@ def _page() -> dict[str, Any]:
 def _cost() -> dict[str, Any]:
     status = {"maximumAvailable": 1000, "currentlyAvailable": 798, "restoreRate": 100}
     return {"cost": {"requestedQueryCost": 202, "actualQueryCost": 2, "throttleStatus": status}}
+
+
+def test_a_stores_orders_catch_up_failing_names_its_channel(engine: Engine) -> None:
+    cfg = _config()
+    endpoint = Endpoint(lambda op, v: httpx.Response(401, json={"errors": "[API] Invalid API key"}))
+
+    async def go() -> None:
+        connections = connect(cfg, _env(cfg))
+        await connections.storefronts["shop_uk"].aclose()
+        connections.storefronts["shop_uk"] = endpoint.client()
+        try:
+            worker = Worker(engine=engine, config=cfg, connections=connections, clock=FakeClock())
+            with pytest.raises(AuthenticationError) as raised:
+                await worker.run_job("storefront_orders_poll")
+            assert raised.value.system == "shop_uk"
+        finally:
+            await connections.aclose()
+
+    asyncio.run(go())

@@ -41,7 +41,7 @@ def test_the_storefront_example_is_valid_and_wires_a_channel() -> None:
     assert store.locations == {"WH1": "gid://shopify/Location/1"}
     assert config.stock_channels() == ["ims", "shopify"]
     assert config.ats_rule("shopify").counted_statuses == frozenset({"available"})
-    env = dict.fromkeys(config.required_env().values(), "secret")
+    env = dict.fromkeys(config.required_env().values(), "example-value-4d0fd86")
 
     async def go() -> None:
         connections = connect(config, env)

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine
 from stockbridge.config import IMS_CHANNEL_NAME, Config
 from stockbridge.connectors.errors import ConnectorError
 from stockbridge.connectors.notify import make_notifier
+from stockbridge.connectors.shopify.stock import as_channel
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.config_source import ConfigSource
 from stockbridge.engine.connect import Connections
@@ -56,12 +57,12 @@ _JOB_SYSTEM = {
     "fulfilment_verify": "ims",
     "item_refresh": "ims",
     "blocked_refresh": "ims",
-    "storefront_refresh": "hub",  # its failures name the storefront channel
+    "storefront_refresh": "hub",  # each store's part counts under its channel (_storefront_part)
     "drift_check": "ims",
     "full_sync": "clarus",
     "events_poll": "clarus",
     "subscriptions_check": "clarus",
-    "storefront_orders_poll": "shopify",
+    "storefront_orders_poll": "hub",  # each store's part counts under its channel (_storefront_part)
 }
 _ERROR_PAUSE_S = 1.0
 
@@ -268,7 +269,7 @@ class Worker:
         elif job == "storefront_refresh":
             for name, stock in conn.stock_channels.items():
                 if name != IMS_CHANNEL_NAME:
-                    await recheck_blocked(self.engine, stock)
+                    await self._storefront_part(name, recheck_blocked(self.engine, stock))
         elif job == "full_sync":
             for mapping in self.config.locations:
                 await full_sync(
@@ -287,7 +288,8 @@ class Worker:
             feeds = conn.storefront_orders
             for channel, store in self.config.storefronts.items():
                 if channel in feeds:
-                    await poll_storefront_orders(self.engine, channel, feeds[channel], store, self.clock)
+                    poll = poll_storefront_orders(self.engine, channel, feeds[channel], store, self.clock)
+                    await self._storefront_part(channel, poll)
         elif job == "orders_poll":
             await poll_sales_orders(self.engine, conn.ims_orders, self.clock)
         elif job == "product_sync":
@@ -327,6 +329,16 @@ class Worker:
         self.command_wake.set()
         self.storefront_wake.set()
         self.fulfilment_wake.set()
+
+    async def _storefront_part(self, channel: str, work: Awaitable[object]) -> None:
+        """One store's share of a job. Its failure names the store's channel (whatever system the
+        connector named) and its success clears that channel in connector health."""
+        try:
+            await work
+        except ConnectorError as exc:
+            as_channel(exc, channel)
+            raise
+        await self.health.succeeded(channel)
 
     def _jobs(self) -> list[tuple[str, float]]:
         s, o = self.config.schedules, self.config.orders

@@ -88,7 +88,7 @@ def fold_inbox(
         inbox_repo.mark_processed(c, [entry.id for entry, _ in group], now)
 
     def fold_storefront_group(c: Connection, group: Sequence[tuple[InboxEntry, StorefrontEntry]]) -> None:
-        fold_storefront_orders(c, [parsed for _, parsed in group], config, now)
+        moved.update(fold_storefront_orders(c, [parsed for _, parsed in group], config, now, rederive=False))
         inbox_repo.mark_processed(c, [entry.id for entry, _ in group], now)
 
     def fold_stock_group(c: Connection, group: Sequence[tuple[InboxEntry, StockEntry]]) -> None:

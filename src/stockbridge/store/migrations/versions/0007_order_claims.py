@@ -1,10 +1,8 @@
 """order claims: units orders claim before the warehouse allocates them (decision 0022)
 
-Revision ID: 0008
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-30 07:00:00.000000
-
-Chained after 0005 on its branch; at merge it follows whatever head main has (0007 storefront orders).
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
