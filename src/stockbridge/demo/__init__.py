@@ -476,7 +476,7 @@ def _despatch_day(
                 settled()
                 and not {"parked", "store_pending"} & {k for k, v in hub.health()["shipments"].items() if v}
             ),
-            300,
+            900,  # the store's fulfilment queries are heavy (~600 points, nested connections)
             "fulfilments in the IMS and the store",
         )
         wait_for(lambda: len(mailbox.received) >= hub.counter("fulfilment.notify"), 60, "notices to arrive")
