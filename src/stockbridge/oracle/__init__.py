@@ -20,6 +20,15 @@ from stockbridge.oracle.stock import (
     ims_drift,
     ims_figures,
 )
+from stockbridge.oracle.storefront import (
+    WriteReport,
+    doubled_sets,
+    figure_history,
+    judge_writes,
+    shopify_levels,
+    stale_sets,
+    storefront_figures,
+)
 
 __all__ = [
     "Catalog",
@@ -31,15 +40,22 @@ __all__ = [
     "SkuSettings",
     "TargetSettings",
     "Truth",
+    "WriteReport",
     "adjustments_off_target",
     "check_fulfilments",
     "check_orders",
+    "doubled_sets",
     "drift",
     "expected_figures",
     "expected_order",
+    "figure_history",
     "ims_drift",
     "ims_figures",
+    "judge_writes",
     "read_stock",
     "read_truth",
+    "shopify_levels",
+    "stale_sets",
+    "storefront_figures",
     "warehouse_sku",
 ]

@@ -50,6 +50,8 @@ class OracleSettings:
     ship_methods: Mapping[str, str] = field(default_factory=dict)  # IMS title -> Clarus code
     release_statuses: frozenset[str] = frozenset({"B"})
     order_warehouse: str = ""
+    # storefront channel -> {Clarus warehouse -> the store's location id} (`storefronts.<name>.locations`)
+    storefront_locations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_config_data(cls, data: Mapping[str, Any]) -> OracleSettings:
@@ -83,6 +85,10 @@ class OracleSettings:
             ship_methods={str(k): str(v) for k, v in (orders.get("ship_methods") or {}).items()},
             release_statuses=frozenset(_names(orders.get("release_statuses") or ["B"])),
             order_warehouse=str(orders.get("warehouse") or next(iter(locations), "")),
+            storefront_locations={
+                str(name): {str(w): str(loc) for w, loc in ((store or {}).get("locations") or {}).items()}
+                for name, store in (data.get("storefronts") or {}).items()
+            },
         )
 
 

@@ -1,0 +1,144 @@
+"""What a storefront should show per SKU and store location, and what its own records say it did.
+
+DESIGN.md §3 for a storefront: the sum of the warehouse's quantities in the statuses configured as
+counting for that storefront (`inventory_statuses.<s>.counts_for`), minus its buffer (`sku_buffers`,
+then the first matching class, then `buffer`), never below zero, at every store location that
+`storefronts.<name>.locations` maps from the warehouse.
+
+The store's own records are the Shopify simulator's control API (docs/simulators/shopify.md):
+`GET /_control/inventory` (the levels) and `GET /_control/mutations` (every quantity
+`inventorySetQuantities` applied, with its idempotency key and reference document). Judging the
+writes needs the warehouse's history of each figure, read from the Clarus events feed: each movement
+carries the absolute balance of every status it changed (docs/simulators/clarus.md).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from stockbridge.oracle.settings import OracleSettings
+
+Key = tuple[str, str]  # (SKU, store location id)
+
+
+def storefront_figures(
+    clarus_state: Mapping[str, Any], settings: OracleSettings, channel: str
+) -> dict[Key, int]:
+    """(SKU, store location) → the figure the storefront `channel` should show, from Clarus
+    `GET /_control/state`."""
+    target = settings.targets[channel]
+    locations = settings.storefront_locations.get(channel, {})
+    figures: dict[Key, int] = {}
+    for warehouse, state in clarus_state["warehouses"].items():
+        location = locations.get(warehouse)
+        if location is None:
+            continue  # a warehouse the store is not fed from
+        for sku, by_status in state["stock"].items():
+            counted = sum(int(q) for status, q in by_status.items() if status in target.counted_statuses)
+            figures[(sku, location)] = max(0, counted - target.buffer_for(sku))
+    return figures
+
+
+def shopify_levels(
+    inventory: Mapping[str, Any], locations: Iterable[str], name: str = "available"
+) -> dict[Key, int]:
+    """(SKU, location) → the quantity `name`, from the Shopify simulator's `GET /_control/inventory`."""
+    wanted = set(locations)
+    return {
+        (str(level["sku"]), str(level["location_id"])): int(level.get(name) or 0)
+        for level in inventory["levels"]
+        if str(level["location_id"]) in wanted
+    }
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    """What the store's mutation log says about the hub's writes."""
+
+    sets: int  # quantities applied
+    doubled: list[str] = field(default_factory=list)  # descriptions, one per doubled application
+    stale: list[str] = field(default_factory=list)
+    unmatched: int = 0  # figures that were no warehouse figure at any version (reported, not failed)
+
+
+def doubled_sets(mutations: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Sets applied twice: one idempotency key, or one batch (reference document), applied more than
+    once to the same level. A retry under the same key must be answered from the store's memory; a
+    batch is sent under one key unless it was recomputed, and a recomputed batch gets a new id."""
+    seen_key: dict[tuple[str, str, str], int] = defaultdict(int)
+    seen_batch: dict[tuple[str, str, str], int] = defaultdict(int)
+    found: list[str] = []
+    for m in mutations:
+        level = (str(m["inventory_item_id"]), str(m["location_id"]))
+        key = m.get("idempotency_key")
+        batch = m.get("reference_document_uri")
+        if key:
+            seen_key[(*level, str(key))] += 1
+            if seen_key[(*level, str(key))] == 2:
+                found.append(f"{m['sku']}: key {key} applied twice")
+                continue
+        if batch:
+            seen_batch[(*level, str(batch))] += 1
+            if seen_batch[(*level, str(batch))] == 2:
+                found.append(f"{m['sku']}: batch {batch} applied twice (under another key)")
+    return found
+
+
+def figure_history(
+    events: Iterable[Mapping[str, Any]],
+    warehouse: str,
+    counted: frozenset[str],
+    buffer_for: Callable[[str], int],
+) -> dict[str, list[tuple[int, int]]]:
+    """SKU → [(sequence, figure)] ascending: the storefront's figure after each movement of that SKU
+    at `warehouse` (from the events feed's absolute balances), starting from (0, 0)."""
+    balances: dict[str, dict[str, int]] = defaultdict(dict)
+    history: dict[str, list[tuple[int, int]]] = defaultdict(lambda: [(0, 0)])
+    for event in sorted(events, key=lambda e: int(e["data"]["sequence"])):
+        data = event["data"]
+        if event.get("type") != "inventory.movement" or data.get("warehouse_id") != warehouse:
+            continue
+        sku = str(data["sku"])
+        for balance in data.get("balances") or []:
+            balances[sku][str(balance["status"])] = int(balance["quantity"])
+        counted_now = sum(q for status, q in balances[sku].items() if status in counted)
+        history[sku].append((int(data["sequence"]), max(0, counted_now - buffer_for(sku))))
+    return dict(history)
+
+
+def stale_sets(
+    history: Mapping[str, Sequence[tuple[int, int]]], mutations: Sequence[Mapping[str, Any]]
+) -> tuple[list[str], int]:
+    """Sets that wrote an older warehouse figure after a newer one had been written.
+
+    The store's log names no warehouse version, so each set is placed at the earliest version at or
+    after the previous set's that had the figure it wrote (the most lenient placement: a set is
+    stale only when no order of versions explains the writes). A figure the warehouse had only
+    before that version is stale. A figure it never had (a hand edit repaired through a mixed read,
+    an order's demand subtracted) is counted as unmatched, not stale. Returns (stale, unmatched)."""
+    floor: dict[str, int] = {}
+    stale: list[str] = []
+    unmatched = 0
+    for m in mutations:
+        sku = str(m["sku"])
+        versions = history.get(sku, [(0, 0)])
+        want = int(m["to"])
+        at = floor.get(sku, 0)
+        later = [seq for seq, figure in versions if figure == want and seq >= at]
+        if later:
+            floor[sku] = later[0]
+        elif any(figure == want for _, figure in versions):
+            stale.append(f"{sku}: set {want} (a figure from before v{at}) at {m['at']}")
+        else:
+            unmatched += 1
+    return stale, unmatched
+
+
+def judge_writes(
+    mutations: Sequence[Mapping[str, Any]], history: Mapping[str, Sequence[tuple[int, int]]]
+) -> WriteReport:
+    stale, unmatched = stale_sets(history, mutations)
+    return WriteReport(len(mutations), doubled_sets(mutations), stale, unmatched)
