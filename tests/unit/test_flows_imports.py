@@ -10,6 +10,8 @@ from pathlib import Path
 import stockbridge.flows
 
 FLOWS = Path(stockbridge.flows.__file__).parent
+
+
 # Being rewritten in parallel as the generic stock pusher (issue 9, part 1, engineer "port"); drop it
 # from here when that lands (the last test below fails to say so).
 def _imported(source: str) -> set[str]:

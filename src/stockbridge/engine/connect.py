@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from stockbridge.config import IMS_CHANNEL_NAME, ClarusConnector, Config, ImsAuth, ImsConnector, secret
+from stockbridge.config import (
+    IMS_CHANNEL_NAME,
+    ClarusConnector,
+    Config,
+    ImsAuth,
+    ImsConnector,
+    ShopifyStore,
+    secret,
+)
 from stockbridge.connectors.clarus.client import ClarusClient
 from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.connectors.clarus.orders import ClarusOrders
@@ -21,6 +29,7 @@ from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
 from stockbridge.connectors.netsuite.products import NetSuiteProducts
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 from stockbridge.connectors.netsuite.stock import ImsStock, ItemDirectory, SuiteQLItems
+from stockbridge.connectors.shopify import ShopifyClient, ShopifyStock
 from stockbridge.flows.ports import StockChannel
 
 
@@ -31,8 +40,10 @@ class Connections:
     ims_limiter: RateLimiter  # the one inside `ims`: every IMS request goes through it
     clarus_limiter: RateLimiter  # the one inside `clarus`
     clarus_webhook_secret: str
-    # Every stock channel by name: "ims" first (the lead wires the storefronts in).
+    # Every stock channel by name: "ims" first, then each storefront under its key in storefronts:.
     stock_channels: dict[str, StockChannel] = field(default_factory=dict)
+    # Each storefront's GraphQL client by channel name (the stock channel and, later, its orders).
+    storefronts: dict[str, ShopifyClient] = field(default_factory=dict)
 
     @property
     def clarus_orders(self) -> ClarusOrders:
@@ -65,6 +76,8 @@ class Connections:
     async def aclose(self) -> None:
         await self.clarus.aclose()
         await self.ims.aclose()
+        for client in self.storefronts.values():
+            await client.aclose()
 
 
 def ims_auth(auth: ImsAuth, base_url: str, environ: Mapping[str, str]) -> httpx.Auth:
@@ -94,6 +107,19 @@ def limiter(settings: ClarusConnector | ImsConnector, system: str) -> RateLimite
     )
 
 
+def shopify_client(store: ShopifyStore, environ: Mapping[str, str]) -> ShopifyClient:
+    """The store's GraphQL client; its picture of the cost bucket starts from the configured plan
+    (`bucket_size`, `restore_rate`) until the first answer's throttleStatus says better."""
+    return ShopifyClient(
+        store.effective_base_url(),
+        store.api_version,
+        secret(store.access_token_env, environ),
+        timeout_s=store.timeout_s,
+        bucket_size=float(store.bucket_size),
+        restore_rate=store.restore_rate,
+    )
+
+
 def connect(
     config: Config, environ: Mapping[str, str] | None = None, *, ims_items: ItemDirectory | None = None
 ) -> Connections:
@@ -114,6 +140,12 @@ def connect(
         name=IMS_CHANNEL_NAME,
         max_lines_per_call=ims.max_lines_per_call,
     )
+    storefronts = {name: shopify_client(store, env) for name, store in config.storefronts.items()}
+    channels: dict[str, StockChannel] = {IMS_CHANNEL_NAME: ims_stock}
+    for name, client in storefronts.items():
+        channels[name] = ShopifyStock(
+            client, name=name, max_lines_per_call=config.storefronts[name].max_lines_per_call
+        )
     return Connections(
         clarus=ClarusClient(
             clarus.base_url,
@@ -125,5 +157,6 @@ def connect(
         ims_limiter=ims_limiter,
         clarus_limiter=clarus_limiter,
         clarus_webhook_secret=secret(clarus.webhook_secret_env, env),
-        stock_channels={IMS_CHANNEL_NAME: ims_stock},
+        stock_channels=channels,
+        storefronts=storefronts,
     )

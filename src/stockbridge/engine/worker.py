@@ -61,6 +61,14 @@ _JOB_SYSTEM = {
 _ERROR_PAUSE_S = 1.0
 
 
+class _Reported(Exception):
+    """A loop step's connector failure, already counted by connector health."""
+
+    def __init__(self, error: ConnectorError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -182,8 +190,15 @@ class Worker:
         pusher = self.pushers[name]
 
         async def step() -> int:
-            result = await pusher.run_cycle()
-            if result.did_work:
+            # Failures and successes of a channel's calls both count under the channel's name.
+            try:
+                result = await pusher.run_cycle()
+            except ConnectorError as exc:
+                await self.health.failed(exc, system=name)
+                raise _Reported(exc) from exc
+            for failure in result.failures:
+                await self.health.failed(failure, system=name)
+            if result.did_work and not result.failures:
                 await self.health.succeeded(name)
             return int(result.did_work)
 
@@ -196,6 +211,10 @@ class Worker:
         while not stop.is_set():
             try:
                 worked = await step()
+            except _Reported as reported:
+                log.warning("loop step failed", loop=name, error=str(reported.error))
+                worked = 0
+                await asyncio.sleep(_ERROR_PAUSE_S)
             except ConnectorError as exc:
                 log.warning("loop step failed", loop=name, error=str(exc))
                 await self.health.failed(exc)

@@ -16,7 +16,7 @@ import random
 import re
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import Connection, Engine
@@ -64,6 +64,9 @@ class CycleResult:
     targets_claimed: int = 0
     in_sync: int = 0
     blocked: int = 0
+    # Calls the channel failed for a reason of its own (unreachable, overloaded, credentials), not a
+    # refusal of the batch's content: what connector health counts against the channel.
+    failures: list[ConnectorError] = field(default_factory=list)
 
     @property
     def did_work(self) -> bool:
@@ -108,8 +111,9 @@ class StockPusher:
             if result.targets_claimed:
                 batches = await self._claim_batches()
         if batches:
-            sent = await asyncio.gather(*(self._send(b) for b in batches))
-            result.batches_sent = sum(sent)
+            failures = await asyncio.gather(*(self._send(b) for b in batches))
+            result.batches_sent = sum(1 for f in failures if f is None)
+            result.failures = [f for f in failures if f is not None and not isinstance(f, RejectedError)]
         return result
 
     async def _claim_batches(self) -> list[PushBatch]:
@@ -218,7 +222,8 @@ class StockPusher:
             retry_action=f"automatic once the item is active in {self._name}",
         )
 
-    async def _send(self, batch: PushBatch) -> bool:
+    async def _send(self, batch: PushBatch) -> ConnectorError | None:
+        """Send one batch and record the answer; the failure, if any."""
         lines = [FigureLine(ln.sku, ln.quantity, ln.expected, ln.version) for ln in batch.lines]
         failure: ConnectorError | None = None
         try:
@@ -227,9 +232,9 @@ class StockPusher:
             failure = exc
         if failure is None:
             await in_transaction(self._engine, lambda c: self._sent(c, batch))
-            return True
+            return None
         await in_transaction(self._engine, lambda c: self._record_failure(c, batch, failure))
-        return False
+        return failure
 
     def _record_failure(self, connection: Connection, batch: PushBatch, failure: ConnectorError) -> None:
         if isinstance(failure, StaleFigureError):

@@ -31,17 +31,20 @@ class ConnectorHealth:
         self._threshold = threshold
         self._failures: Counter[str] = Counter()
 
-    async def failed(self, error: ConnectorError) -> None:
-        self._failures[error.system] += 1
-        if self._failures[error.system] < self._threshold:
+    async def failed(self, error: ConnectorError, system: str | None = None) -> None:
+        """One more failure of `system` (a stock channel's name for its push loop; by default the
+        system the error names), counted under the same key `succeeded` clears."""
+        system = system or error.system
+        self._failures[system] += 1
+        if self._failures[system] < self._threshold:
             return
-        count, now = self._failures[error.system], self._clock.now()
+        count, now = self._failures[system], self._clock.now()
         await in_transaction(
             self._engine,
             lambda c: raise_exception(
                 c,
                 type=EXCEPTION_TYPE,
-                entity=f"connector:{error.system}",
+                entity=f"connector:{system}",
                 owner=self._config.owners.owner_of(EXCEPTION_TYPE),
                 detail=f"{count} consecutive failures; last: {error.message}",
                 now=now,

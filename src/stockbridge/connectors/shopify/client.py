@@ -39,7 +39,7 @@ from stockbridge.connectors.errors import (
 from stockbridge.connectors.rest import ErrorBody, HeaderAuth, RestClient
 from stockbridge.connectors.rest.failures import NEEDS_PERSON
 from stockbridge.connectors.shapes import expect_shape
-from stockbridge.connectors.shopify.bucket import CostBucket
+from stockbridge.connectors.shopify.bucket import DEFAULT_MAXIMUM, DEFAULT_RESTORE_RATE, CostBucket
 
 SYSTEM = "shopify"
 ACCESS_TOKEN_HEADER = "X-Shopify-Access-Token"
@@ -70,6 +70,8 @@ class ShopifyClient:
         access_token: str,
         *,
         timeout_s: float = 30.0,
+        bucket_size: float = DEFAULT_MAXIMUM,
+        restore_rate: float = DEFAULT_RESTORE_RATE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -90,7 +92,8 @@ class ShopifyClient:
             needs_person=SHOPIFY_NEEDS_PERSON,
             transport=transport,
         )
-        self.bucket = CostBucket(as_of=clock())
+        # The store's plan as configured, until the first answer's throttleStatus says better.
+        self.bucket = CostBucket(bucket_size, bucket_size, restore_rate, as_of=clock())
         self._lock = asyncio.Lock()
         self._costs: dict[str, float] = {}  # operation → the requested cost the store last reported
         self.calls = 0  # HTTP requests sent

@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from stockbridge.connectors.errors import RejectedError, RetriableError, StaleFigureError
+from stockbridge.connectors.errors import ConnectorError, RejectedError, RetriableError, StaleFigureError
 from stockbridge.connectors.shapes import expect_shape
 from stockbridge.connectors.shopify.client import SYSTEM, ShopifyClient, rejection, user_errors
 from stockbridge.flows.ports import ChannelFigure, FigureLine
@@ -98,6 +98,20 @@ class ShopifyStock:
         return self._client.budget_wait(self._client.expected_cost("SetAvailable"))
 
     async def read_figures(self, location: str, skus: Sequence[str]) -> dict[str, ChannelFigure]:
+        try:
+            return await self._read_figures(location, skus)
+        except ConnectorError as exc:
+            as_channel(exc, self.name)
+            raise
+
+    async def push_figures(self, batch_id: str, location: str, lines: Sequence[FigureLine]) -> None:
+        try:
+            await self._push_figures(batch_id, location, lines)
+        except ConnectorError as exc:
+            as_channel(exc, self.name)
+            raise
+
+    async def _read_figures(self, location: str, skus: Sequence[str]) -> dict[str, ChannelFigure]:
         figures: dict[str, ChannelFigure] = {}
         wanted = list(dict.fromkeys(skus))
         for start in range(0, len(wanted), SKU_BATCH):
@@ -137,12 +151,12 @@ class ShopifyStock:
                 self._items.pop(sku, None)
         return found
 
-    async def push_figures(self, batch_id: str, location: str, lines: Sequence[FigureLine]) -> None:
+    async def _push_figures(self, batch_id: str, location: str, lines: Sequence[FigureLine]) -> None:
         if not lines:
             return
         missing = [line.sku for line in lines if line.sku not in self._items]
         if missing:
-            await self.read_figures(location, missing)
+            await self._read_figures(location, missing)
         quantities = []
         for index, line in enumerate(lines):
             item = self._items.get(line.sku)
@@ -186,6 +200,15 @@ class ShopifyStock:
         line_index = _line_index(errors[0].field)
         path = f"lines[{line_index}]" if line_index is not None and line_index < len(lines) else None
         raise rejection(errors, "inventorySetQuantities", path=path)
+
+
+def as_channel(error: ConnectorError, channel: str) -> ConnectorError:
+    """The same error, its `system` the channel's name: a store configured as `shop_uk` fails as
+    `shop_uk`, so connector health opens and clears `connector_failing` for that channel."""
+    if error.system != channel:
+        error.system = channel
+        error.args = (f"{channel}: {error.message}", *error.args[1:])
+    return error
 
 
 def _figure(item: dict[str, Any], quantity_name: str) -> ChannelFigure:
