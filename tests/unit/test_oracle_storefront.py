@@ -110,6 +110,9 @@ def test_history_is_the_figure_after_each_movement() -> None:
         _movement(1, "B", available=5),
         _movement(2, "B", available=4, allocated=1),
         _movement(4, "X", available=1),
+        "{not json",  # poison events, as the feed lists them
+        {"type": "inventory.movement", "data": {"sequence": 5, "sku": "B"}},
+        {"type": "inventory.movement", "data": "x"},
     ]
     history = figure_history(events, "WH1", frozenset({"available"}), lambda sku: 1)
     assert history["B"] == [(0, 0), (1, 4), (2, 3), (3, 3)]

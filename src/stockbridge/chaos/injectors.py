@@ -110,6 +110,28 @@ SHOPIFY_STANDARD_BUCKET = {"bucket_size": 1000, "restore_rate": 100.0}
 HAND_EDIT_UNITS = 7
 
 
+SHOPIFY_API = "/admin/api/2026-04/graphql.json"
+# What another client of the same app (a second hub process, a script) spends the bucket on: a
+# read of 60 levels, requested 242 points (under the small bucket's 250), charged per level found.
+_SPEND = """{ productVariants(first: 60) { nodes { sku inventoryItem { id
+  inventoryLevel(locationId: "gid://shopify/Location/1") {
+    quantities(names: ["available"]) { quantity } } } } } }"""
+
+
+def _shopify_small_bucket(world: World, fault: Fault) -> None:
+    """The bucket shrinks, and another client of the same app spends what is left: the hub's own
+    image of the bucket is now wrong, so its next calls meet THROTTLED and must wait it out."""
+    world.shopify_limits(**SHOPIFY_SMALL_BUCKET)
+    headers = {"X-Shopify-Access-Token": world.shopify_token}
+    for _ in range(5):
+        answer = world.http.post(world.shopify_base() + SHOPIFY_API, json={"query": _SPEND}, headers=headers)
+        answer.raise_for_status()
+        status = ((answer.json().get("extensions") or {}).get("cost") or {}).get("throttleStatus") or {}
+        # Below one of the hub's stock reads (about 200 points): its next read is THROTTLED.
+        if float(status.get("currentlyAvailable", 0)) < 200:
+            return
+
+
 def _shopify_hand_edit(world: World, fault: Fault) -> None:
     """A merchant types a level into the admin: the hub finds it by its drift check (or a stale
     compare-and-set) and sets the warehouse's figure again."""
@@ -178,8 +200,7 @@ INJECTORS: dict[FaultKind, Injector] = {
         lambda w, f: w.shopify_faults(latency_ms=0),
     ),
     FaultKind.SHOPIFY_THROTTLE: Injector(
-        lambda w, f: w.shopify_limits(**SHOPIFY_SMALL_BUCKET),
-        lambda w, f: w.shopify_limits(**SHOPIFY_STANDARD_BUCKET),
+        _shopify_small_bucket, lambda w, f: w.shopify_limits(**SHOPIFY_STANDARD_BUCKET)
     ),
     FaultKind.SHOPIFY_HAND_EDIT: Injector(_shopify_hand_edit),
 }

@@ -205,6 +205,7 @@ def _run(
                 sqlite_limit,
                 kill_start=random.Random(f"chaos-kill:{options.seed}").randrange(options.workers),
                 shopify_url=shopify_url,
+                shopify_token=SHOPIFY_TOKEN,
             )
             fleet.start()
             try:

@@ -54,6 +54,7 @@ class World:
     skipped: Counter[str] = field(default_factory=Counter)
     log: list[str] = field(default_factory=list)
     shopify_url: str | None = None  # the Shopify simulator (storefront channel "shopify")
+    shopify_token: str = ""  # the app's access token there (the small-bucket fault spends with it)
 
     def shopify_faults(self, **api_faults: Any) -> None:
         self.http.post(f"{self.shopify_base()}/_control/faults", json={"api": api_faults}).raise_for_status()

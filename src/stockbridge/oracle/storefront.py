@@ -88,7 +88,7 @@ def doubled_sets(mutations: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def figure_history(
-    events: Iterable[Mapping[str, Any]],
+    events: Iterable[Any],
     warehouse: str,
     counted: frozenset[str],
     buffer_for: Callable[[str], int],
@@ -97,16 +97,28 @@ def figure_history(
     at `warehouse` (from the events feed's absolute balances), starting from (0, 0)."""
     balances: dict[str, dict[str, int]] = defaultdict(dict)
     history: dict[str, list[tuple[int, int]]] = defaultdict(lambda: [(0, 0)])
-    for event in sorted(events, key=lambda e: int(e["data"]["sequence"])):
-        data = event["data"]
-        if event.get("type") != "inventory.movement" or data.get("warehouse_id") != warehouse:
-            continue
-        sku = str(data["sku"])
-        for balance in data.get("balances") or []:
-            balances[sku][str(balance["status"])] = int(balance["quantity"])
+    for sequence, sku, changed in sorted(m for e in events if (m := _movement(e, warehouse)) is not None):
+        balances[sku].update(changed)
         counted_now = sum(q for status, q in balances[sku].items() if status in counted)
-        history[sku].append((int(data["sequence"]), max(0, counted_now - buffer_for(sku))))
+        history[sku].append((sequence, max(0, counted_now - buffer_for(sku))))
     return dict(history)
+
+
+def _movement(event: Any, warehouse: str) -> tuple[int, str, dict[str, int]] | None:
+    """(sequence, SKU, {status: balance}) of a movement at `warehouse`; None for other events and
+    for a poison event (docs/simulators/clarus.md), which nobody can fold, the hub included."""
+    if not isinstance(event, Mapping):  # a malformed poison event is listed as its raw text
+        return None
+    data = event.get("data")
+    if event.get("type") != "inventory.movement" or not isinstance(data, Mapping):
+        return None
+    try:
+        if data["warehouse_id"] != warehouse:
+            return None
+        changed = {str(b["status"]): int(b["quantity"]) for b in data.get("balances") or []}
+        return int(data["sequence"]), str(data["sku"]), changed
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def stale_sets(
