@@ -140,7 +140,12 @@ def run(
         "--calls-per-second", str(cps), "--max-lines-per-request", str(lines),
     ]  # fmt: skip
     store_cmd = shop.command(shop_port) if shopify else [python(), "-c", "pass"]
-    with database(db_kind, workdir) as db_url, process(clarus_cmd), process(ims_cmd), process(store_cmd):
+    with (
+        database(db_kind, workdir) as db_url,
+        process(clarus_cmd),
+        process(ims_cmd),
+        process(store_cmd, shop.ENVIRON),
+    ):
         wait_http(f"{clarus}/_control/state")
         wait_http(f"{ims}/_control/state")
         names = [sku_name(i) for i in range(skus)]

@@ -122,14 +122,30 @@ def _shopify_small_bucket(world: World, fault: Fault) -> None:
     """The bucket shrinks, and another client of the same app spends what is left: the hub's own
     image of the bucket is now wrong, so its next calls meet THROTTLED and must wait it out."""
     world.shopify_limits(**SHOPIFY_SMALL_BUCKET)
+    # On its own thread: while another Shopify fault is on (an outage) the spending waits for it,
+    # and the schedule's other faults must not wait with it.
+    spender = threading.Thread(target=_spend_bucket, args=(world, fault), name="chaos-spend", daemon=True)
+    spender.start()
+
+
+def _spend_bucket(world: World, fault: Fault) -> None:
     headers = {"X-Shopify-Access-Token": world.shopify_token}
-    for _ in range(5):
-        answer = world.http.post(world.shopify_base() + SHOPIFY_API, json={"query": _SPEND}, headers=headers)
-        answer.raise_for_status()
+    deadline = time.monotonic() + fault.duration_s / 2
+    while time.monotonic() < deadline:
+        try:
+            answer = world.http.post(
+                world.shopify_base() + SHOPIFY_API, json={"query": _SPEND}, headers=headers
+            )
+        except httpx.HTTPError:
+            answer = None
+        if answer is None or answer.status_code != 200:
+            time.sleep(0.25)  # another fault answers for the store: try again (a pace, not a wait for work)
+            continue
         status = ((answer.json().get("extensions") or {}).get("cost") or {}).get("throttleStatus") or {}
         # Below one of the hub's stock reads (about 200 points): its next read is THROTTLED.
         if float(status.get("currentlyAvailable", 0)) < 200:
             return
+    world.log.append(f"{fault.at_s:7.1f}s Shopify: the bucket could not be spent (the store kept failing)")
 
 
 def _shopify_hand_edit(world: World, fault: Fault) -> None:

@@ -142,7 +142,18 @@ def plan(profile: Profile, backend: str, workers: int, seed: int) -> tuple[Fault
             window(kind, min(profile.window_s, 10.0))
         else:
             window(kind, profile.window_s)
-    return tuple(sorted(faults))
+    return tuple(sorted(_apart(faults, FaultKind.SHOPIFY_THROTTLE, FaultKind.SHOPIFY_OUTAGE, day * 0.85)))
+
+
+def _apart(faults: list[Fault], moved: FaultKind, other: FaultKind, latest_end: float) -> list[Fault]:
+    """Move the `moved` window out of the `other` one (just after it, else just before it): a small
+    bucket during an outage would never be met."""
+    by_kind = {f.kind: f for f in faults}
+    a, b = by_kind.get(moved), by_kind.get(other)
+    if a is None or b is None or a.end_s <= b.at_s or b.end_s <= a.at_s:
+        return faults
+    start = b.end_s + 0.5 if b.end_s + 0.5 + a.duration_s <= latest_end else b.at_s - a.duration_s - 0.5
+    return [f for f in faults if f is not a] + [Fault(round(max(0.0, start), 2), moved, a.duration_s)]
 
 
 def last_fault_end(faults: tuple[Fault, ...]) -> float:
