@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from common import python
-from stockbridge.oracle import OracleSettings, drift, shopify_levels, storefront_figures
+from stockbridge.oracle import OracleSettings, drift, expected_figures, storefront_figures
 
 TOKEN = "shpat_bench"
 SECRET = "bench-shopify-secret"
@@ -82,8 +82,8 @@ def drifted(http: httpx.Client, clarus: str, url: str, data: dict[str, Any]) -> 
     """(SKU, location) pairs where the store differs from the oracle's figure."""
     settings = OracleSettings.from_config_data(data)
     state = http.get(f"{clarus}/_control/state").json()
-    shown = shopify_levels(http.get(f"{url}/_control/inventory").json(), [LOCATION])
-    return drift(storefront_figures(state, settings, "shopify"), shown).keys
+    shown = storefront_figures(http.get(f"{url}/_control/inventory").json(), {LOCATION})
+    return drift(expected_figures(state, settings, "shopify"), shown).keys
 
 
 def figures(

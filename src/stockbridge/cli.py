@@ -161,7 +161,10 @@ def worker(
 
 @app.command()
 def sync(
-    job: Annotated[str, typer.Argument(help="full_sync | events_poll | item_refresh | drift_check")],
+    job: Annotated[
+        str,
+        typer.Argument(help="full_sync | events_poll | item_refresh | storefront_refresh | drift_check ..."),
+    ],
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Run one scheduled job now, in this process."""
@@ -225,7 +228,7 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: bool = typer.Option(F
 def replay(
     config: ConfigOption = DEFAULT_CONFIG,
     outbox: Annotated[
-        Outbox | None, typer.Option(help="Only this outbox (default: all three).", case_sensitive=False)
+        Outbox | None, typer.Option(help="Only this outbox (default: all of them).", case_sensitive=False)
     ] = None,
     ids: Annotated[
         list[str] | None, typer.Option("--id", help="Only these dead letters (needs --outbox).")

@@ -150,6 +150,23 @@ class ShopifyStore(_Frozen):
     # The GraphQL Admin API's cost bucket: points restored per second and the bucket's size.
     restore_rate: Annotated[float, Field(gt=0)] = 100.0
     bucket_size: Annotated[int, Field(gt=0)] = 1000
+    # --- orders in (docs/orders.md, docs/decisions/0021) ---
+    # An order goes on (to Clarus, or into the IMS) once its financial status is one of these and it
+    # is not cancelled; until then it waits.
+    release_financial_statuses: Annotated[frozenset[str], Field(min_length=1)] = frozenset({"paid"})
+    # The order's reference at Clarus (route clarus) or its tranId in the IMS (route ims): this prefix
+    # plus the store's order number (#1001 -> SHOP-1001). Distinct per storefront, so orders of two
+    # stores never share a reference.
+    reference_prefix: Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")] = (
+        "SHOP-"
+    )
+    orders_poll_s: Annotated[float, Field(gt=0)] = 300.0  # the catch-up query's schedule
+    # The catch-up query re-reads this far behind its cursor: a change stamped just before the
+    # newest one seen may become visible to the query only after it (clock skew, slow indexing).
+    orders_overlap_s: Annotated[float, Field(ge=0)] = 300.0
+    # Route ims: the IMS customer record the store's orders are booked to (its internal id; required
+    # for that route).
+    ims_customer: str | None = None
 
     @field_validator("api_version")
     @classmethod
@@ -159,6 +176,19 @@ class ShopifyStore(_Frozen):
         if version < MIN_SHOPIFY_API_VERSION:
             raise ValueError(f"api_version {version!r} is older than {MIN_SHOPIFY_API_VERSION}")
         return version
+
+    @field_validator("release_financial_statuses")
+    @classmethod
+    def _lower_case(cls, statuses: frozenset[str]) -> frozenset[str]:
+        return frozenset(s.lower() for s in statuses)
+
+    @model_validator(mode="after")
+    def _customer_for_the_ims_route(self) -> ShopifyStore:
+        if self.orders_route == "ims" and not self.ims_customer:
+            raise ValueError(
+                "orders_route ims needs ims_customer (the IMS customer its orders are booked to)"
+            )
+        return self
 
     def effective_base_url(self) -> str:
         return (self.base_url or f"https://{self.shop_domain}").rstrip("/")
@@ -394,6 +424,14 @@ class Config(_Frozen):
                 raise ValueError(
                     f"storefront name {name!r} must be 1-32 lower-case letters, digits or _, "
                     f"start with a letter, and not be {IMS_CHANNEL_NAME!r}"
+                )
+        prefixes: dict[str, str] = {}
+        for name, store in storefronts.items():
+            other = prefixes.setdefault(store.reference_prefix.upper(), name)
+            if other != name:
+                raise ValueError(
+                    f"storefronts.{name}.reference_prefix {store.reference_prefix!r} is also {other}'s: "
+                    "two stores' orders would share references"
                 )
         return storefronts
 

@@ -1,7 +1,9 @@
 """The hub against the simulators over real HTTP on loopback: a small test harness.
 
-The simulators run on threads; the hub runs on its own thread and event loop (`HubThread`) or, for
-crash tests, as a real `stockbridge serve` process that can be killed with SIGKILL.
+The simulators (Clarus, the IMS and, with `stack(..., shopify=True)`, a Shopify store configured as
+the storefront channel `shopify`) run on threads; the hub runs on its own thread and event loop
+(`HubThread`) or, for crash tests, as a real `stockbridge serve` process that can be killed with
+SIGKILL.
 """
 
 from __future__ import annotations
@@ -34,18 +36,36 @@ from stockbridge.oracle import (
     check_fulfilments,
     check_orders,
     ims_drift,
+    read_storefront,
     read_truth,
+    storefront_drift,
 )
 from stockbridge.oracle.read import suiteql
 from stockbridge.servers import free_port, serve_in_thread
 from stockbridge.simulators import clarus as clarus_sim
 from stockbridge.simulators import ims as ims_sim
+from stockbridge.simulators import shopify as shopify_sim
 from stockbridge.store.schema import inbox
 
 CLARUS_KEY = "test-clarus-key"
 WEBHOOK_SECRET = "test-webhook-secret"
 IMS_TOKEN = "test-ims-token"
-ENVIRON = {"CLARUS_API_KEY": CLARUS_KEY, "CLARUS_WEBHOOK_SECRET": WEBHOOK_SECRET, "IMS_TOKEN": IMS_TOKEN}
+SHOPIFY_TOKEN = "shpat_test"
+SHOPIFY_SECRET = "shopify-secret"
+SHOPIFY_LOCATION = "gid://shopify/Location/1"  # the simulator's first location, fed by WH1
+ENVIRON = {
+    "CLARUS_API_KEY": CLARUS_KEY,
+    "CLARUS_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    "IMS_TOKEN": IMS_TOKEN,
+    "SHOPIFY_ACCESS_TOKEN": SHOPIFY_TOKEN,
+    "SHOPIFY_WEBHOOK_SECRET": SHOPIFY_SECRET,
+}
+# The storefront's buffers: 1 by default, 2 for the SKU-0001x class, none for SKU-00000.
+SHOPIFY_TARGET: dict[str, Any] = {
+    "buffer": 1,
+    "classes": {"fast": {"buffer": 2, "skus": ["SKU-0001?"]}},
+    "sku_buffers": {"SKU-00000": 0},
+}
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -55,6 +75,28 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> No
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
         time.sleep(0.05)
+
+
+def storefront_config_data(data: dict[str, Any], shopify_url: str, **store: Any) -> dict[str, Any]:
+    """`data` with the Shopify store as the storefront channel `shopify`: it counts only `available`
+    (the IMS keeps available, allocated and picked), with its own buffers (SHOPIFY_TARGET)."""
+    data["storefronts"] = {
+        "shopify": {
+            "kind": "shopify",
+            "shop_domain": "stockbridge-test.myshopify.com",
+            "base_url": shopify_url,
+            "api_version": "2026-04",
+            "access_token_env": "SHOPIFY_ACCESS_TOKEN",
+            "webhook_secret_env": "SHOPIFY_WEBHOOK_SECRET",
+            "locations": {"WH1": SHOPIFY_LOCATION},
+            "orders_route": "clarus",
+            "timeout_s": 4,
+            **store,
+        }
+    }
+    data["inventory_statuses"]["available"] = {"counts_for": ["ims", "shopify"]}
+    data.setdefault("targets", {"ims": {"buffer": 0}})["shopify"] = SHOPIFY_TARGET
+    return data
 
 
 def hub_config_data(
@@ -121,6 +163,8 @@ class Stack:
     engine_settings: dict[str, Any] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
     admin_token: str | None = None  # created in the hub's database on first use
+    shopify_url: str | None = None  # the Shopify simulator, configured as storefront `shopify`
+    store_settings: dict[str, Any] = field(default_factory=dict)  # storefronts.shopify overrides
 
     @property
     def hub_url(self) -> str:
@@ -134,6 +178,8 @@ class Stack:
         data = hub_config_data(
             self.clarus_url, self.ims_url, self.hub_port, self.database_url, **self.engine_settings
         )
+        if self.shopify_url is not None:
+            data = storefront_config_data(data, self.shopify_url, **self.store_settings)
         for key, value in self.overrides.items():  # "section.key": value
             section, _, name = key.partition(".")
             data.setdefault(section, {})[name] = value
@@ -238,6 +284,58 @@ class Stack:
         )
         return adjustments_off_target(self.suiteql(query, every_page=True))
 
+    # --- the Shopify store (docs/simulators/shopify.md) ---------------------------------------------
+    @property
+    def store_url(self) -> str:
+        assert self.shopify_url is not None, "start the stack with shopify=True"
+        return self.shopify_url
+
+    def _shopify(self, path: str) -> str:
+        return f"{self.store_url}/_control{path}"
+
+    def shopify_products(self, skus: list[str], available: int = 0) -> None:
+        """A product per 100 SKUs, one variant each, stocked at the fed location with `available`."""
+        for start in range(0, len(skus), 100):
+            part = skus[start : start + 100]
+            variants = [{"sku": s, "inventory": {SHOPIFY_LOCATION: available}} for s in part]
+            body = {"title": f"Products {start}", "variants": variants}
+            self.http.post(self._shopify("/products"), json=body).raise_for_status()
+
+    def shopify_levels(self) -> dict[str, dict[str, Any]]:
+        """SKU → its level at the fed location."""
+        levels = read_storefront(self.http, self.store_url)["levels"]
+        return {lv["sku"]: lv for lv in levels if lv["location_id"] == SHOPIFY_LOCATION}
+
+    def shopify_available(self, sku: str) -> int | None:
+        level = self.shopify_levels().get(sku)
+        return None if level is None else int(level["available"])
+
+    def shopify_set(self, sku: str, available: int) -> None:
+        """A person changes the level by hand in the Shopify admin."""
+        body = {"sku": sku, "location_id": SHOPIFY_LOCATION, "available": available}
+        self.http.post(self._shopify("/inventory"), json=body).raise_for_status()
+
+    def shopify_limits(self, **limits: Any) -> None:
+        self.http.post(self._shopify("/limits"), json=limits).raise_for_status()
+
+    def shopify_api_faults(self, **api: Any) -> None:
+        """Faults of the store's GraphQL endpoint: latency_ms, outage, fail_rate, ..."""
+        self.http.post(self._shopify("/faults"), json={"api": api}).raise_for_status()
+
+    def shopify_calls(self) -> dict[str, Any]:
+        calls: dict[str, Any] = self.http.get(self._shopify("/calls")).json()
+        return calls
+
+    def shopify_mutations(self) -> list[dict[str, Any]]:
+        mutations: list[dict[str, Any]] = self.http.get(self._shopify("/mutations")).json()["mutations"]
+        return mutations
+
+    def shopify_drift(self) -> Drift:
+        """The storefront's drift, judged by the oracle from the two simulators' state."""
+        clarus_state = self.http.get(f"{self.clarus_url}/_control/state").json()
+        inventory = read_storefront(self.http, self.store_url)
+        return storefront_drift(clarus_state, inventory, oracle_settings(self.config), "shopify")
+
     # --- the hub ----------------------------------------------------------------------------------
     @property
     def hub_control(self) -> HubControl:
@@ -298,7 +396,15 @@ class Stack:
         )
 
     def wait_converged(self, timeout_s: float = 60) -> None:
-        wait_until(lambda: self.hub_idle() and self.drift() == 0, timeout_s, "the IMS to match the warehouse")
+        """Until the hub is idle and every channel (the IMS, and the store when there is one) shows
+        what the oracle says it should."""
+
+        def converged() -> bool:
+            if not (self.hub_idle() and self.drift() == 0):
+                return False
+            return self.shopify_url is None or not self.shopify_drift()
+
+        wait_until(converged, timeout_s, "every channel to match the warehouse")
 
     @contextlib.contextmanager
     def hub(self) -> Iterator[HubThread]:
@@ -339,7 +445,9 @@ class Stack:
 
 
 @contextlib.contextmanager
-def stack(database_url: str, workdir: Path, seed: int = 1, **ims: Any) -> Iterator[Stack]:
+def stack(
+    database_url: str, workdir: Path, seed: int = 1, *, shopify: bool = False, **ims: Any
+) -> Iterator[Stack]:
     # Clarus keeps retrying a delivery for about a minute, so a hub restarted within that loses nothing.
     clarus_settings = clarus_sim.ClarusSettings(
         api_key=CLARUS_KEY, seed=seed, retry_base_s=0.05, retry_max_s=0.5, max_attempts=150
@@ -347,4 +455,11 @@ def stack(database_url: str, workdir: Path, seed: int = 1, **ims: Any) -> Iterat
     clarus_app = clarus_sim.create_app(clarus_settings)
     ims_app = ims_sim.create_app(ims_sim.ImsSettings(bearer_tokens=[IMS_TOKEN], seed=seed, **ims))
     with serve_in_thread(clarus_app) as clarus_url, serve_in_thread(ims_app) as ims_url:
-        yield Stack(clarus_url, ims_url, database_url, workdir)
+        if not shopify:
+            yield Stack(clarus_url, ims_url, database_url, workdir)
+            return
+        shopify_app = shopify_sim.create_app(
+            shopify_sim.ShopifySettings(access_token=SHOPIFY_TOKEN, api_secret=SHOPIFY_SECRET)
+        )
+        with serve_in_thread(shopify_app) as shopify_url:
+            yield Stack(clarus_url, ims_url, database_url, workdir, shopify_url=shopify_url)

@@ -126,6 +126,7 @@ def test_the_http_surface_is_the_documented_one(engine: Engine) -> None:
     routes = {(route.path, tuple(sorted(route.methods or ()))) for route in app.routes}  # type: ignore[attr-defined]
     assert routes == {
         ("/webhooks/clarus", ("POST",)),
+        ("/webhooks/shopify/{channel}", ("POST",)),
         ("/health", ("GET", "HEAD")),
         ("/admin/status", ("GET", "HEAD")),
         ("/metrics", ("GET", "HEAD")),

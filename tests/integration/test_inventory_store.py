@@ -82,7 +82,11 @@ def test_each_channel_gets_its_own_target_with_its_own_rule(engine: Engine) -> N
     statuses["available"] = {"counts_for": ["ims", "shop"], "owner": "operations"}
     two = config(
         storefronts={
-            "shop": {"shop_domain": "x.myshopify.com", "locations": {"WH1": "gid://shopify/Location/1"}}
+            "shop": {
+                "shop_domain": "x.myshopify.com",
+                "locations": {"WH1": "gid://shopify/Location/1"},
+                "orders_route": "clarus",
+            }
         },
         inventory_statuses={
             k: {"counts_for": sorted(v["counts_for"]), "owner": v["owner"]} for k, v in statuses.items()

@@ -20,22 +20,25 @@ from tests.shopify_support import Endpoint
 from stockbridge.config import Config
 from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.connectors.shopify import ShopifyStock
-from stockbridge.domain.errors import RetriableError
+from stockbridge.domain.errors import AuthenticationError, RetriableError
 from stockbridge.engine.clock import FakeClock
 from stockbridge.engine.connect import connect
 from stockbridge.engine.worker import Worker
+from stockbridge.flows.blocked import recheck_blocked
 from stockbridge.flows.inventory import fold_entries
 from stockbridge.flows.ports import ChannelFigure, FigureLine
+from stockbridge.flows.stock_push import StockPusher
 from stockbridge.store import inbox_repo
 from stockbridge.store.bookkeeping import list_exceptions
 from stockbridge.store.states import ExceptionState
 
+# Distinct values: the hub masks every secret it reads in all later log lines of the process.
 ENV = {
-    "CLARUS_API_KEY": "k",
-    "CLARUS_WEBHOOK_SECRET": "s",
-    "IMS_TOKEN": "t",
-    "UK_TOKEN": "shpat_uk",
-    "UK_SECRET": "uk-secret",
+    "CLARUS_API_KEY": "wiring-clarus-key-71c2",
+    "CLARUS_WEBHOOK_SECRET": "wiring-clarus-hook-71c2",
+    "IMS_TOKEN": "wiring-ims-token-71c2",
+    "UK_TOKEN": "shpat_wiring_uk_71c2",
+    "UK_SECRET": "wiring-uk-secret-71c2",
 }
 UK_LOCATION = "gid://shopify/Location/7"
 
@@ -49,14 +52,19 @@ def _config() -> Config:
         "max_lines_per_call": 40,
         "restore_rate": 20,
         "bucket_size": 200,
+        "orders_route": "clarus",
     }
-    return config(storefronts={"shop_uk": store}, targets__shop_uk={"buffer": 1})
+    return config(
+        storefronts={"shop_uk": store},
+        targets__shop_uk={"buffer": 1},
+        inventory_statuses__available={"counts_for": ["ims", "shop_uk"]},
+    )
 
 
 def _env(cfg: Config) -> dict[str, str]:
     env = dict(ENV)
     for name in cfg.required_env().values():
-        env.setdefault(name, "x")
+        env.setdefault(name, "wiring-value-5e1f")
     return env
 
 
@@ -156,3 +164,98 @@ def _dirty(engine: Engine, cfg: Config) -> None:
     inbox_repo.store_events(engine, [inbound(movement_event(1, "MUG-1", {"available": 5}))], T0)
     with engine.begin() as c:
         fold_entries(c, inbox_repo.claim_pending(c, 10), cfg, T0, formats=ClarusInbound())
+
+
+class _Store:
+    """A storefront in memory that knows only the SKUs in `figures`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.max_lines_per_call = 10
+        self.figures: dict[str, int] = {}
+
+    def budget_wait(self) -> float:
+        return 0.0
+
+    async def read_figures(self, location: str, skus: Sequence[str]) -> dict[str, ChannelFigure]:
+        return {s: ChannelFigure(self.figures[s]) for s in skus if s in self.figures}
+
+    async def push_figures(self, batch_id: str, location: str, lines: Sequence[FigureLine]) -> None:
+        self.figures.update({line.sku: line.quantity for line in lines})
+
+
+def test_a_sku_blocked_in_a_store_flows_once_the_store_knows_it(engine: Engine) -> None:
+    cfg = _config()
+    store = _Store("shop_uk")
+    pusher = StockPusher(engine=engine, config=cfg, channel=store, clock=FakeClock(), worker_id="w1")
+    entity = ("unknown_sku", "sku:MUG-1@shop_uk")
+
+    def states() -> dict[tuple[str, str], ExceptionState]:
+        with engine.connect() as c:
+            return {(e.type, e.entity): e.state for e in list_exceptions(c)}
+
+    async def go() -> None:
+        _dirty(engine, cfg)
+        await pusher.run_cycle()
+        assert states()[entity] == ExceptionState.OPEN
+        assert await recheck_blocked(engine, store) == 0  # still unknown: stays blocked
+        store.figures["MUG-1"] = 0  # the variant is created
+        assert await recheck_blocked(engine, store) == 1
+        assert states()[entity] == ExceptionState.RESOLVED
+        await pusher.run_cycle()
+        assert store.figures == {"MUG-1": 4}  # 5 available minus the store's buffer of 1
+
+    asyncio.run(go())
+
+
+def test_each_storefronts_calls_and_bucket_are_exposed_as_metrics() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from stockbridge.monitor.connector_health import StorefrontMetrics
+
+    endpoint = Endpoint(
+        lambda op, v: httpx.Response(200, json={"data": {"productVariants": _page()}, "extensions": _cost()})
+    )
+
+    async def go() -> str:
+        client = endpoint.client()
+        try:
+            await ShopifyStock(client, name="shop_uk").read_figures(UK_LOCATION, ["MUG-1"])
+            registry = CollectorRegistry()
+            registry.register(StorefrontMetrics({"shop_uk": client}))
+            return generate_latest(registry).decode()
+        finally:
+            await client.aclose()
+
+    text = asyncio.run(go())
+    assert 'stockbridge_store_api_calls_total{channel="shop_uk"} 1.0' in text
+    assert 'stockbridge_store_api_throttled_total{channel="shop_uk"} 0.0' in text
+    assert 'stockbridge_store_api_bucket_points{channel="shop_uk"} 798.0' in text
+
+
+def _page() -> dict[str, Any]:
+    return {"nodes": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}
+
+
+def _cost() -> dict[str, Any]:
+    status = {"maximumAvailable": 1000, "currentlyAvailable": 798, "restoreRate": 100}
+    return {"cost": {"requestedQueryCost": 202, "actualQueryCost": 2, "throttleStatus": status}}
+
+
+def test_a_stores_orders_catch_up_failing_names_its_channel(engine: Engine) -> None:
+    cfg = _config()
+    endpoint = Endpoint(lambda op, v: httpx.Response(401, json={"errors": "[API] Invalid API key"}))
+
+    async def go() -> None:
+        connections = connect(cfg, _env(cfg))
+        await connections.storefronts["shop_uk"].aclose()
+        connections.storefronts["shop_uk"] = endpoint.client()
+        try:
+            worker = Worker(engine=engine, config=cfg, connections=connections, clock=FakeClock())
+            with pytest.raises(AuthenticationError) as raised:
+                await worker.run_job("storefront_orders_poll")
+            assert raised.value.system == "shop_uk"
+        finally:
+            await connections.aclose()
+
+    asyncio.run(go())

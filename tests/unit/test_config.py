@@ -117,7 +117,11 @@ def test_a_notice_timeout_not_shorter_than_the_lease_is_refused(tmp_path: Path) 
 
 def _with_shopify(data: dict[str, object], **store: object) -> dict[str, object]:
     data["storefronts"] = {
-        "shopify": {"shop_domain": "example.myshopify.com", "locations": {"WH1": "gid://shopify/Location/1"}}
+        "shopify": {
+            "shop_domain": "example.myshopify.com",
+            "locations": {"WH1": "gid://shopify/Location/1"},
+            "orders_route": "clarus",
+        }
         | store
     }
     return data
@@ -180,7 +184,7 @@ def test_bad_storefront_settings_are_refused(
 
 def test_a_storefront_may_not_be_called_ims(tmp_path: Path) -> None:
     data = _example()
-    data["storefronts"] = {"ims": {"shop_domain": "x.myshopify.com"}}
+    data["storefronts"] = {"ims": {"shop_domain": "x.myshopify.com", "orders_route": "clarus"}}
     with pytest.raises(ConfigError) as info:
         load_config(_write(tmp_path, data))
     assert info.value.key == "storefronts"

@@ -1,144 +1,104 @@
-"""The oracle's storefront rules: the expected figure per store location, and the judge of the
-store's mutation log (doubled and stale sets)."""
+"""The oracle's storefront figures on hand-built simulator states: the rule, its inputs, its verdict."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given
-from hypothesis import strategies as st
+from stockbridge.oracle import OracleSettings, expected_figures, storefront_drift, storefront_figures
 
-from stockbridge.oracle import (
-    OracleSettings,
-    doubled_sets,
-    figure_history,
-    shopify_levels,
-    stale_sets,
-    storefront_figures,
-)
-
-LOCATION = "gid://shopify/Location/1"
+LOC1, LOC2 = "gid://shopify/Location/1", "gid://shopify/Location/2"
 CONFIG: dict[str, Any] = {
+    "locations": [{"warehouse": "WH1", "ims_location": "6"}, {"warehouse": "WH2", "ims_location": "7"}],
     "inventory_statuses": {
         "available": {"counts_for": ["ims", "shopify"]},
         "allocated": {"counts_for": ["ims"]},
+        "picked": {"counts_for": ["ims"]},
+    },
+    "storefronts": {
+        "shopify": {
+            "shop_domain": "s.myshopify.com",
+            "base_url": "http://127.0.0.1:9/",
+            "locations": {"WH1": LOC1, "WH2": LOC2},
+        },
+        "outlet": {"shop_domain": "outlet.myshopify.com", "locations": {"WH1": LOC1}},
     },
     "targets": {
         "ims": {},
         "shopify": {
-            "buffer": 1,
-            "sku_buffers": {"A": 5},
-            "classes": {
-                "mugs": {"buffer": 2, "skus": ["MUG-*", "A"]},
-                "more": {"buffer": 9, "skus": ["MUG-1"]},
-            },
+            "buffer": 2,
+            "sku_buffers": {"MUG-0": 0},
+            "classes": {"mugs": {"buffer": 4, "skus": ["MUG-*"]}},
         },
+        "outlet": {},
     },
-    "locations": [{"warehouse": "WH1", "ims_location": "6"}],
-    "storefronts": {"shopify": {"kind": "shopify", "shop_domain": "x", "locations": {"WH1": LOCATION}}},
 }
 SETTINGS = OracleSettings.from_config_data(CONFIG)
 
 
-def test_storefront_figure_counts_its_statuses_less_its_buffer_per_mapped_location() -> None:
-    state = {
-        "warehouses": {
-            "WH1": {
-                "stock": {
-                    "A": {"available": 10, "allocated": 4},  # SKU buffer wins over the class
-                    "MUG-1": {"available": 10},  # first matching class, not the later one
-                    "B": {"available": 3, "allocated": 7},  # the default buffer
-                    "C": {"available": 0},  # never below zero
-                }
-            },
-            "WH2": {"stock": {"A": {"available": 50}}},  # not mapped to the store
-        }
-    }
-    assert storefront_figures(state, SETTINGS, "shopify") == {
-        ("A", LOCATION): 5,
-        ("MUG-1", LOCATION): 8,
-        ("B", LOCATION): 2,
-        ("C", LOCATION): 0,
-    }
+def _clarus(stock: dict[str, dict[str, dict[str, int]]]) -> dict[str, Any]:
+    return {"warehouses": {wh: {"sequence": 1, "stock": s} for wh, s in stock.items()}}
 
 
-def test_levels_read_from_the_store_for_the_mapped_locations_only() -> None:
-    inventory = {
+def _levels(*levels: tuple[str | None, str, int]) -> dict[str, Any]:
+    return {
         "levels": [
-            {"sku": "A", "location_id": LOCATION, "available": 4},
-            {"sku": "A", "location_id": "gid://shopify/Location/2", "available": 9},
+            {
+                "sku": sku,
+                "inventory_item_id": f"gid://shopify/InventoryItem/{n}",
+                "location_id": loc,
+                "available": available,
+                "on_hand": available,
+                "committed": 0,
+            }
+            for n, (sku, loc, available) in enumerate(levels)
         ]
     }
-    assert shopify_levels(inventory, [LOCATION]) == {("A", LOCATION): 4}
 
 
-def _set(sku: str, to: int, key: str = "k", batch: str = "b", item: str = "i1") -> dict[str, Any]:
-    return {
-        "sku": sku,
-        "inventory_item_id": item,
-        "location_id": LOCATION,
-        "to": to,
-        "at": "t",
-        "idempotency_key": key,
-        "reference_document_uri": batch,
+def test_settings_read_each_storefronts_url_and_locations() -> None:
+    shop, outlet = SETTINGS.storefronts["shopify"], SETTINGS.storefronts["outlet"]
+    assert (shop.base_url, dict(shop.locations)) == ("http://127.0.0.1:9", {"WH1": LOC1, "WH2": LOC2})
+    assert outlet.base_url == "https://outlet.myshopify.com"  # the documented default
+    assert SETTINGS.channel_locations("outlet") == {"WH1": LOC1}
+    assert SETTINGS.channel_locations("ims") == {"WH1": "6", "WH2": "7"}
+
+
+def test_a_storefront_counts_only_its_statuses_minus_its_buffers_at_its_locations() -> None:
+    clarus = _clarus(
+        {
+            "WH1": {
+                "TEA-1": {"available": 10, "allocated": 3, "picked": 2},
+                "MUG-1": {"available": 6},
+                "MUG-0": {"available": 1},
+            },
+            "WH2": {"TEA-1": {"available": 1, "allocated": 9}},
+        }
+    )
+    assert expected_figures(clarus, SETTINGS, "shopify") == {
+        ("TEA-1", LOC1): 8,  # available 10 - buffer 2: allocated and picked are the IMS's, not the store's
+        ("MUG-1", LOC1): 2,  # class buffer 4
+        ("MUG-0", LOC1): 1,  # the SKU's own buffer (0) before its class
+        ("TEA-1", LOC2): 0,  # 1 - 2, never below zero
     }
+    assert expected_figures(clarus, SETTINGS, "ims")[("TEA-1", "6")] == 15
 
 
-def test_a_key_or_a_batch_applied_twice_to_one_level_is_doubled() -> None:
-    assert doubled_sets([_set("A", 1, "k1", "b1"), _set("A", 2, "k2", "b2")]) == []
-    assert len(doubled_sets([_set("A", 1, "k1", "b1"), _set("A", 1, "k1", "b1")])) == 1
-    assert len(doubled_sets([_set("A", 1, "k1", "b1"), _set("A", 1, "k2", "b1")])) == 1
-    # One batch sets many levels once each.
-    assert doubled_sets([_set("A", 1, "k1", "b1", "i1"), _set("B", 1, "k1", "b1", "i2")]) == []
-
-
-def _movement(sequence: int, sku: str, **balances: int) -> dict[str, Any]:
-    return {
-        "type": "inventory.movement",
-        "data": {
-            "warehouse_id": "WH1",
-            "sequence": sequence,
-            "sku": sku,
-            "balances": [{"status": s, "quantity": q} for s, q in balances.items()],
-        },
+def test_storefront_drift_compares_available_per_sku_and_location_gid() -> None:
+    clarus = _clarus({"WH1": {"TEA-1": {"available": 10}, "NOVAR-1": {"available": 5}}, "WH2": {}})
+    inventory = _levels(
+        ("TEA-1", LOC1, 8),  # right
+        ("TEA-1", LOC2, 3),  # the warehouse holds none at WH2: should show 0
+        ("OLD-1", LOC1, 0),  # never held: 0 is right
+        ("TEA-1", "gid://shopify/Location/99", 50),  # a location the hub does not feed
+        (None, LOC1, 7),  # a variant without a SKU
+    )
+    assert storefront_figures(inventory, {LOC1, LOC2}) == {
+        ("TEA-1", LOC1): 8,
+        ("TEA-1", LOC2): 3,
+        ("OLD-1", LOC1): 0,
     }
-
-
-def test_history_is_the_figure_after_each_movement() -> None:
-    events = [
-        _movement(3, "B", allocated=2),  # not counted: the figure stays
-        _movement(1, "B", available=5),
-        _movement(2, "B", available=4, allocated=1),
-        _movement(4, "X", available=1),
-        "{not json",  # poison events, as the feed lists them
-        {"type": "inventory.movement", "data": {"sequence": 5, "sku": "B"}},
-        {"type": "inventory.movement", "data": "x"},
-    ]
-    history = figure_history(events, "WH1", frozenset({"available"}), lambda sku: 1)
-    assert history["B"] == [(0, 0), (1, 4), (2, 3), (3, 3)]
-
-
-HISTORY = {"A": [(0, 0), (1, 5), (2, 7), (3, 5), (4, 9)]}
-
-
-def test_sets_in_warehouse_order_are_not_stale_even_when_a_figure_repeats() -> None:
-    stale, unmatched = stale_sets(HISTORY, [_set("A", 5), _set("A", 7), _set("A", 5), _set("A", 9)])
-    assert (stale, unmatched) == ([], 0)
-    # Skipping versions (coalesced) is fine; 5 after 7 is v3's figure.
-    assert stale_sets(HISTORY, [_set("A", 7), _set("A", 5)]) == ([], 0)
-
-
-def test_an_older_figure_after_a_newer_one_is_stale() -> None:
-    stale, _ = stale_sets(HISTORY, [_set("A", 9), _set("A", 7)])
-    assert len(stale) == 1
-
-
-def test_a_figure_the_warehouse_never_had_is_unmatched_not_stale() -> None:
-    assert stale_sets(HISTORY, [_set("A", 42)]) == ([], 1)
-
-
-@given(st.lists(st.integers(0, 4), max_size=12))
-def test_any_writes_in_version_order_are_never_stale(versions: list[int]) -> None:
-    figures = dict(HISTORY["A"])
-    writes = [_set("A", figures[v]) for v in sorted(versions)]
-    assert stale_sets(HISTORY, writes)[0] == []
+    found = storefront_drift(clarus, inventory, SETTINGS, "shopify")
+    # NOVAR-1 has no variant in the store: the hub's unknown_sku, not drift.
+    assert (found.keys, found.units, found.examples) == (1, 3, [("TEA-1", LOC2, 0, 3)])
+    edited = _levels(("TEA-1", LOC1, 11), ("TEA-1", LOC2, 0))
+    assert storefront_drift(clarus, edited, SETTINGS, "shopify").examples == [("TEA-1", LOC1, 8, 11)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,17 +23,30 @@ from stockbridge.api.limits import BodySizeLimit
 from stockbridge.config import Config
 from stockbridge.connectors.clarus import signature
 from stockbridge.connectors.clarus.wire import INBOX_KIND, SOURCE, parse_event
-from stockbridge.domain.inbound import UnusableEvent
+from stockbridge.connectors.shopify import webhooks as shopify_webhooks
+from stockbridge.connectors.shopify.wire import UnusablePayloadError
+from stockbridge.domain.inbound import STOREFRONT_ORDER, STOREFRONT_ORDER_EDITED, UnusableEvent
+from stockbridge.domain.storefront_orders import StorefrontOrder
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.schedule import SCHEDULED_JOBS, last_runs, run_soon
 from stockbridge.flows.poison import BAD_WEBHOOK, reject_unusable
-from stockbridge.store import fulfilment_repo, inbox_repo, orders_repo, outbox_repo, targets_repo
+from stockbridge.store import (
+    fulfilment_repo,
+    inbox_repo,
+    orders_repo,
+    outbox_repo,
+    storefront_repo,
+    targets_repo,
+)
 from stockbridge.store.bookkeeping import count_open_exceptions, raise_exception, read_counters
 from stockbridge.store.inbox_repo import InboundEvent
 from stockbridge.store.tokens_repo import Role
 
 log = logging.getLogger("stockbridge.api")
+
+_SHOPIFY_ID = shopify_webhooks.WEBHOOK_ID_HEADER
+_MAX_EVENT_ID = 160  # inbox.event_id holds 200; Shopify's ids are UUIDs
 
 
 def create_app(
@@ -44,8 +57,11 @@ def create_app(
     clarus_webhook_secret: str,
     on_stored: Callable[[], None] | None = None,
     collectors: Sequence[Collector] = (),
+    storefront_webhook_secrets: Mapping[str, str] | None = None,
 ) -> Starlette:
     secret = clarus_webhook_secret.encode()
+    # Each storefront's webhook secret, by channel name (from the environment: engine/connect.py).
+    store_secrets = {name: value.encode() for name, value in (storefront_webhook_secrets or {}).items()}
     tolerance_s = config.connectors.clarus.webhook_tolerance_s
     writer = GroupCommitWriter(engine, clock, on_stored)
     require = guard(engine)
@@ -96,17 +112,60 @@ def create_app(
         stored.inc()
         return Response(b'{"received":%s}' % json.dumps(event.id).encode(), media_type="application/json")
 
-    async def reject(request: Request, body: bytes, reason: str) -> Response:
+    async def shopify_webhook(request: Request) -> Response:
+        """A storefront's order webhook: verified with that store's secret, stored raw under the
+        channel's name (its connector parses it again when the fold reads it), de-duplicated by
+        X-Shopify-Webhook-Id. Shopify retries what is not answered 2xx within 5 s."""
+        channel = request.path_params["channel"]
+        store_secret = store_secrets.get(channel)
+        if channel not in config.storefronts or store_secret is None:
+            return JSONResponse({"error": f"no storefront named {channel!r}"}, status_code=404)
+        body = await request.body()
+        try:
+            delivery = shopify_webhooks.read_delivery(store_secret, request.headers, body)
+        except shopify_webhooks.WebhookVerificationError:
+            webhooks.labels(channel, "bad_signature").inc()
+            return JSONResponse({"error": "invalid or missing X-Shopify-Hmac-Sha256"}, status_code=401)
+        except UnusablePayloadError as exc:
+            return await reject(request, body, str(exc), source=channel, id_header=_SHOPIFY_ID)
+        if len(delivery.dedupe_key) > _MAX_EVENT_ID:
+            reason = f"{_SHOPIFY_ID} is longer than {_MAX_EVENT_ID} characters"
+            return await reject(request, body, reason, source=channel, id_header=_SHOPIFY_ID)
+        if delivery.topic not in shopify_webhooks.ORDER_TOPICS:
+            webhooks.labels(channel, "ignored").inc()  # a topic the hub does not fold
+            return JSONResponse({"ignored": delivery.topic})
+        try:
+            parsed = shopify_webhooks.parse_order_event(channel, delivery.topic, body)
+        except UnusablePayloadError as exc:
+            return await reject(request, body, str(exc), source=channel, id_header=_SHOPIFY_ID)
+        kind = STOREFRONT_ORDER if isinstance(parsed, StorefrontOrder) else STOREFRONT_ORDER_EDITED
+        try:
+            await writer.store(InboundEvent(channel, delivery.dedupe_key, kind, body.decode()))
+        except Exception:
+            log.exception("could not store webhook %s", delivery.dedupe_key)
+            webhooks.labels(channel, "store_failed").inc()
+            return JSONResponse({"error": "not stored, retry"}, status_code=503)
+        webhooks.labels(channel, "stored").inc()
+        return JSONResponse({"received": delivery.dedupe_key})
+
+    async def reject(
+        request: Request,
+        body: bytes,
+        reason: str,
+        *,
+        source: str = SOURCE,
+        id_header: str = signature.EVENT_ID_HEADER,
+    ) -> Response:
         """Signed but unusable: answer with the reason and keep it for inspection as an exception."""
-        webhooks.labels(SOURCE, "unusable").inc()
-        claimed = request.headers.get(signature.EVENT_ID_HEADER)
+        webhooks.labels(source, "unusable").inc()
+        claimed = request.headers.get(id_header)
         await in_transaction(
             engine,
             lambda c: reject_unusable(
                 c,
                 config,
                 clock.now(),
-                source=SOURCE,
+                source=source,
                 claimed_id=claimed,
                 body=body,
                 reason=reason,
@@ -141,6 +200,8 @@ def create_app(
                 "batches": outbox_repo.batches_by_state(connection),
                 "orders": orders_repo.counts_by_state(connection),
                 "order_commands": orders_repo.commands_by_state(connection),
+                "storefront_orders": storefront_repo.counts_by_state(connection),
+                "storefront_order_commands": storefront_repo.commands_by_state(connection),
                 "shipments": fulfilment_repo.counts_by_state(connection),
                 "fulfilment_commands": fulfilment_repo.commands_by_state(connection),
                 "open_exceptions": count_open_exceptions(connection),
@@ -174,6 +235,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/webhooks/clarus", clarus_webhook, methods=["POST"]),
+            Route("/webhooks/shopify/{channel}", shopify_webhook, methods=["POST"]),
             Route("/health", liveness),
             Route("/admin/status", require(Role.VIEWER, status)),
             Route("/metrics", require(Role.VIEWER, metrics)),

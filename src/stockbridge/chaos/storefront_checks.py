@@ -18,8 +18,9 @@ from typing import Any
 from stockbridge.chaos.checks import ChannelResult, CheckContext, register
 from stockbridge.oracle import OracleSettings
 from stockbridge.oracle.read import clarus_events
-from stockbridge.oracle.stock import drift
-from stockbridge.oracle.storefront import figure_history, judge_writes, shopify_levels, storefront_figures
+from stockbridge.oracle.stock import drift, expected_figures
+from stockbridge.oracle.storefront import storefront_figures
+from stockbridge.oracle.storefront_writes import figure_history, judge_writes
 
 
 def _get(context: CheckContext, url: str) -> Any:
@@ -30,10 +31,10 @@ def _get(context: CheckContext, url: str) -> Any:
 
 def storefront_stock(context: CheckContext, channel: str, store_url: str) -> ChannelResult:
     settings = OracleSettings.from_config_data(context.config.model_dump())
-    locations = settings.storefront_locations.get(channel, {})
+    locations = settings.channel_locations(channel)
     state = _get(context, f"{context.clarus_url}/_control/state")
-    expected = storefront_figures(state, settings, channel)
-    shown = shopify_levels(_get(context, f"{store_url}/_control/inventory"), locations.values())
+    expected = expected_figures(state, settings, channel)
+    shown = storefront_figures(_get(context, f"{store_url}/_control/inventory"), set(locations.values()))
     mutations = _get(context, f"{store_url}/_control/mutations")["mutations"]
     reached: dict[tuple[str, str], set[int]] = defaultdict(set)
     for m in mutations:

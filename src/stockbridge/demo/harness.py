@@ -14,7 +14,7 @@ import httpx
 from stockbridge.config import Config
 from stockbridge.engine.clock import SystemClock
 from stockbridge.engine.runtime import serve
-from stockbridge.oracle import OracleSettings, ims_drift, read_stock
+from stockbridge.oracle import OracleSettings, channel_drift, ims_drift, read_stock
 from stockbridge.store import tokens_repo
 from stockbridge.store.db import make_engine, upgrade
 from stockbridge.store.tokens_repo import Role
@@ -101,10 +101,14 @@ def oracle_settings(config: Config) -> OracleSettings:
     return OracleSettings.from_config_data(config.model_dump())
 
 
-def measure_drift(clarus_url: str, ims_url: str, config: Config) -> tuple[int, int]:
-    """(SKU and location pairs whose IMS on-hand differs from WMS truth, units of difference),
-    judged by the oracle from the simulators' own state."""
+def measure_drift(clarus_url: str, ims_url: str, config: Config, channel: str = "ims") -> tuple[int, int]:
+    """(SKU and location pairs whose figure in `channel` differs from WMS truth, units of
+    difference), judged by the oracle from the simulators' own state: the IMS's on-hand, or a
+    storefront's `available` read from the Shopify simulator at the store's configured base URL."""
     with httpx.Client(timeout=60) as http:
+        if channel != "ims":
+            found = channel_drift(http, clarus_url, ims_url, oracle_settings(config), channel)
+            return found.keys, found.units
         clarus_state, ims_state = read_stock(http, clarus_url, ims_url)
     found = ims_drift(clarus_state, ims_state, oracle_settings(config))
     return found.keys, found.units

@@ -20,6 +20,14 @@ WAREHOUSE_ORDER_STATUS = "order.status_changed"  # the warehouse moved one of ou
 WAREHOUSE_ORDER_UPDATED = "order.updated"  # the warehouse changed one of our orders
 SHIPMENT_DESPATCHED = "shipment.despatched"  # a parcel (part of an order) left the warehouse
 SALES_ORDER = "ims.sales_order"  # a version of an IMS sales order (stored by the hub's poll)
+# A storefront's order webhook (orders/create, updated, paid, cancelled): the order as the store sent
+# it, stored under the storefront's channel name as its source; its connector parses it.
+STOREFRONT_ORDER = "storefront.order"
+# A storefront's `orders/edited` webhook: says an order changed, not how (the catch-up query reads it).
+STOREFRONT_ORDER_EDITED = "storefront.order_edited"
+# A version of a storefront order read by the hub's catch-up query (the hub's own JSON).
+STOREFRONT_ORDER_VERSION = "storefront.order_version"
+STOREFRONT_KINDS = frozenset({STOREFRONT_ORDER, STOREFRONT_ORDER_EDITED, STOREFRONT_ORDER_VERSION})
 
 STOCK_KINDS = frozenset({STOCK_MOVEMENT, STOCK_SNAPSHOT})
 WAREHOUSE_ORDER_KINDS = frozenset({WAREHOUSE_ORDER_STATUS, WAREHOUSE_ORDER_UPDATED})
@@ -70,3 +78,12 @@ class SnapshotPage:
     rows: int
     next_cursor: str | None
     as_of_sequence: int | None  # where the warehouse's events feed stood when the snapshot was taken
+
+
+@dataclass(frozen=True, slots=True)
+class StorefrontOrderChanged:
+    """A storefront says one of its orders changed without sending it (Shopify's `orders/edited`):
+    the hub reads the order as it now is by its catch-up query."""
+
+    channel: str
+    order_id: str

@@ -29,7 +29,11 @@ from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
 from stockbridge.connectors.netsuite.products import NetSuiteProducts
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 from stockbridge.connectors.netsuite.stock import ImsStock, ItemDirectory, SuiteQLItems
-from stockbridge.connectors.shopify import ShopifyClient, ShopifyStock
+from stockbridge.connectors.netsuite.storefront_orders import NetSuiteStorefrontOrders
+from stockbridge.connectors.shopify.client import ShopifyClient
+from stockbridge.connectors.shopify.inbound import ShopifyInbound
+from stockbridge.connectors.shopify.orders import ShopifyOrders
+from stockbridge.connectors.shopify.stock import ShopifyStock
 from stockbridge.flows.ports import StockChannel
 
 
@@ -42,8 +46,22 @@ class Connections:
     clarus_webhook_secret: str
     # Every stock channel by name: "ims" first, then each storefront under its key in storefronts:.
     stock_channels: dict[str, StockChannel] = field(default_factory=dict)
-    # Each storefront's GraphQL client by channel name (the stock channel and, later, its orders).
+    # Each storefront's Admin API client (its stock channel's and its orders') and webhook secret,
+    # by channel name.
     storefronts: dict[str, ShopifyClient] = field(default_factory=dict)
+    storefront_secrets: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def storefront_inbound(self) -> dict[str, ShopifyInbound]:
+        return {name: ShopifyInbound(name) for name in self.storefront_secrets}
+
+    @property
+    def storefront_orders(self) -> dict[str, ShopifyOrders]:
+        return {name: ShopifyOrders(client, name) for name, client in self.storefronts.items()}
+
+    @property
+    def ims_storefront_orders(self) -> NetSuiteStorefrontOrders:
+        return NetSuiteStorefrontOrders(self.ims)
 
     @property
     def clarus_orders(self) -> ClarusOrders:
@@ -159,4 +177,7 @@ def connect(
         clarus_webhook_secret=secret(clarus.webhook_secret_env, env),
         stock_channels=channels,
         storefronts=storefronts,
+        storefront_secrets={
+            name: secret(store.webhook_secret_env, env) for name, store in config.storefronts.items()
+        },
     )

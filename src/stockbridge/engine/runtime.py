@@ -21,7 +21,7 @@ from stockbridge.engine.ims_items import StoredImsItems
 from stockbridge.engine.schedule import run_soon
 from stockbridge.engine.worker import Worker
 from stockbridge.logs import get_logger
-from stockbridge.monitor.connector_health import LimiterMetrics
+from stockbridge.monitor.connector_health import LimiterMetrics, StorefrontMetrics
 from stockbridge.store.db import make_engine, upgrade
 
 T = TypeVar("T")
@@ -106,9 +106,11 @@ async def serve(
                 config=config,
                 clock=clock,
                 clarus_webhook_secret=connections.clarus_webhook_secret,
+                storefront_webhook_secrets=connections.storefront_secrets,
                 on_stored=worker.wake if workers else None,
                 collectors=[
-                    LimiterMetrics({"ims": connections.ims_limiter, "clarus": connections.clarus_limiter})
+                    LimiterMetrics({"ims": connections.ims_limiter, "clarus": connections.clarus_limiter}),
+                    StorefrontMetrics(connections.storefronts),
                 ]
                 if workers
                 else [],

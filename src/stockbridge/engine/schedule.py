@@ -12,8 +12,10 @@ from stockbridge.store.sql import insert_for
 
 SCHEDULED_JOBS = frozenset(
     {
+        "storefront_orders_poll",
         "item_refresh",
         "blocked_refresh",
+        "storefront_refresh",
         "full_sync",
         "events_poll",
         "drift_check",

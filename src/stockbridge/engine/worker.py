@@ -20,12 +20,14 @@ from sqlalchemy import Connection, Engine
 from stockbridge.config import IMS_CHANNEL_NAME, Config
 from stockbridge.connectors.errors import ConnectorError
 from stockbridge.connectors.notify import make_notifier
+from stockbridge.connectors.shopify.stock import as_channel
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.config_source import ConfigSource
 from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.ims_items import refresh_items
 from stockbridge.engine.schedule import claim_run, record_run, run_soon
+from stockbridge.flows.blocked import recheck_blocked
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.flows.fulfilment_sync import FulfilmentSender, verify_tracking
@@ -34,6 +36,8 @@ from stockbridge.flows.orders import OrderFolder
 from stockbridge.flows.poison import requeue
 from stockbridge.flows.stock_push import StockPusher
 from stockbridge.flows.stock_sync import full_sync, poll_events
+from stockbridge.flows.storefront_orders import ImsRoute
+from stockbridge.flows.storefront_sync import StorefrontOrderSender, poll_storefront_orders
 from stockbridge.flows.subscriptions import check_subscription
 from stockbridge.logs import get_logger
 from stockbridge.monitor.connector_health import ConnectorHealth
@@ -53,10 +57,12 @@ _JOB_SYSTEM = {
     "fulfilment_verify": "ims",
     "item_refresh": "ims",
     "blocked_refresh": "ims",
+    "storefront_refresh": "hub",  # each store's part counts under its channel (_storefront_part)
     "drift_check": "ims",
     "full_sync": "clarus",
     "events_poll": "clarus",
     "subscriptions_check": "clarus",
+    "storefront_orders_poll": "hub",  # each store's part counts under its channel (_storefront_part)
 }
 _ERROR_PAUSE_S = 1.0
 
@@ -99,6 +105,7 @@ class Worker:
         # batch in flight does not hold the others back.
         self.push_wakes = {name: asyncio.Event() for name in connections.stock_channels}
         self.command_wake = asyncio.Event()
+        self.storefront_wake = asyncio.Event()
         self.fulfilment_wake = asyncio.Event()
         self.fulfilments = FulfilmentSender(
             engine=engine,
@@ -119,6 +126,14 @@ class Worker:
             rng=rng,
             # A created order may release parked shipments.
             on_answered=self.fulfilment_wake.set,
+        )
+        self.storefront_orders = StorefrontOrderSender(
+            engine=engine,
+            config=lambda: self.config,
+            ims=connections.ims_storefront_orders,
+            clock=clock,
+            worker_id=self.worker_id,
+            rng=rng,
         )
         self.pushers = {
             name: StockPusher(
@@ -147,13 +162,21 @@ class Worker:
         def fold(connection: Connection) -> int:
             entries = inbox_repo.claim_pending(connection, limit)
             if entries:
-                fold_inbox(connection, entries, self.config, now, formats=self.connections.clarus_inbound)
+                fold_inbox(
+                    connection,
+                    entries,
+                    self.config,
+                    now,
+                    formats=self.connections.clarus_inbound,
+                    storefronts=self.connections.storefront_inbound,
+                )
             return len(entries)
 
         folded = await in_transaction(self.engine, fold)
         if folded:
             self._wake_pushers()
             self.command_wake.set()
+            self.storefront_wake.set()
             self.fulfilment_wake.set()
         if 0 < folded < limit:
             # Let the next group gather: one fold of many events costs far less than many folds of
@@ -169,6 +192,7 @@ class Worker:
                 for name in self.pushers
             ),
             self._loop("commands", self.commands.run_cycle, self.command_wake, stop),
+            self._loop("storefront_orders", self.storefront_orders.run_cycle, self.storefront_wake, stop),
             self._loop("fulfilment", self.fulfilments.run_cycle, self.fulfilment_wake, stop),
             self._schedule_loop(stop),
         ]
@@ -241,6 +265,10 @@ class Worker:
             )
             if blocked:
                 await refresh_items(self.engine, conn.ims, conn.ims_limiter, blocked)
+        elif job == "storefront_refresh":
+            for name, stock in conn.stock_channels.items():
+                if name != IMS_CHANNEL_NAME:
+                    await self._storefront_part(name, recheck_blocked(self.engine, stock))
         elif job == "full_sync":
             for mapping in self.config.locations:
                 await full_sync(
@@ -255,6 +283,12 @@ class Worker:
                 await poll_events(self.engine, conn.clarus_stock, mapping.warehouse, self.config, self.clock)
         elif job == "drift_check":
             await check_drift(self.engine, conn.stock_channels.values(), self.config, self.clock)
+        elif job == "storefront_orders_poll":
+            feeds = conn.storefront_orders
+            for channel, store in self.config.storefronts.items():
+                if channel in feeds:
+                    poll = poll_storefront_orders(self.engine, channel, feeds[channel], store, self.clock)
+                    await self._storefront_part(channel, poll)
         elif job == "orders_poll":
             await poll_sales_orders(self.engine, conn.ims_orders, self.clock)
         elif job == "product_sync":
@@ -280,6 +314,7 @@ class Worker:
                 folder = OrderFolder(connection, self.config, now)
                 if job == "revalidate_held":
                     folder.revalidate_held()
+                    ImsRoute(connection, self.config, now).revalidate_held()
                 else:
                     folder.check_stalled()
 
@@ -291,13 +326,27 @@ class Worker:
         self.fold_wake.set()
         self._wake_pushers()
         self.command_wake.set()
+        self.storefront_wake.set()
         self.fulfilment_wake.set()
+
+    async def _storefront_part(self, channel: str, work: Awaitable[object]) -> None:
+        """One store's share of a job. Its failure names the store's channel (whatever system the
+        connector named) and its success clears that channel in connector health."""
+        try:
+            await work
+        except ConnectorError as exc:
+            as_channel(exc, channel)
+            raise
+        await self.health.succeeded(channel)
 
     def _jobs(self) -> list[tuple[str, float]]:
         s, o = self.config.schedules, self.config.orders
         return [
             ("item_refresh", s.item_refresh_s),
             ("blocked_refresh", BLOCKED_REFRESH_S),
+            # Storefront SKUs blocked as unknown or unusable, read again (each read costs the
+            # store's budget, so at the item refresh's pace, not the IMS's 5 s).
+            *([("storefront_refresh", s.item_refresh_s)] if self.config.storefronts else []),
             ("full_sync", s.full_sync_s),
             ("events_poll", s.events_poll_s),
             ("drift_check", s.drift_check_s),
@@ -307,6 +356,11 @@ class Worker:
             ("order_checks", ORDER_CHECKS_S),
             ("fulfilment_checks", self.config.fulfilment.checks_s),
             ("fulfilment_verify", self.config.fulfilment.verify_s),
+            *(
+                [("storefront_orders_poll", min(st.orders_poll_s for st in self.config.storefronts.values()))]
+                if self.config.storefronts
+                else []
+            ),
             *(
                 [("subscriptions_check", s.subscriptions_check_s)]
                 if self.config.hub.register_webhooks

@@ -11,15 +11,23 @@ rate limit inside: no flow holds a limiter.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from stockbridge.domain.bundles import KitMember
 from stockbridge.domain.fulfilment import Shipment, ShipmentNotice
-from stockbridge.domain.inbound import FeedItem, SnapshotPage, WarehouseOrderStatus
+from stockbridge.domain.inbound import (
+    FeedItem,
+    SnapshotPage,
+    StorefrontOrderChanged,
+    WarehouseOrderStatus,
+)
 from stockbridge.domain.order_state import Outcome
 from stockbridge.domain.orders import SalesOrder, WmsOrder
 from stockbridge.domain.product_master import ItemRecord
 from stockbridge.domain.stock import StockBalance, StockMovement
+from stockbridge.domain.storefront_orders import StorefrontOrder
+from stockbridge.domain.storefront_routing import ImsOrderRequest, ImsOrderResult
 from stockbridge.domain.subscriptions import Subscription
 
 
@@ -144,3 +152,34 @@ class CustomerNotifier(Protocol):
     """Tells the customer a parcel is on its way, idempotently by shipment id."""
 
     async def shipment_sent(self, notice: ShipmentNotice) -> None: ...
+
+
+class StorefrontFormats(Protocol):
+    """Reads what one storefront sent (its order webhooks, as the inbox stored them) into domain
+    types; raises `UnusableEvent` with the reason when the content is unusable."""
+
+    def order(self, payload: str) -> StorefrontOrder:
+        """An order webhook's body (orders/create, updated, paid, cancelled): the order as it was then."""
+        ...
+
+    def order_changed(self, payload: str) -> StorefrontOrderChanged:
+        """An `orders/edited` body: which order changed."""
+        ...
+
+
+class StorefrontOrderFeed(Protocol):
+    """A storefront's orders, for the catch-up query after missed webhooks."""
+
+    async def updated_since(self, since: datetime) -> list[StorefrontOrder]:
+        """Every order updated at or after `since`, oldest change first."""
+        ...
+
+
+class ImsStorefrontOrders(Protocol):
+    """The IMS as the place a storefront order goes first (orders_route: ims)."""
+
+    async def put_storefront_order(self, request: ImsOrderRequest) -> ImsOrderResult:
+        """Make the IMS sales order with `request.external_id` match the request: created once (a
+        retry finds the one made before by its external id), else edited (lines changed, closed or
+        added; every line closed for a cancellation)."""
+        ...

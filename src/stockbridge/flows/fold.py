@@ -12,7 +12,7 @@ whole batch back as before, to be folded again later: setting entries aside for 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -21,11 +21,16 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from stockbridge.config import Config
-from stockbridge.domain.inbound import ORDER_KINDS, STOCK_KINDS, UnusableEvent
-from stockbridge.flows.edge_ports import InboundFormats
+from stockbridge.domain.inbound import ORDER_KINDS, STOCK_KINDS, STOREFRONT_KINDS, UnusableEvent
+from stockbridge.flows.edge_ports import InboundFormats, StorefrontFormats
 from stockbridge.flows.inventory import StockEntry, fold_stock, parse_stock_entry
 from stockbridge.flows.orders import OrderEntry, fold_orders, parse_order_entry
 from stockbridge.flows.poison import set_aside
+from stockbridge.flows.storefront_orders import (
+    StorefrontEntry,
+    fold_storefront_orders,
+    parse_storefront_entry,
+)
 from stockbridge.store import inbox_repo
 from stockbridge.store.inbox_repo import InboxEntry
 
@@ -51,12 +56,15 @@ def fold_inbox(
     now: datetime,
     *,
     formats: InboundFormats,
+    storefronts: Mapping[str, StorefrontFormats] | None = None,
 ) -> FoldReport:
     """Fold claimed entries; those that cannot be folded are set aside. Caller owns the transaction.
 
-    `formats` is the warehouse connector's reader of what it sent (the inbox keeps payloads raw)."""
+    `formats` is the warehouse connector's reader of what it sent (the inbox keeps payloads raw);
+    `storefronts` each storefront connector's, by channel name (an entry's source)."""
     stock: list[tuple[InboxEntry, StockEntry]] = []
     orders: list[tuple[InboxEntry, OrderEntry]] = []
+    store_orders: list[tuple[InboxEntry, StorefrontEntry]] = []
     failures: Failures = []
     for entry in entries:
         try:
@@ -64,6 +72,8 @@ def fold_inbox(
                 stock.append((entry, parse_stock_entry(entry, formats)))
             elif entry.kind in ORDER_KINDS:
                 orders.append((entry, parse_order_entry(entry.kind, entry.payload, formats)))
+            elif entry.kind in STOREFRONT_KINDS:
+                store_orders.append((entry, parse_storefront_entry(entry, storefronts or {})))
             else:
                 failures.append((entry, f"no flow folds inbox entries of kind {entry.kind!r}"))
         except UnusableEvent as exc:
@@ -74,7 +84,13 @@ def fold_inbox(
         inbox_repo.mark_processed(c, [entry.id for entry, _ in group], now)
 
     failures += fold_isolating(connection, stock, lambda c, g: fold_stock(c, [p for _, p in g], config, now))
+
+    def fold_storefront_group(c: Connection, group: Sequence[tuple[InboxEntry, StorefrontEntry]]) -> None:
+        fold_storefront_orders(c, [parsed for _, parsed in group], config, now)
+        inbox_repo.mark_processed(c, [entry.id for entry, _ in group], now)
+
     failures += fold_isolating(connection, orders, fold_order_group)
+    failures += fold_isolating(connection, store_orders, fold_storefront_group)
     set_aside(connection, config, now, failures)
     return FoldReport(folded=len(entries) - len(failures), set_aside=len(failures))
 

@@ -47,6 +47,11 @@ class FulfilmentFolder:
         order = orders_repo.get_order(self.connection, reference=shipment.reference, lock=True)
         if order is None or order.sent is None:
             return  # stays parked: the order arrives later (or was never released)
+        if order.channel != "ims":
+            # A storefront order sent straight to Clarus has no IMS order to fulfil: its despatches
+            # go back to the storefront (the storefront fulfilment flow), never to an Item Fulfilment.
+            bump(self.connection, "fulfilment.storefront_direct")
+            return
         lines: dict[int, int] | None = None
         if order.order.status == CANCELLED:
             decision = on_shipment(True, 0, order_cancelled=True)
@@ -153,7 +158,7 @@ class FulfilmentFolder:
             self.evaluate(record)
         waited = self.now - timedelta(seconds=settings.park_alert_after_s)
         for record in fulfilment_repo.shipments_in(self.connection, [ShipmentState.PARKED]):
-            if record.state_since < waited:
+            if record.state_since < waited and not self._storefront_direct(record.shipment.reference):
                 self._raise(
                     "fulfilment_waiting_for_order",
                     record.shipment,
@@ -173,7 +178,7 @@ class FulfilmentFolder:
         settled_before = self.now - timedelta(seconds=settings.stall_after_s)
         for record in orders_repo.orders_in(self.connection, [OrderState.COMPLETE, OrderState.LOCKED]):
             expected = settings.status_map.get(record.wms_status or "")
-            if expected is None or record.state_since > settled_before:
+            if expected is None or record.state_since > settled_before or record.channel != "ims":
                 continue
             shipped = fulfilment_repo.shipments_of(self.connection, record.order.reference)
             if any(s.state in (ShipmentState.PARKED, ShipmentState.IF_PENDING) for s in shipped):
@@ -191,6 +196,11 @@ class FulfilmentFolder:
                 )
             else:
                 resolve_exceptions(self.connection, "status_drift", [entity])
+
+    def _storefront_direct(self, reference: str) -> bool:
+        """The order is a storefront's sent straight to Clarus (no IMS order to fulfil)."""
+        order = orders_repo.get_order(self.connection, reference=reference)
+        return order is not None and order.channel != "ims"
 
     def _raise(self, kind: str, shipment: Shipment, detail: str) -> None:
         raise_exception(

@@ -113,30 +113,37 @@ class OrderFolder:
             self._context = load_context(self.connection, self.config)
         return self._context
 
-    def fold_sales_order(self, order: SalesOrder) -> None:
+    def fold_sales_order(self, order: SalesOrder, channel: str = "ims") -> None:
+        """Fold a version of an order: the IMS's, or a storefront's sent straight to Clarus (`channel`
+        names the storefront; its order's status is its financial status, or CANCELLED)."""
         version = orders_repo.order_version(order)
         record = orders_repo.get_order(self.connection, ims_id=order.ims_id, lock=True)
         if record is not None and not _is_newer(version, record.ims_version):
             bump(self.connection, "orders.versions_ignored")
             return
         if record is None:
-            record = OrderRecord(order, version, OrderState.WAITING, (), None, None, None, self.now)
+            record = OrderRecord(order, version, OrderState.WAITING, (), None, None, None, self.now, channel)
         else:
             record = replace(record, order=order, ims_version=version)
         self.redecide(record)
 
     def redecide(self, record: OrderRecord) -> OrderRecord:
-        requested = self._as_requested_by_hand(record.order)
+        requested = self._as_requested_by_hand(record.order) if record.channel == "ims" else record.order
         prepared = prepare(requested, self.context)
         decision = decide(
             record.state,
             requested,
             prepared,
             record.sent,
-            self.context.release_statuses,
+            self._release_statuses(record.channel),
             wms_status=record.wms_status,
         )
         return self.apply(record, decision, prepared)
+
+    def _release_statuses(self, channel: str) -> frozenset[str]:
+        """IMS orders go at the IMS statuses configured; a storefront's at its financial statuses."""
+        store = self.config.storefronts.get(channel)
+        return self.context.release_statuses if store is None else store.release_financial_statuses
 
     def _as_requested_by_hand(self, order: SalesOrder) -> SalesOrder:
         """The order with only the fulfilments made by hand in the IMS counted as fulfilled: what the

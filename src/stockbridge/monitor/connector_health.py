@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from stockbridge.config import Config
 from stockbridge.connectors.errors import ConnectorError
 from stockbridge.connectors.http import RateLimiter
+from stockbridge.connectors.shopify import ShopifyClient
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.store.bookkeeping import raise_exception, resolve_exceptions
@@ -80,3 +81,33 @@ class LimiterMetrics(Collector):
             calls.add_metric([system], limiter.calls)
             refusals.add_metric([system], limiter.refusals)
         yield from (rate, calls, refusals)
+
+
+class StorefrontMetrics(Collector):
+    """Each storefront's GraphQL calls, THROTTLED answers met, time spent waiting for its cost
+    bucket and the bucket's level as the hub sees it, by channel name, read at scrape time."""
+
+    def __init__(self, clients: Mapping[str, ShopifyClient]) -> None:
+        self._clients = dict(clients)
+
+    def collect(self) -> Iterator[Metric]:
+        calls = CounterMetricFamily("stockbridge_store_api_calls", "GraphQL calls sent", labels=["channel"])
+        throttled = CounterMetricFamily(
+            "stockbridge_store_api_throttled", "THROTTLED answers met (each waited out)", labels=["channel"]
+        )
+        waited = CounterMetricFamily(
+            "stockbridge_store_api_waited_seconds",
+            "Time spent waiting for the cost bucket",
+            labels=["channel"],
+        )
+        level = GaugeMetricFamily(
+            "stockbridge_store_api_bucket_points",
+            "Points in the cost bucket now, as last reported",
+            labels=["channel"],
+        )
+        for channel, client in sorted(self._clients.items()):
+            calls.add_metric([channel], client.calls)
+            throttled.add_metric([channel], client.throttled)
+            waited.add_metric([channel], client.waited_s)
+            level.add_metric([channel], client.bucket_level())
+        yield from (calls, throttled, waited, level)

@@ -11,7 +11,7 @@ from stockbridge.oracle.catalog import Catalog, warehouse_sku
 from stockbridge.oracle.fulfilments import FulfilmentReport, check_fulfilments
 from stockbridge.oracle.orders import Expected, OrderReport, check_orders, expected_order
 from stockbridge.oracle.read import Truth, read_stock, read_truth
-from stockbridge.oracle.settings import OracleSettings, SkuSettings, TargetSettings
+from stockbridge.oracle.settings import OracleSettings, SkuSettings, StoreSettings, TargetSettings
 from stockbridge.oracle.stock import (
     Drift,
     adjustments_off_target,
@@ -21,13 +21,18 @@ from stockbridge.oracle.stock import (
     ims_figures,
 )
 from stockbridge.oracle.storefront import (
+    channel_drift,
+    check_storefront_orders,
+    read_storefront,
+    storefront_drift,
+    storefront_figures,
+)
+from stockbridge.oracle.storefront_writes import (
     WriteReport,
     doubled_sets,
     figure_history,
     judge_writes,
-    shopify_levels,
     stale_sets,
-    storefront_figures,
 )
 
 __all__ = [
@@ -38,12 +43,15 @@ __all__ = [
     "OracleSettings",
     "OrderReport",
     "SkuSettings",
+    "StoreSettings",
     "TargetSettings",
     "Truth",
     "WriteReport",
     "adjustments_off_target",
+    "channel_drift",
     "check_fulfilments",
     "check_orders",
+    "check_storefront_orders",
     "doubled_sets",
     "drift",
     "expected_figures",
@@ -53,9 +61,10 @@ __all__ = [
     "ims_figures",
     "judge_writes",
     "read_stock",
+    "read_storefront",
     "read_truth",
-    "shopify_levels",
     "stale_sets",
+    "storefront_drift",
     "storefront_figures",
     "warehouse_sku",
 ]

@@ -43,15 +43,29 @@ class SkuSettings:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    """One storefront under `storefronts:`: where its simulator (or store) answers, and which Clarus
+    warehouse feeds which of its locations."""
+
+    base_url: str  # `base_url`, else https://{shop_domain}
+    locations: Mapping[str, str] = field(default_factory=dict)  # Clarus warehouse -> location gid
+
+
+@dataclass(frozen=True)
 class OracleSettings:
     targets: Mapping[str, TargetSettings]
     locations: Mapping[str, str]  # Clarus warehouse -> IMS location id
+    storefronts: Mapping[str, StoreSettings] = field(default_factory=dict)  # by channel name
     sku_rules: SkuSettings = field(default_factory=SkuSettings)
     ship_methods: Mapping[str, str] = field(default_factory=dict)  # IMS title -> Clarus code
     release_statuses: frozenset[str] = frozenset({"B"})
     order_warehouse: str = ""
-    # storefront channel -> {Clarus warehouse -> the store's location id} (`storefronts.<name>.locations`)
-    storefront_locations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def channel_locations(self, channel: str) -> Mapping[str, str]:
+        """Clarus warehouse -> the channel's location: a storefront's own `locations` map, else
+        `locations:` (the IMS's)."""
+        store = self.storefronts.get(channel)
+        return self.locations if store is None else store.locations
 
     @classmethod
     def from_config_data(cls, data: Mapping[str, Any]) -> OracleSettings:
@@ -70,11 +84,19 @@ class OracleSettings:
             for name, settings in targets_data.items()
         }
         locations = {str(m["warehouse"]): str(m["ims_location"]) for m in data.get("locations") or []}
+        storefronts = {
+            str(name): StoreSettings(
+                str(store.get("base_url") or f"https://{store['shop_domain']}").rstrip("/"),
+                {str(w): str(gid) for w, gid in (store.get("locations") or {}).items()},
+            )
+            for name, store in (data.get("storefronts") or {}).items()
+        }
         rules: Mapping[str, Any] = data.get("sku_rules") or {}
         orders: Mapping[str, Any] = data.get("orders") or {}
         return cls(
             targets=targets,
             locations=locations,
+            storefronts=storefronts,
             sku_rules=SkuSettings(
                 strip_characters=str(rules.get("strip_characters", "")),
                 case=str(rules.get("case", "keep")),
@@ -85,10 +107,6 @@ class OracleSettings:
             ship_methods={str(k): str(v) for k, v in (orders.get("ship_methods") or {}).items()},
             release_statuses=frozenset(_names(orders.get("release_statuses") or ["B"])),
             order_warehouse=str(orders.get("warehouse") or next(iter(locations), "")),
-            storefront_locations={
-                str(name): {str(w): str(loc) for w, loc in ((store or {}).get("locations") or {}).items()}
-                for name, store in (data.get("storefronts") or {}).items()
-            },
         )
 
 

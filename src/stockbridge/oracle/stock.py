@@ -20,17 +20,18 @@ from typing import Any
 
 from stockbridge.oracle.settings import OracleSettings
 
-Key = tuple[str, str]  # (SKU, IMS location)
+Key = tuple[str, str]  # (SKU, the channel's location: IMS location id, Shopify location gid)
 
 
 def expected_figures(
     clarus_state: Mapping[str, Any], settings: OracleSettings, channel: str = "ims"
 ) -> dict[Key, int]:
-    """(SKU, IMS location) → the figure `channel` should show, from Clarus `GET /_control/state`."""
+    """(SKU, channel location) → the figure `channel` should show, from Clarus `GET /_control/state`."""
     target = settings.targets[channel]
+    locations = settings.channel_locations(channel)
     figures: dict[Key, int] = {}
     for warehouse, state in clarus_state["warehouses"].items():
-        location = settings.locations.get(warehouse)
+        location = locations.get(warehouse)
         if location is None:
             continue  # an unmapped warehouse feeds no channel
         for sku, by_status in state["stock"].items():

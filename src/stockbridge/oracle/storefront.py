@@ -1,156 +1,137 @@
-"""What a storefront should show per SKU and store location, and what its own records say it did.
+"""Storefronts in the oracle: what each Shopify order should be at Clarus, and what each store
+should show.
 
-DESIGN.md §3 for a storefront: the sum of the warehouse's quantities in the statuses configured as
-counting for that storefront (`inventory_statuses.<s>.counts_for`), minus its buffer (`sku_buffers`,
-then the first matching class, then `buffer`), never below zero, at every store location that
-`storefronts.<name>.locations` maps from the warehouse.
+Orders. Storefront orders sent straight to Clarus (orders_route: clarus): what Clarus should hold for each
+Shopify order, from the Shopify simulator's own orders (`GET /_control/orders`).
 
-The store's own records are the Shopify simulator's control API (docs/simulators/shopify.md):
-`GET /_control/inventory` (the levels) and `GET /_control/mutations` (every quantity
-`inventorySetQuantities` applied, with its idempotency key and reference document). Judging the
-writes needs the warehouse's history of each figure, read from the Clarus events feed: each movement
-carries the absolute balance of every status it changed (docs/simulators/clarus.md).
+Re-stated from docs/orders.md, not taken from the hub: the order's reference is the store's prefix
+plus its order number; it goes to the warehouse once its financial status is one the store releases
+and it is not cancelled; each line asks for its current quantity (what the customer now wants, a
+removed line nothing); SKUs, ship method and address are judged as for an IMS order. Each Shopify
+order is written as the IMS order it stands for, and judged by `check_orders`.
+
+Stock. What a storefront should show per SKU and Shopify location, and what its store shows.
+
+The same rule as the IMS's (`stock.expected_figures`, DESIGN.md §3): the sum of the warehouse's
+quantities in the statuses that count for the storefront's channel (`inventory_statuses.<s>.counts_for`),
+minus its buffer (`sku_buffers`, else the first matching class, else `buffer`), never below zero, at
+the Shopify location the storefront's `locations` map gives the warehouse. What the store shows is
+each level's `available` in the Shopify simulator's `GET /_control/inventory` (docs/simulators/shopify.md).
+
+A SKU the store has no variant for cannot show a figure at all: the hub raises `unknown_sku` for it
+(docs/operating.md) and it is not counted as drift here. A level of a SKU the warehouse has never
+held should show 0.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+import httpx
+
+from stockbridge.oracle.catalog import Catalog
+from stockbridge.oracle.orders import OrderReport, check_orders
 from stockbridge.oracle.settings import OracleSettings
+from stockbridge.oracle.stock import Drift, Key, drift, expected_figures, ims_figures
 
-Key = tuple[str, str]  # (SKU, store location id)
-
-
-def storefront_figures(
-    clarus_state: Mapping[str, Any], settings: OracleSettings, channel: str
-) -> dict[Key, int]:
-    """(SKU, store location) → the figure the storefront `channel` should show, from Clarus
-    `GET /_control/state`."""
-    target = settings.targets[channel]
-    locations = settings.storefront_locations.get(channel, {})
-    figures: dict[Key, int] = {}
-    for warehouse, state in clarus_state["warehouses"].items():
-        location = locations.get(warehouse)
-        if location is None:
-            continue  # a warehouse the store is not fed from
-        for sku, by_status in state["stock"].items():
-            counted = sum(int(q) for status, q in by_status.items() if status in target.counted_statuses)
-            figures[(sku, location)] = max(0, counted - target.buffer_for(sku))
-    return figures
+_RELEASED, _WAITING, _CANCELLED = "B", "A", "C"
 
 
-def shopify_levels(
-    inventory: Mapping[str, Any], locations: Iterable[str], name: str = "available"
-) -> dict[Key, int]:
-    """(SKU, location) → the quantity `name`, from the Shopify simulator's `GET /_control/inventory`."""
-    wanted = set(locations)
+def as_order_view(order: Mapping[str, Any], prefix: str, release_financial: frozenset[str]) -> dict[str, Any]:
+    """A Shopify order (REST shape) as the IMS control API lists an order, for `expected_order`."""
+    if order.get("cancelled_at"):
+        status = _CANCELLED
+    else:
+        paid = str(order.get("financial_status") or "").lower() in release_financial
+        status = _RELEASED if paid else _WAITING
+    shipping = order.get("shipping_lines") or []
+    address = order.get("shipping_address")
     return {
-        (str(level["sku"]), str(level["location_id"])): int(level.get(name) or 0)
-        for level in inventory["levels"]
-        if str(level["location_id"]) in wanted
+        "tranId": prefix + str(order["name"]).lstrip("#"),
+        "status": status,
+        "shipMethod": shipping[0]["title"] if shipping else None,
+        "shippingAddress": None
+        if address is None
+        else {
+            "addressee": address.get("name")
+            or " ".join(p for p in (address.get("first_name"), address.get("last_name")) if p),
+            "addr1": address.get("address1"),
+            "addr2": address.get("address2"),
+            "city": address.get("city"),
+            "state": address.get("province_code") or address.get("province"),
+            "zip": address.get("zip"),
+            "country": address.get("country_code") or address.get("country"),
+        },
+        "lines": [
+            {
+                "line": number,
+                "itemId": str(item.get("sku") or ""),
+                "quantity": int(item.get("current_quantity", item["quantity"])),
+                "quantityFulfilled": 0,
+                "isClosed": int(item.get("current_quantity", item["quantity"])) == 0,
+            }
+            for number, item in enumerate(order.get("line_items") or [], start=1)
+        ],
     }
 
 
-@dataclass(frozen=True)
-class WriteReport:
-    """What the store's mutation log says about the hub's writes."""
-
-    sets: int  # quantities applied
-    doubled: list[str] = field(default_factory=list)  # descriptions, one per doubled application
-    stale: list[str] = field(default_factory=list)
-    unmatched: int = 0  # figures that were no warehouse figure at any version (reported, not failed)
-
-
-def doubled_sets(mutations: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Sets applied twice: one idempotency key, or one batch (reference document), applied more than
-    once to the same level. A retry under the same key must be answered from the store's memory; a
-    batch is sent under one key unless it was recomputed, and a recomputed batch gets a new id."""
-    seen_key: dict[tuple[str, str, str], int] = defaultdict(int)
-    seen_batch: dict[tuple[str, str, str], int] = defaultdict(int)
-    found: list[str] = []
-    for m in mutations:
-        level = (str(m["inventory_item_id"]), str(m["location_id"]))
-        key = m.get("idempotency_key")
-        batch = m.get("reference_document_uri")
-        if key:
-            seen_key[(*level, str(key))] += 1
-            if seen_key[(*level, str(key))] == 2:
-                found.append(f"{m['sku']}: key {key} applied twice")
-                continue
-        if batch:
-            seen_batch[(*level, str(batch))] += 1
-            if seen_batch[(*level, str(batch))] == 2:
-                found.append(f"{m['sku']}: batch {batch} applied twice (under another key)")
-    return found
+def check_storefront_orders(
+    shop_orders: list[Mapping[str, Any]],
+    clarus_orders: Mapping[str, Any],
+    catalog: Catalog,
+    settings: OracleSettings,
+    *,
+    prefix: str,
+    release_financial: frozenset[str] = frozenset({"paid"}),
+    frozen: Mapping[str, Any] | None = None,
+) -> OrderReport:
+    views = {
+        view["tranId"]: view for view in (as_order_view(o, prefix, release_financial) for o in shop_orders)
+    }
+    released = replace(settings, release_statuses=frozenset({_RELEASED}))
+    return check_orders(views, clarus_orders, catalog, released, frozen)
 
 
-def figure_history(
-    events: Iterable[Any],
-    warehouse: str,
-    counted: frozenset[str],
-    buffer_for: Callable[[str], int],
-) -> dict[str, list[tuple[int, int]]]:
-    """SKU → [(sequence, figure)] ascending: the storefront's figure after each movement of that SKU
-    at `warehouse` (from the events feed's absolute balances), starting from (0, 0)."""
-    balances: dict[str, dict[str, int]] = defaultdict(dict)
-    history: dict[str, list[tuple[int, int]]] = defaultdict(lambda: [(0, 0)])
-    for sequence, sku, changed in sorted(m for e in events if (m := _movement(e, warehouse)) is not None):
-        balances[sku].update(changed)
-        counted_now = sum(q for status, q in balances[sku].items() if status in counted)
-        history[sku].append((sequence, max(0, counted_now - buffer_for(sku))))
-    return dict(history)
+def storefront_figures(inventory: Mapping[str, Any], locations: set[str]) -> dict[Key, int]:
+    """(SKU, location gid) → `available`, from `GET /_control/inventory`, at the locations fed."""
+    shown: dict[Key, int] = {}
+    for level in inventory["levels"]:
+        sku, location = level.get("sku"), str(level["location_id"])
+        if sku and location in locations:
+            shown[(str(sku), location)] = int(level["available"])
+    return shown
 
 
-def _movement(event: Any, warehouse: str) -> tuple[int, str, dict[str, int]] | None:
-    """(sequence, SKU, {status: balance}) of a movement at `warehouse`; None for other events and
-    for a poison event (docs/simulators/clarus.md), which nobody can fold, the hub included."""
-    if not isinstance(event, Mapping):  # a malformed poison event is listed as its raw text
-        return None
-    data = event.get("data")
-    if event.get("type") != "inventory.movement" or not isinstance(data, Mapping):
-        return None
-    try:
-        if data["warehouse_id"] != warehouse:
-            return None
-        changed = {str(b["status"]): int(b["quantity"]) for b in data.get("balances") or []}
-        return int(data["sequence"]), str(data["sku"]), changed
-    except (KeyError, TypeError, ValueError):
-        return None
+def storefront_drift(
+    clarus_state: Mapping[str, Any], inventory: Mapping[str, Any], settings: OracleSettings, channel: str
+) -> Drift:
+    """The storefront channel's drift from the warehouse, both read from the simulators."""
+    shown = storefront_figures(inventory, set(settings.channel_locations(channel).values()))
+    expected = {k: v for k, v in expected_figures(clarus_state, settings, channel).items() if k in shown}
+    return drift(expected, shown)
 
 
-def stale_sets(
-    history: Mapping[str, Sequence[tuple[int, int]]], mutations: Sequence[Mapping[str, Any]]
-) -> tuple[list[str], int]:
-    """Sets that wrote an older warehouse figure after a newer one had been written.
-
-    The store's log names no warehouse version, so each set is placed at the earliest version at or
-    after the previous set's that had the figure it wrote (the most lenient placement: a set is
-    stale only when no order of versions explains the writes). A figure the warehouse had only
-    before that version is stale. A figure it never had (a hand edit repaired through a mixed read,
-    an order's demand subtracted) is counted as unmatched, not stale. Returns (stale, unmatched)."""
-    floor: dict[str, int] = {}
-    stale: list[str] = []
-    unmatched = 0
-    for m in mutations:
-        sku = str(m["sku"])
-        versions = history.get(sku, [(0, 0)])
-        want = int(m["to"])
-        at = floor.get(sku, 0)
-        later = [seq for seq, figure in versions if figure == want and seq >= at]
-        if later:
-            floor[sku] = later[0]
-        elif any(figure == want for _, figure in versions):
-            stale.append(f"{sku}: set {want} (a figure from before v{at}) at {m['at']}")
-        else:
-            unmatched += 1
-    return stale, unmatched
+def read_storefront(http: httpx.Client, store_url: str) -> dict[str, Any]:
+    """The Shopify simulator's inventory levels (`GET /_control/inventory`)."""
+    response = http.get(f"{store_url.rstrip('/')}/_control/inventory")
+    response.raise_for_status()
+    levels: dict[str, Any] = response.json()
+    return levels
 
 
-def judge_writes(
-    mutations: Sequence[Mapping[str, Any]], history: Mapping[str, Sequence[tuple[int, int]]]
-) -> WriteReport:
-    stale, unmatched = stale_sets(history, mutations)
-    return WriteReport(len(mutations), doubled_sets(mutations), stale, unmatched)
+def channel_drift(
+    http: httpx.Client, clarus_url: str, ims_url: str, settings: OracleSettings, channel: str
+) -> Drift:
+    """Drift for one channel by name: "ims" read from the IMS simulator, a storefront from the
+    Shopify simulator at its configured `base_url`."""
+    clarus = http.get(f"{clarus_url}/_control/state")
+    clarus.raise_for_status()
+    if channel == "ims":
+        ims = http.get(f"{ims_url}/_control/state")
+        ims.raise_for_status()
+        expected = expected_figures(clarus.json(), settings, "ims")
+        return drift(expected, ims_figures(ims.json(), set(settings.locations.values())))
+    inventory = read_storefront(http, settings.storefronts[channel].base_url)
+    return storefront_drift(clarus.json(), inventory, settings, channel)

@@ -1,4 +1,4 @@
-"""Dead letters across the three outboxes: list them, and queue them again for an operator.
+"""Dead letters across the outboxes: list them, and queue them again for an operator.
 
 Work is dead-lettered when its retry window and attempt budget are spent, or when the far end
 refused it for good. Each dead letter has an open exception with an owner (the sender raises it);
@@ -16,8 +16,13 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from stockbridge.domain.fulfilment_state import FulfilmentCommand
-from stockbridge.store import fulfilment_repo, orders_repo, outbox_repo
-from stockbridge.store.schema import fulfilment_commands, order_commands, push_batches
+from stockbridge.store import fulfilment_repo, orders_repo, outbox_repo, storefront_repo
+from stockbridge.store.schema import (
+    fulfilment_commands,
+    order_commands,
+    push_batches,
+    storefront_order_commands,
+)
 from stockbridge.store.sql import as_utc, utc
 from stockbridge.store.states import BatchState
 
@@ -26,6 +31,7 @@ class Outbox(StrEnum):
     PUSHES = "pushes"  # stock adjustment batches to the IMS
     ORDERS = "orders"  # create, amend, cancel commands to the warehouse
     FULFILMENT = "fulfilment"  # Item Fulfilments, invoices and customer notices
+    STOREFRONT_ORDERS = "storefront_orders"  # storefront orders made into IMS sales orders
 
 
 # The exception each sender raises when it dead-letters, and the entity prefix it names.
@@ -33,6 +39,7 @@ PUSH_FAILED = "push_failed"  # batch:<id>
 ORDER_COMMAND_FAILED = "order_command_failed"  # order:<reference>
 FULFILMENT_COMMAND_FAILED = "fulfilment_command_failed"  # shipment:<id> (Item Fulfilment, invoice)
 NOTIFICATION_FAILED = "notification_failed"  # shipment:<id> (customer notice)
+STOREFRONT_ORDER_FAILED = "storefront_order_failed"  # order:<reference> (its IMS sales order)
 
 
 def fulfilment_failure_type(kind: FulfilmentCommand) -> str:
@@ -68,6 +75,11 @@ def list_dead(connection: Connection, outboxes: Sequence[Outbox] = tuple(Outbox)
         query = select(fulfilment_commands).where(fulfilment_commands.c.state == dead)
         for r in connection.execute(query):
             found.append(_letter(Outbox.FULFILMENT, str(r.id), f"{r.kind} for shipment {r.shipment_id}", r))
+    if Outbox.STOREFRONT_ORDERS in outboxes:
+        query = select(storefront_order_commands).where(storefront_order_commands.c.state == dead)
+        for r in connection.execute(query):
+            subject = f"IMS sales order for {r.channel} order {r.reference}"
+            found.append(_letter(Outbox.STOREFRONT_ORDERS, str(r.id), subject, r))
     return sorted(found, key=lambda d: (d.created_at, d.outbox.value, d.id))
 
 
@@ -97,6 +109,8 @@ def replay(connection: Connection, outbox: Outbox, now: datetime, ids: Sequence[
     numbers = [int(i) for i in ids] if ids else None
     if outbox == Outbox.ORDERS:
         return orders_repo.replay_dead_commands(connection, now, numbers)
+    if outbox == Outbox.STOREFRONT_ORDERS:
+        return storefront_repo.replay_dead(connection, now, numbers)
     return fulfilment_repo.replay_dead(connection, now, numbers)
 
 
@@ -107,6 +121,8 @@ def replay_for_exception(connection: Connection, type: str, entity: str, now: da
         return outbox_repo.replay_dead(connection, now, [key])
     if type == ORDER_COMMAND_FAILED and kind == "order":
         return orders_repo.replay_dead_commands(connection, now, reference=key)
+    if type == STOREFRONT_ORDER_FAILED and kind == "order":
+        return storefront_repo.replay_dead(connection, now, reference=key)
     # fulfilment_stalled: before decision 0010 a dead-lettered Item Fulfilment raised it; for a
     # shipment whose Item Fulfilment is merely late there is nothing dead, and nothing is queued.
     if type in (NOTIFICATION_FAILED, FULFILMENT_COMMAND_FAILED, "fulfilment_stalled") and kind == "shipment":

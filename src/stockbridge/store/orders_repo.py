@@ -73,6 +73,7 @@ class OrderRecord:
     wms_status: str | None
     wms_sequence: int | None
     state_since: datetime
+    channel: str = "ims"  # where the order came from: the IMS, or a storefront sending straight to Clarus
 
 
 def _record(r: Any) -> OrderRecord:
@@ -85,6 +86,7 @@ def _record(r: Any) -> OrderRecord:
         wms_status=r.wms_status,
         wms_sequence=None if r.wms_sequence is None else int(r.wms_sequence),
         state_since=utc(r.state_since),
+        channel=r.channel,
     )
 
 
@@ -115,6 +117,7 @@ def save_order(connection: Connection, record: OrderRecord, now: datetime) -> No
         "wms_sequence": record.wms_sequence,
         "state_since": record.state_since,
         "updated_at": now,
+        "channel": record.channel,
     }
     stmt = insert_for(connection, sales_orders).values(ims_id=record.order.ims_id, **values)
     connection.execute(stmt.on_conflict_do_update(index_elements=["ims_id"], set_=values))

@@ -161,8 +161,10 @@ cursors = Table(
 sales_orders = Table(
     "sales_orders",
     metadata,
-    Column("ims_id", String(32), primary_key=True),
+    # The IMS's internal id; a storefront order sent straight to Clarus: "<channel>:<storefront id>".
+    Column("ims_id", String(120), primary_key=True),
     Column("reference", String(64), nullable=False, unique=True),
+    Column("channel", String(32), nullable=False, server_default="ims"),  # where the order came from
     Column("ims_version", String(80), nullable=False),  # lastModifiedDate + content hash
     Column("ims_order", JSON, nullable=False),
     Column("state", String(20), nullable=False),  # domain.order_state.OrderState
@@ -180,7 +182,7 @@ order_commands = Table(
     "order_commands",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("ims_id", String(32), nullable=False),
+    Column("ims_id", String(120), nullable=False),
     Column("reference", String(64), nullable=False),
     Column("kind", String(16), nullable=False),  # domain.order_state.CommandKind
     Column("payload", JSON, nullable=False),
@@ -196,6 +198,48 @@ order_commands = Table(
     Column("done_at", DateTime(timezone=True)),
 )
 Index("ix_order_commands_due", order_commands.c.state, order_commands.c.next_attempt_at)
+
+# Storefront orders routed through the IMS (orders_route: ims): the newest version the hub holds of
+# each, and the IMS sales order made from it (created and kept up to date by the command outbox below).
+storefront_orders = Table(
+    "storefront_orders",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("order_id", String(120), primary_key=True),  # the storefront's id (gid://shopify/Order/...)
+    Column("reference", String(64), nullable=False),  # its tranId in the IMS (prefix + order number)
+    Column("version", String(80), nullable=False),  # updated_at + content hash
+    Column("storefront_order", JSON, nullable=False),
+    Column("state", String(20), nullable=False),  # waiting, held, pending, synced, cancelled
+    Column("holds", JSON, nullable=False),
+    Column("ims_id", String(32)),  # the IMS sales order, once created
+    Column("ims_lines", JSON, nullable=False),  # storefront line item id -> the IMS order's line number
+    Column("synced_version", String(80)),  # the version the IMS order was last made to match
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Commands for the IMS: make the sales order match the storefront order's newest version.
+storefront_order_commands = Table(
+    "storefront_order_commands",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),
+    Column("order_id", String(120), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # BatchState: pending, sent, dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("failing_since", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True)),
+)
+Index(
+    "ix_storefront_order_commands_due",
+    storefront_order_commands.c.state,
+    storefront_order_commands.c.next_attempt_at,
+)
 
 # The warehouse's item list as last read or written by the product master sync.
 wms_items = Table(

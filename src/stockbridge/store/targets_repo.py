@@ -200,6 +200,24 @@ def unblock_skus(connection: Connection, channel: str, skus: Sequence[str]) -> i
     return count
 
 
+def blocked_targets(connection: Connection, channel: str) -> list[TargetKey]:
+    """(channel, SKU, location) of every target blocked in the channel."""
+    query = select(targets.c.channel, targets.c.sku, targets.c.location).where(
+        targets.c.channel == channel, targets.c.state == TargetState.BLOCKED.value
+    )
+    return [(r.channel, r.sku, r.location) for r in connection.execute(query)]
+
+
+def unblock_targets(connection: Connection, keys: Sequence[TargetKey]) -> None:
+    """Let these targets be pushed again (they kept their desired figure and stayed dirty)."""
+    for chunk in chunks(keys):
+        connection.execute(
+            update(targets)
+            .where(key_filter(chunk), targets.c.state == TargetState.BLOCKED.value)
+            .values(state=TargetState.OK.value)
+        )
+
+
 def blocked_skus(connection: Connection, channel: str) -> list[str]:
     query = select(targets.c.sku).where(
         targets.c.channel == channel, targets.c.state == TargetState.BLOCKED.value

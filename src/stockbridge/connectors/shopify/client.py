@@ -107,6 +107,10 @@ class ShopifyClient:
         """What a call of `operation` will ask of the bucket: the store's last word, else `estimate`."""
         return self._costs.get(operation, estimate)
 
+    def bucket_level(self) -> float:
+        """Points in the cost bucket now, as the client sees it (metrics)."""
+        return self.bucket.level(self._clock())
+
     def budget_wait(self, cost: float = TYPICAL_COST) -> float:
         """Seconds until a call of `cost` points could start (0.0: now)."""
         return self.bucket.wait_for(cost, self._clock())

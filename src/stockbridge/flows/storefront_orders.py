@@ -1,0 +1,187 @@
+"""Storefront orders, fold side: each version of a store's order folded by its route.
+
+- route `clarus`: into the warehouse order state machine beside IMS orders (`OrderFolder`), under
+  the key `<channel>:<order id>` and the reference prefix + order number;
+- route `ims`: into `storefront_orders`, with a command to make the IMS sales order match
+  (`flows/storefront_sync.py` sends it); the IMS flow carries that order on to Clarus.
+
+An older version never overwrites a newer one (`updated_at`, then content). An `orders/edited`
+notice carries no order: it makes the catch-up query run now. Runs inside the fold's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from stockbridge.config import Config, ShopifyStore
+from stockbridge.domain.inbound import (
+    STOREFRONT_ORDER,
+    STOREFRONT_ORDER_EDITED,
+    STOREFRONT_ORDER_VERSION,
+    StorefrontOrderChanged,
+    UnusableEvent,
+)
+from stockbridge.domain.orders import HoldReason
+from stockbridge.domain.storefront_orders import StorefrontOrder
+from stockbridge.domain.storefront_routing import (
+    ImsItemRef,
+    RoutedState,
+    as_hub_sales_order,
+    decide_ims_route,
+    hub_order_id,
+    ims_order_request,
+    ims_status,
+    is_newer,
+    storefront_reference,
+    storefront_version,
+)
+from stockbridge.engine.schedule import run_soon
+from stockbridge.flows.edge_ports import StorefrontFormats
+from stockbridge.flows.orders import OrderFolder, entity
+from stockbridge.logs import get_logger
+from stockbridge.store import items_repo, orders_repo, storefront_repo
+from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
+from stockbridge.store.inbox_repo import InboxEntry
+from stockbridge.store.storefront_repo import RoutedOrder
+
+log = get_logger(__name__)
+
+CATCH_UP_JOB = "storefront_orders_poll"
+
+StorefrontEntry = StorefrontOrder | StorefrontOrderChanged
+
+
+def parse_storefront_entry(entry: InboxEntry, readers: Mapping[str, StorefrontFormats]) -> StorefrontEntry:
+    """An inbox entry of a storefront (its source is the channel); `UnusableEvent` says why not."""
+    if entry.kind == STOREFRONT_ORDER_VERSION:
+        try:
+            order = storefront_repo.storefront_order_from_json(json.loads(entry.payload))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UnusableEvent(f"storefront order: {type(exc).__name__}: {exc}") from None
+        return order
+    reader = readers.get(entry.source)
+    if reader is None:
+        raise UnusableEvent(f"source: no storefront named {entry.source!r} is configured")
+    if entry.kind == STOREFRONT_ORDER:
+        return reader.order(entry.payload)
+    if entry.kind == STOREFRONT_ORDER_EDITED:
+        return reader.order_changed(entry.payload)
+    raise UnusableEvent(f"kind: the storefront order flow does not fold {entry.kind!r}")
+
+
+def fold_storefront_orders(
+    connection: Connection, entries: Sequence[StorefrontEntry], config: Config, now: datetime
+) -> None:
+    folder = OrderFolder(connection, config, now)
+    for entry in entries:
+        store = config.storefronts.get(entry.channel)
+        if store is None:
+            bump(connection, "storefront_orders.unknown_channel")
+            continue
+        if isinstance(entry, StorefrontOrderChanged):
+            run_soon(connection, CATCH_UP_JOB, now)
+            continue
+        bump(connection, f"storefront_orders.{entry.channel}.versions")
+        if route_of(connection, entry, store) == "clarus":
+            folder.fold_sales_order(as_hub_sales_order(entry, store.reference_prefix), channel=entry.channel)
+        else:
+            ImsRoute(connection, config, now).fold(entry, store)
+
+
+def route_of(connection: Connection, order: StorefrontOrder, store: ShopifyStore) -> str:
+    """The route an order already took, else the store's: a store whose route changes keeps each
+    order it already sent on its first route (else one order could reach Clarus twice)."""
+    if orders_repo.get_order(connection, ims_id=hub_order_id(order.channel, order.order_id)) is not None:
+        return "clarus"
+    if storefront_repo.get_routed(connection, order.channel, order.order_id) is not None:
+        return "ims"
+    return store.orders_route
+
+
+class ImsRoute:
+    """Storefront → IMS: decide whether the IMS sales order must be made or changed."""
+
+    def __init__(self, connection: Connection, config: Config, now: datetime) -> None:
+        self.connection = connection
+        self.config = config
+        self.now = now
+
+    def fold(self, order: StorefrontOrder, store: ShopifyStore) -> None:
+        version = storefront_version(order)
+        routed = storefront_repo.get_routed(self.connection, order.channel, order.order_id, lock=True)
+        if routed is not None and not is_newer(version, routed.version):
+            bump(self.connection, "storefront_orders.versions_ignored")
+            return
+        if routed is None:
+            reference = storefront_reference(store.reference_prefix, order.name)
+            routed = RoutedOrder(order, reference, version, RoutedState.WAITING, (), None, {}, None)
+        else:
+            routed = replace(routed, order=order, version=version)
+        self.decide(routed, store)
+
+    def decide(self, routed: RoutedOrder, store: ShopifyStore) -> RoutedOrder:
+        order = routed.order
+        request = ims_order_request(
+            order,
+            reference=routed.reference,
+            customer_id=store.ims_customer or "",
+            status=ims_status(self.config.orders.release_statuses),
+            items=self.items(),
+            ims_lines=routed.ims_lines,
+        )
+        decision = decide_ims_route(
+            order,
+            state=routed.state,
+            in_ims=routed.ims_id is not None,
+            synced=routed.synced_version == routed.version,
+            release_financial_statuses=store.release_financial_statuses,
+            request=request,
+        )
+        saved = self._save(routed, decision.state, decision.holds)
+        if decision.command and storefront_repo.add_command(
+            self.connection, order.channel, order.order_id, routed.reference, self.now
+        ):
+            bump(self.connection, "storefront_orders.commands")
+        return saved
+
+    def items(self) -> dict[str, ImsItemRef]:
+        return {
+            i.sku: ImsItemRef(i.item_id, not i.is_inactive) for i in items_repo.all_items(self.connection)
+        }
+
+    def _save(self, routed: RoutedOrder, state: RoutedState, holds: tuple[HoldReason, ...]) -> RoutedOrder:
+        updated = replace(routed, state=state, holds=holds)
+        storefront_repo.save_routed(self.connection, updated, self.now)
+        key = entity(routed.reference)
+        for hold in holds:
+            raise_exception(
+                self.connection,
+                type=hold.code,
+                entity=key,
+                owner=self.config.owners.owner_of(hold.code),
+                detail=f"not put into the IMS: {hold.detail}",
+                now=self.now,
+                retry_action="fix the item in the IMS; the next product sync re-checks held orders",
+            )
+        cleared = {h.code for h in routed.holds} - {h.code for h in holds}
+        for code in cleared:
+            resolve_exceptions(self.connection, code, [key])
+        if holds and routed.state != RoutedState.HELD:
+            log.info(
+                "storefront order held", reference=routed.reference, reasons=sorted({h.code for h in holds})
+            )
+        return updated
+
+    def revalidate_held(self) -> int:
+        """Check held orders again (after a product sync or a configuration change)."""
+        moved = 0
+        for routed in storefront_repo.routed_in(self.connection, [RoutedState.HELD]):
+            store = self.config.storefronts.get(routed.order.channel)
+            if store is not None and self.decide(routed, store).state != RoutedState.HELD:
+                moved += 1
+        return moved

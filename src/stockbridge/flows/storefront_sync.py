@@ -1,0 +1,207 @@
+"""Storefront orders, I/O side: the catch-up query into the inbox, and the IMS route's commands.
+
+Catch-up: webhooks arrive at least once but may be lost (the store gives up after its retries, the
+hub was down for hours); each store's `updated_since` reads every order changed since the cursor,
+less `orders_overlap_s`, into the inbox as a version keyed by (order, version), so one already
+stored is recognised and a webhook's copy folds as "not newer". The cursor is the newest
+`updated_at` seen.
+
+IMS route: a command says "make the IMS sales order match this storefront order"; it reads the
+newest version when it runs, so commands never queue up behind each other, and a version folded
+while one was in flight queues the next.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine
+
+from stockbridge.config import Config, ShopifyStore
+from stockbridge.domain.errors import ConnectorError, RetriableError
+from stockbridge.domain.inbound import STOREFRONT_ORDER_VERSION
+from stockbridge.domain.storefront_routing import (
+    ImsOrderRequest,
+    ImsOrderResult,
+    RoutedState,
+    ims_order_request,
+    ims_status,
+    released,
+    storefront_version,
+)
+from stockbridge.engine.clock import Clock
+from stockbridge.engine.db import in_transaction
+from stockbridge.engine.retry import next_attempt_at, with_retries
+from stockbridge.flows.edge_ports import ImsStorefrontOrders, StorefrontOrderFeed
+from stockbridge.flows.storefront_orders import ImsRoute
+from stockbridge.logs import attempt_failed, get_logger
+from stockbridge.store import inbox_repo, storefront_repo
+from stockbridge.store.bookkeeping import bump, get_cursor, raise_exception, resolve_exceptions, set_cursor
+from stockbridge.store.dead_letters import STOREFRONT_ORDER_FAILED, Outbox, replay_action
+from stockbridge.store.inbox_repo import InboundEvent
+from stockbridge.store.states import InboxState
+from stockbridge.store.storefront_repo import SyncCommand
+
+log = get_logger(__name__)
+
+
+def cursor_name(channel: str) -> str:
+    return f"storefront.{channel}.orders.updated_at"
+
+
+async def poll_storefront_orders(
+    engine: Engine, channel: str, feed: StorefrontOrderFeed, store: ShopifyStore, clock: Clock
+) -> int:
+    """Store every order of `channel` changed since the cursor (less the overlap); returns how many
+    versions were new to the inbox. The first run reads back `orders_overlap_s`."""
+    cursor = await in_transaction(engine, lambda c: get_cursor(c, cursor_name(channel)))
+    newest = datetime.fromisoformat(cursor) if cursor else clock.now()
+    since = newest - timedelta(seconds=store.orders_overlap_s)
+    orders = await with_retries(lambda: feed.updated_since(since))
+    events = [
+        InboundEvent(
+            channel,
+            f"order:{order.order_id}:{storefront_version(order)}",
+            STOREFRONT_ORDER_VERSION,
+            json.dumps(storefront_repo.storefront_order_json(order)),
+        )
+        for order in orders
+    ]
+    latest = max((order.updated_at for order in orders), default=newest)
+
+    def stored(connection: Connection) -> int:
+        inserted = inbox_repo.insert_events(connection, events, clock.now(), InboxState.PENDING)
+        set_cursor(connection, cursor_name(channel), max(latest, newest).isoformat())
+        bump(connection, f"storefront_orders.{channel}.polled", inserted)
+        return inserted
+
+    return await in_transaction(engine, stored)
+
+
+class StorefrontOrderSender:
+    """Sends the IMS route's commands: one IMS call per storefront order, answered in the same
+    transaction as the order's new state; retried with back-off, dead-lettered with an exception."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        config: Callable[[], Config],
+        ims: ImsStorefrontOrders,
+        clock: Clock,
+        worker_id: str,
+        rng: random.Random | None = None,
+        batch: int = 8,
+    ) -> None:
+        self._engine = engine
+        self._config = config
+        self._ims = ims
+        self._clock = clock
+        self._owner = worker_id
+        self._rng = rng or random.Random()
+        self._batch = batch
+
+    async def run_cycle(self) -> int:
+        now = self._clock.now()
+        lease = now + timedelta(seconds=self._config().engine.lease_s)
+        commands = await in_transaction(
+            self._engine,
+            lambda c: storefront_repo.claim_commands(c, self._owner, now, lease, self._batch),
+        )
+        for command in commands:
+            await self._send(command)
+        return len(commands)
+
+    async def _send(self, command: SyncCommand) -> None:
+        prepared = await in_transaction(self._engine, lambda c: self._request(c, command))
+        if prepared is None:  # nothing to send any more (held, or the store left the config)
+            await in_transaction(
+                self._engine,
+                lambda c: storefront_repo.command_done(c, command, self._owner, self._clock.now()),
+            )
+            return
+        version, request = prepared
+        try:
+            result = await self._ims.put_storefront_order(request)
+        except ConnectorError as exc:
+            failure = exc
+            await in_transaction(self._engine, lambda c: self._failed(c, command, failure))
+            return
+        await in_transaction(self._engine, lambda c: self._answered(c, command, version, result))
+
+    def _request(self, connection: Connection, command: SyncCommand) -> tuple[str, ImsOrderRequest] | None:
+        routed = storefront_repo.get_routed(connection, command.channel, command.order_id)
+        config = self._config()
+        store = config.storefronts.get(command.channel)
+        if routed is None or store is None:
+            return None
+        if routed.ims_id is None and not released(routed.order, store.release_financial_statuses):
+            return None  # cancelled (or no longer paid) before the IMS ever had it: nothing to make
+        request = ims_order_request(
+            routed.order,
+            reference=routed.reference,
+            customer_id=store.ims_customer or "",
+            status=ims_status(config.orders.release_statuses),
+            items=ImsRoute(connection, config, self._clock.now()).items(),
+            ims_lines=routed.ims_lines,
+        )
+        return None if isinstance(request, list) else (routed.version, request)
+
+    def _answered(
+        self, connection: Connection, command: SyncCommand, version: str, result: ImsOrderResult
+    ) -> None:
+        now = self._clock.now()
+        if not storefront_repo.command_done(connection, command, self._owner, now):
+            return
+        routed = storefront_repo.get_routed(connection, command.channel, command.order_id, lock=True)
+        if routed is None:
+            return
+        state = RoutedState.CANCELLED if routed.order.cancelled else RoutedState.SYNCED
+        synced = replace(
+            routed, ims_id=result.ims_id, ims_lines=dict(result.lines), synced_version=version, state=state
+        )
+        store = self._config().storefronts.get(command.channel)
+        if routed.version != version and store is not None:
+            ImsRoute(connection, self._config(), now).decide(synced, store)  # changed meanwhile: again
+        else:
+            storefront_repo.save_routed(connection, synced, now)
+        bump(connection, "storefront_orders.ims_synced")
+        resolve_exceptions(connection, STOREFRONT_ORDER_FAILED, [f"order:{command.reference}"])
+        log.info("storefront order put into the IMS", reference=command.reference, ims_id=result.ims_id)
+
+    def _failed(self, connection: Connection, command: SyncCommand, failure: ConnectorError) -> None:
+        now = self._clock.now()
+        attempt = command.attempts + 1
+        since = command.failing_since or now
+        engine_settings = self._config().engine
+        retry_at = (
+            next_attempt_at(
+                engine_settings,
+                attempt,
+                now,
+                failing_since=since,
+                retry_after=failure.retry_after,
+                rng=self._rng,
+            )
+            if isinstance(failure, RetriableError)
+            else None
+        )
+        storefront_repo.command_failed(connection, command, self._owner, str(failure), retry_at, since)
+        attempt_failed(
+            log, work="storefront order into the IMS", entity=command.reference, attempt=attempt,
+            error=str(failure), retry_at=retry_at,
+        )  # fmt: skip
+        if retry_at is None:
+            raise_exception(
+                connection,
+                type=STOREFRONT_ORDER_FAILED,
+                entity=f"order:{command.reference}",
+                owner=self._config().owners.owner_of(STOREFRONT_ORDER_FAILED),
+                detail=f"the IMS sales order was not made to match after {attempt} attempts: {failure}",
+                now=now,
+                retry_action=replay_action(Outbox.STOREFRONT_ORDERS, command.id),
+            )
