@@ -54,6 +54,7 @@ def add_store(data: dict[str, Any], url: str) -> None:
             "base_url": url,
             "api_version": "2026-04",
             "locations": {"WH1": LOCATION},
+            "orders_route": "clarus",  # no store orders in the burst
             "max_lines_per_call": LINES,
             "restore_rate": RESTORE_RATE,
             "bucket_size": BUCKET_SIZE,
