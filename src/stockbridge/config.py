@@ -233,6 +233,9 @@ class TargetSettings(_Frozen):
     buffer: Annotated[int, Field(ge=0)] = 0
     sku_buffers: dict[str, Annotated[int, Field(ge=0)]] = {}
     classes: dict[str, SkuClass] = {}
+    # Take off the units orders have claimed that the warehouse has not allocated yet
+    # (docs/decisions/0022). Default: yes for a storefront; the IMS never (it commits its own orders).
+    subtract_open_demand: bool | None = None
 
 
 class Schedules(_Frozen):
@@ -283,6 +286,7 @@ class Owners(_Frozen):
     fulfilment_waiting_for_order: str = "operations"
     fulfilment_stalled: str = "integration"
     fulfilment_command_failed: str = "integration"
+    storefront_fulfilment_failed: str = "integration"
     over_fulfilment: str = "operations"
     cancelled_after_despatch: str = "customer_service"
     notification_failed: str = "customer_service"
@@ -450,6 +454,11 @@ class Config(_Frozen):
                     f"targets.{name}: {name!r} is neither {IMS_CHANNEL_NAME!r} nor a storefront "
                     f"under storefronts: (channels: {channels})"
                 )
+        if targets.get(IMS_CHANNEL_NAME, TargetSettings()).subtract_open_demand:
+            raise ValueError(
+                f"targets.{IMS_CHANNEL_NAME}.subtract_open_demand: the IMS commits its own sales orders; "
+                "taking the hub's open orders off its figure would count them twice (DESIGN.md §3)"
+            )
         return {name: targets.get(name, TargetSettings()) for name in channels}
 
     @model_validator(mode="after")
@@ -501,7 +510,10 @@ class Config(_Frozen):
         settings = self.targets[channel]
         counted = frozenset(s for s, m in self.inventory_statuses.items() if channel in m.counts_for)
         classes = tuple(BufferClass(c.buffer, tuple(c.skus)) for c in settings.classes.values())
-        return AtsRule(counted, settings.buffer, dict(settings.sku_buffers), classes)
+        subtracts = settings.subtract_open_demand
+        if subtracts is None:
+            subtracts = channel != IMS_CHANNEL_NAME
+        return AtsRule(counted, settings.buffer, dict(settings.sku_buffers), classes, subtracts)
 
     def location_of(self, channel: str, warehouse_id: str) -> str | None:
         """The channel's location fed by a Clarus warehouse, or None when the channel has none there."""

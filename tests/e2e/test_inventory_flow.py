@@ -142,9 +142,11 @@ def test_dead_lettered_push_is_visible_and_replayable(env: Stack) -> None:
         }
         for sku in ("DL-1", "DL-2")
     ]
+    # Moved while the hub is down, so it reads both from the events feed at start and folds them
+    # together: one two-line adjustment (a trickle would go out one line at a time, and succeed).
+    env.move(receipts)
     with env.hub():
         env.subscribe()
-        env.move(receipts)
         env.drain()
         wait_until(lambda: env.health()["batches"].get("dead", 0) >= 1, 30, "the batch to be dead-lettered")
         assert any(kind == "push_failed" for kind, _ in _exceptions(env))

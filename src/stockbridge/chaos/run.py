@@ -111,7 +111,13 @@ def chaos_config(
         }
         data["targets"] = {
             **(data.get("targets") or {"ims": {}}),
-            "shopify": {"buffer": 1, "classes": {"slow": {"buffer": 3, "skus": ["SKU-0001*"]}}},
+            # Open demand is not taken off here (docs/reliability.md: the stale check needs the exact
+            # figures the warehouse had; the no-oversell rule has its own tests).
+            "shopify": {
+                "buffer": 1,
+                "classes": {"slow": {"buffer": 3, "skus": ["SKU-0001*"]}},
+                "subtract_open_demand": False,
+            },
         }
         data["inventory_statuses"]["available"]["counts_for"] = [
             *data["inventory_statuses"]["available"]["counts_for"],

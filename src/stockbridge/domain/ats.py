@@ -1,9 +1,11 @@
 """Available-to-sell: what a target (the IMS, a storefront) should be told it has.
 
 DESIGN.md section 3: ATS = sum of the quantities in the statuses counted *for that target* − the
-target's safety buffer, never below zero. Which statuses count is configuration, per target, because
-targets subtract different things themselves (the IMS commits its own orders, so it must receive the
-allocated and picked stock too; a storefront receives only what is free to sell).
+target's safety buffer, never below zero. A storefront also has the hub's open demand taken off
+(units orders claimed that the warehouse has not allocated yet: `domain/demand.py`, decision 0022).
+Which statuses count is configuration, per target, because targets subtract different things
+themselves (the IMS commits its own orders, so it must receive the allocated and picked stock too; a
+storefront receives only what is free to sell).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ class AtsRule:
     default_buffer: int = 0
     sku_buffers: Mapping[str, int] | None = None
     classes: tuple[BufferClass, ...] = ()  # in configuration order: the first match wins
+    # Take off the units orders claimed that the warehouse has not allocated yet (storefronts; never
+    # the IMS, which commits its own orders).
+    subtracts_open_demand: bool = False
 
     def buffer_for(self, sku: str) -> int:
         """The SKU's own buffer if it has one, else its first matching class's, else the default."""
@@ -44,13 +49,18 @@ class AtsRule:
         return self.default_buffer
 
 
-def available_to_sell(quantities_by_status: Mapping[str, int], rule: AtsRule, sku: str) -> int:
+def available_to_sell(
+    quantities_by_status: Mapping[str, int], rule: AtsRule, sku: str, open_demand: int = 0
+) -> int:
     """ATS of one SKU at one location for one target.
 
     Statuses the rule does not count (quarantine, damaged, in transfer, expired, unknown ones) add
     nothing; negative warehouse figures are treated as zero because a target cannot sell them.
+    `open_demand` (units claimed at the warehouse, not yet allocated) is taken off only when the
+    rule says so.
     """
     counted = sum(
         max(0, qty) for status, qty in quantities_by_status.items() if status in rule.counted_statuses
     )
-    return max(0, counted - rule.buffer_for(sku))
+    claimed = max(0, open_demand) if rule.subtracts_open_demand else 0
+    return max(0, counted - rule.buffer_for(sku) - claimed)

@@ -34,6 +34,7 @@ from stockbridge.connectors.shopify.client import ShopifyClient
 from stockbridge.connectors.shopify.inbound import ShopifyInbound
 from stockbridge.connectors.shopify.orders import ShopifyOrders
 from stockbridge.connectors.shopify.stock import ShopifyStock
+from stockbridge.connectors.shopify.store_fulfilments import ShopifyStoreFulfilments
 from stockbridge.flows.ports import StockChannel
 
 
@@ -58,6 +59,10 @@ class Connections:
     @property
     def storefront_orders(self) -> dict[str, ShopifyOrders]:
         return {name: ShopifyOrders(client, name) for name, client in self.storefronts.items()}
+
+    @property
+    def storefront_fulfilments(self) -> dict[str, ShopifyStoreFulfilments]:
+        return {name: ShopifyStoreFulfilments(orders) for name, orders in self.storefront_orders.items()}
 
     @property
     def ims_storefront_orders(self) -> NetSuiteStorefrontOrders:

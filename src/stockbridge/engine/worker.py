@@ -116,6 +116,7 @@ class Worker:
             worker_id=self.worker_id,
             rng=rng,
             on_follow_ons=self.fulfilment_wake.set,
+            storefronts=connections.storefront_fulfilments,
         )
         self.commands = OrderCommandSender(
             engine=engine,

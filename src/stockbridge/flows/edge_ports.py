@@ -26,6 +26,7 @@ from stockbridge.domain.order_state import Outcome
 from stockbridge.domain.orders import SalesOrder, WmsOrder
 from stockbridge.domain.product_master import ItemRecord
 from stockbridge.domain.stock import StockBalance, StockMovement
+from stockbridge.domain.storefront_fulfilment import ParcelTracking
 from stockbridge.domain.storefront_orders import StorefrontOrder
 from stockbridge.domain.storefront_routing import ImsOrderRequest, ImsOrderResult
 from stockbridge.domain.subscriptions import Subscription
@@ -182,4 +183,26 @@ class ImsStorefrontOrders(Protocol):
         """Make the IMS sales order with `request.external_id` match the request: created once (a
         retry finds the one made before by its external id), else edited (lines changed, closed or
         added; every line closed for a cancellation)."""
+        ...
+
+
+class StorefrontFulfilments(Protocol):
+    """A storefront told of a shipment (decision 0025): one fulfilment per shipment, on its line items,
+    with tracking; the store tells the customer when `notify_customer`."""
+
+    async def line_item_ids(self, order_id: str) -> list[str] | None:
+        """The order's line item ids in the store's own order (removed lines included); None if the
+        store has no such order."""
+        ...
+
+    async def fulfil(
+        self,
+        order_id: str,
+        lines: Mapping[str, int],
+        tracking: ParcelTracking,
+        *,
+        notify_customer: bool,
+    ) -> str:
+        """Fulfil these line items (id → quantity) with this tracking, once: a retry after a lost
+        answer finds the fulfilment made before (by tracking number) and makes none. Returns its id."""
         ...

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from stockbridge.config import Config
 from stockbridge.domain.inbound import ORDER_KINDS, STOCK_KINDS, STOREFRONT_KINDS, UnusableEvent
 from stockbridge.flows.edge_ports import InboundFormats, StorefrontFormats
-from stockbridge.flows.inventory import StockEntry, fold_stock, parse_stock_entry
+from stockbridge.flows.inventory import StockEntry, fold_stock, parse_stock_entry, rederive_targets
 from stockbridge.flows.orders import OrderEntry, fold_orders, parse_order_entry
 from stockbridge.flows.poison import set_aside
 from stockbridge.flows.storefront_orders import (
@@ -79,18 +79,27 @@ def fold_inbox(
         except UnusableEvent as exc:
             failures.append((entry, str(exc)))
 
-    def fold_order_group(c: Connection, group: Sequence[tuple[InboxEntry, OrderEntry]]) -> None:
-        fold_orders(c, [parsed for _, parsed in group], config, now)
-        inbox_repo.mark_processed(c, [entry.id for entry, _ in group], now)
+    # Orders first: the (SKU, warehouse) pairs whose open demand they move are re-derived with the
+    # stock's, under one sorted lock of their targets (docs/decisions/0022).
+    moved: set[tuple[str, str]] = set()
 
-    failures += fold_isolating(connection, stock, lambda c, g: fold_stock(c, [p for _, p in g], config, now))
+    def fold_order_group(c: Connection, group: Sequence[tuple[InboxEntry, OrderEntry]]) -> None:
+        moved.update(fold_orders(c, [parsed for _, parsed in group], config, now, rederive=False))
+        inbox_repo.mark_processed(c, [entry.id for entry, _ in group], now)
 
     def fold_storefront_group(c: Connection, group: Sequence[tuple[InboxEntry, StorefrontEntry]]) -> None:
-        fold_storefront_orders(c, [parsed for _, parsed in group], config, now)
+        moved.update(fold_storefront_orders(c, [parsed for _, parsed in group], config, now, rederive=False))
         inbox_repo.mark_processed(c, [entry.id for entry, _ in group], now)
+
+    def fold_stock_group(c: Connection, group: Sequence[tuple[InboxEntry, StockEntry]]) -> None:
+        fold_stock(c, [parsed for _, parsed in group], config, now, also=moved)
 
     failures += fold_isolating(connection, orders, fold_order_group)
     failures += fold_isolating(connection, store_orders, fold_storefront_group)
+    stock_failures = fold_isolating(connection, stock, fold_stock_group)
+    if moved and len(stock_failures) == len(stock):  # no stock fold went through to carry them
+        rederive_targets(connection, config, moved, now)
+    failures += stock_failures
     set_aside(connection, config, now, failures)
     return FoldReport(folded=len(entries) - len(failures), set_aside=len(failures))
 

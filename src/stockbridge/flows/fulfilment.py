@@ -14,16 +14,27 @@ from sqlalchemy import Connection
 from stockbridge.config import Config
 from stockbridge.domain.bundles import KitError, dekit
 from stockbridge.domain.fulfilment import RollupError, Shipment, to_fulfil_now
-from stockbridge.domain.fulfilment_state import ShipmentState, on_item_fulfilment, on_shipment
+from stockbridge.domain.fulfilment_state import (
+    ShipmentState,
+    on_item_fulfilment,
+    on_shipment,
+    on_store_fulfilment,
+)
 from stockbridge.domain.order_state import CANCELLED_AFTER_DESPATCH, OrderState
 from stockbridge.domain.orders import CANCELLED
 from stockbridge.domain.skus import normalise
-from stockbridge.store import fulfilment_repo, items_repo, orders_repo
+from stockbridge.store import fulfilment_repo, items_repo, orders_repo, storefront_repo
 from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
 from stockbridge.store.fulfilment_repo import ShipmentRecord
 from stockbridge.store.orders_repo import OrderRecord
 
-EVALUATED = (ShipmentState.IF_PENDING, ShipmentState.FULFILLED, ShipmentState.PART_BUNDLE)
+EVALUATED = (
+    ShipmentState.IF_PENDING,
+    ShipmentState.FULFILLED,
+    ShipmentState.PART_BUNDLE,
+    ShipmentState.STORE_PENDING,
+    ShipmentState.STORE_FULFILLED,
+)
 
 
 class FulfilmentFolder:
@@ -47,11 +58,9 @@ class FulfilmentFolder:
         order = orders_repo.get_order(self.connection, reference=shipment.reference, lock=True)
         if order is None or order.sent is None:
             return  # stays parked: the order arrives later (or was never released)
-        if order.channel != "ims":
-            # A storefront order sent straight to Clarus has no IMS order to fulfil: its despatches
-            # go back to the storefront (the storefront fulfilment flow), never to an Item Fulfilment.
-            bump(self.connection, "fulfilment.storefront_direct")
-            return
+        # A storefront order sent straight to Clarus has no IMS order to fulfil: its despatches go
+        # back to the store as storefront fulfilments, never to an Item Fulfilment (decision 0025).
+        direct = order.channel != "ims"
         lines: dict[int, int] | None = None
         if order.order.status == CANCELLED:
             decision = on_shipment(True, 0, order_cancelled=True)
@@ -70,7 +79,9 @@ class FulfilmentFolder:
                 )
                 self._raise("over_fulfilment", shipment, str(exc))
                 return
-            decision = on_shipment(True, len(lines))
+            decision = on_shipment(True, len(lines), storefront_direct=direct)
+        if direct:
+            bump(self.connection, "fulfilment.storefront_direct")
         fulfilment_repo.set_state(self.connection, shipment.shipment_id, decision.state, self.now, lines)
         fulfilment_repo.add_commands(self.connection, shipment.shipment_id, decision.commands, self.now)
         if not newly_arrived:
@@ -108,8 +119,13 @@ class FulfilmentFolder:
             return
         order = orders_repo.get_order(self.connection, reference=record.shipment.reference)
         cancelled = order is not None and order.order.status == CANCELLED
+        storefront = storefront_repo.routed_by_reference(self.connection, record.shipment.reference)
         decision = on_item_fulfilment(
-            record.state, created, self.config.fulfilment.bill_on_fulfilment, order_cancelled=cancelled
+            record.state,
+            created,
+            self.config.fulfilment.bill_on_fulfilment,
+            order_cancelled=cancelled,
+            storefront=storefront is not None,
         )
         fulfilment_repo.set_state(self.connection, shipment_id, decision.state, self.now)
         fulfilment_repo.add_commands(self.connection, shipment_id, decision.commands, self.now)
@@ -119,6 +135,16 @@ class FulfilmentFolder:
             self._cancelled_after_despatch(record.shipment)
         else:
             self._raise("over_fulfilment", record.shipment, f"the IMS refused the Item Fulfilment: {reason}")
+
+    def store_fulfilment_answered(self, shipment_id: str) -> None:
+        """The store has the shipment's fulfilment (and has told the customer)."""
+        record = fulfilment_repo.get_shipment(self.connection, shipment_id)
+        if record is None:
+            return
+        decision = on_store_fulfilment(record.state)
+        if decision.state != record.state:
+            fulfilment_repo.set_state(self.connection, shipment_id, decision.state, self.now)
+        bump(self.connection, "fulfilment.store_fulfilments")
 
     def order_cancelled(self, reference: str) -> None:
         """The hub has just learned that an order it saw despatched is cancelled in the IMS: Item
@@ -158,7 +184,7 @@ class FulfilmentFolder:
             self.evaluate(record)
         waited = self.now - timedelta(seconds=settings.park_alert_after_s)
         for record in fulfilment_repo.shipments_in(self.connection, [ShipmentState.PARKED]):
-            if record.state_since < waited and not self._storefront_direct(record.shipment.reference):
+            if record.state_since < waited:
                 self._raise(
                     "fulfilment_waiting_for_order",
                     record.shipment,
@@ -169,6 +195,11 @@ class FulfilmentFolder:
             if record.state_since < stalled:
                 self._raise(
                     "fulfilment_stalled", record.shipment, "shipped, but no Item Fulfilment in the IMS yet"
+                )
+        for record in fulfilment_repo.shipments_in(self.connection, [ShipmentState.STORE_PENDING]):
+            if record.state_since < stalled:
+                self._raise(
+                    "fulfilment_stalled", record.shipment, "shipped, but no fulfilment in the store yet"
                 )
 
     def check_statuses(self) -> None:
@@ -196,11 +227,6 @@ class FulfilmentFolder:
                 )
             else:
                 resolve_exceptions(self.connection, "status_drift", [entity])
-
-    def _storefront_direct(self, reference: str) -> bool:
-        """The order is a storefront's sent straight to Clarus (no IMS order to fulfil)."""
-        order = orders_repo.get_order(self.connection, reference=reference)
-        return order is not None and order.channel != "ims"
 
     def _raise(self, kind: str, shipment: Shipment, detail: str) -> None:
         raise_exception(

@@ -1,25 +1,32 @@
-"""Fulfilment flow, I/O side: Item Fulfilments and invoices to the IMS, notices to customers."""
+"""Fulfilment flow, I/O side: Item Fulfilments and invoices to the IMS, notices to customers, and
+storefront fulfilments (with tracking) to the store an order came from."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from sqlalchemy import Connection, Engine
 
 from stockbridge.config import Config
 from stockbridge.domain.errors import ConnectorError, RejectedError, RetriableError
-from stockbridge.domain.fulfilment import ShipmentNotice
+from stockbridge.domain.fulfilment import RollupError, ShipmentNotice
 from stockbridge.domain.fulfilment_state import FulfilmentCommand
+from stockbridge.domain.storefront_fulfilment import (
+    direct_line_items,
+    ims_line_items,
+    storefront_lines,
+    tracking_of,
+)
 from stockbridge.engine.bounded import Slots
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import next_attempt_at
-from stockbridge.flows.edge_ports import CustomerNotifier, FulfilmentTarget
+from stockbridge.flows.edge_ports import CustomerNotifier, FulfilmentTarget, StorefrontFulfilments
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.logs import attempt_failed, get_logger
-from stockbridge.store import fulfilment_repo, orders_repo
+from stockbridge.store import fulfilment_repo, orders_repo, storefront_repo
 from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
 from stockbridge.store.dead_letters import Outbox, fulfilment_failure_type, replay_action
 from stockbridge.store.fulfilment_repo import FulfilmentTask, ShipmentRecord
@@ -58,6 +65,7 @@ class FulfilmentSender:
         concurrency: int = 4,
         rng: random.Random | None = None,
         on_follow_ons: Callable[[], None] | None = None,
+        storefronts: Mapping[str, StorefrontFulfilments] | None = None,
     ) -> None:
         self._engine = engine
         self._config = config
@@ -68,6 +76,7 @@ class FulfilmentSender:
         self._slots = Slots(concurrency, "fulfilment commands")
         self._rng = rng or random.Random()
         self._on_follow_ons = on_follow_ons
+        self._storefronts = dict(storefronts or {})
 
     async def run_cycle(self) -> int:
         """Claim as many due commands as there are free slots and start sending them; returns how
@@ -128,6 +137,8 @@ class FulfilmentSender:
                 carrier=s.carrier,
                 tracking_numbers=s.tracking_numbers,
             )
+        elif task.kind == FulfilmentCommand.STORE_FULFILMENT:
+            await self._tell_store(shipment, order)
         elif task.kind == FulfilmentCommand.INVOICE:
             await self._ims.invoice(order.order.ims_id, invoice_external_id(s.shipment_id), lines)
         else:
@@ -143,6 +154,35 @@ class FulfilmentSender:
             )
             await self._notifier.shipment_sent(notice)
 
+    async def _tell_store(self, shipment: ShipmentRecord, order: OrderRecord) -> None:
+        """The shipment as one fulfilment in its storefront, on the line items its order lines came
+        from, with its tracking; the store tells the customer (decision 0025)."""
+        reference = shipment.shipment.reference
+        routed = await in_transaction(
+            self._engine, lambda c: storefront_repo.routed_by_reference(c, reference)
+        )
+        if routed is not None:  # route ims: the IMS order's lines came from these line items
+            channel, order_id = routed.order.channel, routed.order.order_id
+            line_items: dict[int, str] | None = ims_line_items(routed.ims_lines)
+        elif order.channel != "ims":  # route clarus: the hub numbered the store's line items
+            channel, order_id = order.channel, order.order.ims_id.removeprefix(f"{order.channel}:")
+            line_items = None
+        else:
+            raise RejectedError("hub", f"order {reference} came from no storefront")
+        store = self._storefronts.get(channel)
+        if store is None:
+            raise RejectedError("hub", f"no storefront named {channel!r} is configured")
+        if line_items is None:
+            ids = await store.line_item_ids(order_id)
+            if ids is None:
+                raise RejectedError(channel, f"order {order_id} ({reference}) is not in the store")
+            line_items = direct_line_items(ids)
+        try:
+            lines = storefront_lines(shipment.fulfil_lines or {}, line_items)
+        except RollupError as exc:
+            raise RejectedError("hub", f"shipment {shipment.shipment.shipment_id}: {exc}") from None
+        await store.fulfil(order_id, lines, tracking_of(shipment.shipment), notify_customer=True)
+
     def _answered(
         self, connection: Connection, task: FulfilmentTask, created: bool, reason: str = ""
     ) -> None:
@@ -152,6 +192,8 @@ class FulfilmentSender:
         folder = FulfilmentFolder(connection, self._config(), now)
         if task.kind == FulfilmentCommand.ITEM_FULFILMENT:
             folder.item_fulfilment_answered(task.shipment_id, created, reason)
+        elif task.kind == FulfilmentCommand.STORE_FULFILMENT:
+            folder.store_fulfilment_answered(task.shipment_id)
         else:
             bump(connection, f"fulfilment.{task.kind.value}")
         # A replayed dead letter went through: its exception is over.

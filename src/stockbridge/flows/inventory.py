@@ -6,7 +6,7 @@ Runs inside one database transaction per batch of inbox entries (DESIGN.md secti
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,7 @@ from stockbridge.domain.inbound import STOCK_MOVEMENT, STOCK_SNAPSHOT, UnusableE
 from stockbridge.domain.priority import push_priority
 from stockbridge.domain.stock import StockBalance
 from stockbridge.flows.edge_ports import InboundFormats
-from stockbridge.store import inbox_repo, stock_repo, targets_repo
+from stockbridge.store import demand_repo, inbox_repo, stock_repo, targets_repo
 from stockbridge.store.bookkeeping import bump, raise_exception
 from stockbridge.store.inbox_repo import InboxEntry
 
@@ -81,9 +81,15 @@ def fold_entries(
 
 
 def fold_stock(
-    connection: Connection, entries: Sequence[StockEntry], config: Config, now: datetime
+    connection: Connection,
+    entries: Sequence[StockEntry],
+    config: Config,
+    now: datetime,
+    *,
+    also: Iterable[tuple[str, str]] = (),
 ) -> FoldOutcome:
-    """Fold parsed entries, re-derive the targets they touch and mark the entries done."""
+    """Fold parsed entries, re-derive the targets they touch and mark the entries done. `also`:
+    (SKU, warehouse) pairs to re-derive with them (their open demand moved), under the same lock."""
     outcome = FoldOutcome(entries=len(entries))
     folding = _Folding()
     for entry in entries:
@@ -94,27 +100,73 @@ def fold_stock(
     outcome.balances = len(folding.balances)
     _note_unmapped(folding.balances, config, outcome)
 
+    pairs = {(b.sku, b.warehouse_id) for b in folding.balances}
+    wanted = set(also) - pairs
+    if wanted:
+        pairs |= set(stock_repo.observed_for(connection, wanted))  # no stock yet: nothing to derive
+    derived = _derive(connection, config, pairs, now, folding, fold=folding.balances)
+    inbox_repo.mark_processed(connection, [e.entry_id for e in entries], now)
+    bump(connection, "fold.entries", len(entries))
+    for type_, entity, detail in outcome.problems:
+        raise_exception(
+            connection, type=type_, entity=entity, owner=config.owners.owner_of(type_), detail=detail, now=now
+        )
+    outcome.targets = derived
+    return outcome
+
+
+def rederive_targets(
+    connection: Connection, config: Config, pairs: Iterable[tuple[str, str]], now: datetime
+) -> int:
+    """Re-derive the storefront targets of these (warehouse SKU, warehouse) pairs after their open
+    demand changed (an order claimed or released units: docs/decisions/0022). Caller owns the
+    transaction, the same one that changed the order. Pairs the warehouse never reported stock for
+    are left alone: their first movement creates their targets."""
+    with_stock = set(stock_repo.observed_for(connection, set(pairs)))
+    channels = [c for c in config.stock_channels() if config.ats_rule(c).subtracts_open_demand]
+    return _derive(connection, config, with_stock, now, _Folding(), channels=channels)
+
+
+def _derive(
+    connection: Connection,
+    config: Config,
+    pairs: set[tuple[str, str]],
+    now: datetime,
+    folding: _Folding,
+    *,
+    fold: Sequence[StockBalance] = (),
+    channels: Sequence[str] | None = None,
+) -> int:
+    """Lock the targets fed by these pairs, fold `fold` into observed stock, and set each target's
+    desired figure. Returns the number of targets written."""
     # One target per channel that has a location fed by the balance's warehouse, each with its own
-    # rule: the statuses that channel counts and its buffers (DESIGN.md §3).
-    channels = config.stock_channels()
+    # rule: the statuses that channel counts, its buffers, and whether open demand comes off
+    # (DESIGN.md §3, docs/decisions/0022).
+    channels = config.stock_channels() if channels is None else channels
     warehouse_of: dict[targets_repo.TargetKey, str] = {}
-    for sku, warehouse in {(b.sku, b.warehouse_id) for b in folding.balances}:
+    for sku, warehouse in pairs:
         for channel in channels:
             location = config.location_of(channel, warehouse)
             if location is not None:
                 warehouse_of[(channel, sku, location)] = warehouse
     current = targets_repo.lock_targets(connection, list(warehouse_of), warehouse_of, now)
-    stock_repo.fold_observed(connection, folding.balances)
+    stock_repo.fold_observed(connection, fold)
     observed = stock_repo.observed_for(connection, {(key[1], w) for key, w in warehouse_of.items()})
-
     rules = {channel: config.ats_rule(channel) for channel in channels}
+    # Read after the targets are locked: an order changing demand re-derives under the same locks.
+    demand = (
+        demand_repo.demand_for(connection, {(key[1], w) for key, w in warehouse_of.items()})
+        if any(rule.subtracts_open_demand for rule in rules.values())
+        else {}
+    )
     updates: list[dict[str, Any]] = []
     for key, warehouse in warehouse_of.items():
         channel, sku, location = key
         pair = (sku, warehouse)
         balances = observed.get(pair, [])
         target = current[key]
-        desired = available_to_sell({b.status: b.quantity for b in balances}, rules[channel], sku)
+        quantities = {b.status: b.quantity for b in balances}
+        desired = available_to_sell(quantities, rules[channel], sku, demand.get(pair, 0))
         movements = target.movements_since_push + folding.movements.get(pair, 0)
         occurred = _latest(target.source_occurred_at, folding.newest_occurred.get(pair))
         updates.append(
@@ -132,14 +184,7 @@ def fold_stock(
             }
         )
     targets_repo.set_desired(connection, updates)
-    inbox_repo.mark_processed(connection, [e.entry_id for e in entries], now)
-    bump(connection, "fold.entries", len(entries))
-    for type_, entity, detail in outcome.problems:
-        raise_exception(
-            connection, type=type_, entity=entity, owner=config.owners.owner_of(type_), detail=detail, now=now
-        )
-    outcome.targets = len(updates)
-    return outcome
+    return len(updates)
 
 
 def _latest(a: datetime | None, b: datetime | None) -> datetime | None:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from stockbridge.config import Config
+from stockbridge.domain.demand import CLAIMING_STATES
 from stockbridge.domain.fulfilment import Shipment
 from stockbridge.domain.inbound import (
     SALES_ORDER,
@@ -42,6 +43,7 @@ from stockbridge.domain.orders import (
     WmsOrder,
     prepare,
 )
+from stockbridge.flows.demand import DemandWatch
 from stockbridge.flows.edge_ports import InboundFormats
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.logs import get_logger
@@ -106,6 +108,7 @@ class OrderFolder:
         self.config = config
         self.now = now
         self._context: OrderContext | None = None
+        self.demand = DemandWatch(connection, config, now)
 
     @property
     def context(self) -> OrderContext:
@@ -186,6 +189,9 @@ class OrderFolder:
             )
             bump(self.connection, f"orders.commands.{decision.command.value}")
             log.debug("order command queued", reference=reference, command=decision.command.value)
+        if record.state in CLAIMING_STATES or updated.state in CLAIMING_STATES:
+            queued = prepared if decision.command is not None and isinstance(prepared, WmsOrder) else None
+            self.demand.changed(updated, queued)
         return updated
 
     def _sync_hold_exceptions(
@@ -218,16 +224,19 @@ class OrderFolder:
         state = after_warehouse_status(record.state, data.status, record.order.status == CANCELLED)
         seen = replace(record, wms_status=data.status, wms_sequence=data.sequence)
         if state == OrderState.DESPATCHED_CANCELLED:
-            self.apply(seen, Decision(state, problem=CANCELLED_AFTER_DESPATCH))
-            return
-        orders_repo.save_order(
-            self.connection,
-            replace(seen, state=state, state_since=self.now if state != record.state else record.state_since),
-            self.now,
-        )
+            seen = self.apply(seen, Decision(state, problem=CANCELLED_AFTER_DESPATCH))
+        else:
+            since = self.now if state != record.state else record.state_since
+            seen = replace(seen, state=state, state_since=since)
+            orders_repo.save_order(self.connection, seen, self.now)
+        self.demand.changed(seen)  # allocated or cancelled at the warehouse: units released
 
     def command_answered(self, command: OrderCommand, outcome: Outcome, reason: str) -> None:
         """The warehouse answered for good: move on, then decide again on the newest IMS version."""
+        with self.demand.deferred():
+            self._command_answered(command, outcome, reason)
+
+    def _command_answered(self, command: OrderCommand, outcome: Outcome, reason: str) -> None:
         record = orders_repo.get_order(self.connection, ims_id=command.ims_id, lock=True)
         if record is None:
             return
@@ -256,13 +265,15 @@ class OrderFolder:
         record = orders_repo.get_order(self.connection, reference=reference, lock=True)
         if record is None:
             return None
-        return self.redecide(record)
+        with self.demand.deferred():
+            return self.redecide(record)
 
     def revalidate_held(self) -> int:
         released = 0
-        for record in orders_repo.orders_in(self.connection, [OrderState.HELD, OrderState.WAITING]):
-            if self.redecide(record).state not in (OrderState.HELD, OrderState.WAITING):
-                released += 1
+        with self.demand.deferred():
+            for record in orders_repo.orders_in(self.connection, [OrderState.HELD, OrderState.WAITING]):
+                if self.redecide(record).state not in (OrderState.HELD, OrderState.WAITING):
+                    released += 1
         return released
 
     def check_stalled(self) -> None:
@@ -318,13 +329,24 @@ def parse_order_entry(kind: str, payload: str, formats: InboundFormats) -> Order
     raise UnusableEvent(f"kind: the order flow does not fold {kind!r}")
 
 
-def fold_orders(connection: Connection, entries: Sequence[OrderEntry], config: Config, now: datetime) -> None:
-    """Fold parsed entries of the order flow, in arrival order."""
+def fold_orders(
+    connection: Connection,
+    entries: Sequence[OrderEntry],
+    config: Config,
+    now: datetime,
+    *,
+    rederive: bool = True,
+) -> set[tuple[str, str]]:
+    """Fold parsed entries of the order flow, in arrival order. Returns the (SKU, warehouse) pairs
+    whose open demand moved; with `rederive=False` the caller re-derives their targets itself."""
     folder = OrderFolder(connection, config, now)
-    for entry in entries:
-        if isinstance(entry, SalesOrder):
-            folder.fold_sales_order(entry)
-        elif isinstance(entry, WarehouseOrderStatus):
-            folder.fold_warehouse_status(entry)
-        else:
-            FulfilmentFolder(connection, config, now).fold_shipment(entry)
+    with folder.demand.deferred():
+        for entry in entries:
+            if isinstance(entry, SalesOrder):
+                folder.fold_sales_order(entry)
+            elif isinstance(entry, WarehouseOrderStatus):
+                folder.fold_warehouse_status(entry)
+            else:
+                FulfilmentFolder(connection, config, now).fold_shipment(entry)
+        moved = set(folder.demand.moved) if rederive else folder.demand.take_moved()
+    return moved

@@ -75,9 +75,28 @@ def parse_storefront_entry(entry: InboxEntry, readers: Mapping[str, StorefrontFo
 
 
 def fold_storefront_orders(
-    connection: Connection, entries: Sequence[StorefrontEntry], config: Config, now: datetime
-) -> None:
+    connection: Connection,
+    entries: Sequence[StorefrontEntry],
+    config: Config,
+    now: datetime,
+    *,
+    rederive: bool = True,
+) -> set[tuple[str, str]]:
+    """Fold storefront order versions. Returns the (SKU, warehouse) pairs whose open demand moved
+    (docs/decisions/0022); with `rederive=False` the caller re-derives their targets itself."""
     folder = OrderFolder(connection, config, now)
+    with folder.demand.deferred():
+        _fold_each(connection, folder, entries, config, now)
+        return set(folder.demand.moved) if rederive else folder.demand.take_moved()
+
+
+def _fold_each(
+    connection: Connection,
+    folder: OrderFolder,
+    entries: Sequence[StorefrontEntry],
+    config: Config,
+    now: datetime,
+) -> None:
     for entry in entries:
         store = config.storefronts.get(entry.channel)
         if store is None:

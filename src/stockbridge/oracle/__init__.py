@@ -27,6 +27,10 @@ from stockbridge.oracle.storefront import (
     storefront_drift,
     storefront_figures,
 )
+from stockbridge.oracle.storefront_fulfilments import (
+    StorefrontFulfilmentReport,
+    check_storefront_fulfilments,
+)
 from stockbridge.oracle.storefront_writes import (
     WriteReport,
     doubled_sets,
@@ -44,6 +48,7 @@ __all__ = [
     "OrderReport",
     "SkuSettings",
     "StoreSettings",
+    "StorefrontFulfilmentReport",
     "TargetSettings",
     "Truth",
     "WriteReport",
@@ -51,6 +56,7 @@ __all__ = [
     "channel_drift",
     "check_fulfilments",
     "check_orders",
+    "check_storefront_fulfilments",
     "check_storefront_orders",
     "doubled_sets",
     "drift",

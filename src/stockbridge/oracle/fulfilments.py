@@ -9,7 +9,8 @@ bundle depends on the order the hub hears of the parcels in, so the oracle check
   have an Item Fulfilment (lost otherwise), with exactly the plain lines' quantities;
 - no shipment has two (doubled), none exists for a shipment Clarus never made (unexpected);
 - per order line, the Item Fulfilments add up to the whole bundles and units all its shipments carried;
-- a customer notice goes out once per Item Fulfilment, never before it.
+- a customer notice goes out once per Item Fulfilment, never before it (none for an order made
+  from a storefront's: its store tells the customer).
 
 A shipment whose order is not (yet) in the IMS expects nothing: the hub parks it. One whose order
 was cancelled or closed in the IMS cannot be fulfilled there: a person must look (docs/fulfilment.md).
@@ -65,10 +66,13 @@ def check_fulfilments(
     fulfilments: Sequence[Mapping[str, Any]],
     catalog: Catalog,
     notices: Sequence[Mapping[str, Any]] | None = None,
+    store_prefixes: Sequence[str] = (),
 ) -> FulfilmentReport:
     """Clarus `GET /_control/shipments`, IMS `GET /_control/sales_orders` and `GET /_control/fulfilments`;
     `notices`: the mails received, each `{"shipment", "if_existed"}` (whether the IMS showed the
-    fulfilment when the mail arrived)."""
+    fulfilment when the mail arrived). `store_prefixes`: the storefronts' `reference_prefix`es; an
+    IMS order made from a storefront's order is told to the customer by the store, not by a notice
+    (docs/fulfilment.md, "Storefront fulfilments")."""
     report = FulfilmentReport(shipments=len(shipments))
     by_shipment: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for made in fulfilments:
@@ -111,7 +115,7 @@ def check_fulfilments(
                 have.update(_quantities(made))
         report.wrong += [f"{reference}/{n}" for n in sorted(set(want) | set(have)) if want[n] != have[n]]
 
-    _check_notices(report, notices, by_shipment, shipments, ims_orders)
+    _check_notices(report, notices, by_shipment, shipments, ims_orders, tuple(store_prefixes))
     return report
 
 
@@ -189,6 +193,7 @@ def _check_notices(
     by_shipment: Mapping[str, list[Mapping[str, Any]]],
     shipments: Mapping[str, Any],
     ims_orders: Mapping[str, Any],
+    store_prefixes: tuple[str, ...] = (),
 ) -> None:
     if notices is None:
         return
@@ -197,6 +202,9 @@ def _check_notices(
     report.notices_early = sum(1 for n in notices if not n["if_existed"])
     report.notices_doubled = sum(1 for n in sent.values() if n > 1)
     for sid in sorted(by_shipment):
-        order = ims_orders.get(str(shipments.get(sid, {}).get("reference")))
+        reference = str(shipments.get(sid, {}).get("reference"))
+        if store_prefixes and reference.startswith(store_prefixes):
+            continue  # its store tells the customer
+        order = ims_orders.get(reference)
         if order is not None and order.get("email") and sent[sid] == 0:
             report.notices_missing.append(sid)

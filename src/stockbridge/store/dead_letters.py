@@ -40,9 +40,12 @@ ORDER_COMMAND_FAILED = "order_command_failed"  # order:<reference>
 FULFILMENT_COMMAND_FAILED = "fulfilment_command_failed"  # shipment:<id> (Item Fulfilment, invoice)
 NOTIFICATION_FAILED = "notification_failed"  # shipment:<id> (customer notice)
 STOREFRONT_ORDER_FAILED = "storefront_order_failed"  # order:<reference> (its IMS sales order)
+STOREFRONT_FULFILMENT_FAILED = "storefront_fulfilment_failed"  # shipment:<id> (its store's fulfilment)
 
 
 def fulfilment_failure_type(kind: FulfilmentCommand) -> str:
+    if kind == FulfilmentCommand.STORE_FULFILMENT:
+        return STOREFRONT_FULFILMENT_FAILED
     return NOTIFICATION_FAILED if kind == FulfilmentCommand.NOTIFY else FULFILMENT_COMMAND_FAILED
 
 
@@ -125,6 +128,9 @@ def replay_for_exception(connection: Connection, type: str, entity: str, now: da
         return storefront_repo.replay_dead(connection, now, reference=key)
     # fulfilment_stalled: before decision 0010 a dead-lettered Item Fulfilment raised it; for a
     # shipment whose Item Fulfilment is merely late there is nothing dead, and nothing is queued.
+    if type == STOREFRONT_FULFILMENT_FAILED and kind == "shipment":
+        store = FulfilmentCommand.STORE_FULFILMENT
+        return fulfilment_repo.replay_dead(connection, now, shipment_id=key, kinds=[store])
     if type in (NOTIFICATION_FAILED, FULFILMENT_COMMAND_FAILED, "fulfilment_stalled") and kind == "shipment":
         notices = type == NOTIFICATION_FAILED
         return fulfilment_repo.replay_dead(connection, now, shipment_id=key, notices=notices)

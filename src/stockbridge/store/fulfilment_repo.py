@@ -169,6 +169,7 @@ def replay_dead(
     *,
     shipment_id: str | None = None,
     notices: bool | None = None,
+    kinds: Sequence[FulfilmentCommand] | None = None,
 ) -> int:
     """Queue dead-lettered commands again: all, by id, or one shipment's notices (`notices=True`) or
     other commands (`notices=False`). Item Fulfilments and invoices keep their external ids and a
@@ -180,6 +181,8 @@ def replay_dead(
     if notices is not None:
         notify = FulfilmentCommand.NOTIFY.value
         where.append(c.kind == notify if notices else c.kind != notify)
+    if kinds is not None:
+        where.append(c.kind.in_([k.value for k in kinds]))
     return leased.replay_dead(connection, fulfilment_commands, now, ids, *where)
 
 

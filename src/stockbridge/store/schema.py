@@ -177,6 +177,18 @@ sales_orders = Table(
 )
 Index("ix_sales_orders_state", sales_orders.c.state, sales_orders.c.state_since)
 
+# Units each order claims at the warehouse before it is allocated (domain/demand.py, decision 0022):
+# rewritten with the order whenever its claim changes; summed per (SKU, warehouse) for storefronts.
+order_claims = Table(
+    "order_claims",
+    metadata,
+    Column("ims_id", String(32), primary_key=True),
+    Column("sku", String(100), primary_key=True),
+    Column("warehouse_id", String(64), primary_key=True),
+    Column("quantity", BigInteger, nullable=False),
+)
+Index("ix_order_claims_sku", order_claims.c.sku, order_claims.c.warehouse_id)
+
 # Commands for the warehouse, written with the transition that causes them (transactional outbox).
 order_commands = Table(
     "order_commands",

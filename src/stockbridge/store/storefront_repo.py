@@ -78,6 +78,13 @@ def get_routed(connection: Connection, channel: str, order_id: str, lock: bool =
     )
 
 
+def routed_by_reference(connection: Connection, reference: str) -> RoutedOrder | None:
+    """The storefront order the IMS order with this tranId was made from (route ims), if any."""
+    c = storefront_orders.c
+    row = connection.execute(select(c.channel, c.order_id).where(c.reference == reference)).first()
+    return None if row is None else get_routed(connection, row.channel, row.order_id)
+
+
 def save_routed(connection: Connection, routed: RoutedOrder, now: datetime) -> None:
     values = {
         "reference": routed.reference,
