@@ -35,8 +35,9 @@ SHOP_MAPPED = {"Standard Delivery": "STD", "Express Shipping": "NDAY"}
 UNMAPPED = "Royal Mail Tracked 24"
 TOPICS = ["orders/create", "orders/updated", "orders/edited", "orders/cancelled", "orders/paid"]
 # The store's cost bucket: the Standard plan's (the smallest: 1000 points, 100/s restored). The hub
-# is told the store is on a plan twice that size, so it meets THROTTLED until the answers'
-# throttleStatus correct its picture of the bucket. (A bucket under ~1000 points cannot carry the
+# is told the store is on a plan twice that size, so it may meet THROTTLED until the answers'
+# throttleStatus correct its picture of the bucket (seed 7: it met none; it waits instead).
+# (A bucket under ~1000 points cannot carry the
 # storefront fulfilment queries at all: they request about that much.)
 BUCKET_SIZE = 1000
 RESTORE_RATE = 100.0
