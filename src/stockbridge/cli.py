@@ -676,6 +676,7 @@ def demo(
     movements: int = typer.Option(5000, help="Stock movements to drive through Clarus."),
     seed: int = typer.Option(7, help="Seed for the movement stream and the fault injection."),
     orders: int = typer.Option(1000, help="Sales orders in the order day (0 to skip it)."),
+    shop_orders: int | None = typer.Option(None, help="Shopify orders in the order day (default orders/10)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     database_url: str | None = typer.Option(None, help="Default: a SQLite file in a temporary directory."),
     log_level: Annotated[
@@ -683,7 +684,8 @@ def demo(
     ] = LogLevelName.warning,
     log_format: Annotated[LogFormatName, typer.Option("--log-format")] = LogFormatName.console,
 ) -> None:
-    """Run simulated Clarus and IMS, the hub against them, a stream of movements; report drift and latency."""
+    """Run simulated Clarus, IMS and Shopify, the hub against them, a day of movements, orders and
+    despatches; report per channel what the oracle and the simulators found."""
     from stockbridge.demo import DemoOptions, run_demo, succeeded
     from stockbridge.logs import configure_logging
 
@@ -692,7 +694,13 @@ def demo(
 
     summary = run_demo(
         DemoOptions(
-            skus=skus, movements=movements, seed=seed, orders=orders, database_url=database_url, quiet=as_json
+            skus=skus,
+            movements=movements,
+            seed=seed,
+            orders=orders,
+            shop_orders=shop_orders,
+            database_url=database_url,
+            quiet=as_json,
         )
     )
     if as_json:

@@ -15,11 +15,13 @@ from tests.factories import T0, config, inbound, movement_event
 from stockbridge.config import Config
 from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.domain.bundles import KitMember
+from stockbridge.domain.fulfilment import Shipment, ShippedLine
 from stockbridge.domain.inbound import SALES_ORDER, WarehouseOrderStatus
 from stockbridge.domain.order_state import OrderState, Outcome
 from stockbridge.domain.orders import CANCELLED, OrderLine, SalesOrder
 from stockbridge.domain.shipping import Address
 from stockbridge.flows.fold import fold_inbox
+from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.flows.inventory import fold_entries
 from stockbridge.flows.orders import OrderFolder
 from stockbridge.store import inbox_repo, items_repo, orders_repo, targets_repo
@@ -236,3 +238,20 @@ def test_the_inbox_fold_derives_orders_and_movements_of_one_batch_together(catal
     other = SalesOrder("502", "SO502", "B", "UPS Ground", ADDRESS, (OrderLine(1, "tea", 2),), "s")
     _fold_inbox(catalog, [_inbox_order(other)])
     assert (_figures(catalog, "MUG"), _figures(catalog, "TEA")) == ((7, 10), (3, 5))
+
+
+def test_a_despatch_the_hub_hears_of_before_any_status_report_ends_the_claim(catalog: Engine) -> None:
+    """The warehouse shipped the order before the hub knew it (its status reports were dropped as
+    unknown): the parked shipment, released when the order arrives, proves it is past allocation."""
+    _stock(catalog, 1, "MUG", available=10)
+    with catalog.begin() as c:
+        FulfilmentFolder(c, CONFIG, T0).fold_shipment(
+            Shipment("SHP-1", "SO501", "UPS", "STD", ("1Z1",), (ShippedLine("1", "MUG", 3),), 1)
+        )
+    _fold(catalog, _order(OrderLine(1, "mug", 3)))
+    # The create's answer releases the parked shipment (fulfilment.unpark): the claim ends with it.
+    _answer(catalog)
+    assert _figures(catalog, "MUG") == (10, 10)
+    # A status report that does come later still counts.
+    _status(catalog, "despatched", 5)
+    assert _figures(catalog, "MUG") == (10, 10)

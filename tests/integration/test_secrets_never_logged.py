@@ -14,6 +14,7 @@ from tests.factories import config
 from tests.servers import run_app
 
 from stockbridge import demo
+from stockbridge.demo.shop_day import SHOP_SECRET, SHOP_TOKEN
 from stockbridge.engine.connect import connect
 from stockbridge.engine.runtime import run
 from stockbridge.logs import StructuredFormatter, configure_logging, known_secrets
@@ -52,11 +53,12 @@ def _leaks(lines: list[str], secrets: set[str]) -> list[tuple[str, str]]:
 def test_a_demo_at_debug_logs_no_secret(raw_lines: io.StringIO) -> None:
     summary = demo.run_demo(demo.DemoOptions(skus=20, movements=200, orders=10, quiet=True))
     assert summary["drift"] == 0
+    assert set(summary["channels"]) == {"ims", "shopify"}  # the store's token and secret are in play
     lines = raw_lines.getvalue().splitlines()
     events = {line.split('"event": ')[1].split('"')[1] for line in lines if '"event": ' in line}
     # The hub really logged at debug: what an operator follows and the per-item detail.
     assert {"hub starting", "webhook subscription registered", "push acknowledged"} <= events
-    secrets = {demo.CLARUS_KEY, demo.WEBHOOK_SECRET, demo.IMS_TOKEN}
+    secrets = {demo.CLARUS_KEY, demo.WEBHOOK_SECRET, demo.IMS_TOKEN, SHOP_TOKEN, SHOP_SECRET}
     assert secrets <= known_secrets()  # read through config.secret(), so the safety net knows them too
     assert _leaks(lines, secrets) == []
     # The demo's admin token (HubControl sends it on every status read and job run) is never known to

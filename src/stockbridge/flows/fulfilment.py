@@ -7,6 +7,7 @@ so nobody hears of a shipment the IMS does not yet show (DESIGN.md section 3, fu
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
@@ -23,6 +24,7 @@ from stockbridge.domain.fulfilment_state import (
 from stockbridge.domain.order_state import CANCELLED_AFTER_DESPATCH, OrderState
 from stockbridge.domain.orders import CANCELLED
 from stockbridge.domain.skus import normalise
+from stockbridge.flows.demand import DemandWatch
 from stockbridge.store import fulfilment_repo, items_repo, orders_repo, storefront_repo
 from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
 from stockbridge.store.fulfilment_repo import ShipmentRecord
@@ -58,6 +60,14 @@ class FulfilmentFolder:
         order = orders_repo.get_order(self.connection, reference=shipment.reference, lock=True)
         if order is None or order.sent is None:
             return  # stays parked: the order arrives later (or was never released)
+        sent = order.sent
+        if order.wms_status is None:
+            # The warehouse despatched an order whose status reports all came before the hub knew
+            # it (a shipment parked for it): it is past allocation, so its claim on the storefronts'
+            # figures ends (decision 0022). A later status report replaces this one.
+            order = replace(order, wms_status="partially_despatched")
+            orders_repo.save_order(self.connection, order, self.now)
+            DemandWatch(self.connection, self.config, self.now).changed(order)
         # A storefront order sent straight to Clarus has no IMS order to fulfil: its despatches go
         # back to the store as storefront fulfilments, never to an Item Fulfilment (decision 0025).
         direct = order.channel != "ims"
@@ -72,7 +82,7 @@ class FulfilmentFolder:
                 if s.state in EVALUATED and s.shipment.shipment_id != shipment.shipment_id
             ]
             try:
-                lines = to_fulfil_now(order.sent, before, shipment, self._per_bundle(order))
+                lines = to_fulfil_now(sent, before, shipment, self._per_bundle(order))
             except RollupError as exc:
                 fulfilment_repo.set_state(
                     self.connection, shipment.shipment_id, ShipmentState.REJECTED, self.now

@@ -157,6 +157,7 @@ def _check_order(
             )
     complete = all(expected[int(i["id"])] >= int(i["current_quantity"]) for i in items)
     started = any(expected[int(i["id"])] for i in items)
-    want = "FULFILLED" if complete else "PARTIALLY_FULFILLED" if started else "UNFULFILLED"
+    # Nothing shipped is UNFULFILLED even when nothing is left to ship (an order cancelled whole).
+    want = "FULFILLED" if complete and started else "PARTIALLY_FULFILLED" if started else "UNFULFILLED"
     if order.get("display_fulfillment_status") != want:
         report.status.append(f"{reference}: {order.get('display_fulfillment_status')}, expected {want}")
