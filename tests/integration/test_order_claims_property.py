@@ -7,7 +7,7 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 from tests.factories import T0, config
@@ -74,6 +74,10 @@ def _expected(engine: Engine) -> dict[tuple[str, str], int]:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps)
+# Found in CI: a status arriving while the create is still queued released the claim, and a later
+# status that claims again found nothing to restore (the claim is what the queued create carries).
+@example([("version", "1", [("A", 0)], False), ("version", "2", [("A", 1)], False),
+          ("status", "2", "allocated"), ("status", "2", "received")])  # fmt: skip
 def test_stored_claims_are_the_domain_rule(plan: list[tuple[object, ...]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{Path(tmp) / 'hub.db'}")

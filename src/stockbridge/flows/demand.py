@@ -22,7 +22,7 @@ from stockbridge.config import Config
 from stockbridge.domain.demand import DemandKey, OrderAtHub, awaiting_command, claim_of
 from stockbridge.domain.orders import WmsOrder
 from stockbridge.flows.inventory import rederive_targets
-from stockbridge.store import demand_repo
+from stockbridge.store import demand_repo, orders_repo
 from stockbridge.store.orders_repo import OrderRecord
 
 
@@ -42,12 +42,14 @@ class DemandWatch:
         """Call once the order's new state is written. `queued`: the create or amend just written
         to the outbox for it. An order whose command is still on its way keeps the claim it had
         when the command was queued."""
-        order = OrderAtHub(record.state, record.wms_status, record.sent, queued)
         ims_id = record.order.ims_id
+        order = OrderAtHub(record.state, record.wms_status, record.sent, queued)
+        if queued is None and awaiting_command(order):
+            # Still on its way: it claims what its queued create or amend carries.
+            queued = orders_repo.queued_order(self._connection, ims_id)
+            order = OrderAtHub(record.state, record.wms_status, record.sent, queued)
         before = demand_repo.stored_claim(self._connection, ims_id)
         after: Counter[DemandKey] = claim_of(order)
-        if queued is None and awaiting_command(order):
-            after = before  # still on its way: what it claimed when its command was queued
         if after == before:
             return
         demand_repo.replace_claim(self._connection, ims_id, after)

@@ -173,6 +173,22 @@ def add_command(
     )
 
 
+def queued_order(connection: Connection, ims_id: str) -> WmsOrder | None:
+    """The order as the newest create or amend still on its way to the warehouse (pending, or dead
+    and waiting for a replay) carries it; None when there is none."""
+    row = connection.execute(
+        select(order_commands.c.payload)
+        .where(
+            order_commands.c.ims_id == ims_id,
+            order_commands.c.kind.in_([CommandKind.CREATE.value, CommandKind.AMEND.value]),
+            order_commands.c.state.in_([BatchState.PENDING.value, BatchState.DEAD.value]),
+        )
+        .order_by(order_commands.c.id.desc())
+        .limit(1)
+    ).first()
+    return wms_order_from_json(row.payload) if row is not None and row.payload else None
+
+
 def claim_commands(
     connection: Connection, owner: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[OrderCommand]:
