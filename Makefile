@@ -34,6 +34,7 @@ chaos: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/inventory_burst.py --record
+	$(BIN)/python bench/inventory_burst.py --channel shopify --record
 	$(BIN)/python bench/ingest.py --record
 
 lint: $(STAMP)

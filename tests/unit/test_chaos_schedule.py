@@ -57,3 +57,11 @@ def test_outages_last_as_long_as_the_profile_says() -> None:
     assert durations[FaultKind.PG_REFUSE] == 30
     assert durations[FaultKind.SMTP_DOWN] == FULL.smtp_down_s
     assert Counter(f.kind for f in plan(FULL, "sqlite", 1, 1))[FaultKind.SQLITE_FULL] == 1
+
+
+@pytest.mark.parametrize("seed", range(1, 30))
+def test_the_small_shopify_bucket_never_falls_inside_the_shopify_outage(seed: int) -> None:
+    for profile in (QUICK, FULL):
+        by_kind = {f.kind: f for f in plan(profile, "sqlite", 1, seed)}
+        small, outage = by_kind[FaultKind.SHOPIFY_THROTTLE], by_kind[FaultKind.SHOPIFY_OUTAGE]
+        assert small.end_s <= outage.at_s or outage.end_s <= small.at_s

@@ -5,7 +5,7 @@ orders, the mail server's inbox) and compares it with what the scripted day did 
 reads the hub's database or uses its rules: stock drift comes from `measure_drift` (the oracle).
 
 A channel added later joins by registering its own check with `@register`; the report and the
-verdict pick it up.
+verdict pick it up (the storefronts' checks: `chaos/storefront_checks.py`).
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ class CheckContext:
     config: Config
     day: DayRecord
     mailbox: Mailbox
+    clarus_key: str = ""  # the events feed's key (the storefront checks read the warehouse's history)
+    storefronts: dict[str, str] = field(default_factory=dict)  # storefront channel -> its simulator URL
 
 
 @dataclass(frozen=True)

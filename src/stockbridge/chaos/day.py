@@ -58,9 +58,14 @@ class ScriptedDay:
         return self.world.http
 
     def prepare(self) -> None:
-        """The IMS knows every SKU; the warehouse receives each one before the day starts."""
+        """The IMS knows every SKU, and so does the Shopify store (one product per SKU, stocked at
+        its first location with nothing); the warehouse receives each one before the day starts."""
         items = [{"itemId": sku} for sku in self.skus]
         self.http.post(f"{self.world.ims_url}/_control/items", json={"items": items}).raise_for_status()
+        if self.world.shopify_url is not None:
+            for sku in self.skus:
+                product = {"title": f"Product {sku}", "variants": [{"sku": sku}]}
+                self._ok(self.http.post(f"{self.world.shopify_url}/_control/products", json=product))
         self._move(list(self.traffic.initial_receipts()))
 
     def _move(self, movements: list[Movement]) -> None:
@@ -87,6 +92,8 @@ class ScriptedDay:
                 self._change_some(next_wave[1])
                 next_wave = next(waves, None)
             self._despatch_ready()
+            # Hook: Shopify orders (POST /_control/orders on the store) join the day here once the
+            # store's order flow is wired; their check registers in chaos/storefront_checks.py.
             # Pacing the day's traffic to the clock, not waiting for work.
             time.sleep(max(0.0, started_at + now + TICK_S - time.monotonic()))
         for _, wave in ([next_wave] if next_wave else []) + list(waves):

@@ -101,6 +101,67 @@ def _clock(offset_s: float) -> Action:
     return act
 
 
+SHOPIFY_LATENCY_MS = 1500  # well inside the hub's 10 s timeout: slow, not failing
+# Shopify's standard plan is 1000 points restored at 100/s. A quarter of the size and a fifth of the
+# rate still takes one stock read (about 200 points requested), so reads slow down and THROTTLED
+# answers come back (the hub's image of the bucket is the old one until the next answer).
+SHOPIFY_SMALL_BUCKET = {"bucket_size": 250, "restore_rate": 20.0}
+SHOPIFY_STANDARD_BUCKET = {"bucket_size": 1000, "restore_rate": 100.0}
+HAND_EDIT_UNITS = 7
+
+
+SHOPIFY_API = "/admin/api/2026-04/graphql.json"
+# What another client of the same app (a second hub process, a script) spends the bucket on: a
+# read of 60 levels, requested 242 points (under the small bucket's 250), charged per level found.
+_SPEND = """{ productVariants(first: 60) { nodes { sku inventoryItem { id
+  inventoryLevel(locationId: "gid://shopify/Location/1") {
+    quantities(names: ["available"]) { quantity } } } } } }"""
+
+
+def _shopify_small_bucket(world: World, fault: Fault) -> None:
+    """The bucket shrinks, and another client of the same app spends what is left: the hub's own
+    image of the bucket is now wrong, so its next calls meet THROTTLED and must wait it out."""
+    world.shopify_limits(**SHOPIFY_SMALL_BUCKET)
+    # On its own thread: while another Shopify fault is on (an outage) the spending waits for it,
+    # and the schedule's other faults must not wait with it.
+    spender = threading.Thread(target=_spend_bucket, args=(world, fault), name="chaos-spend", daemon=True)
+    spender.start()
+
+
+def _spend_bucket(world: World, fault: Fault) -> None:
+    headers = {"X-Shopify-Access-Token": world.shopify_token}
+    deadline = time.monotonic() + fault.duration_s / 2
+    while time.monotonic() < deadline:
+        try:
+            answer = world.http.post(
+                world.shopify_base() + SHOPIFY_API, json={"query": _SPEND}, headers=headers
+            )
+        except httpx.HTTPError:
+            answer = None
+        if answer is None or answer.status_code != 200:
+            time.sleep(0.25)  # another fault answers for the store: try again (a pace, not a wait for work)
+            continue
+        status = ((answer.json().get("extensions") or {}).get("cost") or {}).get("throttleStatus") or {}
+        # Below one of the hub's stock reads (about 200 points): its next read is THROTTLED.
+        if float(status.get("currentlyAvailable", 0)) < 200:
+            return
+    world.log.append(f"{fault.at_s:7.1f}s Shopify: the bucket could not be spent (the store kept failing)")
+
+
+def _shopify_hand_edit(world: World, fault: Fault) -> None:
+    """A merchant types a level into the admin: the hub finds it by its drift check (or a stale
+    compare-and-set) and sets the warehouse's figure again."""
+    url = world.shopify_base()
+    levels = world.http.get(f"{url}/_control/inventory").json()["levels"]
+    if not levels:
+        raise RuntimeError("the Shopify store has no levels to edit")
+    level = levels[int(fault.at_s * 100) % len(levels)]
+    edited = int(level["available"] or 0) + HAND_EDIT_UNITS
+    body = {"sku": level["sku"], "location_id": level["location_id"], "available": edited}
+    world.http.post(f"{url}/_control/inventory", json=body).raise_for_status()
+    world.log.append(f"{fault.at_s:7.1f}s Shopify: {level['sku']} available set to {edited} by hand")
+
+
 @dataclass(frozen=True)
 class Injector:
     start: Action
@@ -143,6 +204,21 @@ INJECTORS: dict[FaultKind, Injector] = {
     FaultKind.SMTP_DOWN: Injector(lambda w, f: w.mail.stop(), lambda w, f: w.mail.start()),
     FaultKind.SQLITE_FULL: Injector(_sqlite_limit("1"), _sqlite_limit("")),
     FaultKind.CLOCK_SKEW: Injector(_clock(CLARUS_SKEW_S), _clock(0.0)),
+    FaultKind.SHOPIFY_OUTAGE: Injector(
+        lambda w, f: w.shopify_faults(outage=True), lambda w, f: w.shopify_faults(outage=False)
+    ),
+    FaultKind.SHOPIFY_AFTER_COMMIT: Injector(
+        lambda w, f: w.shopify_faults(fail_after_commit_rate=0.2),
+        lambda w, f: w.shopify_faults(fail_after_commit_rate=0.0),
+    ),
+    FaultKind.SHOPIFY_LATENCY: Injector(
+        lambda w, f: w.shopify_faults(latency_ms=SHOPIFY_LATENCY_MS),
+        lambda w, f: w.shopify_faults(latency_ms=0),
+    ),
+    FaultKind.SHOPIFY_THROTTLE: Injector(
+        _shopify_small_bucket, lambda w, f: w.shopify_limits(**SHOPIFY_STANDARD_BUCKET)
+    ),
+    FaultKind.SHOPIFY_HAND_EDIT: Injector(_shopify_hand_edit),
 }
 
 

@@ -15,6 +15,7 @@ import httpx
 import yaml
 from rich.console import Console
 
+from stockbridge.chaos import storefront_checks  # noqa: F401  (registers the storefronts' checks)
 from stockbridge.chaos.checks import ChannelResult, CheckContext, DayRecord, run_checks
 from stockbridge.chaos.day import ScriptedDay
 from stockbridge.chaos.fleet import HubFleet
@@ -30,9 +31,19 @@ from stockbridge.demo.harness import healthy, issue_token, wait_for
 from stockbridge.servers import free_port, serve_in_thread
 from stockbridge.simulators import clarus as clarus_sim
 from stockbridge.simulators import ims as ims_sim
+from stockbridge.simulators import shopify as shopify_sim
 
 T = TypeVar("T")
-ENVIRON = {"CLARUS_API_KEY": CLARUS_KEY, "CLARUS_WEBHOOK_SECRET": WEBHOOK_SECRET, "IMS_TOKEN": IMS_TOKEN}
+SHOPIFY_TOKEN = "shpat_chaos"
+SHOPIFY_SECRET = "shopify-chaos-secret"
+SHOPIFY_LOCATION = "gid://shopify/Location/1"  # the simulator's first location, fed from WH1
+ENVIRON = {
+    "CLARUS_API_KEY": CLARUS_KEY,
+    "CLARUS_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    "IMS_TOKEN": IMS_TOKEN,
+    "SHOPIFY_ACCESS_TOKEN": SHOPIFY_TOKEN,
+    "SHOPIFY_WEBHOOK_SECRET": SHOPIFY_SECRET,
+}
 
 
 @dataclass(frozen=True)
@@ -74,13 +85,38 @@ class ChaosReport:
         return self.converge_s is not None and all(c.clean for c in self.channels)
 
 
-def chaos_config(clarus_url: str, ims_url: str, database_url: str, smtp_port: int) -> dict[str, Any]:
+def chaos_config(
+    clarus_url: str, ims_url: str, database_url: str, smtp_port: int, shopify_url: str | None = None
+) -> dict[str, Any]:
     """The demo's configuration with the hub's schedules at production-like short intervals: the
-    chaos run relies on them (nobody presses 'run now'), and on ten-second far-API timeouts."""
+    chaos run relies on them (nobody presses 'run now'), and on ten-second far-API timeouts. With
+    `shopify_url`, a Shopify store is a second stock channel: only `available` counts for it, less a
+    buffer (one class of SKUs keeps more back), as DESIGN §3 has a storefront."""
     data = demo_config_data(clarus_url, ims_url, free_port(), database_url, 50.0)
     data["connectors"]["clarus"]["timeout_s"] = 10
     data["connectors"]["ims"]["timeout_s"] = 10
-    data["schedules"].update({"events_poll_s": 5, "full_sync_s": 30})
+    # The drift check also repairs: it finds the level a merchant typed in by hand.
+    data["schedules"].update({"events_poll_s": 5, "full_sync_s": 30, "drift_check_s": 15})
+    if shopify_url is not None:
+        data["storefronts"] = {
+            "shopify": {
+                "kind": "shopify",
+                "shop_domain": "stockbridge-chaos.myshopify.com",
+                "base_url": shopify_url,
+                "api_version": "2026-04",
+                "locations": {"WH1": SHOPIFY_LOCATION},
+                "orders_route": "clarus",  # no store orders in the day yet; the IMS route needs ims_customer
+                "timeout_s": 10,
+            }
+        }
+        data["targets"] = {
+            **(data.get("targets") or {"ims": {}}),
+            "shopify": {"buffer": 1, "classes": {"slow": {"buffer": 3, "skus": ["SKU-0001*"]}}},
+        }
+        data["inventory_statuses"]["available"]["counts_for"] = [
+            *data["inventory_statuses"]["available"]["counts_for"],
+            "shopify",
+        ]
     data["orders"].update({"poll_s": 2, "revalidate_s": 5})
     data["fulfilment"] = {
         "bill_on_fulfilment": True,
@@ -138,14 +174,16 @@ def _run(
         api_key=CLARUS_KEY, seed=options.seed, retry_base_s=0.2, retry_max_s=2.0, max_attempts=500
     )
     ims_settings = ims_sim.ImsSettings(bearer_tokens=[IMS_TOKEN], seed=options.seed)
+    shopify_settings = shopify_sim.ShopifySettings(access_token=SHOPIFY_TOKEN, api_secret=SHOPIFY_SECRET)
     http = httpx.Client(timeout=120)
     try:
         with (
             serve_in_thread(clarus_sim.create_app(clarus_settings)) as clarus_url,
             serve_in_thread(ims_sim.create_app(ims_settings)) as ims_url,
+            serve_in_thread(shopify_sim.create_app(shopify_settings)) as shopify_url,
         ):
             mailbox.ims_url = ims_url
-            data = chaos_config(clarus_url, ims_url, database_url, mail.port)
+            data = chaos_config(clarus_url, ims_url, database_url, mail.port, shopify_url)
             config_path = workdir / "stockbridge.yaml"
             config_path.write_text(yaml.safe_dump(data))
             config = parse_config(data, str(config_path))
@@ -166,6 +204,8 @@ def _run(
                 postgres,
                 sqlite_limit,
                 kill_start=random.Random(f"chaos-kill:{options.seed}").randrange(options.workers),
+                shopify_url=shopify_url,
+                shopify_token=SHOPIFY_TOKEN,
             )
             fleet.start()
             try:
@@ -187,6 +227,11 @@ def _save_simulators(http: httpx.Client, world: World, target: Path) -> None:
             response = http.get(f"{url}/_control/{view}")
             if response.status_code == 200:
                 (target / f"{name}-{view}.json").write_text(response.text)
+    if world.shopify_url is not None:
+        for view in ("inventory", "mutations", "calls", "orders"):
+            response = http.get(f"{world.shopify_url}/_control/{view}")
+            if response.status_code == 200:
+                (target / f"shopify-{view}.json").write_text(response.text)
 
 
 def _copy_logs(source: Path, target: Path) -> None:
@@ -219,8 +264,17 @@ def _day(
         runner.join(timeout_s=max(0.0, day_started + last_fault_end(faults) - time.monotonic()) + 60)
     runner.stop()
     quiet_from = runner.finished_at or time.monotonic()
+    storefronts = {"shopify": world.shopify_url} if world.shopify_url else {}
     context = CheckContext(
-        http, world.clarus_url, world.ims_url, IMS_TOKEN, config, record, world.mail.mailbox
+        http,
+        world.clarus_url,
+        world.ims_url,
+        IMS_TOKEN,
+        config,
+        record,
+        world.mail.mailbox,
+        clarus_key=CLARUS_KEY,
+        storefronts=storefronts,
     )
     with console.status("waiting for every channel to match the simulators"):
         converge_s = _converge(context, quiet_from, options.converge_timeout_s)

@@ -29,12 +29,22 @@ class FaultKind(StrEnum):
     SMTP_DOWN = "smtp_down"
     SQLITE_FULL = "sqlite_disk_full"
     CLOCK_SKEW = "clarus_clock_5min_off"
+    # The Shopify store (a storefront stock channel, docs/simulators/shopify.md's API faults):
+    SHOPIFY_OUTAGE = "shopify_outage_503"  # every GraphQL call answered 503, nothing run
+    SHOPIFY_AFTER_COMMIT = "shopify_502_after_commit"  # 20% of calls run, then answer 502
+    SHOPIFY_LATENCY = "shopify_latency"  # every call 1.5 s slower
+    SHOPIFY_THROTTLE = "shopify_small_bucket"  # the cost bucket shrinks: THROTTLED answers
+    SHOPIFY_HAND_EDIT = "shopify_level_edited_by_hand"  # a merchant sets one level in the admin
 
 
 SQLITE_ONLY = frozenset({FaultKind.SQLITE_FULL})
 POSTGRES_ONLY = frozenset({FaultKind.PG_RESTART, FaultKind.PG_TERMINATE, FaultKind.PG_REFUSE})
 # Whole-day background rates rather than windows: the issue's "10% duplicated, 20% re-ordered, 1% lost".
 BACKGROUND = frozenset({FaultKind.WEBHOOK_DUPLICATE, FaultKind.WEBHOOK_REORDER, FaultKind.WEBHOOK_LOSS})
+# Once, at a random point of the day (kills have their own spread).
+INSTANT = frozenset(
+    {FaultKind.PG_TERMINATE, FaultKind.POISON, FaultKind.PG_RESTART, FaultKind.SHOPIFY_HAND_EDIT}
+)
 
 
 @dataclass(frozen=True)
@@ -120,7 +130,7 @@ def plan(profile: Profile, backend: str, workers: int, seed: int) -> tuple[Fault
             # finds a restarted process in the middle of traffic rather than one still importing.
             slots = sorted(rng.sample(range(int(day * 0.05), int(day * 0.85)), profile.kills))
             faults += [Fault(float(s) + round(rng.random(), 2), kind) for s in slots]
-        elif kind in (FaultKind.PG_TERMINATE, FaultKind.POISON, FaultKind.PG_RESTART):
+        elif kind in INSTANT:
             faults.append(Fault(round(rng.uniform(day * 0.1, day * 0.8), 2), kind))
         elif kind is FaultKind.PG_REFUSE:
             window(kind, profile.pg_refuse_s)
@@ -132,7 +142,18 @@ def plan(profile: Profile, backend: str, workers: int, seed: int) -> tuple[Fault
             window(kind, min(profile.window_s, 10.0))
         else:
             window(kind, profile.window_s)
-    return tuple(sorted(faults))
+    return tuple(sorted(_apart(faults, FaultKind.SHOPIFY_THROTTLE, FaultKind.SHOPIFY_OUTAGE, day * 0.85)))
+
+
+def _apart(faults: list[Fault], moved: FaultKind, other: FaultKind, latest_end: float) -> list[Fault]:
+    """Move the `moved` window out of the `other` one (just after it, else just before it): a small
+    bucket during an outage would never be met."""
+    by_kind = {f.kind: f for f in faults}
+    a, b = by_kind.get(moved), by_kind.get(other)
+    if a is None or b is None or a.end_s <= b.at_s or b.end_s <= a.at_s:
+        return faults
+    start = b.end_s + 0.5 if b.end_s + 0.5 + a.duration_s <= latest_end else b.at_s - a.duration_s - 0.5
+    return [f for f in faults if f is not a] + [Fault(round(max(0.0, start), 2), moved, a.duration_s)]
 
 
 def last_fault_end(faults: tuple[Fault, ...]) -> float:

@@ -53,6 +53,19 @@ class World:
     injected: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     log: list[str] = field(default_factory=list)
+    shopify_url: str | None = None  # the Shopify simulator (storefront channel "shopify")
+    shopify_token: str = ""  # the app's access token there (the small-bucket fault spends with it)
+
+    def shopify_faults(self, **api_faults: Any) -> None:
+        self.http.post(f"{self.shopify_base()}/_control/faults", json={"api": api_faults}).raise_for_status()
+
+    def shopify_limits(self, **limits: Any) -> None:
+        self.http.post(f"{self.shopify_base()}/_control/limits", json=limits).raise_for_status()
+
+    def shopify_base(self) -> str:
+        if self.shopify_url is None:
+            raise RuntimeError("a Shopify fault was scheduled on a run without the Shopify simulator")
+        return self.shopify_url
 
     def clarus_faults(self, **faults: Any) -> None:
         self.http.put(f"{self.clarus_url}/_control/faults", json=faults).raise_for_status()

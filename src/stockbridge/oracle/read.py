@@ -84,6 +84,26 @@ def read_stock(http: httpx.Client, clarus_url: str, ims_url: str) -> tuple[dict[
     return clarus.json(), ims.json()
 
 
+def clarus_events(
+    http: httpx.Client, clarus_url: str, api_key: str, warehouse: str, types: str = "inventory.movement"
+) -> list[dict[str, Any]]:
+    """Every event of `warehouse` from the Clarus events feed (`GET /api/v1/events`), oldest first."""
+    events: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        response = http.get(
+            f"{clarus_url}/api/v1/events",
+            params={"warehouse_id": warehouse, "after_sequence": after, "limit": 1000, "types": types},
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
+        response.raise_for_status()
+        page = response.json()
+        events += page["data"]
+        after = int(page["next_after_sequence"])
+        if not page["has_more"]:
+            return events
+
+
 def read_truth(http: httpx.Client, clarus_url: str, ims_url: str) -> Truth:
     clarus_state, ims_state = read_stock(http, clarus_url, ims_url)
     return Truth(
