@@ -61,6 +61,7 @@ def _after_snapshot_start(world: World, fault: Fault) -> None:
     # Deliveries held 1-3 s while the hub reads a full snapshot: webhooks for older sequences then
     # arrive after the snapshot that already contains their effect (and newer ones).
     world.clarus_faults(delay_ms=[1000, 3000])
+    world.shopify_webhook_faults(delay_ms=SHOPIFY_DELAY_MS)
     deadline = time.monotonic() + 30
     while True:  # the hub may be restarting after a kill
         try:
@@ -73,6 +74,32 @@ def _after_snapshot_start(world: World, fault: Fault) -> None:
 
 
 _POISON_KINDS = ("malformed_json", "schema_invalid", "out_of_range")  # docs/simulators/clarus.md
+
+
+# A store's day has a few dozen order webhooks: one in twenty lost (not Clarus's 1%) so that the
+# catch-up query by updated_at has some to find in every run.
+SHOPIFY_LOSS_RATE = 0.05
+SHOPIFY_DELAY_MS = 2000.0
+
+
+def _webhooks(world: World, **rates: float) -> None:
+    world.clarus_faults(**rates)
+    world.shopify_webhook_faults(**rates)
+
+
+def _loss_start(world: World, fault: Fault) -> None:
+    world.clarus_faults(drop_rate=0.01)
+    world.shopify_webhook_faults(loss_rate=SHOPIFY_LOSS_RATE)
+
+
+def _loss_end(world: World, fault: Fault) -> None:
+    world.clarus_faults(drop_rate=0)
+    world.shopify_webhook_faults(loss_rate=0.0)
+
+
+def _after_snapshot_end(world: World, fault: Fault) -> None:
+    world.clarus_faults(delay_ms=[0, 0])
+    world.shopify_webhook_faults(delay_ms=0.0)
 
 
 def _poison(world: World, fault: Fault) -> None:
@@ -187,18 +214,15 @@ INJECTORS: dict[FaultKind, Injector] = {
         lambda w, f: w.ims_faults(fail_after_commit_rate=0.1),
         lambda w, f: w.ims_faults(fail_after_commit_rate=0),
     ),
+    # The webhook faults hit both senders, Clarus and the Shopify store (its order webhooks).
     FaultKind.WEBHOOK_DUPLICATE: Injector(
-        lambda w, f: w.clarus_faults(duplicate_rate=0.1), lambda w, f: w.clarus_faults(duplicate_rate=0)
+        lambda w, f: _webhooks(w, duplicate_rate=0.1), lambda w, f: _webhooks(w, duplicate_rate=0)
     ),
     FaultKind.WEBHOOK_REORDER: Injector(
-        lambda w, f: w.clarus_faults(reorder_rate=0.2), lambda w, f: w.clarus_faults(reorder_rate=0)
+        lambda w, f: _webhooks(w, reorder_rate=0.2), lambda w, f: _webhooks(w, reorder_rate=0)
     ),
-    FaultKind.WEBHOOK_LOSS: Injector(
-        lambda w, f: w.clarus_faults(drop_rate=0.01), lambda w, f: w.clarus_faults(drop_rate=0)
-    ),
-    FaultKind.WEBHOOK_AFTER_SNAPSHOT: Injector(
-        _after_snapshot_start, lambda w, f: w.clarus_faults(delay_ms=[0, 0])
-    ),
+    FaultKind.WEBHOOK_LOSS: Injector(_loss_start, _loss_end),
+    FaultKind.WEBHOOK_AFTER_SNAPSHOT: Injector(_after_snapshot_start, _after_snapshot_end),
     FaultKind.FLOOD: Injector(lambda w, f: w.flood.set(), lambda w, f: w.flood.clear()),
     FaultKind.POISON: Injector(_poison),
     FaultKind.SMTP_DOWN: Injector(lambda w, f: w.mail.stop(), lambda w, f: w.mail.start()),

@@ -15,7 +15,7 @@ import httpx
 import yaml
 from rich.console import Console
 
-from stockbridge.chaos import storefront_checks  # noqa: F401  (registers the storefronts' checks)
+from stockbridge.chaos import storefront_checks, storefront_order_checks  # noqa: F401  (register their checks)
 from stockbridge.chaos.checks import ChannelResult, CheckContext, DayRecord, run_checks
 from stockbridge.chaos.day import ScriptedDay
 from stockbridge.chaos.fleet import HubFleet
@@ -23,6 +23,7 @@ from stockbridge.chaos.hub_process import LIMIT_ENV
 from stockbridge.chaos.injectors import FaultRunner
 from stockbridge.chaos.postgres import ThrowawayPostgres, throwaway_postgres
 from stockbridge.chaos.schedule import Fault, Profile, last_fault_end, plan
+from stockbridge.chaos.shop_day import SHOP_PREFIX
 from stockbridge.chaos.world import MailServer, World
 from stockbridge.config import Config, parse_config
 from stockbridge.demo import CLARUS_KEY, IMS_TOKEN, WEBHOOK_SECRET, HubControl, demo_config_data, subscribed
@@ -105,7 +106,12 @@ def chaos_config(
                 "base_url": shopify_url,
                 "api_version": "2026-04",
                 "locations": {"WH1": SHOPIFY_LOCATION},
-                "orders_route": "clarus",  # no store orders in the day yet; the IMS route needs ims_customer
+                # Its orders go straight to the warehouse (the route is one per store; route ims
+                # would need an IMS customer and is tested end to end in tests/e2e).
+                "orders_route": "clarus",
+                "reference_prefix": SHOP_PREFIX,
+                # The catch-up query by updated_at finds the orders whose webhooks were lost.
+                "orders_poll_s": 5,
                 "timeout_s": 10,
             }
         }

@@ -17,6 +17,7 @@ from typing import Any
 
 from stockbridge.chaos.checks import ChannelResult, CheckContext, register
 from stockbridge.oracle import OracleSettings
+from stockbridge.oracle.demand import subtracts_open_demand, take_off_open_demand
 from stockbridge.oracle.read import clarus_events
 from stockbridge.oracle.stock import drift, expected_figures
 from stockbridge.oracle.storefront import storefront_figures
@@ -34,6 +35,10 @@ def storefront_stock(context: CheckContext, channel: str, store_url: str) -> Cha
     locations = settings.channel_locations(channel)
     state = _get(context, f"{context.clarus_url}/_control/state")
     expected = expected_figures(state, settings, channel)
+    if subtracts_open_demand(context.config.model_dump(), channel):
+        # Units the warehouse's orders claim but it has not allocated yet are not offered (0022).
+        orders = _get(context, f"{context.clarus_url}/_control/orders")["orders"]
+        expected = take_off_open_demand(expected, orders, locations)
     shown = storefront_figures(_get(context, f"{store_url}/_control/inventory"), set(locations.values()))
     mutations = _get(context, f"{store_url}/_control/mutations")["mutations"]
     reached: dict[tuple[str, str], set[int]] = defaultdict(set)

@@ -1,0 +1,122 @@
+"""End-state checks for the Shopify store's orders and fulfilments, from the simulators' own state and
+the independent oracle only (`oracle.check_storefront_orders`, `oracle.check_storefront_fulfilments`).
+
+Orders (route clarus): every order the store has, as the store has it now, against the Clarus order
+of its reference. Missing at Clarus (or cancelled there while live at the store): lost. More lines
+at Clarus than the store's order has: doubled. Anything else that differs (an edit or cancellation
+not applied, so an older version of the order standing after a newer one): stale, which a later
+write may still correct while the day settles.
+
+Fulfilments: each Clarus shipment of a store order exactly one Shopify fulfilment carrying its
+tracking (lost / doubled; a fulfilment for no shipment counts doubled); per line item the
+fulfilments add up to what shipped, and the order shows fulfilled only when all of it has (a wrong
+quantity or status is counted as drift: the store shows something other than the warehouse did).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from stockbridge.chaos.checks import ChannelResult, CheckContext, register
+from stockbridge.chaos.shop_day import SHOP_CHANNEL, SHOP_PREFIX
+from stockbridge.oracle import OracleSettings, check_storefront_fulfilments, check_storefront_orders
+from stockbridge.oracle.read import read_truth
+
+
+def _shop_orders(context: CheckContext, store_url: str) -> list[dict[str, Any]]:
+    response = context.http.get(f"{store_url}/_control/orders")
+    response.raise_for_status()
+    orders: list[dict[str, Any]] = response.json()["orders"]
+    return orders
+
+
+def _lines(order: dict[str, Any] | None) -> int:
+    return 0 if order is None else len(order["lines"])
+
+
+@register
+def shopify_orders(context: CheckContext) -> ChannelResult:
+    store_url = context.storefronts.get(SHOP_CHANNEL)
+    if store_url is None:
+        return ChannelResult(f"{SHOP_CHANNEL}: orders", 0)
+    settings = OracleSettings.from_config_data(context.config.model_dump())
+    truth = read_truth(context.http, context.clarus_url, context.ims_url)
+    shop = _shop_orders(context, store_url)
+    views: list[Mapping[str, Any]] = list(shop)
+    report = check_storefront_orders(
+        views, truth.clarus_orders, truth.catalog(settings), settings, prefix=SHOP_PREFIX
+    )
+    examples = {str(e["reference"]): e for e in report.examples}
+    lost, doubled, stale = [], [], []
+    for reference in report.mismatched:
+        held = truth.clarus_orders.get(reference)
+        why = str(examples.get(reference, {}).get("why", ""))
+        if held is None or why == "missing in the warehouse":
+            lost.append(reference)
+        elif why == "lines differ" and _lines(held) > len(_expected_lines(shop, reference)):
+            doubled.append(reference)
+        else:
+            stale.append(reference)
+    placed = context.day.shop
+    unknown = [r for r in placed.orders if r not in {SHOP_PREFIX + str(o["name"]).lstrip("#") for o in shop}]
+    detail = {
+        "placed": len(placed.orders),
+        "cancelled": len(placed.cancelled),
+        "edited": len(placed.edited),
+        "released": report.released,
+        "held": dict(report.held),
+        "examples": report.examples,
+        "not_in_store": unknown[:5],
+    }
+    return ChannelResult(
+        f"{SHOP_CHANNEL}: orders",
+        report.total,
+        lost=len(lost) + len(unknown),
+        doubled=len(doubled),
+        stale=len(stale),
+        detail=detail,
+        stale_may_settle=True,
+    )
+
+
+def _expected_lines(shop: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
+    for order in shop:
+        if SHOP_PREFIX + str(order["name"]).lstrip("#") == reference:
+            return [i for i in order["line_items"] if int(i.get("current_quantity", i["quantity"])) > 0]
+    return []
+
+
+@register
+def shopify_fulfilments(context: CheckContext) -> ChannelResult:
+    store_url = context.storefronts.get(SHOP_CHANNEL)
+    if store_url is None:
+        return ChannelResult(f"{SHOP_CHANNEL}: fulfilments", 0)
+    settings = OracleSettings.from_config_data(context.config.model_dump())
+    truth = read_truth(context.http, context.clarus_url, context.ims_url)
+    shipments = {
+        sid: s for sid, s in truth.clarus_shipments.items() if str(s["reference"]).startswith(SHOP_PREFIX)
+    }
+    report = check_storefront_fulfilments(
+        _shop_orders(context, store_url),
+        shipments,
+        truth.catalog(settings),
+        settings.sku_rules,
+        prefix=SHOP_PREFIX,
+    )
+    detail = {
+        "fulfilments": report.fulfilments,
+        "lost": report.lost[:5],
+        "doubled": report.doubled[:5],
+        "unexpected": report.unexpected[:5],
+        "wrong": report.wrong[:5],
+        "status": report.status[:5],
+    }
+    return ChannelResult(
+        f"{SHOP_CHANNEL}: fulfilments",
+        report.shipments,
+        lost=len(report.lost),
+        doubled=len(report.doubled) + len(report.unexpected),
+        drift=len(report.wrong) + len(report.status),
+        detail=detail,
+    )
