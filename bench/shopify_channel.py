@@ -33,6 +33,8 @@ LIMITS_TEXT = (
     "inventorySetQuantities; the hub reads each figure before it sets it (compare-and-set). "
     "Shopify's floor is SKUs ÷ 250 ÷ 10 calls/s (writes only); with reads adds one read of every figure. "
     "The machine was shared with other engineers' test runs while this ran: the figures are pessimistic. "
+    "The targets below are the IMS's; Shopify's tail is set by its reads (`shopify_tail_ratio_with_reads`), "
+    "about a hundred times its writes-only floor (`shopify_tail_ratio`). "
 )
 ENVIRON = {"SHOPIFY_ACCESS_TOKEN": TOKEN, "SHOPIFY_WEBHOOK_SECRET": SECRET}
 

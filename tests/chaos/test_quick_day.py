@@ -48,9 +48,11 @@ def _check(report: ChaosReport, database: str, workers: int) -> None:
     # Its orders (route clarus) and their fulfilments are channels of the day too: placed, changed,
     # despatched (partly, then the rest) and judged by the oracle like the IMS's.
     orders = next(c for c in report.channels if c.channel == "shopify: orders")
-    assert orders.items > 0 and orders.detail["placed"] == orders.items, shown
+    assert orders.items > 0, shown
+    assert orders.detail["placed"] == orders.items, shown
     fulfilments = next(c for c in report.channels if c.channel == "shopify: fulfilments")
-    assert fulfilments.items > 0 and fulfilments.detail["fulfilments"] > 0, shown
+    assert fulfilments.items > 0, shown
+    assert fulfilments.detail["fulfilments"] > 0, shown
 
 
 def test_quick_day_on_sqlite(tmp_path: Path) -> None:

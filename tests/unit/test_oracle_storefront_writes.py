@@ -83,3 +83,10 @@ def test_any_writes_in_version_order_are_never_stale(versions: list[int]) -> Non
     figures = dict(HISTORY["A"])
     writes = [_set("A", figures[v]) for v in sorted(versions)]
     assert stale_sets(HISTORY, writes)[0] == []
+
+
+def test_with_open_demand_taken_off_a_set_fits_any_version_at_or_above_it() -> None:
+    # 4 is 5 (v1 or v3) less an order's 1: neither unmatched nor stale; 8 after 9 could be v4 less 1.
+    assert stale_sets(HISTORY, [_set("A", 4), _set("A", 9), _set("A", 8)], less_demand=True) == ([], 0)
+    # Above every figure the warehouse ever had: unmatched.
+    assert stale_sets(HISTORY, [_set("A", 12)], less_demand=True) == ([], 1)

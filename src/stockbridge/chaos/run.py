@@ -117,6 +117,10 @@ def chaos_config(
         }
         data["targets"] = {
             **(data.get("targets") or {"ims": {}}),
+            # Open demand comes off (the default, decision 0022): the day's IMS and store orders
+            # claim units before the warehouse allocates them, and the check takes the same step
+            # from the warehouse's own orders. The price: the stale witness is the lenient one
+            # (docs/reliability.md).
             "shopify": {"buffer": 1, "classes": {"slow": {"buffer": 3, "skus": ["SKU-0001*"]}}},
         }
         data["inventory_statuses"]["available"]["counts_for"] = [

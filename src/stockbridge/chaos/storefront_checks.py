@@ -31,12 +31,14 @@ def _get(context: CheckContext, url: str) -> Any:
 
 
 def storefront_stock(context: CheckContext, channel: str, store_url: str) -> ChannelResult:
-    settings = OracleSettings.from_config_data(context.config.model_dump())
+    data = context.config.model_dump()
+    settings = OracleSettings.from_config_data(data)
     locations = settings.channel_locations(channel)
     state = _get(context, f"{context.clarus_url}/_control/state")
     expected = expected_figures(state, settings, channel)
-    if subtracts_open_demand(context.config.model_dump(), channel):
-        # Units the warehouse's orders claim but it has not allocated yet are not offered (0022).
+    # docs/decisions/0022: orders the warehouse holds but has not allocated come off the store.
+    less_demand = subtracts_open_demand(data, channel)
+    if less_demand:
         orders = _get(context, f"{context.clarus_url}/_control/orders")["orders"]
         expected = take_off_open_demand(expected, orders, locations)
     shown = storefront_figures(_get(context, f"{store_url}/_control/inventory"), set(locations.values()))
@@ -66,7 +68,8 @@ def storefront_stock(context: CheckContext, channel: str, store_url: str) -> Cha
         for warehouse, location in locations.items():
             events = clarus_events(context.http, context.clarus_url, context.clarus_key, warehouse)
             history = figure_history(events, warehouse, target.counted_statuses, target.buffer_for)
-            report = judge_writes([m for m in mutations if m["location_id"] == location], history)
+            sets = [m for m in mutations if m["location_id"] == location]
+            report = judge_writes(sets, history, less_demand=less_demand)
             doubled += report.doubled
             stale += report.stale
             detail["unmatched_sets"] = detail.get("unmatched_sets", 0) + report.unmatched

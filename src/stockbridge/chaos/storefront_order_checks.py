@@ -31,6 +31,18 @@ def _shop_orders(context: CheckContext, store_url: str) -> list[dict[str, Any]]:
     return orders
 
 
+def _deliveries(context: CheckContext, store_url: str) -> dict[str, int]:
+    """The store's order webhooks: sent, and how many of them the faults duplicated, held back or
+    lost (a lost one reaches the hub only by the catch-up query)."""
+    response = context.http.get(f"{store_url}/_control/webhooks")
+    response.raise_for_status()
+    log = response.json()["deliveries"]
+    counts = {"deliveries": len(log)}
+    for fault in ("duplicated", "reordered", "lost"):
+        counts[fault] = sum(1 for d in log if d.get(fault))
+    return counts
+
+
 def _lines(order: dict[str, Any] | None) -> int:
     return 0 if order is None else len(order["lines"])
 
@@ -68,6 +80,7 @@ def shopify_orders(context: CheckContext) -> ChannelResult:
         "held": dict(report.held),
         "examples": report.examples,
         "not_in_store": unknown[:5],
+        "webhooks": _deliveries(context, store_url),
     }
     return ChannelResult(
         f"{SHOP_CHANNEL}: orders",
@@ -97,8 +110,11 @@ def shopify_fulfilments(context: CheckContext) -> ChannelResult:
     shipments = {
         sid: s for sid, s in truth.clarus_shipments.items() if str(s["reference"]).startswith(SHOP_PREFIX)
     }
+    # A cancelled order is judged by the orders check (the day never despatches one it cancelled);
+    # the oracle's fulfilment status rule knows no cancellation (all its quantities are 0).
+    live = [o for o in _shop_orders(context, store_url) if not o.get("cancelled_at")]
     report = check_storefront_fulfilments(
-        _shop_orders(context, store_url),
+        live,
         shipments,
         truth.catalog(settings),
         settings.sku_rules,

@@ -85,15 +85,22 @@ def _movement(event: Any, warehouse: str) -> tuple[int, str, dict[str, int]] | N
 
 
 def stale_sets(
-    history: Mapping[str, Sequence[tuple[int, int]]], mutations: Sequence[Mapping[str, Any]]
+    history: Mapping[str, Sequence[tuple[int, int]]],
+    mutations: Sequence[Mapping[str, Any]],
+    *,
+    less_demand: bool = False,
 ) -> tuple[list[str], int]:
     """Sets that wrote an older warehouse figure after a newer one had been written.
 
     The store's log names no warehouse version, so each set is placed at the earliest version at or
     after the previous set's that had the figure it wrote (the most lenient placement: a set is
     stale only when no order of versions explains the writes). A figure the warehouse had only
-    before that version is stale. A figure it never had (a hand edit repaired through a mixed read,
-    an order's demand subtracted) is counted as unmatched, not stale. Returns (stale, unmatched)."""
+    before that version is stale. A figure it never had is counted as unmatched, not stale.
+
+    `less_demand`: the store's figures have open demand taken off (docs/decisions/0022), an amount
+    the log cannot show, so a set fits any version whose figure is at least what it wrote. Still
+    sound (writes in warehouse order are never stale), weaker: only a figure above every later
+    version's is caught. Returns (stale, unmatched)."""
     floor: dict[str, int] = {}
     stale: list[str] = []
     unmatched = 0
@@ -102,18 +109,28 @@ def stale_sets(
         versions = history.get(sku, [(0, 0)])
         want = int(m["to"])
         at = floor.get(sku, 0)
-        later = [seq for seq, figure in versions if figure == want and seq >= at]
+        later = [seq for seq, figure in versions if _fits(want, figure, less_demand) and seq >= at]
         if later:
             floor[sku] = later[0]
-        elif any(figure == want for _, figure in versions):
+        elif any(_fits(want, figure, less_demand) for _, figure in versions):
             stale.append(f"{sku}: set {want} (a figure from before v{at}) at {m['at']}")
         else:
             unmatched += 1
     return stale, unmatched
 
 
+def _fits(written: int, figure: int, less_demand: bool) -> bool:
+    """A set of `written` could come from a warehouse version whose figure is `figure`: equal, or
+    with open demand taken off (`subtract_open_demand`: orders not yet allocated, never below 0),
+    anything from 0 up to it."""
+    return written == figure or (less_demand and 0 <= written <= figure)
+
+
 def judge_writes(
-    mutations: Sequence[Mapping[str, Any]], history: Mapping[str, Sequence[tuple[int, int]]]
+    mutations: Sequence[Mapping[str, Any]],
+    history: Mapping[str, Sequence[tuple[int, int]]],
+    *,
+    less_demand: bool = False,
 ) -> WriteReport:
-    stale, unmatched = stale_sets(history, mutations)
+    stale, unmatched = stale_sets(history, mutations, less_demand=less_demand)
     return WriteReport(len(mutations), doubled_sets(mutations), stale, unmatched)
