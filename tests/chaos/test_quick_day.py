@@ -2,7 +2,7 @@
 processes: every fault kind that applies is injected, and nothing is lost, doubled, stale or drifted,
 on the IMS and on the Shopify store alike (its stock, its orders and their fulfilments).
 
-Runs when CHAOS=quick (CI sets it; about a minute and a half each on a 2-core machine).
+Runs when CHAOS=quick (CI sets it; about two minutes each on a 2-core machine).
 """
 
 from __future__ import annotations

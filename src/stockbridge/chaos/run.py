@@ -238,7 +238,7 @@ def _save_simulators(http: httpx.Client, world: World, target: Path) -> None:
             if response.status_code == 200:
                 (target / f"{name}-{view}.json").write_text(response.text)
     if world.shopify_url is not None:
-        for view in ("inventory", "mutations", "calls", "orders"):
+        for view in ("inventory", "mutations", "calls", "orders", "webhooks"):
             response = http.get(f"{world.shopify_url}/_control/{view}")
             if response.status_code == 200:
                 (target / f"shopify-{view}.json").write_text(response.text)
