@@ -2,10 +2,10 @@
 the independent oracle only (`oracle.check_storefront_orders`, `oracle.check_storefront_fulfilments`).
 
 Orders (route clarus): every order the store has, as the store has it now, against the Clarus order
-of its reference. Missing at Clarus (or cancelled there while live at the store): lost. More lines
-at Clarus than the store's order has: doubled. Anything else that differs (an edit or cancellation
-not applied, so an older version of the order standing after a newer one): stale, which a later
-write may still correct while the day settles.
+of its reference. Missing at Clarus (or cancelled there while live at the store): lost. A SKU on
+more Clarus lines than the store's order ever had line items for it: doubled. Anything else that
+differs (an edit or cancellation not applied, so an older version of the order standing after a
+newer one): stale, which a later write may still correct while the day settles.
 
 Fulfilments: each Clarus shipment of a store order exactly one Shopify fulfilment carrying its
 tracking (lost / doubled; a fulfilment for no shipment counts doubled); per line item the
@@ -15,6 +15,7 @@ quantity or status is counted as drift: the store shows something other than the
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,10 +44,6 @@ def _deliveries(context: CheckContext, store_url: str) -> dict[str, int]:
     return counts
 
 
-def _lines(order: dict[str, Any] | None) -> int:
-    return 0 if order is None else len(order["lines"])
-
-
 @register
 def shopify_orders(context: CheckContext) -> ChannelResult:
     store_url = context.storefronts.get(SHOP_CHANNEL)
@@ -66,7 +63,7 @@ def shopify_orders(context: CheckContext) -> ChannelResult:
         why = str(examples.get(reference, {}).get("why", ""))
         if held is None or why == "missing in the warehouse":
             lost.append(reference)
-        elif why == "lines differ" and _lines(held) > len(_expected_lines(shop, reference)):
+        elif why == "lines differ" and _doubled_sku(held, _line_items(shop, reference)):
             doubled.append(reference)
         else:
             stale.append(reference)
@@ -93,11 +90,19 @@ def shopify_orders(context: CheckContext) -> ChannelResult:
     )
 
 
-def _expected_lines(shop: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
+def _line_items(shop: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
     for order in shop:
         if SHOP_PREFIX + str(order["name"]).lstrip("#") == reference:
-            return [i for i in order["line_items"] if int(i.get("current_quantity", i["quantity"])) > 0]
+            return list(order["line_items"])
     return []
+
+
+def _doubled_sku(held: Mapping[str, Any], items: list[dict[str, Any]]) -> bool:
+    """A SKU on more Clarus lines than the store's order ever had line items for it (removed lines
+    included: a removal not applied is a stale version, not a doubled one)."""
+    at_clarus = Counter(str(line["sku"]) for line in held["lines"])
+    in_store = Counter(str(item.get("sku") or "").upper() for item in items)
+    return bool(at_clarus - in_store)
 
 
 @register
