@@ -14,6 +14,7 @@ import httpx
 
 from stockbridge.chaos.checks import DayRecord
 from stockbridge.chaos.schedule import Profile
+from stockbridge.chaos.shop_day import ShopOrders
 from stockbridge.chaos.world import World
 from stockbridge.demo.despatch_day import despatch_orders
 from stockbridge.demo.orders_day import MAPPED, OrderDay, PlannedOrder, create_in_ims
@@ -52,6 +53,11 @@ class ScriptedDay:
             at = profile.day_s * (0.05 + 0.6 * n / WAVES)
             self.waves.append((at, self.orders[start : start + size]))
         self._created_at: dict[str, float] = {}
+        # Shopify's orders (route clarus): half as many as the IMS's, in the same waves.
+        self.shop: ShopOrders | None = None
+        if world.shopify_url is not None:
+            self.shop = ShopOrders(self.http, world.shopify_url, self.skus, seed)
+            self.shop.record = record.shop
 
     @property
     def http(self) -> httpx.Client:
@@ -66,6 +72,8 @@ class ScriptedDay:
             for sku in self.skus:
                 product = {"title": f"Product {sku}", "variants": [{"sku": sku}]}
                 self._ok(self.http.post(f"{self.world.shopify_url}/_control/products", json=product))
+        if self.shop is not None:
+            self.shop.subscribe(self.world.hub.url)
         self._move(list(self.traffic.initial_receipts()))
 
     def _move(self, movements: list[Movement]) -> None:
@@ -92,8 +100,6 @@ class ScriptedDay:
                 self._change_some(next_wave[1])
                 next_wave = next(waves, None)
             self._despatch_ready()
-            # Hook: Shopify orders (POST /_control/orders on the store) join the day here once the
-            # store's order flow is wired; their check registers in chaos/storefront_checks.py.
             # Pacing the day's traffic to the clock, not waiting for work.
             time.sleep(max(0.0, started_at + now + TICK_S - time.monotonic()))
         for _, wave in ([next_wave] if next_wave else []) + list(waves):
@@ -102,6 +108,9 @@ class ScriptedDay:
     def _create(self, wave: list[PlannedOrder]) -> None:
         self.record.orders.update(create_in_ims(self.http, self.world.ims_url, wave))
         self._created_at.update({p.reference: time.monotonic() for p in wave})
+        if self.shop is not None:
+            placed = self.shop.place(max(1, len(wave) // 2))
+            self._created_at.update({reference: time.monotonic() for reference in placed})
 
     def _change_some(self, wave: list[PlannedOrder]) -> None:
         """The IMS cancels one order in ten and edits another one in ten, soon after they were made,
@@ -125,7 +134,9 @@ class ScriptedDay:
         """Ship orders that have been in the warehouse a while and that nobody changed (a change
         after despatch is another story, with its own tests)."""
         now = time.monotonic()
+        shop = self.record.shop
         changed = self.record.cancelled | self.record.edited | self.record.despatched
+        changed |= shop.cancelled | shop.edited
         due = {r for r, at in self._created_at.items() if now - at >= DESPATCH_AFTER_S and r not in changed}
         if not due:
             return

@@ -61,6 +61,7 @@ def _after_snapshot_start(world: World, fault: Fault) -> None:
     # Deliveries held 1-3 s while the hub reads a full snapshot: webhooks for older sequences then
     # arrive after the snapshot that already contains their effect (and newer ones).
     world.clarus_faults(delay_ms=[1000, 3000])
+    world.shopify_webhook_faults(delay_ms=SHOPIFY_DELAY_MS)
     deadline = time.monotonic() + 30
     while True:  # the hub may be restarting after a kill
         try:
@@ -73,6 +74,32 @@ def _after_snapshot_start(world: World, fault: Fault) -> None:
 
 
 _POISON_KINDS = ("malformed_json", "schema_invalid", "out_of_range")  # docs/simulators/clarus.md
+
+
+# A store's day has a few dozen order webhooks: one in twenty lost (not Clarus's 1%) so that the
+# catch-up query by updated_at has some to find in every run.
+SHOPIFY_LOSS_RATE = 0.05
+SHOPIFY_DELAY_MS = 2000.0
+
+
+def _webhooks(world: World, **rates: float) -> None:
+    world.clarus_faults(**rates)
+    world.shopify_webhook_faults(**rates)
+
+
+def _loss_start(world: World, fault: Fault) -> None:
+    world.clarus_faults(drop_rate=0.01)
+    world.shopify_webhook_faults(loss_rate=SHOPIFY_LOSS_RATE)
+
+
+def _loss_end(world: World, fault: Fault) -> None:
+    world.clarus_faults(drop_rate=0)
+    world.shopify_webhook_faults(loss_rate=0.0)
+
+
+def _after_snapshot_end(world: World, fault: Fault) -> None:
+    world.clarus_faults(delay_ms=[0, 0])
+    world.shopify_webhook_faults(delay_ms=0.0)
 
 
 def _poison(world: World, fault: Fault) -> None:
@@ -102,17 +129,20 @@ def _clock(offset_s: float) -> Action:
 
 
 SHOPIFY_LATENCY_MS = 1500  # well inside the hub's 10 s timeout: slow, not failing
-# Shopify's standard plan is 1000 points restored at 100/s. A quarter of the size and a fifth of the
-# rate still takes one stock read (about 200 points requested), so reads slow down and THROTTLED
-# answers come back (the hub's image of the bucket is the old one until the next answer).
-SHOPIFY_SMALL_BUCKET = {"bucket_size": 250, "restore_rate": 20.0}
+# Shopify's standard plan is 1000 points restored at 100/s. The fault keeps the size (Shopify's
+# single-query limit is 1000 points on every plan, and the simulator refuses a query costing more than
+# the bucket's size with MAX_COST_EXCEEDED: a bucket of 250 refused the hub's 632-point fulfilment
+# query for good, a fault real Shopify never makes) and restores at a fifth of the rate, while another
+# client spends it below one stock read (about 200 points requested): the hub's reads slow down and
+# THROTTLED answers come back (its image of the bucket is the old one until the next answer).
+SHOPIFY_SMALL_BUCKET = {"bucket_size": 1000, "restore_rate": 20.0}
 SHOPIFY_STANDARD_BUCKET = {"bucket_size": 1000, "restore_rate": 100.0}
 HAND_EDIT_UNITS = 7
 
 
 SHOPIFY_API = "/admin/api/2026-04/graphql.json"
 # What another client of the same app (a second hub process, a script) spends the bucket on: a
-# read of 60 levels, requested 242 points (under the small bucket's 250), charged per level found.
+# read of 60 levels, requested 242 points, charged per level found (162 with the day's 40 SKUs).
 _SPEND = """{ productVariants(first: 60) { nodes { sku inventoryItem { id
   inventoryLevel(locationId: "gid://shopify/Location/1") {
     quantities(names: ["available"]) { quantity } } } } } }"""
@@ -187,18 +217,15 @@ INJECTORS: dict[FaultKind, Injector] = {
         lambda w, f: w.ims_faults(fail_after_commit_rate=0.1),
         lambda w, f: w.ims_faults(fail_after_commit_rate=0),
     ),
+    # The webhook faults hit both senders, Clarus and the Shopify store (its order webhooks).
     FaultKind.WEBHOOK_DUPLICATE: Injector(
-        lambda w, f: w.clarus_faults(duplicate_rate=0.1), lambda w, f: w.clarus_faults(duplicate_rate=0)
+        lambda w, f: _webhooks(w, duplicate_rate=0.1), lambda w, f: _webhooks(w, duplicate_rate=0)
     ),
     FaultKind.WEBHOOK_REORDER: Injector(
-        lambda w, f: w.clarus_faults(reorder_rate=0.2), lambda w, f: w.clarus_faults(reorder_rate=0)
+        lambda w, f: _webhooks(w, reorder_rate=0.2), lambda w, f: _webhooks(w, reorder_rate=0)
     ),
-    FaultKind.WEBHOOK_LOSS: Injector(
-        lambda w, f: w.clarus_faults(drop_rate=0.01), lambda w, f: w.clarus_faults(drop_rate=0)
-    ),
-    FaultKind.WEBHOOK_AFTER_SNAPSHOT: Injector(
-        _after_snapshot_start, lambda w, f: w.clarus_faults(delay_ms=[0, 0])
-    ),
+    FaultKind.WEBHOOK_LOSS: Injector(_loss_start, _loss_end),
+    FaultKind.WEBHOOK_AFTER_SNAPSHOT: Injector(_after_snapshot_start, _after_snapshot_end),
     FaultKind.FLOOD: Injector(lambda w, f: w.flood.set(), lambda w, f: w.flood.clear()),
     FaultKind.POISON: Injector(_poison),
     FaultKind.SMTP_DOWN: Injector(lambda w, f: w.mail.stop(), lambda w, f: w.mail.start()),

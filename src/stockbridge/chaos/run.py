@@ -15,7 +15,7 @@ import httpx
 import yaml
 from rich.console import Console
 
-from stockbridge.chaos import storefront_checks  # noqa: F401  (registers the storefronts' checks)
+from stockbridge.chaos import storefront_checks, storefront_order_checks  # noqa: F401  (register their checks)
 from stockbridge.chaos.checks import ChannelResult, CheckContext, DayRecord, run_checks
 from stockbridge.chaos.day import ScriptedDay
 from stockbridge.chaos.fleet import HubFleet
@@ -23,6 +23,7 @@ from stockbridge.chaos.hub_process import LIMIT_ENV
 from stockbridge.chaos.injectors import FaultRunner
 from stockbridge.chaos.postgres import ThrowawayPostgres, throwaway_postgres
 from stockbridge.chaos.schedule import Fault, Profile, last_fault_end, plan
+from stockbridge.chaos.shop_day import SHOP_PREFIX
 from stockbridge.chaos.world import MailServer, World
 from stockbridge.config import Config, parse_config
 from stockbridge.demo import CLARUS_KEY, IMS_TOKEN, WEBHOOK_SECRET, HubControl, demo_config_data, subscribed
@@ -105,19 +106,22 @@ def chaos_config(
                 "base_url": shopify_url,
                 "api_version": "2026-04",
                 "locations": {"WH1": SHOPIFY_LOCATION},
-                "orders_route": "clarus",  # no store orders in the day yet; the IMS route needs ims_customer
+                # Its orders go straight to the warehouse (the route is one per store; route ims
+                # would need an IMS customer and is tested end to end in tests/e2e).
+                "orders_route": "clarus",
+                "reference_prefix": SHOP_PREFIX,
+                # The catch-up query by updated_at finds the orders whose webhooks were lost.
+                "orders_poll_s": 5,
                 "timeout_s": 10,
             }
         }
         data["targets"] = {
             **(data.get("targets") or {"ims": {}}),
-            # Open demand is not taken off here (docs/reliability.md: the stale check needs the exact
-            # figures the warehouse had; the no-oversell rule has its own tests).
-            "shopify": {
-                "buffer": 1,
-                "classes": {"slow": {"buffer": 3, "skus": ["SKU-0001*"]}},
-                "subtract_open_demand": False,
-            },
+            # Open demand comes off (the default, decision 0022): the day's IMS and store orders
+            # claim units before the warehouse allocates them, and the check takes the same step
+            # from the warehouse's own orders. The price: the stale witness is the lenient one
+            # (docs/reliability.md).
+            "shopify": {"buffer": 1, "classes": {"slow": {"buffer": 3, "skus": ["SKU-0001*"]}}},
         }
         data["inventory_statuses"]["available"]["counts_for"] = [
             *data["inventory_statuses"]["available"]["counts_for"],
@@ -234,7 +238,7 @@ def _save_simulators(http: httpx.Client, world: World, target: Path) -> None:
             if response.status_code == 200:
                 (target / f"{name}-{view}.json").write_text(response.text)
     if world.shopify_url is not None:
-        for view in ("inventory", "mutations", "calls", "orders"):
+        for view in ("inventory", "mutations", "calls", "orders", "webhooks"):
             response = http.get(f"{world.shopify_url}/_control/{view}")
             if response.status_code == 200:
                 (target / f"shopify-{view}.json").write_text(response.text)

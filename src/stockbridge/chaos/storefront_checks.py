@@ -5,9 +5,7 @@ levels (drift), a figure the store never reached (lost), a set applied twice for
 or one batch (doubled), an older warehouse figure written after a newer one (stale; the store's log
 names no version, so it is placed in the Clarus events' history: docs/reliability.md).
 
-Orders and fulfilments to and from Shopify join here as their own `@register`ed checks when the
-store's order flow is wired (issue 9): the day places them with `POST /_control/orders` and the
-check reads `GET /_control/orders` (fulfilments and tracking per line item).
+The store's orders and fulfilments have their own checks: `chaos/storefront_order_checks.py`.
 """
 
 from __future__ import annotations

@@ -59,6 +59,11 @@ class World:
     def shopify_faults(self, **api_faults: Any) -> None:
         self.http.post(f"{self.shopify_base()}/_control/faults", json={"api": api_faults}).raise_for_status()
 
+    def shopify_webhook_faults(self, **faults: Any) -> None:
+        """The store's webhook delivery faults (a no-op on a run without the store)."""
+        if self.shopify_url is not None:
+            self.http.post(f"{self.shopify_url}/_control/faults", json=faults).raise_for_status()
+
     def shopify_limits(self, **limits: Any) -> None:
         self.http.post(f"{self.shopify_base()}/_control/limits", json=limits).raise_for_status()
 
