@@ -1,7 +1,7 @@
 """A shipment's life in the hub: parked until its order is known, one Item Fulfilment, then — and
 only then — the customer's notification and the invoice. Pure.
 
-A storefront's order (decision 0025) is told to its store as one storefront fulfilment per shipment,
+A storefront's order (decision 0023) is told to its store as one storefront fulfilment per shipment,
 which tells the customer, so the hub sends no notice of its own: on the direct route (no IMS order)
 the storefront fulfilment is the shipment's only command; through the IMS it is a follow-on of the
 Item Fulfilment like the invoice, so the store never shows a parcel the IMS does not.

@@ -1,5 +1,5 @@
 """A shipment as its storefront sees it: which of the store's line items it fulfils, with what
-tracking. Pure (decision 0025).
+tracking. Pure (decision 0023).
 
 The hub rolls a shipment up to order lines first (`domain/fulfilment.to_fulfil_now`: de-kitted
 components back to their bundle line, whole bundles only); this maps those order lines to the

@@ -187,7 +187,7 @@ class ImsStorefrontOrders(Protocol):
 
 
 class StorefrontFulfilments(Protocol):
-    """A storefront told of a shipment (decision 0025): one fulfilment per shipment, on its line items,
+    """A storefront told of a shipment (decision 0023): one fulfilment per shipment, on its line items,
     with tracking; the store tells the customer when `notify_customer`."""
 
     async def line_item_ids(self, order_id: str) -> list[str] | None:

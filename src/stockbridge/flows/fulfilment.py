@@ -69,7 +69,7 @@ class FulfilmentFolder:
             orders_repo.save_order(self.connection, order, self.now)
             DemandWatch(self.connection, self.config, self.now).changed(order)
         # A storefront order sent straight to Clarus has no IMS order to fulfil: its despatches go
-        # back to the store as storefront fulfilments, never to an Item Fulfilment (decision 0025).
+        # back to the store as storefront fulfilments, never to an Item Fulfilment (decision 0023).
         direct = order.channel != "ims"
         lines: dict[int, int] | None = None
         if order.order.status == CANCELLED:

@@ -156,7 +156,7 @@ class FulfilmentSender:
 
     async def _tell_store(self, shipment: ShipmentRecord, order: OrderRecord) -> None:
         """The shipment as one fulfilment in its storefront, on the line items its order lines came
-        from, with its tracking; the store tells the customer (decision 0025)."""
+        from, with its tracking; the store tells the customer (decision 0023)."""
         reference = shipment.shipment.reference
         routed = await in_transaction(
             self._engine, lambda c: storefront_repo.routed_by_reference(c, reference)

@@ -1,5 +1,5 @@
 """The storefront fulfilments Clarus's shipments should make in Shopify, judged from the simulators'
-own state (docs/fulfilment.md, "Storefront fulfilments"; decision 0025).
+own state (docs/fulfilment.md, "Storefront fulfilments"; decision 0023).
 
 Re-written from the documents, importing none of the hub's rules:
 - each shipment of a storefront order (reference = prefix + the store's order number) that carries a
