@@ -14,7 +14,7 @@ from tests.factories import config
 from stockbridge.config import ConfigError, parse_config
 from stockbridge.connectors.shopify.inbound import ShopifyInbound
 from stockbridge.domain.inbound import StorefrontOrderChanged, UnusableEvent
-from stockbridge.domain.orders import CANCELLED, HoldReason
+from stockbridge.domain.orders import CANCELLED, HoldReason, is_newer
 from stockbridge.domain.shipping import Address
 from stockbridge.domain.storefront_orders import StorefrontLine, StorefrontOrder
 from stockbridge.domain.storefront_routing import (
@@ -27,7 +27,6 @@ from stockbridge.domain.storefront_routing import (
     ims_external_id,
     ims_order_request,
     ims_status,
-    is_newer,
     released,
     storefront_reference,
     storefront_version,

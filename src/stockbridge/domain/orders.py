@@ -184,3 +184,11 @@ def prepare(order: SalesOrder, ctx: OrderContext) -> WmsOrder | list[HoldReason]
 
 def _unique(holds: list[HoldReason]) -> list[HoldReason]:
     return list(dict.fromkeys(holds))
+
+
+def is_newer(candidate: str, current: str) -> bool:
+    """Order versions are 'stamp#hash' (an IMS or storefront stamp plus a content hash): a later stamp
+    wins; the same stamp with other content also counts, since both systems stamp to the second."""
+    stamp, _, digest = candidate.partition("#")
+    current_stamp, _, current_digest = current.partition("#")
+    return stamp > current_stamp or (stamp == current_stamp and digest != current_digest)

@@ -45,12 +45,6 @@ def storefront_version(order: StorefrontOrder) -> str:
     return f"{stamp}#{hashlib.sha256(content).hexdigest()[:16]}"
 
 
-def is_newer(candidate: str, current: str) -> bool:
-    stamp, _, digest = candidate.partition("#")
-    current_stamp, _, current_digest = current.partition("#")
-    return stamp > current_stamp or (stamp == current_stamp and digest != current_digest)
-
-
 def as_hub_sales_order(order: StorefrontOrder, reference_prefix: str) -> SalesOrder:
     """The order as the warehouse pipeline reads it (route clarus). Its status is the storefront's
     financial status (released when in the store's `release_financial_statuses`) or CANCELLED. Lines

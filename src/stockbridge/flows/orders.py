@@ -41,6 +41,7 @@ from stockbridge.domain.orders import (
     OrderContext,
     SalesOrder,
     WmsOrder,
+    is_newer,
     prepare,
 )
 from stockbridge.flows.demand import DemandWatch
@@ -121,7 +122,7 @@ class OrderFolder:
         names the storefront; its order's status is its financial status, or CANCELLED)."""
         version = orders_repo.order_version(order)
         record = orders_repo.get_order(self.connection, ims_id=order.ims_id, lock=True)
-        if record is not None and not _is_newer(version, record.ims_version):
+        if record is not None and not is_newer(version, record.ims_version):
             bump(self.connection, "orders.versions_ignored")
             return
         if record is None:
@@ -300,13 +301,6 @@ class OrderFolder:
                     record.order.reference,
                     retry=f"stockbridge orders release {record.order.reference}",
                 )
-
-
-def _is_newer(candidate: str, current: str) -> bool:
-    """Versions are 'stamp#hash': a later stamp wins; the same stamp with other content also counts."""
-    stamp, _, digest = candidate.partition("#")
-    current_stamp, _, current_digest = current.partition("#")
-    return stamp > current_stamp or (stamp == current_stamp and digest != current_digest)
 
 
 OrderEntry = SalesOrder | WarehouseOrderStatus | Shipment

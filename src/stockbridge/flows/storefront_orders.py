@@ -26,7 +26,7 @@ from stockbridge.domain.inbound import (
     StorefrontOrderChanged,
     UnusableEvent,
 )
-from stockbridge.domain.orders import HoldReason
+from stockbridge.domain.orders import HoldReason, is_newer
 from stockbridge.domain.storefront_orders import StorefrontOrder
 from stockbridge.domain.storefront_routing import (
     ImsItemRef,
@@ -36,7 +36,6 @@ from stockbridge.domain.storefront_routing import (
     hub_order_id,
     ims_order_request,
     ims_status,
-    is_newer,
     storefront_reference,
     storefront_version,
 )
