@@ -34,9 +34,9 @@ def ims() -> Iterator[str]:
 
 def _run(url: str, scenario: Callable[[ImsStock], Awaitable[T]]) -> T:
     async def go() -> T:
-        client = NetSuiteClient(url, BearerAuth(SETTINGS.bearer_tokens[0]))
         limiter = RateLimiter(50, 4)
-        channel = ImsStock(client, limiter, SuiteQLItems(client, limiter), adjustment_account_id="1")
+        client = NetSuiteClient(url, BearerAuth(SETTINGS.bearer_tokens[0]), limiter=limiter)
+        channel = ImsStock(client, limiter, SuiteQLItems(client), adjustment_account_id="1")
         try:
             return await scenario(channel)
         finally:

@@ -158,7 +158,7 @@ def connect(
     ims_stock = ImsStock(
         ims_client,
         ims_limiter,
-        ims_items or SuiteQLItems(ims_client, ims_limiter),
+        ims_items or SuiteQLItems(ims_client),
         adjustment_account_id=ims.adjustment_account_id,
         name=IMS_CHANNEL_NAME,
         max_lines_per_call=ims.max_lines_per_call,

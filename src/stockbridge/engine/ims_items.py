@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Connection, Engine
 
 from stockbridge.config import IMS_CHANNEL_NAME
-from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.domain.product_master import ItemRecord
 from stockbridge.engine.db import in_transaction
@@ -34,11 +33,9 @@ class StoredImsItems:
         }
 
 
-async def refresh_items(
-    engine: Engine, client: NetSuiteClient, limiter: RateLimiter, skus: list[str] | None = None
-) -> int:
+async def refresh_items(engine: Engine, client: NetSuiteClient, skus: list[str] | None = None) -> int:
     """Read the IMS item list (all, or the given SKUs), then unblock IMS targets whose item is now active."""
-    records = await with_retries(lambda: limiter.run(lambda: client.inventory_items(skus)))
+    records = await with_retries(lambda: client.inventory_items(skus))
 
     def store(connection: Connection) -> int:
         items_repo.upsert_items(

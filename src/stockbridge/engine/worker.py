@@ -259,13 +259,13 @@ class Worker:
         started = self.clock.now()
         conn = self.connections
         if job == "item_refresh":
-            await refresh_items(self.engine, conn.ims, conn.ims_limiter)
+            await refresh_items(self.engine, conn.ims)
         elif job == "blocked_refresh":
             blocked = await in_transaction(
                 self.engine, lambda c: targets_repo.blocked_skus(c, IMS_CHANNEL_NAME)
             )
             if blocked:
-                await refresh_items(self.engine, conn.ims, conn.ims_limiter, blocked)
+                await refresh_items(self.engine, conn.ims, blocked)
         elif job == "storefront_refresh":
             for name, stock in conn.stock_channels.items():
                 if name != IMS_CHANNEL_NAME:

@@ -36,14 +36,13 @@ class ItemDirectory(Protocol):
 class SuiteQLItems:
     """Items looked up in the IMS by SKU (`itemId`), one SuiteQL call per lookup."""
 
-    def __init__(self, client: NetSuiteClient, limiter: RateLimiter) -> None:
+    def __init__(self, client: NetSuiteClient) -> None:
         self._client = client
-        self._limiter = limiter
 
     async def items_for(self, skus: Sequence[str]) -> Mapping[str, ItemRecord]:
         if not skus:
             return {}
-        records = await self._limiter.run(lambda: self._client.inventory_items(list(skus)))
+        records = await self._client.inventory_items(list(skus))
         return {r.sku: r for r in records}
 
 
@@ -63,7 +62,7 @@ class ImsStock:
         self.name = name
         self.max_lines_per_call = max_lines_per_call
         self._client = client
-        self._limiter = limiter
+        self._limiter = limiter  # the client's own: asked only how long until a call could start
         self._items = items
         self._account_id = adjustment_account_id
 
@@ -105,20 +104,18 @@ class ImsStock:
         if not adjustments:
             return
         try:
-            await self._limiter.run(
-                lambda: self._client.upsert_inventory_adjustment(
-                    batch_id,
-                    account_id=self._account_id,
-                    location_id=location,
-                    lines=adjustments,
-                    memo=f"stockbridge stock sync ({len(adjustments)} items)",
-                )
+            await self._client.upsert_inventory_adjustment(
+                batch_id,
+                account_id=self._account_id,
+                location_id=location,
+                lines=adjustments,
+                memo=f"stockbridge stock sync ({len(adjustments)} items)",
             )
         except RejectedError as exc:
             raise _naming_the_line(exc, line_of) from exc
 
     async def _on_hand(self, location: str, item_ids: Sequence[str]) -> dict[str, int]:
-        return await self._limiter.run(lambda: self._client.on_hand(location, item_ids))
+        return await self._client.on_hand(location, item_ids)
 
 
 def _naming_the_line(error: RejectedError, line_of: Sequence[int]) -> RejectedError:
