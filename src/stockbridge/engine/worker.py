@@ -39,6 +39,7 @@ from stockbridge.flows.stock_sync import full_sync, poll_events
 from stockbridge.flows.storefront_orders import ImsRoute
 from stockbridge.flows.storefront_sync import StorefrontOrderSender, poll_storefront_orders
 from stockbridge.flows.subscriptions import check_subscription
+from stockbridge.flows.velocity import reclassify
 from stockbridge.logs import get_logger
 from stockbridge.monitor.connector_health import ConnectorHealth
 from stockbridge.monitor.drift import check_drift
@@ -65,6 +66,7 @@ _JOB_SYSTEM = {
     "events_poll": "clarus",
     "subscriptions_check": "clarus",
     "storefront_orders_poll": "hub",  # each store's part counts under its channel (_storefront_part)
+    "velocity_reclassify": "hub",
 }
 _ERROR_PAUSE_S = 1.0
 
@@ -288,6 +290,9 @@ class Worker:
             await check_drift(self.engine, conn.stock_channels.values(), self.config, self.clock)
         elif job == "slo_check":
             await check_slos(self.engine, self.config, self.clock)
+        elif job == "velocity_reclassify":
+            now = self.clock.now()
+            await in_transaction(self.engine, lambda c: reclassify(c, self.config, now))
         elif job == "storefront_orders_poll":
             feeds = conn.storefront_orders
             for channel, store in self.config.storefronts.items():
@@ -365,6 +370,11 @@ class Worker:
             *(
                 [("storefront_orders_poll", min(st.orders_poll_s for st in self.config.storefronts.values()))]
                 if self.config.storefronts
+                else []
+            ),
+            *(
+                [("velocity_reclassify", self.config.velocity.reclassify_s)]
+                if self.config.velocity is not None
                 else []
             ),
             *(
