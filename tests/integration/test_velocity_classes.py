@@ -10,18 +10,23 @@ does not, keeps its figure. The expected figures are worked out here from the sa
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from sqlalchemy import Engine, select
 from tests.factories import T0, config, inbound, movement_event
 from tests.servers import run_app
 from tests.shopify_sim_support import LOCATION, SECRET, TOKEN, VERSION, level, seed
+from typer.testing import CliRunner
 
+from stockbridge.cli import app
 from stockbridge.config import Config
 from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.connectors.shopify import ShopifyClient, ShopifyStock
@@ -140,8 +145,20 @@ def _class(engine: Engine) -> str | None:
         return velocity_repo.classes_for(c, [SKU]).get(SKU)
 
 
+def _cli(engine: Engine, tmp_path: Path, *args: str) -> Any:
+    path = tmp_path / "stockbridge.yaml"
+    data = {
+        **CONFIG.model_dump(mode="json"),
+        "database_url": engine.url.render_as_string(hide_password=False),
+    }
+    path.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(app, ["stock", *args, "--config", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
 def test_a_sku_that_speeds_up_gets_the_fast_buffer_pushed(
-    engine: Engine, shop: httpx.Client, shop_url: str
+    engine: Engine, shop: httpx.Client, shop_url: str, tmp_path: Path
 ) -> None:
     clock = FakeClock(T0)
     warehouse = Warehouse(engine, clock)
@@ -169,6 +186,19 @@ def test_a_sku_that_speeds_up_gets_the_fast_buffer_pushed(
     _push(engine, shop_url, clock.now())
     assert _shown(shop) == 200 - FAST["buffer"]
     assert _ims_figure(engine) == 200  # the IMS does not use velocity buffers
+
+    shown = _cli(engine, tmp_path, "show", SKU)
+    assert (shown["velocity_class"], shown["velocity_buffer"], shown["units_sold"]) == ("fast", 6, 26)
+    lines = {line["channel"]: line for line in shown["lines"]}
+    assert {k: lines["shopify"][k] for k in ("counted", "buffer", "buffer_from", "figure", "pushed")} == {
+        "counted": 200,
+        "buffer": FAST["buffer"],
+        "buffer_from": "velocity fast",
+        "figure": 200 - FAST["buffer"],
+        "pushed": 200 - FAST["buffer"],
+    }
+    assert (lines["ims"]["buffer_from"], lines["ims"]["figure"]) == ("default", 200)
+    assert _cli(engine, tmp_path, "classes") == {"fast": 1, "medium": 0, "(none)": 0}
 
     # A despatch folded again (the same warehouse event) counts once.
     with engine.begin() as c:

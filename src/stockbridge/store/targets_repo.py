@@ -296,3 +296,19 @@ def pushed_figures(
         )
         for r in connection.execute(query)
     }
+
+
+def figures_of_sku(
+    connection: Connection, sku: str
+) -> dict[tuple[str, str], tuple[int, int | None, bool, str]]:
+    """(channel, location) -> (desired, pushed, dirty, state) for one warehouse SKU."""
+    query = select(targets).where(targets.c.sku == sku)
+    return {
+        (r.channel, r.location): (
+            int(r.desired),
+            None if r.pushed is None else int(r.pushed),
+            bool(r.dirty),
+            r.state,
+        )
+        for r in connection.execute(query)
+    }
