@@ -32,9 +32,10 @@ from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.connectors.shopify import ShopifyClient, ShopifyStock
 from stockbridge.domain.velocity import Sale
 from stockbridge.engine.clock import FakeClock
+from stockbridge.engine.connect import connect
+from stockbridge.engine.worker import Worker
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.stock_push import StockPusher
-from stockbridge.flows.velocity import reclassify
 from stockbridge.simulators.shopify import ShopifySettings, create_app
 from stockbridge.store import inbox_repo, velocity_repo
 from stockbridge.store.schema import targets
@@ -44,6 +45,13 @@ DAY_S = 86400
 FAST = {"min_per_day": 20, "buffer": 6}
 MEDIUM = {"min_per_day": 5, "buffer": 3}
 STORE_BUFFER = 1
+SECRETS = {
+    "CLARUS_API_KEY": "k",
+    "CLARUS_WEBHOOK_SECRET": "s",
+    "IMS_TOKEN": "t",
+    "SHOPIFY_ACCESS_TOKEN": TOKEN,
+    "SHOPIFY_WEBHOOK_SECRET": SECRET,
+}
 CONFIG: Config = config(
     storefronts={
         "shopify": {
@@ -104,8 +112,18 @@ class Warehouse:
         self.move("despatch", units, self.available)
 
     def reclassify(self) -> None:
-        with self.engine.begin() as c:
-            reclassify(c, CONFIG, self.clock.now())
+        """The scheduled job, run by a worker as its schedule would (`velocity.reclassify_s`)."""
+
+        async def job() -> None:
+            connections = connect(CONFIG, SECRETS)
+            try:
+                worker = Worker(engine=self.engine, config=CONFIG, connections=connections, clock=self.clock)
+                assert ("velocity_reclassify", 3600) in worker._jobs()
+                await worker.run_job("velocity_reclassify")
+            finally:
+                await connections.aclose()
+
+        asyncio.run(job())
 
 
 def _push(engine: Engine, shop_url: str, now: datetime) -> None:
