@@ -82,17 +82,14 @@ def sellable(quantities_by_status: Mapping[str, int], rule: AtsRule, open_demand
 
 
 def available_to_sell(
-    quantities_by_status: Mapping[str, int],
-    rule: AtsRule,
-    sku: str,
-    open_demand: int = 0,
-    velocity: tuple[str, int] | None = None,
+    quantities_by_status: Mapping[str, int], rule: AtsRule, sku: str, open_demand: int = 0
 ) -> int:
-    """ATS of one SKU at one location for one target.
+    """ATS of one SKU at one location for one target (with no velocity class and no allocation rule:
+    `flows/figures.py` adds those).
 
     Statuses the rule does not count (quarantine, damaged, in transfer, expired, unknown ones) add
     nothing; negative warehouse figures are treated as zero because a target cannot sell them.
     `open_demand` (units claimed at the warehouse, not yet allocated) is taken off only when the
-    rule says so. `velocity`: the SKU's velocity class and its buffer, if it has one.
+    rule says so.
     """
-    return max(0, sellable(quantities_by_status, rule, open_demand) - rule.buffer(sku, velocity).units)
+    return max(0, sellable(quantities_by_status, rule, open_demand) - rule.buffer_for(sku))

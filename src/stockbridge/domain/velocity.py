@@ -8,7 +8,7 @@ buffer, so selling faster never shrinks the buffer (docs/decisions/0033).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 DAY_S = 86_400.0
@@ -44,8 +44,3 @@ def classify(units_sold: int, window_s: float, classes: Iterable[VelocityClass])
     rate = per_day(units_sold, window_s)
     reached = [c for c in classes if rate >= c.min_per_day]
     return max(reached, key=lambda c: c.min_per_day, default=None)
-
-
-def by_speed(classes: Iterable[VelocityClass]) -> Sequence[VelocityClass]:
-    """Slowest first."""
-    return sorted(classes, key=lambda c: c.min_per_day)
