@@ -17,7 +17,7 @@ from stockbridge.domain.ats import AtsRule, Buffer, counted, sellable
 
 
 @dataclass(frozen=True, slots=True)
-class ChannelFigure:
+class OfferedFigure:
     channel: str
     location: str
     counted: int  # units in the statuses the channel counts
@@ -48,7 +48,7 @@ def channel_figures(
     open_demand: int,
     velocity_class: str | None = None,
     rules: Mapping[str, AtsRule] | None = None,
-) -> dict[str, ChannelFigure]:
+) -> dict[str, OfferedFigure]:
     """Every channel's figure for `sku` at `warehouse_id`, from the warehouse's balances by status,
     the open demand there and the SKU's velocity class."""
     velocity = velocity_buffer(config, velocity_class)
@@ -60,7 +60,7 @@ def channel_figures(
     }
     offered = allocate(config.allocation_rule(warehouse_id), stocks)
     return {
-        c: ChannelFigure(
+        c: OfferedFigure(
             c,
             location,
             counted(quantities, rule_of[c]),
