@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from stockbridge.connectors.errors import NotFoundError, RejectedError
-from stockbridge.connectors.magento.client import MagentoClient
+from stockbridge.connectors.magento.client import PAGE_SIZE, MagentoClient
 from stockbridge.connectors.magento.wire import magento_time, order_from_json
 from stockbridge.connectors.shapes import expect_shape
 from stockbridge.domain.storefront_orders import StorefrontOrder
@@ -38,9 +38,12 @@ class MagentoShipment:
 
 
 class MagentoOrders:
-    def __init__(self, client: MagentoClient, channel: str = "magento") -> None:
+    def __init__(
+        self, client: MagentoClient, channel: str = "magento", *, page_size: int = PAGE_SIZE
+    ) -> None:
         self._client = client
         self._channel = channel
+        self._page_size = page_size
 
     async def updated_since(self, since: datetime) -> list[StorefrontOrder]:
         """Every order updated at or after `since`, oldest change first. Magento keeps times to the
@@ -50,6 +53,7 @@ class MagentoOrders:
             "/orders",
             [[("updated_at", magento_time(since), "gteq")]],
             sort=[("updated_at", "ASC"), ("entity_id", "ASC")],
+            page_size=self._page_size,
         )
         with expect_shape(self._client.system, "orders"):
             return [order_from_json(self._channel, r) for r in records]
