@@ -101,6 +101,7 @@ class MagentoClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.system = system
+        self.base_url = base_url.rstrip("/")  # the store's address, before /rest/<store_code>/V1
         self.limiter = limiter
         self._read_retries = Retries() if read_retries is None else read_retries
         prefix = "/rest/V1" if store_code == "default" else f"/rest/{store_code}/V1"
