@@ -67,7 +67,7 @@ class MagentoOrders:
 
     async def raw_order(self, order_id: str) -> dict[str, Any] | None:
         try:
-            raw = await self._client.get("order", f"/orders/{int(order_id)}")
+            raw = await self._client.get("order", f"/orders/{self._entity(order_id)}")
         except NotFoundError:
             return None
         if not isinstance(raw, dict):
@@ -77,7 +77,7 @@ class MagentoOrders:
 
     async def shipments(self, order_id: str) -> list[MagentoShipment]:
         records = await self._client.search(
-            "shipments", "/shipments", [[("order_id", str(int(order_id)), "eq")]]
+            "shipments", "/shipments", [[("order_id", str(self._entity(order_id)), "eq")]]
         )
         with expect_shape(self._client.system, "shipments"):
             return [
@@ -111,17 +111,25 @@ class MagentoOrders:
             if _same_shipment(shipment, numbers, wanted):
                 return shipment.id
         body = {
-            "items": [{"order_item_id": int(item), "qty": qty} for item, qty in sorted(wanted.items())],
+            "items": [
+                {"order_item_id": self._entity(item), "qty": qty} for item, qty in sorted(wanted.items())
+            ],
             "tracks": [
                 {"track_number": t.number, "title": t.title, "carrier_code": t.carrier_code} for t in tracks
             ],
             "notify": notify,
         }
-        made = await self._client.post("shipment id", f"/order/{int(order_id)}/ship", body)
+        made = await self._client.post("shipment id", f"/order/{self._entity(order_id)}/ship", body)
         with expect_shape(self._client.system, "shipment id"):
             if isinstance(made, bool) or not isinstance(made, str | int):
                 raise TypeError(f"shipment id is a {type(made).__name__}")
             return str(made)
+
+    def _entity(self, record_id: str) -> int:
+        """A Magento id (`entity_id`, `item_id`): digits, else the request is refused here."""
+        if not str(record_id).isdigit():
+            raise RejectedError(self._client.system, f"{record_id!r} is not a Magento id", code="BAD_ID")
+        return int(record_id)
 
     async def cancel(self, order_id: str) -> bool:
         """True when Magento cancelled the order; False when it cannot be (shipped, held, closed)."""
@@ -134,7 +142,7 @@ class MagentoOrders:
         return await self._boolean("unhold", order_id)
 
     async def _boolean(self, action: str, order_id: str) -> bool:
-        answer = await self._client.post(action, f"/orders/{int(order_id)}/{action}")
+        answer = await self._client.post(action, f"/orders/{self._entity(order_id)}/{action}")
         with expect_shape(self._client.system, action):
             if not isinstance(answer, bool):
                 raise TypeError(f"{action} answered a {type(answer).__name__}, not a boolean")

@@ -23,8 +23,8 @@ IN_STOCK, OUT_OF_STOCK = 1, 0
 
 
 class MagentoStock:
-    def __init__(self, client: MagentoClient, name: str = "magento", max_lines_per_call: int = 200) -> None:
-        self.name = name
+    def __init__(self, client: MagentoClient, max_lines_per_call: int = 200) -> None:
+        self.name = client.system  # the channel's key: every error the client raises names it too
         self.max_lines_per_call = max_lines_per_call
         self._client = client
 

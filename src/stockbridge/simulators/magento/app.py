@@ -90,7 +90,7 @@ class MagentoSimulator:
         return self.orders.unhold(_id(request, "id"))
 
     async def list_source_items(self, request: Request, body: Any) -> Any:
-        return self._search(request, self.inventory.rows())
+        return self._search(request, [views.source_item(i) for i in self.inventory.rows()])
 
     async def save_source_items(self, request: Request, body: Any) -> Any:
         self.inventory.save(body)

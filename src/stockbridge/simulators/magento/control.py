@@ -60,7 +60,7 @@ def set_source_items(sim: MagentoSimulator, request: Request, body: dict[str, An
 def source_items(sim: MagentoSimulator, request: Request, body: dict[str, Any]) -> Any:
     return {
         "sources": sim.inventory.sources,
-        "items": sim.inventory.rows(),
+        "items": [views.source_item(i) for i in sim.inventory.rows()],
         "saves": sim.inventory.saves,
         "changes": [
             {

@@ -76,8 +76,5 @@ class Inventory:
             status = 0
         return SourceItem(sku, source, quantity, int(status)), errors
 
-    def rows(self) -> list[dict[str, Any]]:
-        return [
-            {"sku": i.sku, "source_code": i.source_code, "quantity": i.quantity, "status": i.status}
-            for i in sorted(self.items.values(), key=lambda i: (i.source_code, i.sku))
-        ]
+    def rows(self) -> list[SourceItem]:
+        return sorted(self.items.values(), key=lambda i: (i.source_code, i.sku))

@@ -131,9 +131,7 @@ def shipment(order_row: Order, row: Shipment) -> dict[str, Any]:
         "store_id": 1,
         "created_at": stamp(row.created_at),
         "updated_at": stamp(row.created_at),
-        "total_qty": number(
-            sum(q for i, q in row.items if skus[i].parent_item_id is None or order_row.ships_itself(skus[i]))
-        ),
+        "total_qty": number(sum(q for i, q in row.items if order_row.ships_itself(skus[i]))),
         "email_sent": 1 if row.notify else None,
         "items": [
             {
