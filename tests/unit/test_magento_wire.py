@@ -199,3 +199,19 @@ def test_a_retry_is_the_shipment_with_its_tracking_number_or_else_its_exact_line
     assert _same_shipment(untracked, set(), {"1": 2, "2": 1})
     assert not _same_shipment(untracked, set(), {"1": 1})
     assert not _same_shipment(tracked, set(), {"1": 2})  # a tracked shipment is not an untracked retry
+
+
+def test_the_public_surface_is_deliberate() -> None:
+    from stockbridge.connectors import magento
+    from stockbridge.simulators import magento as simulator
+
+    assert magento.__all__ == [
+        "MagentoClient",
+        "MagentoOrders",
+        "MagentoShipment",
+        "MagentoStock",
+        "MagentoStoreFulfilments",
+        "Track",
+    ]
+    assert all(hasattr(magento, name) for name in magento.__all__)
+    assert simulator.__all__ == ["MagentoSettings", "MagentoSimulator", "create_app", "serve"]
