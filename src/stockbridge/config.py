@@ -194,6 +194,46 @@ class ShopifyStore(_Frozen):
         return (self.base_url or f"https://{self.shop_domain}").rstrip("/")
 
 
+class MagentoStore(_Frozen):
+    """A Magento 2 store: a stock channel (MSI source items per source) and a source of orders
+    (docs/connectors/magento.md). Not yet one of `storefronts`: the flows take it in a later step."""
+
+    kind: Literal["magento"] = "magento"
+    base_url: str  # https://shop.example.com (the REST API is under /rest/<store_code>/V1)
+    store_code: str = "all"  # all store views; "default" or a store view code
+    access_token_env: str = "MAGENTO_ACCESS_TOKEN"  # the integration's access token
+    sources: dict[str, str] = {}  # Clarus warehouse -> MSI source code
+    orders_route: Literal["ims", "clarus"] = "ims"
+    max_lines_per_call: Annotated[int, Field(gt=0, le=1000)] = 200
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    # Magento has no rate limit of its own; the host in front of it (Fastly, a WAF) may: 429 with
+    # Retry-After, met by the adaptive limiter (docs/decisions/0011).
+    calls_per_second: Annotated[float, Field(gt=0)] = 10.0
+    concurrency: Annotated[int, Field(gt=0)] = 4
+    min_calls_per_second: Annotated[float, Field(gt=0)] = 0.5
+    recovery_step: Annotated[float, Field(gt=0)] = 1.0
+    # An order goes on once its Magento status is one of these (Magento has no financial status).
+    release_statuses: Annotated[frozenset[str], Field(min_length=1)] = frozenset({"processing"})
+    reference_prefix: Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")] = "MAG-"
+    orders_poll_s: Annotated[float, Field(gt=0)] = 120.0
+    orders_overlap_s: Annotated[float, Field(ge=0)] = 300.0
+    ims_customer: str | None = None
+
+    @field_validator("release_statuses")
+    @classmethod
+    def _lower_case(cls, statuses: frozenset[str]) -> frozenset[str]:
+        return frozenset(s.lower() for s in statuses)
+
+    @model_validator(mode="after")
+    def _checked(self) -> MagentoStore:
+        _check_floor(self.min_calls_per_second, self.calls_per_second)
+        if self.orders_route == "ims" and not self.ims_customer:
+            raise ValueError(
+                "orders_route ims needs ims_customer (the IMS customer its orders are booked to)"
+            )
+        return self
+
+
 class LocationMapping(_Frozen):
     warehouse: str
     ims_location: str
