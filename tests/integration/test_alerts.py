@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, select
 from starlette.applications import Starlette
@@ -26,11 +28,16 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from tests.factories import T0, config
 from tests.servers import run_app
+from typer.testing import CliRunner
 
-from stockbridge.config import Config
+from stockbridge.cli import app
+from stockbridge.config import EXAMPLE_CONFIG, Config
 from stockbridge.connectors.alerting import alert_channels
+from stockbridge.domain.alerting import Channel
 from stockbridge.engine.clock import FakeClock
-from stockbridge.flows.alerts import AlertSender, Queued, check_alerts, queue_due_alerts, queue_test_alert
+from stockbridge.engine.connect import connect
+from stockbridge.engine.worker import Worker
+from stockbridge.flows.alerts import AlertSender, Queued, check_alerts, queue_due_alerts, send_test_alert
 from stockbridge.servers import free_port
 from stockbridge.store import alerts_repo, dead_letters
 from stockbridge.store.bookkeeping import (
@@ -347,14 +354,77 @@ def test_a_channel_that_refuses_is_dead_lettered_with_an_owner_and_replayed_once
     assert again.state == ExceptionState.RESOLVED
 
 
-def test_a_test_alert_reaches_every_channel_of_the_owner(
+def test_a_test_alert_reaches_every_channel_of_the_owner_and_names_one_that_fails(
     hub: Hub, far: tuple[Receiver, Mailbox, int, int]
 ) -> None:
     receiver, mailbox, _, _ = far
-    with hub.engine.begin() as c:
-        alert = queue_test_alert(c, hub.cfg, "operations", hub.clock.now())
-    assert hub.send() == 2
+
+    async def run(environ: dict[str, str]) -> list[tuple[Channel, str | None]]:
+        async with alert_channels(hub.cfg.alerts, environ) as channels:
+            return await send_test_alert(channels, hub.cfg, "operations")
+
+    results = asyncio.run(run(hub.environ))
+    assert [(c.kind, error) for c, error in results] == [("slack", None), ("email", None)]
     (text,) = receiver.texts("ops")
-    assert text.startswith("[info] test alert for operations")
-    assert alert in mailbox.messages[0]["Message-ID"]
-    assert json.dumps(receiver.posts[0][1]["blocks"])  # blocks are there for Slack to render
+    assert text.startswith("[info] test alert for operations (alert-test-")
+    assert mailbox.messages[0]["Message-ID"].startswith("<alert-test-")
+    assert [b["type"] for b in receiver.posts[0][1]["blocks"]] == ["header", "section", "context"]
+    slack, mail = asyncio.run(run({}))  # OPS_SLACK_URL unset: named, and the e-mail still goes
+    assert slack[1] == "alerts: environment variable OPS_SLACK_URL (a Slack webhook URL) is not set"
+    assert mail[1] is None
+    assert hub.rows() == []  # a test goes straight out, not through the outbox
+
+
+def test_the_worker_runs_the_alerts_check_on_its_schedule(
+    hub: Hub, far: tuple[Receiver, Mailbox, int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver, mailbox, _, _ = far
+    for name, value in hub.environ.items():
+        monkeypatch.setenv(name, value)
+    environ = {"CLARUS_API_KEY": "k", "CLARUS_WEBHOOK_SECRET": "s", "IMS_TOKEN": "t"}
+    hub.raise_()
+
+    async def job() -> None:
+        connections = connect(hub.cfg, environ)
+        try:
+            worker = Worker(engine=hub.engine, config=hub.cfg, connections=connections, clock=hub.clock)
+            assert ("alerts_check", hub.cfg.schedules.alerts_check_s) in worker._jobs()
+            await worker.run_job("alerts_check")
+        finally:
+            await connections.aclose()
+
+    asyncio.run(job())
+    assert len(receiver.texts("ops")) == 1
+    assert len(mailbox.to("ops@example.com")) == 1
+
+
+def test_the_cli_lists_alerts_and_tests_a_route(
+    hub: Hub, far: tuple[Receiver, Mailbox, int, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver, _, _, smtp_port = far
+    for name, value in hub.environ.items():
+        monkeypatch.setenv(name, value)
+    hub.raise_()
+    hub.check()
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["database_url"] = hub.engine.url.render_as_string(hide_password=False)
+    data["alerts"] = {
+        "routes": {"operations": [{"kind": "slack", "url_env": "OPS_SLACK_URL"}]},
+        "smtp": {"port": smtp_port},
+    }
+    path = tmp_path / "stockbridge.yaml"
+    path.write_text(yaml.safe_dump(data))
+
+    listed = CliRunner().invoke(app, ["alerts", "list", "--json", "--config", str(path)])
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.output)
+    assert sorted(r["channel"] for r in rows) == ["email:ops@example.com", "slack:OPS_SLACK_URL"]
+    assert {r["state"] for r in rows} == {"sent"}
+
+    tested = CliRunner().invoke(app, ["alerts", "test", "--owner", "operations", "--config", str(path)])
+    assert tested.exit_code == 0, tested.output
+    assert "slack:OPS_SLACK_URL: sent" in tested.output
+    assert receiver.texts("ops")[-1].startswith("[info] test alert for operations")
+    monkeypatch.delenv("OPS_SLACK_URL")
+    refused = CliRunner().invoke(app, ["alerts", "test", "--owner", "operations", "--config", str(path)])
+    assert refused.exit_code == 1

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine
 
 from stockbridge.config import Config
-from stockbridge.domain.alerting import Due, compose, due_alerts, trial_message
+from stockbridge.domain.alerting import Channel, Due, compose, due_alerts, trial_message
 from stockbridge.domain.errors import ConnectorError, RetriableError
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
@@ -66,12 +66,22 @@ def queue_due_alerts(connection: Connection, config: Config, now: datetime, run:
     return Queued(len(messages), rows, len(won))
 
 
-def queue_test_alert(connection: Connection, config: Config, owner: str, now: datetime) -> str:
-    """Queue a test message to `owner`'s route; returns its alert id."""
-    alert = f"{new_run_id()}-test"
-    routes = config.alerts.routes_of()
-    alerts_repo.enqueue(connection, alert, trial_message(owner), routes.for_owner(owner), now)
-    return alert
+async def send_test_alert(
+    channels: AlertChannels, config: Config, owner: str
+) -> list[tuple[Channel, str | None]]:
+    """Send a test message to each channel of `owner`'s route now, not through the outbox (a person
+    is waiting for the answer); returns each channel with its error, None when it took the message."""
+    message = trial_message(owner)
+    reference = f"alert-test-{new_run_id()}"
+    results: list[tuple[Channel, str | None]] = []
+    for channel in config.alerts.routes_of().for_owner(owner):
+        try:
+            await channels.deliver(channel, message, reference)
+        except ConnectorError as exc:
+            results.append((channel, str(exc)))
+        else:
+            results.append((channel, None))
+    return results
 
 
 class AlertSender:
