@@ -50,7 +50,7 @@ from stockbridge.store.schema import alerts
 from stockbridge.store.sql import utc
 from stockbridge.store.states import BatchState, ExceptionState
 
-DRIFT = "drift_unrepaired"
+DRIFT = "drift"
 
 
 class Receiver:
