@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -428,3 +429,27 @@ def test_the_cli_lists_alerts_and_tests_a_route(
     monkeypatch.delenv("OPS_SLACK_URL")
     refused = CliRunner().invoke(app, ["alerts", "test", "--owner", "operations", "--config", str(path)])
     assert refused.exit_code == 1
+
+
+def test_no_log_line_carries_a_webhook_url(
+    hub: Hub, far: tuple[Receiver, Mailbox, int, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The URL is the secret. The records are taken as logged, before the masking safety net."""
+    caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    hub.raise_()
+    hub.extra_env["TEAM_SLACK_URL"] = f"http://127.0.0.1:{hub.hook_port}/hooks/secret-path-team"
+    hub.cfg = _config(
+        far[3],
+        routes={
+            "operations": [{"kind": "slack", "url_env": "OPS_SLACK_URL"}],
+            "default": [{"kind": "slack", "url_env": "TEAM_SLACK_URL"}],
+        },
+    )
+    hub.raise_(type="unknown_sku", entity="sku:X@ims", owner="merchandising")
+    hub.check()
+    assert len(far[0].posts) == 2
+    logged = [f"{r.getMessage()} {r.__dict__}" for r in caplog.records]
+    assert logged, "nothing was logged: the test would pass for the wrong reason"
+    assert not [line for line in logged if "/hooks/" in line]

@@ -70,10 +70,13 @@ class AlertDispatcher:
     """Delivers one alert message to one channel (the `AlertChannels` port)."""
 
     def __init__(
-        self, settings: AlertSettings, client: httpx.AsyncClient, environ: Mapping[str, str] | None = None
+        self,
+        settings: AlertSettings,
+        transport: httpx.AsyncBaseTransport,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self._settings = settings
-        self._client = client
+        self._transport = transport
         self._environ = environ if environ is not None else os.environ
 
     async def deliver(self, channel: Channel, message: AlertMessage, reference: str) -> None:
@@ -103,10 +106,15 @@ class AlertDispatcher:
                 SYSTEM, f"environment variable {name} (a Slack webhook URL) is not set"
             ) from None
         timeout = self._settings.webhook_timeout_s
+        request = httpx.Request("POST", url, json=slack_body(message, reference))
+        request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
         try:
-            # httpx bounds each phase on its own; a receiver trickling its answer would outlast that.
+            # Straight to the transport, not through a client: httpx's client logs each request's
+            # URL, and this URL is the secret. httpx bounds each phase on its own; a receiver
+            # trickling its answer would outlast that, so the whole call has a deadline too.
             async with asyncio.timeout(timeout):
-                response = await self._client.post(url, json=slack_body(message, reference))
+                response = await self._transport.handle_async_request(request)
+                await response.aread()
         except TimeoutError as exc:
             raise RetriableError(SYSTEM, f"Slack webhook {name}: took longer than {timeout}s") from exc
         except httpx.TransportError as exc:
@@ -134,6 +142,6 @@ def _seconds(value: str | None) -> float | None:
 async def alert_channels(
     settings: AlertSettings, environ: Mapping[str, str] | None = None
 ) -> AsyncIterator[AlertDispatcher]:
-    """A dispatcher for one run of sends, its HTTP client closed afterwards."""
-    async with httpx.AsyncClient(timeout=settings.webhook_timeout_s) as client:
-        yield AlertDispatcher(settings, client, environ)
+    """A dispatcher for one run of sends, its connections closed afterwards."""
+    async with httpx.AsyncHTTPTransport() as transport:
+        yield AlertDispatcher(settings, transport, environ)
