@@ -397,6 +397,7 @@ BACKLOG_FAMILIES = frozenset(
         "notifications",
         "held_orders",
         "parked_shipments",
+        "alerts",
     }
 )
 # Work that waits for a person or for another system's order, not for the hub: it has its own

@@ -39,6 +39,7 @@ from stockbridge.engine.clock import FakeClock
 from stockbridge.engine.connect import connect
 from stockbridge.engine.worker import Worker
 from stockbridge.flows.alerts import AlertSender, Queued, check_alerts, queue_due_alerts, send_test_alert
+from stockbridge.monitor.backlog import read_backlog
 from stockbridge.servers import free_port
 from stockbridge.store import alerts_repo, dead_letters
 from stockbridge.store.bookkeeping import (
@@ -272,6 +273,9 @@ def test_a_receiver_that_is_down_gets_the_alert_later_once_and_the_email_goes_at
     assert failed.attempts == 1
     assert "unreachable" in failed.last_error
     assert "127.0.0.1" not in failed.last_error  # the URL is the secret: the error names its variable
+    with hub.engine.connect() as c:  # waiting alerts are a flow's backlog (slo.backlog_age_s.alerts)
+        (backlog,) = [b for b in read_backlog(c, hub.cfg, hub.clock.now()) if b.flow == "alerts"]
+    assert (backlog.size, backlog.oldest_age_s) == (1, 0.0)
     later = Receiver()
     with run_app(later.app, port=down_port):
         hub.send()  # not due yet: nothing is tried

@@ -86,9 +86,7 @@ def test_an_email_names_its_reference_as_message_id() -> None:
 
 def test_the_log_channel_writes_one_warning(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    dispatcher = AlertDispatcher(
-        AlertSettings(), httpx.MockTransport(lambda r: httpx.Response(500)), {}
-    )
+    dispatcher = AlertDispatcher(AlertSettings(), httpx.MockTransport(lambda r: httpx.Response(500)), {})
     asyncio.run(dispatcher.deliver(Channel("log"), MESSAGE, "alert-r1-1-9"))
     (record,) = [r for r in caplog.records if r.name == "stockbridge.alerts"]
     assert record.levelno == logging.WARNING
