@@ -43,7 +43,7 @@ def sku_stock(connection: Connection, config: Config, sku: str) -> SkuStock:
     warehouses = [m.warehouse for m in config.locations]
     observed = stock_repo.observed_for(connection, [(sku, w) for w in warehouses])
     demand = demand_repo.demand_for(connection, [(sku, w) for w in warehouses])
-    stored = velocity_repo.stored_classes(connection).get(sku)
+    stored = velocity_repo.stored_class(connection, sku)
     velocity_class = None if stored is None else stored.velocity_class
     held = targets_repo.figures_of_sku(connection, sku)
     lines: list[ChannelLine] = []

@@ -21,7 +21,7 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Reclassified:
-    skus: int = 0  # SKUs classified (sold in the window, or classified before)
+    skus: int = 0  # SKUs whose class or units sold were written
     changed: int = 0  # of which changed class
     targets: int = 0  # targets re-derived for them
 
@@ -40,8 +40,10 @@ def reclassify(connection: Connection, config: Config, now: datetime) -> Reclass
     for sku in sorted(set(sold) | set(stored)):
         found = classify(sold[sku], settings.window_s, classes)
         name = None if found is None else found.name
-        classified[sku] = (name, sold[sku])
         before = stored.get(sku)
+        if before is not None and (before.velocity_class, before.units_sold) == (name, sold[sku]):
+            continue  # nothing to write
+        classified[sku] = (name, sold[sku])
         if (None if before is None else before.velocity_class) != name:
             changed.add(sku)
     velocity_repo.save_classes(connection, classified, now)

@@ -193,7 +193,7 @@ velocity_classes = Table(
     Column("sku", String(100), primary_key=True),
     Column("velocity_class", String(32)),
     Column("units_sold", BigInteger, nullable=False),  # over the window, when last classified
-    Column("classified_at", DateTime(timezone=True), nullable=False),
+    Column("classified_at", DateTime(timezone=True), nullable=False),  # when either last changed
 )
 
 # --- orders ---------------------------------------------------------------------------------------

@@ -57,6 +57,11 @@ def stored_classes(connection: Connection) -> dict[str, StoredClass]:
     return {r.sku: _stored(r) for r in connection.execute(select(velocity_classes))}
 
 
+def stored_class(connection: Connection, sku: str) -> StoredClass | None:
+    row = connection.execute(select(velocity_classes).where(velocity_classes.c.sku == sku)).first()
+    return None if row is None else _stored(row)
+
+
 def classes_for(connection: Connection, skus: Iterable[str]) -> dict[str, str]:
     """SKU -> velocity class, for the SKUs asked that have one."""
     found: dict[str, str] = {}
