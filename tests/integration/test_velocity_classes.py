@@ -163,7 +163,7 @@ def _class(engine: Engine) -> str | None:
         return velocity_repo.classes_for(c, [SKU]).get(SKU)
 
 
-def _cli(engine: Engine, tmp_path: Path, *args: str) -> Any:
+def _cli(engine: Engine, tmp_path: Path, *args: str, exit_code: int = 0) -> Any:
     path = tmp_path / "stockbridge.yaml"
     data = {
         **CONFIG.model_dump(mode="json"),
@@ -171,8 +171,8 @@ def _cli(engine: Engine, tmp_path: Path, *args: str) -> Any:
     }
     path.write_text(yaml.safe_dump(data))
     result = CliRunner().invoke(app, ["stock", *args, "--config", str(path), "--json"])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    assert result.exit_code == exit_code, result.output
+    return json.loads(result.output) if exit_code == 0 else result.output
 
 
 def test_a_sku_that_speeds_up_gets_the_fast_buffer_pushed(
@@ -217,6 +217,7 @@ def test_a_sku_that_speeds_up_gets_the_fast_buffer_pushed(
     }
     assert (lines["ims"]["buffer_from"], lines["ims"]["figure"]) == ("default", 200)
     assert _cli(engine, tmp_path, "classes") == {"fast": 1, "medium": 0, "(none)": 0}
+    assert "no warehouse has reported stock of TEA-9" in _cli(engine, tmp_path, "show", "TEA-9", exit_code=1)
 
     # A despatch folded again (the same warehouse event) counts once.
     with engine.begin() as c:

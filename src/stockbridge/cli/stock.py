@@ -8,7 +8,7 @@ from dataclasses import asdict
 import typer
 from rich.table import Table
 
-from stockbridge.cli.base import DEFAULT_CONFIG, ConfigOption, app, console, engine_for, load
+from stockbridge.cli.base import DEFAULT_CONFIG, ConfigOption, app, console, engine_for, err, load
 
 stock_app = typer.Typer(help="Stock figures per SKU and velocity classes.", no_args_is_help=True)
 app.add_typer(stock_app, name="stock")
@@ -27,6 +27,9 @@ def stock_show(
     cfg = load(config)
     with engine_for(cfg).connect() as c:
         view = sku_stock(c, cfg, sku)
+    if not view.reported:
+        err.print(f"no warehouse has reported stock of {sku} (SKUs are the warehouse's)")
+        raise typer.Exit(1)
     if as_json:
         print(json.dumps(asdict(view)))
         return

@@ -37,6 +37,7 @@ class SkuStock:
     velocity_buffer: int | None
     units_sold: int | None  # in the window, when last classified
     lines: tuple[ChannelLine, ...]
+    reported: bool  # the warehouse has reported stock of it (else every figure is 0 by default)
 
 
 def sku_stock(connection: Connection, config: Config, sku: str) -> SkuStock:
@@ -77,4 +78,5 @@ def sku_stock(connection: Connection, config: Config, sku: str) -> SkuStock:
         None if velocity is None else velocity[1],
         None if stored is None else stored.units_sold,
         tuple(lines),
+        bool(observed) or bool(held),
     )
