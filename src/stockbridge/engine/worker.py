@@ -28,6 +28,7 @@ from stockbridge.engine.db import in_transaction
 from stockbridge.engine.ims_items import refresh_items
 from stockbridge.engine.schedule import claim_run, record_run, run_soon
 from stockbridge.flows.blocked import recheck_blocked
+from stockbridge.flows.finance import FinanceBatcher
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.flows.fulfilment_sync import FulfilmentSender, verify_tracking
@@ -63,6 +64,7 @@ _JOB_SYSTEM = {
     "events_poll": "clarus",
     "subscriptions_check": "clarus",
     "storefront_orders_poll": "hub",  # each store's part counts under its channel (_storefront_part)
+    "finance_batch": "ims",
 }
 _ERROR_PAUSE_S = 1.0
 
@@ -132,6 +134,14 @@ class Worker:
             engine=engine,
             config=lambda: self.config,
             ims=connections.ims_storefront_orders,
+            clock=clock,
+            worker_id=self.worker_id,
+            rng=rng,
+        )
+        self.finance = FinanceBatcher(
+            engine=engine,
+            config=lambda: self.config,
+            ims=connections.ims_finance,
             clock=clock,
             worker_id=self.worker_id,
             rng=rng,
@@ -305,6 +315,8 @@ class Worker:
                 self.clock,
                 self._webhook_base or self.config.hub.webhook_base(),
             )
+        elif job == "finance_batch":
+            await self.finance.run()
         elif job == "fulfilment_checks":
             now = self.clock.now()
             await in_transaction(self.engine, lambda c: FulfilmentFolder(c, self.config, now).check())
@@ -362,6 +374,8 @@ class Worker:
                 if self.config.storefronts
                 else []
             ),
+            # The daily finance batch: made once its day's post_at has passed, retried whole when due.
+            *([("finance_batch", s.finance_batch_s)] if self.config.finance.reasons else []),
             *(
                 [("subscriptions_check", s.subscriptions_check_s)]
                 if self.config.hub.register_webhooks
