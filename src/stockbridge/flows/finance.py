@@ -11,7 +11,8 @@ figures by the batch, so the IMS figure moves by the batch and the stock sync ha
 While a batch is being posted it holds its SKUs' IMS targets (`targets.batch_id`), as a stock push
 batch does, so no stock push reads or moves those figures half way; a batch whose targets a stock
 push holds waits for it. A crash after the IMS took the post and before the hub recorded it leaves
-the batch pending: it is posted again under the same external id, which replaces itself in the IMS.
+the batch pending, its targets still held: it is posted again under the same external id, which
+replaces itself in the IMS.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from datetime import date, timedelta
 from sqlalchemy import Connection, Engine
 
 from stockbridge.config import IMS_CHANNEL_NAME, Config
-from stockbridge.domain.errors import ConnectorError, RetriableError
+from stockbridge.domain.errors import ConnectorError, RejectedError, RetriableError
 from stockbridge.domain.finance import closing_through, plan_batches, read_back_problem
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
@@ -173,7 +174,13 @@ class FinanceBatcher:
 
     def _failed(self, connection: Connection, stored: StoredBatch, exc: ConnectorError) -> None:
         """Retried whole later; refused (or failing past the retry window), dead-lettered with an
-        exception for finance. Either way its targets go back to the stock sync, hold intact."""
+        exception for finance.
+
+        Only a refusal proves the IMS applied nothing (an adjustment applies whole or not at all):
+        then the targets go back to the stock sync, hold intact. After a timeout or a 5xx the post
+        may have been applied, so the batch keeps its targets until it is posted: were the sync to
+        move them meanwhile, it would undo the batch, and the re-post (which replaces itself) would
+        not move them again."""
         config = self._config()
         batch = stored.batch
         now = self._clock.now()
@@ -187,7 +194,8 @@ class FinanceBatcher:
             else None
         )
         finance_repo.failed(connection, batch.id, self._owner, str(exc), retry_at, since)
-        targets_repo.release_hold(connection, batch.id)
+        if isinstance(exc, RejectedError):
+            targets_repo.release_hold(connection, batch.id)
         attempt_failed(
             log, work="finance_batch", entity=batch.id, attempt=attempt, error=str(exc), retry_at=retry_at
         )
