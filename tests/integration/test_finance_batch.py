@@ -13,13 +13,18 @@ import json
 import random
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
+import yaml
 from sqlalchemy import Engine
 from tests.factories import T0, config
+from typer.testing import CliRunner
 
+from stockbridge.cli import app
+from stockbridge.config import EXAMPLE_CONFIG
 from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.auth import BearerAuth
@@ -27,6 +32,7 @@ from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.connectors.netsuite.finance import ImsFinance
 from stockbridge.connectors.netsuite.stock import ImsStock, SuiteQLItems
 from stockbridge.engine.clock import FakeClock
+from stockbridge.engine.ims_items import refresh_items
 from stockbridge.flows.edge_ports import FinancePosting
 from stockbridge.flows.finance import FinanceBatcher, FinanceRun
 from stockbridge.flows.fold import fold_inbox
@@ -390,3 +396,38 @@ def test_a_refused_batch_is_finances_exception_and_its_replay_posts_it_once(engi
     assert _open(engine) == []
     assert posted_adjustments(_adjustments(ims)) == _expected(warehouse)
     assert not drift(expected_figures(warehouse.state(), ORACLE), _figures(ims))
+
+
+def test_the_cli_posts_a_day_and_lists_its_batches(engine: Engine, ims: str, tmp_path: Path) -> None:
+    warehouse, clock = Warehouse(), FakeClock(T0)
+    _day(warehouse)
+    _fold(engine, warehouse.events)
+
+    async def refresh(hub: Hub) -> None:  # the worker's item refresh, which the CLI's directory reads
+        client = NetSuiteClient(ims, BearerAuth(TOKEN))
+        try:
+            await refresh_items(engine, client)
+        finally:
+            await client.aclose()
+
+    _with_hub(ims, engine, clock, refresh)
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data.update(DATA, database_url=engine.url.render_as_string(hide_password=False))
+    data["connectors"]["ims"]["base_url"] = ims
+    path = tmp_path / "stockbridge.yaml"
+    path.write_text(yaml.safe_dump(data))
+    env = {"IMS_TOKEN": TOKEN, "CLARUS_API_KEY": "k", "CLARUS_WEBHOOK_SECRET": "s"}
+
+    posted = CliRunner().invoke(
+        app, ["finance", "post", "--date", "2026-11-26", "--config", str(path)], env=env
+    )
+    assert posted.exit_code == 0, posted.output
+    assert "posted 4" in posted.output
+    listed = CliRunner().invoke(app, ["finance", "batches", "--json", "--config", str(path)])
+    assert listed.exit_code == 0, listed.output
+    shown = json.loads(listed.output)
+    assert {b["id"]: b["state"] for b in shown["batches"]} == dict.fromkeys(
+        ["FIN-6-20261126-5100", "FIN-6-20261126-5200", "FIN-7-20261126-5100", "FIN-7-20261126-5200"], "posted"
+    )
+    assert shown["not_yet_posted"] == []
+    assert posted_adjustments(_adjustments(ims)) == _expected(warehouse)
