@@ -32,7 +32,9 @@ from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.connectors.netsuite.finance import ImsFinance
 from stockbridge.connectors.netsuite.stock import ImsStock, SuiteQLItems
 from stockbridge.engine.clock import FakeClock
+from stockbridge.engine.connect import connect
 from stockbridge.engine.ims_items import refresh_items
+from stockbridge.engine.worker import Worker
 from stockbridge.flows.edge_ports import FinancePosting
 from stockbridge.flows.finance import FinanceBatcher, FinanceRun
 from stockbridge.flows.fold import fold_inbox
@@ -430,4 +432,26 @@ def test_the_cli_posts_a_day_and_lists_its_batches(engine: Engine, ims: str, tmp
         ["FIN-6-20261126-5100", "FIN-6-20261126-5200", "FIN-7-20261126-5100", "FIN-7-20261126-5200"], "posted"
     )
     assert shown["not_yet_posted"] == []
+    assert posted_adjustments(_adjustments(ims)) == _expected(warehouse)
+
+
+def test_the_worker_runs_the_daily_job_only_when_finance_is_configured(engine: Engine, ims: str) -> None:
+    warehouse, clock = Warehouse(), FakeClock(T0 + timedelta(hours=14, minutes=30))  # 23:30
+    _one_location_day(warehouse)
+    _fold(engine, warehouse.events)
+    environ = {"CLARUS_API_KEY": "k", "CLARUS_WEBHOOK_SECRET": "s", "IMS_TOKEN": TOKEN}
+    cfg = config(**DATA, connectors__ims__base_url=ims)
+
+    async def job() -> None:
+        connections = connect(cfg, environ)
+        try:
+            worker = Worker(engine=engine, config=cfg, connections=connections, clock=clock)
+            assert ("finance_batch", cfg.schedules.finance_batch_s) in worker._jobs()
+            await worker.run_job("finance_batch")
+            plain = Worker(engine=engine, config=config(), connections=connections, clock=clock)
+            assert "finance_batch" not in dict(plain._jobs())
+        finally:
+            await connections.aclose()
+
+    asyncio.run(job())
     assert posted_adjustments(_adjustments(ims)) == _expected(warehouse)

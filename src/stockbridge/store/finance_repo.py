@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, tuple_, update
 
-from stockbridge.domain.finance import FinanceBatch, FinanceLine, FinancialMovement, PlannedBatch
+from stockbridge.domain.finance import FinanceBatch, FinanceLine, FinancialMovement, PlannedBatch, add_back
 from stockbridge.store import leased
 from stockbridge.store.schema import finance_batches, financial_movements
 from stockbridge.store.sql import as_utc, chunks, insert_for, utc
@@ -68,7 +68,7 @@ def add_back_for(connection: Connection, pairs: Iterable[Pair]) -> dict[Pair, in
         )
         for sku, warehouse, units in connection.execute(query):
             if units:
-                found[(sku, warehouse)] = -int(units)
+                found[(sku, warehouse)] = add_back([int(units)])
     return found
 
 
@@ -131,19 +131,19 @@ def create_batch(connection: Connection, planned: PlannedBatch, now: datetime) -
 def settle(
     connection: Connection, now: datetime, *, batch_id: str | None = None, event_ids: Sequence[str] = ()
 ) -> list[Pair]:
-    """End the hold of a posted batch's movements (or of these movements); their (SKU, warehouse)."""
+    """End the hold of a batch's movements (or of these movements); returns their (SKU, warehouse)."""
     fm = financial_movements.c
-    where: list[Any] = [fm.settled_at.is_(None)]
     if batch_id is not None:
-        where.append(fm.batch_id == batch_id)
+        conditions: list[Any] = [fm.batch_id == batch_id]
+    else:
+        conditions = [fm.event_id.in_(chunk) for chunk in chunks(list(event_ids))]
     pairs: set[Pair] = set()
-    for chunk in [None] if batch_id is not None else list(chunks(list(event_ids))):
-        condition = where if chunk is None else [*where, fm.event_id.in_(chunk)]
+    for condition in conditions:
+        open_ = [condition, fm.settled_at.is_(None)]
         pairs.update(
-            (r.sku, r.warehouse_id)
-            for r in connection.execute(select(fm.sku, fm.warehouse_id).where(*condition))
+            (r.sku, r.warehouse_id) for r in connection.execute(select(fm.sku, fm.warehouse_id).where(*open_))
         )
-        connection.execute(update(financial_movements).where(*condition).values(settled_at=now))
+        connection.execute(update(financial_movements).where(*open_).values(settled_at=now))
     return sorted(pairs)
 
 
