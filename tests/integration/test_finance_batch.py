@@ -39,6 +39,7 @@ from stockbridge.flows.edge_ports import FinancePosting
 from stockbridge.flows.finance import FinanceBatcher, FinanceRun
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.stock_push import StockPusher
+from stockbridge.monitor.backlog import read_backlog
 from stockbridge.oracle import OracleSettings, drift, expected_figures, ims_figures
 from stockbridge.oracle.finance import expected_adjustments, posted_adjustments
 from stockbridge.servers import serve_in_thread
@@ -362,6 +363,9 @@ def test_an_ims_outage_is_retried_whole_later(engine: Engine, ims: str) -> None:
     # The count's batch moves the same SKU: it waits while the damage's may have applied.
     assert run.waiting == ["FIN-6-20261126-5200"]
     assert _open(engine) == []  # retried, not yet a person's problem
+    with engine.begin() as c:  # ...but visible as backlog
+        backlog = {b.flow: b.size for b in read_backlog(c, CONFIG, clock.now())}
+    assert backlog["finance_batches"] == 2
     httpx.put(f"{ims}/_control/faults", json={"outage": False}).raise_for_status()
     assert _figures(ims)[("MUG-1", "6")] == 20
     clock.advance(CONFIG.engine.backoff_cap_s)
