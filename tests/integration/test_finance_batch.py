@@ -24,7 +24,7 @@ from tests.factories import T0, config
 from typer.testing import CliRunner
 
 from stockbridge.cli import app
-from stockbridge.config import EXAMPLE_CONFIG
+from stockbridge.config import EXAMPLE_CONFIG, Config
 from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.auth import BearerAuth
@@ -146,10 +146,10 @@ class Hub:
         self.posting: FinancePosting = ImsFinance(client, items)
         self.engine, self.clock, self.worker = engine, clock, worker
 
-    def batcher(self, posting: FinancePosting | None = None) -> FinanceBatcher:
+    def batcher(self, posting: FinancePosting | None = None, cfg: Config = CONFIG) -> FinanceBatcher:
         return FinanceBatcher(
             engine=self.engine,
-            config=lambda: CONFIG,
+            config=lambda: cfg,
             ims=posting or self.posting,
             clock=self.clock,
             worker_id=self.worker,
@@ -439,7 +439,7 @@ def test_the_cli_posts_a_day_and_lists_its_batches(engine: Engine, ims: str, tmp
     assert posted_adjustments(_adjustments(ims)) == _expected(warehouse)
 
 
-def test_the_worker_runs_the_daily_job_only_when_finance_is_configured(engine: Engine, ims: str) -> None:
+def test_the_worker_runs_the_daily_job(engine: Engine, ims: str) -> None:
     warehouse, clock = Warehouse(), FakeClock(T0 + timedelta(hours=14, minutes=30))  # 23:30
     _one_location_day(warehouse)
     _fold(engine, warehouse.events)
@@ -452,10 +452,24 @@ def test_the_worker_runs_the_daily_job_only_when_finance_is_configured(engine: E
             worker = Worker(engine=engine, config=cfg, connections=connections, clock=clock)
             assert ("finance_batch", cfg.schedules.finance_batch_s) in worker._jobs()
             await worker.run_job("finance_batch")
-            plain = Worker(engine=engine, config=config(), connections=connections, clock=clock)
-            assert "finance_batch" not in dict(plain._jobs())
         finally:
             await connections.aclose()
 
     asyncio.run(job())
     assert posted_adjustments(_adjustments(ims)) == _expected(warehouse)
+
+
+def test_switching_batching_off_releases_the_hold_to_the_stock_sync(engine: Engine, ims: str) -> None:
+    warehouse, clock = Warehouse(), FakeClock(T0)
+    _one_location_day(warehouse)
+    _fold(engine, warehouse.events)
+    _with_hub(ims, engine, clock, lambda hub: hub.sync())
+    assert _figures(ims)[("MUG-1", "6")] == 20  # held back
+    off = config(locations=DATA["locations"])
+    run = _with_hub(ims, engine, clock, lambda hub: hub.batcher(cfg=off).run())
+    assert run == FinanceRun()
+    _with_hub(ims, engine, clock, lambda hub: hub.sync())  # the sync moves the damage now
+    assert not drift(expected_figures(warehouse.state(), ORACLE), _figures(ims))
+    assert posted_adjustments(_adjustments(ims)) == {}
+    with engine.begin() as c:
+        assert finance_repo.pending_units(c) == {}

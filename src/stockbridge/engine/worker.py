@@ -379,8 +379,9 @@ class Worker:
                 if self.config.storefronts
                 else []
             ),
-            # The daily finance batch: made once its day's post_at has passed, retried whole when due.
-            *([("finance_batch", s.finance_batch_s)] if self.config.finance.reasons else []),
+            # The daily finance batch: made once its day's post_at has passed, retried whole when due;
+            # without finance.reasons it only releases movements held under an earlier configuration.
+            ("finance_batch", s.finance_batch_s),
             *(
                 [("subscriptions_check", s.subscriptions_check_s)]
                 if self.config.hub.register_webhooks

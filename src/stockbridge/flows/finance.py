@@ -86,7 +86,12 @@ class FinanceBatcher:
         `finance.post_at` has passed) from the movements no batch has taken. Returns their ids."""
         config = self._config()
         now = self._clock.now()
-        day = through or closing_through(now, config.finance.post_at, config.finance.zone())
+        if through is not None:
+            day = through
+        elif config.finance.reasons:
+            day = closing_through(now, config.finance.post_at, config.finance.zone())
+        else:  # batching was switched off: release every hold at once (the stock sync moves them)
+            day = date.max
 
         def close(connection: Connection) -> list[str]:
             movements = finance_repo.unbatched(connection, day)
@@ -100,7 +105,8 @@ class FinanceBatcher:
                 if not p.batch.lines:  # its movements net to nothing: settled, nothing to post
                     pairs += finance_repo.settle(connection, now, batch_id=p.batch.id)
             if unposted:
-                # Their reason lost its account: no batch takes them, the stock sync moves them.
+                # Their reason lost its account (or batching was switched off): no batch takes
+                # them, their hold ends and the stock sync moves them.
                 pairs += finance_repo.settle(connection, now, event_ids=unposted)
             if pairs:
                 rederive_ims(connection, config, pairs, now)

@@ -203,12 +203,14 @@ def _derive(
         if any(rule.subtracts_open_demand for rule in rules.values())
         else {}
     )
-    # The IMS's figure adds back the units of financial movements not yet posted (decision 0030).
+    # The IMS's figure adds back the units of financial movements not yet posted (decision 0030),
+    # whatever `finance.reasons` says now: a hold ends only when its batch posts or the finance job
+    # releases it, else units released here and batched later would move twice.
     held = (
         finance_repo.add_back_for(
             connection, {(key[1], w) for key, w in warehouse_of.items() if key[0] == IMS_CHANNEL_NAME}
         )
-        if config.finance.reasons and IMS_CHANNEL_NAME in channels
+        if IMS_CHANNEL_NAME in channels
         else {}
     )
     updates: list[dict[str, Any]] = []
