@@ -28,6 +28,7 @@ SCHEDULED_JOBS = frozenset(
         "fulfilment_verify",
         "subscriptions_check",
         "finance_batch",
+        "alerts_check",
     }
 )
 

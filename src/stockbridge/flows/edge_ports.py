@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from stockbridge.domain.alerting import AlertMessage, Channel
 from stockbridge.domain.bundles import KitMember
 from stockbridge.domain.finance import FinanceBatch, PostedAdjustment
 from stockbridge.domain.fulfilment import Shipment, ShipmentNotice
@@ -220,3 +221,10 @@ class FinancePosting(Protocol):
     async def read_adjustment(self, batch: FinanceBatch) -> PostedAdjustment | None:
         """The adjustment with external id `batch.id` as the IMS shows it (lines by SKU); None if absent."""
         ...
+
+
+class AlertChannels(Protocol):
+    """Sends alert messages to people: a Slack-compatible webhook, e-mail, the log. `reference` names
+    this message on this channel (the e-mail's Message-ID; shown in the text), the same on a resend."""
+
+    async def deliver(self, channel: Channel, message: AlertMessage, reference: str) -> None: ...

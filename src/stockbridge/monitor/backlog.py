@@ -16,6 +16,7 @@ from async code). Flow names (`FlowBacklog.flow`):
 | `held_orders.<channel>` | orders held for a person, by the channel they came from | held |
 | `parked_shipments` | despatches whose order the hub does not know yet | arrived |
 | `finance_batches` | the day's finance adjustments made and not yet posted (with `finance.reasons`) | made |
+| `alerts` | alert messages to teams not yet taken by their channel (decision 0027) | queued |
 
 Dead-lettered work is not backlog: it waits for a person under its own exception. Every flow the
 configuration implies is listed, empty ones with size 0 and no age, so a gauge never disappears.
@@ -67,6 +68,7 @@ def read_backlog(connection: Connection, config: Config, now: datetime) -> list[
     found["parked_shipments"] = backlog_repo.parked_shipments(connection)
     if config.finance.reasons:
         found["finance_batches"] = backlog_repo.pending_finance_batches(connection)
+    found["alerts"] = backlog_repo.pending_alerts(connection)
     return [_row(flow, waiting, now) for flow, waiting in sorted(found.items())]
 
 
