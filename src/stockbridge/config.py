@@ -10,8 +10,10 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -28,6 +30,7 @@ from pydantic import (
 from stockbridge.connectors.clarus.statuses import INVENTORY_STATUSES
 from stockbridge.domain.alerting import AlertPolicy, Channel, Routes, Severity, TypeRule
 from stockbridge.domain.ats import AtsRule, BufferClass
+from stockbridge.domain.finance import REASONS as FINANCE_REASONS
 from stockbridge.domain.skus import SkuRules
 from stockbridge.logs import remember_secret
 
@@ -285,6 +288,8 @@ class Schedules(_Frozen):
     item_refresh_s: Annotated[float, Field(gt=0)] = 300.0
     drift_check_s: Annotated[float, Field(gt=0)] = 900.0
     subscriptions_check_s: Annotated[float, Field(gt=0)] = 300.0  # re-check the Clarus webhook subscription
+    # How often the finance job looks for a day to close and for batches due (a retry, a replay).
+    finance_batch_s: Annotated[float, Field(gt=0)] = 60.0
     slo_check_s: Annotated[float, Field(gt=0)] = 60.0  # latency and backlog against slo: (monitor/slo.py)
     alerts_check_s: Annotated[float, Field(gt=0)] = 60.0  # evaluate alert rules, send what is due
 
@@ -343,6 +348,7 @@ class Owners(_Frozen):
     poison_event: str = "integration"
     webhook_clock_skew: str = "integration"
     push_failed: str = "integration"
+    finance_batch_failed: str = "finance"
     drift: str = "operations"
     connector_failing: str = "integration"
     latency_slo: str = "integration"
@@ -409,6 +415,47 @@ class FulfilmentSettings(_Frozen):
     # Reviewed table: Clarus order status -> the NetSuite order status it should show once its
     # Item Fulfilments exist (reported by `stockbridge orders list`; a mismatch is status drift).
     status_map: dict[str, str] = {"partially_despatched": "D", "despatched": "F", "cancelled": "C"}
+
+
+class FinanceReason(_Frozen):
+    """Where adjustments of one reason are booked: the IMS account (internal id) of the adjustment."""
+
+    account: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_]+$")]
+
+
+class FinanceSettings(_Frozen):
+    """The daily batch of adjustments with financial effect (docs/decisions/0030). No reasons: no
+    batch, and every movement reaches the IMS through the stock sync as before."""
+
+    reasons: dict[str, FinanceReason] = {}
+    post_at: time = time(23, 30)  # each day's batch is made and posted once this time has passed
+    timezone: str = "UTC"  # the finance team's day: a movement's business date, and post_at
+
+    @field_validator("reasons")
+    @classmethod
+    def _known_reasons(cls, reasons: dict[str, FinanceReason]) -> dict[str, FinanceReason]:
+        for name in reasons:
+            if name not in FINANCE_REASONS:
+                raise ValueError(
+                    f"reasons.{name}: not a financial reason; the reasons are {', '.join(FINANCE_REASONS)}"
+                )
+        return reasons
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r} (an IANA name such as Europe/London)") from None
+        return name
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def accounts(self) -> dict[str, str]:
+        """Reason -> IMS account."""
+        return {reason: r.account for reason, r in self.reasons.items()}
 
 
 class LatencyTarget(_Frozen):
@@ -641,6 +688,7 @@ class Config(_Frozen):
     sku_rules: SkuRulesSettings = SkuRulesSettings()
     orders: OrderSettings = OrderSettings()
     fulfilment: FulfilmentSettings = FulfilmentSettings()
+    finance: FinanceSettings = FinanceSettings()
     schedules: Schedules = Schedules()
     engine: EngineSettings = EngineSettings()
     slo: SloSettings = SloSettings()
@@ -782,6 +830,9 @@ class Config(_Frozen):
 
     def ims_location_of(self, warehouse_id: str) -> str | None:
         return next((m.ims_location for m in self.locations if m.warehouse == warehouse_id), None)
+
+    def warehouse_of_ims_location(self, location: str) -> str | None:
+        return next((m.warehouse for m in self.locations if m.ims_location == location), None)
 
     def effective_database_url(self) -> str:
         return os.environ.get(DATABASE_URL_ENV) or self.database_url

@@ -50,17 +50,22 @@ class AtsRule:
 
 
 def available_to_sell(
-    quantities_by_status: Mapping[str, int], rule: AtsRule, sku: str, open_demand: int = 0
+    quantities_by_status: Mapping[str, int],
+    rule: AtsRule,
+    sku: str,
+    open_demand: int = 0,
+    add_back: int = 0,
 ) -> int:
     """ATS of one SKU at one location for one target.
 
     Statuses the rule does not count (quarantine, damaged, in transfer, expired, unknown ones) add
     nothing; negative warehouse figures are treated as zero because a target cannot sell them.
     `open_demand` (units claimed at the warehouse, not yet allocated) is taken off only when the
-    rule says so.
+    rule says so. `add_back` (the IMS only) undoes the units of financial adjustments whose daily
+    batch has not posted yet (`domain/finance.py`): the batch, not the sync, moves them.
     """
     counted = sum(
         max(0, qty) for status, qty in quantities_by_status.items() if status in rule.counted_statuses
     )
     claimed = max(0, open_demand) if rule.subtracts_open_demand else 0
-    return max(0, counted - rule.buffer_for(sku) - claimed)
+    return max(0, counted + add_back - rule.buffer_for(sku) - claimed)

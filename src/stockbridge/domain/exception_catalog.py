@@ -386,6 +386,20 @@ CATALOG: tuple[ExceptionKind, ...] = (
         "fix the cause; `stockbridge sync subscriptions_check` registers it and resolves the exception",
         clears_itself=True,
     ),
+    # Finance
+    ExceptionKind(
+        "finance_batch_failed",
+        Area.FINANCE,
+        "finance",
+        "finance_batch:<id>",
+        "a day's inventory adjustment (one IMS location and account, external id FIN-...) was not "
+        "posted: refused by the IMS (an inactive or unknown item, a closed period, a bad account), or "
+        "failing for `engine.retry_for_s`; its units stay held back from the IMS figure until it posts",
+        "`stockbridge finance batches`; `stockbridge exceptions show ID` (the IMS's reason); the "
+        "adjustment by external id in the IMS",
+        "fix the cause (item, account, period), then `stockbridge exceptions retry ID`: the batch is "
+        "posted whole under the same external id, once",
+    ),
     # Connectors
     ExceptionKind(
         "connector_failing",

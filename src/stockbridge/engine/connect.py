@@ -25,6 +25,7 @@ from stockbridge.connectors.clarus.webhooks import ClarusWebhooks
 from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.auth import BearerAuth, ClientCredentialsAuth, TbaAuth
 from stockbridge.connectors.netsuite.client import NetSuiteClient
+from stockbridge.connectors.netsuite.finance import ImsFinance
 from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
 from stockbridge.connectors.netsuite.products import NetSuiteProducts
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
@@ -51,6 +52,8 @@ class Connections:
     # by channel name.
     storefronts: dict[str, ShopifyClient] = field(default_factory=dict)
     storefront_secrets: dict[str, str] = field(default_factory=dict)
+    # Warehouse SKU -> IMS item, as the IMS stock channel maps them (None: a SuiteQL lookup by SKU).
+    ims_items: ItemDirectory | None = None
 
     @property
     def storefront_inbound(self) -> dict[str, ShopifyInbound]:
@@ -95,6 +98,10 @@ class Connections:
     @property
     def ims_fulfilments(self) -> NetSuiteFulfilments:
         return NetSuiteFulfilments(self.ims)
+
+    @property
+    def ims_finance(self) -> ImsFinance:
+        return ImsFinance(self.ims, self.ims_items or SuiteQLItems(self.ims))
 
     async def aclose(self) -> None:
         await self.clarus.aclose()
@@ -181,6 +188,7 @@ def connect(
         clarus_limiter=clarus_limiter,
         clarus_webhook_secret=secret(clarus.webhook_secret_env, env),
         stock_channels=channels,
+        ims_items=ims_items,
         storefronts=storefronts,
         storefront_secrets={
             name: secret(store.webhook_secret_env, env) for name, store in config.storefronts.items()

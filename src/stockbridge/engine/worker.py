@@ -30,6 +30,7 @@ from stockbridge.engine.ims_items import refresh_items
 from stockbridge.engine.schedule import claim_run, record_run, run_soon
 from stockbridge.flows.alerts import AlertSender, check_alerts
 from stockbridge.flows.blocked import recheck_blocked
+from stockbridge.flows.finance import FinanceBatcher
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.flows.fulfilment_sync import FulfilmentSender, verify_tracking
@@ -67,6 +68,7 @@ _JOB_SYSTEM = {
     "events_poll": "clarus",
     "subscriptions_check": "clarus",
     "storefront_orders_poll": "hub",  # each store's part counts under its channel (_storefront_part)
+    "finance_batch": "ims",
     "alerts_check": "hub",  # a failing alert channel retries on its own rows, never fails the job
 }
 _ERROR_PAUSE_S = 1.0
@@ -137,6 +139,14 @@ class Worker:
             engine=engine,
             config=lambda: self.config,
             ims=connections.ims_storefront_orders,
+            clock=clock,
+            worker_id=self.worker_id,
+            rng=rng,
+        )
+        self.finance = FinanceBatcher(
+            engine=engine,
+            config=lambda: self.config,
+            ims=connections.ims_finance,
             clock=clock,
             worker_id=self.worker_id,
             rng=rng,
@@ -312,6 +322,8 @@ class Worker:
                 self.clock,
                 self._webhook_base or self.config.hub.webhook_base(),
             )
+        elif job == "finance_batch":
+            await self.finance.run()
         elif job == "alerts_check":
             await self._check_alerts()
         elif job == "fulfilment_checks":
@@ -384,6 +396,9 @@ class Worker:
                 if self.config.storefronts
                 else []
             ),
+            # The daily finance batch: made once its day's post_at has passed, retried whole when due;
+            # without finance.reasons it only releases movements held under an earlier configuration.
+            ("finance_batch", s.finance_batch_s),
             *(
                 [("subscriptions_check", s.subscriptions_check_s)]
                 if self.config.hub.register_webhooks

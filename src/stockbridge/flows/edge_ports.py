@@ -16,6 +16,7 @@ from typing import Protocol
 
 from stockbridge.domain.alerting import AlertMessage, Channel
 from stockbridge.domain.bundles import KitMember
+from stockbridge.domain.finance import FinanceBatch, PostedAdjustment
 from stockbridge.domain.fulfilment import Shipment, ShipmentNotice
 from stockbridge.domain.inbound import (
     FeedItem,
@@ -206,6 +207,19 @@ class StorefrontFulfilments(Protocol):
     ) -> str:
         """Fulfil these line items (id → quantity) with this tracking, once: a retry after a lost
         answer finds the fulfilment made before (by tracking number) and makes none. Returns its id."""
+        ...
+
+
+class FinancePosting(Protocol):
+    """The IMS as the books of the daily finance batch (docs/decisions/0030)."""
+
+    async def post_adjustment(self, batch: FinanceBatch) -> None:
+        """Create or replace the inventory adjustment whose external id is `batch.id`: posted again
+        (after a timeout, a crash), it replaces itself and the IMS moves once."""
+        ...
+
+    async def read_adjustment(self, batch: FinanceBatch) -> PostedAdjustment | None:
+        """The adjustment with external id `batch.id` as the IMS shows it (lines by SKU); None if absent."""
         ...
 
 

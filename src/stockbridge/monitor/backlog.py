@@ -15,6 +15,7 @@ from async code). Flow names (`FlowBacklog.flow`):
 | `notifications` | customers' shipping notices | written |
 | `held_orders.<channel>` | orders held for a person, by the channel they came from | held |
 | `parked_shipments` | despatches whose order the hub does not know yet | arrived |
+| `finance_batches` | the day's finance adjustments made and not yet posted (with `finance.reasons`) | made |
 | `alerts` | alert messages to teams not yet taken by their channel (decision 0027) | queued |
 
 Dead-lettered work is not backlog: it waits for a person under its own exception. Every flow the
@@ -65,6 +66,8 @@ def read_backlog(connection: Connection, config: Config, now: datetime) -> list[
     found["order_commands"] = backlog_repo.pending_order_commands(connection)
     found["storefront_order_commands"] = backlog_repo.pending_storefront_order_commands(connection)
     found["parked_shipments"] = backlog_repo.parked_shipments(connection)
+    if config.finance.reasons:
+        found["finance_batches"] = backlog_repo.pending_finance_batches(connection)
     found["alerts"] = backlog_repo.pending_alerts(connection)
     return [_row(flow, waiting, now) for flow, waiting in sorted(found.items())]
 

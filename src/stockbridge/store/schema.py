@@ -387,3 +387,48 @@ alerts = Table(
     Column("done_at", DateTime(timezone=True)),
 )
 Index("ix_alerts_due", alerts.c.state, alerts.c.next_attempt_at)
+
+# --- finance --------------------------------------------------------------------------------------
+
+# Warehouse movements with financial effect (docs/decisions/0030), recorded by the fold once per
+# warehouse event. Until `settled_at` (its batch posted) its units are held back from the IMS target.
+financial_movements = Table(
+    "financial_movements",
+    metadata,
+    Column("event_id", String(200), primary_key=True),
+    Column("sku", String(100), nullable=False),
+    Column("warehouse_id", String(64), nullable=False),
+    Column("location", String(64), nullable=False),  # the IMS location
+    Column("reason", String(32), nullable=False),  # domain.finance.REASONS
+    Column("units", BigInteger, nullable=False),  # change in the IMS's figure
+    Column("business_date", String(10), nullable=False),  # YYYY-MM-DD, the finance team's day
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("batch_id", String(100)),
+    Column("settled_at", DateTime(timezone=True)),
+)
+Index("ix_financial_movements_pair", financial_movements.c.sku, financial_movements.c.warehouse_id)
+Index("ix_financial_movements_open", financial_movements.c.batch_id, financial_movements.c.business_date)
+
+# One inventory adjustment per (IMS location, business day, account), written before it is posted;
+# the id is its external id in the IMS, so a re-post after a crash replaces rather than repeats.
+finance_batches = Table(
+    "finance_batches",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("location", String(64), nullable=False),
+    Column("business_date", String(10), nullable=False),
+    Column("account", String(32), nullable=False),
+    Column("lines", JSON, nullable=False),  # [{sku, reason, units}]
+    Column("control_units", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),  # BatchState: pending, sent (= posted), dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("failing_since", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True)),
+)
+Index("ix_finance_batches_due", finance_batches.c.state, finance_batches.c.next_attempt_at)
+Index("ix_finance_batches_day", finance_batches.c.location, finance_batches.c.business_date)

@@ -122,9 +122,11 @@ class NetSuiteClient:
         location_id: str,
         lines: Sequence[AdjustmentLine],
         memo: str,
+        tran_date: str | None = None,
     ) -> str | None:
-        """Create or replace the adjustment with this external id; returns the record's URL."""
-        body = {
+        """Create or replace the adjustment with this external id; returns the record's URL.
+        `tran_date` (YYYY-MM-DD) is the posting date; default the IMS's today."""
+        body: dict[str, Any] = {
             "externalId": external_id,
             "account": {"id": account_id},
             "adjLocation": {"id": location_id},
@@ -141,6 +143,8 @@ class NetSuiteClient:
                 ]
             },
         }
+        if tran_date is not None:
+            body["tranDate"] = tran_date
         response = await self.request("PUT", f"/record/v1/inventoryAdjustment/eid:{external_id}", json=body)
         location: str | None = response.headers.get("location")
         return location
