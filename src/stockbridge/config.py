@@ -27,6 +27,7 @@ from pydantic import (
 
 from stockbridge.connectors.clarus.statuses import INVENTORY_STATUSES
 from stockbridge.domain.ats import AtsRule, BufferClass
+from stockbridge.domain.drift import DriftRule
 from stockbridge.domain.skus import SkuRules
 from stockbridge.logs import remember_secret
 
@@ -246,6 +247,55 @@ class Schedules(_Frozen):
     subscriptions_check_s: Annotated[float, Field(gt=0)] = 300.0  # re-check the Clarus webhook subscription
 
 
+class DriftChannel(_Frozen):
+    """One channel's drift settings; a key left out takes the `drift:` section's value."""
+
+    tolerance_units: Annotated[int, Field(ge=0)] | None = None
+    grace_s: Annotated[float, Field(ge=0)] | None = None
+    escalate_after_repairs: Annotated[int, Field(gt=0)] | None = None
+    escalate_after_s: Annotated[float, Field(gt=0)] | None = None
+    sample_size: Annotated[int, Field(gt=0)] | None = None
+
+
+class DriftSettings(_Frozen):
+    """The drift check (monitor/drift.py, docs/decisions/0025): every `schedules.drift_check_s` each
+    channel's figures are read back and compared with the warehouse's and the hub's last push."""
+
+    # Units a channel may differ from the warehouse before it counts as drift.
+    tolerance_units: Annotated[int, Field(ge=0)] = 0
+    # How long a drift must last (seen by two runs this far apart) before it is an exception and repaired.
+    grace_s: Annotated[float, Field(ge=0)] = 0.0
+    # Still drifted after this many repairs, or this long after it became an exception: drift_unrepaired.
+    escalate_after_repairs: Annotated[int, Field(gt=0)] = 3
+    escalate_after_s: Annotated[float, Field(gt=0)] = 3600.0
+    # (SKU, location) pairs read back per channel per run, moving on each run (a cursor in the
+    # database) so every one is read within ceil(catalogue / sample_size) runs; unset: all every run.
+    sample_size: Annotated[int, Field(gt=0)] | None = None
+    channels: dict[str, DriftChannel] = {}
+
+    def rule(self, channel: str) -> DriftRule:
+        own = self.channels.get(channel, DriftChannel()).model_dump(exclude_none=True)
+        base = self.model_dump(exclude={"channels"})
+        return DriftRule(**{**base, **own})
+
+
+class ConnectorHealthSettings(_Frozen):
+    """Circuit state, error rate and throttling per connector (monitor/connector_health.py)."""
+
+    # Consecutive failed calls (a push cycle, a scheduled job) that open the circuit: connector_failing.
+    open_after_failures: Annotated[int, Field(gt=0)] = 3
+    # Consecutive successes after it was open (half-open meanwhile) that close it and resolve the exception.
+    close_after_successes: Annotated[int, Field(gt=0)] = 2
+    # The window over which each connector's error rate and throttled share are measured.
+    window_s: Annotated[float, Field(gt=0)] = 300.0
+    # connector_throttled opens when at least this share of a connector's calls in the window were
+    # throttled (429, Retry-After, Shopify THROTTLED) continuously for `throttled_for_s`...
+    throttled_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    throttled_for_s: Annotated[float, Field(ge=0)] = 300.0
+    # ...and the window holds at least this many calls (a few calls say nothing).
+    min_calls: Annotated[int, Field(ge=1)] = 10
+
+
 class EngineSettings(_Frozen):
     # Outboxed work is dead-lettered once BOTH are spent: `retry_for_s` since its first failure
     # and `max_attempts` attempts (domain/retry.py, docs/decisions/0010).
@@ -299,8 +349,11 @@ class Owners(_Frozen):
     poison_event: str = "integration"
     webhook_clock_skew: str = "integration"
     push_failed: str = "integration"
-    drift: str = "operations"
+    drift: str = "integration"
+    drift_manual_edit: str = "operations"
+    drift_unrepaired: str = "integration"
     connector_failing: str = "integration"
+    connector_throttled: str = "integration"
     webhook_subscription: str = "integration"
     default: str = "integration"
 
@@ -409,6 +462,8 @@ class Config(_Frozen):
     fulfilment: FulfilmentSettings = FulfilmentSettings()
     schedules: Schedules = Schedules()
     engine: EngineSettings = EngineSettings()
+    drift: DriftSettings = DriftSettings()
+    connector_health: ConnectorHealthSettings = ConnectorHealthSettings()
 
     @field_validator("locations")
     @classmethod
@@ -499,6 +554,16 @@ class Config(_Frozen):
             if unknown:
                 raise ValueError(
                     f"storefronts.{name}.locations names warehouse(s) {unknown} that locations: does not map"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _drift_channels_are_channels(self) -> Config:
+        channels = self.stock_channels()
+        for name in self.drift.channels:
+            if name not in channels:
+                raise ValueError(
+                    f"drift.channels.{name}: {name!r} is not a stock channel (channels: {channels})"
                 )
         return self
 
