@@ -55,10 +55,16 @@ class DriftRule:
     sample_size: int | None = None  # None: the whole catalogue every run
 
 
+def differs(shown: int, expected: int, tolerance: int = 0) -> bool:
+    """Whether the channel differs from the warehouse by more than `tolerance` units."""
+    return abs(shown - expected) > tolerance
+
+
 def classify(shown: int, pushed: int, expected: int, *, pending: bool, tolerance: int = 0) -> Cause | None:
     """Why the channel differs from the warehouse, or None when it does not (within `tolerance`
-    units) or the difference is only a newer figure on its way (`pending`: the target is dirty)."""
-    if abs(shown - expected) <= tolerance:
+    units) or the difference is only a newer figure on its way (`pending`: the target is dirty; it
+    is neither drift nor right yet, so the caller leaves its record as it is)."""
+    if not differs(shown, expected, tolerance):
         return None
     edited = shown != pushed
     behind = pushed != expected and not pending

@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine
 
 from stockbridge.config import Config
-from stockbridge.domain.drift import Cause, DriftRule, Step, classify, next_step, rotate
+from stockbridge.domain.drift import Cause, DriftRule, Step, classify, differs, next_step, rotate
 from stockbridge.domain.errors import ConnectorError
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
@@ -161,12 +161,14 @@ def _judge(
     clean: list[Key] = []
     for key, (target, shown) in judged.items():
         report.checked += 1
+        if not differs(shown, target.expected, rule.tolerance_units):
+            clean.append(key)
+            continue
         cause = classify(
             shown, target.pushed, target.expected, pending=target.dirty, tolerance=rule.tolerance_units
         )
         if cause is None:
-            clean.append(key)
-            continue
+            continue  # the newer figure is on its way: neither drift nor right yet
         episode = episodes.get(key) or drift_repo.open_episode(
             connection, channel, target, cause=cause, shown=shown, now=now
         )
