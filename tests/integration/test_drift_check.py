@@ -75,12 +75,12 @@ def shop_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def shop_url(shop_server: str) -> Iterator[str]:
+def shop_url(shop_server: str) -> str:
     with httpx.Client(base_url=shop_server, timeout=10) as http:
         assert http.post("/_control/reset").status_code == 200
         for sku in SKUS:
             seed(http, sku, 0)
-    yield shop_server
+    return shop_server
 
 
 class Hub:
