@@ -185,13 +185,13 @@ def test_the_drift_check_finds_a_hand_edit_in_the_store_and_repairs_it(env: Stac
             str(env.write_config()),
         ]
         subprocess.run(command, env={**os.environ, **ENVIRON}, check=True, timeout=120, capture_output=True)
-        owner, state = _exceptions(env)[("drift", entity)]
-        assert state == ExceptionState.OPEN
+        owner, state = _exceptions(env)[("drift_manual_edit", entity)]  # a hand edit, named as one
+        assert (owner, state) == ("operations", ExceptionState.OPEN)
         env.wait_converged()
         assert env.shopify_available("SKU-00002") == 5
         env.run_job("drift_check", wait=True)
-    assert _exceptions(env)[("drift", entity)] == (owner, ExceptionState.RESOLVED)
-    assert not [k for k in _exceptions(env) if k[0] == "drift" and "@ims" in k[1]]
+    assert _exceptions(env)[("drift_manual_edit", entity)] == (owner, ExceptionState.RESOLVED)
+    assert not [k for k in _exceptions(env) if k[0].startswith("drift") and "@ims" in k[1]]
 
 
 def test_a_sku_the_store_does_not_sell_is_an_exception_there_and_still_reaches_the_ims(env: Stack) -> None:

@@ -151,6 +151,9 @@ def test_connector_health_opens_and_clears_under_the_channel_name(engine: Engine
                     await step()
             assert _failing(engine) == {"connector:shop_uk": ExceptionState.OPEN}
             flaky.down = False
+            assert await step() == 1  # half-open: one success is not yet health
+            assert _failing(engine) == {"connector:shop_uk": ExceptionState.OPEN}
+            _dirty(engine, cfg, sequence=2)
             assert await step() == 1
             assert _failing(engine) == {"connector:shop_uk": ExceptionState.RESOLVED}
         finally:
@@ -159,9 +162,10 @@ def test_connector_health_opens_and_clears_under_the_channel_name(engine: Engine
     asyncio.run(go())
 
 
-def _dirty(engine: Engine, cfg: Config) -> None:
+def _dirty(engine: Engine, cfg: Config, sequence: int = 1) -> None:
     """A movement folded: a dirty target for every channel."""
-    inbox_repo.store_events(engine, [inbound(movement_event(1, "MUG-1", {"available": 5}))], T0)
+    balances = {"available": 4 + sequence}
+    inbox_repo.store_events(engine, [inbound(movement_event(sequence, "MUG-1", balances))], T0)
     with engine.begin() as c:
         fold_entries(c, inbox_repo.claim_pending(c, 10), cfg, T0, formats=ClarusInbound())
 
