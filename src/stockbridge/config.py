@@ -284,8 +284,9 @@ class ConnectorHealthSettings(_Frozen):
 
     # Consecutive failed calls (a push cycle, a scheduled job) that open the circuit: connector_failing.
     open_after_failures: Annotated[int, Field(gt=0)] = 3
-    # Consecutive successes after it was open (half-open meanwhile) that close it and resolve the exception.
-    close_after_successes: Annotated[int, Field(gt=0)] = 2
+    # After it was open, the first success makes it half-open; this long without a failure closes it
+    # and resolves connector_failing (a failure meanwhile opens it again).
+    close_after_s: Annotated[float, Field(ge=0)] = 15.0
     # The window over which each connector's error rate and throttled share are measured.
     window_s: Annotated[float, Field(gt=0)] = 300.0
     # connector_throttled opens when at least this share of a connector's calls in the window were

@@ -219,6 +219,13 @@ def test_a_sku_the_store_does_not_sell_is_an_exception_there_and_still_reaches_t
     assert _exceptions(env)[unknown] == ("merchandising", ExceptionState.RESOLVED)
 
 
+def _metrics(env: Stack) -> str:
+    control = env.hub_control
+    response = env.http.get(f"{env.hub_url}/metrics", headers=control.auth)
+    response.raise_for_status()
+    return response.text
+
+
 def test_a_storefront_the_hub_cannot_reach_opens_connector_failing_for_its_channel(env: Stack) -> None:
     _catalog(env, ["SKU-00001"])
     env.shopify_api_faults(outage=True)
@@ -227,7 +234,11 @@ def test_a_storefront_the_hub_cannot_reach_opens_connector_failing_for_its_chann
         env.move([_receipt("SKU-00001", 3)])
         failing = ("connector_failing", "connector:shopify")
         wait_until(lambda: _state(env, failing) == ExceptionState.OPEN, 60, "connector_failing for the store")
+        circuit = 'stockbridge_connector_circuit_state{system="shopify"}'
+        assert f"{circuit} 2.0" in _metrics(env)  # open
         env.shopify_api_faults(outage=False)
         env.wait_converged(timeout_s=90)
-        wait_until(lambda: _state(env, failing) == ExceptionState.RESOLVED, 30, "connector_failing to clear")
+        # Half-open at the first push through; closed once connector_health.close_after_s (15) pass.
+        wait_until(lambda: _state(env, failing) == ExceptionState.RESOLVED, 60, "connector_failing to clear")
+        assert f"{circuit} 0.0" in _metrics(env)
     assert env.on_hand("SKU-00001") == 3

@@ -19,6 +19,7 @@ from stockbridge.connectors.errors import ConnectorError, RetriableError
 from stockbridge.connectors.netsuite.auth import BearerAuth
 from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.connectors.rest import CallStats
+from stockbridge.domain.circuit import Circuit
 from stockbridge.engine.clock import FakeClock
 from stockbridge.engine.connect import connect
 from stockbridge.monitor.connector_health import ConnectorHealth, ConnectorMetrics
@@ -57,8 +58,9 @@ def ims_url() -> Iterator[str]:
         yield url
 
 
-def test_failures_in_a_row_open_the_circuit_and_successes_close_it(engine: Engine) -> None:
-    health = ConnectorHealth(engine, config(), FakeClock())
+def test_failures_in_a_row_open_the_circuit_and_a_quiet_stretch_closes_it(engine: Engine) -> None:
+    clock = FakeClock()
+    health = ConnectorHealth(engine, config(), clock)
     outage = RetriableError("ims", "503 SERVICE_UNAVAILABLE")
 
     async def scenario() -> None:
@@ -69,10 +71,16 @@ def test_failures_in_a_row_open_the_circuit_and_successes_close_it(engine: Engin
         assert _states(engine) == {"connector:ims": ("integration", ExceptionState.OPEN)}
         await health.succeeded("clarus")
         await health.succeeded("ims")  # half-open: one success is not yet health
-        assert _states(engine)["connector:ims"][1] is ExceptionState.OPEN
+        assert health.circuit("ims") is Circuit.HALF_OPEN
         await health.failed(outage)  # failing again half-open: open at once
+        assert health.circuit("ims") is Circuit.OPEN
         await health.succeeded("ims")
-        await health.succeeded("ims")
+        clock.advance(14)
+        await health.review()
+        assert _states(engine)["connector:ims"][1] is ExceptionState.OPEN
+        clock.advance(1)  # 15 s (connector_health.close_after_s) without a failure
+        await health.review()
+        assert health.circuit("ims") is Circuit.CLOSED
         assert _states(engine) == {"connector:ims": ("integration", ExceptionState.RESOLVED)}
 
     asyncio.run(scenario())
@@ -91,9 +99,11 @@ def test_an_ims_outage_opens_connector_failing_and_the_circuit_and_recovery_reso
 ) -> None:
     cfg = _config(ims_url)
 
+    clock = FakeClock()
+
     async def scenario() -> None:
         connections = connect(cfg, _env(cfg))
-        health = ConnectorHealth(engine, cfg, FakeClock(), stats=connections.call_stats)
+        health = ConnectorHealth(engine, cfg, clock, stats=connections.call_stats)
         ims = connections.stock_channels["ims"]
 
         async def read_once() -> None:
@@ -121,6 +131,7 @@ def test_an_ims_outage_opens_connector_failing_and_the_circuit_and_recovery_reso
             await read_once()
             assert _metric(health, "stockbridge_connector_circuit_state", "ims") == 1  # half-open
             assert _states(engine)["connector:ims"][1] is ExceptionState.OPEN
+            clock.advance(cfg.connector_health.close_after_s)
             await read_once()
             assert _metric(health, "stockbridge_connector_circuit_state", "ims") == 0
             assert _states(engine) == {"connector:ims": ("integration", ExceptionState.RESOLVED)}

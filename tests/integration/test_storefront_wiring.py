@@ -142,7 +142,8 @@ def test_connector_health_opens_and_clears_under_the_channel_name(engine: Engine
         connections = connect(cfg, _env(cfg))
         connections.stock_channels["shop_uk"] = flaky
         try:
-            worker = Worker(engine=engine, config=cfg, connections=connections, clock=FakeClock())
+            clock = FakeClock()
+            worker = Worker(engine=engine, config=cfg, connections=connections, clock=clock)
             assert set(worker.pushers) == {"ims", "shop_uk"}
             step = worker._push_step("shop_uk")
             _dirty(engine, cfg)
@@ -153,8 +154,8 @@ def test_connector_health_opens_and_clears_under_the_channel_name(engine: Engine
             flaky.down = False
             assert await step() == 1  # half-open: one success is not yet health
             assert _failing(engine) == {"connector:shop_uk": ExceptionState.OPEN}
-            _dirty(engine, cfg, sequence=2)
-            assert await step() == 1
+            clock.advance(cfg.connector_health.close_after_s)  # no failure since
+            await worker.health.review()
             assert _failing(engine) == {"connector:shop_uk": ExceptionState.RESOLVED}
         finally:
             await connections.aclose()
@@ -162,10 +163,9 @@ def test_connector_health_opens_and_clears_under_the_channel_name(engine: Engine
     asyncio.run(go())
 
 
-def _dirty(engine: Engine, cfg: Config, sequence: int = 1) -> None:
+def _dirty(engine: Engine, cfg: Config) -> None:
     """A movement folded: a dirty target for every channel."""
-    balances = {"available": 4 + sequence}
-    inbox_repo.store_events(engine, [inbound(movement_event(sequence, "MUG-1", balances))], T0)
+    inbox_repo.store_events(engine, [inbound(movement_event(1, "MUG-1", {"available": 5}))], T0)
     with engine.begin() as c:
         fold_entries(c, inbox_repo.claim_pending(c, 10), cfg, T0, formats=ClarusInbound())
 
@@ -255,7 +255,8 @@ def test_a_stores_orders_catch_up_failing_names_its_channel(engine: Engine) -> N
         await connections.storefronts["shop_uk"].aclose()
         connections.storefronts["shop_uk"] = endpoint.client()
         try:
-            worker = Worker(engine=engine, config=cfg, connections=connections, clock=FakeClock())
+            clock = FakeClock()
+            worker = Worker(engine=engine, config=cfg, connections=connections, clock=clock)
             with pytest.raises(AuthenticationError) as raised:
                 await worker.run_job("storefront_orders_poll")
             assert raised.value.system == "shop_uk"

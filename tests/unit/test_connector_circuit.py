@@ -19,6 +19,7 @@ from stockbridge.domain.circuit import (
     CircuitState,
     ThrottleRule,
     failed,
+    settled,
     succeeded,
     throttled_since,
     throttled_too_long,
@@ -32,37 +33,44 @@ def test_closed_opens_after_failures_in_a_row() -> None:
     state = failed(state, 3)
     state = failed(state, 3)
     assert state == CircuitState(Circuit.CLOSED, 2)
-    assert succeeded(state, 2) == CircuitState()  # a success in between: counting starts again
+    assert succeeded(state, T0, 15) == CircuitState()  # a success in between: counting starts again
     for _ in range(3):
         state = failed(state, 3)
     assert state.circuit is Circuit.OPEN
 
 
-def test_open_goes_half_open_then_closes_after_successes_in_a_row() -> None:
+def test_open_goes_half_open_then_closes_after_a_stretch_without_failure() -> None:
     opened = CircuitState(Circuit.OPEN, 3)
-    half = succeeded(opened, 2)
-    assert half == CircuitState(Circuit.HALF_OPEN, 0, 1)
-    assert succeeded(half, 2) == CircuitState()
+    half = succeeded(opened, T0, 15)
+    assert half == CircuitState(Circuit.HALF_OPEN, 0, T0)
+    assert succeeded(half, T0 + timedelta(seconds=14), 15) == half  # not long enough yet
+    assert settled(half, T0 + timedelta(seconds=14), 15) == half
+    assert settled(half, T0 + timedelta(seconds=15), 15) == CircuitState()  # time alone closes it
+    assert succeeded(half, T0 + timedelta(seconds=15), 15) == CircuitState()
     assert failed(half, 3).circuit is Circuit.OPEN  # refused: one failure half-open opens it again
     assert failed(opened, 3) == CircuitState(Circuit.OPEN, 4)  # open stays open, counting
-    assert succeeded(opened, 1) == CircuitState()  # close_after 1: straight back to closed
+    assert settled(opened, T0 + timedelta(days=1), 15) == opened  # time alone never closes an open one
+    assert succeeded(opened, T0, 0) == CircuitState()  # close_after_s 0: straight back to closed
 
 
-@given(st.lists(st.booleans(), max_size=40), st.integers(1, 5), st.integers(1, 5))
-def test_open_exactly_after_enough_failures_and_closed_only_after_enough_successes(
-    outcomes: list[bool], open_after: int, close_after: int
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 20)), max_size=40), st.integers(1, 5))
+def test_open_exactly_after_enough_failures_and_closed_only_after_a_quiet_stretch(
+    steps: list[tuple[bool, int]], open_after: int
 ) -> None:
-    state = CircuitState()
-    failures_in_a_row = successes_in_a_row = 0
-    for ok in outcomes:
+    state, now, failures_in_a_row = CircuitState(), T0, 0
+    last_failure: datetime | None = None
+    for ok, seconds in steps:
+        now += timedelta(seconds=seconds)
         before = state
-        state = succeeded(state, close_after) if ok else failed(state, open_after)
+        state = succeeded(state, now, 15) if ok else failed(state, open_after)
         failures_in_a_row = 0 if ok else failures_in_a_row + 1
-        successes_in_a_row = successes_in_a_row + 1 if ok else 0
+        last_failure = last_failure if ok else now
         if failures_in_a_row >= open_after:
             assert state.circuit is Circuit.OPEN
         if state.circuit is Circuit.CLOSED and before.circuit is not Circuit.CLOSED:
-            assert successes_in_a_row >= close_after
+            assert before.half_open_since is not None  # through half-open, never straight from open
+            assert last_failure is not None
+            assert now - last_failure >= timedelta(seconds=15)
 
 
 RULE = ThrottleRule(share=0.5, for_s=60, min_calls=10)

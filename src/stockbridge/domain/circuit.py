@@ -4,8 +4,9 @@ pure rules with the time passed in (monitor/connector_health.py, docs/decisions/
 The hub does not cut a failing system off (its outbox backoff, the rate limiter's pause on
 `Retry-After` and the loops' error pause already keep it from hammering one); the circuit states
 what the hub sees of a connector, in a breaker's words: *closed* (working), *open* (failing
-`open_after` times in a row: `connector_failing`), *half-open* (calls succeed again after it was
-open; closed, and the exception resolved, after `close_after` successes in a row).
+`open_after` times in a row: `connector_failing`), *half-open* (a call succeeded again after it was
+open; closed, and the exception resolved, once `close_after_s` pass without a failure; a failure
+meanwhile opens it again).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class Circuit(IntEnum):
 class CircuitState:
     circuit: Circuit = Circuit.CLOSED
     failures: int = 0  # in a row
-    successes: int = 0  # in a row since it was open
+    half_open_since: datetime | None = None  # the first success after it was open
 
 
 def failed(state: CircuitState, open_after: int) -> CircuitState:
@@ -36,15 +37,22 @@ def failed(state: CircuitState, open_after: int) -> CircuitState:
     return CircuitState(Circuit.CLOSED, failures)
 
 
-def succeeded(state: CircuitState, close_after: int) -> CircuitState:
-    """One more success: a closed circuit forgets its failures; an open one turns half-open, and
-    closes after `close_after` successes in a row."""
-    if state.circuit is Circuit.CLOSED:
+def succeeded(state: CircuitState, now: datetime, close_after_s: float) -> CircuitState:
+    """One more success: a closed circuit forgets its failures; an open one turns half-open, and a
+    half-open one closes once it has gone `close_after_s` without a failure."""
+    if state.circuit is Circuit.OPEN:
+        return settled(CircuitState(Circuit.HALF_OPEN, 0, now), now, close_after_s)
+    return settled(state, now, close_after_s) if state.circuit is Circuit.HALF_OPEN else CircuitState()
+
+
+def settled(state: CircuitState, now: datetime, close_after_s: float) -> CircuitState:
+    """A half-open circuit with no failure for `close_after_s` closes (checked as time passes too:
+    a quiet system may make no further call to prove itself)."""
+    since = state.half_open_since
+    quiet = since is not None and now - since >= timedelta(seconds=close_after_s)
+    if state.circuit is Circuit.HALF_OPEN and quiet:
         return CircuitState()
-    successes = state.successes + 1
-    if successes >= close_after:
-        return CircuitState()
-    return CircuitState(Circuit.HALF_OPEN, 0, successes)
+    return state
 
 
 @dataclass(frozen=True, slots=True)

@@ -425,8 +425,8 @@ CATALOG: tuple[ExceptionKind, ...] = (
         "`connector_health.open_after_failures` failed calls in a row to one system (outage, "
         "credentials, timeouts): its circuit is open (`stockbridge_connector_circuit_state` 2)",
         "the system's status page; the credentials; `/metrics` `stockbridge_connector_error_rate`",
-        "none for the work: it waits and retries by itself; `connector_health.close_after_successes` "
-        "successes in a row (half-open meanwhile) close the circuit and resolve this",
+        "none for the work: it waits and retries by itself; the first success makes the circuit "
+        "half-open, and `connector_health.close_after_s` without a failure closes it and resolves this",
         clears_itself=True,
     ),
     ExceptionKind(

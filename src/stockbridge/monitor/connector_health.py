@@ -3,8 +3,8 @@ sees (DESIGN.md section 4) and as Prometheus metrics (docs/decisions/0025).
 
 Single failures are normal (retries absorb them); `connector_health.open_after_failures` consecutive
 failures of a loop step or scheduled job open the connector's circuit and `connector_failing`, and
-`close_after_successes` successes in a row (half-open meanwhile) close it and resolve it
-(`domain/circuit.py`). Every call's outcome is counted by the connector itself (`CallStats`); a
+the first success makes it half-open, and `close_after_s` without a failure closes it and resolves
+it (`domain/circuit.py`). Every call's outcome is counted by the connector itself (`CallStats`); a
 connector whose throttled share stays over `throttled_share` for `throttled_for_s` opens
 `connector_throttled`, resolved once it falls below. State is this process's view (each worker
 judges the calls it makes); the exceptions are shared in the database.
@@ -53,7 +53,7 @@ class ConnectorHealth:
         self._clock = clock
         settings = config.connector_health
         self._open_after = settings.open_after_failures
-        self._close_after = settings.close_after_successes
+        self._close_after_s = settings.close_after_s
         self._throttle = ThrottleRule(settings.throttled_share, settings.throttled_for_s, settings.min_calls)
         self.stats = dict(stats or {})
         self._circuits: dict[str, CircuitState] = {}
@@ -93,21 +93,27 @@ class ConnectorHealth:
 
     async def succeeded(self, system: str) -> None:
         before = self._circuits.get(system, CircuitState())
-        after = circuit.succeeded(before, self._close_after)
-        self._circuits[system] = after
-        # Closed again; or the first success this process sees (an exception another process, or
-        # this one before a restart, left open is over too).
+        after = circuit.succeeded(before, self._clock.now(), self._close_after_s)
+        # The first success this process sees also resolves what another process, or this one before
+        # a restart, left open.
         first = system not in self._seen_working
         self._seen_working.add(system)
-        if after.circuit is Circuit.CLOSED and (before.circuit is not Circuit.CLOSED or first):
+        await self._now(system, before, after, resolve=first)
+
+    async def _now(self, system: str, before: CircuitState, after: CircuitState, *, resolve: bool) -> None:
+        self._circuits[system] = after
+        if after.circuit is Circuit.CLOSED and (before.circuit is not Circuit.CLOSED or resolve):
             await in_transaction(
                 self._engine, lambda c: resolve_exceptions(c, EXCEPTION_TYPE, [connector_entity(system)])
             )
 
     async def review(self) -> None:
-        """Judge each connector's throttled share over the window: raise `connector_throttled` once
-        it has stayed over the threshold long enough, resolve it once it is below."""
+        """Close half-open circuits that have gone long enough without a failure; judge each
+        connector's throttled share over the window: raise `connector_throttled` once it has stayed
+        over the threshold long enough, resolve it once it is below. Called every tick."""
         now = self._clock.now()
+        for system, state in list(self._circuits.items()):
+            await self._now(system, state, circuit.settled(state, now, self._close_after_s), resolve=False)
         for system, stats in self.stats.items():
             window = stats.window()
             since = circuit.throttled_since(
