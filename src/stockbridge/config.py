@@ -518,6 +518,20 @@ class Config(_Frozen):
             )
         return {name: targets.get(name, TargetSettings()) for name in channels}
 
+    @field_validator("drift")
+    @classmethod
+    def _drift_channels_are_channels(cls, drift: DriftSettings, info: ValidationInfo) -> DriftSettings:
+        storefronts = info.data.get("storefronts")
+        if storefronts is None:  # storefronts: itself failed; that error is the one to report
+            return drift
+        channels = [IMS_CHANNEL_NAME, *storefronts]
+        for name in drift.channels:
+            if name not in channels:
+                raise ValueError(
+                    f"drift.channels.{name}: {name!r} is not a stock channel (channels: {channels})"
+                )
+        return drift
+
     @model_validator(mode="after")
     def _calls_end_before_their_lease(self) -> Config:
         # A call still running when its lease ends lets another worker send the same command again.
@@ -556,16 +570,6 @@ class Config(_Frozen):
             if unknown:
                 raise ValueError(
                     f"storefronts.{name}.locations names warehouse(s) {unknown} that locations: does not map"
-                )
-        return self
-
-    @model_validator(mode="after")
-    def _drift_channels_are_channels(self) -> Config:
-        channels = self.stock_channels()
-        for name in self.drift.channels:
-            if name not in channels:
-                raise ValueError(
-                    f"drift.channels.{name}: {name!r} is not a stock channel (channels: {channels})"
                 )
         return self
 
