@@ -309,8 +309,8 @@ CATALOG: tuple[ExceptionKind, ...] = (
         Area.FULFILMENT,
         "integration",
         "shipment:<id>",
-        "shipped, but no Item Fulfilment (or store fulfilment on the direct route) after "
-        "`fulfilment.stall_after_s`",
+        "shipped, but no Item Fulfilment (or store fulfilment: on the direct route since the despatch, "
+        "on route ims since the Item Fulfilment) after `fulfilment.stall_after_s`",
         "`GET /admin/status` (fulfilment commands pending); `stockbridge replay --list`",
         "check the IMS or store connector; the command retries by itself",
         clears_itself=True,
@@ -441,6 +441,33 @@ CATALOG: tuple[ExceptionKind, ...] = (
         "account's other integrations",
         "none for the work: the hub slows itself; lower this hub's call rate (several workers share the "
         "account's limit) or find what else spends it; resolves once the share falls below",
+        clears_itself=True,
+    ),
+    # Monitoring (service-level targets: `slo:` in the configuration, decision 0026)
+    ExceptionKind(
+        "latency_slo",
+        Area.MONITORING,
+        "integration",
+        "channel:<channel>",
+        "movement → acknowledged by the channel was slower than its target (`slo.latency_ms`, p95 or "
+        "p99) over the last `slo.window_s`; the detail gives both figures",
+        "`/metrics` `stockbridge_movement_ack_latency_seconds` and the `targets.<channel>` backlog; the "
+        "channel's `connector_failing` and `push_failed` exceptions; its rate limit",
+        "fix what slows the channel (outage, throttling, a budget set too low, `engine.push_delay_s`); "
+        "resolves at the first check within target",
+        clears_itself=True,
+    ),
+    ExceptionKind(
+        "backlog_stalled",
+        Area.MONITORING,
+        "integration",
+        "flow:<flow>",
+        "the oldest item of a flow (inbox kind, dirty targets, an outbox, held orders...) has waited "
+        "longer than `slo.backlog_age_s`; the detail gives its size and age",
+        "`/metrics` `stockbridge_backlog_items` and `stockbridge_backlog_oldest_age_seconds`; "
+        "`GET /admin/status`; the flow's loop in the log",
+        "fix what stops the flow (a connector down, a worker not running, a poison item); resolves at "
+        "the first check with the oldest item within target",
         clears_itself=True,
     ),
 )

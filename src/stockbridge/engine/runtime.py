@@ -22,7 +22,6 @@ from stockbridge.engine.schedule import run_soon
 from stockbridge.engine.worker import Worker
 from stockbridge.logs import get_logger
 from stockbridge.monitor.connector_health import ConnectorMetrics, LimiterMetrics, StorefrontMetrics
-from stockbridge.monitor.drift import DriftMetrics
 from stockbridge.store.db import make_engine, upgrade
 
 T = TypeVar("T")
@@ -109,22 +108,14 @@ async def serve(
                 clarus_webhook_secret=connections.clarus_webhook_secret,
                 storefront_webhook_secrets=connections.storefront_secrets,
                 on_stored=worker.wake if workers else None,
-                # Drift is read from the database (any process serves it); the connectors' state is
-                # this process's, so only where its workers run.
+                # The connectors' state is this process's: only where its workers run.
                 collectors=[
-                    DriftMetrics(engine, config.stock_channels()),
-                    *(
-                        [
-                            LimiterMetrics(
-                                {"ims": connections.ims_limiter, "clarus": connections.clarus_limiter}
-                            ),
-                            StorefrontMetrics(connections.storefronts),
-                            ConnectorMetrics(worker.health),
-                        ]
-                        if workers
-                        else []
-                    ),
-                ],
+                    LimiterMetrics({"ims": connections.ims_limiter, "clarus": connections.clarus_limiter}),
+                    StorefrontMetrics(connections.storefronts),
+                    ConnectorMetrics(worker.health),
+                ]
+                if workers
+                else [],
             )
             server = _QuietServer(
                 uvicorn.Config(
