@@ -98,9 +98,10 @@ class ConnectorHealth:
         # a restart, left open.
         first = system not in self._seen_working
         self._seen_working.add(system)
-        await self._now(system, before, after, resolve=first)
+        await self._move(system, before, after, resolve=first)
 
-    async def _now(self, system: str, before: CircuitState, after: CircuitState, *, resolve: bool) -> None:
+    async def _move(self, system: str, before: CircuitState, after: CircuitState, *, resolve: bool) -> None:
+        """Keep the circuit's new state; resolve `connector_failing` when it closed (or `resolve`)."""
         self._circuits[system] = after
         if after.circuit is Circuit.CLOSED and (before.circuit is not Circuit.CLOSED or resolve):
             await in_transaction(
@@ -113,27 +114,33 @@ class ConnectorHealth:
         over the threshold long enough, resolve it once it is below. Called every tick."""
         now = self._clock.now()
         for system, state in list(self._circuits.items()):
-            await self._now(system, state, circuit.settled(state, now, self._close_after_s), resolve=False)
+            await self._move(system, state, circuit.settled(state, now, self._close_after_s), resolve=False)
         for system, stats in self.stats.items():
-            window = stats.window()
-            since = circuit.throttled_since(
-                self._throttle, self._throttled_since.get(system), now, window.calls, window.throttled
-            )
-            self._throttled_since[system] = since
-            if circuit.throttled_too_long(self._throttle, since, now) and system not in self._throttle_raised:
+            await self._review_throttling(system, stats, now)
+
+    async def _review_throttling(self, system: str, stats: CallStats, now: datetime) -> None:
+        window = stats.window()
+        since = circuit.throttled_since(
+            self._throttle, self._throttled_since.get(system), now, window.calls, window.throttled
+        )
+        self._throttled_since[system] = since
+        first = system not in self._throttle_reviewed
+        self._throttle_reviewed.add(system)
+        if since is not None and system not in self._throttle_raised:
+            if circuit.throttled_too_long(self._throttle, since, now):
                 self._throttle_raised.add(system)
                 detail = (
                     f"{window.throttled} of {window.calls} calls in the last {stats.window_s:g} s were "
-                    f"throttled (429, Retry-After or THROTTLED), over "
-                    f"{self._throttle.share:.0%} since {since:%Y-%m-%d %H:%M:%S} UTC"
+                    f"throttled (429, Retry-After or THROTTLED), at or over {self._throttle.share:.0%} "
+                    f"since {since:%Y-%m-%d %H:%M:%S} UTC"
                 )
                 await self._raise_throttled(system, detail, now)
-            elif since is None and (system in self._throttle_raised or system not in self._throttle_reviewed):
-                self._throttle_raised.discard(system)
-                await in_transaction(
-                    self._engine, lambda c: resolve_exceptions(c, THROTTLED, [connector_entity(system)])
-                )
-            self._throttle_reviewed.add(system)
+        elif since is None and (system in self._throttle_raised or first):
+            # Below again; or the first look this process takes (one left open before a restart).
+            self._throttle_raised.discard(system)
+            await in_transaction(
+                self._engine, lambda c: resolve_exceptions(c, THROTTLED, [connector_entity(system)])
+            )
 
     async def _raise_throttled(self, system: str, detail: str, now: datetime) -> None:
         await in_transaction(
