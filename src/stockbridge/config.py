@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from stockbridge.connectors.clarus.statuses import INVENTORY_STATUSES
+from stockbridge.domain.alerting import AlertPolicy, Channel, Routes, Severity, TypeRule
 from stockbridge.domain.ats import AtsRule, BufferClass
 from stockbridge.domain.drift import DriftRule
 from stockbridge.domain.skus import SkuRules
@@ -195,6 +196,46 @@ class ShopifyStore(_Frozen):
         return (self.base_url or f"https://{self.shop_domain}").rstrip("/")
 
 
+class MagentoStore(_Frozen):
+    """A Magento 2 store: a stock channel (MSI source items per source) and a source of orders
+    (docs/connectors/magento.md). Not yet one of `storefronts`: the flows take it in a later step."""
+
+    kind: Literal["magento"] = "magento"
+    base_url: str  # https://shop.example.com (the REST API is under /rest/<store_code>/V1)
+    store_code: str = "all"  # all store views; "default" or a store view code
+    access_token_env: str = "MAGENTO_ACCESS_TOKEN"  # the integration's access token
+    sources: dict[str, str] = {}  # Clarus warehouse -> MSI source code
+    orders_route: Literal["ims", "clarus"] = "ims"
+    max_lines_per_call: Annotated[int, Field(gt=0, le=1000)] = 200
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    # Magento has no rate limit of its own; the host in front of it (Fastly, a WAF) may: 429 with
+    # Retry-After, met by the adaptive limiter (docs/decisions/0011).
+    calls_per_second: Annotated[float, Field(gt=0)] = 10.0
+    concurrency: Annotated[int, Field(gt=0)] = 4
+    min_calls_per_second: Annotated[float, Field(gt=0)] = 0.5
+    recovery_step: Annotated[float, Field(gt=0)] = 1.0
+    # An order goes on once its Magento status is one of these (Magento has no financial status).
+    release_statuses: Annotated[frozenset[str], Field(min_length=1)] = frozenset({"processing"})
+    reference_prefix: Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")] = "MAG-"
+    orders_poll_s: Annotated[float, Field(gt=0)] = 120.0
+    orders_overlap_s: Annotated[float, Field(ge=0)] = 300.0
+    ims_customer: str | None = None
+
+    @field_validator("release_statuses")
+    @classmethod
+    def _lower_case(cls, statuses: frozenset[str]) -> frozenset[str]:
+        return frozenset(s.lower() for s in statuses)
+
+    @model_validator(mode="after")
+    def _checked(self) -> MagentoStore:
+        _check_floor(self.min_calls_per_second, self.calls_per_second)
+        if self.orders_route == "ims" and not self.ims_customer:
+            raise ValueError(
+                "orders_route ims needs ims_customer (the IMS customer its orders are booked to)"
+            )
+        return self
+
+
 class LocationMapping(_Frozen):
     warehouse: str
     ims_location: str
@@ -246,6 +287,7 @@ class Schedules(_Frozen):
     drift_check_s: Annotated[float, Field(gt=0)] = 900.0
     subscriptions_check_s: Annotated[float, Field(gt=0)] = 300.0  # re-check the Clarus webhook subscription
     slo_check_s: Annotated[float, Field(gt=0)] = 60.0  # latency and backlog against slo: (monitor/slo.py)
+    alerts_check_s: Annotated[float, Field(gt=0)] = 60.0  # evaluate alert rules, send what is due
 
 
 class DriftChannel(_Frozen):
@@ -360,6 +402,7 @@ class Owners(_Frozen):
     latency_slo: str = "integration"
     backlog_stalled: str = "integration"
     webhook_subscription: str = "integration"
+    alert_failed: str = "integration"
     default: str = "integration"
 
     def owner_of(self, exception_type: str) -> str:
@@ -448,6 +491,7 @@ BACKLOG_FAMILIES = frozenset(
         "notifications",
         "held_orders",
         "parked_shipments",
+        "alerts",
     }
 )
 # Work that waits for a person or for another system's order, not for the hub: it has its own
@@ -535,6 +579,109 @@ class HubSettings(_Frozen):
         return f"http://{host}:{self.port if port is None else port}"
 
 
+class AlertChannel(_Frozen):
+    """One channel of a route: `slack` (a Slack-compatible incoming webhook whose URL is read from
+    the environment variable `url_env`: the URL is the secret), `email` (to `to`, over `alerts.smtp`)
+    or `log`."""
+
+    kind: Literal["slack", "email", "log"]
+    url_env: str | None = None
+    to: list[str] = []
+
+    @model_validator(mode="after")
+    def _complete(self) -> AlertChannel:
+        if self.kind == "slack" and not self.url_env:
+            raise ValueError("a slack channel needs url_env (the environment variable holding its URL)")
+        if self.kind == "email" and not self.to:
+            raise ValueError("an email channel needs to: (one or more addresses)")
+        return self
+
+    def channel(self) -> Channel:
+        return Channel(self.kind, self.url_env, tuple(self.to))
+
+
+AlertRoute = list[AlertChannel]
+
+
+class AlertRule(_Frozen):
+    """Per exception type (docs/decisions/0027)."""
+
+    min_count: Annotated[int, Field(ge=1)] = 1  # raises in this episode before the first alert
+    min_age_s: Annotated[float, Field(ge=0)] = 0.0  # open this long before the first alert
+    severity: Severity = Severity.WARNING
+    mute: bool = False  # never alert (nor escalate) this type
+    escalate_after_s: Annotated[float | None, Field(gt=0)] = None  # overrides owner and default
+
+
+class AlertSmtp(_Frozen):
+    """The mail server alerts are sent through (plain SMTP, as the customer notices)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(gt=0, le=65535)] = 25
+    sender: str = Field("stockbridge@example.com", alias="from")
+    # Longest one e-mail may take, whole; below engine.lease_s.
+    timeout_s: Annotated[float, Field(gt=0)] = 10.0
+
+
+class EscalationSettings(_Frozen):
+    # Owner -> channels for escalations ("default" for the rest); an owner with neither escalates
+    # to its own alert route.
+    routes: dict[str, AlertRoute] = {}
+    levels: Annotated[int, Field(ge=1, le=10)] = 1  # level n is due n x escalate_after_s after the alert
+
+
+class AlertSettings(_Frozen):
+    """Alerts over open exceptions: routed by owner, de-duplicated, escalated (docs/decisions/0027)."""
+
+    # Owner (team) -> channels; "default" for owners without a route of their own.
+    routes: dict[str, AlertRoute] = {"default": [AlertChannel(kind="log")]}
+    escalate_after_s: Annotated[float | None, Field(gt=0)] = 3600.0  # null: never escalate
+    owner_escalate_after_s: dict[str, Annotated[float, Field(gt=0)]] = {}
+    escalation: EscalationSettings = EscalationSettings()
+    rules: dict[str, AlertRule] = {}  # exception type -> rule
+    digest_over: Annotated[int, Field(ge=1)] = 5
+    max_messages_per_owner: Annotated[int, Field(ge=1)] = 10
+    digest_lines: Annotated[int, Field(ge=1, le=200)] = 20
+    webhook_timeout_s: Annotated[float, Field(gt=0)] = 10.0  # longest one Slack post may take, whole
+    smtp: AlertSmtp = AlertSmtp()
+
+    def policy(self) -> AlertPolicy:
+        rules = {
+            name: TypeRule(r.min_count, r.min_age_s, r.severity, r.mute, r.escalate_after_s)
+            for name, r in self.rules.items()
+        }
+        return AlertPolicy(
+            rules=rules,
+            escalate_after_s=self.escalate_after_s,
+            owner_escalate_after_s=dict(self.owner_escalate_after_s),
+            escalation_levels=self.escalation.levels,
+            digest_over=self.digest_over,
+            max_messages_per_owner=self.max_messages_per_owner,
+            digest_lines=self.digest_lines,
+        )
+
+    def routes_of(self) -> Routes:
+        return Routes(
+            {o: tuple(c.channel() for c in cs) for o, cs in self.routes.items()},
+            {o: tuple(c.channel() for c in cs) for o, cs in self.escalation.routes.items()},
+        )
+
+    def secret_envs(self) -> dict[str, str]:
+        """Config key -> environment variable of each Slack webhook URL."""
+        found: dict[str, str] = {}
+        for prefix, routes in (
+            ("alerts.routes", self.routes),
+            ("alerts.escalation.routes", self.escalation.routes),
+        ):
+            for owner, channels in routes.items():
+                for i, c in enumerate(channels):
+                    if c.url_env:
+                        found[f"{prefix}.{owner}.{i}.url_env"] = c.url_env
+        return found
+
+
 class Config(_Frozen):
     database_url: str = DEFAULT_DATABASE_URL
     hub: HubSettings = HubSettings()
@@ -553,6 +700,7 @@ class Config(_Frozen):
     drift: DriftSettings = DriftSettings()
     connector_health: ConnectorHealthSettings = ConnectorHealthSettings()
     slo: SloSettings = SloSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @field_validator("locations")
     @classmethod
@@ -636,6 +784,15 @@ class Config(_Frozen):
                 f"fulfilment.notifier.timeout_s ({notifier.timeout_s}) must be shorter than "
                 f"engine.lease_s ({self.engine.lease_s})"
             )
+        alerting = {
+            "webhook_timeout_s": self.alerts.webhook_timeout_s,
+            "smtp.timeout_s": self.alerts.smtp.timeout_s,
+        }
+        for key, timeout in alerting.items():
+            if timeout >= self.engine.lease_s:
+                raise ValueError(
+                    f"alerts.{key} ({timeout}) must be shorter than engine.lease_s ({self.engine.lease_s})"
+                )
         return self
 
     @model_validator(mode="after")
@@ -710,6 +867,7 @@ class Config(_Frozen):
         for name, store in self.storefronts.items():
             needed[f"storefronts.{name}.access_token_env"] = store.access_token_env
             needed[f"storefronts.{name}.webhook_secret_env"] = store.webhook_secret_env
+        needed.update(self.alerts.secret_envs())
         return needed
 
 

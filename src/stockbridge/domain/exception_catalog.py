@@ -470,6 +470,21 @@ CATALOG: tuple[ExceptionKind, ...] = (
         "the first check with the oldest item within target",
         clears_itself=True,
     ),
+    # Alerts (`alerts:` in the configuration, decision 0027)
+    ExceptionKind(
+        "alert_failed",
+        Area.MONITORING,
+        "integration",
+        "channel:<channel>",
+        "an alert message to one channel (`slack:<VAR>`, `email:<addresses>`) was dead-lettered: the "
+        "webhook refused it (URL revoked, channel archived), its variable is unset, the mail server "
+        "refused it, or it failed for `engine.retry_for_s`; that team has not had those alerts",
+        "`stockbridge replay --list --outbox alerts`; `stockbridge alerts list --state dead`; "
+        "`stockbridge alerts test --owner TEAM`",
+        "fix the webhook URL (its variable) or the mail server, then `stockbridge exceptions retry ID` "
+        "(the message keeps its reference); the next message the channel takes resolves this",
+        clears_itself=True,
+    ),
 )
 
 _BY_TYPE = {kind.type: kind for kind in CATALOG}

@@ -27,6 +27,7 @@ SCHEDULED_JOBS = frozenset(
         "fulfilment_checks",
         "fulfilment_verify",
         "subscriptions_check",
+        "alerts_check",
     }
 )
 

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import Connection, Engine
 
 from stockbridge.config import IMS_CHANNEL_NAME, Config
+from stockbridge.connectors.alerting import alert_channels
 from stockbridge.connectors.errors import ConnectorError
 from stockbridge.connectors.notify import make_notifier
 from stockbridge.connectors.shopify.stock import as_channel
@@ -27,6 +28,7 @@ from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.ims_items import refresh_items
 from stockbridge.engine.schedule import claim_run, record_run, run_soon
+from stockbridge.flows.alerts import AlertSender, check_alerts
 from stockbridge.flows.blocked import recheck_blocked
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.fulfilment import FulfilmentFolder
@@ -65,6 +67,7 @@ _JOB_SYSTEM = {
     "events_poll": "clarus",
     "subscriptions_check": "clarus",
     "storefront_orders_poll": "hub",  # each store's part counts under its channel (_storefront_part)
+    "alerts_check": "hub",  # a failing alert channel retries on its own rows, never fails the job
 }
 _ERROR_PAUSE_S = 1.0
 
@@ -309,6 +312,8 @@ class Worker:
                 self.clock,
                 self._webhook_base or self.config.hub.webhook_base(),
             )
+        elif job == "alerts_check":
+            await self._check_alerts()
         elif job == "fulfilment_checks":
             now = self.clock.now()
             await in_transaction(self.engine, lambda c: FulfilmentFolder(c, self.config, now).check())
@@ -334,6 +339,17 @@ class Worker:
         self.storefront_wake.set()
         self.fulfilment_wake.set()
 
+    async def _check_alerts(self) -> None:
+        async with alert_channels(self.config.alerts) as channels:
+            sender = AlertSender(
+                engine=self.engine,
+                config=lambda: self.config,
+                channels=channels,
+                clock=self.clock,
+                worker_id=self.worker_id,
+            )
+            await check_alerts(self.engine, self.config, sender, self.clock)
+
     async def _storefront_part(self, channel: str, work: Awaitable[object]) -> None:
         """One store's share of a job. Its failure names the store's channel (whatever system the
         connector named) and its success clears that channel in connector health."""
@@ -356,6 +372,7 @@ class Worker:
             ("events_poll", s.events_poll_s),
             ("drift_check", s.drift_check_s),
             ("slo_check", s.slo_check_s),
+            ("alerts_check", s.alerts_check_s),
             ("product_sync", o.product_sync_s),
             ("orders_poll", o.poll_s),
             ("revalidate_held", o.revalidate_s),

@@ -15,6 +15,7 @@ from async code). Flow names (`FlowBacklog.flow`):
 | `notifications` | customers' shipping notices | written |
 | `held_orders.<channel>` | orders held for a person, by the channel they came from | held |
 | `parked_shipments` | despatches whose order the hub does not know yet | arrived |
+| `alerts` | alert messages to teams not yet taken by their channel (decision 0027) | queued |
 
 Dead-lettered work is not backlog: it waits for a person under its own exception. Every flow the
 configuration implies is listed, empty ones with size 0 and no age, so a gauge never disappears.
@@ -64,6 +65,7 @@ def read_backlog(connection: Connection, config: Config, now: datetime) -> list[
     found["order_commands"] = backlog_repo.pending_order_commands(connection)
     found["storefront_order_commands"] = backlog_repo.pending_storefront_order_commands(connection)
     found["parked_shipments"] = backlog_repo.parked_shipments(connection)
+    found["alerts"] = backlog_repo.pending_alerts(connection)
     return [_row(flow, waiting, now) for flow, waiting in sorted(found.items())]
 
 

@@ -16,6 +16,7 @@ from stockbridge.domain.fulfilment_state import ShipmentState
 from stockbridge.domain.order_state import OrderState
 from stockbridge.domain.storefront_routing import RoutedState
 from stockbridge.store.schema import (
+    alerts,
     fulfilment_commands,
     inbox,
     order_commands,
@@ -85,6 +86,12 @@ def pending_storefront_order_commands(connection: Connection) -> Waiting | None:
     table = storefront_order_commands
     where = [table.c.state == BatchState.PENDING.value]
     return _grouped(connection, table, table.c.created_at, where).get("")
+
+
+def pending_alerts(connection: Connection) -> Waiting | None:
+    """Alert messages not yet taken by their channel (one row per channel), since they were queued."""
+    where = [alerts.c.state == BatchState.PENDING.value]
+    return _grouped(connection, alerts, alerts.c.created_at, where).get("")
 
 
 def pending_fulfilment_commands(connection: Connection) -> dict[str, Waiting]:

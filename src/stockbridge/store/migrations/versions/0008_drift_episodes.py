@@ -1,7 +1,7 @@
 """drift episodes: how long each (channel, SKU, location) differed from the warehouse (decision 0025)
 
 Revision ID: 0008
-Revises: 0009 (re-chained after 0009 reached main first)
+Revises: 0010 (re-chained after 0009 and 0010 reached main first)
 Create Date: 2026-11-30 09:30:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
