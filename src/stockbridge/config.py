@@ -30,6 +30,7 @@ from pydantic import (
 from stockbridge.connectors.clarus.statuses import INVENTORY_STATUSES
 from stockbridge.domain.alerting import AlertPolicy, Channel, Routes, Severity, TypeRule
 from stockbridge.domain.ats import AtsRule, BufferClass
+from stockbridge.domain.drift import DriftRule
 from stockbridge.domain.finance import REASONS as FINANCE_REASONS
 from stockbridge.domain.skus import SkuRules
 from stockbridge.logs import remember_secret
@@ -294,6 +295,56 @@ class Schedules(_Frozen):
     alerts_check_s: Annotated[float, Field(gt=0)] = 60.0  # evaluate alert rules, send what is due
 
 
+class DriftChannel(_Frozen):
+    """One channel's drift settings; a key left out takes the `drift:` section's value."""
+
+    tolerance_units: Annotated[int, Field(ge=0)] | None = None
+    grace_s: Annotated[float, Field(ge=0)] | None = None
+    escalate_after_repairs: Annotated[int, Field(gt=0)] | None = None
+    escalate_after_s: Annotated[float, Field(gt=0)] | None = None
+    sample_size: Annotated[int, Field(gt=0)] | None = None
+
+
+class DriftSettings(_Frozen):
+    """The drift check (monitor/drift.py, docs/decisions/0025): every `schedules.drift_check_s` each
+    channel's figures are read back and compared with the warehouse's and the hub's last push."""
+
+    # Units a channel may differ from the warehouse before it counts as drift.
+    tolerance_units: Annotated[int, Field(ge=0)] = 0
+    # How long a drift must last (seen by two runs this far apart) before it is an exception and repaired.
+    grace_s: Annotated[float, Field(ge=0)] = 0.0
+    # Still drifted after this many repairs, or this long after it became an exception: drift_unrepaired.
+    escalate_after_repairs: Annotated[int, Field(gt=0)] = 3
+    escalate_after_s: Annotated[float, Field(gt=0)] = 3600.0
+    # (SKU, location) pairs read back per channel per run, moving on each run (a cursor in the
+    # database) so every one is read within ceil(catalogue / sample_size) runs; unset: all every run.
+    sample_size: Annotated[int, Field(gt=0)] | None = None
+    channels: dict[str, DriftChannel] = {}
+
+    def rule(self, channel: str) -> DriftRule:
+        own = self.channels.get(channel, DriftChannel()).model_dump(exclude_none=True)
+        base = self.model_dump(exclude={"channels"})
+        return DriftRule(**{**base, **own})
+
+
+class ConnectorHealthSettings(_Frozen):
+    """Circuit state, error rate and throttling per connector (monitor/connector_health.py)."""
+
+    # Consecutive failed calls (a push cycle, a scheduled job) that open the circuit: connector_failing.
+    open_after_failures: Annotated[int, Field(gt=0)] = 3
+    # After it was open, the first success makes it half-open; this long without a failure closes it
+    # and resolves connector_failing (a failure meanwhile opens it again).
+    close_after_s: Annotated[float, Field(ge=0)] = 15.0
+    # The window over which each connector's error rate and throttled share are measured.
+    window_s: Annotated[float, Field(gt=0)] = 300.0
+    # connector_throttled opens when at least this share of a connector's calls in the window were
+    # throttled (429, Retry-After, Shopify THROTTLED) continuously for `throttled_for_s`...
+    throttled_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    throttled_for_s: Annotated[float, Field(ge=0)] = 300.0
+    # ...and the window holds at least this many calls (a few calls say nothing).
+    min_calls: Annotated[int, Field(ge=1)] = 10
+
+
 class EngineSettings(_Frozen):
     # Outboxed work is dead-lettered once BOTH are spent: `retry_for_s` since its first failure
     # and `max_attempts` attempts (domain/retry.py, docs/decisions/0010).
@@ -349,8 +400,11 @@ class Owners(_Frozen):
     webhook_clock_skew: str = "integration"
     push_failed: str = "integration"
     finance_batch_failed: str = "finance"
-    drift: str = "operations"
+    drift: str = "integration"
+    drift_manual_edit: str = "operations"
+    drift_unrepaired: str = "integration"
     connector_failing: str = "integration"
+    connector_throttled: str = "integration"
     latency_slo: str = "integration"
     backlog_stalled: str = "integration"
     webhook_subscription: str = "integration"
@@ -691,6 +745,8 @@ class Config(_Frozen):
     finance: FinanceSettings = FinanceSettings()
     schedules: Schedules = Schedules()
     engine: EngineSettings = EngineSettings()
+    drift: DriftSettings = DriftSettings()
+    connector_health: ConnectorHealthSettings = ConnectorHealthSettings()
     slo: SloSettings = SloSettings()
     alerts: AlertSettings = AlertSettings()
 
@@ -744,6 +800,20 @@ class Config(_Frozen):
                 "taking the hub's open orders off its figure would count them twice (DESIGN.md §3)"
             )
         return {name: targets.get(name, TargetSettings()) for name in channels}
+
+    @field_validator("drift")
+    @classmethod
+    def _drift_channels_are_channels(cls, drift: DriftSettings, info: ValidationInfo) -> DriftSettings:
+        storefronts = info.data.get("storefronts")
+        if storefronts is None:  # storefronts: itself failed; that error is the one to report
+            return drift
+        channels = [IMS_CHANNEL_NAME, *storefronts]
+        for name in drift.channels:
+            if name not in channels:
+                raise ValueError(
+                    f"drift.channels.{name}: {name!r} is not a stock channel (channels: {channels})"
+                )
+        return drift
 
     @model_validator(mode="after")
     def _calls_end_before_their_lease(self) -> Config:

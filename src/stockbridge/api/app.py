@@ -32,6 +32,7 @@ from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.schedule import SCHEDULED_JOBS, last_runs, run_soon
 from stockbridge.flows.poison import BAD_WEBHOOK, reject_unusable
+from stockbridge.monitor.drift import DriftMetrics
 from stockbridge.monitor.metrics import StoredMetrics
 from stockbridge.store import (
     fulfilment_repo,
@@ -70,6 +71,7 @@ def create_app(
     registry = CollectorRegistry()
     # Latency and backlog from the database: the same whichever process serves the scrape.
     registry.register(StoredMetrics(engine, config, clock))
+    registry.register(DriftMetrics(engine, config.stock_channels()))
     for collector in collectors:  # e.g. the workers' rate limiters, when they run in this process
         registry.register(collector)
     webhooks = Counter(

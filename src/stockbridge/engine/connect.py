@@ -31,6 +31,7 @@ from stockbridge.connectors.netsuite.products import NetSuiteProducts
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 from stockbridge.connectors.netsuite.stock import ImsStock, ItemDirectory, SuiteQLItems
 from stockbridge.connectors.netsuite.storefront_orders import NetSuiteStorefrontOrders
+from stockbridge.connectors.rest.calls import CallStats
 from stockbridge.connectors.shopify.client import ShopifyClient
 from stockbridge.connectors.shopify.inbound import ShopifyInbound
 from stockbridge.connectors.shopify.orders import ShopifyOrders
@@ -54,6 +55,9 @@ class Connections:
     storefront_secrets: dict[str, str] = field(default_factory=dict)
     # Warehouse SKU -> IMS item, as the IMS stock channel maps them (None: a SuiteQL lookup by SKU).
     ims_items: ItemDirectory | None = None
+    # Each connector's calls (answered, failed, throttled), by system: "clarus", "ims" and each
+    # storefront's channel name (monitor/connector_health.py).
+    call_stats: dict[str, CallStats] = field(default_factory=dict)
 
     @property
     def storefront_inbound(self) -> dict[str, ShopifyInbound]:
@@ -137,7 +141,9 @@ def limiter(settings: ClarusConnector | ImsConnector, system: str) -> RateLimite
     )
 
 
-def shopify_client(store: ShopifyStore, environ: Mapping[str, str]) -> ShopifyClient:
+def shopify_client(
+    store: ShopifyStore, environ: Mapping[str, str], stats: CallStats | None = None
+) -> ShopifyClient:
     """The store's GraphQL client; its picture of the cost bucket starts from the configured plan
     (`bucket_size`, `restore_rate`) until the first answer's throttleStatus says better."""
     return ShopifyClient(
@@ -147,6 +153,7 @@ def shopify_client(store: ShopifyStore, environ: Mapping[str, str]) -> ShopifyCl
         timeout_s=store.timeout_s,
         bucket_size=float(store.bucket_size),
         restore_rate=store.restore_rate,
+        stats=stats,
     )
 
 
@@ -159,8 +166,14 @@ def connect(
     clarus = config.connectors.clarus
     ims = config.connectors.ims
     clarus_limiter, ims_limiter = limiter(clarus, "clarus"), limiter(ims, "ims")
+    window_s = config.connector_health.window_s
+    stats = {name: CallStats(name, window_s) for name in ("clarus", IMS_CHANNEL_NAME, *config.storefronts)}
     ims_client = NetSuiteClient(
-        ims.base_url, ims_auth(ims.auth, ims.base_url, env), timeout_s=ims.timeout_s, limiter=ims_limiter
+        ims.base_url,
+        ims_auth(ims.auth, ims.base_url, env),
+        timeout_s=ims.timeout_s,
+        limiter=ims_limiter,
+        stats=stats[IMS_CHANNEL_NAME],
     )
     ims_stock = ImsStock(
         ims_client,
@@ -170,7 +183,9 @@ def connect(
         name=IMS_CHANNEL_NAME,
         max_lines_per_call=ims.max_lines_per_call,
     )
-    storefronts = {name: shopify_client(store, env) for name, store in config.storefronts.items()}
+    storefronts = {
+        name: shopify_client(store, env, stats[name]) for name, store in config.storefronts.items()
+    }
     channels: dict[str, StockChannel] = {IMS_CHANNEL_NAME: ims_stock}
     for name, client in storefronts.items():
         channels[name] = ShopifyStock(
@@ -182,6 +197,7 @@ def connect(
             secret(clarus.api_key_env, env),
             timeout_s=clarus.timeout_s,
             limiter=clarus_limiter,
+            stats=stats["clarus"],
         ),
         ims=ims_client,
         ims_limiter=ims_limiter,
@@ -193,4 +209,5 @@ def connect(
         storefront_secrets={
             name: secret(store.webhook_secret_env, env) for name, store in config.storefronts.items()
         },
+        call_stats=stats,
     )

@@ -106,7 +106,7 @@ class Worker:
         self.clock = clock
         self.worker_id = worker_id or default_worker_id()
         self._webhook_base = webhook_base  # the hub's URL for Clarus; None: config.hub.webhook_base()
-        self.health = ConnectorHealth(engine, config, clock)
+        self.health = ConnectorHealth(engine, config, clock, stats=connections.call_stats)
         self.fold_wake = asyncio.Event()
         # One push loop per stock channel, each woken on its own: a channel out of budget or with a
         # batch in flight does not hold the others back.
@@ -425,6 +425,10 @@ class Worker:
             if self.source.generation != self._generation:
                 self._generation = self.source.generation
                 await self._configuration_changed()
+            try:
+                await self.health.review()  # throttling per connector, judged each tick
+            except Exception:
+                log.exception("connector health review crashed")
             for job, every in self._jobs():
                 now = self.clock.now()
                 try:

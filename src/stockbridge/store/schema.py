@@ -130,6 +130,38 @@ exceptions = Table(
 )
 Index("ix_exceptions_state", exceptions.c.state, exceptions.c.owner)
 
+# Each stretch of time one (channel, SKU, location) showed a figure other than the warehouse's, over
+# its tolerance, as the drift check saw it (monitor/drift.py): open while `cleared_at` is null. Kept
+# after it clears, so a report can say for how long each SKU differed and why.
+drift_episodes = Table(
+    "drift_episodes",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),
+    Column("sku", String(100), nullable=False),
+    Column("location", String(64), nullable=False),
+    Column("cause", String(32), nullable=False),  # domain.drift.Cause, as last seen
+    Column("shown", BigInteger, nullable=False),
+    Column("pushed", BigInteger, nullable=False),
+    Column("expected", BigInteger, nullable=False),
+    Column("units", BigInteger, nullable=False),  # |shown - expected| when last seen
+    Column("max_units", BigInteger, nullable=False),
+    Column("repairs", Integer, nullable=False),  # times the check marked the target dirty
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("raised_at", DateTime(timezone=True)),  # past the grace time: an exception
+    Column("escalated_at", DateTime(timezone=True)),  # repairs did not clear it: drift_unrepaired
+    Column("cleared_at", DateTime(timezone=True)),
+)
+Index(
+    "ix_drift_episodes_key",
+    drift_episodes.c.channel,
+    drift_episodes.c.cleared_at,
+    drift_episodes.c.sku,
+    drift_episodes.c.location,
+)
+Index("ix_drift_episodes_first_seen", drift_episodes.c.first_seen)
+
 # Movement (WMS occurred_at) -> acknowledgement by the channel, one row per pushed line.
 latency_samples = Table(
     "latency_samples",

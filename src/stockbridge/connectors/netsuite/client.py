@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from stockbridge.connectors.http import RateLimiter
-from stockbridge.connectors.rest import ErrorBody, OffsetPaging, PageRequest, RestClient
+from stockbridge.connectors.rest import CallStats, ErrorBody, OffsetPaging, PageRequest, RestClient
 from stockbridge.connectors.shapes import expect_shape
 from stockbridge.domain.product_master import ItemRecord
 
@@ -37,6 +37,7 @@ class NetSuiteClient:
         *,
         timeout_s: float = 30.0,
         limiter: RateLimiter | None = None,
+        stats: CallStats | None = None,
     ) -> None:
         self._rest = RestClient(
             SYSTEM,
@@ -50,6 +51,7 @@ class NetSuiteClient:
             timeout_s=timeout_s,
             pacer=limiter,
             read_error=read_error,
+            stats=stats,
         )
 
     async def aclose(self) -> None:

@@ -1,7 +1,7 @@
 """finance batches: financial movements held back from the IMS until their daily batch posts
 
-Revision ID: 0013
-Revises: 0010
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-30 09:30:00.000000
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0010"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
