@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -364,6 +364,28 @@ class FulfilmentSettings(_Frozen):
     status_map: dict[str, str] = {"partially_despatched": "D", "despatched": "F", "cancelled": "C"}
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_WEEKDAYS: tuple[str, ...] = get_args(Weekday)
+
+
+class ReportSettings(_Frozen):
+    """Reports written on schedule (docs/operating.md "Reports"): the daily report every day at
+    `daily_at` (UTC), the weekly reconciliation on `weekly_on` at the same time, into `dir`."""
+
+    dir: Annotated[str, Field(min_length=1)]
+    daily_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "06:00"
+    weekly_on: Weekday = "monday"
+    # The weekly reconciliation also reads the IMS (on hand and its adjustments); false leaves it out.
+    weekly: bool = True
+
+    def weekday(self) -> int:
+        return _WEEKDAYS.index(self.weekly_on)
+
+    def at(self) -> tuple[int, int]:
+        hours, minutes = self.daily_at.split(":")
+        return int(hours), int(minutes)
+
+
 class HubSettings(_Frozen):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
@@ -409,6 +431,7 @@ class Config(_Frozen):
     fulfilment: FulfilmentSettings = FulfilmentSettings()
     schedules: Schedules = Schedules()
     engine: EngineSettings = EngineSettings()
+    reports: ReportSettings | None = None  # None: reports only on demand (`stockbridge report`)
 
     @field_validator("locations")
     @classmethod

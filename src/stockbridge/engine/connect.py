@@ -26,6 +26,7 @@ from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.auth import BearerAuth, ClientCredentialsAuth, TbaAuth
 from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
+from stockbridge.connectors.netsuite.ledger import NetSuiteLedger
 from stockbridge.connectors.netsuite.products import NetSuiteProducts
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 from stockbridge.connectors.netsuite.stock import ImsStock, ItemDirectory, SuiteQLItems
@@ -95,6 +96,10 @@ class Connections:
     @property
     def ims_fulfilments(self) -> NetSuiteFulfilments:
         return NetSuiteFulfilments(self.ims)
+
+    @property
+    def ims_ledger(self) -> NetSuiteLedger:
+        return NetSuiteLedger(self.ims)
 
     async def aclose(self) -> None:
         await self.clarus.aclose()

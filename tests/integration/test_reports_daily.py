@@ -1,0 +1,181 @@
+"""The daily report with planted problems, on SQLite and PostgreSQL: each problem in its section with
+its owner, the HTML parses, and every CSV's rows match figures this test counts for itself."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import math
+from datetime import timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+from tests.factories import T0, config
+
+from stockbridge.domain.errors import RetriableError
+from stockbridge.domain.order_state import OrderState
+from stockbridge.domain.orders import SalesOrder
+from stockbridge.engine.clock import FakeClock
+from stockbridge.flows.orders import OrderFolder
+from stockbridge.monitor.connector_health import ConnectorHealth
+from stockbridge.monitor.drift import drift_entity
+from stockbridge.reports import write_daily
+from stockbridge.store import targets_repo
+from stockbridge.store.bookkeeping import LatencySample, raise_exception, record_latency
+from stockbridge.store.orders_repo import OrderRecord, save_order
+from stockbridge.store.schema import exceptions
+from stockbridge.store.states import ExceptionState
+
+NOW = T0 + timedelta(hours=20)
+
+
+class Tables(HTMLParser):
+    """Every <table data-name=...> of a page as its rows of cell texts; <svg> names too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.svgs: list[str] = []
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs).get("data-name")
+        if tag == "table" and named:
+            self._table = named
+            self.tables[named] = []
+        elif tag == "svg" and named:
+            self.svgs.append(named)
+        elif tag == "tr" and self._table:
+            self.tables[self._table].append([])
+        elif tag in ("td", "th") and self._table:
+            self._cell = []
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._table and self._cell is not None:
+            self.tables[self._table][-1].append("".join(self._cell))
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+
+def _nearest_rank(values: list[int], p: float) -> int:
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
+
+
+def _plant(engine: Engine) -> list[int]:
+    """A drift, a stalled order, an unknown SKU, a failing connector, one slow latency sample among
+    fast ones; returns the latency samples' figures."""
+    cfg = config()
+    with engine.begin() as c:
+        raise_exception(
+            c,
+            type="drift",
+            entity=drift_entity("ims", "DRIFT-1", "6"),
+            owner=cfg.owners.owner_of("drift"),
+            detail="ims shows 7, the hub pushed 5",
+            now=T0 + timedelta(hours=1),
+        )
+        order = SalesOrder("901", "SO-STALL", "B", None, None, (), "2026-11-26 09:00:00")
+        save_order(c, OrderRecord(order, "v1", OrderState.RELEASE_PENDING, (), None, None, None, T0), T0)
+        OrderFolder(c, cfg, NOW).check_stalled()
+        key = ("ims", "NEW-1", "6")
+        targets_repo.lock_targets(c, [key], {key: "WH1"}, T0)
+        targets_repo.block_targets(c, [key])
+        raise_exception(
+            c,
+            type="unknown_sku",
+            entity="sku:NEW-1@ims",
+            owner=cfg.owners.owner_of("unknown_sku"),
+            detail="no IMS item for SKU NEW-1",
+            now=T0 + timedelta(hours=2),
+        )
+        latencies = [400 + 10 * i for i in range(40)] + [180_000]
+        samples = [
+            LatencySample(
+                "ims", f"SKU-{i}", "6", NOW - timedelta(hours=3, milliseconds=ms), NOW - timedelta(hours=3)
+            )
+            for i, ms in enumerate(latencies)
+        ]
+        record_latency(c, samples)
+        # An old sample, outside the day: not counted.
+        record_latency(c, [LatencySample("ims", "OLD", "6", T0 - timedelta(days=2), T0 - timedelta(days=2))])
+    health = ConnectorHealth(engine, cfg, FakeClock(NOW), threshold=1)
+    asyncio.run(health.failed(RetriableError("clarus", "connection refused")))
+    return latencies
+
+
+def _csv(page: Path, name: str) -> list[dict[str, str]]:
+    with (page.parent / f"{name}.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_daily_report_puts_each_planted_problem_in_its_section_with_its_owner(
+    engine: Engine, tmp_path: Path
+) -> None:
+    latencies = _plant(engine)
+    cfg = config()
+    page = asyncio.run(write_daily(engine, cfg, tmp_path, NOW))
+
+    parser = Tables()
+    parser.feed(page.read_text())
+    assert "latency_chart" in parser.svgs
+    html_tables = parser.tables
+
+    # Each problem, in its section, owned by the team the configuration names.
+    drift = _csv(page, "drift")
+    assert [(r["entity"], r["owner"]) for r in drift] == [("sku:DRIFT-1@ims/6", cfg.owners.drift)]
+    order_exceptions = _csv(page, "order_exceptions")
+    assert [(r["type"], r["entity"], r["owner"]) for r in order_exceptions] == [
+        ("order_stalled", "order:SO-STALL", cfg.owners.order_stalled)
+    ]
+    assert [(r["reference"], r["state"]) for r in _csv(page, "orders")] == [("SO-STALL", "release_pending")]
+    assert [(r["entity"], r["owner"]) for r in _csv(page, "unknown_skus")] == [
+        ("sku:NEW-1@ims", "merchandising")
+    ]
+    assert [(r["channel"], r["sku"]) for r in _csv(page, "blocked_targets")] == [("ims", "NEW-1")]
+    assert [(r["type"], r["entity"], r["owner"]) for r in _csv(page, "connectors")] == [
+        ("connector_failing", "connector:clarus", cfg.owners.connector_failing)
+    ]
+    latency = {r["channel"]: r for r in _csv(page, "latency")}
+    assert int(latency["ims"]["samples"]) == len(latencies)
+    assert float(latency["ims"]["p99_ms"]) == _nearest_rank(latencies, 99) == 180_000
+    assert float(latency["ims"]["p50_ms"]) == _nearest_rank(latencies, 50)
+
+    # Every open exception, grouped by owner: counted here straight from the table.
+    with engine.connect() as c:
+        per_owner = dict(
+            c.execute(
+                select(exceptions.c.owner, func.count())
+                .where(exceptions.c.state != ExceptionState.RESOLVED.value)
+                .group_by(exceptions.c.owner)
+            ).all()
+        )
+    owners = {r["owner"]: int(r["open"]) for r in _csv(page, "owners")}
+    assert owners == per_owner
+    every = _csv(page, "exceptions")
+    assert len(every) == sum(per_owner.values()) == 4
+    assert [r["owner"] for r in every] == sorted(r["owner"] for r in every)
+
+    # The page shows the same rows as the CSVs (header + one row per CSV row).
+    for name in (
+        "drift",
+        "orders",
+        "unknown_skus",
+        "connectors",
+        "latency",
+        "owners",
+        "exceptions",
+        "backlog",
+    ):
+        assert len(html_tables[name]) == len(_csv(page, name)) + 1, name
+    summary = {r["measure"]: int(r["value"]) for r in _csv(page, "summary")}
+    assert summary["open exceptions"] == 4
+    assert summary["orders stalled (open order_stalled)"] == 1
+    assert summary["targets blocked"] == 1
