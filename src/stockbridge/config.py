@@ -287,6 +287,7 @@ class Owners(_Frozen):
     fulfilment_stalled: str = "integration"
     fulfilment_command_failed: str = "integration"
     storefront_fulfilment_failed: str = "integration"
+    storefront_order_failed: str = "integration"
     over_fulfilment: str = "operations"
     cancelled_after_despatch: str = "customer_service"
     notification_failed: str = "customer_service"

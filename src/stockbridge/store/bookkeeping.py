@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text, update
 
+from stockbridge.domain.exception_catalog import kind_of
 from stockbridge.logs import get_logger
 from stockbridge.store.schema import counters, cursors, exceptions, latency_samples
 from stockbridge.store.sql import chunks, insert_for, utc
@@ -109,7 +110,13 @@ def raise_exception(
     now: datetime,
     retry_action: str | None = None,
 ) -> None:
-    """Open (or re-open and count again) the exception for (type, entity)."""
+    """Open (or re-open and count again) the exception for (type, entity).
+
+    `type` must be in the exception catalogue (`domain/exception_catalog.py`): the operating guide and
+    the alert routing are built from it, so a kind missing there would reach nobody who knows it.
+    """
+    if kind_of(type) is None:
+        raise ValueError(f"exception type {type!r} is not in domain/exception_catalog.py")
     before = connection.execute(
         select(exceptions.c.state).where(exceptions.c.type == type, exceptions.c.entity == entity)
     ).scalar_one_or_none()
