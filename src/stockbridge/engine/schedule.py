@@ -26,6 +26,8 @@ SCHEDULED_JOBS = frozenset(
         "fulfilment_checks",
         "fulfilment_verify",
         "subscriptions_check",
+        "report_daily",
+        "report_weekly",
     }
 )
 

@@ -26,6 +26,7 @@ from stockbridge.engine.config_source import ConfigSource
 from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.ims_items import refresh_items
+from stockbridge.engine.report_jobs import REPORT_JOBS, run_report_job, seconds_until_due
 from stockbridge.engine.schedule import claim_run, record_run, run_soon
 from stockbridge.flows.blocked import recheck_blocked
 from stockbridge.flows.fold import fold_inbox
@@ -63,6 +64,8 @@ _JOB_SYSTEM = {
     "events_poll": "clarus",
     "subscriptions_check": "clarus",
     "storefront_orders_poll": "hub",  # each store's part counts under its channel (_storefront_part)
+    "report_daily": "hub",
+    "report_weekly": "ims",
 }
 _ERROR_PAUSE_S = 1.0
 
@@ -305,6 +308,9 @@ class Worker:
                 self.clock,
                 self._webhook_base or self.config.hub.webhook_base(),
             )
+        elif job in REPORT_JOBS:
+            path = await run_report_job(job, self.engine, self.config, conn, started)
+            log.info("report written", job=job, path=str(path))
         elif job == "fulfilment_checks":
             now = self.clock.now()
             await in_transaction(self.engine, lambda c: FulfilmentFolder(c, self.config, now).check())
@@ -360,6 +366,12 @@ class Worker:
             *(
                 [("storefront_orders_poll", min(st.orders_poll_s for st in self.config.storefronts.values()))]
                 if self.config.storefronts
+                else []
+            ),
+            # Due at reports.daily_at (the weekly on reports.weekly_on): the claim moves the next run there.
+            *(
+                [(job, seconds_until_due(job, self.config.reports, self.clock.now())) for job in REPORT_JOBS]
+                if self.config.reports is not None
                 else []
             ),
             *(
