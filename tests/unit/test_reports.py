@@ -213,3 +213,25 @@ def test_the_demo_writes_its_daily_report(tmp_path: Path) -> None:
     page = write_demo_report(config, str(tmp_path / "demo-reports"))
     assert page.is_file()
     assert page.is_relative_to(tmp_path / "demo-reports")
+
+
+def test_report_settings_are_checked_and_drive_the_schedule() -> None:
+    import pytest
+
+    from stockbridge.config import ConfigError
+    from stockbridge.engine.report_jobs import seconds_until_due
+
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    with pytest.raises(ConfigError) as bad:
+        parse_config({**data, "reports": {"dir": "r", "daily_at": "25:00"}}, "f.yaml")
+    assert (bad.value.file, bad.value.key) == ("f.yaml", "reports.daily_at")
+    settings = parse_config(
+        {**data, "reports": {"dir": "r", "daily_at": "06:30", "weekly_on": "friday"}}
+    ).reports
+    assert settings is not None
+    wednesday = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+    assert seconds_until_due("report_daily", settings, wednesday) == 30 * 60
+    assert (
+        seconds_until_due("report_weekly", settings, wednesday)
+        == timedelta(days=2, minutes=30).total_seconds()
+    )

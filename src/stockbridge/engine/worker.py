@@ -370,7 +370,11 @@ class Worker:
             ),
             # Due at reports.daily_at (the weekly on reports.weekly_on): the claim moves the next run there.
             *(
-                [(job, seconds_until_due(job, self.config.reports, self.clock.now())) for job in REPORT_JOBS]
+                [
+                    (job, seconds_until_due(job, self.config.reports, self.clock.now()))
+                    for job in REPORT_JOBS
+                    if job == "report_daily" or self.config.reports.weekly
+                ]
                 if self.config.reports is not None
                 else []
             ),
