@@ -235,3 +235,14 @@ def test_report_settings_are_checked_and_drive_the_schedule() -> None:
         seconds_until_due("report_weekly", settings, wednesday)
         == timedelta(days=2, minutes=30).total_seconds()
     )
+
+
+def test_reports_read_the_outside_only_through_ports() -> None:
+    import ast
+
+    package = Path(__file__).parents[2] / "src" / "stockbridge" / "reports"
+    for module in package.glob("*.py"):
+        tree = ast.parse(module.read_text())
+        imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not [m for m in imported if m.startswith("stockbridge.connectors")], module.name
