@@ -179,3 +179,17 @@ def test_daily_report_puts_each_planted_problem_in_its_section_with_its_owner(
     assert summary["open exceptions"] == 4
     assert summary["orders stalled (open order_stalled)"] == 1
     assert summary["targets blocked"] == 1
+
+
+def test_the_scheduled_daily_report_is_written_into_reports_dir(engine: Engine, tmp_path: Path) -> None:
+    from typing import cast
+
+    from stockbridge.engine.connect import Connections
+    from stockbridge.engine.report_jobs import run_report_job
+
+    cfg = config(reports={"dir": str(tmp_path / "scheduled")})
+    no_connections = cast(Connections, None)  # the daily report reads only the database
+    page = asyncio.run(run_report_job("report_daily", engine, cfg, no_connections, NOW))
+    assert page.parent.parent == tmp_path / "scheduled"
+    assert page.name == "report.html"
+    assert (page.parent / "backlog.csv").read_text().startswith("flow,items,oldest,age_s,age")

@@ -162,12 +162,16 @@ def _latency(f: DailyFacts) -> Section:
     series = []
     for channel in channels:
         target = f.latency_targets.get(channel)
-        p95s = tuple(
-            None if not by_hour.get((channel, h)) else percentile(by_hour[(channel, h)], 95)
-            for h in range(HOURS)
-        )
-        series.append(Series(f"{channel} p95", p95s, None if target is None else target.p95_ms))
-    chart = Chart("latency_chart", "Movement to acknowledged, p95 per hour (ms)", labels, "ms", tuple(series))
+        for p in (95, 99):
+            per_hour = tuple(
+                None if not by_hour.get((channel, h)) else percentile(by_hour[(channel, h)], p)
+                for h in range(HOURS)
+            )
+            goal = None if target is None else (target.p95_ms if p == 95 else target.p99_ms)
+            series.append(Series(f"{channel} p{p}", per_hour, goal))
+    chart = Chart(
+        "latency_chart", "Movement to acknowledged, p95 and p99 per hour (ms)", labels, "ms", tuple(series)
+    )
     columns = (
         "channel",
         "samples",

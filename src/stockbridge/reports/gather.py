@@ -35,7 +35,7 @@ from stockbridge.reports.reconcile import (
     ims_measure,
 )
 from stockbridge.store import items_repo, report_repo
-from stockbridge.store.bookkeeping import list_exceptions
+from stockbridge.store.bookkeeping import ExceptionRecord, list_exceptions
 from stockbridge.store.states import ExceptionState, TargetState
 
 DAY = timedelta(days=1)
@@ -55,7 +55,7 @@ def latency_targets(config: Config) -> dict[str, LatencyTarget | None]:
     return found
 
 
-def open_exceptions(connection: Connection) -> list[Any]:
+def open_exceptions(connection: Connection) -> list[ExceptionRecord]:
     return [e for e in list_exceptions(connection) if e.state is not ExceptionState.RESOLVED]
 
 
@@ -174,7 +174,7 @@ def _ims_target(t: report_repo.TargetStatus) -> ImsTarget:
     return ImsTarget(t.desired, t.pushed, t.dirty, t.state is TargetState.BLOCKED, t.in_flight)
 
 
-def _issues_of(exceptions: list[Any], sku: str, location: str) -> list[OpenIssue]:
+def _issues_of(exceptions: list[ExceptionRecord], sku: str, location: str) -> list[OpenIssue]:
     """Open exceptions on the SKU in the IMS: blocked (`sku:<sku>@ims`) or drifting there."""
     entity = sku_entity(IMS_CHANNEL_NAME, sku)
     mine = {entity, f"{entity}/{location}"}
