@@ -133,13 +133,17 @@ async def reconciliation(
     rows: list[ReconciliationRow] = []
     for mapping in config.locations:
         warehouse, location = mapping.warehouse, mapping.ims_location
-        skus = sorted({s for s, w in ledgers if w == warehouse} | {s for s, w in observed if w == warehouse})
-        figures = await _ims_figures(ims, location, skus)
         adjusted = await with_retries(lambda: ledger.adjusted_since(location, begin))
         by_sku: dict[str, int] = defaultdict(int)
         for item_id, units in adjusted.items():
             by_sku[sku_of_item.get(item_id, f"item:{item_id}")] += units
-        for sku in sorted(set(skus) | set(by_sku)):
+        skus = sorted(
+            {s for s, w in ledgers if w == warehouse}
+            | {s for s, w in observed if w == warehouse}
+            | set(by_sku)
+        )
+        figures = await _ims_figures(ims, location, skus)
+        for sku in skus:
             row = ReconciliationRow(
                 sku,
                 warehouse,
