@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from tests.factories import T0, config
 
 from stockbridge.domain.errors import RetriableError
+from stockbridge.domain.fulfilment import Shipment, ShippedLine
 from stockbridge.domain.order_state import OrderState
 from stockbridge.domain.orders import SalesOrder
 from stockbridge.engine.clock import FakeClock
@@ -23,8 +24,9 @@ from stockbridge.monitor.drift import drift_entity
 from stockbridge.reports import write_daily
 from stockbridge.store import targets_repo
 from stockbridge.store.bookkeeping import LatencySample, raise_exception, record_latency
+from stockbridge.store.fulfilment_repo import add_shipment
 from stockbridge.store.orders_repo import OrderRecord, save_order
-from stockbridge.store.schema import exceptions
+from stockbridge.store.schema import exceptions, storefront_orders
 from stockbridge.store.states import ExceptionState
 
 NOW = T0 + timedelta(hours=20)
@@ -96,6 +98,23 @@ def _plant(engine: Engine) -> list[int]:
             detail="no IMS item for SKU NEW-1",
             now=T0 + timedelta(hours=2),
         )
+        # A parcel that left before its order is known (parked, no Item Fulfilment).
+        parcel = Shipment("SHP-9", "SO-LATE", "UPS", "STD", ("1Z9",), (ShippedLine("1", "SKU-1", 2),), 3)
+        add_shipment(c, parcel, T0 + timedelta(hours=4))
+        # A store's order held on its way to the IMS (route ims).
+        c.execute(
+            storefront_orders.insert().values(
+                channel="shopify",
+                order_id="gid://shopify/Order/1",
+                reference="SHOP-1001",
+                version="v1",
+                storefront_order={},
+                state="held",
+                holds=[{"code": "unknown_item", "detail": "no SKU X"}],
+                ims_lines={},
+                updated_at=T0 + timedelta(hours=5),
+            )
+        )
         latencies = [400 + 10 * i for i in range(40)] + [180_000]
         samples = [
             LatencySample(
@@ -135,7 +154,13 @@ def test_daily_report_puts_each_planted_problem_in_its_section_with_its_owner(
     assert [(r["type"], r["entity"], r["owner"]) for r in order_exceptions] == [
         ("order_stalled", "order:SO-STALL", cfg.owners.order_stalled)
     ]
-    assert [(r["reference"], r["state"]) for r in _csv(page, "orders")] == [("SO-STALL", "release_pending")]
+    assert [(r["reference"], r["channel"], r["state"], r["hold_reasons"]) for r in _csv(page, "orders")] == [
+        ("SO-STALL", "ims", "release_pending", ""),
+        ("SHOP-1001", "shopify", "held", "unknown_item"),
+    ]
+    assert [(r["shipment_id"], r["state"], r["units"]) for r in _csv(page, "shipments")] == [
+        ("SHP-9", "parked", "2")
+    ]
     assert [(r["entity"], r["owner"]) for r in _csv(page, "unknown_skus")] == [
         ("sku:NEW-1@ims", "merchandising")
     ]
@@ -179,6 +204,10 @@ def test_daily_report_puts_each_planted_problem_in_its_section_with_its_owner(
     assert summary["open exceptions"] == 4
     assert summary["orders stalled (open order_stalled)"] == 1
     assert summary["targets blocked"] == 1
+    assert summary["orders held"] == 1
+    assert summary["shipments without fulfilment"] == 1
+    backlog = {r["flow"]: int(r["items"]) for r in _csv(page, "backlog")}
+    assert (backlog["parked_shipments"], backlog["held_orders"]) == (1, 0)  # held_orders: IMS orders only
 
 
 def test_the_scheduled_daily_report_is_written_into_reports_dir(engine: Engine, tmp_path: Path) -> None:

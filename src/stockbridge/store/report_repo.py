@@ -25,6 +25,7 @@ from stockbridge.store.schema import (
     sales_orders,
     shipments,
     storefront_order_commands,
+    storefront_orders,
     targets,
 )
 from stockbridge.store.sql import as_utc, utc
@@ -172,6 +173,8 @@ class OrderRow:
 
 
 def orders_in_states(connection: Connection, states: Sequence[str]) -> list[OrderRow]:
+    """IMS orders (and storefront orders sent straight to Clarus) in `states`, and storefront orders
+    routed through the IMS in the same states, oldest first."""
     query = (
         select(
             sales_orders.c.reference,
@@ -183,10 +186,23 @@ def orders_in_states(connection: Connection, states: Sequence[str]) -> list[Orde
         .where(sales_orders.c.state.in_(list(states)))
         .order_by(sales_orders.c.state_since)
     )
-    return [
+    found = [
         OrderRow(r.reference, r.channel, r.state, utc(r.state_since), tuple(h["code"] for h in r.holds))
         for r in connection.execute(query)
     ]
+    # Storefront orders on their way to the IMS (orders_route ims) are held in their own table.
+    routed = select(
+        storefront_orders.c.reference,
+        storefront_orders.c.channel,
+        storefront_orders.c.state,
+        storefront_orders.c.updated_at,
+        storefront_orders.c.holds,
+    ).where(storefront_orders.c.state.in_(list(states)))
+    found += [
+        OrderRow(r.reference, r.channel, r.state, utc(r.updated_at), tuple(h["code"] for h in r.holds))
+        for r in connection.execute(routed)
+    ]
+    return sorted(found, key=lambda o: o.since)
 
 
 @dataclass(frozen=True, slots=True)
