@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from stockbridge.connectors.clarus.statuses import INVENTORY_STATUSES
+from stockbridge.domain.alerting import AlertPolicy, Channel, Routes, Severity, TypeRule
 from stockbridge.domain.ats import AtsRule, BufferClass
 from stockbridge.domain.skus import SkuRules
 from stockbridge.logs import remember_secret
@@ -194,6 +195,46 @@ class ShopifyStore(_Frozen):
         return (self.base_url or f"https://{self.shop_domain}").rstrip("/")
 
 
+class MagentoStore(_Frozen):
+    """A Magento 2 store: a stock channel (MSI source items per source) and a source of orders
+    (docs/connectors/magento.md). Not yet one of `storefronts`: the flows take it in a later step."""
+
+    kind: Literal["magento"] = "magento"
+    base_url: str  # https://shop.example.com (the REST API is under /rest/<store_code>/V1)
+    store_code: str = "all"  # all store views; "default" or a store view code
+    access_token_env: str = "MAGENTO_ACCESS_TOKEN"  # the integration's access token
+    sources: dict[str, str] = {}  # Clarus warehouse -> MSI source code
+    orders_route: Literal["ims", "clarus"] = "ims"
+    max_lines_per_call: Annotated[int, Field(gt=0, le=1000)] = 200
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    # Magento has no rate limit of its own; the host in front of it (Fastly, a WAF) may: 429 with
+    # Retry-After, met by the adaptive limiter (docs/decisions/0011).
+    calls_per_second: Annotated[float, Field(gt=0)] = 10.0
+    concurrency: Annotated[int, Field(gt=0)] = 4
+    min_calls_per_second: Annotated[float, Field(gt=0)] = 0.5
+    recovery_step: Annotated[float, Field(gt=0)] = 1.0
+    # An order goes on once its Magento status is one of these (Magento has no financial status).
+    release_statuses: Annotated[frozenset[str], Field(min_length=1)] = frozenset({"processing"})
+    reference_prefix: Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")] = "MAG-"
+    orders_poll_s: Annotated[float, Field(gt=0)] = 120.0
+    orders_overlap_s: Annotated[float, Field(ge=0)] = 300.0
+    ims_customer: str | None = None
+
+    @field_validator("release_statuses")
+    @classmethod
+    def _lower_case(cls, statuses: frozenset[str]) -> frozenset[str]:
+        return frozenset(s.lower() for s in statuses)
+
+    @model_validator(mode="after")
+    def _checked(self) -> MagentoStore:
+        _check_floor(self.min_calls_per_second, self.calls_per_second)
+        if self.orders_route == "ims" and not self.ims_customer:
+            raise ValueError(
+                "orders_route ims needs ims_customer (the IMS customer its orders are booked to)"
+            )
+        return self
+
+
 class LocationMapping(_Frozen):
     warehouse: str
     ims_location: str
@@ -244,6 +285,8 @@ class Schedules(_Frozen):
     item_refresh_s: Annotated[float, Field(gt=0)] = 300.0
     drift_check_s: Annotated[float, Field(gt=0)] = 900.0
     subscriptions_check_s: Annotated[float, Field(gt=0)] = 300.0  # re-check the Clarus webhook subscription
+    slo_check_s: Annotated[float, Field(gt=0)] = 60.0  # latency and backlog against slo: (monitor/slo.py)
+    alerts_check_s: Annotated[float, Field(gt=0)] = 60.0  # evaluate alert rules, send what is due
 
 
 class EngineSettings(_Frozen):
@@ -302,7 +345,10 @@ class Owners(_Frozen):
     push_failed: str = "integration"
     drift: str = "operations"
     connector_failing: str = "integration"
+    latency_slo: str = "integration"
+    backlog_stalled: str = "integration"
     webhook_subscription: str = "integration"
+    alert_failed: str = "integration"
     default: str = "integration"
 
     def owner_of(self, exception_type: str) -> str:
@@ -387,6 +433,90 @@ class ReportSettings(_Frozen):
         return int(hours), int(minutes)
 
 
+class LatencyTarget(_Frozen):
+    """Movement → acknowledged by the channel, in milliseconds, at two percentiles."""
+
+    p95: Annotated[float, Field(gt=0)] = 5_000.0
+    p99: Annotated[float, Field(gt=0)] = 30_000.0
+
+    @model_validator(mode="after")
+    def _p99_not_below_p95(self) -> LatencyTarget:
+        if self.p99 < self.p95:
+            raise ValueError(f"p99 ({self.p99}) is below p95 ({self.p95})")
+        return self
+
+
+# Flows whose backlog the hub measures (monitor/backlog.py); a flow's name is its family, or its
+# family, a dot and what it is split by (an inbox kind, a channel, a fulfilment command).
+BACKLOG_FAMILIES = frozenset(
+    {
+        "inbox",
+        "targets",
+        "stock_batches",
+        "order_commands",
+        "storefront_order_commands",
+        "fulfilment_commands",
+        "notifications",
+        "held_orders",
+        "parked_shipments",
+        "alerts",
+    }
+)
+# Work that waits for a person or for another system's order, not for the hub: it has its own
+# exceptions (order_held_too_long, fulfilment_waiting_for_order), so `backlog_age_s.default` does not
+# apply to it; name it (or one of its flows) under backlog_age_s to check it too.
+WAITING_FAMILIES = frozenset({"held_orders", "parked_shipments"})
+
+
+class SloSettings(_Frozen):
+    """Service-level targets checked every `schedules.slo_check_s` (monitor/slo.py, decision 0026)."""
+
+    window_s: Annotated[float, Field(gt=0)] = 900.0  # latency percentiles over acks this recent
+    # Per stock channel, else `default`.
+    latency_ms: dict[str, LatencyTarget] = {"default": LatencyTarget()}
+    # Oldest item a flow may hold, in seconds: per flow (`targets.shopify`), else per family
+    # (`targets`), else `default`; null turns the check off for that flow or family.
+    backlog_age_s: dict[str, Annotated[float, Field(gt=0)] | None] = {"default": 600.0}
+    # Owner team per channel or flow (then family) for latency_slo and backlog_stalled; else `owners:`.
+    owners: dict[str, str] = {}
+    # Latency samples older than this are deleted (the weekly report reads a week of them).
+    latency_retention_s: Annotated[float, Field(gt=0)] = 8 * 86400.0
+
+    @field_validator("latency_ms")
+    @classmethod
+    def _latency_default(cls, targets: dict[str, LatencyTarget]) -> dict[str, LatencyTarget]:
+        return {"default": LatencyTarget(), **targets}
+
+    @field_validator("backlog_age_s")
+    @classmethod
+    def _known_flows(cls, ages: dict[str, float | None]) -> dict[str, float | None]:
+        for name in ages:
+            if name != "default" and name.split(".", 1)[0] not in BACKLOG_FAMILIES:
+                raise ValueError(
+                    f"backlog_age_s.{name}: no such flow; a flow is one of {sorted(BACKLOG_FAMILIES)}, "
+                    "optionally followed by a dot and its part (targets.ims, inbox.inventory.movement)"
+                )
+        return {"default": 600.0, **ages}
+
+    def latency_target(self, channel: str) -> LatencyTarget:
+        return self.latency_ms.get(channel) or self.latency_ms["default"]
+
+    def backlog_age_target(self, flow: str) -> float | None:
+        """Seconds the oldest item of `flow` may wait, or None when the flow is not checked."""
+        family = flow.split(".", 1)[0]
+        for key in (flow, family):
+            if key in self.backlog_age_s:
+                return self.backlog_age_s[key]
+        return None if family in WAITING_FAMILIES else self.backlog_age_s["default"]
+
+    def owner_of(self, name: str, exception_type: str, owners: Owners) -> str:
+        """The team for `exception_type` about a channel or flow `name`."""
+        for key in (name, name.split(".", 1)[0]):
+            if key in self.owners:
+                return self.owners[key]
+        return owners.owner_of(exception_type)
+
+
 class HubSettings(_Frozen):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
@@ -417,6 +547,109 @@ class HubSettings(_Frozen):
         return f"http://{host}:{self.port if port is None else port}"
 
 
+class AlertChannel(_Frozen):
+    """One channel of a route: `slack` (a Slack-compatible incoming webhook whose URL is read from
+    the environment variable `url_env`: the URL is the secret), `email` (to `to`, over `alerts.smtp`)
+    or `log`."""
+
+    kind: Literal["slack", "email", "log"]
+    url_env: str | None = None
+    to: list[str] = []
+
+    @model_validator(mode="after")
+    def _complete(self) -> AlertChannel:
+        if self.kind == "slack" and not self.url_env:
+            raise ValueError("a slack channel needs url_env (the environment variable holding its URL)")
+        if self.kind == "email" and not self.to:
+            raise ValueError("an email channel needs to: (one or more addresses)")
+        return self
+
+    def channel(self) -> Channel:
+        return Channel(self.kind, self.url_env, tuple(self.to))
+
+
+AlertRoute = list[AlertChannel]
+
+
+class AlertRule(_Frozen):
+    """Per exception type (docs/decisions/0027)."""
+
+    min_count: Annotated[int, Field(ge=1)] = 1  # raises in this episode before the first alert
+    min_age_s: Annotated[float, Field(ge=0)] = 0.0  # open this long before the first alert
+    severity: Severity = Severity.WARNING
+    mute: bool = False  # never alert (nor escalate) this type
+    escalate_after_s: Annotated[float | None, Field(gt=0)] = None  # overrides owner and default
+
+
+class AlertSmtp(_Frozen):
+    """The mail server alerts are sent through (plain SMTP, as the customer notices)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(gt=0, le=65535)] = 25
+    sender: str = Field("stockbridge@example.com", alias="from")
+    # Longest one e-mail may take, whole; below engine.lease_s.
+    timeout_s: Annotated[float, Field(gt=0)] = 10.0
+
+
+class EscalationSettings(_Frozen):
+    # Owner -> channels for escalations ("default" for the rest); an owner with neither escalates
+    # to its own alert route.
+    routes: dict[str, AlertRoute] = {}
+    levels: Annotated[int, Field(ge=1, le=10)] = 1  # level n is due n x escalate_after_s after the alert
+
+
+class AlertSettings(_Frozen):
+    """Alerts over open exceptions: routed by owner, de-duplicated, escalated (docs/decisions/0027)."""
+
+    # Owner (team) -> channels; "default" for owners without a route of their own.
+    routes: dict[str, AlertRoute] = {"default": [AlertChannel(kind="log")]}
+    escalate_after_s: Annotated[float | None, Field(gt=0)] = 3600.0  # null: never escalate
+    owner_escalate_after_s: dict[str, Annotated[float, Field(gt=0)]] = {}
+    escalation: EscalationSettings = EscalationSettings()
+    rules: dict[str, AlertRule] = {}  # exception type -> rule
+    digest_over: Annotated[int, Field(ge=1)] = 5
+    max_messages_per_owner: Annotated[int, Field(ge=1)] = 10
+    digest_lines: Annotated[int, Field(ge=1, le=200)] = 20
+    webhook_timeout_s: Annotated[float, Field(gt=0)] = 10.0  # longest one Slack post may take, whole
+    smtp: AlertSmtp = AlertSmtp()
+
+    def policy(self) -> AlertPolicy:
+        rules = {
+            name: TypeRule(r.min_count, r.min_age_s, r.severity, r.mute, r.escalate_after_s)
+            for name, r in self.rules.items()
+        }
+        return AlertPolicy(
+            rules=rules,
+            escalate_after_s=self.escalate_after_s,
+            owner_escalate_after_s=dict(self.owner_escalate_after_s),
+            escalation_levels=self.escalation.levels,
+            digest_over=self.digest_over,
+            max_messages_per_owner=self.max_messages_per_owner,
+            digest_lines=self.digest_lines,
+        )
+
+    def routes_of(self) -> Routes:
+        return Routes(
+            {o: tuple(c.channel() for c in cs) for o, cs in self.routes.items()},
+            {o: tuple(c.channel() for c in cs) for o, cs in self.escalation.routes.items()},
+        )
+
+    def secret_envs(self) -> dict[str, str]:
+        """Config key -> environment variable of each Slack webhook URL."""
+        found: dict[str, str] = {}
+        for prefix, routes in (
+            ("alerts.routes", self.routes),
+            ("alerts.escalation.routes", self.escalation.routes),
+        ):
+            for owner, channels in routes.items():
+                for i, c in enumerate(channels):
+                    if c.url_env:
+                        found[f"{prefix}.{owner}.{i}.url_env"] = c.url_env
+        return found
+
+
 class Config(_Frozen):
     database_url: str = DEFAULT_DATABASE_URL
     hub: HubSettings = HubSettings()
@@ -432,6 +665,8 @@ class Config(_Frozen):
     fulfilment: FulfilmentSettings = FulfilmentSettings()
     schedules: Schedules = Schedules()
     engine: EngineSettings = EngineSettings()
+    slo: SloSettings = SloSettings()
+    alerts: AlertSettings = AlertSettings()
     reports: ReportSettings | None = None  # None: reports only on demand (`stockbridge report`)
 
     @field_validator("locations")
@@ -502,6 +737,15 @@ class Config(_Frozen):
                 f"fulfilment.notifier.timeout_s ({notifier.timeout_s}) must be shorter than "
                 f"engine.lease_s ({self.engine.lease_s})"
             )
+        alerting = {
+            "webhook_timeout_s": self.alerts.webhook_timeout_s,
+            "smtp.timeout_s": self.alerts.smtp.timeout_s,
+        }
+        for key, timeout in alerting.items():
+            if timeout >= self.engine.lease_s:
+                raise ValueError(
+                    f"alerts.{key} ({timeout}) must be shorter than engine.lease_s ({self.engine.lease_s})"
+                )
         return self
 
     @model_validator(mode="after")
@@ -512,6 +756,16 @@ class Config(_Frozen):
                 raise ValueError(
                     f"inventory_statuses.{status}.counts_for names {sorted(unknown)}, "
                     f"which is not a target (targets: {sorted(self.targets)})"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _slo_channels_are_known(self) -> Config:
+        channels = self.stock_channels()
+        for name in self.slo.latency_ms:
+            if name != "default" and name not in channels:
+                raise ValueError(
+                    f"slo.latency_ms.{name}: {name!r} is no stock channel (channels: {channels})"
                 )
         return self
 
@@ -566,6 +820,7 @@ class Config(_Frozen):
         for name, store in self.storefronts.items():
             needed[f"storefronts.{name}.access_token_env"] = store.access_token_env
             needed[f"storefronts.{name}.webhook_secret_env"] = store.webhook_secret_env
+        needed.update(self.alerts.secret_envs())
         return needed
 
 

@@ -85,12 +85,23 @@ def ownership_matrix(config: Config) -> list[Flow]:
             f"each despatch at once; tracking read back {_every(fulfilment.verify_s)}",
         )
     )
+    alerts = config.alerts
+    routes = "; ".join(
+        f"{owner}: {', '.join(channel.name for channel in channels) or 'nothing'}"
+        for owner, channels in alerts.routes_of().alerts.items()
+    )
+    escalated = (
+        "never escalated"
+        if alerts.escalate_after_s is None
+        else f"escalated {alerts.escalate_after_s / 3600:g} h after its alert if not acknowledged"
+    )
     flows.append(
         Flow(
             "Exceptions",
             "the hub",
-            "each owning team (table below)",
-            "as raised; resolved by the hub where it can",
+            f"each owning team (table below), alerted on its route ({routes})",
+            f"as raised; alerted once, checked {_every(s.alerts_check_s)}; {escalated}; "
+            "resolved by the hub where it can",
         )
     )
     return flows

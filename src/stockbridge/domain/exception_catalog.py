@@ -279,8 +279,8 @@ CATALOG: tuple[ExceptionKind, ...] = (
         Area.FULFILMENT,
         "integration",
         "shipment:<id>",
-        "shipped, but no Item Fulfilment (or store fulfilment on the direct route) after "
-        "`fulfilment.stall_after_s`",
+        "shipped, but no Item Fulfilment (or store fulfilment: on the direct route since the despatch, "
+        "on route ims since the Item Fulfilment) after `fulfilment.stall_after_s`",
         "`GET /admin/status` (fulfilment commands pending); `stockbridge replay --list`",
         "check the IMS or store connector; the command retries by itself",
         clears_itself=True,
@@ -395,6 +395,48 @@ CATALOG: tuple[ExceptionKind, ...] = (
         "consecutive failed calls to one system (outage, credentials, throttling)",
         "the system's status page; the credentials; `/metrics` far-API counters",
         "none for the work: it waits and retries by itself; the next success resolves this",
+        clears_itself=True,
+    ),
+    # Monitoring (service-level targets: `slo:` in the configuration, decision 0026)
+    ExceptionKind(
+        "latency_slo",
+        Area.MONITORING,
+        "integration",
+        "channel:<channel>",
+        "movement → acknowledged by the channel was slower than its target (`slo.latency_ms`, p95 or "
+        "p99) over the last `slo.window_s`; the detail gives both figures",
+        "`/metrics` `stockbridge_movement_ack_latency_seconds` and the `targets.<channel>` backlog; the "
+        "channel's `connector_failing` and `push_failed` exceptions; its rate limit",
+        "fix what slows the channel (outage, throttling, a budget set too low, `engine.push_delay_s`); "
+        "resolves at the first check within target",
+        clears_itself=True,
+    ),
+    ExceptionKind(
+        "backlog_stalled",
+        Area.MONITORING,
+        "integration",
+        "flow:<flow>",
+        "the oldest item of a flow (inbox kind, dirty targets, an outbox, held orders...) has waited "
+        "longer than `slo.backlog_age_s`; the detail gives its size and age",
+        "`/metrics` `stockbridge_backlog_items` and `stockbridge_backlog_oldest_age_seconds`; "
+        "`GET /admin/status`; the flow's loop in the log",
+        "fix what stops the flow (a connector down, a worker not running, a poison item); resolves at "
+        "the first check with the oldest item within target",
+        clears_itself=True,
+    ),
+    # Alerts (`alerts:` in the configuration, decision 0027)
+    ExceptionKind(
+        "alert_failed",
+        Area.MONITORING,
+        "integration",
+        "channel:<channel>",
+        "an alert message to one channel (`slack:<VAR>`, `email:<addresses>`) was dead-lettered: the "
+        "webhook refused it (URL revoked, channel archived), its variable is unset, the mail server "
+        "refused it, or it failed for `engine.retry_for_s`; that team has not had those alerts",
+        "`stockbridge replay --list --outbox alerts`; `stockbridge alerts list --state dead`; "
+        "`stockbridge alerts test --owner TEAM`",
+        "fix the webhook URL (its variable) or the mail server, then `stockbridge exceptions retry ID` "
+        "(the message keeps its reference); the next message the channel takes resolves this",
         clears_itself=True,
     ),
 )

@@ -19,6 +19,7 @@ SCHEDULED_JOBS = frozenset(
         "full_sync",
         "events_poll",
         "drift_check",
+        "slo_check",
         "product_sync",
         "orders_poll",
         "revalidate_held",
@@ -28,6 +29,7 @@ SCHEDULED_JOBS = frozenset(
         "subscriptions_check",
         "report_daily",
         "report_weekly",
+        "alerts_check",
     }
 )
 

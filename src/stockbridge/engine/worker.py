@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import Connection, Engine
 
 from stockbridge.config import IMS_CHANNEL_NAME, Config
+from stockbridge.connectors.alerting import alert_channels
 from stockbridge.connectors.errors import ConnectorError
 from stockbridge.connectors.notify import make_notifier
 from stockbridge.connectors.shopify.stock import as_channel
@@ -28,6 +29,7 @@ from stockbridge.engine.db import in_transaction
 from stockbridge.engine.ims_items import refresh_items
 from stockbridge.engine.report_jobs import REPORT_JOBS, run_report_job, seconds_until_due
 from stockbridge.engine.schedule import claim_run, record_run, run_soon
+from stockbridge.flows.alerts import AlertSender, check_alerts
 from stockbridge.flows.blocked import recheck_blocked
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.fulfilment import FulfilmentFolder
@@ -43,6 +45,7 @@ from stockbridge.flows.subscriptions import check_subscription
 from stockbridge.logs import get_logger
 from stockbridge.monitor.connector_health import ConnectorHealth
 from stockbridge.monitor.drift import check_drift
+from stockbridge.monitor.slo import check_slos
 from stockbridge.store import inbox_repo, targets_repo
 
 log = get_logger(__name__)
@@ -60,12 +63,14 @@ _JOB_SYSTEM = {
     "blocked_refresh": "ims",
     "storefront_refresh": "hub",  # each store's part counts under its channel (_storefront_part)
     "drift_check": "ims",
+    "slo_check": "hub",
     "full_sync": "clarus",
     "events_poll": "clarus",
     "subscriptions_check": "clarus",
     "storefront_orders_poll": "hub",  # each store's part counts under its channel (_storefront_part)
     "report_daily": "hub",
     "report_weekly": "ims",
+    "alerts_check": "hub",  # a failing alert channel retries on its own rows, never fails the job
 }
 _ERROR_PAUSE_S = 1.0
 
@@ -287,6 +292,8 @@ class Worker:
                 await poll_events(self.engine, conn.clarus_stock, mapping.warehouse, self.config, self.clock)
         elif job == "drift_check":
             await check_drift(self.engine, conn.stock_channels.values(), self.config, self.clock)
+        elif job == "slo_check":
+            await check_slos(self.engine, self.config, self.clock)
         elif job == "storefront_orders_poll":
             feeds = conn.storefront_orders
             for channel, store in self.config.storefronts.items():
@@ -311,6 +318,8 @@ class Worker:
         elif job in REPORT_JOBS:
             path = await run_report_job(job, self.engine, self.config, conn, started)
             log.info("report written", job=job, path=str(path))
+        elif job == "alerts_check":
+            await self._check_alerts()
         elif job == "fulfilment_checks":
             now = self.clock.now()
             await in_transaction(self.engine, lambda c: FulfilmentFolder(c, self.config, now).check())
@@ -336,6 +345,17 @@ class Worker:
         self.storefront_wake.set()
         self.fulfilment_wake.set()
 
+    async def _check_alerts(self) -> None:
+        async with alert_channels(self.config.alerts) as channels:
+            sender = AlertSender(
+                engine=self.engine,
+                config=lambda: self.config,
+                channels=channels,
+                clock=self.clock,
+                worker_id=self.worker_id,
+            )
+            await check_alerts(self.engine, self.config, sender, self.clock)
+
     async def _storefront_part(self, channel: str, work: Awaitable[object]) -> None:
         """One store's share of a job. Its failure names the store's channel (whatever system the
         connector named) and its success clears that channel in connector health."""
@@ -357,6 +377,8 @@ class Worker:
             ("full_sync", s.full_sync_s),
             ("events_poll", s.events_poll_s),
             ("drift_check", s.drift_check_s),
+            ("slo_check", s.slo_check_s),
+            ("alerts_check", s.alerts_check_s),
             ("product_sync", o.product_sync_s),
             ("orders_poll", o.poll_s),
             ("revalidate_held", o.revalidate_s),

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from stockbridge.domain.alerting import AlertMessage, Channel
 from stockbridge.domain.bundles import KitMember
 from stockbridge.domain.fulfilment import Shipment, ShipmentNotice
 from stockbridge.domain.inbound import (
@@ -206,3 +207,10 @@ class StorefrontFulfilments(Protocol):
         """Fulfil these line items (id → quantity) with this tracking, once: a retry after a lost
         answer finds the fulfilment made before (by tracking number) and makes none. Returns its id."""
         ...
+
+
+class AlertChannels(Protocol):
+    """Sends alert messages to people: a Slack-compatible webhook, e-mail, the log. `reference` names
+    this message on this channel (the e-mail's Message-ID; shown in the text), the same on a resend."""
+
+    async def deliver(self, channel: Channel, message: AlertMessage, reference: str) -> None: ...

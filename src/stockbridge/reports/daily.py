@@ -11,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from stockbridge.monitor.backlog import FlowBacklog
 from stockbridge.monitor.latency import percentile
 from stockbridge.reports.model import Cell, Chart, Report, Section, Series, Table, age_s, duration, stamp
 from stockbridge.store.bookkeeping import ExceptionRecord
-from stockbridge.store.report_repo import BacklogRow, LatencyRow, OrderRow, ShipmentRow, TargetStatus
+from stockbridge.store.report_repo import LatencyRow, OrderRow, ShipmentRow, TargetStatus
 from stockbridge.store.states import ExceptionState, TargetState
 
 # Which exceptions each section lists (by type; a prefix ends in `*`).
@@ -56,7 +57,7 @@ class DailyFacts:
     start: datetime
     end: datetime
     channels: tuple[str, ...]
-    backlog: tuple[BacklogRow, ...]
+    backlog: tuple[FlowBacklog, ...]  # monitor/backlog.py
     latency: tuple[LatencyRow, ...]
     latency_targets: Mapping[str, LatencyTarget | None]
     exceptions: tuple[ExceptionRecord, ...]  # open and acknowledged
@@ -91,7 +92,7 @@ def build_daily(facts: DailyFacts) -> Report:
 def _summary(f: DailyFacts) -> Section:
     blocked = [t for t in f.unsettled_targets if t.state is TargetState.BLOCKED]
     rows: list[tuple[Cell, ...]] = [
-        ("work waiting (all flows)", sum(b.items for b in f.backlog)),
+        ("work waiting (all flows)", sum(b.size for b in f.backlog)),
         ("open exceptions", len(f.exceptions)),
         ("SKUs drifting (open drift exceptions)", len(of_types(f.exceptions, DRIFT_TYPES))),
         ("targets dirty", sum(1 for t in f.unsettled_targets if t.dirty and t.state is TargetState.OK)),
@@ -107,14 +108,27 @@ def _summary(f: DailyFacts) -> Section:
 
 
 def _backlog(f: DailyFacts) -> Section:
-    rows = tuple(
-        (b.flow, b.items, stamp(b.oldest), age_s(b.oldest, f.now), duration(age_s(b.oldest, f.now)))
-        for b in f.backlog
-    )
+    rows = tuple((b.flow, b.size, stamp(_since(b, f.now)), _age(b), duration(_age(b))) for b in f.backlog)
     table = Table("backlog", "Backlog per flow", ("flow", "items", "oldest", "age_s", "age"), rows)
-    return Section(
-        "Backlog", (table,), note="Work waiting now, per flow, and how long its oldest item has waited."
+    waiting = [b for b in f.backlog if b.size]
+    chart = Chart(
+        "backlog_chart",
+        "Items waiting per flow now",
+        tuple(b.flow for b in waiting),
+        "items",
+        (Series("items", tuple(float(b.size) for b in waiting)),),
+        kind="bar",
     )
+    note = "Work waiting now, per flow (monitor/backlog.py), and how long its oldest item has waited."
+    return Section("Backlog", (table,), (chart,) if waiting else (), note)
+
+
+def _age(b: FlowBacklog) -> int | None:
+    return None if b.oldest_age_s is None else round(b.oldest_age_s)
+
+
+def _since(b: FlowBacklog, now: datetime) -> datetime | None:
+    return None if b.oldest_age_s is None else now - timedelta(seconds=b.oldest_age_s)
 
 
 def _latency(f: DailyFacts) -> Section:
@@ -191,7 +205,7 @@ def _latency(f: DailyFacts) -> Section:
             tuple(hour_rows),
         ),
     )
-    note = "Targets come from the slo: section of the configuration; none set: no verdict."
+    note = "Targets: slo.latency_ms (per channel, else its default); met when both p95 and p99 are within."
     return Section("Latency", tables, (chart,), note)
 
 

@@ -20,6 +20,7 @@ from stockbridge.engine.retry import with_retries
 from stockbridge.flows.edge_ports import InboundFormats
 from stockbridge.flows.ports import StockChannel
 from stockbridge.flows.stock_push import sku_entity
+from stockbridge.monitor.backlog import read_backlog
 from stockbridge.reports.daily import ORDER_STATES, DailyFacts, LatencyTarget
 from stockbridge.reports.ports import AdjustmentLedger
 from stockbridge.reports.reconcile import (
@@ -44,14 +45,11 @@ READ_PAGE = 1000  # SKUs per read of the IMS's figures
 
 
 def latency_targets(config: Config) -> dict[str, LatencyTarget | None]:
-    """Each stock channel's latency target from the `slo:` section (issue 10 part 2), when the
-    configuration has one: per channel, else its `default`; none: no target shown."""
-    slo: Any = getattr(config, "slo", None)
+    """Each stock channel's latency target from `slo.latency_ms` (its own, else the default)."""
     found: dict[str, LatencyTarget | None] = {}
     for channel in config.stock_channels():
-        targets = getattr(slo, "latency_ms", None) or {}
-        target = targets.get(channel) or targets.get("default")
-        found[channel] = None if target is None else LatencyTarget(float(target.p95), float(target.p99))
+        target = config.slo.latency_target(channel)
+        found[channel] = LatencyTarget(target.p95, target.p99)
     return found
 
 
@@ -71,7 +69,7 @@ async def daily_facts(
             start=begin,
             end=now,
             channels=tuple(config.stock_channels()),
-            backlog=tuple(report_repo.backlog(c)),
+            backlog=tuple(read_backlog(c, config, now)),
             latency=tuple(report_repo.latency_between(c, begin, now)),
             latency_targets=latency_targets(config),
             exceptions=tuple(open_exceptions(c)),

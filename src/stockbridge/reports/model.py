@@ -45,6 +45,7 @@ class Chart:
     x_labels: tuple[str, ...]
     y_label: str
     series: tuple[Series, ...]
+    kind: str = "line"  # "line": a line per series over the x axis; "bar": one bar per x label (first series)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,8 +45,38 @@ def table_html(table: Table) -> str:
     return "\n".join(out)
 
 
+def bar_svg(chart: Chart, width: int = 760) -> str:
+    """Horizontal bars, one per x label (long names fit on the left), of the first series' values."""
+    label_w, bar_h, gap, top = 240, 14, 6, 10
+    values = [v or 0.0 for v in chart.series[0].values] if chart.series else []
+    high = max(values, default=0.0) or 1.0
+    plot_w = width - label_w - 70
+    height = top * 2 + len(values) * (bar_h + gap)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(chart.title)}" data-name="{escape(chart.name)}">'
+    ]
+    for i, (label, value) in enumerate(zip(chart.x_labels, values, strict=True)):
+        y = top + i * (bar_h + gap)
+        length = plot_w * value / high
+        out.append(
+            f'<text x="{label_w - 6}" y="{y + bar_h - 3}" font-size="10" '
+            f'text-anchor="end">{escape(label)}</text>'
+        )
+        out.append(
+            f'<rect x="{label_w}" y="{y}" width="{length:.1f}" height="{bar_h}" fill="{_COLOURS[0]}"/>'
+        )
+        out.append(
+            f'<text x="{label_w + length + 4:.1f}" y="{y + bar_h - 3}" font-size="10">{value:g}</text>'
+        )
+    out.append("</svg>")
+    return "\n".join(out)
+
+
 def chart_svg(chart: Chart, width: int = 760, height: int = 260) -> str:
     """A line chart: one polyline per series (broken where it has no value), a dashed line per target."""
+    if chart.kind == "bar":
+        return bar_svg(chart, width)
     left, right, top, bottom = 60, 150, 20, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for s in chart.series for v in s.values if v is not None]

@@ -9,97 +9,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from stockbridge.domain import inbound
 from stockbridge.domain.fulfilment_state import ShipmentState
 from stockbridge.store.schema import (
-    fulfilment_commands,
     inbox,
     latency_samples,
     observed_stock,
-    order_commands,
-    push_batches,
     sales_orders,
     shipments,
-    storefront_order_commands,
     storefront_orders,
     targets,
 )
 from stockbridge.store.sql import as_utc, utc
-from stockbridge.store.states import BatchState, InboxState, TargetState
-
-
-@dataclass(frozen=True, slots=True)
-class BacklogRow:
-    """Work of one flow waiting for the hub (or, for held orders and parked shipments, for a person
-    or another system): how many items and since when the oldest has waited."""
-
-    flow: str  # family, or family.split (monitor/backlog.py's names)
-    items: int
-    oldest: datetime | None
-
-
-def backlog(connection: Connection) -> list[BacklogRow]:
-    """Per flow: inbox rows to fold (by kind), dirty targets and unsent stock batches (by channel),
-    order, storefront order and fulfilment commands to send, held orders, parked shipments.
-
-    Stands in for `monitor/backlog.py` (issue 10 part 2) until it lands; the names are the same.
-    """
-    rows: list[BacklogRow] = []
-
-    def grouped(flow: str, key: Any, stamp: Any, table: Any, *where: Any) -> None:
-        query = select(key, func.count(), func.min(stamp)).select_from(table).where(*where).group_by(key)
-        for split, count, oldest in connection.execute(query):
-            rows.append(BacklogRow(f"{flow}.{split}", int(count), as_utc(oldest)))
-
-    def single(flow: str, stamp: Any, table: Any, *where: Any) -> None:
-        count, oldest = connection.execute(
-            select(func.count(), func.min(stamp)).select_from(table).where(*where)
-        ).one()
-        rows.append(BacklogRow(flow, int(count), as_utc(oldest)))
-
-    pending = BatchState.PENDING.value
-    grouped("inbox", inbox.c.kind, inbox.c.received_at, inbox, inbox.c.state == InboxState.PENDING.value)
-    grouped(
-        "targets",
-        targets.c.channel,
-        targets.c.dirty_since,
-        targets,
-        targets.c.dirty.is_(True),
-        targets.c.state == TargetState.OK.value,
-    )
-    grouped(
-        "stock_batches",
-        push_batches.c.channel,
-        push_batches.c.created_at,
-        push_batches,
-        push_batches.c.state == pending,
-    )
-    single("order_commands", order_commands.c.created_at, order_commands, order_commands.c.state == pending)
-    single(
-        "storefront_order_commands",
-        storefront_order_commands.c.created_at,
-        storefront_order_commands,
-        storefront_order_commands.c.state == pending,
-    )
-    grouped(
-        "fulfilment_commands",
-        fulfilment_commands.c.kind,
-        fulfilment_commands.c.created_at,
-        fulfilment_commands,
-        fulfilment_commands.c.state == pending,
-    )
-    single("held_orders", sales_orders.c.state_since, sales_orders, sales_orders.c.state == "held")
-    single(
-        "parked_shipments",
-        shipments.c.state_since,
-        shipments,
-        shipments.c.state == ShipmentState.PARKED.value,
-    )
-    return sorted(rows, key=lambda r: r.flow)
+from stockbridge.store.states import InboxState, TargetState
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,6 +122,10 @@ exceptions = Table(
     Column("count", Integer, nullable=False),
     Column("first_seen", DateTime(timezone=True), nullable=False),
     Column("last_seen", DateTime(timezone=True), nullable=False),
+    # The current episode: raised after being resolved starts the next one (its alerts start over).
+    Column("episode", Integer, nullable=False, server_default="1"),
+    Column("opened_at", DateTime(timezone=True), nullable=False),  # when this episode began
+    Column("episode_count", Integer, nullable=False, server_default="1"),  # raises in this episode
     UniqueConstraint("type", "entity", name="uq_exceptions_type_entity"),
 )
 Index("ix_exceptions_state", exceptions.c.state, exceptions.c.owner)
@@ -139,6 +143,19 @@ latency_samples = Table(
     Column("latency_ms", Integer, nullable=False),
 )
 Index("ix_latency_acked", latency_samples.c.channel, latency_samples.c.acked_at)
+
+# The same latencies as a histogram that only grows (decision 0026): samples and their sum per channel
+# and bucket (`le_ms`: the bucket's upper bound in ms, "+Inf" for the last), added to in the
+# transaction that records the samples, so every process's /metrics reads one set of counts and
+# pruning old samples never makes a count go down.
+latency_buckets = Table(
+    "latency_buckets",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("le_ms", String(16), primary_key=True),
+    Column("samples", BigInteger, nullable=False),
+    Column("sum_ms", BigInteger, nullable=False),
+)
 
 # Monotonic counters (events received, duplicates ignored, pushes...) and poll cursors.
 counters = Table(
@@ -328,3 +345,45 @@ admin_tokens = Table(
     Column("revoked_at", DateTime(timezone=True)),
 )
 Index("ix_admin_tokens_name", admin_tokens.c.name)
+
+# --- alerts ---------------------------------------------------------------------------------------
+
+# Each level of each exception episode alerted, once (docs/decisions/0027): level 0 is the alert to
+# the owner, level n the n-th escalation. The primary key is what makes "once" hold.
+alert_marks = Table(
+    "alert_marks",
+    metadata,
+    Column("exception_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("episode", Integer, primary_key=True),
+    Column("level", Integer, primary_key=True),
+    Column("run", String(40), nullable=False),  # the evaluation that queued it (alert ids begin with it)
+    Column("alerted_at", DateTime(timezone=True), nullable=False),
+)
+
+# Alert messages to send, one row per channel (the outbox of alerts): a channel that fails retries
+# alone, and never makes another channel send twice.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("alert", String(40), nullable=False),  # shared by the message's rows, shown in it
+    Column("kind", String(16), nullable=False),  # domain.alerting.AlertKind
+    Column("owner", String(64), nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("exception_type", String(64)),  # None: a digest over several types
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("exception_ids", JSON, nullable=False),
+    Column("channel", JSON, nullable=False),  # domain.alerting.Channel: kind, url_env, to
+    Column("state", String(16), nullable=False),  # BatchState
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("failing_since", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True)),
+)
+Index("ix_alerts_due", alerts.c.state, alerts.c.next_attempt_at)
