@@ -172,6 +172,8 @@ def test_daily_report_puts_each_planted_problem_in_its_section_with_its_owner(
     assert int(latency["ims"]["samples"]) == len(latencies)
     assert float(latency["ims"]["p99_ms"]) == _nearest_rank(latencies, 99) == 180_000
     assert float(latency["ims"]["p50_ms"]) == _nearest_rank(latencies, 50)
+    target = cfg.slo.latency_target("ims")
+    assert (float(latency["ims"]["target_p99_ms"]), latency["ims"]["verdict"]) == (target.p99, "missed")
 
     # Every open exception, grouped by owner: counted here straight from the table.
     with engine.connect() as c:
