@@ -144,7 +144,7 @@ def test_daily_report_puts_each_planted_problem_in_its_section_with_its_owner(
 
     parser = Tables()
     parser.feed(page.read_text())
-    assert "latency_chart" in parser.svgs
+    assert {"latency_chart", "backlog_chart", "drift_chart"} <= set(parser.svgs)
     html_tables = parser.tables
 
     # Each problem, in its section, owned by the team the configuration names.
@@ -222,6 +222,8 @@ def test_the_scheduled_daily_report_is_written_into_reports_dir(engine: Engine, 
     cfg = config(reports={"dir": str(tmp_path / "scheduled")})
     no_connections = cast(Connections, None)  # the daily report reads only the database
     page = asyncio.run(run_report_job("report_daily", engine, cfg, no_connections, NOW))
+    assert page is not None
+    assert asyncio.run(run_report_job("report_daily", engine, config(), no_connections, NOW)) is None
     assert page.parent.parent == tmp_path / "scheduled"
     assert page.name == "report.html"
     assert (page.parent / "backlog.csv").read_text().startswith("flow,items,oldest,age_s,age")

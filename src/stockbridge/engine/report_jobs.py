@@ -10,10 +10,13 @@ from sqlalchemy import Engine
 
 from stockbridge.config import IMS_CHANNEL_NAME, Config, ReportSettings
 from stockbridge.engine.connect import Connections
+from stockbridge.logs import get_logger
 from stockbridge.reports import write_daily, write_weekly
 from stockbridge.reports.schedule import next_daily, next_weekly
 
 REPORT_JOBS = ("report_daily", "report_weekly")
+
+log = get_logger(__name__)
 
 
 async def weekly_report(
@@ -39,9 +42,12 @@ async def weekly_report(
 
 async def run_report_job(
     job: str, engine: Engine, config: Config, connections: Connections, now: datetime
-) -> Path:
+) -> Path | None:
+    """Write the job's report into `reports.dir`; None (and a warning) without a `reports:` section
+    (the job can still be asked for through `POST /admin/jobs/{job}`)."""
     if config.reports is None:
-        raise ValueError(f"{job}: no reports: section in the configuration")
+        log.warning("report not written: the configuration has no reports: section", job=job)
+        return None
     if job == "report_daily":
         return await write_daily(engine, config, config.reports.dir, now)
     return await weekly_report(engine, config, connections, config.reports.dir, now)

@@ -317,7 +317,8 @@ class Worker:
             )
         elif job in REPORT_JOBS:
             path = await run_report_job(job, self.engine, self.config, conn, started)
-            log.info("report written", job=job, path=str(path))
+            if path is not None:
+                log.info("report written", job=job, path=str(path))
         elif job == "alerts_check":
             await self._check_alerts()
         elif job == "fulfilment_checks":

@@ -43,6 +43,7 @@ CONNECTOR_TYPES = ("connector_*", "push_failed", "webhook_subscription")
 # Order states shown as held or stalled: held by a rule, or sent and not yet acknowledged.
 ORDER_STATES = ("held", "release_pending", "amend_pending", "cancel_pending")
 HOURS = 24
+DRIFT_BARS = 20  # the drift chart's bars: the longest-open drifts
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +296,22 @@ def _drift(f: DailyFacts) -> Section:
         ("channel", "sku", "location", "desired", "pushed", "blocked_since"),
         blocked,
     )
-    return Section("Stock figures that differ", (drift, targets, blocked_table))
+    oldest_first = sorted(of_types(f.exceptions, DRIFT_TYPES), key=lambda r: r.first_seen)[:DRIFT_BARS]
+    chart = Chart(
+        "drift_chart",
+        f"How long each figure has differed, hours (the {DRIFT_BARS} oldest)",
+        tuple(r.entity for r in oldest_first),
+        "hours",
+        (
+            Series(
+                "hours open",
+                tuple(round((f.now - r.first_seen).total_seconds() / 3600, 1) for r in oldest_first),
+            ),
+        ),
+        kind="bar",
+    )
+    charts = (chart,) if oldest_first else ()
+    return Section("Stock figures that differ", (drift, targets, blocked_table), charts)
 
 
 def _orders(f: DailyFacts) -> Section:
