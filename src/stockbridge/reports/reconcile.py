@@ -164,9 +164,10 @@ def explain(
     found: list[Explanation] = []
     behind = row.hub_observed - row.clarus.closing
     if behind:
-        found.append(
-            Explanation("the hub's folded stock differs from the movements (events not folded yet)", behind)
+        reason = (
+            "the hub's folded stock differs from the movements it kept (a row set aside, or folded since)"
         )
+        found.append(Explanation(reason, behind))
     counted = max(0, row.hub_observed)
     held_back = min(buffer, counted)
     if held_back:
