@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -512,6 +512,28 @@ class FinanceSettings(_Frozen):
         return {reason: r.account for reason, r in self.reasons.items()}
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_WEEKDAYS: tuple[str, ...] = get_args(Weekday)
+
+
+class ReportSettings(_Frozen):
+    """Reports written on schedule (docs/operating.md "Reports"): the daily report every day at
+    `daily_at` (UTC), the weekly reconciliation on `weekly_on` at the same time, into `dir`."""
+
+    dir: Annotated[str, Field(min_length=1)]
+    daily_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "06:00"
+    weekly_on: Weekday = "monday"
+    # The weekly reconciliation also reads the IMS (on hand and its adjustments); false leaves it out.
+    weekly: bool = True
+
+    def weekday(self) -> int:
+        return _WEEKDAYS.index(self.weekly_on)
+
+    def at(self) -> tuple[int, int]:
+        hours, minutes = self.daily_at.split(":")
+        return int(hours), int(minutes)
+
+
 class LatencyTarget(_Frozen):
     """Movement → acknowledged by the channel, in milliseconds, at two percentiles."""
 
@@ -749,6 +771,7 @@ class Config(_Frozen):
     connector_health: ConnectorHealthSettings = ConnectorHealthSettings()
     slo: SloSettings = SloSettings()
     alerts: AlertSettings = AlertSettings()
+    reports: ReportSettings | None = None  # None: reports only on demand (`stockbridge report`)
 
     @field_validator("locations")
     @classmethod

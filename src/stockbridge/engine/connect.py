@@ -27,6 +27,7 @@ from stockbridge.connectors.netsuite.auth import BearerAuth, ClientCredentialsAu
 from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.connectors.netsuite.finance import ImsFinance
 from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
+from stockbridge.connectors.netsuite.ledger import NetSuiteLedger
 from stockbridge.connectors.netsuite.products import NetSuiteProducts
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 from stockbridge.connectors.netsuite.stock import ImsStock, ItemDirectory, SuiteQLItems
@@ -106,6 +107,10 @@ class Connections:
     @property
     def ims_finance(self) -> ImsFinance:
         return ImsFinance(self.ims, self.ims_items or SuiteQLItems(self.ims))
+
+    @property
+    def ims_ledger(self) -> NetSuiteLedger:
+        return NetSuiteLedger(self.ims)
 
     async def aclose(self) -> None:
         await self.clarus.aclose()

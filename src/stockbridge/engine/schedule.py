@@ -28,6 +28,8 @@ SCHEDULED_JOBS = frozenset(
         "fulfilment_verify",
         "subscriptions_check",
         "finance_batch",
+        "report_daily",
+        "report_weekly",
         "alerts_check",
     }
 )

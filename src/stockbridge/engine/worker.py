@@ -27,6 +27,7 @@ from stockbridge.engine.config_source import ConfigSource
 from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.ims_items import refresh_items
+from stockbridge.engine.report_jobs import REPORT_JOBS, run_report_job, seconds_until_due
 from stockbridge.engine.schedule import claim_run, record_run, run_soon
 from stockbridge.flows.alerts import AlertSender, check_alerts
 from stockbridge.flows.blocked import recheck_blocked
@@ -69,6 +70,8 @@ _JOB_SYSTEM = {
     "subscriptions_check": "clarus",
     "storefront_orders_poll": "hub",  # each store's part counts under its channel (_storefront_part)
     "finance_batch": "ims",
+    "report_daily": "hub",
+    "report_weekly": "ims",
     "alerts_check": "hub",  # a failing alert channel retries on its own rows, never fails the job
 }
 _ERROR_PAUSE_S = 1.0
@@ -324,6 +327,10 @@ class Worker:
             )
         elif job == "finance_batch":
             await self.finance.run()
+        elif job in REPORT_JOBS:
+            path = await run_report_job(job, self.engine, self.config, conn, started)
+            if path is not None:
+                log.info("report written", job=job, path=str(path))
         elif job == "alerts_check":
             await self._check_alerts()
         elif job == "fulfilment_checks":
@@ -399,6 +406,16 @@ class Worker:
             # The daily finance batch: made once its day's post_at has passed, retried whole when due;
             # without finance.reasons it only releases movements held under an earlier configuration.
             ("finance_batch", s.finance_batch_s),
+            # Due at reports.daily_at (the weekly on reports.weekly_on): the claim moves the next run there.
+            *(
+                [
+                    (job, seconds_until_due(job, self.config.reports, self.clock.now()))
+                    for job in REPORT_JOBS
+                    if job == "report_daily" or self.config.reports.weekly
+                ]
+                if self.config.reports is not None
+                else []
+            ),
             *(
                 [("subscriptions_check", s.subscriptions_check_s)]
                 if self.config.hub.register_webhooks
