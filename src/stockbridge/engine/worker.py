@@ -37,7 +37,11 @@ from stockbridge.flows.poison import requeue
 from stockbridge.flows.stock_push import StockPusher
 from stockbridge.flows.stock_sync import full_sync, poll_events
 from stockbridge.flows.storefront_orders import ImsRoute
-from stockbridge.flows.storefront_sync import StorefrontOrderSender, poll_storefront_orders
+from stockbridge.flows.storefront_sync import (
+    StorefrontOrderSender,
+    poll_storefront_orders,
+    reread_tied_orders,
+)
 from stockbridge.flows.subscriptions import check_subscription
 from stockbridge.logs import get_logger
 from stockbridge.monitor.connector_health import ConnectorHealth
@@ -47,6 +51,9 @@ from stockbridge.store import inbox_repo, targets_repo
 log = get_logger(__name__)
 
 BLOCKED_REFRESH_S = 5.0
+# The tie re-reads' own schedule, a safety net: a tie makes the job due when its read is
+# (decision 0024), and a run that leaves requests makes it due again for the earliest.
+TIE_REREADS_S = 30.0
 ORDER_CHECKS_S = 60.0
 _JOB_SYSTEM = {
     "orders_poll": "ims",
@@ -63,6 +70,7 @@ _JOB_SYSTEM = {
     "events_poll": "clarus",
     "subscriptions_check": "clarus",
     "storefront_orders_poll": "hub",  # each store's part counts under its channel (_storefront_part)
+    "storefront_order_rereads": "hub",  # likewise
 }
 _ERROR_PAUSE_S = 1.0
 
@@ -290,6 +298,12 @@ class Worker:
                 if channel in feeds:
                     poll = poll_storefront_orders(self.engine, channel, feeds[channel], store, self.clock)
                     await self._storefront_part(channel, poll)
+        elif job == "storefront_order_rereads":
+            feeds = conn.storefront_orders
+            for channel, store in self.config.storefronts.items():
+                if channel in feeds:
+                    reread = reread_tied_orders(self.engine, channel, feeds[channel], store, self.clock)
+                    await self._storefront_part(channel, reread)
         elif job == "orders_poll":
             await poll_sales_orders(self.engine, conn.ims_orders, self.clock)
         elif job == "product_sync":
@@ -358,7 +372,13 @@ class Worker:
             ("fulfilment_checks", self.config.fulfilment.checks_s),
             ("fulfilment_verify", self.config.fulfilment.verify_s),
             *(
-                [("storefront_orders_poll", min(st.orders_poll_s for st in self.config.storefronts.values()))]
+                [
+                    (
+                        "storefront_orders_poll",
+                        min(st.orders_poll_s for st in self.config.storefronts.values()),
+                    ),
+                    ("storefront_order_rereads", TIE_REREADS_S),
+                ]
                 if self.config.storefronts
                 else []
             ),
