@@ -248,6 +248,7 @@ class Schedules(_Frozen):
     item_refresh_s: Annotated[float, Field(gt=0)] = 300.0
     drift_check_s: Annotated[float, Field(gt=0)] = 900.0
     subscriptions_check_s: Annotated[float, Field(gt=0)] = 300.0  # re-check the Clarus webhook subscription
+    slo_check_s: Annotated[float, Field(gt=0)] = 60.0  # latency and backlog against slo: (monitor/slo.py)
 
 
 class EngineSettings(_Frozen):
@@ -291,6 +292,7 @@ class Owners(_Frozen):
     fulfilment_stalled: str = "integration"
     fulfilment_command_failed: str = "integration"
     storefront_fulfilment_failed: str = "integration"
+    storefront_order_failed: str = "integration"
     over_fulfilment: str = "operations"
     cancelled_after_despatch: str = "customer_service"
     notification_failed: str = "customer_service"
@@ -305,6 +307,8 @@ class Owners(_Frozen):
     push_failed: str = "integration"
     drift: str = "operations"
     connector_failing: str = "integration"
+    latency_slo: str = "integration"
+    backlog_stalled: str = "integration"
     webhook_subscription: str = "integration"
     default: str = "integration"
 
@@ -368,6 +372,89 @@ class FulfilmentSettings(_Frozen):
     status_map: dict[str, str] = {"partially_despatched": "D", "despatched": "F", "cancelled": "C"}
 
 
+class LatencyTarget(_Frozen):
+    """Movement → acknowledged by the channel, in milliseconds, at two percentiles."""
+
+    p95: Annotated[float, Field(gt=0)] = 5_000.0
+    p99: Annotated[float, Field(gt=0)] = 30_000.0
+
+    @model_validator(mode="after")
+    def _p99_not_below_p95(self) -> LatencyTarget:
+        if self.p99 < self.p95:
+            raise ValueError(f"p99 ({self.p99}) is below p95 ({self.p95})")
+        return self
+
+
+# Flows whose backlog the hub measures (monitor/backlog.py); a flow's name is its family, or its
+# family, a dot and what it is split by (an inbox kind, a channel, a fulfilment command).
+BACKLOG_FAMILIES = frozenset(
+    {
+        "inbox",
+        "targets",
+        "stock_batches",
+        "order_commands",
+        "storefront_order_commands",
+        "fulfilment_commands",
+        "notifications",
+        "held_orders",
+        "parked_shipments",
+    }
+)
+# Work that waits for a person or for another system's order, not for the hub: it has its own
+# exceptions (order_held_too_long, fulfilment_waiting_for_order), so `backlog_age_s.default` does not
+# apply to it; name it (or one of its flows) under backlog_age_s to check it too.
+WAITING_FAMILIES = frozenset({"held_orders", "parked_shipments"})
+
+
+class SloSettings(_Frozen):
+    """Service-level targets checked every `schedules.slo_check_s` (monitor/slo.py, decision 0026)."""
+
+    window_s: Annotated[float, Field(gt=0)] = 900.0  # latency percentiles over acks this recent
+    # Per stock channel, else `default`.
+    latency_ms: dict[str, LatencyTarget] = {"default": LatencyTarget()}
+    # Oldest item a flow may hold, in seconds: per flow (`targets.shopify`), else per family
+    # (`targets`), else `default`; null turns the check off for that flow or family.
+    backlog_age_s: dict[str, Annotated[float, Field(gt=0)] | None] = {"default": 600.0}
+    # Owner team per channel or flow (then family) for latency_slo and backlog_stalled; else `owners:`.
+    owners: dict[str, str] = {}
+    # Latency samples older than this are deleted (the weekly report reads a week of them).
+    latency_retention_s: Annotated[float, Field(gt=0)] = 8 * 86400.0
+
+    @field_validator("latency_ms")
+    @classmethod
+    def _latency_default(cls, targets: dict[str, LatencyTarget]) -> dict[str, LatencyTarget]:
+        return {"default": LatencyTarget(), **targets}
+
+    @field_validator("backlog_age_s")
+    @classmethod
+    def _known_flows(cls, ages: dict[str, float | None]) -> dict[str, float | None]:
+        for name in ages:
+            if name != "default" and name.split(".", 1)[0] not in BACKLOG_FAMILIES:
+                raise ValueError(
+                    f"backlog_age_s.{name}: no such flow; a flow is one of {sorted(BACKLOG_FAMILIES)}, "
+                    "optionally followed by a dot and its part (targets.ims, inbox.inventory.movement)"
+                )
+        return {"default": 600.0, **ages}
+
+    def latency_target(self, channel: str) -> LatencyTarget:
+        return self.latency_ms.get(channel) or self.latency_ms["default"]
+
+    def backlog_age_target(self, flow: str) -> float | None:
+        """Seconds the oldest item of `flow` may wait, or None when the flow is not checked."""
+        family = flow.split(".", 1)[0]
+        for key in (flow, family):
+            if key in self.backlog_age_s:
+                return self.backlog_age_s[key]
+        return None if family in WAITING_FAMILIES else self.backlog_age_s["default"]
+
+    def owner_of(self, name: str, exception_type: str, owners: Owners) -> str:
+        """The team for `exception_type` about a channel or flow `name`."""
+        for key in (name, name.split(".", 1)[0]):
+            if key in self.owners:
+                return self.owners[key]
+        return owners.owner_of(exception_type)
+
+
 class HubSettings(_Frozen):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
@@ -413,6 +500,7 @@ class Config(_Frozen):
     fulfilment: FulfilmentSettings = FulfilmentSettings()
     schedules: Schedules = Schedules()
     engine: EngineSettings = EngineSettings()
+    slo: SloSettings = SloSettings()
 
     @field_validator("locations")
     @classmethod
@@ -492,6 +580,16 @@ class Config(_Frozen):
                 raise ValueError(
                     f"inventory_statuses.{status}.counts_for names {sorted(unknown)}, "
                     f"which is not a target (targets: {sorted(self.targets)})"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _slo_channels_are_known(self) -> Config:
+        channels = self.stock_channels()
+        for name in self.slo.latency_ms:
+            if name != "default" and name not in channels:
+                raise ValueError(
+                    f"slo.latency_ms.{name}: {name!r} is no stock channel (channels: {channels})"
                 )
         return self
 

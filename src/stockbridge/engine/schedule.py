@@ -20,6 +20,7 @@ SCHEDULED_JOBS = frozenset(
         "full_sync",
         "events_poll",
         "drift_check",
+        "slo_check",
         "product_sync",
         "orders_poll",
         "revalidate_held",

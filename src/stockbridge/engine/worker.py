@@ -46,6 +46,7 @@ from stockbridge.flows.subscriptions import check_subscription
 from stockbridge.logs import get_logger
 from stockbridge.monitor.connector_health import ConnectorHealth
 from stockbridge.monitor.drift import check_drift
+from stockbridge.monitor.slo import check_slos
 from stockbridge.store import inbox_repo, targets_repo
 
 log = get_logger(__name__)
@@ -66,6 +67,7 @@ _JOB_SYSTEM = {
     "blocked_refresh": "ims",
     "storefront_refresh": "hub",  # each store's part counts under its channel (_storefront_part)
     "drift_check": "ims",
+    "slo_check": "hub",
     "full_sync": "clarus",
     "events_poll": "clarus",
     "subscriptions_check": "clarus",
@@ -292,6 +294,8 @@ class Worker:
                 await poll_events(self.engine, conn.clarus_stock, mapping.warehouse, self.config, self.clock)
         elif job == "drift_check":
             await check_drift(self.engine, conn.stock_channels.values(), self.config, self.clock)
+        elif job == "slo_check":
+            await check_slos(self.engine, self.config, self.clock)
         elif job == "storefront_orders_poll":
             feeds = conn.storefront_orders
             for channel, store in self.config.storefronts.items():
@@ -365,6 +369,7 @@ class Worker:
             ("full_sync", s.full_sync_s),
             ("events_poll", s.events_poll_s),
             ("drift_check", s.drift_check_s),
+            ("slo_check", s.slo_check_s),
             ("product_sync", o.product_sync_s),
             ("orders_poll", o.poll_s),
             ("revalidate_held", o.revalidate_s),

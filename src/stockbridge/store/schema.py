@@ -140,6 +140,19 @@ latency_samples = Table(
 )
 Index("ix_latency_acked", latency_samples.c.channel, latency_samples.c.acked_at)
 
+# The same latencies as a histogram that only grows (decision 0026): samples and their sum per channel
+# and bucket (`le_ms`: the bucket's upper bound in ms, "+Inf" for the last), added to in the
+# transaction that records the samples, so every process's /metrics reads one set of counts and
+# pruning old samples never makes a count go down.
+latency_buckets = Table(
+    "latency_buckets",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("le_ms", String(16), primary_key=True),
+    Column("samples", BigInteger, nullable=False),
+    Column("sum_ms", BigInteger, nullable=False),
+)
+
 # Monotonic counters (events received, duplicates ignored, pushes...) and poll cursors.
 counters = Table(
     "counters",
