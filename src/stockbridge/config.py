@@ -394,6 +394,7 @@ BACKLOG_FAMILIES = frozenset(
         "stock_batches",
         "order_commands",
         "storefront_order_commands",
+        "storefront_order_rereads",
         "fulfilment_commands",
         "notifications",
         "held_orders",

@@ -103,7 +103,11 @@ def _store(url: str, route: str) -> dict[str, Any]:
 
 def _settled(env: Stack) -> bool:
     health = env.health()
-    return env.orders_settled() and not health.get("storefront_order_commands", {}).get("pending")
+    return (
+        env.orders_settled()
+        and not health.get("storefront_order_commands", {}).get("pending")
+        and not health.get("storefront_order_rereads", {}).get("pending")
+    )
 
 
 def _report(env: Stack, shop: Shop, frozen: dict[str, Any] | None = None) -> Any:

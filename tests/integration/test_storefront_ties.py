@@ -26,6 +26,7 @@ from stockbridge.flows.storefront_sync import (
     poll_storefront_orders,
     reread_tied_orders,
 )
+from stockbridge.monitor.backlog import read_backlog
 from stockbridge.store import inbox_repo, items_repo, orders_repo, storefront_repo
 from stockbridge.store.bookkeeping import read_counters
 from stockbridge.store.items_repo import ImsItem
@@ -117,6 +118,9 @@ def test_same_second_versions_in_either_order_end_as_the_store_says(
             fold_storefront_orders(c, [copy], cfg, clock.now())
     with catalog.connect() as c:
         assert storefront_repo.rereads_pending(c) == 1  # the tie asks the store, once
+        backlog = {row.flow: row for row in read_backlog(c, cfg, clock.now() + timedelta(seconds=10))}
+    assert backlog["storefront_order_rereads"].size == 1
+    assert backlog["storefront_order_rereads"].oldest_age_s == pytest.approx(8.5)  # due 2 s after the stamp
 
     store_cfg = cfg.storefronts["shopify"]
     # Inside the stamp's second a read would prove nothing: not yet.

@@ -103,9 +103,7 @@ def due_rereads(connection: Connection, channel: str, now: datetime, limit: int)
 
 def next_reread_due(connection: Connection) -> datetime | None:
     """When the earliest re-read of any store is due; None when none is asked for."""
-    query = select(func.min(cursors.c.value)).where(cursors.c.name.like("storefront.%.reread.%"))
-    value = connection.execute(query).scalar_one_or_none()
-    return None if value is None else datetime.fromisoformat(value)
+    return rereads_waiting(connection)[1]
 
 
 def reread_done(connection: Connection, reread: Reread) -> bool:
@@ -116,8 +114,16 @@ def reread_done(connection: Connection, reread: Reread) -> bool:
 
 
 def rereads_pending(connection: Connection) -> int:
-    query = select(func.count()).select_from(cursors).where(cursors.c.name.like("storefront.%.reread.%"))
-    return int(connection.execute(query).scalar_one())
+    return rereads_waiting(connection)[0]
+
+
+def rereads_waiting(connection: Connection) -> tuple[int, datetime | None]:
+    """How many re-reads are asked for (every store), and when the earliest is due."""
+    query = select(func.count(), func.min(cursors.c.value)).where(
+        cursors.c.name.like("storefront.%.reread.%")
+    )
+    size, earliest = connection.execute(query).one()
+    return int(size), None if earliest is None else datetime.fromisoformat(earliest)
 
 
 # --- route ims: the orders --------------------------------------------------------------------------
