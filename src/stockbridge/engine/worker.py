@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Connection, Engine
 
-from stockbridge.config import IMS_CHANNEL_NAME, Config
+from stockbridge.config import IMS_CHANNEL_NAME, Config, ShopifyStore
 from stockbridge.connectors.errors import ConnectorError
 from stockbridge.connectors.notify import make_notifier
 from stockbridge.connectors.shopify.stock import as_channel
@@ -28,6 +28,7 @@ from stockbridge.engine.db import in_transaction
 from stockbridge.engine.ims_items import refresh_items
 from stockbridge.engine.schedule import claim_run, record_run, run_soon
 from stockbridge.flows.blocked import recheck_blocked
+from stockbridge.flows.edge_ports import StorefrontOrderFeed
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.flows.fulfilment_sync import FulfilmentSender, verify_tracking
@@ -306,8 +307,7 @@ class Worker:
             feeds = conn.storefront_orders
             for channel, store in self.config.storefronts.items():
                 if channel in feeds:
-                    reread = reread_tied_orders(self.engine, channel, feeds[channel], store, self.clock)
-                    await self._storefront_part(channel, reread)
+                    await self._storefront_rereads(channel, feeds[channel], store)
         elif job == "orders_poll":
             await poll_sales_orders(self.engine, conn.ims_orders, self.clock)
         elif job == "product_sync":
@@ -357,6 +357,17 @@ class Worker:
             as_channel(exc, channel)
             raise
         await self.health.succeeded(channel)
+
+    async def _storefront_rereads(self, channel: str, feed: StorefrontOrderFeed, store: ShopifyStore) -> None:
+        """One store's tie re-reads. Only a run that called the store tells connector health it
+        answered: most runs have nothing due and must not clear a failing store's count."""
+        try:
+            read = await reread_tied_orders(self.engine, channel, feed, store, self.clock)
+        except ConnectorError as exc:
+            as_channel(exc, channel)
+            raise
+        if read:
+            await self.health.succeeded(channel)
 
     def _jobs(self) -> list[tuple[str, float]]:
         s, o = self.config.schedules, self.config.orders
