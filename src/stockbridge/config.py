@@ -169,6 +169,10 @@ class ShopifyStore(_Frozen):
     # The catch-up query re-reads this far behind its cursor: a change stamped just before the
     # newest one seen may become visible to the query only after it (clock skew, slow indexing).
     orders_overlap_s: Annotated[float, Field(ge=0)] = 300.0
+    # Two webhook copies of one order stamped in the same second with other content: the hub reads
+    # that order again from the store (decision 0024); at most this many such reads per run of the
+    # re-read job (one run a second at most), so a burst of ties cannot spend the store's budget.
+    tie_rereads_per_run: Annotated[int, Field(gt=0, le=100)] = 10
     # Route ims: the IMS customer record the store's orders are booked to (its internal id; required
     # for that route).
     ims_customer: str | None = None
@@ -556,6 +560,7 @@ BACKLOG_FAMILIES = frozenset(
         "stock_batches",
         "order_commands",
         "storefront_order_commands",
+        "storefront_order_rereads",
         "fulfilment_commands",
         "notifications",
         "held_orders",

@@ -208,6 +208,7 @@ def create_app(
                 "order_commands": orders_repo.commands_by_state(connection),
                 "storefront_orders": storefront_repo.counts_by_state(connection),
                 "storefront_order_commands": storefront_repo.commands_by_state(connection),
+                "storefront_order_rereads": {"pending": storefront_repo.rereads_pending(connection)},
                 "shipments": fulfilment_repo.counts_by_state(connection),
                 "fulfilment_commands": fulfilment_repo.commands_by_state(connection),
                 "open_exceptions": count_open_exceptions(connection),

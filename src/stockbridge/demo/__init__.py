@@ -395,7 +395,11 @@ def _order_day(
 
     def storefront_settled() -> bool:
         health = hub.health()
-        return hub.orders_settled() and not health.get("storefront_order_commands", {}).get("pending")
+        return (
+            hub.orders_settled()
+            and not health.get("storefront_order_commands", {}).get("pending")
+            and not health.get("storefront_order_rereads", {}).get("pending")
+        )
 
     def caught_up() -> None:
         """Webhooks delivered (or lost), then the catch-up queries, as on their schedules."""

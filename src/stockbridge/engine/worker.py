@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Connection, Engine
 
-from stockbridge.config import IMS_CHANNEL_NAME, Config
+from stockbridge.config import IMS_CHANNEL_NAME, Config, ShopifyStore
 from stockbridge.connectors.alerting import alert_channels
 from stockbridge.connectors.errors import ConnectorError
 from stockbridge.connectors.notify import make_notifier
@@ -31,6 +31,7 @@ from stockbridge.engine.report_jobs import REPORT_JOBS, run_report_job, seconds_
 from stockbridge.engine.schedule import claim_run, record_run, run_soon
 from stockbridge.flows.alerts import AlertSender, check_alerts
 from stockbridge.flows.blocked import recheck_blocked
+from stockbridge.flows.edge_ports import StorefrontOrderFeed
 from stockbridge.flows.finance import FinanceBatcher
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.fulfilment import FulfilmentFolder
@@ -41,7 +42,11 @@ from stockbridge.flows.poison import requeue
 from stockbridge.flows.stock_push import StockPusher
 from stockbridge.flows.stock_sync import full_sync, poll_events
 from stockbridge.flows.storefront_orders import ImsRoute
-from stockbridge.flows.storefront_sync import StorefrontOrderSender, poll_storefront_orders
+from stockbridge.flows.storefront_sync import (
+    StorefrontOrderSender,
+    poll_storefront_orders,
+    reread_tied_orders,
+)
 from stockbridge.flows.subscriptions import check_subscription
 from stockbridge.logs import get_logger
 from stockbridge.monitor.connector_health import ConnectorHealth
@@ -52,6 +57,9 @@ from stockbridge.store import inbox_repo, targets_repo
 log = get_logger(__name__)
 
 BLOCKED_REFRESH_S = 5.0
+# The tie re-reads' own schedule, a safety net: a tie makes the job due when its read is
+# (decision 0024), and a run that leaves requests makes it due again for the earliest.
+TIE_REREADS_S = 30.0
 ORDER_CHECKS_S = 60.0
 _JOB_SYSTEM = {
     "orders_poll": "ims",
@@ -73,6 +81,7 @@ _JOB_SYSTEM = {
     "report_daily": "hub",
     "report_weekly": "ims",
     "alerts_check": "hub",  # a failing alert channel retries on its own rows, never fails the job
+    "storefront_order_rereads": "hub",  # likewise
 }
 _ERROR_PAUSE_S = 1.0
 
@@ -310,6 +319,11 @@ class Worker:
                 if channel in feeds:
                     poll = poll_storefront_orders(self.engine, channel, feeds[channel], store, self.clock)
                     await self._storefront_part(channel, poll)
+        elif job == "storefront_order_rereads":
+            feeds = conn.storefront_orders
+            for channel, store in self.config.storefronts.items():
+                if channel in feeds:
+                    await self._storefront_rereads(channel, feeds[channel], store)
         elif job == "orders_poll":
             await poll_sales_orders(self.engine, conn.ims_orders, self.clock)
         elif job == "product_sync":
@@ -379,6 +393,17 @@ class Worker:
             raise
         await self.health.succeeded(channel)
 
+    async def _storefront_rereads(self, channel: str, feed: StorefrontOrderFeed, store: ShopifyStore) -> None:
+        """One store's tie re-reads. Only a run that called the store tells connector health it
+        answered: most runs have nothing due and must not clear a failing store's count."""
+        try:
+            read = await reread_tied_orders(self.engine, channel, feed, store, self.clock)
+        except ConnectorError as exc:
+            as_channel(exc, channel)
+            raise
+        if read:
+            await self.health.succeeded(channel)
+
     def _jobs(self) -> list[tuple[str, float]]:
         s, o = self.config.schedules, self.config.orders
         return [
@@ -399,7 +424,13 @@ class Worker:
             ("fulfilment_checks", self.config.fulfilment.checks_s),
             ("fulfilment_verify", self.config.fulfilment.verify_s),
             *(
-                [("storefront_orders_poll", min(st.orders_poll_s for st in self.config.storefronts.values()))]
+                [
+                    (
+                        "storefront_orders_poll",
+                        min(st.orders_poll_s for st in self.config.storefronts.values()),
+                    ),
+                    ("storefront_order_rereads", TIE_REREADS_S),
+                ]
                 if self.config.storefronts
                 else []
             ),

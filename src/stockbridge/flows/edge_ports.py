@@ -171,10 +171,15 @@ class StorefrontFormats(Protocol):
 
 
 class StorefrontOrderFeed(Protocol):
-    """A storefront's orders, for the catch-up query after missed webhooks."""
+    """A storefront's orders as they are now: the catch-up query after missed webhooks, and one
+    order read again when two of its versions tie (decision 0024)."""
 
     async def updated_since(self, since: datetime) -> list[StorefrontOrder]:
         """Every order updated at or after `since`, oldest change first."""
+        ...
+
+    async def order(self, order_id: str) -> StorefrontOrder | None:
+        """One order as it is now; None when the store has no such order."""
         ...
 
 
