@@ -566,6 +566,7 @@ BACKLOG_FAMILIES = frozenset(
         "held_orders",
         "parked_shipments",
         "alerts",
+        "finance_batches",
     }
 )
 # Work that waits for a person or for another system's order, not for the hub: it has its own
