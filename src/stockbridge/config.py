@@ -10,10 +10,12 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
+from datetime import time
 from fractions import Fraction
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -31,6 +33,8 @@ from stockbridge.connectors.clarus.statuses import INVENTORY_STATUSES
 from stockbridge.domain.alerting import AlertPolicy, Channel, Routes, Severity, TypeRule
 from stockbridge.domain.allocation import POOL, AllocationRule
 from stockbridge.domain.ats import AtsRule, BufferClass
+from stockbridge.domain.drift import DriftRule
+from stockbridge.domain.finance import REASONS as FINANCE_REASONS
 from stockbridge.domain.skus import SkuRules
 from stockbridge.domain.velocity import DEFAULT_SALES_MOVEMENTS, VelocityClass
 from stockbridge.logs import remember_secret
@@ -169,6 +173,10 @@ class ShopifyStore(_Frozen):
     # The catch-up query re-reads this far behind its cursor: a change stamped just before the
     # newest one seen may become visible to the query only after it (clock skew, slow indexing).
     orders_overlap_s: Annotated[float, Field(ge=0)] = 300.0
+    # Two webhook copies of one order stamped in the same second with other content: the hub reads
+    # that order again from the store (decision 0024); at most this many such reads per run of the
+    # re-read job (one run a second at most), so a burst of ties cannot spend the store's budget.
+    tie_rereads_per_run: Annotated[int, Field(gt=0, le=100)] = 10
     # Route ims: the IMS customer record the store's orders are booked to (its internal id; required
     # for that route).
     ims_customer: str | None = None
@@ -361,8 +369,60 @@ class Schedules(_Frozen):
     item_refresh_s: Annotated[float, Field(gt=0)] = 300.0
     drift_check_s: Annotated[float, Field(gt=0)] = 900.0
     subscriptions_check_s: Annotated[float, Field(gt=0)] = 300.0  # re-check the Clarus webhook subscription
+    # How often the finance job looks for a day to close and for batches due (a retry, a replay).
+    finance_batch_s: Annotated[float, Field(gt=0)] = 60.0
     slo_check_s: Annotated[float, Field(gt=0)] = 60.0  # latency and backlog against slo: (monitor/slo.py)
     alerts_check_s: Annotated[float, Field(gt=0)] = 60.0  # evaluate alert rules, send what is due
+
+
+class DriftChannel(_Frozen):
+    """One channel's drift settings; a key left out takes the `drift:` section's value."""
+
+    tolerance_units: Annotated[int, Field(ge=0)] | None = None
+    grace_s: Annotated[float, Field(ge=0)] | None = None
+    escalate_after_repairs: Annotated[int, Field(gt=0)] | None = None
+    escalate_after_s: Annotated[float, Field(gt=0)] | None = None
+    sample_size: Annotated[int, Field(gt=0)] | None = None
+
+
+class DriftSettings(_Frozen):
+    """The drift check (monitor/drift.py, docs/decisions/0025): every `schedules.drift_check_s` each
+    channel's figures are read back and compared with the warehouse's and the hub's last push."""
+
+    # Units a channel may differ from the warehouse before it counts as drift.
+    tolerance_units: Annotated[int, Field(ge=0)] = 0
+    # How long a drift must last (seen by two runs this far apart) before it is an exception and repaired.
+    grace_s: Annotated[float, Field(ge=0)] = 0.0
+    # Still drifted after this many repairs, or this long after it became an exception: drift_unrepaired.
+    escalate_after_repairs: Annotated[int, Field(gt=0)] = 3
+    escalate_after_s: Annotated[float, Field(gt=0)] = 3600.0
+    # (SKU, location) pairs read back per channel per run, moving on each run (a cursor in the
+    # database) so every one is read within ceil(catalogue / sample_size) runs; unset: all every run.
+    sample_size: Annotated[int, Field(gt=0)] | None = None
+    channels: dict[str, DriftChannel] = {}
+
+    def rule(self, channel: str) -> DriftRule:
+        own = self.channels.get(channel, DriftChannel()).model_dump(exclude_none=True)
+        base = self.model_dump(exclude={"channels"})
+        return DriftRule(**{**base, **own})
+
+
+class ConnectorHealthSettings(_Frozen):
+    """Circuit state, error rate and throttling per connector (monitor/connector_health.py)."""
+
+    # Consecutive failed calls (a push cycle, a scheduled job) that open the circuit: connector_failing.
+    open_after_failures: Annotated[int, Field(gt=0)] = 3
+    # After it was open, the first success makes it half-open; this long without a failure closes it
+    # and resolves connector_failing (a failure meanwhile opens it again).
+    close_after_s: Annotated[float, Field(ge=0)] = 15.0
+    # The window over which each connector's error rate and throttled share are measured.
+    window_s: Annotated[float, Field(gt=0)] = 300.0
+    # connector_throttled opens when at least this share of a connector's calls in the window were
+    # throttled (429, Retry-After, Shopify THROTTLED) continuously for `throttled_for_s`...
+    throttled_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    throttled_for_s: Annotated[float, Field(ge=0)] = 300.0
+    # ...and the window holds at least this many calls (a few calls say nothing).
+    min_calls: Annotated[int, Field(ge=1)] = 10
 
 
 class EngineSettings(_Frozen):
@@ -419,8 +479,12 @@ class Owners(_Frozen):
     poison_event: str = "integration"
     webhook_clock_skew: str = "integration"
     push_failed: str = "integration"
-    drift: str = "operations"
+    finance_batch_failed: str = "finance"
+    drift: str = "integration"
+    drift_manual_edit: str = "operations"
+    drift_unrepaired: str = "integration"
     connector_failing: str = "integration"
+    connector_throttled: str = "integration"
     latency_slo: str = "integration"
     backlog_stalled: str = "integration"
     webhook_subscription: str = "integration"
@@ -487,6 +551,69 @@ class FulfilmentSettings(_Frozen):
     status_map: dict[str, str] = {"partially_despatched": "D", "despatched": "F", "cancelled": "C"}
 
 
+class FinanceReason(_Frozen):
+    """Where adjustments of one reason are booked: the IMS account (internal id) of the adjustment."""
+
+    account: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_]+$")]
+
+
+class FinanceSettings(_Frozen):
+    """The daily batch of adjustments with financial effect (docs/decisions/0030). No reasons: no
+    batch, and every movement reaches the IMS through the stock sync as before."""
+
+    reasons: dict[str, FinanceReason] = {}
+    post_at: time = time(23, 30)  # each day's batch is made and posted once this time has passed
+    timezone: str = "UTC"  # the finance team's day: a movement's business date, and post_at
+
+    @field_validator("reasons")
+    @classmethod
+    def _known_reasons(cls, reasons: dict[str, FinanceReason]) -> dict[str, FinanceReason]:
+        for name in reasons:
+            if name not in FINANCE_REASONS:
+                raise ValueError(
+                    f"reasons.{name}: not a financial reason; the reasons are {', '.join(FINANCE_REASONS)}"
+                )
+        return reasons
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r} (an IANA name such as Europe/London)") from None
+        return name
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def accounts(self) -> dict[str, str]:
+        """Reason -> IMS account."""
+        return {reason: r.account for reason, r in self.reasons.items()}
+
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_WEEKDAYS: tuple[str, ...] = get_args(Weekday)
+
+
+class ReportSettings(_Frozen):
+    """Reports written on schedule (docs/operating.md "Reports"): the daily report every day at
+    `daily_at` (UTC), the weekly reconciliation on `weekly_on` at the same time, into `dir`."""
+
+    dir: Annotated[str, Field(min_length=1)]
+    daily_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "06:00"
+    weekly_on: Weekday = "monday"
+    # The weekly reconciliation also reads the IMS (on hand and its adjustments); false leaves it out.
+    weekly: bool = True
+
+    def weekday(self) -> int:
+        return _WEEKDAYS.index(self.weekly_on)
+
+    def at(self) -> tuple[int, int]:
+        hours, minutes = self.daily_at.split(":")
+        return int(hours), int(minutes)
+
+
 class LatencyTarget(_Frozen):
     """Movement → acknowledged by the channel, in milliseconds, at two percentiles."""
 
@@ -509,11 +636,13 @@ BACKLOG_FAMILIES = frozenset(
         "stock_batches",
         "order_commands",
         "storefront_order_commands",
+        "storefront_order_rereads",
         "fulfilment_commands",
         "notifications",
         "held_orders",
         "parked_shipments",
         "alerts",
+        "finance_batches",
     }
 )
 # Work that waits for a person or for another system's order, not for the hub: it has its own
@@ -717,13 +846,17 @@ class Config(_Frozen):
     sku_rules: SkuRulesSettings = SkuRulesSettings()
     orders: OrderSettings = OrderSettings()
     fulfilment: FulfilmentSettings = FulfilmentSettings()
+    finance: FinanceSettings = FinanceSettings()
     schedules: Schedules = Schedules()
     engine: EngineSettings = EngineSettings()
+    drift: DriftSettings = DriftSettings()
+    connector_health: ConnectorHealthSettings = ConnectorHealthSettings()
     slo: SloSettings = SloSettings()
     alerts: AlertSettings = AlertSettings()
     # Per Clarus warehouse; a warehouse left out offers the whole pool to every channel.
     allocation: dict[str, AllocationSettings] = {}
     velocity: VelocitySettings | None = None
+    reports: ReportSettings | None = None  # None: reports only on demand (`stockbridge report`)
 
     @field_validator("locations")
     @classmethod
@@ -775,6 +908,20 @@ class Config(_Frozen):
                 "taking the hub's open orders off its figure would count them twice (DESIGN.md §3)"
             )
         return {name: targets.get(name, TargetSettings()) for name in channels}
+
+    @field_validator("drift")
+    @classmethod
+    def _drift_channels_are_channels(cls, drift: DriftSettings, info: ValidationInfo) -> DriftSettings:
+        storefronts = info.data.get("storefronts")
+        if storefronts is None:  # storefronts: itself failed; that error is the one to report
+            return drift
+        channels = [IMS_CHANNEL_NAME, *storefronts]
+        for name in drift.channels:
+            if name not in channels:
+                raise ValueError(
+                    f"drift.channels.{name}: {name!r} is not a stock channel (channels: {channels})"
+                )
+        return drift
 
     @model_validator(mode="after")
     def _calls_end_before_their_lease(self) -> Config:
@@ -903,6 +1050,9 @@ class Config(_Frozen):
 
     def ims_location_of(self, warehouse_id: str) -> str | None:
         return next((m.ims_location for m in self.locations if m.warehouse == warehouse_id), None)
+
+    def warehouse_of_ims_location(self, location: str) -> str | None:
+        return next((m.warehouse for m in self.locations if m.ims_location == location), None)
 
     def effective_database_url(self) -> str:
         return os.environ.get(DATABASE_URL_ENV) or self.database_url

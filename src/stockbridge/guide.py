@@ -96,6 +96,7 @@ def ownership_matrix(config: Config) -> list[Flow]:
                 f"{config.velocity.window_s / 86400:g} days of sales",
             )
         )
+    flows.append(_finance_flow(config))
     alerts = config.alerts
     routes = "; ".join(
         f"{owner}: {', '.join(channel.name for channel in channels) or 'nothing'}"
@@ -116,6 +117,26 @@ def ownership_matrix(config: Config) -> list[Flow]:
         )
     )
     return flows
+
+
+def _finance_flow(config: Config) -> Flow:
+    finance = config.finance
+    data = "Stock adjustments with financial effect (damage, write-off, count corrections)"
+    if not finance.reasons:
+        return Flow(
+            data,
+            "Clarus WMS",
+            "IMS through the stock sync (`finance.reasons` empty: not batched)",
+            "as stock",
+        )
+    accounts = ", ".join(f"{reason} -> account {r.account}" for reason, r in finance.reasons.items())
+    return Flow(
+        data,
+        "Clarus WMS",
+        f"IMS inventory adjustments, one per location, day and account ({accounts})",
+        f"daily after {finance.post_at:%H:%M} {finance.timezone}; read back by external id; "
+        f"retries looked for {_every(config.schedules.finance_batch_s)}",
+    )
 
 
 def _cell(text: str) -> str:

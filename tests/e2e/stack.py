@@ -141,6 +141,8 @@ def hub_config_data(
             "product_sync_s": 3600,
             "revalidate_s": 3600,
         },
+        # Every far call ends before its lease (engine.lease_s below), alerts' included.
+        "alerts": {"webhook_timeout_s": 4, "smtp": {"timeout_s": 4}},
         "engine": {
             "backoff_base_s": 0.05,
             "backoff_cap_s": 1.0,

@@ -20,7 +20,7 @@ def test_upgrade_gives_existing_exceptions_their_first_episode(engine: Engine) -
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        before = ScriptDirectory.from_config(cfg).get_revision("0010").down_revision
+        before = ScriptDirectory.from_config(cfg).get_revision("0009").down_revision
         assert isinstance(before, str)
         command.downgrade(cfg, before)
     with engine.begin() as c:

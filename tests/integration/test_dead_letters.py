@@ -411,6 +411,7 @@ def test_replay_lists_every_outbox_and_status_counts_dead_letters(
         "orders": 1,
         "fulfilment": 1,
         "storefront_orders": 0,
+        "finance": 0,
         "alerts": 0,
     }
     assert "pushes: 1 dead letter(s) queued again" in _cli(store, tmp_path, "replay", "--outbox", "pushes")

@@ -74,15 +74,22 @@ def counted(quantities_by_status: Mapping[str, int], rule: AtsRule) -> int:
     return sum(max(0, qty) for status, qty in quantities_by_status.items() if status in rule.counted_statuses)
 
 
-def sellable(quantities_by_status: Mapping[str, int], rule: AtsRule, open_demand: int = 0) -> int:
-    """What the target could sell before its buffer: counted units, less open demand when the rule
-    takes it off; never below zero."""
+def sellable(
+    quantities_by_status: Mapping[str, int], rule: AtsRule, open_demand: int = 0, add_back: int = 0
+) -> int:
+    """What the target could sell before its buffer: counted units plus `add_back`, less open demand
+    when the rule takes it off; never below zero (as the buffer is never negative, flooring here
+    changes no figure `available_to_sell` gives)."""
     claimed = max(0, open_demand) if rule.subtracts_open_demand else 0
-    return max(0, counted(quantities_by_status, rule) - claimed)
+    return max(0, counted(quantities_by_status, rule) + add_back - claimed)
 
 
 def available_to_sell(
-    quantities_by_status: Mapping[str, int], rule: AtsRule, sku: str, open_demand: int = 0
+    quantities_by_status: Mapping[str, int],
+    rule: AtsRule,
+    sku: str,
+    open_demand: int = 0,
+    add_back: int = 0,
 ) -> int:
     """ATS of one SKU at one location for one target (with no velocity class and no allocation rule:
     `flows/figures.py` adds those).
@@ -90,6 +97,8 @@ def available_to_sell(
     Statuses the rule does not count (quarantine, damaged, in transfer, expired, unknown ones) add
     nothing; negative warehouse figures are treated as zero because a target cannot sell them.
     `open_demand` (units claimed at the warehouse, not yet allocated) is taken off only when the
-    rule says so.
+    rule says so. `add_back` (the IMS only) undoes the units of financial adjustments whose daily
+    batch has not posted yet (`domain/finance.py`): the batch, not the sync, moves them.
     """
-    return max(0, sellable(quantities_by_status, rule, open_demand) - rule.buffer_for(sku))
+    claimed = max(0, open_demand) if rule.subtracts_open_demand else 0
+    return max(0, counted(quantities_by_status, rule) + add_back - rule.buffer_for(sku) - claimed)

@@ -21,6 +21,7 @@ class OfferedFigure:
     channel: str
     location: str
     counted: int  # units in the statuses the channel counts
+    add_back: int  # the IMS: units of financial movements whose batch has not posted (decision 0030)
     open_demand: int  # taken off (0 for a channel that does not take it off)
     buffer: Buffer
     figure: int  # offered, after the warehouse's allocation rule
@@ -48,15 +49,19 @@ def channel_figures(
     open_demand: int,
     velocity_class: str | None = None,
     rules: Mapping[str, AtsRule] | None = None,
+    add_backs: Mapping[str, int] | None = None,
 ) -> dict[str, OfferedFigure]:
     """Every channel's figure for `sku` at `warehouse_id`, from the warehouse's balances by status,
-    the open demand there and the SKU's velocity class."""
+    the open demand there, the SKU's velocity class and units added back per channel (the IMS's
+    unposted financial movements)."""
     velocity = velocity_buffer(config, velocity_class)
     located = channels_at(config, warehouse_id)
     rule_of = {c: (rules[c] if rules is not None and c in rules else config.ats_rule(c)) for c in located}
     buffers = {c: rule_of[c].buffer(sku, velocity) for c in located}
+    added = {c: (add_backs or {}).get(c, 0) for c in located}
     stocks = {
-        c: ChannelStock(sellable(quantities, rule_of[c], open_demand), buffers[c].units) for c in located
+        c: ChannelStock(sellable(quantities, rule_of[c], open_demand, added[c]), buffers[c].units)
+        for c in located
     }
     offered = allocate(config.allocation_rule(warehouse_id), stocks)
     return {
@@ -64,6 +69,7 @@ def channel_figures(
             c,
             location,
             counted(quantities, rule_of[c]),
+            added[c],
             max(0, open_demand) if rule_of[c].subtracts_open_demand else 0,
             buffers[c],
             offered[c],

@@ -13,14 +13,15 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from stockbridge.config import Config
+from stockbridge.config import IMS_CHANNEL_NAME, Config
+from stockbridge.domain.finance import FinancialMovement, business_date, counted_change
 from stockbridge.domain.inbound import STOCK_MOVEMENT, STOCK_SNAPSHOT, UnusableEvent
 from stockbridge.domain.priority import push_priority
 from stockbridge.domain.stock import StockBalance, StockMovement
 from stockbridge.domain.velocity import Sale
 from stockbridge.flows.edge_ports import InboundFormats
 from stockbridge.flows.figures import channel_figures, channels_at
-from stockbridge.store import demand_repo, inbox_repo, stock_repo, targets_repo, velocity_repo
+from stockbridge.store import demand_repo, finance_repo, inbox_repo, stock_repo, targets_repo, velocity_repo
 from stockbridge.store.bookkeeping import bump, raise_exception
 from stockbridge.store.inbox_repo import InboxEntry
 
@@ -55,7 +56,7 @@ class StockEntry:
     entry_id: int
     balances: tuple[StockBalance, ...]
     occurred_at: datetime | None  # a movement's; None for a snapshot page (not a movement)
-    movement: StockMovement | None = None  # what the movement was (a sale counts for velocity)
+    movement: StockMovement | None = None  # what the movement was (sales, financial movements)
 
 
 def parse_stock_entry(entry: InboxEntry, formats: InboundFormats) -> StockEntry:
@@ -104,6 +105,8 @@ def fold_stock(
     if config.velocity is not None:
         velocity_repo.record_sales(connection, _sales(entries, config.velocity.sales_movements))
 
+    # Before the targets are derived: their IMS figure holds these movements' units back.
+    finance_repo.record_movements(connection, financial_movements(entries, config), now)
     pairs = {(b.sku, b.warehouse_id) for b in folding.balances}
     wanted = set(also) - pairs
     if wanted:
@@ -140,6 +143,46 @@ def rederive_skus(connection: Connection, config: Config, skus: Iterable[str], n
     pairs = {(sku, mapping.warehouse) for sku in skus for mapping in config.locations}
     with_stock = set(stock_repo.observed_for(connection, pairs))
     return _derive(connection, config, with_stock, now, _Folding(), channels=channels)
+
+
+def rederive_ims(
+    connection: Connection, config: Config, pairs: Iterable[tuple[str, str]], now: datetime
+) -> int:
+    """Re-derive the IMS targets of these (SKU, warehouse) pairs after their financial movements'
+    batch posted (their hold ended: docs/decisions/0030). Caller owns the transaction."""
+    with_stock = set(stock_repo.observed_for(connection, set(pairs)))
+    return _derive(connection, config, with_stock, now, _Folding(), channels=[IMS_CHANNEL_NAME])
+
+
+def financial_movements(entries: Sequence[StockEntry], config: Config) -> list[FinancialMovement]:
+    """The entries' movements whose reason finance books (`finance.reasons`) and that moved the IMS's
+    figure; each with its units (the change in what the IMS target counts)."""
+    reasons = config.finance.reasons
+    if not reasons:
+        return []
+    counted = config.ats_rule(IMS_CHANNEL_NAME).counted_statuses
+    zone = config.finance.zone()
+    found: list[FinancialMovement] = []
+    for entry in entries:
+        m = entry.movement
+        if m is None or m.reason not in reasons:
+            continue
+        location = config.ims_location_of(m.warehouse_id)
+        units = counted_change(m.quantity, m.from_status, m.to_status, counted)
+        if location is None or units == 0:
+            continue  # the IMS never held these units (or this warehouse feeds no IMS location)
+        found.append(
+            FinancialMovement(
+                m.event_id,
+                m.sku,
+                m.warehouse_id,
+                location,
+                m.reason,
+                units,
+                business_date(m.occurred_at, zone),
+            )
+        )
+    return found
 
 
 def _derive(
@@ -182,6 +225,16 @@ def _derive(
         if any(rule.velocity_buffers for rule in rules.values())
         else {}
     )
+    # The IMS's figure adds back the units of financial movements not yet posted (decision 0030),
+    # whatever `finance.reasons` says now: a hold ends only when its batch posts or the finance job
+    # releases it, else units released here and batched later would move twice.
+    held = (
+        finance_repo.add_back_for(
+            connection, {(key[1], w) for key, w in warehouse_of.items() if key[0] == IMS_CHANNEL_NAME}
+        )
+        if IMS_CHANNEL_NAME in channels
+        else {}
+    )
     figures = {
         (sku, warehouse): channel_figures(
             config,
@@ -191,6 +244,7 @@ def _derive(
             demand.get((sku, warehouse), 0),
             velocity.get(sku),
             rules,
+            {IMS_CHANNEL_NAME: held.get((sku, warehouse), 0)},
         )
         for sku, warehouse in derived_pairs
     }

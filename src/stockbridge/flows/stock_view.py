@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from stockbridge.config import Config
+from stockbridge.config import IMS_CHANNEL_NAME, Config
 from stockbridge.flows.figures import channel_figures, velocity_buffer
-from stockbridge.store import demand_repo, stock_repo, targets_repo, velocity_repo
+from stockbridge.store import demand_repo, finance_repo, stock_repo, targets_repo, velocity_repo
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,7 @@ class ChannelLine:
     warehouse: str
     allocation: str  # the warehouse's rule
     counted: int
+    add_back: int  # the IMS: units of financial movements whose batch has not posted
     buffer: int
     buffer_from: str  # "sku", "class <name>", "velocity <name>" or "default"
     open_demand: int
@@ -47,11 +48,18 @@ def sku_stock(connection: Connection, config: Config, sku: str) -> SkuStock:
     stored = velocity_repo.stored_class(connection, sku)
     velocity_class = None if stored is None else stored.velocity_class
     held = targets_repo.figures_of_sku(connection, sku)
+    unposted = finance_repo.add_back_for(connection, [(sku, w) for w in warehouses])
     lines: list[ChannelLine] = []
     for warehouse in warehouses:
         quantities = {b.status: b.quantity for b in observed.get((sku, warehouse), [])}
         figures = channel_figures(
-            config, sku, warehouse, quantities, demand.get((sku, warehouse), 0), velocity_class
+            config,
+            sku,
+            warehouse,
+            quantities,
+            demand.get((sku, warehouse), 0),
+            velocity_class,
+            add_backs={IMS_CHANNEL_NAME: unposted.get((sku, warehouse), 0)},
         )
         for f in figures.values():
             desired, pushed, _dirty, state = held.get((f.channel, f.location), (None, None, False, None))
@@ -62,6 +70,7 @@ def sku_stock(connection: Connection, config: Config, sku: str) -> SkuStock:
                     warehouse,
                     config.allocation_rule(warehouse).kind,
                     f.counted,
+                    f.add_back,
                     f.buffer.units,
                     f.buffer.source,
                     f.open_demand,

@@ -8,11 +8,14 @@ caps), minus its buffer. Velocity buffers (decision 0033) are not modelled: they
 own classification schedule, which the simulators' state does not show.
 
 DESIGN.md §3 also says the IMS figure adds back units despatched whose Item Fulfilment has not
-posted (and, with the daily financial batch, adjustments not yet posted). The oracle adds nothing
-back: the hub does not implement either yet (docs/fulfilment.md, "Not done yet"), the Clarus
-simulator does not take stock on despatch and the IMS simulator does not take it on fulfilment, and
-once the hub has converged every fulfilment has posted, so the term is 0. A lost fulfilment is
-reported by `fulfilments.check_fulfilments`, not as drift.
+posted, and adjustments with financial effect whose daily batch has not posted. The oracle adds
+nothing back: the hub does not implement the first yet (docs/fulfilment.md, "Not done yet"), the
+Clarus simulator does not take stock on despatch and the IMS simulator does not take it on
+fulfilment, and once the hub has converged every fulfilment has posted, so the term is 0. A lost
+fulfilment is reported by `fulfilments.check_fulfilments`, not as drift. The finance batch
+(docs/decisions/0030) holds units back until its day closes: compare with these figures after the
+batch has posted (`oracle/finance.py` judges the batch itself), or with no `finance.reasons` (the
+demo and the chaos day configure none).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from stockbridge.domain.order_state import OrderState
 from stockbridge.domain.storefront_routing import RoutedState
 from stockbridge.store.schema import (
     alerts,
+    finance_batches,
     fulfilment_commands,
     inbox,
     order_commands,
@@ -75,6 +76,12 @@ def dirty_targets(connection: Connection) -> dict[str, Waiting]:
 def pending_stock_batches(connection: Connection) -> dict[str, Waiting]:
     where = [push_batches.c.state == BatchState.PENDING.value]
     return _grouped(connection, push_batches, push_batches.c.created_at, where, push_batches.c.channel)
+
+
+def pending_finance_batches(connection: Connection) -> Waiting | None:
+    """Daily finance adjustments written and not yet posted (a batch is due at once when made)."""
+    where = [finance_batches.c.state == BatchState.PENDING.value]
+    return _grouped(connection, finance_batches, finance_batches.c.created_at, where).get("")
 
 
 def pending_order_commands(connection: Connection) -> Waiting | None:

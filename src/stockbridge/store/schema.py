@@ -130,6 +130,38 @@ exceptions = Table(
 )
 Index("ix_exceptions_state", exceptions.c.state, exceptions.c.owner)
 
+# Each stretch of time one (channel, SKU, location) showed a figure other than the warehouse's, over
+# its tolerance, as the drift check saw it (monitor/drift.py): open while `cleared_at` is null. Kept
+# after it clears, so a report can say for how long each SKU differed and why.
+drift_episodes = Table(
+    "drift_episodes",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),
+    Column("sku", String(100), nullable=False),
+    Column("location", String(64), nullable=False),
+    Column("cause", String(32), nullable=False),  # domain.drift.Cause, as last seen
+    Column("shown", BigInteger, nullable=False),
+    Column("pushed", BigInteger, nullable=False),
+    Column("expected", BigInteger, nullable=False),
+    Column("units", BigInteger, nullable=False),  # |shown - expected| when last seen
+    Column("max_units", BigInteger, nullable=False),
+    Column("repairs", Integer, nullable=False),  # times the check marked the target dirty
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("raised_at", DateTime(timezone=True)),  # past the grace time: an exception
+    Column("escalated_at", DateTime(timezone=True)),  # repairs did not clear it: drift_unrepaired
+    Column("cleared_at", DateTime(timezone=True)),
+)
+Index(
+    "ix_drift_episodes_key",
+    drift_episodes.c.channel,
+    drift_episodes.c.cleared_at,
+    drift_episodes.c.sku,
+    drift_episodes.c.location,
+)
+Index("ix_drift_episodes_first_seen", drift_episodes.c.first_seen)
+
 # Movement (WMS occurred_at) -> acknowledgement by the channel, one row per pushed line.
 latency_samples = Table(
     "latency_samples",
@@ -412,3 +444,48 @@ alerts = Table(
     Column("done_at", DateTime(timezone=True)),
 )
 Index("ix_alerts_due", alerts.c.state, alerts.c.next_attempt_at)
+
+# --- finance --------------------------------------------------------------------------------------
+
+# Warehouse movements with financial effect (docs/decisions/0030), recorded by the fold once per
+# warehouse event. Until `settled_at` (its batch posted) its units are held back from the IMS target.
+financial_movements = Table(
+    "financial_movements",
+    metadata,
+    Column("event_id", String(200), primary_key=True),
+    Column("sku", String(100), nullable=False),
+    Column("warehouse_id", String(64), nullable=False),
+    Column("location", String(64), nullable=False),  # the IMS location
+    Column("reason", String(32), nullable=False),  # domain.finance.REASONS
+    Column("units", BigInteger, nullable=False),  # change in the IMS's figure
+    Column("business_date", String(10), nullable=False),  # YYYY-MM-DD, the finance team's day
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("batch_id", String(100)),
+    Column("settled_at", DateTime(timezone=True)),
+)
+Index("ix_financial_movements_pair", financial_movements.c.sku, financial_movements.c.warehouse_id)
+Index("ix_financial_movements_open", financial_movements.c.batch_id, financial_movements.c.business_date)
+
+# One inventory adjustment per (IMS location, business day, account), written before it is posted;
+# the id is its external id in the IMS, so a re-post after a crash replaces rather than repeats.
+finance_batches = Table(
+    "finance_batches",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("location", String(64), nullable=False),
+    Column("business_date", String(10), nullable=False),
+    Column("account", String(32), nullable=False),
+    Column("lines", JSON, nullable=False),  # [{sku, reason, units}]
+    Column("control_units", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),  # BatchState: pending, sent (= posted), dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("failing_since", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True)),
+)
+Index("ix_finance_batches_due", finance_batches.c.state, finance_batches.c.next_attempt_at)
+Index("ix_finance_batches_day", finance_batches.c.location, finance_batches.c.business_date)

@@ -1,7 +1,7 @@
 """sales velocity: each folded sale kept for the window, and each SKU's velocity class
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-30 09:45:00.000000
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-# The lead re-chains at merge (assigned: after 0007); 0010 is main's head as this branch last merged it.
-down_revision = "0010"
+# The lead re-chains at merge (assigned: after 0007); 0011 is main's head as this branch last merged it.
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
