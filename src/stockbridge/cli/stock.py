@@ -20,8 +20,8 @@ def stock_show(
     config: ConfigOption = DEFAULT_CONFIG,
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Per channel and location: counted stock, buffer and where it came from, open demand, the
-    figure offered and what was last pushed."""
+    """Per channel and location: counted stock (the IMS: and the add-back of unposted financial
+    movements), buffer and where it came from, open demand, the figure offered, what was last pushed."""
     from stockbridge.flows.stock_view import sku_stock
 
     cfg = load(config)
