@@ -85,6 +85,17 @@ def ownership_matrix(config: Config) -> list[Flow]:
             f"each despatch at once; tracking read back {_every(fulfilment.verify_s)}",
         )
     )
+    if config.velocity is not None:
+        using = [c for c in channels if config.targets[c].velocity_buffers]
+        flows.append(
+            Flow(
+                "Sales velocity classes",
+                "the hub (from Clarus despatches)",
+                "buffers of " + (", ".join(using) or "no channel (none sets velocity_buffers)"),
+                f"reclassified {_every(config.velocity.reclassify_s)} over "
+                f"{config.velocity.window_s / 86400:g} days of sales",
+            )
+        )
     flows.append(_finance_flow(config))
     alerts = config.alerts
     routes = "; ".join(

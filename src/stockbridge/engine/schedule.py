@@ -28,6 +28,7 @@ SCHEDULED_JOBS = frozenset(
         "fulfilment_checks",
         "fulfilment_verify",
         "subscriptions_check",
+        "velocity_reclassify",
         "finance_batch",
         "report_daily",
         "report_weekly",

@@ -48,6 +48,7 @@ from stockbridge.flows.storefront_sync import (
     reread_tied_orders,
 )
 from stockbridge.flows.subscriptions import check_subscription
+from stockbridge.flows.velocity import reclassify
 from stockbridge.logs import get_logger
 from stockbridge.monitor.connector_health import ConnectorHealth
 from stockbridge.monitor.drift import check_drift
@@ -77,6 +78,7 @@ _JOB_SYSTEM = {
     "events_poll": "clarus",
     "subscriptions_check": "clarus",
     "storefront_orders_poll": "hub",  # each store's part counts under its channel (_storefront_part)
+    "velocity_reclassify": "hub",
     "finance_batch": "ims",
     "report_daily": "hub",
     "report_weekly": "ims",
@@ -313,6 +315,9 @@ class Worker:
             await check_drift(self.engine, conn.stock_channels.values(), self.config, self.clock)
         elif job == "slo_check":
             await check_slos(self.engine, self.config, self.clock)
+        elif job == "velocity_reclassify":
+            now = self.clock.now()
+            await in_transaction(self.engine, lambda c: reclassify(c, self.config, now))
         elif job == "storefront_orders_poll":
             feeds = conn.storefront_orders
             for channel, store in self.config.storefronts.items():
@@ -445,6 +450,11 @@ class Worker:
                     if job == "report_daily" or self.config.reports.weekly
                 ]
                 if self.config.reports is not None
+                else []
+            ),
+            *(
+                [("velocity_reclassify", self.config.velocity.reclassify_s)]
+                if self.config.velocity is not None
                 else []
             ),
             *(
