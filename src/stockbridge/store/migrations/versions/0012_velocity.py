@@ -1,6 +1,6 @@
 """sales velocity: each folded sale kept for the window, and each SKU's velocity class
 
-Revision ID: 0014
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-11-30 09:45:00.000000
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-# The lead re-chains at merge (assigned: after 0007); 0011 is main's head as this branch last merged it.
+revision = "0012"
+
 down_revision = "0011"
 branch_labels = None
 depends_on = None
