@@ -105,6 +105,25 @@ def state(store: ImsStore) -> dict[str, Any]:
     }
 
 
+def applied_adjustments(store: ImsStore, after: int) -> list[dict[str, Any]]:
+    """Every inventory adjustment applied (a replacing upsert too) with `seq > after`, in order."""
+    return [
+        {
+            "seq": a.seq,
+            "at": a.at.isoformat().replace("+00:00", "Z"),
+            "id": str(a.transaction_id),
+            "externalId": a.external_id,
+            "replaced": a.replaced,
+            "lines": [
+                {"itemId": ln.item_id, "location": ln.location, "adjustQtyBy": number(ln.adjust_by),
+                 "onHand": number(ln.on_hand)}
+                for ln in a.lines
+            ],  # fmt: skip
+        }
+        for a in store.applied[after:]
+    ]
+
+
 def control_routes(sim: ImsSimulator) -> list[Route]:
     store, orders = sim.store, sim.orders
 
@@ -232,6 +251,9 @@ def control_routes(sim: ImsSimulator) -> list[Route]:
     async def state_view(request: Request) -> Any:
         return state(store)
 
+    async def adjustments(request: Request) -> Any:
+        return {"adjustments": applied_adjustments(store, after(request))}
+
     async def stats(request: Request) -> Any:
         return {**sim.stats.as_dict(), "in_flight": sim.limiter.in_flight}
 
@@ -274,6 +296,7 @@ def control_routes(sim: ImsSimulator) -> list[Route]:
         Route("/_control/fulfilments", _control(fulfilments), methods=["GET"]),
         Route("/_control/invoices", _control(invoices), methods=["GET"]),
         Route("/_control/state", _control(state_view), methods=["GET"]),
+        Route("/_control/adjustments", _control(adjustments), methods=["GET"]),
         Route("/_control/stats", _control(stats), methods=["GET"]),
         Route("/_control/faults", _control(faults), methods=["GET", "PUT"]),
         Route("/_control/limits", _control(limits), methods=["GET", "PUT"]),
