@@ -103,6 +103,10 @@ class StockPusher:
         self._send_at_once = send_at_once
         self._lease = timedelta(seconds=config.engine.lease_s)
 
+    def budget_wait(self) -> float:
+        """Seconds until the channel has the budget for a cycle (0.0: now)."""
+        return self._channel.budget_wait()
+
     async def run_cycle(self) -> CycleResult:
         result = CycleResult()
         batches = await self._claim_batches()

@@ -16,7 +16,7 @@ from .errors import ImsError, as_id, invalid_content
 from .order_input import parse_control, parse_fulfil_lines
 from .order_views import control_documents, control_state, control_view
 from .order_views import order as load_order
-from .store import ITEM_FIELDS, ImsStore, number
+from .store import ITEM_FIELDS, AppliedLine, ImsStore, number
 from .transform_input import DocumentHeader
 
 if TYPE_CHECKING:
@@ -114,14 +114,19 @@ def applied_adjustments(store: ImsStore, after: int) -> list[dict[str, Any]]:
             "id": str(a.transaction_id),
             "externalId": a.external_id,
             "replaced": a.replaced,
-            "lines": [
-                {"itemId": ln.item_id, "location": ln.location, "adjustQtyBy": number(ln.adjust_by),
-                 "onHand": number(ln.on_hand)}
-                for ln in a.lines
-            ],  # fmt: skip
+            "lines": [_applied_line(ln) for ln in a.lines],
         }
         for a in store.applied[after:]
     ]
+
+
+def _applied_line(line: AppliedLine) -> dict[str, Any]:
+    return {
+        "itemId": line.item_id,
+        "location": line.location,
+        "adjustQtyBy": number(line.adjust_by),
+        "onHand": number(line.on_hand),
+    }
 
 
 def control_routes(sim: ImsSimulator) -> list[Route]:
