@@ -8,6 +8,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 
+import pytest
 from sqlalchemy import Engine
 from tests.factories import T0, config, inbound, movement_event
 
@@ -70,3 +71,34 @@ def test_a_channel_out_of_budget_pushes_when_its_budget_returns(engine: Engine) 
         assert channel.asked >= 2  # it was held back, then went when the budget returned
 
     asyncio.run(go())
+
+
+def test_a_trickle_is_folded_as_it_arrives_and_a_stream_in_groups(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a fold, the worker waits `fold_gather_s` for the next group only when the fold found
+    at least `fold_gather_min` entries: one movement at a time (nominal load) is not held back."""
+    cfg = config(engine__fold_gather_min=3, engine__fold_gather_s=0.5, hub__register_webhooks=False)
+    gathered: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:
+        gathered.append(seconds)
+        await real_sleep(0)
+
+    async def go() -> list[tuple[int, list[float]]]:
+        connections = connect(cfg, {name: "wakes-test-value" for name in cfg.required_env().values()})
+        worker = Worker(engine=engine, config=cfg, connections=connections, clock=FakeClock(T0))
+        monkeypatch.setattr("stockbridge.engine.worker.asyncio.sleep", sleep)
+        seen = []
+        try:
+            for first, count in ((1, 1), (2, 2), (4, 3), (7, 5)):
+                events = [movement_event(first + k, "MUG-1", {"available": first + k}) for k in range(count)]
+                inbox_repo.store_events(engine, [inbound(e) for e in events], T0)
+                gathered.clear()
+                seen.append((await worker.fold_once(), list(gathered)))
+        finally:
+            await connections.aclose()
+        return seen
+
+    assert asyncio.run(go()) == [(1, []), (2, []), (3, [0.5]), (5, [0.5])]

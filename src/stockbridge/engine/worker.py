@@ -209,9 +209,10 @@ class Worker:
             self.command_wake.set()
             self.storefront_wake.set()
             self.fulfilment_wake.set()
-        if 0 < folded < limit:
-            # Let the next group gather: one fold of many events costs far less than many folds of
-            # few, and each fold takes the write lock that webhook ingest also needs.
+        if self.config.engine.fold_gather_min <= folded < limit:
+            # Events are coming in a stream: let the next group gather. One fold of many events
+            # costs far less than many folds of few, and each fold takes the write lock that webhook
+            # ingest also needs. A trickle (fewer than fold_gather_min) is folded as it arrives.
             await asyncio.sleep(self.config.engine.fold_gather_s)
         return folded
 
