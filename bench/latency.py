@@ -70,6 +70,7 @@ IMS_LOCATION = "6"
 RECORD_API = "/services/rest/record/v1"
 GRAPHQL = "/admin/api/2026-04/graphql.json"
 TARGET_P99_MS = 300.0
+FLOOR_CALLERS = 4  # load-generator tasks making the direct calls, each its own keep-alive connection
 LIMITS = (
     f"Shopify at the standard plan ({shop.BUCKET_SIZE}-point bucket, {shop.RESTORE_RATE:g} points/s, "
     f"{shop.MUTATION_COST} points a mutation, {shop.LINES} quantities a call). "
@@ -281,32 +282,38 @@ async def drive(
     rate: float,
 ) -> Floor:
     floor = Floor([], [], [])
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+    calls: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue()
 
-        async def timed(into: list[float], request: Any) -> None:
-            began = time.perf_counter()
-            try:
-                response = await request
-                response.raise_for_status()
-            except httpx.HTTPError:
-                floor.failed += 1
-                return
-            into.append((time.perf_counter() - began) * 1000)
+    async def timed(into: list[float], request: Any) -> None:
+        began = time.perf_counter()
+        try:
+            response = await request
+            response.raise_for_status()
+        except httpx.HTTPError:
+            floor.failed += 1
+            return
+        into.append((time.perf_counter() - began) * 1000)
 
-        async def direct(i: int, sku: str) -> None:
-            """The floor: what one call per movement costs at each far API (its twin)."""
+    def client() -> httpx.AsyncClient:
+        limits = httpx.Limits(max_connections=FLOOR_CALLERS, max_keepalive_connections=FLOOR_CALLERS)
+        return httpx.AsyncClient(timeout=30, limits=limits)
+
+    async def caller(ims_http: httpx.AsyncClient, shop_http: httpx.AsyncClient) -> None:
+        """The floor: one direct call per movement to each far API's twin, each call timed alone."""
+        while (item := await calls.get()) is not None:
+            i, sku = item
             adjustment = {
                 "account": {"id": "1"},
                 "adjLocation": {"id": IMS_LOCATION},
                 "inventory": {"items": [{"item": {"id": ims_ids[sku]}, "location": {"id": IMS_LOCATION},
                                          "adjustQtyBy": 1}]},
             }  # fmt: skip
-            put = http.put(
+            put = ims_http.put(
                 f"{ims_twin}{RECORD_API}/inventoryAdjustment/eid:floor-{i}",
                 json=adjustment,
                 headers={"Authorization": f"Bearer {TOKEN}"},
             )
+            await timed(floor.ims, put)
             mutation = {
                 "query": SET_ONE,
                 "variables": {
@@ -316,15 +323,16 @@ async def drive(
                     "key": f"floor-{i}",
                 },
             }  # fmt: skip
-            post = http.post(
+            post = shop_http.post(
                 f"{shop_twin}{GRAPHQL}", json=mutation, headers={"X-Shopify-Access-Token": shop.TOKEN}
             )
-            await asyncio.gather(timed(floor.ims, put), timed(floor.shopify, post))
+            await timed(floor.shopify, post)
 
+    async with client() as clarus_http, client() as ims_http, client() as shop_http:
+        callers = [asyncio.create_task(caller(ims_http, shop_http)) for _ in range(FLOOR_CALLERS)]
         # One sender, so movements reach Clarus in the order made (a pick after its allocate): each
         # request carries every movement due by then (one at a time while it keeps pace).
         began = time.perf_counter()
-        tasks = []
         sent = 0
         while sent < len(movements):
             delay = began + sent / rate - time.perf_counter()
@@ -332,10 +340,15 @@ async def drive(
                 await asyncio.sleep(delay)
             due = min(len(movements), int((time.perf_counter() - began) * rate) + 1)
             batch = movements[sent:due]
-            await timed(floor.clarus, http.post(f"{clarus}/_control/movements", json={"movements": batch}))
-            tasks += [asyncio.create_task(direct(sent + k, m["sku"])) for k, m in enumerate(batch)]
+            await timed(
+                floor.clarus, clarus_http.post(f"{clarus}/_control/movements", json={"movements": batch})
+            )
+            for k, m in enumerate(batch):
+                calls.put_nowait((sent + k, m["sku"]))
             sent = due
-        await asyncio.gather(*tasks)
+        for _ in callers:
+            calls.put_nowait(None)
+        await asyncio.gather(*callers)
     return floor
 
 
