@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -445,9 +446,12 @@ def run(
             http.post(f"{store}/_control/limits", json=standard).raise_for_status()
             time.sleep(settle_s)
             stream = [traffic.next() for _ in range(int(rate * seconds))]
+            load_before = os.getloadavg()[0]
             since = time.time()
             floor = asyncio.run(drive(clarus, ims_twin, shop_twin, ims_ids, shop_items, stream, rate))
             emitted_s = time.time() - since
+            load_after = os.getloadavg()[0]
+            backlog = http.get(f"{clarus}/_control/deliveries").json()
             tail = wait_converged(http, clarus, ims, store, data, timeout_s=300)
             status = hub_status(http, hub, token)
             events = read_events(http, clarus, "WH1")
@@ -464,6 +468,12 @@ def run(
         "rate_per_s": rate,
         "movements": len(stream),
         "emit_s": round(emitted_s, 1),
+        # The machine's 1-minute load average as the measured phase began and ended (2 cores here:
+        # above 2, the processes of this run waited for a core).
+        "load_average": [round(load_before, 1), round(load_after, 1)],
+        # Webhook deliveries Clarus still held when the last movement was made: above a handful, the
+        # hub's endpoint (or the machine) did not keep pace and the latencies include that queue.
+        "deliveries_waiting_at_end": backlog["queued"] + backlog["in_flight"],
         "floor_failed_calls": floor.failed,
         "clarus_post_ms": _rounded(percentiles(floor.clarus)),
     }
