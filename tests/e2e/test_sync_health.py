@@ -356,10 +356,13 @@ def _check_report(page: Path, planted: dict[str, tuple[str, str]]) -> None:
     # Each problem in the section that names its kind of problem, with its owner.
     sections = {
         "drift_manual_edit": "drift",
+        "latency_slo": "latency_exceptions",
         "order_held_too_long": "order_exceptions",
+        "finance_batch_failed": "finance_exceptions",
         "unknown_sku": "unknown_skus",
         "connector_failing": "connectors",
     }
+    assert set(sections) == set(planted)
     for kind, table in sections.items():
         rows = {(r["type"], r["entity"]): r for r in report_csv(page, table)}
         assert planted[kind] in rows, (kind, table, sorted(rows))
