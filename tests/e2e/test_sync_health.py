@@ -46,6 +46,7 @@ pytestmark = pytest.mark.slow
 LONG_S = 30 * 86400  # a schedule the test never reaches: it runs those jobs itself
 HELD_ALERT_AFTER_S = 600
 ESCALATE_AFTER_S = 1800
+MARGIN_S = 300
 IMS_SLOW_MS = 1500  # the IMS's latency fault: every call waits this long
 IMS_TARGET_MS = 1000  # slo.latency_ms.ims, p95 and p99: a push through a slow IMS cannot meet it
 FINANCE_ACCOUNT = "5100"
@@ -176,10 +177,6 @@ def _receipt(sku: str, quantity: int) -> dict[str, Any]:
     return _movement(sku, "receipt", quantity, to_status="available")
 
 
-def _alerts_check(env: Stack) -> None:
-    env.run_job("alerts_check", wait=True)
-
-
 def _hand_edit_and_check(env: Stack, expected: int, shown: int) -> None:
     """Someone types a level into the Shopify admin; the drift check finds it and the repair puts
     the store back to the warehouse's figure."""
@@ -256,7 +253,14 @@ def test_each_planted_problem_is_owned_alerted_once_escalated_once_and_reported(
         # What the store should show, judged by the oracle from the simulators (no drift now).
         expected = env.shopify_available(DRIFTED)
         assert expected is not None
-        day = clock.now().date()
+        planted = _planted(clock.now().date())
+        alerted_at: dict[str, float] = {}  # type -> the clock's offset when its alert was first seen
+
+        def alerts_check() -> None:
+            env.run_job("alerts_check", wait=True)
+            for kind, (_, entity) in planted.items():
+                if kind not in alerted_at and _naming(receiver.texts(OWNERS[kind]), kind, entity):
+                    alerted_at[kind] = clock.offset_s
 
         # Every link up; each problem planted, raised again, the alerts check run after each round.
         for round_ in range(3):
@@ -267,13 +271,12 @@ def test_each_planted_problem_is_owned_alerted_once_escalated_once_and_reported(
                 _plant_refused_finance_batch(env)
                 _plant_slow_push(env)
             env.run_job("slo_check", wait=True)
-            _alerts_check(env)
+            alerts_check()
 
         # The store goes down: every call fails. A movement gives the hub something to push.
         env.shopify_api_faults(outage=True)
         env.move([_receipt(DOWN_SKU, 2)])
         env.drain()
-        planted = _planted(day)
         wait_until(lambda: _open(env, *planted["connector_failing"]), 60, "the store to be seen failing")
 
         # The held order waits past orders.held_alert_after_s.
@@ -282,7 +285,7 @@ def test_each_planted_problem_is_owned_alerted_once_escalated_once_and_reported(
             env.run_job("order_checks", wait=True)
             env.move([_receipt(DOWN_SKU, 1)])  # another push that fails
             env.drain()
-            _alerts_check(env)
+            alerts_check()
             env.advance(clock, 60)
 
         found = _exceptions(env)
@@ -308,10 +311,24 @@ def test_each_planted_problem_is_owned_alerted_once_escalated_once_and_reported(
         done = CliRunner().invoke(app, ["exceptions", "ack", str(acked.id), "--config", str(config_path)])
         assert done.exit_code == 0, done.output
 
-        # Nobody acts on the others: past alerts.escalate_after_s each escalates once.
-        env.advance(clock, ESCALATE_AFTER_S)
+        # Nobody acts on the others: each escalates once, alerts.escalate_after_s after its own alert.
+        # The clock's offset bounds the time waited from below (real seconds pass too); MARGIN_S bounds
+        # the real seconds this test takes between an alert and the check.
+        assert set(alerted_at) == set(planted)
+        env.advance(clock, max(alerted_at.values()) + ESCALATE_AFTER_S - MARGIN_S - clock.offset_s)
+        alerts_check()
+        duty = receiver.texts("duty")
+        waited = {kind: clock.offset_s - at for kind, at in alerted_at.items()}
+        due = {kind for kind, w in waited.items() if w >= ESCALATE_AFTER_S}
+        not_yet = {kind for kind, w in waited.items() if w <= ESCALATE_AFTER_S - MARGIN_S}
+        assert due, waited  # alerted early enough to have escalated
+        assert not_yet, waited  # alerted too late to have escalated yet
+        for kind, (_, entity) in planted.items():
+            if kind in due | not_yet:
+                assert len(_naming(duty, kind, entity)) == (1 if kind in due else 0), (kind, waited[kind])
+        env.advance(clock, MARGIN_S)
         for _ in range(3):
-            _alerts_check(env)
+            alerts_check()
             env.advance(clock, 60)
         duty = receiver.texts("duty")
         for kind, (_, entity) in planted.items():
