@@ -109,7 +109,7 @@ async def serve(
                 storefront_webhook_secrets=connections.storefront_secrets,
                 on_stored=worker.wake if workers else None,
                 collectors=[
-                    LimiterMetrics({"ims": connections.ims_limiter, "clarus": connections.clarus_limiter}),
+                    LimiterMetrics(connections.limiters),
                     StorefrontMetrics(connections.storefronts),
                 ]
                 if workers

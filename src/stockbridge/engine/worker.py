@@ -256,8 +256,10 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), idle)
 
-    async def run_job(self, job: str) -> None:
-        """Run one scheduled job now, in this worker (also used by `stockbridge sync`)."""
+    async def run_job(self, job: str, *, scheduled: bool = False) -> None:
+        """Run one scheduled job now, in this worker (also used by `stockbridge sync`). `scheduled`:
+        the scheduler claimed it, and a job with parts on their own schedules runs only the parts
+        that are due (the orders poll: each store on its `orders_poll_s`)."""
         started = self.clock.now()
         conn = self.connections
         if job == "item_refresh":
@@ -291,9 +293,12 @@ class Worker:
         elif job == "storefront_orders_poll":
             feeds = conn.storefront_orders
             for channel, store in self.config.storefronts.items():
-                if channel in feeds:
-                    poll = poll_storefront_orders(self.engine, channel, feeds[channel], store, self.clock)
-                    await self._storefront_part(channel, poll)
+                if channel not in feeds or (
+                    scheduled and not await self._part_due(job, channel, store.orders_poll_s)
+                ):
+                    continue
+                poll = poll_storefront_orders(self.engine, channel, feeds[channel], store, self.clock)
+                await self._storefront_part(channel, poll)
         elif job == "orders_poll":
             await poll_sales_orders(self.engine, conn.ims_orders, self.clock)
         elif job == "product_sync":
@@ -333,6 +338,11 @@ class Worker:
         self.command_wake.set()
         self.storefront_wake.set()
         self.fulfilment_wake.set()
+
+    async def _part_due(self, job: str, part: str, every_s: float) -> bool:
+        """Claim one part's run of `job` on its own schedule (`run_soon` of the job makes it due)."""
+        now = self.clock.now()
+        return await in_transaction(self.engine, lambda c: claim_run(c, f"{job}.{part}", now, every_s))
 
     async def _storefront_part(self, channel: str, work: Awaitable[object]) -> None:
         """One store's share of a job. Its failure names the store's channel (whatever system the
@@ -398,7 +408,7 @@ class Worker:
                 try:
                     due = await in_transaction(self.engine, lambda c: claim_run(c, job, now, every))
                     if due:
-                        await self.run_job(job)
+                        await self.run_job(job, scheduled=True)
                         await self.health.succeeded(_JOB_SYSTEM[job])
                 except ConnectorError as exc:
                     log.warning("scheduled job failed", job=job, error=str(exc))

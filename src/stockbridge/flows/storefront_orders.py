@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from stockbridge.config import Config, ShopifyStore
+from stockbridge.config import Config, Storefront
 from stockbridge.domain.inbound import (
     STOREFRONT_ORDER,
     STOREFRONT_ORDER_EDITED,
@@ -111,7 +111,7 @@ def _fold_each(
             ImsRoute(connection, config, now).fold(entry, store)
 
 
-def route_of(connection: Connection, order: StorefrontOrder, store: ShopifyStore) -> str:
+def route_of(connection: Connection, order: StorefrontOrder, store: Storefront) -> str:
     """The route an order already took, else the store's: a store whose route changes keeps each
     order it already sent on its first route (else one order could reach Clarus twice)."""
     if orders_repo.get_order(connection, ims_id=hub_order_id(order.channel, order.order_id)) is not None:
@@ -129,7 +129,7 @@ class ImsRoute:
         self.config = config
         self.now = now
 
-    def fold(self, order: StorefrontOrder, store: ShopifyStore) -> None:
+    def fold(self, order: StorefrontOrder, store: Storefront) -> None:
         version = storefront_version(order)
         routed = storefront_repo.get_routed(self.connection, order.channel, order.order_id, lock=True)
         if routed is not None and not is_newer(version, routed.version):
@@ -142,7 +142,7 @@ class ImsRoute:
             routed = replace(routed, order=order, version=version)
         self.decide(routed, store)
 
-    def decide(self, routed: RoutedOrder, store: ShopifyStore) -> RoutedOrder:
+    def decide(self, routed: RoutedOrder, store: Storefront) -> RoutedOrder:
         order = routed.order
         request = ims_order_request(
             order,
@@ -157,7 +157,7 @@ class ImsRoute:
             state=routed.state,
             in_ims=routed.ims_id is not None,
             synced=routed.synced_version == routed.version,
-            release_financial_statuses=store.release_financial_statuses,
+            release_financial_statuses=store.releasing_statuses,
             request=request,
         )
         saved = self._save(routed, decision.state, decision.holds)

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
-from stockbridge.config import Config, ShopifyStore
+from stockbridge.config import Config, Storefront
 from stockbridge.domain.errors import ConnectorError, RetriableError
 from stockbridge.domain.inbound import STOREFRONT_ORDER_VERSION
 from stockbridge.domain.storefront_routing import (
@@ -54,7 +54,7 @@ def cursor_name(channel: str) -> str:
 
 
 async def poll_storefront_orders(
-    engine: Engine, channel: str, feed: StorefrontOrderFeed, store: ShopifyStore, clock: Clock
+    engine: Engine, channel: str, feed: StorefrontOrderFeed, store: Storefront, clock: Clock
 ) -> int:
     """Store every order of `channel` changed since the cursor (less the overlap); returns how many
     versions were new to the inbox. The first run reads back `orders_overlap_s`."""
@@ -139,7 +139,7 @@ class StorefrontOrderSender:
         store = config.storefronts.get(command.channel)
         if routed is None or store is None:
             return None
-        if routed.ims_id is None and not released(routed.order, store.release_financial_statuses):
+        if routed.ims_id is None and not released(routed.order, store.releasing_statuses):
             return None  # cancelled (or no longer paid) before the IMS ever had it: nothing to make
         request = ims_order_request(
             routed.order,
