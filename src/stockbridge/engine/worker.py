@@ -299,6 +299,9 @@ class Worker:
                     continue
                 poll = poll_storefront_orders(self.engine, channel, feeds[channel], store, self.clock)
                 await self._storefront_part(channel, poll)
+                await in_transaction(
+                    self.engine, lambda c, part=f"{job}.{channel}": record_run(c, part, started)
+                )
         elif job == "orders_poll":
             await poll_sales_orders(self.engine, conn.ims_orders, self.clock)
         elif job == "product_sync":
