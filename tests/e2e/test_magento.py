@@ -20,6 +20,7 @@ from tests.e2e.stack import MAGENTO_SOURCE, Stack, stack, wait_until
 from stockbridge.demo.harness import oracle_settings
 from stockbridge.demo.traffic import Traffic, sku_name
 from stockbridge.oracle import OrderReport, check_magento_orders, expected_figures
+from stockbridge.oracle.magento import ShipmentReport, check_magento_shipments
 from stockbridge.store.bookkeeping import list_exceptions, read_counters
 from stockbridge.store.schema import fulfilment_commands
 
@@ -70,6 +71,14 @@ def _report(env: Stack, frozen: dict[str, Any] | None = None) -> OrderReport:
         settings,
         prefix="MAG-",
         frozen=frozen,
+    )
+
+
+def _shipments_report(env: Stack, ims: bool = False) -> ShipmentReport:
+    orders = [env.magento_order(o["entity_id"]) for o in env.magento_orders()]
+    truth = env.truth()
+    return check_magento_shipments(
+        orders, truth.clarus_shipments, prefix="MAG-", ims_orders=truth.ims_orders if ims else None
     )
 
 
@@ -212,6 +221,7 @@ def test_a_partial_shipment_then_the_rest_show_in_magento_with_their_tracking(en
         )
         last = env.magento_order(order["entity_id"])
         commands = _commands(env)
+        shipments = _shipments_report(env)
     shipped_first = {i["sku"]: float(i["qty"]) for i in first["shipments"][0]["items"]}
     assert shipped_first["MUG-1"] == 2
     assert shipped_first["SHIRT-M"] == 1
@@ -221,6 +231,8 @@ def test_a_partial_shipment_then_the_rest_show_in_magento_with_their_tracking(en
     assert _tracks(last) == [["1ZM1"], ["1ZM2"]]
     for item in last["items"]:  # everything ordered has shipped, once
         assert float(item["qty_shipped"]) == float(item["qty_ordered"]), item
+    assert shipments.problems == 0, shipments
+    assert (shipments.shipments, shipments.magento_shipments) == (2, 2)
     assert [(s, k) for s, k, _ in commands if k == "store_fulfilment"] == [
         ("SH-1", "store_fulfilment"),
         ("SH-2", "store_fulfilment"),
@@ -260,6 +272,7 @@ def test_through_the_ims_magento_ships_only_after_the_item_fulfilment(env: Stack
         shipped = env.magento_order(order["entity_id"])
         ims_fulfilments = env.truth().ims_fulfilments
         fulfilment_report = env.fulfilment_report()
+        shipments = _shipments_report(env, ims=True)
     assert sorted((str(line["itemId"]), round(float(line["quantity"]))) for line in ims_order["lines"]) == [
         ("MUG-1", 1),
         ("TEA-2", 1),
@@ -268,6 +281,7 @@ def test_through_the_ims_magento_ships_only_after_the_item_fulfilment(env: Stack
     assert waiting == []  # nothing in Magento while the IMS had no Item Fulfilment
     assert [f["externalId"] for f in ims_fulfilments] == ["sb-if-SH-1"]
     assert fulfilment_report.problems == 0, fulfilment_report
+    assert shipments.problems == 0, shipments
     assert shipped["state"] == "complete"
     assert _tracks(shipped) == [["1ZI1"]]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stockbridge.oracle.magento import as_order_view, source_figures, warehouse_lines
+from stockbridge.oracle.magento import as_order_view, check_magento_shipments, source_figures, warehouse_lines
 
 
 def _item(
@@ -76,3 +76,32 @@ def test_source_items_are_read_at_the_fed_sources_only() -> None:
         ]
     }
     assert source_figures(items, {"default"}) == {("MUG-1", "default"): 4}
+
+
+def _shipped(order: dict[str, Any], qty: dict[int, int], state: str, numbers: list[str]) -> dict[str, Any]:
+    items = [{**i, "qty_shipped": qty.get(int(i["item_id"]), 0)} for i in order["items"]]
+    shipments = [{"entity_id": n, "tracks": [{"track_number": t}]} for n, t in enumerate(numbers, start=1)]
+    return {**order, "items": items, "state": state, "shipments": shipments}
+
+
+def test_shipments_are_judged_against_what_clarus_shipped_per_line() -> None:
+    clarus = {
+        "SH-1": {"shipment_id": "SH-1", "reference": "MAG-000000007", "tracking_numbers": ["1Z1"],
+                 "lines": [{"line_ref": "1", "quantity": 6}, {"line_ref": "3", "quantity": 1}]},
+    }  # fmt: skip
+    right = _shipped(ORDER, {2: 6, 4: 1}, "processing", ["1Z1"])
+    assert check_magento_shipments([right], clarus, prefix="MAG-").problems == 0
+    wrong_units = _shipped(ORDER, {2: 5, 4: 1}, "processing", ["1Z1"])
+    assert check_magento_shipments([wrong_units], clarus, prefix="MAG-").wrong == [
+        "MAG-000000007/MUG-1: shipped 6, Magento shows 5"
+    ]
+    doubled = check_magento_shipments(
+        [_shipped(ORDER, {2: 6, 4: 1}, "processing", ["1Z1", "1Z1"])], clarus, prefix="MAG-"
+    )
+    assert doubled.doubled == ["SH-1"]
+    lost = check_magento_shipments([_shipped(ORDER, {2: 6, 4: 1}, "processing", [])], clarus, prefix="MAG-")
+    assert lost.lost == ["SH-1"]
+    early_complete = check_magento_shipments(
+        [_shipped(ORDER, {2: 6, 4: 1}, "complete", ["1Z1"])], clarus, prefix="MAG-"
+    )
+    assert early_complete.status == ["MAG-000000007: state complete"]

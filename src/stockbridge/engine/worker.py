@@ -14,6 +14,7 @@ import os
 import random
 import socket
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from sqlalchemy import Connection, Engine
 
@@ -299,9 +300,7 @@ class Worker:
                     continue
                 poll = poll_storefront_orders(self.engine, channel, feeds[channel], store, self.clock)
                 await self._storefront_part(channel, poll)
-                await in_transaction(
-                    self.engine, lambda c, part=f"{job}.{channel}": record_run(c, part, started)
-                )
+                await self._part_ran(f"{job}.{channel}", started)
         elif job == "orders_poll":
             await poll_sales_orders(self.engine, conn.ims_orders, self.clock)
         elif job == "product_sync":
@@ -346,6 +345,9 @@ class Worker:
         """Claim one part's run of `job` on its own schedule (`run_soon` of the job makes it due)."""
         now = self.clock.now()
         return await in_transaction(self.engine, lambda c: claim_run(c, f"{job}.{part}", now, every_s))
+
+    async def _part_ran(self, part: str, started: datetime) -> None:
+        await in_transaction(self.engine, lambda c: record_run(c, part, started))
 
     async def _storefront_part(self, channel: str, work: Awaitable[object]) -> None:
         """One store's share of a job. Its failure names the store's channel (whatever system the

@@ -12,6 +12,13 @@ A line's quantity is what is still wanted (`qty_ordered` less `qty_canceled`); l
 in the order's item order. The shipping description is the ship method, mapped as any. Each Magento
 order is written as the IMS order it stands for and judged by `check_orders`.
 
+Shipments (docs/fulfilment.md, decision 0023, as for Shopify): each Clarus shipment of a Magento
+order (its reference the prefix + `increment_id`) that carries tracking is exactly one Magento shipment
+with that tracking number (lost / doubled), and no Magento shipment names a number Clarus never
+shipped; per warehouse line n (`line_ref` n, or on route ims the IMS line whose item is that SKU),
+the item's `qty_shipped` is the units Clarus shipped on it; the order is `complete` exactly when
+every line has shipped in full.
+
 Stock: the same rule as every channel's (`stock.expected_figures`, DESIGN.md §3), at the MSI source
 the store's `locations` map gives the warehouse; with `subtract_open_demand` (the storefront
 default) the units the warehouse's own orders claim and have not allocated come off
@@ -22,8 +29,9 @@ not have is not judged (the hub is told to set only figures it read).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -38,20 +46,28 @@ _RELEASED, _WAITING, _CANCELLED = "B", "A", "C"
 _PARENT_TYPES = frozenset({"bundle", "configurable"})
 
 
-def warehouse_lines(order: Mapping[str, Any]) -> list[tuple[str, int]]:
-    """(SKU, quantity still wanted) of each line the warehouse should ship, in the order's item
-    order: bundles by their components, configurables by their simple, virtual items dropped."""
+def _line_items(order: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(SKU, the item whose quantities count) of each warehouse line, in the order's item order."""
     items = list(order.get("items") or [])
     by_id = {int(item["item_id"]): item for item in items}
-    lines: list[tuple[str, int]] = []
+    lines: list[tuple[str, Mapping[str, Any]]] = []
     for item in items:
         if str(item.get("product_type")) in _PARENT_TYPES or int(item.get("is_virtual") or 0):
             continue
         parent = by_id.get(int(item["parent_item_id"])) if item.get("parent_item_id") else None
         counted = parent if parent is not None and parent.get("product_type") == "configurable" else item
-        wanted = round(float(counted["qty_ordered"])) - round(float(counted.get("qty_canceled") or 0))
-        lines.append((str(item["sku"]), wanted))
+        lines.append((str(item["sku"]), counted))
     return lines
+
+
+def _wanted(item: Mapping[str, Any]) -> int:
+    return round(float(item["qty_ordered"])) - round(float(item.get("qty_canceled") or 0))
+
+
+def warehouse_lines(order: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """(SKU, quantity still wanted) of each line the warehouse should ship, in the order's item
+    order: bundles by their components, configurables by their simple, virtual items dropped."""
+    return [(sku, _wanted(item)) for sku, item in _line_items(order)]
 
 
 def as_order_view(order: Mapping[str, Any], prefix: str, release_statuses: frozenset[str]) -> dict[str, Any]:
@@ -134,3 +150,91 @@ def magento_drift(
     if clarus_orders is not None:
         expected = take_off_open_demand(expected, clarus_orders, locations)
     return drift({k: v for k, v in expected.items() if k in shown}, shown)
+
+
+@dataclass
+class ShipmentReport:
+    shipments: int = 0  # Clarus shipments of the store's orders
+    magento_shipments: int = 0
+    with_tracking: int = 0  # Magento shipments carrying a tracking number
+    lost: list[str] = field(default_factory=list)
+    doubled: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)  # "<reference>/<sku>" shipped quantities
+    status: list[str] = field(default_factory=list)  # orders complete when they should not be, or not
+
+    @property
+    def problems(self) -> int:
+        return sum(len(x) for x in (self.lost, self.doubled, self.unexpected, self.wrong, self.status))
+
+
+def check_magento_shipments(
+    magento_orders: Sequence[Mapping[str, Any]],
+    clarus_shipments: Mapping[str, Mapping[str, Any]],
+    *,
+    prefix: str,
+    ims_orders: Mapping[str, Mapping[str, Any]] | None = None,
+) -> ShipmentReport:
+    """`magento_orders`: the simulator's orders each with its `shipments` (`GET /_control/orders/{id}`).
+    `ims_orders` given (by tranId): the store's route is ims, and a line_ref is the IMS order's line."""
+    report = ShipmentReport()
+    by_reference: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for shipment in clarus_shipments.values():
+        by_reference[str(shipment["reference"])].append(shipment)
+    for order in magento_orders:
+        reference = prefix + str(order["increment_id"])
+        _check_shipments(report, order, reference, by_reference.get(reference, []), ims_orders)
+    return report
+
+
+def _check_shipments(
+    report: ShipmentReport,
+    order: Mapping[str, Any],
+    reference: str,
+    shipments: Sequence[Mapping[str, Any]],
+    ims_orders: Mapping[str, Mapping[str, Any]] | None,
+) -> None:
+    made = list(order.get("shipments") or [])
+    report.shipments += len(shipments)
+    report.magento_shipments += len(made)
+    numbers_of = [{str(t["track_number"]) for t in m.get("tracks") or []} for m in made]
+    report.with_tracking += sum(1 for n in numbers_of if n)
+    shipped_numbers: set[str] = set()
+    for shipment in shipments:
+        numbers = [str(n) for n in shipment.get("tracking_numbers") or []]
+        if not numbers:
+            continue
+        shipped_numbers.update(numbers)
+        found = sum(1 for n in numbers_of if numbers[0] in n)
+        if found == 0:
+            report.lost.append(str(shipment["shipment_id"]))
+        elif found > 1:
+            report.doubled.append(str(shipment["shipment_id"]))
+    for m, tracks in zip(made, numbers_of, strict=True):
+        if tracks and not tracks & shipped_numbers:
+            report.unexpected.append(str(m["entity_id"]))
+    lines = _line_items(order)
+    if ims_orders is None:
+        line_of = {n: n for n in range(1, len(lines) + 1)}
+    else:  # the IMS line n is the Magento line of the same SKU
+        position = {sku: n for n, (sku, _) in enumerate(lines, start=1)}
+        ims_lines = (ims_orders.get(reference) or {}).get("lines", [])
+        line_of = {
+            int(li["line"]): position[str(li["itemId"])] for li in ims_lines if str(li["itemId"]) in position
+        }
+    units: dict[int, int] = defaultdict(int)
+    for shipment in shipments:
+        for line in shipment["lines"]:
+            number = line_of.get(int(str(line["line_ref"]).partition(".")[0]))
+            if number is None:
+                report.wrong.append(f"{reference}/line {line['line_ref']} is not on the order")
+                continue
+            units[number] += int(line["quantity"])
+    complete = True
+    for n, (sku, item) in enumerate(lines, start=1):
+        shown = round(float(item.get("qty_shipped") or 0))
+        if shown != units.get(n, 0):
+            report.wrong.append(f"{reference}/{sku}: shipped {units.get(n, 0)}, Magento shows {shown}")
+        complete = complete and shown >= _wanted(item)
+    if lines and complete != (str(order.get("state")) == "complete"):
+        report.status.append(f"{reference}: state {order.get('state')}")
