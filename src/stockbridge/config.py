@@ -200,10 +200,6 @@ class ShopifyStore(_Frozen):
         """The order statuses that let an order go on (here its financial status)."""
         return self.release_financial_statuses
 
-    @property
-    def has_webhooks(self) -> bool:
-        return True
-
 
 class MagentoStore(_Frozen):
     """A Magento 2 store: a stock channel (MSI source items per source) and a source of orders,
@@ -248,10 +244,6 @@ class MagentoStore(_Frozen):
     def releasing_statuses(self) -> frozenset[str]:
         """The order statuses that let an order go on (here its Magento order status)."""
         return self.release_statuses
-
-    @property
-    def has_webhooks(self) -> bool:
-        return False
 
 
 def _store_kind(value: Any) -> str:
