@@ -86,15 +86,58 @@ def ownership_matrix(config: Config) -> list[Flow]:
             f"each despatch at once; tracking read back {_every(fulfilment.verify_s)}",
         )
     )
+    if config.velocity is not None:
+        using = [c for c in channels if config.targets[c].velocity_buffers]
+        flows.append(
+            Flow(
+                "Sales velocity classes",
+                "the hub (from Clarus despatches)",
+                "buffers of " + (", ".join(using) or "no channel (none sets velocity_buffers)"),
+                f"reclassified {_every(config.velocity.reclassify_s)} over "
+                f"{config.velocity.window_s / 86400:g} days of sales",
+            )
+        )
+    flows.append(_finance_flow(config))
+    alerts = config.alerts
+    routes = "; ".join(
+        f"{owner}: {', '.join(channel.name for channel in channels) or 'nothing'}"
+        for owner, channels in alerts.routes_of().alerts.items()
+    )
+    escalated = (
+        "never escalated"
+        if alerts.escalate_after_s is None
+        else f"escalated {alerts.escalate_after_s / 3600:g} h after its alert if not acknowledged"
+    )
     flows.append(
         Flow(
             "Exceptions",
             "the hub",
-            "each owning team (table below)",
-            "as raised; resolved by the hub where it can",
+            f"each owning team (table below), alerted on its route ({routes})",
+            f"as raised; alerted once, checked {_every(s.alerts_check_s)}; {escalated}; "
+            "resolved by the hub where it can",
         )
     )
     return flows
+
+
+def _finance_flow(config: Config) -> Flow:
+    finance = config.finance
+    data = "Stock adjustments with financial effect (damage, write-off, count corrections)"
+    if not finance.reasons:
+        return Flow(
+            data,
+            "Clarus WMS",
+            "IMS through the stock sync (`finance.reasons` empty: not batched)",
+            "as stock",
+        )
+    accounts = ", ".join(f"{reason} -> account {r.account}" for reason, r in finance.reasons.items())
+    return Flow(
+        data,
+        "Clarus WMS",
+        f"IMS inventory adjustments, one per location, day and account ({accounts})",
+        f"daily after {finance.post_at:%H:%M} {finance.timezone}; read back by external id; "
+        f"retries looked for {_every(config.schedules.finance_batch_s)}",
+    )
 
 
 def _cell(text: str) -> str:

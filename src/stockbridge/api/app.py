@@ -32,6 +32,7 @@ from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.schedule import SCHEDULED_JOBS, last_runs, run_soon
 from stockbridge.flows.poison import BAD_WEBHOOK, reject_unusable
+from stockbridge.monitor.drift import DriftMetrics
 from stockbridge.monitor.metrics import StoredMetrics
 from stockbridge.store import (
     fulfilment_repo,
@@ -70,6 +71,7 @@ def create_app(
     registry = CollectorRegistry()
     # Latency and backlog from the database: the same whichever process serves the scrape.
     registry.register(StoredMetrics(engine, config, clock))
+    registry.register(DriftMetrics(engine, config.stock_channels()))
     for collector in collectors:  # e.g. the workers' rate limiters, when they run in this process
         registry.register(collector)
     webhooks = Counter(
@@ -206,6 +208,7 @@ def create_app(
                 "order_commands": orders_repo.commands_by_state(connection),
                 "storefront_orders": storefront_repo.counts_by_state(connection),
                 "storefront_order_commands": storefront_repo.commands_by_state(connection),
+                "storefront_order_rereads": {"pending": storefront_repo.rereads_pending(connection)},
                 "shipments": fulfilment_repo.counts_by_state(connection),
                 "fulfilment_commands": fulfilment_repo.commands_by_state(connection),
                 "open_exceptions": count_open_exceptions(connection),

@@ -68,6 +68,7 @@ def demo(
     shop_orders: int | None = typer.Option(None, help="Shopify orders in the order day (default orders/10)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     database_url: str | None = typer.Option(None, help="Default: a SQLite file in a temporary directory."),
+    report_dir: str = typer.Option("demo-reports", help="Where the daily report is written at the end."),
     log_level: Annotated[
         LogLevelName, typer.Option("--log-level", help="The hub's log lines (warning: only problems).")
     ] = LogLevelName.warning,
@@ -90,6 +91,7 @@ def demo(
             shop_orders=shop_orders,
             database_url=database_url,
             quiet=as_json,
+            report_dir=report_dir,
         )
     )
     if as_json:

@@ -88,13 +88,43 @@ CATALOG: tuple[ExceptionKind, ...] = (
         _REPLAY,
     ),
     ExceptionKind(
-        "drift",
+        "drift_manual_edit",
         Area.STOCK,
         "operations",
         "sku:<sku>@<channel>/<location>",
-        "a channel shows a figure the hub did not push (someone or another app set stock there)",
-        "the channel's inventory history names who adjusted",
-        "none needed: the hub re-pushes; stop whoever edits by hand",
+        "the drift check read a channel figure other than the hub's last acknowledged push, more than "
+        "`drift.tolerance_units` off the warehouse's figure for `drift.grace_s`: someone or another app "
+        "set stock there by hand (the detail says also when the hub's own figure was behind)",
+        "the channel's inventory history (Shopify: the level's history names the app or staff "
+        "member; the IMS: the inventory adjustment's creator); `/metrics` `stockbridge_drift_skus`",
+        "none for the figure: the target was marked dirty and the warehouse's figure is pushed again; "
+        "stop whoever edits by hand (stock belongs to Clarus, DESIGN §1)",
+        clears_itself=True,
+    ),
+    ExceptionKind(
+        "drift",
+        Area.STOCK,
+        "integration",
+        "sku:<sku>@<channel>/<location>",
+        "the channel shows the hub's last figure, but that is not the warehouse's figure and no push is "
+        "on its way (the hub is behind or stuck), more than `drift.tolerance_units` off for `drift.grace_s`",
+        "`stockbridge status` (dirty targets, dead letters); the target's row; the log around its last push",
+        "none for the figure: the check marked the target dirty and it is pushed again; find why the "
+        "hub lost track (a bug: keep the log and the target row)",
+        clears_itself=True,
+    ),
+    ExceptionKind(
+        "drift_unrepaired",
+        Area.STOCK,
+        "integration",
+        "sku:<sku>@<channel>/<location>",
+        "escalation: a drift (`drift_manual_edit` or `drift`) was still seen after "
+        "`drift.escalate_after_repairs` repairs or `drift.escalate_after_s`: something keeps setting "
+        "the channel's figure, or the hub's pushes do not stick",
+        "the channel's inventory history for who writes after the hub (another app, an import, a "
+        "sync job); `/metrics` `stockbridge_drift_unrepaired_skus`",
+        "stop the other writer (or exclude the SKU from it); the hub keeps repairing, and the exception "
+        "resolves the first run that finds the figure right",
         clears_itself=True,
     ),
     # Orders (hold reasons first: a held order names them)
@@ -386,15 +416,45 @@ CATALOG: tuple[ExceptionKind, ...] = (
         "fix the cause; `stockbridge sync subscriptions_check` registers it and resolves the exception",
         clears_itself=True,
     ),
+    # Finance
+    ExceptionKind(
+        "finance_batch_failed",
+        Area.FINANCE,
+        "finance",
+        "finance_batch:<id>",
+        "a day's inventory adjustment (one IMS location and account, external id FIN-...) was not "
+        "posted: refused by the IMS (an inactive or unknown item, a closed period, a bad account), or "
+        "failing for `engine.retry_for_s`; its units stay held back from the IMS figure until it posts",
+        "`stockbridge finance batches`; `stockbridge exceptions show ID` (the IMS's reason); the "
+        "adjustment by external id in the IMS",
+        "fix the cause (item, account, period), then `stockbridge exceptions retry ID`: the batch is "
+        "posted whole under the same external id, once",
+    ),
     # Connectors
     ExceptionKind(
         "connector_failing",
         Area.CONNECTORS,
         "integration",
         "connector:<system>",
-        "consecutive failed calls to one system (outage, credentials, throttling)",
-        "the system's status page; the credentials; `/metrics` far-API counters",
-        "none for the work: it waits and retries by itself; the next success resolves this",
+        "`connector_health.open_after_failures` failed calls in a row to one system (outage, "
+        "credentials, timeouts): its circuit is open (`stockbridge_connector_circuit_state` 2)",
+        "the system's status page; the credentials; `/metrics` `stockbridge_connector_error_rate`",
+        "none for the work: it waits and retries by itself; the first success makes the circuit "
+        "half-open, and `connector_health.close_after_s` without a failure closes it and resolves this",
+        clears_itself=True,
+    ),
+    ExceptionKind(
+        "connector_throttled",
+        Area.CONNECTORS,
+        "integration",
+        "connector:<system>",
+        "at least `connector_health.throttled_share` of one system's calls were throttled (429, "
+        "`Retry-After`, Shopify THROTTLED) for `connector_health.throttled_for_s`: work goes slower "
+        "than the far end's limits should allow",
+        "`/metrics` `stockbridge_connector_throttled_share` and `stockbridge_far_api_rate`; the far "
+        "account's other integrations",
+        "none for the work: the hub slows itself; lower this hub's call rate (several workers share the "
+        "account's limit) or find what else spends it; resolves once the share falls below",
         clears_itself=True,
     ),
     # Monitoring (service-level targets: `slo:` in the configuration, decision 0026)
@@ -422,6 +482,21 @@ CATALOG: tuple[ExceptionKind, ...] = (
         "`GET /admin/status`; the flow's loop in the log",
         "fix what stops the flow (a connector down, a worker not running, a poison item); resolves at "
         "the first check with the oldest item within target",
+        clears_itself=True,
+    ),
+    # Alerts (`alerts:` in the configuration, decision 0027)
+    ExceptionKind(
+        "alert_failed",
+        Area.MONITORING,
+        "integration",
+        "channel:<channel>",
+        "an alert message to one channel (`slack:<VAR>`, `email:<addresses>`) was dead-lettered: the "
+        "webhook refused it (URL revoked, channel archived), its variable is unset, the mail server "
+        "refused it, or it failed for `engine.retry_for_s`; that team has not had those alerts",
+        "`stockbridge replay --list --outbox alerts`; `stockbridge alerts list --state dead`; "
+        "`stockbridge alerts test --owner TEAM`",
+        "fix the webhook URL (its variable) or the mail server, then `stockbridge exceptions retry ID` "
+        "(the message keeps its reference); the next message the channel takes resolves this",
         clears_itself=True,
     ),
 )

@@ -30,11 +30,14 @@ from stockbridge.connectors.magento.stock import MagentoStock
 from stockbridge.connectors.magento.store_fulfilments import MagentoStoreFulfilments
 from stockbridge.connectors.netsuite.auth import BearerAuth, ClientCredentialsAuth, TbaAuth
 from stockbridge.connectors.netsuite.client import NetSuiteClient
+from stockbridge.connectors.netsuite.finance import ImsFinance
 from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
+from stockbridge.connectors.netsuite.ledger import NetSuiteLedger
 from stockbridge.connectors.netsuite.products import NetSuiteProducts
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 from stockbridge.connectors.netsuite.stock import ImsStock, ItemDirectory, SuiteQLItems
 from stockbridge.connectors.netsuite.storefront_orders import NetSuiteStorefrontOrders
+from stockbridge.connectors.rest.calls import CallStats
 from stockbridge.connectors.shopify.client import ShopifyClient
 from stockbridge.connectors.shopify.inbound import ShopifyInbound
 from stockbridge.connectors.shopify.orders import ShopifyOrders
@@ -57,6 +60,11 @@ class Connections:
     # by channel name.
     storefronts: dict[str, ShopifyClient] = field(default_factory=dict)
     storefront_secrets: dict[str, str] = field(default_factory=dict)
+    # Warehouse SKU -> IMS item, as the IMS stock channel maps them (None: a SuiteQL lookup by SKU).
+    ims_items: ItemDirectory | None = None
+    # Each connector's calls (answered, failed, throttled), by system: "clarus", "ims" and each
+    # storefront's channel name (monitor/connector_health.py).
+    call_stats: dict[str, CallStats] = field(default_factory=dict)
     # Each Magento store's REST client (its stock channel's, orders' and shipments'), by channel name.
     magento: dict[str, MagentoClient] = field(default_factory=dict)
 
@@ -124,6 +132,14 @@ class Connections:
     def ims_fulfilments(self) -> NetSuiteFulfilments:
         return NetSuiteFulfilments(self.ims)
 
+    @property
+    def ims_finance(self) -> ImsFinance:
+        return ImsFinance(self.ims, self.ims_items or SuiteQLItems(self.ims))
+
+    @property
+    def ims_ledger(self) -> NetSuiteLedger:
+        return NetSuiteLedger(self.ims)
+
     async def aclose(self) -> None:
         await self.clarus.aclose()
         await self.ims.aclose()
@@ -160,7 +176,9 @@ def limiter(settings: ClarusConnector | ImsConnector | MagentoStore, system: str
     )
 
 
-def shopify_client(store: ShopifyStore, environ: Mapping[str, str]) -> ShopifyClient:
+def shopify_client(
+    store: ShopifyStore, environ: Mapping[str, str], stats: CallStats | None = None
+) -> ShopifyClient:
     """The store's GraphQL client; its picture of the cost bucket starts from the configured plan
     (`bucket_size`, `restore_rate`) until the first answer's throttleStatus says better."""
     return ShopifyClient(
@@ -170,10 +188,13 @@ def shopify_client(store: ShopifyStore, environ: Mapping[str, str]) -> ShopifyCl
         timeout_s=store.timeout_s,
         bucket_size=float(store.bucket_size),
         restore_rate=store.restore_rate,
+        stats=stats,
     )
 
 
-def magento_client(name: str, store: MagentoStore, environ: Mapping[str, str]) -> MagentoClient:
+def magento_client(
+    name: str, store: MagentoStore, environ: Mapping[str, str], stats: CallStats | None = None
+) -> MagentoClient:
     """The store's REST client, named after its channel (every error it raises names the channel),
     paced by its own adaptive limiter (the store's `calls_per_second` and the rest)."""
     return MagentoClient(
@@ -183,6 +204,7 @@ def magento_client(name: str, store: MagentoStore, environ: Mapping[str, str]) -
         system=name,
         timeout_s=store.timeout_s,
         limiter=limiter(store, name),
+        stats=stats,
     )
 
 
@@ -195,8 +217,14 @@ def connect(
     clarus = config.connectors.clarus
     ims = config.connectors.ims
     clarus_limiter, ims_limiter = limiter(clarus, "clarus"), limiter(ims, "ims")
+    window_s = config.connector_health.window_s
+    stats = {name: CallStats(name, window_s) for name in ("clarus", IMS_CHANNEL_NAME, *config.storefronts)}
     ims_client = NetSuiteClient(
-        ims.base_url, ims_auth(ims.auth, ims.base_url, env), timeout_s=ims.timeout_s, limiter=ims_limiter
+        ims.base_url,
+        ims_auth(ims.auth, ims.base_url, env),
+        timeout_s=ims.timeout_s,
+        limiter=ims_limiter,
+        stats=stats[IMS_CHANNEL_NAME],
     )
     ims_stock = ImsStock(
         ims_client,
@@ -211,10 +239,10 @@ def connect(
     channels: dict[str, StockChannel] = {IMS_CHANNEL_NAME: ims_stock}
     for name, store in config.storefronts.items():  # in file order: the channels' order
         if isinstance(store, MagentoStore):
-            magento[name] = magento_client(name, store, env)
+            magento[name] = magento_client(name, store, env, stats[name])
             channels[name] = MagentoStock(magento[name], max_lines_per_call=store.max_lines_per_call)
         else:
-            storefronts[name] = shopify_client(store, env)
+            storefronts[name] = shopify_client(store, env, stats[name])
             channels[name] = ShopifyStock(
                 storefronts[name], name=name, max_lines_per_call=store.max_lines_per_call
             )
@@ -224,12 +252,14 @@ def connect(
             secret(clarus.api_key_env, env),
             timeout_s=clarus.timeout_s,
             limiter=clarus_limiter,
+            stats=stats["clarus"],
         ),
         ims=ims_client,
         ims_limiter=ims_limiter,
         clarus_limiter=clarus_limiter,
         clarus_webhook_secret=secret(clarus.webhook_secret_env, env),
         stock_channels=channels,
+        ims_items=ims_items,
         storefronts=storefronts,
         storefront_secrets={
             name: secret(store.webhook_secret_env, env)
@@ -237,4 +267,5 @@ def connect(
             if isinstance(store, ShopifyStore)
         },
         magento=magento,
+        call_stats=stats,
     )

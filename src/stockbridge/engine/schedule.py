@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, select, update
 
@@ -13,6 +13,7 @@ from stockbridge.store.sql import insert_for
 SCHEDULED_JOBS = frozenset(
     {
         "storefront_orders_poll",
+        "storefront_order_rereads",
         "item_refresh",
         "blocked_refresh",
         "storefront_refresh",
@@ -27,6 +28,11 @@ SCHEDULED_JOBS = frozenset(
         "fulfilment_checks",
         "fulfilment_verify",
         "subscriptions_check",
+        "velocity_reclassify",
+        "finance_batch",
+        "report_daily",
+        "report_weekly",
+        "alerts_check",
     }
 )
 
@@ -59,6 +65,17 @@ def run_soon(connection: Connection, job: str, now: datetime) -> None:
     parts = cursors.c.name.startswith(_name(job) + ".", autoescape=True)
     connection.execute(
         update(cursors).where(parts, cursors.c.value > now.isoformat()).values(value=now.isoformat())
+    )
+
+
+def run_at(connection: Connection, job: str, at: datetime) -> None:
+    """Make `job` due at `at` at the latest (a run already due sooner stays sooner)."""
+    name, value = _name(job), at.astimezone(UTC).isoformat()
+    connection.execute(
+        insert_for(connection, cursors).values(name=name, value=value).on_conflict_do_nothing()
+    )
+    connection.execute(
+        update(cursors).where(cursors.c.name == name, cursors.c.value > value).values(value=value)
     )
 
 

@@ -11,10 +11,13 @@ from async code). Flow names (`FlowBacklog.flow`):
 | `stock_batches.<channel>` | stock pushes written, not yet acknowledged | written |
 | `order_commands` | creates, amends, cancels for the warehouse | written |
 | `storefront_order_commands` | storefront orders to make or update in the IMS | written |
+| `storefront_order_rereads` | storefront orders to read again after a same-second tie (decision 0024) | due |
 | `fulfilment_commands.<kind>` | Item Fulfilments, invoices, storefront fulfilments | written |
 | `notifications` | customers' shipping notices | written |
 | `held_orders.<channel>` | orders held for a person, by the channel they came from | held |
 | `parked_shipments` | despatches whose order the hub does not know yet | arrived |
+| `finance_batches` | the day's finance adjustments made and not yet posted (with `finance.reasons`) | made |
+| `alerts` | alert messages to teams not yet taken by their channel (decision 0027) | queued |
 
 Dead-lettered work is not backlog: it waits for a person under its own exception. Every flow the
 configuration implies is listed, empty ones with size 0 and no age, so a gauge never disappears.
@@ -30,7 +33,7 @@ from sqlalchemy import Connection
 from stockbridge.config import Config
 from stockbridge.domain import inbound
 from stockbridge.domain.fulfilment_state import FulfilmentCommand
-from stockbridge.store import backlog_repo
+from stockbridge.store import backlog_repo, storefront_repo
 from stockbridge.store.backlog_repo import Waiting
 
 INBOX_KINDS = sorted(inbound.STOCK_KINDS | inbound.ORDER_KINDS | inbound.STOREFRONT_KINDS)
@@ -64,6 +67,11 @@ def read_backlog(connection: Connection, config: Config, now: datetime) -> list[
     found["order_commands"] = backlog_repo.pending_order_commands(connection)
     found["storefront_order_commands"] = backlog_repo.pending_storefront_order_commands(connection)
     found["parked_shipments"] = backlog_repo.parked_shipments(connection)
+    if config.finance.reasons:
+        found["finance_batches"] = backlog_repo.pending_finance_batches(connection)
+    found["alerts"] = backlog_repo.pending_alerts(connection)
+    rereads, due = storefront_repo.rereads_waiting(connection)
+    found["storefront_order_rereads"] = Waiting(rereads, due) if rereads else None
     return [_row(flow, waiting, now) for flow, waiting in sorted(found.items())]
 
 

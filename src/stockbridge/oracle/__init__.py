@@ -8,6 +8,7 @@ the hub's rules shows as a difference instead of being agreed with.
 """
 
 from stockbridge.oracle.catalog import Catalog, warehouse_sku
+from stockbridge.oracle.finance import expected_adjustments, posted_adjustments
 from stockbridge.oracle.fulfilments import FulfilmentReport, check_fulfilments
 from stockbridge.oracle.magento import (
     check_magento_orders,
@@ -68,6 +69,7 @@ __all__ = [
     "check_storefront_orders",
     "doubled_sets",
     "drift",
+    "expected_adjustments",
     "expected_figures",
     "expected_order",
     "figure_history",
@@ -75,6 +77,7 @@ __all__ = [
     "ims_figures",
     "judge_writes",
     "magento_drift",
+    "posted_adjustments",
     "read_source_items",
     "read_stock",
     "read_storefront",

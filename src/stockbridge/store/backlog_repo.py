@@ -16,6 +16,8 @@ from stockbridge.domain.fulfilment_state import ShipmentState
 from stockbridge.domain.order_state import OrderState
 from stockbridge.domain.storefront_routing import RoutedState
 from stockbridge.store.schema import (
+    alerts,
+    finance_batches,
     fulfilment_commands,
     inbox,
     order_commands,
@@ -76,6 +78,12 @@ def pending_stock_batches(connection: Connection) -> dict[str, Waiting]:
     return _grouped(connection, push_batches, push_batches.c.created_at, where, push_batches.c.channel)
 
 
+def pending_finance_batches(connection: Connection) -> Waiting | None:
+    """Daily finance adjustments written and not yet posted (a batch is due at once when made)."""
+    where = [finance_batches.c.state == BatchState.PENDING.value]
+    return _grouped(connection, finance_batches, finance_batches.c.created_at, where).get("")
+
+
 def pending_order_commands(connection: Connection) -> Waiting | None:
     where = [order_commands.c.state == BatchState.PENDING.value]
     return _grouped(connection, order_commands, order_commands.c.created_at, where).get("")
@@ -85,6 +93,12 @@ def pending_storefront_order_commands(connection: Connection) -> Waiting | None:
     table = storefront_order_commands
     where = [table.c.state == BatchState.PENDING.value]
     return _grouped(connection, table, table.c.created_at, where).get("")
+
+
+def pending_alerts(connection: Connection) -> Waiting | None:
+    """Alert messages not yet taken by their channel (one row per channel), since they were queued."""
+    where = [alerts.c.state == BatchState.PENDING.value]
+    return _grouped(connection, alerts, alerts.c.created_at, where).get("")
 
 
 def pending_fulfilment_commands(connection: Connection) -> dict[str, Waiting]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, text, update
+from sqlalchemy import Connection, case, delete, func, select, text, update
 
 from stockbridge.domain.exception_catalog import kind_of
 from stockbridge.logs import get_logger
@@ -171,6 +171,9 @@ class ExceptionRecord:
     count: int
     first_seen: datetime
     last_seen: datetime
+    episode: int = 1  # raised after being resolved starts the next episode
+    opened_at: datetime | None = None  # when this episode began
+    episode_count: int = 1  # raises in this episode
 
 
 def raise_exception(
@@ -184,6 +187,9 @@ def raise_exception(
     retry_action: str | None = None,
 ) -> None:
     """Open (or re-open and count again) the exception for (type, entity).
+
+    Raised after it was resolved, it starts a new episode (its alerts start over: decision 0027);
+    raised while acknowledged, it stays acknowledged (someone is on it) and is counted.
 
     `type` must be in the exception catalogue (`domain/exception_catalog.py`): the operating guide and
     the alert routing are built from it, so a kind missing there would reach nobody who knows it.
@@ -207,17 +213,29 @@ def raise_exception(
         count=1,
         first_seen=now,
         last_seen=now,
+        episode=1,
+        opened_at=now,
+        episode_count=1,
     )
+    c = exceptions.c
+    # Every SET expression reads the row as it was (SQL, on both backends).
+    reopening = c.state == ExceptionState.RESOLVED.value
+    acknowledged = c.state == ExceptionState.ACKNOWLEDGED.value
     connection.execute(
         stmt.on_conflict_do_update(
             index_elements=["type", "entity"],
             set_={
-                "count": exceptions.c.count + 1,
+                "count": c.count + 1,
                 "last_seen": now,
                 "detail": detail,
                 "owner": owner,
-                "state": ExceptionState.OPEN.value,
+                "state": case(
+                    (acknowledged, ExceptionState.ACKNOWLEDGED.value), else_=ExceptionState.OPEN.value
+                ),
                 "retry_action": retry_action,
+                "episode": case((reopening, c.episode + 1), else_=c.episode),
+                "opened_at": case((reopening, now), else_=c.opened_at),
+                "episode_count": case((reopening, 1), else_=c.episode_count + 1),
             },
         )
     )
@@ -259,6 +277,9 @@ def _record(row: Any) -> ExceptionRecord:
         count=int(row.count),
         first_seen=utc(row.first_seen),
         last_seen=utc(row.last_seen),
+        episode=int(row.episode),
+        opened_at=utc(row.opened_at),
+        episode_count=int(row.episode_count),
     )
 
 
