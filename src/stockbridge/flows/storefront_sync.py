@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
-from stockbridge.config import Config, ShopifyStore
+from stockbridge.config import Config, Storefront
 from stockbridge.domain.errors import ConnectorError, RejectedError, RetriableError
 from stockbridge.domain.inbound import STOREFRONT_ORDER_VERSION
 from stockbridge.domain.storefront_orders import StorefrontOrder
@@ -62,7 +62,7 @@ def cursor_name(channel: str) -> str:
 
 
 async def poll_storefront_orders(
-    engine: Engine, channel: str, feed: StorefrontOrderFeed, store: ShopifyStore, clock: Clock
+    engine: Engine, channel: str, feed: StorefrontOrderFeed, store: Storefront, clock: Clock
 ) -> int:
     """Store every order of `channel` changed since the cursor (less the overlap); returns how many
     versions were new to the inbox. The first run reads back `orders_overlap_s`."""
@@ -92,7 +92,7 @@ async def poll_storefront_orders(
 
 
 async def reread_tied_orders(
-    engine: Engine, channel: str, feed: StorefrontOrderFeed, store: ShopifyStore, clock: Clock
+    engine: Engine, channel: str, feed: StorefrontOrderFeed, store: Storefront, clock: Clock
 ) -> int:
     """Read each order of `channel` whose versions tied and whose re-read is due (at most the store's
     `tie_rereads_per_run`) and store each read in the inbox; returns how many were read. A failed
@@ -192,7 +192,7 @@ class StorefrontOrderSender:
         store = config.storefronts.get(command.channel)
         if routed is None or store is None:
             return None
-        if routed.ims_id is None and not released(routed.order, store.release_financial_statuses):
+        if routed.ims_id is None and not released(routed.order, store.releasing_statuses):
             return None  # cancelled (or no longer paid) before the IMS ever had it: nothing to make
         request = ims_order_request(
             routed.order,
