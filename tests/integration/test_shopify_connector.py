@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from tests.servers import run_app
-from tests.shopify_sim_support import LOCATION, SECRET, TOKEN, VERSION, level, seed
+from tests.shopify_sim_support import LOCATION, SECRET, TOKEN, VERSION, gql, level, seed
 
 from stockbridge.connectors.errors import (
     AuthenticationError,
@@ -21,7 +21,10 @@ from stockbridge.connectors.errors import (
     StaleFigureError,
 )
 from stockbridge.connectors.shopify import ShopifyClient, ShopifyOrders, ShopifyStock, Tracking
+from stockbridge.connectors.shopify.fulfilments import FULFILMENT_STATE
+from stockbridge.connectors.shopify.store_fulfilments import ShopifyStoreFulfilments
 from stockbridge.connectors.shopify.webhooks import parse_order_event, read_delivery
+from stockbridge.domain.storefront_fulfilment import ParcelTracking
 from stockbridge.flows.ports import ChannelFigure, FigureLine
 from stockbridge.simulators.shopify import ShopifySettings, create_app
 
@@ -318,6 +321,55 @@ def test_a_partial_fulfilment_then_the_rest(base_url: str, http: httpx.Client) -
     view = http.get(f"/_control/orders/{placed['id']}").json()
     assert view["display_fulfillment_status"] == "FULFILLED"
     assert len(view["fulfillments"]) == 2
+
+
+# The smallest bucket the hub is run against (a development store on a small plan): 400 points,
+# 50 a second. A read for a store fulfilment asks at most a quarter of it, so the reads of all the
+# fulfilment slots fit in it at once and an empty bucket holds one again within 2 s.
+SMALL_BUCKET = {"bucket_size": 400, "restore_rate": 50}
+MAX_READ_COST = 100
+FULFILMENT_READS = ("OrderById", "OrderLineItems", "FulfilmentState", "FulfilmentOrderLines")
+
+
+def test_a_store_fulfilment_of_a_long_order_pages_within_a_small_bucket(
+    base_url: str, http: httpx.Client
+) -> None:
+    """55 line items: more than one page of the order's lines (50) and of the fulfillment order's
+    first page (10); the shipment takes one of each of the last 20, all past the first page."""
+    skus = [f"L-{n:02}" for n in range(55)]
+    for sku in skus:
+        seed(http, sku, 10)
+    placed = place_order(http, [{"sku": sku, "quantity": 2} for sku in skus])
+    order_id = placed["admin_graphql_api_id"]
+    http.post("/_control/limits", json=SMALL_BUCKET).raise_for_status()
+    shipped = [item["admin_graphql_api_id"] for item in placed["line_items"][35:]]
+
+    async def scenario(client: ShopifyClient) -> tuple[list[str] | None, str, str, dict[str, float]]:
+        store = ShopifyStoreFulfilments(ShopifyOrders(client))
+        ids = await store.line_item_ids(order_id)
+        tracking = ParcelTracking("UPS", "1Z-LONG", None)
+        made = await store.fulfil(order_id, dict.fromkeys(shipped, 1), tracking, notify_customer=True)
+        again = await store.fulfil(order_id, dict.fromkeys(shipped, 1), tracking, notify_customer=True)
+        return ids, made, again, {op: client.expected_cost(op, estimate=-1) for op in FULFILMENT_READS}
+
+    ids, made, again, requested = run(base_url, scenario)
+    assert ids == [item["admin_graphql_api_id"] for item in placed["line_items"]]
+    assert again == made  # the retry found the fulfilment by its tracking number
+    # Every read was made (the store reported its requested cost) and asked at most the bound.
+    assert all(0 < cost <= MAX_READ_COST for cost in requested.values()), requested
+    view = http.get(f"/_control/orders/{placed['id']}").json()
+    assert [line["fulfillable_quantity"] for line in view["line_items"]] == [2] * 35 + [1] * 20
+    assert len(view["fulfillments"]) == 1
+    assert calls(http)["throttled"] == 0
+
+
+def test_the_fulfilment_state_query_asks_what_one_order_needs(base_url: str, http: httpx.Client) -> None:
+    """The requested cost the store reports for the fulfilment state read (it was 632 points)."""
+    seed(http, "A-1", 10)
+    order_id = place_order(http, [{"sku": "A-1", "quantity": 1}])["admin_graphql_api_id"]
+    answer = gql(http, FULFILMENT_STATE, {"id": order_id})
+    assert "errors" not in answer
+    assert answer["extensions"]["cost"]["requestedQueryCost"] <= MAX_READ_COST
 
 
 def test_simulator_webhooks_verify_and_parse(base_url: str, http: httpx.Client) -> None:

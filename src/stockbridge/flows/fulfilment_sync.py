@@ -19,7 +19,7 @@ from stockbridge.domain.storefront_fulfilment import (
     storefront_lines,
     tracking_of,
 )
-from stockbridge.engine.bounded import Slots
+from stockbridge.engine.bounded import Slots, wait_for_any_free_slot
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import next_attempt_at
@@ -33,6 +33,9 @@ from stockbridge.store.fulfilment_repo import FulfilmentTask, ShipmentRecord
 from stockbridge.store.orders_repo import OrderRecord
 
 log = get_logger(__name__)
+
+STOREFRONT = (FulfilmentCommand.STORE_FULFILMENT,)
+IMS_AND_CUSTOMER = tuple(kind for kind in FulfilmentCommand if kind not in STOREFRONT)
 
 
 def if_external_id(shipment_id: str) -> str:
@@ -51,6 +54,11 @@ class FulfilmentSender:
     invoice or notice that hangs until its deadline holds one slot while the others carry on with
     other shipments. Order needs no batch: a shipment's invoice and notice rows are written only
     when its Item Fulfilment is acknowledged, so they cannot be claimed before it exists.
+
+    Storefront fulfilments have slots of their own (`store_concurrency`), claimed separately: they
+    wait on a store's cost bucket, which a small plan or a busy store keeps nearly empty, and must
+    not keep Item Fulfilments (which the IMS needs first, and the store's own fulfilments follow)
+    waiting behind them.
     """
 
     def __init__(
@@ -63,6 +71,7 @@ class FulfilmentSender:
         clock: Clock,
         worker_id: str,
         concurrency: int = 4,
+        store_concurrency: int = 2,
         rng: random.Random | None = None,
         on_follow_ons: Callable[[], None] | None = None,
         storefronts: Mapping[str, StorefrontFulfilments] | None = None,
@@ -73,7 +82,11 @@ class FulfilmentSender:
         self._notifier = notifier
         self._clock = clock
         self._owner = worker_id
-        self._slots = Slots(concurrency, "fulfilment commands")
+        # (slots, the kinds of command they send): each claimed on its own.
+        self._lanes = (
+            (Slots(concurrency, "fulfilment commands"), IMS_AND_CUSTOMER),
+            (Slots(store_concurrency, "storefront fulfilments"), STOREFRONT),
+        )
         self._rng = rng or random.Random()
         self._on_follow_ons = on_follow_ons
         self._storefronts = dict(storefronts or {})
@@ -81,20 +94,28 @@ class FulfilmentSender:
     async def run_cycle(self) -> int:
         """Claim as many due commands as there are free slots and start sending them; returns how
         many started. Waits for a free slot, never for the commands themselves."""
-        await self._slots.wait_for_free_slot()
+        await wait_for_any_free_slot([slots for slots, _ in self._lanes])
         now = self._clock.now()
         lease = now + timedelta(seconds=self._config().engine.lease_s)
-        free = self._slots.free
-        tasks = await in_transaction(
-            self._engine, lambda c: fulfilment_repo.claim(c, self._owner, now, lease, free)
-        )
-        for task in tasks:
-            self._slots.start(self._run(task))
-        return len(tasks)
+        free = [(slots, kinds, slots.free) for slots, kinds in self._lanes if slots.free > 0]
+
+        def claim(connection: Connection) -> list[tuple[Slots, list[FulfilmentTask]]]:
+            return [
+                (slots, fulfilment_repo.claim(connection, self._owner, now, lease, n, kinds))
+                for slots, kinds, n in free
+            ]
+
+        started = 0
+        for slots, tasks in await in_transaction(self._engine, claim):
+            for task in tasks:
+                slots.start(self._run(task))
+            started += len(tasks)
+        return started
 
     async def aclose(self) -> None:
         """Stop sending (on shutdown): commands cut off keep their lease, which brings them back."""
-        await self._slots.cancel()
+        for slots, _ in self._lanes:
+            await slots.cancel()
 
     async def _run(self, task: FulfilmentTask) -> None:
         loaded = await in_transaction(self._engine, lambda c: _load(c, task.shipment_id))
