@@ -19,12 +19,18 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 from tests.factories import T0
-from tests.integration.test_fulfilment_slow_call import SECRETS, _config, _drive, _eventually, _ims_order
+from tests.integration.test_fulfilment_slow_call import (
+    SECRETS,
+    _config,
+    _drive,
+    _eventually,
+    _ims_order,
+    _sender,
+)
 from tests.shopify_sim_support import SECRET, TOKEN, VERSION, StepClock, seed
 from tests.shopify_support import FakeClock
 
 from stockbridge.config import Config
-from stockbridge.connectors.notify import make_notifier
 from stockbridge.connectors.shopify import ShopifyClient, ShopifyOrders
 from stockbridge.connectors.shopify.store_fulfilments import ShopifyStoreFulfilments
 from stockbridge.domain.fulfilment import Shipment, ShippedLine
@@ -34,7 +40,6 @@ from stockbridge.domain.shipping import Address
 from stockbridge.engine.clock import SystemClock
 from stockbridge.engine.connect import connect
 from stockbridge.flows.fulfilment import FulfilmentFolder
-from stockbridge.flows.fulfilment_sync import FulfilmentSender
 from stockbridge.flows.orders import OrderFolder
 from stockbridge.servers import serve_in_thread
 from stockbridge.simulators.ims import ImsSettings
@@ -144,15 +149,8 @@ def test_a_starved_store_bucket_does_not_delay_an_item_fulfilment(
             shop_url, VERSION, TOKEN, timeout_s=10, clock=client_clock, sleep=wait_for_the_bucket
         )
         connections = connect(cfg, SECRETS)
-        sender = FulfilmentSender(
-            engine=engine,
-            config=lambda: cfg,
-            ims=connections.ims_fulfilments,
-            notifier=make_notifier(cfg.fulfilment.notifier),
-            clock=SystemClock(),
-            worker_id="w1",
-            storefronts={"shopify": ShopifyStoreFulfilments(ShopifyOrders(client))},
-        )
+        store = ShopifyStoreFulfilments(ShopifyOrders(client))
+        sender = _sender(engine, cfg, connections, storefronts={"shopify": store})
         stop = asyncio.Event()
         driver = asyncio.create_task(_drive(sender, stop))
         try:

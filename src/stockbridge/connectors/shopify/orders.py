@@ -118,28 +118,28 @@ class ShopifyOrders:
 
     async def _complete(self, node: dict[str, Any]) -> StorefrontOrder:
         """The order from its node, fetching the rest of its line items when it has more than a page."""
-        with expect_shape(SYSTEM, "order"):
-            items = list(node["lineItems"]["nodes"])
-            page_info = node["lineItems"]["pageInfo"]
-            more, cursor = bool(page_info["hasNextPage"]), page_info["endCursor"]
-        if more:
-            items += await self._more_line_items(str(node["id"]), cursor)
+        items = await self._line_items(node, "OrderLineItems", ORDER_LINE_ITEMS, "order", LINES_PAGE + 3)
         with expect_shape(SYSTEM, "order"):
             return order_from_node(self._channel, node, items)
 
-    async def _more_line_items(self, order_id: str, after: str) -> list[dict[str, Any]]:
-        variables: dict[str, Any] = {"id": order_id, "after": after}
+    async def _line_items(
+        self, node: dict[str, Any], operation: str, query: str, root: str, cost: float
+    ) -> list[dict[str, Any]]:
+        """The node's `lineItems`: the page it came with, then from its cursor a page a call while
+        `hasNextPage` says there are more (`query` reads `root(id:).lineItems(after:)`)."""
+        with expect_shape(SYSTEM, operation):
+            connection = node["lineItems"]
+            variables: dict[str, Any] = {"id": str(node["id"])}
         items: list[dict[str, Any]] = []
         while True:
-            data = await self._client.execute(
-                "OrderLineItems", ORDER_LINE_ITEMS, variables, cost=LINES_PAGE + 3
-            )
-            with expect_shape(SYSTEM, "order line items"):
-                connection = data["order"]["lineItems"]
+            with expect_shape(SYSTEM, operation):
                 items.extend(connection["nodes"])
                 if not connection["pageInfo"]["hasNextPage"]:
                     return items
                 variables["after"] = connection["pageInfo"]["endCursor"]
+            data = await self._client.execute(operation, query, variables, cost=cost)
+            with expect_shape(SYSTEM, operation):
+                connection = data[root]["lineItems"]
 
     async def fulfilment_state(self, order_id: str) -> tuple[list[FulfilmentOrder], list[Fulfilment]]:
         """The order's fulfillment orders and the fulfilments made so far (their tracking numbers;
@@ -166,28 +166,15 @@ class ShopifyOrders:
 
     async def _fulfilment_order(self, node: dict[str, Any]) -> FulfilmentOrder:
         """A fulfillment order from its node, reading its lines past the first page when it has more."""
-        with expect_shape(SYSTEM, "fulfillment orders"):
-            lines = list(node["lineItems"]["nodes"])
-            page_info = node["lineItems"]["pageInfo"]
-            more, cursor = bool(page_info["hasNextPage"]), page_info["endCursor"]
-        if more:
-            lines += await self._fulfilment_order_lines(str(node["id"]), cursor)
+        lines = await self._line_items(
+            node,
+            "FulfilmentOrderLines",
+            FULFILMENT_ORDER_LINES,
+            "fulfillmentOrder",
+            FULFILMENT_ORDER_LINES_COST,
+        )
         with expect_shape(SYSTEM, "fulfillment orders"):
             return fulfilment_order_from(node, lines)
-
-    async def _fulfilment_order_lines(self, fulfilment_order_id: str, after: str) -> list[dict[str, Any]]:
-        variables: dict[str, Any] = {"id": fulfilment_order_id, "after": after}
-        lines: list[dict[str, Any]] = []
-        while True:
-            data = await self._client.execute(
-                "FulfilmentOrderLines", FULFILMENT_ORDER_LINES, variables, cost=FULFILMENT_ORDER_LINES_COST
-            )
-            with expect_shape(SYSTEM, "fulfillment order lines"):
-                connection = data["fulfillmentOrder"]["lineItems"]
-                lines.extend(connection["nodes"])
-                if not connection["pageInfo"]["hasNextPage"]:
-                    return lines
-                variables["after"] = connection["pageInfo"]["endCursor"]
 
     async def _with_lines(
         self, order_id: str, fulfilments: list[Fulfilment], wanted: int
