@@ -27,7 +27,7 @@ from tests.integration.test_fulfilment_slow_call import (
     _ims_order,
     _sender,
 )
-from tests.shopify_sim_support import SECRET, TOKEN, VERSION, StepClock, seed
+from tests.shopify_sim_support import SECRET, TOKEN, VERSION, StepClock, place_order, seed, simulator
 from tests.shopify_support import FakeClock
 
 from stockbridge.config import Config
@@ -45,7 +45,6 @@ from stockbridge.servers import serve_in_thread
 from stockbridge.simulators.ims import ImsSettings
 from stockbridge.simulators.ims import create_app as ims_app
 from stockbridge.simulators.shopify import ShopifySettings
-from stockbridge.simulators.shopify import create_app as shopify_app
 from stockbridge.store import items_repo, orders_repo
 from stockbridge.store.items_repo import ImsItem
 from stockbridge.store.schema import fulfilment_commands
@@ -63,18 +62,13 @@ def ims_url() -> Iterator[str]:
 @pytest.fixture
 def shop() -> Iterator[tuple[str, StepClock]]:
     clock = StepClock()
-    settings = ShopifySettings(access_token=TOKEN, api_secret=SECRET, clock=clock)
-    with serve_in_thread(shopify_app(settings)) as url:
+    with simulator(ShopifySettings(access_token=TOKEN, api_secret=SECRET, clock=clock)) as url:
         yield url, clock
 
 
 def _place_store_orders(http: httpx.Client) -> list[str]:
     seed(http, "MUG", 100)
-    body = {"email": "ada@example.com", "line_items": [{"sku": "MUG", "quantity": 1}]}
-    return [
-        str(http.post("/_control/orders", json=body).json()["admin_graphql_api_id"])
-        for _ in range(STORE_ORDERS)
-    ]
+    return [str(place_order(http, [("MUG", 1)])["admin_graphql_api_id"]) for _ in range(STORE_ORDERS)]
 
 
 def _starve(http: httpx.Client) -> None:
