@@ -10,8 +10,12 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
+from datetime import time
+from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -26,8 +30,13 @@ from pydantic import (
 )
 
 from stockbridge.connectors.clarus.statuses import INVENTORY_STATUSES
+from stockbridge.domain.alerting import AlertPolicy, Channel, Routes, Severity, TypeRule
+from stockbridge.domain.allocation import POOL, AllocationRule
 from stockbridge.domain.ats import AtsRule, BufferClass
+from stockbridge.domain.drift import DriftRule
+from stockbridge.domain.finance import REASONS as FINANCE_REASONS
 from stockbridge.domain.skus import SkuRules
+from stockbridge.domain.velocity import DEFAULT_SALES_MOVEMENTS, VelocityClass
 from stockbridge.logs import remember_secret
 
 DEFAULT_DATABASE_URL = "sqlite:///stockbridge.db"
@@ -164,6 +173,10 @@ class ShopifyStore(_Frozen):
     # The catch-up query re-reads this far behind its cursor: a change stamped just before the
     # newest one seen may become visible to the query only after it (clock skew, slow indexing).
     orders_overlap_s: Annotated[float, Field(ge=0)] = 300.0
+    # Two webhook copies of one order stamped in the same second with other content: the hub reads
+    # that order again from the store (decision 0024); at most this many such reads per run of the
+    # re-read job (one run a second at most), so a burst of ties cannot spend the store's budget.
+    tie_rereads_per_run: Annotated[int, Field(gt=0, le=100)] = 10
     # Route ims: the IMS customer record the store's orders are booked to (its internal id; required
     # for that route).
     ims_customer: str | None = None
@@ -192,6 +205,46 @@ class ShopifyStore(_Frozen):
 
     def effective_base_url(self) -> str:
         return (self.base_url or f"https://{self.shop_domain}").rstrip("/")
+
+
+class MagentoStore(_Frozen):
+    """A Magento 2 store: a stock channel (MSI source items per source) and a source of orders
+    (docs/connectors/magento.md). Not yet one of `storefronts`: the flows take it in a later step."""
+
+    kind: Literal["magento"] = "magento"
+    base_url: str  # https://shop.example.com (the REST API is under /rest/<store_code>/V1)
+    store_code: str = "all"  # all store views; "default" or a store view code
+    access_token_env: str = "MAGENTO_ACCESS_TOKEN"  # the integration's access token
+    sources: dict[str, str] = {}  # Clarus warehouse -> MSI source code
+    orders_route: Literal["ims", "clarus"] = "ims"
+    max_lines_per_call: Annotated[int, Field(gt=0, le=1000)] = 200
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    # Magento has no rate limit of its own; the host in front of it (Fastly, a WAF) may: 429 with
+    # Retry-After, met by the adaptive limiter (docs/decisions/0011).
+    calls_per_second: Annotated[float, Field(gt=0)] = 10.0
+    concurrency: Annotated[int, Field(gt=0)] = 4
+    min_calls_per_second: Annotated[float, Field(gt=0)] = 0.5
+    recovery_step: Annotated[float, Field(gt=0)] = 1.0
+    # An order goes on once its Magento status is one of these (Magento has no financial status).
+    release_statuses: Annotated[frozenset[str], Field(min_length=1)] = frozenset({"processing"})
+    reference_prefix: Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")] = "MAG-"
+    orders_poll_s: Annotated[float, Field(gt=0)] = 120.0
+    orders_overlap_s: Annotated[float, Field(ge=0)] = 300.0
+    ims_customer: str | None = None
+
+    @field_validator("release_statuses")
+    @classmethod
+    def _lower_case(cls, statuses: frozenset[str]) -> frozenset[str]:
+        return frozenset(s.lower() for s in statuses)
+
+    @model_validator(mode="after")
+    def _checked(self) -> MagentoStore:
+        _check_floor(self.min_calls_per_second, self.calls_per_second)
+        if self.orders_route == "ims" and not self.ims_customer:
+            raise ValueError(
+                "orders_route ims needs ims_customer (the IMS customer its orders are booked to)"
+            )
+        return self
 
 
 class LocationMapping(_Frozen):
@@ -236,6 +289,78 @@ class TargetSettings(_Frozen):
     # Take off the units orders have claimed that the warehouse has not allocated yet
     # (docs/decisions/0022). Default: yes for a storefront; the IMS never (it commits its own orders).
     subtract_open_demand: bool | None = None
+    # A SKU's sales-velocity class may raise its buffer (velocity:, docs/decisions/0033).
+    velocity_buffers: bool = False
+
+
+class AllocationSettings(_Frozen):
+    """How one warehouse's sellable stock is split among the storefronts selling it (decision 0033)."""
+
+    rule: Literal["pool", "shares", "priority"] = "pool"
+    shares: dict[str, Annotated[float, Field(gt=0, le=1)]] = {}  # rule shares: channel -> share
+    priority: list[str] = []  # rule priority: channels, first served first
+    caps: dict[str, Annotated[int, Field(ge=0)]] = {}  # rule priority: most a channel takes
+
+    @model_validator(mode="after")
+    def _fits_the_rule(self) -> AllocationSettings:
+        if self.rule == "shares":
+            if not self.shares or self.priority or self.caps:
+                raise ValueError("rule shares takes shares: {channel: fraction} (and no priority or caps)")
+            total = sum((Fraction(str(s)) for s in self.shares.values()), Fraction(0))
+            if total > 1:
+                raise ValueError(f"shares add up to {float(total)}, more than the whole pool (1)")
+        elif self.rule == "priority":
+            if not self.priority or self.shares:
+                raise ValueError("rule priority takes priority: [channel, ...] (and no shares)")
+            if len(set(self.priority)) != len(self.priority):
+                raise ValueError("priority names a channel twice")
+            unknown = sorted(set(self.caps) - set(self.priority))
+            if unknown:
+                raise ValueError(f"caps names {unknown}, which priority does not")
+        elif self.shares or self.priority or self.caps:
+            raise ValueError("rule pool (the default) takes no shares, priority or caps")
+        return self
+
+    def named(self) -> list[str]:
+        return list(self.shares) if self.rule == "shares" else list(self.priority)
+
+    def domain_rule(self) -> AllocationRule:
+        shares = {c: Fraction(str(s)) for c, s in self.shares.items()}
+        return AllocationRule(self.rule, shares, tuple(self.priority), dict(self.caps))
+
+
+class VelocityClassSettings(_Frozen):
+    min_per_day: Annotated[float, Field(gt=0)]  # units sold per day, averaged over velocity.window_s
+    buffer: Annotated[int, Field(ge=0)]
+
+
+class VelocitySettings(_Frozen):
+    """Sales velocity classes (domain/velocity.py, decision 0033)."""
+
+    window_s: Annotated[float, Field(gt=0)] = 7 * 86400.0
+    classes: Annotated[dict[str, VelocityClassSettings], Field(min_length=1)]
+    reclassify_s: Annotated[float, Field(gt=0)] = 3600.0
+    # Warehouse movement types that are sales (Clarus: despatch).
+    sales_movements: Annotated[frozenset[str], Field(min_length=1)] = DEFAULT_SALES_MOVEMENTS
+
+    @field_validator("classes")
+    @classmethod
+    def _faster_never_smaller(
+        cls, classes: dict[str, VelocityClassSettings]
+    ) -> dict[str, VelocityClassSettings]:
+        ordered = sorted(classes.items(), key=lambda item: item[1].min_per_day)
+        for (slow, a), (fast, b) in pairwise(ordered):
+            if a.min_per_day == b.min_per_day:
+                raise ValueError(f"{slow} and {fast} have the same min_per_day ({a.min_per_day})")
+            if b.buffer < a.buffer:
+                raise ValueError(
+                    f"{fast} (min_per_day {b.min_per_day}) has a smaller buffer ({b.buffer}) than the "
+                    f"slower {slow} ({a.buffer}): selling faster would shrink the buffer"
+                )
+        return classes
+
+    def velocity_classes(self) -> list[VelocityClass]:
+        return [VelocityClass(n, c.min_per_day, c.buffer) for n, c in self.classes.items()]
 
 
 class Schedules(_Frozen):
@@ -244,6 +369,60 @@ class Schedules(_Frozen):
     item_refresh_s: Annotated[float, Field(gt=0)] = 300.0
     drift_check_s: Annotated[float, Field(gt=0)] = 900.0
     subscriptions_check_s: Annotated[float, Field(gt=0)] = 300.0  # re-check the Clarus webhook subscription
+    # How often the finance job looks for a day to close and for batches due (a retry, a replay).
+    finance_batch_s: Annotated[float, Field(gt=0)] = 60.0
+    slo_check_s: Annotated[float, Field(gt=0)] = 60.0  # latency and backlog against slo: (monitor/slo.py)
+    alerts_check_s: Annotated[float, Field(gt=0)] = 60.0  # evaluate alert rules, send what is due
+
+
+class DriftChannel(_Frozen):
+    """One channel's drift settings; a key left out takes the `drift:` section's value."""
+
+    tolerance_units: Annotated[int, Field(ge=0)] | None = None
+    grace_s: Annotated[float, Field(ge=0)] | None = None
+    escalate_after_repairs: Annotated[int, Field(gt=0)] | None = None
+    escalate_after_s: Annotated[float, Field(gt=0)] | None = None
+    sample_size: Annotated[int, Field(gt=0)] | None = None
+
+
+class DriftSettings(_Frozen):
+    """The drift check (monitor/drift.py, docs/decisions/0025): every `schedules.drift_check_s` each
+    channel's figures are read back and compared with the warehouse's and the hub's last push."""
+
+    # Units a channel may differ from the warehouse before it counts as drift.
+    tolerance_units: Annotated[int, Field(ge=0)] = 0
+    # How long a drift must last (seen by two runs this far apart) before it is an exception and repaired.
+    grace_s: Annotated[float, Field(ge=0)] = 0.0
+    # Still drifted after this many repairs, or this long after it became an exception: drift_unrepaired.
+    escalate_after_repairs: Annotated[int, Field(gt=0)] = 3
+    escalate_after_s: Annotated[float, Field(gt=0)] = 3600.0
+    # (SKU, location) pairs read back per channel per run, moving on each run (a cursor in the
+    # database) so every one is read within ceil(catalogue / sample_size) runs; unset: all every run.
+    sample_size: Annotated[int, Field(gt=0)] | None = None
+    channels: dict[str, DriftChannel] = {}
+
+    def rule(self, channel: str) -> DriftRule:
+        own = self.channels.get(channel, DriftChannel()).model_dump(exclude_none=True)
+        base = self.model_dump(exclude={"channels"})
+        return DriftRule(**{**base, **own})
+
+
+class ConnectorHealthSettings(_Frozen):
+    """Circuit state, error rate and throttling per connector (monitor/connector_health.py)."""
+
+    # Consecutive failed calls (a push cycle, a scheduled job) that open the circuit: connector_failing.
+    open_after_failures: Annotated[int, Field(gt=0)] = 3
+    # After it was open, the first success makes it half-open; this long without a failure closes it
+    # and resolves connector_failing (a failure meanwhile opens it again).
+    close_after_s: Annotated[float, Field(ge=0)] = 15.0
+    # The window over which each connector's error rate and throttled share are measured.
+    window_s: Annotated[float, Field(gt=0)] = 300.0
+    # connector_throttled opens when at least this share of a connector's calls in the window were
+    # throttled (429, Retry-After, Shopify THROTTLED) continuously for `throttled_for_s`...
+    throttled_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    throttled_for_s: Annotated[float, Field(ge=0)] = 300.0
+    # ...and the window holds at least this many calls (a few calls say nothing).
+    min_calls: Annotated[int, Field(ge=1)] = 10
 
 
 class EngineSettings(_Frozen):
@@ -287,6 +466,7 @@ class Owners(_Frozen):
     fulfilment_stalled: str = "integration"
     fulfilment_command_failed: str = "integration"
     storefront_fulfilment_failed: str = "integration"
+    storefront_order_failed: str = "integration"
     over_fulfilment: str = "operations"
     cancelled_after_despatch: str = "customer_service"
     notification_failed: str = "customer_service"
@@ -299,9 +479,16 @@ class Owners(_Frozen):
     poison_event: str = "integration"
     webhook_clock_skew: str = "integration"
     push_failed: str = "integration"
-    drift: str = "operations"
+    finance_batch_failed: str = "finance"
+    drift: str = "integration"
+    drift_manual_edit: str = "operations"
+    drift_unrepaired: str = "integration"
     connector_failing: str = "integration"
+    connector_throttled: str = "integration"
+    latency_slo: str = "integration"
+    backlog_stalled: str = "integration"
     webhook_subscription: str = "integration"
+    alert_failed: str = "integration"
     default: str = "integration"
 
     def owner_of(self, exception_type: str) -> str:
@@ -364,6 +551,155 @@ class FulfilmentSettings(_Frozen):
     status_map: dict[str, str] = {"partially_despatched": "D", "despatched": "F", "cancelled": "C"}
 
 
+class FinanceReason(_Frozen):
+    """Where adjustments of one reason are booked: the IMS account (internal id) of the adjustment."""
+
+    account: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_]+$")]
+
+
+class FinanceSettings(_Frozen):
+    """The daily batch of adjustments with financial effect (docs/decisions/0030). No reasons: no
+    batch, and every movement reaches the IMS through the stock sync as before."""
+
+    reasons: dict[str, FinanceReason] = {}
+    post_at: time = time(23, 30)  # each day's batch is made and posted once this time has passed
+    timezone: str = "UTC"  # the finance team's day: a movement's business date, and post_at
+
+    @field_validator("reasons")
+    @classmethod
+    def _known_reasons(cls, reasons: dict[str, FinanceReason]) -> dict[str, FinanceReason]:
+        for name in reasons:
+            if name not in FINANCE_REASONS:
+                raise ValueError(
+                    f"reasons.{name}: not a financial reason; the reasons are {', '.join(FINANCE_REASONS)}"
+                )
+        return reasons
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r} (an IANA name such as Europe/London)") from None
+        return name
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def accounts(self) -> dict[str, str]:
+        """Reason -> IMS account."""
+        return {reason: r.account for reason, r in self.reasons.items()}
+
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_WEEKDAYS: tuple[str, ...] = get_args(Weekday)
+
+
+class ReportSettings(_Frozen):
+    """Reports written on schedule (docs/operating.md "Reports"): the daily report every day at
+    `daily_at` (UTC), the weekly reconciliation on `weekly_on` at the same time, into `dir`."""
+
+    dir: Annotated[str, Field(min_length=1)]
+    daily_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "06:00"
+    weekly_on: Weekday = "monday"
+    # The weekly reconciliation also reads the IMS (on hand and its adjustments); false leaves it out.
+    weekly: bool = True
+
+    def weekday(self) -> int:
+        return _WEEKDAYS.index(self.weekly_on)
+
+    def at(self) -> tuple[int, int]:
+        hours, minutes = self.daily_at.split(":")
+        return int(hours), int(minutes)
+
+
+class LatencyTarget(_Frozen):
+    """Movement → acknowledged by the channel, in milliseconds, at two percentiles."""
+
+    p95: Annotated[float, Field(gt=0)] = 5_000.0
+    p99: Annotated[float, Field(gt=0)] = 30_000.0
+
+    @model_validator(mode="after")
+    def _p99_not_below_p95(self) -> LatencyTarget:
+        if self.p99 < self.p95:
+            raise ValueError(f"p99 ({self.p99}) is below p95 ({self.p95})")
+        return self
+
+
+# Flows whose backlog the hub measures (monitor/backlog.py); a flow's name is its family, or its
+# family, a dot and what it is split by (an inbox kind, a channel, a fulfilment command).
+BACKLOG_FAMILIES = frozenset(
+    {
+        "inbox",
+        "targets",
+        "stock_batches",
+        "order_commands",
+        "storefront_order_commands",
+        "storefront_order_rereads",
+        "fulfilment_commands",
+        "notifications",
+        "held_orders",
+        "parked_shipments",
+        "alerts",
+        "finance_batches",
+    }
+)
+# Work that waits for a person or for another system's order, not for the hub: it has its own
+# exceptions (order_held_too_long, fulfilment_waiting_for_order), so `backlog_age_s.default` does not
+# apply to it; name it (or one of its flows) under backlog_age_s to check it too.
+WAITING_FAMILIES = frozenset({"held_orders", "parked_shipments"})
+
+
+class SloSettings(_Frozen):
+    """Service-level targets checked every `schedules.slo_check_s` (monitor/slo.py, decision 0026)."""
+
+    window_s: Annotated[float, Field(gt=0)] = 900.0  # latency percentiles over acks this recent
+    # Per stock channel, else `default`.
+    latency_ms: dict[str, LatencyTarget] = {"default": LatencyTarget()}
+    # Oldest item a flow may hold, in seconds: per flow (`targets.shopify`), else per family
+    # (`targets`), else `default`; null turns the check off for that flow or family.
+    backlog_age_s: dict[str, Annotated[float, Field(gt=0)] | None] = {"default": 600.0}
+    # Owner team per channel or flow (then family) for latency_slo and backlog_stalled; else `owners:`.
+    owners: dict[str, str] = {}
+    # Latency samples older than this are deleted (the weekly report reads a week of them).
+    latency_retention_s: Annotated[float, Field(gt=0)] = 8 * 86400.0
+
+    @field_validator("latency_ms")
+    @classmethod
+    def _latency_default(cls, targets: dict[str, LatencyTarget]) -> dict[str, LatencyTarget]:
+        return {"default": LatencyTarget(), **targets}
+
+    @field_validator("backlog_age_s")
+    @classmethod
+    def _known_flows(cls, ages: dict[str, float | None]) -> dict[str, float | None]:
+        for name in ages:
+            if name != "default" and name.split(".", 1)[0] not in BACKLOG_FAMILIES:
+                raise ValueError(
+                    f"backlog_age_s.{name}: no such flow; a flow is one of {sorted(BACKLOG_FAMILIES)}, "
+                    "optionally followed by a dot and its part (targets.ims, inbox.inventory.movement)"
+                )
+        return {"default": 600.0, **ages}
+
+    def latency_target(self, channel: str) -> LatencyTarget:
+        return self.latency_ms.get(channel) or self.latency_ms["default"]
+
+    def backlog_age_target(self, flow: str) -> float | None:
+        """Seconds the oldest item of `flow` may wait, or None when the flow is not checked."""
+        family = flow.split(".", 1)[0]
+        for key in (flow, family):
+            if key in self.backlog_age_s:
+                return self.backlog_age_s[key]
+        return None if family in WAITING_FAMILIES else self.backlog_age_s["default"]
+
+    def owner_of(self, name: str, exception_type: str, owners: Owners) -> str:
+        """The team for `exception_type` about a channel or flow `name`."""
+        for key in (name, name.split(".", 1)[0]):
+            if key in self.owners:
+                return self.owners[key]
+        return owners.owner_of(exception_type)
+
+
 class HubSettings(_Frozen):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
@@ -394,6 +730,109 @@ class HubSettings(_Frozen):
         return f"http://{host}:{self.port if port is None else port}"
 
 
+class AlertChannel(_Frozen):
+    """One channel of a route: `slack` (a Slack-compatible incoming webhook whose URL is read from
+    the environment variable `url_env`: the URL is the secret), `email` (to `to`, over `alerts.smtp`)
+    or `log`."""
+
+    kind: Literal["slack", "email", "log"]
+    url_env: str | None = None
+    to: list[str] = []
+
+    @model_validator(mode="after")
+    def _complete(self) -> AlertChannel:
+        if self.kind == "slack" and not self.url_env:
+            raise ValueError("a slack channel needs url_env (the environment variable holding its URL)")
+        if self.kind == "email" and not self.to:
+            raise ValueError("an email channel needs to: (one or more addresses)")
+        return self
+
+    def channel(self) -> Channel:
+        return Channel(self.kind, self.url_env, tuple(self.to))
+
+
+AlertRoute = list[AlertChannel]
+
+
+class AlertRule(_Frozen):
+    """Per exception type (docs/decisions/0027)."""
+
+    min_count: Annotated[int, Field(ge=1)] = 1  # raises in this episode before the first alert
+    min_age_s: Annotated[float, Field(ge=0)] = 0.0  # open this long before the first alert
+    severity: Severity = Severity.WARNING
+    mute: bool = False  # never alert (nor escalate) this type
+    escalate_after_s: Annotated[float | None, Field(gt=0)] = None  # overrides owner and default
+
+
+class AlertSmtp(_Frozen):
+    """The mail server alerts are sent through (plain SMTP, as the customer notices)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(gt=0, le=65535)] = 25
+    sender: str = Field("stockbridge@example.com", alias="from")
+    # Longest one e-mail may take, whole; below engine.lease_s.
+    timeout_s: Annotated[float, Field(gt=0)] = 10.0
+
+
+class EscalationSettings(_Frozen):
+    # Owner -> channels for escalations ("default" for the rest); an owner with neither escalates
+    # to its own alert route.
+    routes: dict[str, AlertRoute] = {}
+    levels: Annotated[int, Field(ge=1, le=10)] = 1  # level n is due n x escalate_after_s after the alert
+
+
+class AlertSettings(_Frozen):
+    """Alerts over open exceptions: routed by owner, de-duplicated, escalated (docs/decisions/0027)."""
+
+    # Owner (team) -> channels; "default" for owners without a route of their own.
+    routes: dict[str, AlertRoute] = {"default": [AlertChannel(kind="log")]}
+    escalate_after_s: Annotated[float | None, Field(gt=0)] = 3600.0  # null: never escalate
+    owner_escalate_after_s: dict[str, Annotated[float, Field(gt=0)]] = {}
+    escalation: EscalationSettings = EscalationSettings()
+    rules: dict[str, AlertRule] = {}  # exception type -> rule
+    digest_over: Annotated[int, Field(ge=1)] = 5
+    max_messages_per_owner: Annotated[int, Field(ge=1)] = 10
+    digest_lines: Annotated[int, Field(ge=1, le=200)] = 20
+    webhook_timeout_s: Annotated[float, Field(gt=0)] = 10.0  # longest one Slack post may take, whole
+    smtp: AlertSmtp = AlertSmtp()
+
+    def policy(self) -> AlertPolicy:
+        rules = {
+            name: TypeRule(r.min_count, r.min_age_s, r.severity, r.mute, r.escalate_after_s)
+            for name, r in self.rules.items()
+        }
+        return AlertPolicy(
+            rules=rules,
+            escalate_after_s=self.escalate_after_s,
+            owner_escalate_after_s=dict(self.owner_escalate_after_s),
+            escalation_levels=self.escalation.levels,
+            digest_over=self.digest_over,
+            max_messages_per_owner=self.max_messages_per_owner,
+            digest_lines=self.digest_lines,
+        )
+
+    def routes_of(self) -> Routes:
+        return Routes(
+            {o: tuple(c.channel() for c in cs) for o, cs in self.routes.items()},
+            {o: tuple(c.channel() for c in cs) for o, cs in self.escalation.routes.items()},
+        )
+
+    def secret_envs(self) -> dict[str, str]:
+        """Config key -> environment variable of each Slack webhook URL."""
+        found: dict[str, str] = {}
+        for prefix, routes in (
+            ("alerts.routes", self.routes),
+            ("alerts.escalation.routes", self.escalation.routes),
+        ):
+            for owner, channels in routes.items():
+                for i, c in enumerate(channels):
+                    if c.url_env:
+                        found[f"{prefix}.{owner}.{i}.url_env"] = c.url_env
+        return found
+
+
 class Config(_Frozen):
     database_url: str = DEFAULT_DATABASE_URL
     hub: HubSettings = HubSettings()
@@ -407,8 +846,17 @@ class Config(_Frozen):
     sku_rules: SkuRulesSettings = SkuRulesSettings()
     orders: OrderSettings = OrderSettings()
     fulfilment: FulfilmentSettings = FulfilmentSettings()
+    finance: FinanceSettings = FinanceSettings()
     schedules: Schedules = Schedules()
     engine: EngineSettings = EngineSettings()
+    drift: DriftSettings = DriftSettings()
+    connector_health: ConnectorHealthSettings = ConnectorHealthSettings()
+    slo: SloSettings = SloSettings()
+    alerts: AlertSettings = AlertSettings()
+    # Per Clarus warehouse; a warehouse left out offers the whole pool to every channel.
+    allocation: dict[str, AllocationSettings] = {}
+    velocity: VelocitySettings | None = None
+    reports: ReportSettings | None = None  # None: reports only on demand (`stockbridge report`)
 
     @field_validator("locations")
     @classmethod
@@ -461,6 +909,20 @@ class Config(_Frozen):
             )
         return {name: targets.get(name, TargetSettings()) for name in channels}
 
+    @field_validator("drift")
+    @classmethod
+    def _drift_channels_are_channels(cls, drift: DriftSettings, info: ValidationInfo) -> DriftSettings:
+        storefronts = info.data.get("storefronts")
+        if storefronts is None:  # storefronts: itself failed; that error is the one to report
+            return drift
+        channels = [IMS_CHANNEL_NAME, *storefronts]
+        for name in drift.channels:
+            if name not in channels:
+                raise ValueError(
+                    f"drift.channels.{name}: {name!r} is not a stock channel (channels: {channels})"
+                )
+        return drift
+
     @model_validator(mode="after")
     def _calls_end_before_their_lease(self) -> Config:
         # A call still running when its lease ends lets another worker send the same command again.
@@ -478,6 +940,15 @@ class Config(_Frozen):
                 f"fulfilment.notifier.timeout_s ({notifier.timeout_s}) must be shorter than "
                 f"engine.lease_s ({self.engine.lease_s})"
             )
+        alerting = {
+            "webhook_timeout_s": self.alerts.webhook_timeout_s,
+            "smtp.timeout_s": self.alerts.smtp.timeout_s,
+        }
+        for key, timeout in alerting.items():
+            if timeout >= self.engine.lease_s:
+                raise ValueError(
+                    f"alerts.{key} ({timeout}) must be shorter than engine.lease_s ({self.engine.lease_s})"
+                )
         return self
 
     @model_validator(mode="after")
@@ -492,6 +963,16 @@ class Config(_Frozen):
         return self
 
     @model_validator(mode="after")
+    def _slo_channels_are_known(self) -> Config:
+        channels = self.stock_channels()
+        for name in self.slo.latency_ms:
+            if name != "default" and name not in channels:
+                raise ValueError(
+                    f"slo.latency_ms.{name}: {name!r} is no stock channel (channels: {channels})"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _storefront_warehouses_are_known(self) -> Config:
         warehouses = {m.warehouse for m in self.locations}
         for name, store in self.storefronts.items():
@@ -502,6 +983,41 @@ class Config(_Frozen):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _allocation_names_the_stores_there(self) -> Config:
+        warehouses = {m.warehouse for m in self.locations}
+        for warehouse, settings in self.allocation.items():
+            if warehouse not in warehouses:
+                raise ValueError(f"allocation.{warehouse}: warehouse {warehouse!r} is not under locations:")
+            if settings.rule == "pool":
+                continue
+            there = [n for n, s in self.storefronts.items() if warehouse in s.locations]
+            named = settings.named()
+            if IMS_CHANNEL_NAME in named:
+                raise ValueError(
+                    f"allocation.{warehouse}: {IMS_CHANNEL_NAME!r} keeps its book figure and takes no "
+                    "part in a split (docs/decisions/0033)"
+                )
+            if sorted(named) != sorted(there):
+                raise ValueError(
+                    f"allocation.{warehouse}: rule {settings.rule} must name every storefront selling "
+                    f"from {warehouse} and no other: it names {sorted(named)}, the storefronts there "
+                    f"are {sorted(there)}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _velocity_buffers_need_classes(self) -> Config:
+        if self.velocity is None:
+            for name, settings in self.targets.items():
+                if settings.velocity_buffers:
+                    raise ValueError(f"targets.{name}.velocity_buffers: there is no velocity: section")
+        return self
+
+    def allocation_rule(self, warehouse_id: str) -> AllocationRule:
+        settings = self.allocation.get(warehouse_id)
+        return POOL if settings is None else settings.domain_rule()
+
     def stock_channels(self) -> list[str]:
         """Every channel the hub tells stock figures: the IMS, then the storefronts in file order."""
         return [IMS_CHANNEL_NAME, *self.storefronts]
@@ -509,11 +1025,18 @@ class Config(_Frozen):
     def ats_rule(self, channel: str) -> AtsRule:
         settings = self.targets[channel]
         counted = frozenset(s for s, m in self.inventory_statuses.items() if channel in m.counts_for)
-        classes = tuple(BufferClass(c.buffer, tuple(c.skus)) for c in settings.classes.values())
+        classes = tuple(BufferClass(c.buffer, tuple(c.skus), n) for n, c in settings.classes.items())
         subtracts = settings.subtract_open_demand
         if subtracts is None:
             subtracts = channel != IMS_CHANNEL_NAME
-        return AtsRule(counted, settings.buffer, dict(settings.sku_buffers), classes, subtracts)
+        return AtsRule(
+            counted,
+            settings.buffer,
+            dict(settings.sku_buffers),
+            classes,
+            subtracts,
+            settings.velocity_buffers,
+        )
 
     def location_of(self, channel: str, warehouse_id: str) -> str | None:
         """The channel's location fed by a Clarus warehouse, or None when the channel has none there."""
@@ -527,6 +1050,9 @@ class Config(_Frozen):
 
     def ims_location_of(self, warehouse_id: str) -> str | None:
         return next((m.ims_location for m in self.locations if m.warehouse == warehouse_id), None)
+
+    def warehouse_of_ims_location(self, location: str) -> str | None:
+        return next((m.warehouse for m in self.locations if m.ims_location == location), None)
 
     def effective_database_url(self) -> str:
         return os.environ.get(DATABASE_URL_ENV) or self.database_url
@@ -542,6 +1068,7 @@ class Config(_Frozen):
         for name, store in self.storefronts.items():
             needed[f"storefronts.{name}.access_token_env"] = store.access_token_env
             needed[f"storefronts.{name}.webhook_secret_env"] = store.webhook_secret_env
+        needed.update(self.alerts.secret_envs())
         return needed
 
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from tests.conformance import clarus, netsuite, shopify
+from tests.conformance import clarus, magento, netsuite, shopify
 from tests.conformance.harness import Adapter, Client
 
 from stockbridge.connectors.errors import AuthenticationError
@@ -22,7 +22,7 @@ from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.rest import with_retries
 
 T = TypeVar("T")
-ADAPTERS: list[Adapter] = [clarus.ADAPTER, netsuite.ADAPTER, shopify.ADAPTER]
+ADAPTERS: list[Adapter] = [clarus.ADAPTER, netsuite.ADAPTER, shopify.ADAPTER, magento.ADAPTER]
 
 
 @pytest.fixture(params=ADAPTERS, ids=lambda a: a.name)

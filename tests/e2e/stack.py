@@ -141,6 +141,8 @@ def hub_config_data(
             "product_sync_s": 3600,
             "revalidate_s": 3600,
         },
+        # Every far call ends before its lease (engine.lease_s below), alerts' included.
+        "alerts": {"webhook_timeout_s": 4, "smtp": {"timeout_s": 4}},
         "engine": {
             "backoff_base_s": 0.05,
             "backoff_cap_s": 1.0,
@@ -432,11 +434,20 @@ class Stack:
             "--config",
             str(self.write_config()),
         ]
-        proc = subprocess.Popen(command, env={**os.environ, **ENVIRON})
+        # Its log lines go to a file beside the config (and are printed if the test fails there).
+        log_path = self.workdir / f"hub-{len(list(self.workdir.glob('hub-*.log')))}.log"
+        with log_path.open("wb") as log_file:
+            proc = subprocess.Popen(command, env={**os.environ, **ENVIRON}, stderr=log_file)
         try:
             if not args or args[0] == "serve":
                 wait_until(lambda: healthy(self.hub_url) or proc.poll() is not None, 60, "hub process")
-                assert proc.poll() is None, "the hub process exited at start"
+            else:  # a worker has no API: its first log line says its loops are starting
+                wait_until(
+                    lambda: b"hub starting" in log_path.read_bytes() or proc.poll() is not None,
+                    60,
+                    "worker process",
+                )
+            assert proc.poll() is None, f"the hub process exited at start: {log_path.read_text()[-2000:]}"
             yield proc
         finally:
             if proc.poll() is None:

@@ -90,9 +90,10 @@ def test_two_worker_processes_share_one_postgres(pg_url: str, tmp_path: Path) ->
         env.create_items([sku_name(i) for i in range(300)])
         env.ims_faults(latency_ms=15)
         env.subscribe()
+        # The worker first: on a loaded machine a late second process would find the work done.
         with (
-            env.hub_process("serve", "--worker-id", "worker-a"),
             env.hub_process("worker", "--worker-id", "worker-b"),
+            env.hub_process("serve", "--worker-id", "worker-a"),
         ):
             env.move(_movements(300, 1500, seed=9))
             env.drain()

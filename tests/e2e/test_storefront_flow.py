@@ -185,13 +185,13 @@ def test_the_drift_check_finds_a_hand_edit_in_the_store_and_repairs_it(env: Stac
             str(env.write_config()),
         ]
         subprocess.run(command, env={**os.environ, **ENVIRON}, check=True, timeout=120, capture_output=True)
-        owner, state = _exceptions(env)[("drift", entity)]
-        assert state == ExceptionState.OPEN
+        owner, state = _exceptions(env)[("drift_manual_edit", entity)]  # a hand edit, named as one
+        assert (owner, state) == ("operations", ExceptionState.OPEN)
         env.wait_converged()
         assert env.shopify_available("SKU-00002") == 5
         env.run_job("drift_check", wait=True)
-    assert _exceptions(env)[("drift", entity)] == (owner, ExceptionState.RESOLVED)
-    assert not [k for k in _exceptions(env) if k[0] == "drift" and "@ims" in k[1]]
+    assert _exceptions(env)[("drift_manual_edit", entity)] == (owner, ExceptionState.RESOLVED)
+    assert not [k for k in _exceptions(env) if k[0].startswith("drift") and "@ims" in k[1]]
 
 
 def test_a_sku_the_store_does_not_sell_is_an_exception_there_and_still_reaches_the_ims(env: Stack) -> None:
@@ -219,6 +219,13 @@ def test_a_sku_the_store_does_not_sell_is_an_exception_there_and_still_reaches_t
     assert _exceptions(env)[unknown] == ("merchandising", ExceptionState.RESOLVED)
 
 
+def _metrics(env: Stack) -> str:
+    control = env.hub_control
+    response = env.http.get(f"{env.hub_url}/metrics", headers=control.auth)
+    response.raise_for_status()
+    return response.text
+
+
 def test_a_storefront_the_hub_cannot_reach_opens_connector_failing_for_its_channel(env: Stack) -> None:
     _catalog(env, ["SKU-00001"])
     env.shopify_api_faults(outage=True)
@@ -227,7 +234,11 @@ def test_a_storefront_the_hub_cannot_reach_opens_connector_failing_for_its_chann
         env.move([_receipt("SKU-00001", 3)])
         failing = ("connector_failing", "connector:shopify")
         wait_until(lambda: _state(env, failing) == ExceptionState.OPEN, 60, "connector_failing for the store")
+        circuit = 'stockbridge_connector_circuit_state{system="shopify"}'
+        assert f"{circuit} 2.0" in _metrics(env)  # open
         env.shopify_api_faults(outage=False)
         env.wait_converged(timeout_s=90)
-        wait_until(lambda: _state(env, failing) == ExceptionState.RESOLVED, 30, "connector_failing to clear")
+        # Half-open at the first push through; closed once connector_health.close_after_s (15) pass.
+        wait_until(lambda: _state(env, failing) == ExceptionState.RESOLVED, 60, "connector_failing to clear")
+        assert f"{circuit} 0.0" in _metrics(env)
     assert env.on_hand("SKU-00001") == 3

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,11 @@ def _store(url: str, route: str) -> dict[str, Any]:
 
 def _settled(env: Stack) -> bool:
     health = env.health()
-    return env.orders_settled() and not health.get("storefront_order_commands", {}).get("pending")
+    return (
+        env.orders_settled()
+        and not health.get("storefront_order_commands", {}).get("pending")
+        and not health.get("storefront_order_rereads", {}).get("pending")
+    )
 
 
 def _report(env: Stack, shop: Shop, frozen: dict[str, Any] | None = None) -> Any:
@@ -367,3 +372,82 @@ def _ims_open(env: Stack, external_id: str) -> list[tuple[str, int]]:
         for line in found[0]["lines"]
         if not line.get("isClosed")
     )
+
+
+class _HeldClock:
+    """The Shopify simulator's clock: real time, or one instant while `held` (two changes made then
+    carry one `updated_at` second, as two changes within a second do at Shopify)."""
+
+    def __init__(self) -> None:
+        self.held: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.held or datetime.now(UTC)
+
+
+@pytest.mark.parametrize("route", ["clarus", "ims"])
+def test_two_versions_of_one_second_in_either_order_end_as_the_store_says(
+    db_url: str, tmp_path: Path, route: str
+) -> None:
+    """An edit that removes a line, in the same second as the order's create: its webhook delivered
+    before the create's (order 1) and after it (order 2). The hub does not keep whichever came last;
+    it reads each order from the store once that second is over (decision 0024). Clarus (route
+    clarus) or the IMS sales order (route ims) ends as the store's order is now."""
+    clock = _HeldClock()
+    settings = shopify_sim.ShopifySettings(access_token=SHOPIFY_TOKEN, api_secret=SHOPIFY_SECRET, clock=clock)
+    with stack(db_url, tmp_path) as s, simulator(settings) as shop_url:
+        s.create_items(["MUG-1", "TEA-2"])
+        s.overrides = {
+            "storefronts.shopify": _store(shop_url, route),
+            "orders.ship_methods": {"Standard Delivery": "STD"},
+        }
+        s.http.post(
+            f"{s.ims_url}/_control/ship_items", json={"items": [{"itemId": "Standard Delivery"}]}
+        ).raise_for_status()
+        shop = Shop(s, shop_url)
+        shop.subscribe()
+        shop.faults(loss_rate=1.0)  # this test delivers the webhooks by hand, in the order it chooses
+        with s.hub():
+            s.run_job("product_sync", wait=True)
+            # The catch-up query's first run (at start) is over; the next is an hour away.
+            wait_until(lambda: bool(_db(s)[1].get("jobs.storefront_orders_poll")), 30, "the first catch-up")
+            clock.held = datetime.now(UTC)
+            deliveries: list[list[bytes]] = []
+            for _ in range(2):
+                placed = shop.place([("MUG-1", 1), ("TEA-2", 3)])
+                tea = next(li for li in placed["line_items"] if li["sku"] == "TEA-2")
+                edited = s.http.post(
+                    f"{shop_url}/_control/orders/{placed['id']}/edit",
+                    json={"line_items": [{"id": tea["id"], "quantity": 0}]},
+                )
+                edited.raise_for_status()
+                assert edited.json()["updated_at"] == placed["updated_at"]  # one second
+                deliveries.append([json.dumps(placed).encode(), json.dumps(edited.json()).encode()])
+            clock.held = None
+            hook = f"{s.hub_url}/webhooks/shopify/shopify"
+            bodies = [*reversed(deliveries[0]), *deliveries[1]]  # order 1: edit first; order 2: create first
+            for n, body in enumerate(bodies):
+                headers = {
+                    "X-Shopify-Topic": "orders/updated",
+                    "X-Shopify-Webhook-Id": f"tie-{n}",
+                    "X-Shopify-Hmac-Sha256": sign(SHOPIFY_SECRET.encode(), body),
+                }
+                assert s.http.post(hook, content=body, headers=headers).status_code == 200
+
+            def as_the_store_says() -> bool:
+                if not _settled(s):
+                    return False
+                if route == "ims":
+                    return all(
+                        _ims_open(s, f"shopify-order-{o['id']}") == _shop_open(shop, o["id"])
+                        for o in shop.orders()
+                    )
+                return _report(s, shop).mismatched == [] and len(s.clarus_orders()) == 2
+
+            wait_until(as_the_store_says, 30, "each order as the store says")
+            counters = _db(s)[1]
+            shop_open = {o["id"]: _shop_open(shop, o["id"]) for o in shop.orders()}
+    assert list(shop_open.values()) == [[("MUG-1", 1)], [("MUG-1", 1)]]
+    assert counters.get("storefront_orders.shopify.ties") == 2
+    assert counters.get("storefront_orders.shopify.rereads") == 2  # one read per tie
+    assert not counters.get("storefront_orders.shopify.polled")  # settled by the re-reads alone

@@ -67,6 +67,7 @@ def test_viewer_reads_status_and_metrics_but_may_not_run_jobs(hub: str, engine: 
     metrics = httpx.get(f"{hub}/metrics", headers=viewer)
     assert metrics.status_code == 200
     assert "stockbridge_webhooks" in metrics.text
+    assert 'stockbridge_drift_skus{channel="ims"} 0.0' in metrics.text  # read from the database
     refused = httpx.post(f"{hub}/admin/jobs/full_sync", headers=viewer)
     assert refused.status_code == 403
     assert "operator" in refused.json()["error"]

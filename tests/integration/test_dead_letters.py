@@ -406,7 +406,14 @@ def test_replay_lists_every_outbox_and_status_counts_dead_letters(
         ("pushes", "1 stock figure(s) for ims location 6"),
     ]
     status = json.loads(_cli(store, tmp_path, "status", "--json"))
-    assert status["dead_letters"] == {"pushes": 1, "orders": 1, "fulfilment": 1, "storefront_orders": 0}
+    assert status["dead_letters"] == {
+        "pushes": 1,
+        "orders": 1,
+        "fulfilment": 1,
+        "storefront_orders": 0,
+        "finance": 0,
+        "alerts": 0,
+    }
     assert "pushes: 1 dead letter(s) queued again" in _cli(store, tmp_path, "replay", "--outbox", "pushes")
     output = _cli(store, tmp_path, "replay")
     assert "orders: 1 dead letter(s) queued again" in output

@@ -257,8 +257,8 @@ def test_drift_is_read_through_the_port_and_repaired(engine: Engine) -> None:
     channel.figures[(LOCATION, "MUG-1")] = 3  # someone changed it in the channel
     report = asyncio.run(check_drift(engine, [channel], CONFIG, clock))
     assert (report.checked, report.units) == (2, 2)
-    assert ("drift", "sku:MUG-1@ims/6") in _open(engine)
+    assert ("drift_manual_edit", "sku:MUG-1@ims/6") in _open(engine)
     _until_idle(pusher)
     assert channel.figures[(LOCATION, "MUG-1")] == 5
     assert asyncio.run(check_drift(engine, [channel], CONFIG, clock)).drifted == []
-    assert ("drift", "sku:MUG-1@ims/6") not in _open(engine)
+    assert ("drift_manual_edit", "sku:MUG-1@ims/6") not in _open(engine)

@@ -142,7 +142,8 @@ def test_connector_health_opens_and_clears_under_the_channel_name(engine: Engine
         connections = connect(cfg, _env(cfg))
         connections.stock_channels["shop_uk"] = flaky
         try:
-            worker = Worker(engine=engine, config=cfg, connections=connections, clock=FakeClock())
+            clock = FakeClock()
+            worker = Worker(engine=engine, config=cfg, connections=connections, clock=clock)
             assert set(worker.pushers) == {"ims", "shop_uk"}
             step = worker._push_step("shop_uk")
             _dirty(engine, cfg)
@@ -151,7 +152,10 @@ def test_connector_health_opens_and_clears_under_the_channel_name(engine: Engine
                     await step()
             assert _failing(engine) == {"connector:shop_uk": ExceptionState.OPEN}
             flaky.down = False
-            assert await step() == 1
+            assert await step() == 1  # half-open: one success is not yet health
+            assert _failing(engine) == {"connector:shop_uk": ExceptionState.OPEN}
+            clock.advance(cfg.connector_health.close_after_s)  # no failure since
+            await worker.health.review()
             assert _failing(engine) == {"connector:shop_uk": ExceptionState.RESOLVED}
         finally:
             await connections.aclose()
@@ -251,7 +255,8 @@ def test_a_stores_orders_catch_up_failing_names_its_channel(engine: Engine) -> N
         await connections.storefronts["shop_uk"].aclose()
         connections.storefronts["shop_uk"] = endpoint.client()
         try:
-            worker = Worker(engine=engine, config=cfg, connections=connections, clock=FakeClock())
+            clock = FakeClock()
+            worker = Worker(engine=engine, config=cfg, connections=connections, clock=clock)
             with pytest.raises(AuthenticationError) as raised:
                 await worker.run_job("storefront_orders_poll")
             assert raised.value.system == "shop_uk"

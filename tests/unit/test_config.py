@@ -188,3 +188,16 @@ def test_a_storefront_may_not_be_called_ims(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(_write(tmp_path, data))
     assert info.value.key == "storefronts"
+
+
+def test_drift_settings_for_a_channel_that_does_not_exist_are_refused(tmp_path: Path) -> None:
+    data = _example()
+    data["drift"] = {"channels": {"shopfy": {"grace_s": 60}}}
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, data))
+    assert info.value.key == "drift"
+    assert "drift.channels.shopfy" in info.value.message
+    data["drift"] = {"channels": {"ims": {"grace_s": -1}}}
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, data))
+    assert info.value.key == "drift.channels.ims.grace_s"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -31,6 +32,8 @@ from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.schedule import SCHEDULED_JOBS, last_runs, run_soon
 from stockbridge.flows.poison import BAD_WEBHOOK, reject_unusable
+from stockbridge.monitor.drift import DriftMetrics
+from stockbridge.monitor.metrics import StoredMetrics
 from stockbridge.store import (
     fulfilment_repo,
     inbox_repo,
@@ -66,6 +69,9 @@ def create_app(
     writer = GroupCommitWriter(engine, clock, on_stored)
     require = guard(engine)
     registry = CollectorRegistry()
+    # Latency and backlog from the database: the same whichever process serves the scrape.
+    registry.register(StoredMetrics(engine, config, clock))
+    registry.register(DriftMetrics(engine, config.stock_channels()))
     for collector in collectors:  # e.g. the workers' rate limiters, when they run in this process
         registry.register(collector)
     webhooks = Counter(
@@ -202,6 +208,7 @@ def create_app(
                 "order_commands": orders_repo.commands_by_state(connection),
                 "storefront_orders": storefront_repo.counts_by_state(connection),
                 "storefront_order_commands": storefront_repo.commands_by_state(connection),
+                "storefront_order_rereads": {"pending": storefront_repo.rereads_pending(connection)},
                 "shipments": fulfilment_repo.counts_by_state(connection),
                 "fulfilment_commands": fulfilment_repo.commands_by_state(connection),
                 "open_exceptions": count_open_exceptions(connection),
@@ -222,7 +229,9 @@ def create_app(
         return JSONResponse({"job": job, "due": now.isoformat()}, status_code=202)
 
     async def metrics(_: Request) -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        # Off the event loop: the stored metrics are read from the database.
+        body = await asyncio.to_thread(generate_latest, registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

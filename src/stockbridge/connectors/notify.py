@@ -91,44 +91,49 @@ class SmtpNotifier:
         )
         return message
 
-    def _send(self, session: _Session, message: EmailMessage) -> None:
-        smtp = session.smtp
-        try:
-            smtp.connect(self._host, self._port)
-            if session.aborted.is_set():  # the deadline passed while connecting
-                raise smtplib.SMTPServerDisconnected("aborted at the deadline")
-            smtp.send_message(message)
-            # The server has accepted the message: a goodbye that fails does not unsend it.
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                smtp.quit()
-        finally:
-            smtp.close()
-
     async def shipment_sent(self, notice: ShipmentNotice) -> None:
         if not notice.recipient:
             raise RejectedError("notify", f"order {notice.reference} has no e-mail address")
-        # smtplib blocks, so it runs on a thread, and its socket timeout bounds each reply only.
-        session = _Session(smtplib.SMTP(timeout=self._timeout_s))
-        sending = asyncio.ensure_future(asyncio.to_thread(self._send, session, self._message(notice)))
-        try:
-            done, _ = await asyncio.wait({sending}, timeout=self._timeout_s)
-            if not done:
-                session.abort()
-                # Its next read fails at once (a TCP connect still under way ends within its own
-                # timeout, and then sends nothing).
-                await asyncio.wait({sending})
-                if (cut := sending.exception()) is not None:
-                    raise RetriableError(
-                        "notify", f"SMTP {self._host}:{self._port}: took longer than {self._timeout_s}s"
-                    ) from cut
-            sending.result()
-        except (OSError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
-            raise RetriableError("notify", f"SMTP {self._host}:{self._port}: {exc}") from exc
-        except smtplib.SMTPException as exc:
-            raise RejectedError("notify", f"SMTP refused: {exc}") from exc
-        finally:
-            if not sending.done():  # cancelled (shutdown): the thread must not send after its lease
-                session.abort()
+        await send_mail(self._host, self._port, self._message(notice), self._timeout_s, system="notify")
+
+
+async def send_mail(host: str, port: int, message: EmailMessage, timeout_s: float, *, system: str) -> None:
+    """Send one e-mail, bounded as a whole by `timeout_s`; failures become `system`'s errors
+    (retriable: unreachable, stalled, disconnected; rejected: refused by the server)."""
+    # smtplib blocks, so it runs on a thread, and its socket timeout bounds each reply only.
+    session = _Session(smtplib.SMTP(timeout=timeout_s))
+    sending = asyncio.ensure_future(asyncio.to_thread(_send, host, port, session, message))
+    try:
+        done, _ = await asyncio.wait({sending}, timeout=timeout_s)
+        if not done:
+            session.abort()
+            # Its next read fails at once (a TCP connect still under way ends within its own
+            # timeout, and then sends nothing).
+            await asyncio.wait({sending})
+            if (cut := sending.exception()) is not None:
+                raise RetriableError(system, f"SMTP {host}:{port}: took longer than {timeout_s}s") from cut
+        sending.result()
+    except (OSError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
+        raise RetriableError(system, f"SMTP {host}:{port}: {exc}") from exc
+    except smtplib.SMTPException as exc:
+        raise RejectedError(system, f"SMTP refused: {exc}") from exc
+    finally:
+        if not sending.done():  # cancelled (shutdown): the thread must not send after its lease
+            session.abort()
+
+
+def _send(host: str, port: int, session: _Session, message: EmailMessage) -> None:
+    smtp = session.smtp
+    try:
+        smtp.connect(host, port)
+        if session.aborted.is_set():  # the deadline passed while connecting
+            raise smtplib.SMTPServerDisconnected("aborted at the deadline")
+        smtp.send_message(message)
+        # The server has accepted the message: a goodbye that fails does not unsend it.
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.quit()
+    finally:
+        smtp.close()
 
 
 class _Session:

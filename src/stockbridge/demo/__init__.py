@@ -8,6 +8,7 @@ figures the oracle checked, which a simulator counted, and which are the hub's o
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import time
 from collections.abc import Iterator
@@ -52,6 +53,7 @@ from stockbridge.demo.traffic import Movement, Traffic, sku_name
 from stockbridge.domain.order_state import OrderState
 from stockbridge.monitor.latency import summary as latency_summary
 from stockbridge.oracle import Drift, OracleSettings
+from stockbridge.reports import write_daily
 from stockbridge.servers import free_port, serve_in_thread
 from stockbridge.simulators import clarus as clarus_sim
 from stockbridge.simulators import ims as ims_sim
@@ -66,7 +68,15 @@ IMS_TOKEN = "demo-ims-token"
 LOCATION = "6"
 SEND_CHUNK = 250
 
-__all__ = ["DemoOptions", "HubControl", "HubThread", "mail_server", "measure_drift", "run_demo"]
+__all__ = [
+    "DemoOptions",
+    "HubControl",
+    "HubThread",
+    "mail_server",
+    "measure_drift",
+    "run_demo",
+    "write_demo_report",
+]
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,7 @@ class DemoOptions:
     inactive_fraction: float = 0.01
     converge_timeout_s: float = 180.0
     shop_orders: int | None = None  # Shopify orders in the order day; default a tenth of `orders`
+    report_dir: str = "demo-reports"  # where the daily report is written at the end (it outlives the demo)
 
     @property
     def store_orders(self) -> int:
@@ -238,6 +249,8 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
             )
             _converge(hub, sims, options.converge_timeout_s, console, "the channels to match the warehouse")
             health = hub.health()
+        report = write_demo_report(config, options.report_dir)
+        console.print(f"[bold]daily report[/bold] written: {report}")
         ims_stats = control.get(f"{ims_url}/_control/stats").json()
         shop_stats = shop_day.shop_calls(control, shop_url)
         drifts = {name: sims.drift(name) for name in sims.channels}
@@ -245,6 +258,7 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
     summary["channels"] = _channels(
         database_url, sims.channels, orders, fulfilment, ims_stats, shop_stats, drifts
     )
+    summary["report"] = str(report)
     if orders is not None:
         summary["orders"] = orders[IMS_CHANNEL]
     if fulfilment is not None:
@@ -254,6 +268,15 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
 
 
 IMS_CHANNEL = "ims"
+
+
+def write_demo_report(config: Config, directory: str) -> Path:
+    """The daily report of the demo's day, from the hub's database (the hub has stopped)."""
+    engine = make_engine(config.effective_database_url())
+    try:
+        return asyncio.run(write_daily(engine, config, directory, datetime.now(UTC)))
+    finally:
+        engine.dispose()
 
 
 @dataclass
@@ -372,7 +395,11 @@ def _order_day(
 
     def storefront_settled() -> bool:
         health = hub.health()
-        return hub.orders_settled() and not health.get("storefront_order_commands", {}).get("pending")
+        return (
+            hub.orders_settled()
+            and not health.get("storefront_order_commands", {}).get("pending")
+            and not health.get("storefront_order_rereads", {}).get("pending")
+        )
 
     def caught_up() -> None:
         """Webhooks delivered (or lost), then the catch-up queries, as on their schedules."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from stockbridge.domain.storefront_orders import StorefrontOrder
+
 # The inbox's kinds: what an entry is, whoever sent it. A connector maps its own event types onto
 # them. The values are stored in every inbox row (`inbox.kind`) and must not change; the first
 # sender was Clarus, whose event names they still read like.
@@ -25,7 +27,8 @@ SALES_ORDER = "ims.sales_order"  # a version of an IMS sales order (stored by th
 STOREFRONT_ORDER = "storefront.order"
 # A storefront's `orders/edited` webhook: says an order changed, not how (the catch-up query reads it).
 STOREFRONT_ORDER_EDITED = "storefront.order_edited"
-# A version of a storefront order read by the hub's catch-up query (the hub's own JSON).
+# A version of a storefront order the hub read from the store (its catch-up query, or a re-read of
+# one order whose versions tied), as the hub's own JSON, with `read_at` when it was read.
 STOREFRONT_ORDER_VERSION = "storefront.order_version"
 STOREFRONT_KINDS = frozenset({STOREFRONT_ORDER, STOREFRONT_ORDER_EDITED, STOREFRONT_ORDER_VERSION})
 
@@ -87,3 +90,16 @@ class StorefrontOrderChanged:
 
     channel: str
     order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StorefrontOrderRead:
+    """A storefront order as the hub read it from the store (not a webhook's copy); `read_at` is when
+    the read began, so the store's order was at least this recent (decision 0024)."""
+
+    order: StorefrontOrder
+    read_at: datetime
+
+    @property
+    def channel(self) -> str:
+        return self.order.channel

@@ -37,6 +37,11 @@ class StockMovement:
     sku: str
     quantity: int
     balances: tuple[StockBalance, ...]
+    from_status: str | None = None  # where the units left (None: receipt, count)
+    to_status: str | None = None  # where they arrived (None: despatch, write-off)
+    # Its financial reason (domain/finance.py: DAMAGE, WRITE_OFF, COUNT), as the warehouse's
+    # connector reads its movement type; None for a movement without financial effect.
+    reason: str | None = None
 
 
 def newer(candidate: StockBalance, current: StockBalance | None) -> bool:

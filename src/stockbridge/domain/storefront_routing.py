@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from stockbridge.domain.orders import CANCELLED, HoldReason, SalesOrder
@@ -37,12 +37,85 @@ def ims_external_id(channel: str, order_id: str) -> str:
     return f"{channel}-order-{order_id.rsplit('/', 1)[-1]}"
 
 
-def storefront_version(order: StorefrontOrder) -> str:
-    """`updated_at` (UTC, ISO) plus a content hash: a later stamp wins; Shopify stamps to the second,
-    so two changes in one second differ by content."""
+# --- which version of a storefront order is the store's (docs/decisions/0024) ----------------------
+#
+# Shopify stamps an order's `updatedAt` to the second and its API offers nothing finer for an order
+# (no sequence, no edit counter; `legacyResourceId` is the id, not a version). Two changes in one
+# second carry one stamp, and webhooks arrive in any order, so arrival cannot tell which came last.
+# A version the hub read from the store itself, once that second was over, can: nothing stamped with
+# that second can follow it. `STAMP_SETTLED` is that second plus one for the clocks of the hub and
+# the store to differ by.
+STAMP_SETTLED = timedelta(seconds=2)
+
+
+class Verdict(StrEnum):
+    """What to do with a version of an order the hub already holds a version of."""
+
+    NEWER = "newer"  # take it
+    CONFIRMED = "confirmed"  # the same content, now read from the store: keep it, marked as read
+    KEEP = "keep"  # older, or the same: nothing to do
+    TIE = "tie"  # the same second, other content, neither read from the store: ask the store
+
+
+@dataclass(frozen=True, slots=True)
+class OrderVersion:
+    """`stamp#digest[#read]`: the store's `updated_at` (UTC ISO), a content hash, and when the
+    content was read from the store once its second was over (compact UTC, fixed width, so later
+    reads sort later); no `read` for a webhook's copy or a read inside the stamp's second."""
+
+    stamp: str
+    digest: str
+    read: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> OrderVersion:
+        stamp, _, rest = text.partition("#")
+        digest, _, read = rest.partition("#")
+        return cls(stamp, digest, read)
+
+    @property
+    def content(self) -> str:
+        return f"{self.stamp}#{self.digest}"
+
+    def __str__(self) -> str:
+        return f"{self.content}#{self.read}" if self.read else self.content
+
+
+def read_version(version: str, updated_at: datetime, read_at: datetime | None) -> str:
+    """`version` (`stamp#digest`) marked as read from the store at `read_at` when that read came
+    after the stamp's second was over (`STAMP_SETTLED`); else as it is."""
+    if read_at is None or read_at < updated_at + STAMP_SETTLED:
+        return version
+    return f"{version}#{read_at.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}"
+
+
+def compare_versions(candidate: str, current: str) -> Verdict:
+    """The storefront rule: a later stamp wins and an earlier one never does; within one second a
+    version read from the store beats a webhook's copy (and a later read an earlier one); two
+    webhook copies of one second with other content are a tie the store must settle."""
+    new, old = OrderVersion.parse(candidate), OrderVersion.parse(current)
+    if new.stamp != old.stamp:
+        return Verdict.NEWER if new.stamp > old.stamp else Verdict.KEEP
+    if new.digest == old.digest:
+        return Verdict.CONFIRMED if new.read and not old.read else Verdict.KEEP
+    if new.read and old.read:
+        return Verdict.NEWER if new.read > old.read else Verdict.KEEP
+    if new.read or old.read:
+        return Verdict.NEWER if new.read else Verdict.KEEP
+    return Verdict.TIE
+
+
+def same_content(a: str, b: str | None) -> bool:
+    """Two versions of the same stamp and content, however each was obtained."""
+    return b is not None and OrderVersion.parse(a).content == OrderVersion.parse(b).content
+
+
+def storefront_version(order: StorefrontOrder, read_at: datetime | None = None) -> str:
+    """`updated_at` (UTC, ISO) plus a content hash, marked as read when it was read from the store
+    at `read_at` after its second was over (`compare_versions` is the rule)."""
     stamp = order.updated_at.astimezone(UTC).isoformat()
     content = json.dumps(asdict(order), sort_keys=True, default=str).encode()
-    return f"{stamp}#{hashlib.sha256(content).hexdigest()[:16]}"
+    return read_version(f"{stamp}#{hashlib.sha256(content).hexdigest()[:16]}", order.updated_at, read_at)
 
 
 def as_hub_sales_order(order: StorefrontOrder, reference_prefix: str) -> SalesOrder:

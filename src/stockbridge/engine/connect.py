@@ -25,11 +25,14 @@ from stockbridge.connectors.clarus.webhooks import ClarusWebhooks
 from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.netsuite.auth import BearerAuth, ClientCredentialsAuth, TbaAuth
 from stockbridge.connectors.netsuite.client import NetSuiteClient
+from stockbridge.connectors.netsuite.finance import ImsFinance
 from stockbridge.connectors.netsuite.fulfilment import NetSuiteFulfilments
+from stockbridge.connectors.netsuite.ledger import NetSuiteLedger
 from stockbridge.connectors.netsuite.products import NetSuiteProducts
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 from stockbridge.connectors.netsuite.stock import ImsStock, ItemDirectory, SuiteQLItems
 from stockbridge.connectors.netsuite.storefront_orders import NetSuiteStorefrontOrders
+from stockbridge.connectors.rest.calls import CallStats
 from stockbridge.connectors.shopify.client import ShopifyClient
 from stockbridge.connectors.shopify.inbound import ShopifyInbound
 from stockbridge.connectors.shopify.orders import ShopifyOrders
@@ -51,6 +54,11 @@ class Connections:
     # by channel name.
     storefronts: dict[str, ShopifyClient] = field(default_factory=dict)
     storefront_secrets: dict[str, str] = field(default_factory=dict)
+    # Warehouse SKU -> IMS item, as the IMS stock channel maps them (None: a SuiteQL lookup by SKU).
+    ims_items: ItemDirectory | None = None
+    # Each connector's calls (answered, failed, throttled), by system: "clarus", "ims" and each
+    # storefront's channel name (monitor/connector_health.py).
+    call_stats: dict[str, CallStats] = field(default_factory=dict)
 
     @property
     def storefront_inbound(self) -> dict[str, ShopifyInbound]:
@@ -96,6 +104,14 @@ class Connections:
     def ims_fulfilments(self) -> NetSuiteFulfilments:
         return NetSuiteFulfilments(self.ims)
 
+    @property
+    def ims_finance(self) -> ImsFinance:
+        return ImsFinance(self.ims, self.ims_items or SuiteQLItems(self.ims))
+
+    @property
+    def ims_ledger(self) -> NetSuiteLedger:
+        return NetSuiteLedger(self.ims)
+
     async def aclose(self) -> None:
         await self.clarus.aclose()
         await self.ims.aclose()
@@ -130,7 +146,9 @@ def limiter(settings: ClarusConnector | ImsConnector, system: str) -> RateLimite
     )
 
 
-def shopify_client(store: ShopifyStore, environ: Mapping[str, str]) -> ShopifyClient:
+def shopify_client(
+    store: ShopifyStore, environ: Mapping[str, str], stats: CallStats | None = None
+) -> ShopifyClient:
     """The store's GraphQL client; its picture of the cost bucket starts from the configured plan
     (`bucket_size`, `restore_rate`) until the first answer's throttleStatus says better."""
     return ShopifyClient(
@@ -140,6 +158,7 @@ def shopify_client(store: ShopifyStore, environ: Mapping[str, str]) -> ShopifyCl
         timeout_s=store.timeout_s,
         bucket_size=float(store.bucket_size),
         restore_rate=store.restore_rate,
+        stats=stats,
     )
 
 
@@ -152,8 +171,14 @@ def connect(
     clarus = config.connectors.clarus
     ims = config.connectors.ims
     clarus_limiter, ims_limiter = limiter(clarus, "clarus"), limiter(ims, "ims")
+    window_s = config.connector_health.window_s
+    stats = {name: CallStats(name, window_s) for name in ("clarus", IMS_CHANNEL_NAME, *config.storefronts)}
     ims_client = NetSuiteClient(
-        ims.base_url, ims_auth(ims.auth, ims.base_url, env), timeout_s=ims.timeout_s, limiter=ims_limiter
+        ims.base_url,
+        ims_auth(ims.auth, ims.base_url, env),
+        timeout_s=ims.timeout_s,
+        limiter=ims_limiter,
+        stats=stats[IMS_CHANNEL_NAME],
     )
     ims_stock = ImsStock(
         ims_client,
@@ -163,7 +188,9 @@ def connect(
         name=IMS_CHANNEL_NAME,
         max_lines_per_call=ims.max_lines_per_call,
     )
-    storefronts = {name: shopify_client(store, env) for name, store in config.storefronts.items()}
+    storefronts = {
+        name: shopify_client(store, env, stats[name]) for name, store in config.storefronts.items()
+    }
     channels: dict[str, StockChannel] = {IMS_CHANNEL_NAME: ims_stock}
     for name, client in storefronts.items():
         channels[name] = ShopifyStock(
@@ -175,14 +202,17 @@ def connect(
             secret(clarus.api_key_env, env),
             timeout_s=clarus.timeout_s,
             limiter=clarus_limiter,
+            stats=stats["clarus"],
         ),
         ims=ims_client,
         ims_limiter=ims_limiter,
         clarus_limiter=clarus_limiter,
         clarus_webhook_secret=secret(clarus.webhook_secret_env, env),
         stock_channels=channels,
+        ims_items=ims_items,
         storefronts=storefronts,
         storefront_secrets={
             name: secret(store.webhook_secret_env, env) for name, store in config.storefronts.items()
         },
+        call_stats=stats,
     )

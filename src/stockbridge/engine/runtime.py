@@ -21,7 +21,7 @@ from stockbridge.engine.ims_items import StoredImsItems
 from stockbridge.engine.schedule import run_soon
 from stockbridge.engine.worker import Worker
 from stockbridge.logs import get_logger
-from stockbridge.monitor.connector_health import LimiterMetrics, StorefrontMetrics
+from stockbridge.monitor.connector_health import ConnectorMetrics, LimiterMetrics, StorefrontMetrics
 from stockbridge.store.db import make_engine, upgrade
 
 T = TypeVar("T")
@@ -108,9 +108,11 @@ async def serve(
                 clarus_webhook_secret=connections.clarus_webhook_secret,
                 storefront_webhook_secrets=connections.storefront_secrets,
                 on_stored=worker.wake if workers else None,
+                # The connectors' state is this process's: only where its workers run.
                 collectors=[
                     LimiterMetrics({"ims": connections.ims_limiter, "clarus": connections.clarus_limiter}),
                     StorefrontMetrics(connections.storefronts),
+                    ConnectorMetrics(worker.health),
                 ]
                 if workers
                 else [],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, select, update
 
@@ -13,12 +13,14 @@ from stockbridge.store.sql import insert_for
 SCHEDULED_JOBS = frozenset(
     {
         "storefront_orders_poll",
+        "storefront_order_rereads",
         "item_refresh",
         "blocked_refresh",
         "storefront_refresh",
         "full_sync",
         "events_poll",
         "drift_check",
+        "slo_check",
         "product_sync",
         "orders_poll",
         "revalidate_held",
@@ -26,6 +28,11 @@ SCHEDULED_JOBS = frozenset(
         "fulfilment_checks",
         "fulfilment_verify",
         "subscriptions_check",
+        "velocity_reclassify",
+        "finance_batch",
+        "report_daily",
+        "report_weekly",
+        "alerts_check",
     }
 )
 
@@ -54,6 +61,17 @@ def run_soon(connection: Connection, job: str, now: datetime) -> None:
     """Make `job` due now (an operator asked for it, or startup needs it)."""
     stmt = insert_for(connection, cursors).values(name=_name(job), value=now.isoformat())
     connection.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"value": now.isoformat()}))
+
+
+def run_at(connection: Connection, job: str, at: datetime) -> None:
+    """Make `job` due at `at` at the latest (a run already due sooner stays sooner)."""
+    name, value = _name(job), at.astimezone(UTC).isoformat()
+    connection.execute(
+        insert_for(connection, cursors).values(name=name, value=value).on_conflict_do_nothing()
+    )
+    connection.execute(
+        update(cursors).where(cursors.c.name == name, cursors.c.value > value).values(value=value)
+    )
 
 
 def record_run(connection: Connection, job: str, started: datetime) -> None:

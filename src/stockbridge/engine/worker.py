@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Connection, Engine
 
-from stockbridge.config import IMS_CHANNEL_NAME, Config
+from stockbridge.config import IMS_CHANNEL_NAME, Config, ShopifyStore
+from stockbridge.connectors.alerting import alert_channels
 from stockbridge.connectors.errors import ConnectorError
 from stockbridge.connectors.notify import make_notifier
 from stockbridge.connectors.shopify.stock import as_channel
@@ -26,8 +27,12 @@ from stockbridge.engine.config_source import ConfigSource
 from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.ims_items import refresh_items
+from stockbridge.engine.report_jobs import REPORT_JOBS, run_report_job, seconds_until_due
 from stockbridge.engine.schedule import claim_run, record_run, run_soon
+from stockbridge.flows.alerts import AlertSender, check_alerts
 from stockbridge.flows.blocked import recheck_blocked
+from stockbridge.flows.edge_ports import StorefrontOrderFeed
+from stockbridge.flows.finance import FinanceBatcher
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.flows.fulfilment_sync import FulfilmentSender, verify_tracking
@@ -37,16 +42,25 @@ from stockbridge.flows.poison import requeue
 from stockbridge.flows.stock_push import StockPusher
 from stockbridge.flows.stock_sync import full_sync, poll_events
 from stockbridge.flows.storefront_orders import ImsRoute
-from stockbridge.flows.storefront_sync import StorefrontOrderSender, poll_storefront_orders
+from stockbridge.flows.storefront_sync import (
+    StorefrontOrderSender,
+    poll_storefront_orders,
+    reread_tied_orders,
+)
 from stockbridge.flows.subscriptions import check_subscription
+from stockbridge.flows.velocity import reclassify
 from stockbridge.logs import get_logger
 from stockbridge.monitor.connector_health import ConnectorHealth
 from stockbridge.monitor.drift import check_drift
+from stockbridge.monitor.slo import check_slos
 from stockbridge.store import inbox_repo, targets_repo
 
 log = get_logger(__name__)
 
 BLOCKED_REFRESH_S = 5.0
+# The tie re-reads' own schedule, a safety net: a tie makes the job due when its read is
+# (decision 0024), and a run that leaves requests makes it due again for the earliest.
+TIE_REREADS_S = 30.0
 ORDER_CHECKS_S = 60.0
 _JOB_SYSTEM = {
     "orders_poll": "ims",
@@ -59,10 +73,17 @@ _JOB_SYSTEM = {
     "blocked_refresh": "ims",
     "storefront_refresh": "hub",  # each store's part counts under its channel (_storefront_part)
     "drift_check": "ims",
+    "slo_check": "hub",
     "full_sync": "clarus",
     "events_poll": "clarus",
     "subscriptions_check": "clarus",
     "storefront_orders_poll": "hub",  # each store's part counts under its channel (_storefront_part)
+    "velocity_reclassify": "hub",
+    "finance_batch": "ims",
+    "report_daily": "hub",
+    "report_weekly": "ims",
+    "alerts_check": "hub",  # a failing alert channel retries on its own rows, never fails the job
+    "storefront_order_rereads": "hub",  # likewise
 }
 _ERROR_PAUSE_S = 1.0
 
@@ -99,7 +120,7 @@ class Worker:
         self.clock = clock
         self.worker_id = worker_id or default_worker_id()
         self._webhook_base = webhook_base  # the hub's URL for Clarus; None: config.hub.webhook_base()
-        self.health = ConnectorHealth(engine, config, clock)
+        self.health = ConnectorHealth(engine, config, clock, stats=connections.call_stats)
         self.fold_wake = asyncio.Event()
         # One push loop per stock channel, each woken on its own: a channel out of budget or with a
         # batch in flight does not hold the others back.
@@ -132,6 +153,14 @@ class Worker:
             engine=engine,
             config=lambda: self.config,
             ims=connections.ims_storefront_orders,
+            clock=clock,
+            worker_id=self.worker_id,
+            rng=rng,
+        )
+        self.finance = FinanceBatcher(
+            engine=engine,
+            config=lambda: self.config,
+            ims=connections.ims_finance,
             clock=clock,
             worker_id=self.worker_id,
             rng=rng,
@@ -285,12 +314,22 @@ class Worker:
                 await poll_events(self.engine, conn.clarus_stock, mapping.warehouse, self.config, self.clock)
         elif job == "drift_check":
             await check_drift(self.engine, conn.stock_channels.values(), self.config, self.clock)
+        elif job == "slo_check":
+            await check_slos(self.engine, self.config, self.clock)
+        elif job == "velocity_reclassify":
+            now = self.clock.now()
+            await in_transaction(self.engine, lambda c: reclassify(c, self.config, now))
         elif job == "storefront_orders_poll":
             feeds = conn.storefront_orders
             for channel, store in self.config.storefronts.items():
                 if channel in feeds:
                     poll = poll_storefront_orders(self.engine, channel, feeds[channel], store, self.clock)
                     await self._storefront_part(channel, poll)
+        elif job == "storefront_order_rereads":
+            feeds = conn.storefront_orders
+            for channel, store in self.config.storefronts.items():
+                if channel in feeds:
+                    await self._storefront_rereads(channel, feeds[channel], store)
         elif job == "orders_poll":
             await poll_sales_orders(self.engine, conn.ims_orders, self.clock)
         elif job == "product_sync":
@@ -306,6 +345,14 @@ class Worker:
                 self.clock,
                 self._webhook_base or self.config.hub.webhook_base(),
             )
+        elif job == "finance_batch":
+            await self.finance.run()
+        elif job in REPORT_JOBS:
+            path = await run_report_job(job, self.engine, self.config, conn, started)
+            if path is not None:
+                log.info("report written", job=job, path=str(path))
+        elif job == "alerts_check":
+            await self._check_alerts()
         elif job == "fulfilment_checks":
             now = self.clock.now()
             await in_transaction(self.engine, lambda c: FulfilmentFolder(c, self.config, now).check())
@@ -331,6 +378,17 @@ class Worker:
         self.storefront_wake.set()
         self.fulfilment_wake.set()
 
+    async def _check_alerts(self) -> None:
+        async with alert_channels(self.config.alerts) as channels:
+            sender = AlertSender(
+                engine=self.engine,
+                config=lambda: self.config,
+                channels=channels,
+                clock=self.clock,
+                worker_id=self.worker_id,
+            )
+            await check_alerts(self.engine, self.config, sender, self.clock)
+
     async def _storefront_part(self, channel: str, work: Awaitable[object]) -> None:
         """One store's share of a job. Its failure names the store's channel (whatever system the
         connector named) and its success clears that channel in connector health."""
@@ -340,6 +398,17 @@ class Worker:
             as_channel(exc, channel)
             raise
         await self.health.succeeded(channel)
+
+    async def _storefront_rereads(self, channel: str, feed: StorefrontOrderFeed, store: ShopifyStore) -> None:
+        """One store's tie re-reads. Only a run that called the store tells connector health it
+        answered: most runs have nothing due and must not clear a failing store's count."""
+        try:
+            read = await reread_tied_orders(self.engine, channel, feed, store, self.clock)
+        except ConnectorError as exc:
+            as_channel(exc, channel)
+            raise
+        if read:
+            await self.health.succeeded(channel)
 
     def _jobs(self) -> list[tuple[str, float]]:
         s, o = self.config.schedules, self.config.orders
@@ -352,6 +421,8 @@ class Worker:
             ("full_sync", s.full_sync_s),
             ("events_poll", s.events_poll_s),
             ("drift_check", s.drift_check_s),
+            ("slo_check", s.slo_check_s),
+            ("alerts_check", s.alerts_check_s),
             ("product_sync", o.product_sync_s),
             ("orders_poll", o.poll_s),
             ("revalidate_held", o.revalidate_s),
@@ -359,8 +430,32 @@ class Worker:
             ("fulfilment_checks", self.config.fulfilment.checks_s),
             ("fulfilment_verify", self.config.fulfilment.verify_s),
             *(
-                [("storefront_orders_poll", min(st.orders_poll_s for st in self.config.storefronts.values()))]
+                [
+                    (
+                        "storefront_orders_poll",
+                        min(st.orders_poll_s for st in self.config.storefronts.values()),
+                    ),
+                    ("storefront_order_rereads", TIE_REREADS_S),
+                ]
                 if self.config.storefronts
+                else []
+            ),
+            # The daily finance batch: made once its day's post_at has passed, retried whole when due;
+            # without finance.reasons it only releases movements held under an earlier configuration.
+            ("finance_batch", s.finance_batch_s),
+            # Due at reports.daily_at (the weekly on reports.weekly_on): the claim moves the next run there.
+            *(
+                [
+                    (job, seconds_until_due(job, self.config.reports, self.clock.now()))
+                    for job in REPORT_JOBS
+                    if job == "report_daily" or self.config.reports.weekly
+                ]
+                if self.config.reports is not None
+                else []
+            ),
+            *(
+                [("velocity_reclassify", self.config.velocity.reclassify_s)]
+                if self.config.velocity is not None
                 else []
             ),
             *(
@@ -389,6 +484,10 @@ class Worker:
             if self.source.generation != self._generation:
                 self._generation = self.source.generation
                 await self._configuration_changed()
+            try:
+                await self.health.review()  # throttling per connector, judged each tick
+            except Exception:
+                log.exception("connector health review crashed")
             for job, every in self._jobs():
                 now = self.clock.now()
                 try:

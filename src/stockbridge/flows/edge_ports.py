@@ -14,7 +14,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from stockbridge.domain.alerting import AlertMessage, Channel
 from stockbridge.domain.bundles import KitMember
+from stockbridge.domain.finance import FinanceBatch, PostedAdjustment
 from stockbridge.domain.fulfilment import Shipment, ShipmentNotice
 from stockbridge.domain.inbound import (
     FeedItem,
@@ -169,10 +171,15 @@ class StorefrontFormats(Protocol):
 
 
 class StorefrontOrderFeed(Protocol):
-    """A storefront's orders, for the catch-up query after missed webhooks."""
+    """A storefront's orders as they are now: the catch-up query after missed webhooks, and one
+    order read again when two of its versions tie (decision 0024)."""
 
     async def updated_since(self, since: datetime) -> list[StorefrontOrder]:
         """Every order updated at or after `since`, oldest change first."""
+        ...
+
+    async def order(self, order_id: str) -> StorefrontOrder | None:
+        """One order as it is now; None when the store has no such order."""
         ...
 
 
@@ -206,3 +213,23 @@ class StorefrontFulfilments(Protocol):
         """Fulfil these line items (id → quantity) with this tracking, once: a retry after a lost
         answer finds the fulfilment made before (by tracking number) and makes none. Returns its id."""
         ...
+
+
+class FinancePosting(Protocol):
+    """The IMS as the books of the daily finance batch (docs/decisions/0030)."""
+
+    async def post_adjustment(self, batch: FinanceBatch) -> None:
+        """Create or replace the inventory adjustment whose external id is `batch.id`: posted again
+        (after a timeout, a crash), it replaces itself and the IMS moves once."""
+        ...
+
+    async def read_adjustment(self, batch: FinanceBatch) -> PostedAdjustment | None:
+        """The adjustment with external id `batch.id` as the IMS shows it (lines by SKU); None if absent."""
+        ...
+
+
+class AlertChannels(Protocol):
+    """Sends alert messages to people: a Slack-compatible webhook, e-mail, the log. `reference` names
+    this message on this channel (the e-mail's Message-ID; shown in the text), the same on a resend."""
+
+    async def deliver(self, channel: Channel, message: AlertMessage, reference: str) -> None: ...

@@ -16,6 +16,7 @@ from stockbridge.config import Config
 from stockbridge.domain.bundles import KitError, dekit
 from stockbridge.domain.fulfilment import RollupError, Shipment, to_fulfil_now
 from stockbridge.domain.fulfilment_state import (
+    FulfilmentCommand,
     ShipmentState,
     on_item_fulfilment,
     on_shipment,
@@ -139,6 +140,7 @@ class FulfilmentFolder:
         )
         fulfilment_repo.set_state(self.connection, shipment_id, decision.state, self.now)
         fulfilment_repo.add_commands(self.connection, shipment_id, decision.commands, self.now)
+        resolve_exceptions(self.connection, "fulfilment_stalled", [f"shipment:{shipment_id}"])
         if created:
             bump(self.connection, "fulfilment.item_fulfilments")
         elif decision.state == ShipmentState.ORDER_CANCELLED:
@@ -154,6 +156,7 @@ class FulfilmentFolder:
         decision = on_store_fulfilment(record.state)
         if decision.state != record.state:
             fulfilment_repo.set_state(self.connection, shipment_id, decision.state, self.now)
+        resolve_exceptions(self.connection, "fulfilment_stalled", [f"shipment:{shipment_id}"])
         bump(self.connection, "fulfilment.store_fulfilments")
 
     def order_cancelled(self, reference: str) -> None:
@@ -210,6 +213,16 @@ class FulfilmentFolder:
             if record.state_since < stalled:
                 self._raise(
                     "fulfilment_stalled", record.shipment, "shipped, but no fulfilment in the store yet"
+                )
+        # Route ims: the store's fulfilment follows the Item Fulfilment (the shipment is then
+        # `fulfilled`), so its wait counts from when the follow-on was written.
+        store = FulfilmentCommand.STORE_FULFILMENT
+        for record in fulfilment_repo.awaiting_command(self.connection, store, stalled):
+            if record.state == ShipmentState.FULFILLED:
+                self._raise(
+                    "fulfilment_stalled",
+                    record.shipment,
+                    "shipped and in the IMS, but no fulfilment in the store yet",
                 )
 
     def check_statuses(self) -> None:

@@ -117,10 +117,11 @@ class OrderFolder:
             self._context = load_context(self.connection, self.config)
         return self._context
 
-    def fold_sales_order(self, order: SalesOrder, channel: str = "ims") -> None:
+    def fold_sales_order(self, order: SalesOrder, channel: str = "ims", version: str | None = None) -> None:
         """Fold a version of an order: the IMS's, or a storefront's sent straight to Clarus (`channel`
-        names the storefront; its order's status is its financial status, or CANCELLED)."""
-        version = orders_repo.order_version(order)
+        names the storefront; its order's status is its financial status, or CANCELLED; `version`
+        the storefront's, judged newer by its own rule first)."""
+        version = version or orders_repo.order_version(order)
         record = orders_repo.get_order(self.connection, ims_id=order.ims_id, lock=True)
         if record is not None and not is_newer(version, record.ims_version):
             bump(self.connection, "orders.versions_ignored")

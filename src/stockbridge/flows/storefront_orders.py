@@ -5,8 +5,12 @@
 - route `ims`: into `storefront_orders`, with a command to make the IMS sales order match
   (`flows/storefront_sync.py` sends it); the IMS flow carries that order on to Clarus.
 
-An older version never overwrites a newer one (`updated_at`, then content). An `orders/edited`
-notice carries no order: it makes the catch-up query run now. Runs inside the fold's transaction.
+An older version never overwrites a newer one (`updated_at`, to the second). Within one second,
+arrival order says nothing (decision 0024): a version read from the store after that second beats a
+webhook's copy, and two webhook copies with other content are a tie: the hub keeps the one it has
+and asks for one re-read of the order from the store (`flows/storefront_sync.py`), whose answer
+settles it. An `orders/edited` notice carries no order: it makes the catch-up query run now. Runs
+inside the fold's transaction.
 """
 
 from __future__ import annotations
@@ -24,22 +28,28 @@ from stockbridge.domain.inbound import (
     STOREFRONT_ORDER_EDITED,
     STOREFRONT_ORDER_VERSION,
     StorefrontOrderChanged,
+    StorefrontOrderRead,
     UnusableEvent,
 )
-from stockbridge.domain.orders import HoldReason, is_newer
+from stockbridge.domain.orders import HoldReason
 from stockbridge.domain.storefront_orders import StorefrontOrder
 from stockbridge.domain.storefront_routing import (
+    STAMP_SETTLED,
     ImsItemRef,
     RoutedState,
+    Verdict,
     as_hub_sales_order,
+    compare_versions,
     decide_ims_route,
     hub_order_id,
     ims_order_request,
     ims_status,
+    read_version,
+    same_content,
     storefront_reference,
     storefront_version,
 )
-from stockbridge.engine.schedule import run_soon
+from stockbridge.engine.schedule import run_at, run_soon
 from stockbridge.flows.edge_ports import StorefrontFormats
 from stockbridge.flows.orders import OrderFolder, entity
 from stockbridge.logs import get_logger
@@ -51,18 +61,21 @@ from stockbridge.store.storefront_repo import RoutedOrder
 log = get_logger(__name__)
 
 CATCH_UP_JOB = "storefront_orders_poll"
+REREAD_JOB = "storefront_order_rereads"
 
-StorefrontEntry = StorefrontOrder | StorefrontOrderChanged
+StorefrontEntry = StorefrontOrder | StorefrontOrderRead | StorefrontOrderChanged
 
 
 def parse_storefront_entry(entry: InboxEntry, readers: Mapping[str, StorefrontFormats]) -> StorefrontEntry:
     """An inbox entry of a storefront (its source is the channel); `UnusableEvent` says why not."""
     if entry.kind == STOREFRONT_ORDER_VERSION:
         try:
-            order = storefront_repo.storefront_order_from_json(json.loads(entry.payload))
-        except (ValueError, KeyError, TypeError) as exc:
+            data = json.loads(entry.payload)
+            order = storefront_repo.storefront_order_from_json(data)
+            read_at = storefront_repo.read_at_from_json(data)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise UnusableEvent(f"storefront order: {type(exc).__name__}: {exc}") from None
-        return order
+        return order if read_at is None else StorefrontOrderRead(order, read_at)
     reader = readers.get(entry.source)
     if reader is None:
         raise UnusableEvent(f"source: no storefront named {entry.source!r} is configured")
@@ -105,10 +118,51 @@ def _fold_each(
             run_soon(connection, CATCH_UP_JOB, now)
             continue
         bump(connection, f"storefront_orders.{entry.channel}.versions")
-        if route_of(connection, entry, store) == "clarus":
-            folder.fold_sales_order(as_hub_sales_order(entry, store.reference_prefix), channel=entry.channel)
+        order, read_at = (
+            (entry.order, entry.read_at) if isinstance(entry, StorefrontOrderRead) else (entry, None)
+        )
+        if route_of(connection, order, store) == "clarus":
+            _fold_direct(connection, folder, order, read_at, store, now)
         else:
-            ImsRoute(connection, config, now).fold(entry, store)
+            ImsRoute(connection, config, now).fold(order, store, read_at)
+
+
+def _fold_direct(
+    connection: Connection,
+    folder: OrderFolder,
+    order: StorefrontOrder,
+    read_at: datetime | None,
+    store: ShopifyStore,
+    now: datetime,
+) -> None:
+    """Route clarus: the order beside IMS orders, its version judged by the storefront rule."""
+    view = as_hub_sales_order(order, store.reference_prefix)
+    version = read_version(orders_repo.order_version(view), order.updated_at, read_at)
+    record = orders_repo.get_order(connection, ims_id=view.ims_id, lock=True)
+    verdict = Verdict.NEWER if record is None else compare_versions(version, record.ims_version)
+    if verdict == Verdict.NEWER:
+        folder.fold_sales_order(view, channel=order.channel, version=version)
+    elif verdict == Verdict.CONFIRMED and record is not None:
+        orders_repo.save_order(connection, replace(record, ims_version=version), now)
+    elif verdict == Verdict.TIE:
+        ask_the_store(connection, order, view.reference, now)
+    else:
+        bump(connection, "orders.versions_ignored")
+
+
+def ask_the_store(connection: Connection, order: StorefrontOrder, reference: str, now: datetime) -> None:
+    """Two versions of one second disagree and neither was read from the store: keep the one held
+    and ask for one read of the order once that second is over (durable: a row in this
+    transaction; a second tie of the same order while one is asked for adds none)."""
+    due = max(now, order.updated_at + STAMP_SETTLED)
+    storefront_repo.request_reread(connection, order.channel, order.order_id, due)
+    run_at(connection, REREAD_JOB, due)
+    bump(connection, f"storefront_orders.{order.channel}.ties")
+    log.info(
+        "storefront order versions tie; reading the order from the store",
+        reference=reference,
+        updated_at=order.updated_at.isoformat(),
+    )
 
 
 def route_of(connection: Connection, order: StorefrontOrder, store: ShopifyStore) -> str:
@@ -129,10 +183,17 @@ class ImsRoute:
         self.config = config
         self.now = now
 
-    def fold(self, order: StorefrontOrder, store: ShopifyStore) -> None:
-        version = storefront_version(order)
+    def fold(self, order: StorefrontOrder, store: ShopifyStore, read_at: datetime | None = None) -> None:
+        version = storefront_version(order, read_at)
         routed = storefront_repo.get_routed(self.connection, order.channel, order.order_id, lock=True)
-        if routed is not None and not is_newer(version, routed.version):
+        verdict = Verdict.NEWER if routed is None else compare_versions(version, routed.version)
+        if routed is not None and verdict == Verdict.CONFIRMED:
+            storefront_repo.save_routed(self.connection, replace(routed, version=version), self.now)
+            return
+        if routed is not None and verdict == Verdict.TIE:
+            ask_the_store(self.connection, order, routed.reference, self.now)
+            return
+        if routed is not None and verdict != Verdict.NEWER:
             bump(self.connection, "storefront_orders.versions_ignored")
             return
         if routed is None:
@@ -156,7 +217,7 @@ class ImsRoute:
             order,
             state=routed.state,
             in_ims=routed.ims_id is not None,
-            synced=routed.synced_version == routed.version,
+            synced=same_content(routed.version, routed.synced_version),
             release_financial_statuses=store.release_financial_statuses,
             request=request,
         )

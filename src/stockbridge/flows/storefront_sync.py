@@ -4,7 +4,12 @@ Catch-up: webhooks arrive at least once but may be lost (the store gives up afte
 hub was down for hours); each store's `updated_since` reads every order changed since the cursor,
 less `orders_overlap_s`, into the inbox as a version keyed by (order, version), so one already
 stored is recognised and a webhook's copy folds as "not newer". The cursor is the newest
-`updated_at` seen.
+`updated_at` seen. Each version it stores is marked with when it was read (decision 0024).
+
+Re-reads: two webhook copies of one order stamped in the same second with other content tie; the
+fold asks for one read of that order from the store once the second is over. `reread_tied_orders`
+reads each due order (at most `tie_rereads_per_run` per store and run) and stores the read in the
+inbox in the same transaction that removes the request, where it settles the tie.
 
 IMS route: a command says "make the IMS sales order match this storefront order"; it reads the
 newest version when it runs, so commands never queue up behind each other, and a version folded
@@ -21,8 +26,9 @@ from typing import Unpack
 from sqlalchemy import Connection, Engine
 
 from stockbridge.config import ShopifyStore
-from stockbridge.domain.errors import ConnectorError
+from stockbridge.domain.errors import ConnectorError, RejectedError
 from stockbridge.domain.inbound import STOREFRONT_ORDER_VERSION
+from stockbridge.domain.storefront_orders import StorefrontOrder
 from stockbridge.domain.storefront_routing import (
     ImsOrderRequest,
     ImsOrderResult,
@@ -30,22 +36,24 @@ from stockbridge.domain.storefront_routing import (
     ims_order_request,
     ims_status,
     released,
+    same_content,
     storefront_version,
 )
 from stockbridge.engine.bounded import Slots
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import with_retries
+from stockbridge.engine.schedule import run_at
 from stockbridge.flows.edge_ports import ImsStorefrontOrders, StorefrontOrderFeed
 from stockbridge.flows.outbox_sender import OutboxSender, Sending
-from stockbridge.flows.storefront_orders import ImsRoute
+from stockbridge.flows.storefront_orders import REREAD_JOB, ImsRoute
 from stockbridge.logs import get_logger
 from stockbridge.store import inbox_repo, storefront_repo
 from stockbridge.store.bookkeeping import bump, get_cursor, set_cursor
 from stockbridge.store.dead_letters import STOREFRONT_ORDER_FAILED, Outbox
 from stockbridge.store.inbox_repo import InboundEvent
 from stockbridge.store.states import InboxState
-from stockbridge.store.storefront_repo import SyncCommand
+from stockbridge.store.storefront_repo import Reread, SyncCommand
 
 log = get_logger(__name__)
 
@@ -62,13 +70,14 @@ async def poll_storefront_orders(
     cursor = await in_transaction(engine, lambda c: get_cursor(c, cursor_name(channel)))
     newest = datetime.fromisoformat(cursor) if cursor else clock.now()
     since = newest - timedelta(seconds=store.orders_overlap_s)
+    read_at = clock.now()  # before the query: each order it returns is at least this recent
     orders = await with_retries(lambda: feed.updated_since(since))
     events = [
         InboundEvent(
             channel,
             f"order:{order.order_id}:{storefront_version(order)}",
             STOREFRONT_ORDER_VERSION,
-            json.dumps(storefront_repo.storefront_order_json(order)),
+            json.dumps(storefront_repo.read_order_json(order, read_at)),
         )
         for order in orders
     ]
@@ -81,6 +90,50 @@ async def poll_storefront_orders(
         return inserted
 
     return await in_transaction(engine, stored)
+
+
+async def reread_tied_orders(
+    engine: Engine, channel: str, feed: StorefrontOrderFeed, store: ShopifyStore, clock: Clock
+) -> int:
+    """Read each order of `channel` whose versions tied and whose re-read is due (at most the store's
+    `tie_rereads_per_run`) and store each read in the inbox; returns how many were read. A failed
+    read leaves its request for the next run; what is left makes the job due again when it is."""
+    now = clock.now()
+    due = await in_transaction(
+        engine, lambda c: storefront_repo.due_rereads(c, channel, now, store.tie_rereads_per_run)
+    )
+    for reread in due:
+        read_at = clock.now()  # before the read: the order it returns is at least this recent
+        try:
+            order = await with_retries(lambda: feed.order(reread.order_id))
+        except RejectedError as exc:  # the store refuses this read: asking again would not help
+            log.warning("storefront order re-read refused", order_id=reread.order_id, error=str(exc))
+            order = None
+        await in_transaction(engine, lambda c: _store_read(c, reread, order, read_at))
+    await in_transaction(engine, _next_run)
+    return len(due)
+
+
+def _store_read(
+    connection: Connection, reread: Reread, order: StorefrontOrder | None, read_at: datetime
+) -> None:
+    storefront_repo.reread_done(connection, reread)
+    bump(connection, f"storefront_orders.{reread.channel}.rereads")
+    if order is None:  # the store no longer has it, or refused: nothing the hub can settle
+        return
+    event = InboundEvent(
+        reread.channel,
+        f"order:{order.order_id}:read:{read_at.isoformat()}",
+        STOREFRONT_ORDER_VERSION,
+        json.dumps(storefront_repo.read_order_json(order, read_at)),
+    )
+    inbox_repo.insert_events(connection, [event], read_at, InboxState.PENDING)
+
+
+def _next_run(connection: Connection) -> None:
+    due = storefront_repo.next_reread_due(connection)
+    if due is not None:
+        run_at(connection, REREAD_JOB, due)
 
 
 # What a command answers: the version sent and the IMS's answer, or None when there was nothing to
@@ -148,7 +201,7 @@ class StorefrontOrderSender(OutboxSender[SyncCommand, Sent]):
             routed, ims_id=result.ims_id, ims_lines=dict(result.lines), synced_version=version, state=state
         )
         store = self._config().storefronts.get(command.channel)
-        if routed.version != version and store is not None:
+        if not same_content(routed.version, version) and store is not None:
             ImsRoute(connection, self._config(), now).decide(synced, store)  # changed meanwhile: again
         else:
             storefront_repo.save_routed(connection, synced, now)

@@ -8,6 +8,7 @@ the hub's rules shows as a difference instead of being agreed with.
 """
 
 from stockbridge.oracle.catalog import Catalog, warehouse_sku
+from stockbridge.oracle.finance import expected_adjustments, posted_adjustments
 from stockbridge.oracle.fulfilments import FulfilmentReport, check_fulfilments
 from stockbridge.oracle.orders import Expected, OrderReport, check_orders, expected_order
 from stockbridge.oracle.read import Truth, read_stock, read_truth
@@ -60,12 +61,14 @@ __all__ = [
     "check_storefront_orders",
     "doubled_sets",
     "drift",
+    "expected_adjustments",
     "expected_figures",
     "expected_order",
     "figure_history",
     "ims_drift",
     "ims_figures",
     "judge_writes",
+    "posted_adjustments",
     "read_stock",
     "read_storefront",
     "read_truth",

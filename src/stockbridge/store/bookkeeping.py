@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import bisect
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, case, delete, func, select, text, update
 
+from stockbridge.domain.exception_catalog import kind_of
 from stockbridge.logs import get_logger
-from stockbridge.store.schema import counters, cursors, exceptions, latency_samples
+from stockbridge.store.schema import counters, cursors, exceptions, latency_buckets, latency_samples
 from stockbridge.store.sql import chunks, insert_for, utc
 from stockbridge.store.states import ExceptionState
 
@@ -60,8 +63,30 @@ class LatencySample:
         return max(0, round((self.acked_at - self.occurred_at).total_seconds() * 1000))
 
 
+# Upper bounds (ms) of the latency histogram's buckets: a push acknowledged within a second is the
+# healthy case, tens of seconds a channel under load, minutes one that is stuck or throttled.
+LATENCY_BUCKETS_MS = (100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000, 600_000)
+INF_BUCKET = "+Inf"
+
+_ADD_TO_BUCKET = text(
+    f"INSERT INTO {latency_buckets.name} (channel, le_ms, samples, sum_ms) "
+    "VALUES (:channel, :le_ms, :samples, :sum_ms) "
+    "ON CONFLICT (channel, le_ms) DO UPDATE SET "
+    f"samples = {latency_buckets.name}.samples + excluded.samples, "
+    f"sum_ms = {latency_buckets.name}.sum_ms + excluded.sum_ms"
+)
+
+
+def latency_bucket(latency_ms: int) -> str:
+    """The histogram bucket a latency counts in: the smallest upper bound at or above it."""
+    index = bisect.bisect_left(LATENCY_BUCKETS_MS, latency_ms)
+    return str(LATENCY_BUCKETS_MS[index]) if index < len(LATENCY_BUCKETS_MS) else INF_BUCKET
+
+
 def record_latency(connection: Connection, samples: Sequence[LatencySample]) -> None:
+    """Keep each sample (for percentiles and reports) and count it in its channel's histogram."""
     if samples:
+        _add_to_histogram(connection, samples)
         connection.execute(
             latency_samples.insert(),
             [
@@ -76,6 +101,55 @@ def record_latency(connection: Connection, samples: Sequence[LatencySample]) -> 
                 for s in samples
             ],
         )
+
+
+def _add_to_histogram(connection: Connection, samples: Sequence[LatencySample]) -> None:
+    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for sample in samples:
+        total = totals[(sample.channel, latency_bucket(sample.latency_ms))]
+        total[0] += 1
+        total[1] += sample.latency_ms
+    # In key order: two workers acknowledging the same channel's pushes lock the rows in one order.
+    connection.execute(
+        _ADD_TO_BUCKET,
+        [
+            {"channel": channel, "le_ms": le_ms, "samples": count, "sum_ms": sum_ms}
+            for (channel, le_ms), (count, sum_ms) in sorted(totals.items())
+        ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyBucket:
+    channel: str
+    le_ms: float  # upper bound; math.inf for the last bucket
+    samples: int  # in this bucket only (not cumulative)
+    sum_ms: int
+
+
+def latency_histogram(connection: Connection) -> list[LatencyBucket]:
+    """Every channel's histogram counts since the hub started counting (they never go down)."""
+    return [
+        LatencyBucket(
+            row.channel,
+            float("inf") if row.le_ms == INF_BUCKET else float(row.le_ms),
+            int(row.samples),
+            int(row.sum_ms),
+        )
+        for row in connection.execute(select(latency_buckets))
+    ]
+
+
+def prune_latency(connection: Connection, channels: Sequence[str], before: datetime) -> int:
+    """Delete the channels' latency samples acknowledged before `before` (the histogram keeps their
+    counts). Channel by channel, so each delete walks the (channel, acked_at) index."""
+    deleted = 0
+    for channel in channels:
+        query = delete(latency_samples).where(
+            latency_samples.c.channel == channel, latency_samples.c.acked_at < before
+        )
+        deleted += int(connection.execute(query).rowcount)
+    return deleted
 
 
 def latencies_ms(connection: Connection, channel: str, since: datetime | None = None) -> list[int]:
@@ -97,6 +171,9 @@ class ExceptionRecord:
     count: int
     first_seen: datetime
     last_seen: datetime
+    episode: int = 1  # raised after being resolved starts the next episode
+    opened_at: datetime | None = None  # when this episode began
+    episode_count: int = 1  # raises in this episode
 
 
 def raise_exception(
@@ -109,7 +186,16 @@ def raise_exception(
     now: datetime,
     retry_action: str | None = None,
 ) -> None:
-    """Open (or re-open and count again) the exception for (type, entity)."""
+    """Open (or re-open and count again) the exception for (type, entity).
+
+    Raised after it was resolved, it starts a new episode (its alerts start over: decision 0027);
+    raised while acknowledged, it stays acknowledged (someone is on it) and is counted.
+
+    `type` must be in the exception catalogue (`domain/exception_catalog.py`): the operating guide and
+    the alert routing are built from it, so a kind missing there would reach nobody who knows it.
+    """
+    if kind_of(type) is None:
+        raise ValueError(f"exception type {type!r} is not in domain/exception_catalog.py")
     before = connection.execute(
         select(exceptions.c.state).where(exceptions.c.type == type, exceptions.c.entity == entity)
     ).scalar_one_or_none()
@@ -127,17 +213,29 @@ def raise_exception(
         count=1,
         first_seen=now,
         last_seen=now,
+        episode=1,
+        opened_at=now,
+        episode_count=1,
     )
+    c = exceptions.c
+    # Every SET expression reads the row as it was (SQL, on both backends).
+    reopening = c.state == ExceptionState.RESOLVED.value
+    acknowledged = c.state == ExceptionState.ACKNOWLEDGED.value
     connection.execute(
         stmt.on_conflict_do_update(
             index_elements=["type", "entity"],
             set_={
-                "count": exceptions.c.count + 1,
+                "count": c.count + 1,
                 "last_seen": now,
                 "detail": detail,
                 "owner": owner,
-                "state": ExceptionState.OPEN.value,
+                "state": case(
+                    (acknowledged, ExceptionState.ACKNOWLEDGED.value), else_=ExceptionState.OPEN.value
+                ),
                 "retry_action": retry_action,
+                "episode": case((reopening, c.episode + 1), else_=c.episode),
+                "opened_at": case((reopening, now), else_=c.opened_at),
+                "episode_count": case((reopening, 1), else_=c.episode_count + 1),
             },
         )
     )
@@ -179,6 +277,9 @@ def _record(row: Any) -> ExceptionRecord:
         count=int(row.count),
         first_seen=utc(row.first_seen),
         last_seen=utc(row.last_seen),
+        episode=int(row.episode),
+        opened_at=utc(row.opened_at),
+        episode_count=int(row.episode_count),
     )
 
 

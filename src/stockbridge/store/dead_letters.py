@@ -16,8 +16,17 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from stockbridge.domain.fulfilment_state import FulfilmentCommand
-from stockbridge.store import fulfilment_repo, orders_repo, outbox_repo, storefront_repo
+from stockbridge.store import (
+    alerts_repo,
+    finance_repo,
+    fulfilment_repo,
+    orders_repo,
+    outbox_repo,
+    storefront_repo,
+)
 from stockbridge.store.schema import (
+    alerts,
+    finance_batches,
     fulfilment_commands,
     order_commands,
     push_batches,
@@ -32,6 +41,8 @@ class Outbox(StrEnum):
     ORDERS = "orders"  # create, amend, cancel commands to the warehouse
     FULFILMENT = "fulfilment"  # Item Fulfilments, invoices and customer notices
     STOREFRONT_ORDERS = "storefront_orders"  # storefront orders made into IMS sales orders
+    FINANCE = "finance"  # the daily finance batches (IMS inventory adjustments)
+    ALERTS = "alerts"  # alert messages to people (one row per channel)
 
 
 # The exception each sender raises when it dead-letters, and the entity prefix it names.
@@ -41,6 +52,8 @@ FULFILMENT_COMMAND_FAILED = "fulfilment_command_failed"  # shipment:<id> (Item F
 NOTIFICATION_FAILED = "notification_failed"  # shipment:<id> (customer notice)
 STOREFRONT_ORDER_FAILED = "storefront_order_failed"  # order:<reference> (its IMS sales order)
 STOREFRONT_FULFILMENT_FAILED = "storefront_fulfilment_failed"  # shipment:<id> (its store's fulfilment)
+FINANCE_BATCH_FAILED = "finance_batch_failed"  # finance_batch:<id> (its IMS inventory adjustment)
+ALERT_FAILED = "alert_failed"  # channel:<channel name> (an alert message to it)
 
 
 def fulfilment_failure_type(kind: FulfilmentCommand) -> str:
@@ -83,6 +96,16 @@ def list_dead(connection: Connection, outboxes: Sequence[Outbox] = tuple(Outbox)
         for r in connection.execute(query):
             subject = f"IMS sales order for {r.channel} order {r.reference}"
             found.append(_letter(Outbox.STOREFRONT_ORDERS, str(r.id), subject, r))
+    if Outbox.FINANCE in outboxes:
+        for r in connection.execute(select(finance_batches).where(finance_batches.c.state == dead)):
+            subject = f"finance adjustment {r.business_date} location {r.location} account {r.account}"
+            found.append(_letter(Outbox.FINANCE, r.id, subject, r))
+    if Outbox.ALERTS in outboxes:
+        for r in connection.execute(select(alerts).where(alerts.c.state == dead)):
+            channel = alerts_repo.channel_from_json(r.channel)
+            found.append(
+                _letter(Outbox.ALERTS, str(r.id), f"alert {r.alert} to {channel.name}: {r.title}", r)
+            )
     return sorted(found, key=lambda d: (d.created_at, d.outbox.value, d.id))
 
 
@@ -109,11 +132,15 @@ def replay(connection: Connection, outbox: Outbox, now: datetime, ids: Sequence[
     """Queue one outbox's dead letters again (those with `ids`, or all); returns how many."""
     if outbox == Outbox.PUSHES:
         return outbox_repo.replay_dead(connection, now, ids)
+    if outbox == Outbox.FINANCE:
+        return finance_repo.replay_dead(connection, now, ids)
     numbers = [int(i) for i in ids] if ids else None
     if outbox == Outbox.ORDERS:
         return orders_repo.replay_dead_commands(connection, now, numbers)
     if outbox == Outbox.STOREFRONT_ORDERS:
         return storefront_repo.replay_dead(connection, now, numbers)
+    if outbox == Outbox.ALERTS:
+        return alerts_repo.replay_dead(connection, now, numbers)
     return fulfilment_repo.replay_dead(connection, now, numbers)
 
 
@@ -122,8 +149,12 @@ def replay_for_exception(connection: Connection, type: str, entity: str, now: da
     kind, _, key = entity.partition(":")
     if type == PUSH_FAILED and kind == "batch":
         return outbox_repo.replay_dead(connection, now, [key])
+    if type == FINANCE_BATCH_FAILED and kind == "finance_batch":
+        return finance_repo.replay_dead(connection, now, [key])
     if type == ORDER_COMMAND_FAILED and kind == "order":
         return orders_repo.replay_dead_commands(connection, now, reference=key)
+    if type == ALERT_FAILED and kind == "channel":
+        return alerts_repo.replay_dead_to(connection, now, key)
     if type == STOREFRONT_ORDER_FAILED and kind == "order":
         return storefront_repo.replay_dead(connection, now, reference=key)
     # fulfilment_stalled: before decision 0010 a dead-lettered Item Fulfilment raised it; for a

@@ -84,6 +84,24 @@ def shipments_in(connection: Connection, states: Sequence[ShipmentState]) -> lis
     return [_record(r) for r in connection.execute(query)]
 
 
+def awaiting_command(
+    connection: Connection, kind: FulfilmentCommand, written_before: datetime
+) -> list[ShipmentRecord]:
+    """Shipments with a `kind` command still pending (not dead) that was written before `written_before`."""
+    c = fulfilment_commands.c
+    query = (
+        select(shipments)
+        .join(fulfilment_commands, c.shipment_id == shipments.c.shipment_id)
+        .where(
+            c.kind == kind.value,
+            c.state == BatchState.PENDING.value,
+            c.created_at < written_before,
+        )
+        .order_by(shipments.c.shipment_id)
+    )
+    return [_record(r) for r in connection.execute(query)]
+
+
 def fulfilled_since(connection: Connection, since: datetime) -> list[ShipmentRecord]:
     query = select(shipments).where(
         shipments.c.state == ShipmentState.FULFILLED.value, shipments.c.state_since >= since

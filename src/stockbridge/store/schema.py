@@ -122,9 +122,45 @@ exceptions = Table(
     Column("count", Integer, nullable=False),
     Column("first_seen", DateTime(timezone=True), nullable=False),
     Column("last_seen", DateTime(timezone=True), nullable=False),
+    # The current episode: raised after being resolved starts the next one (its alerts start over).
+    Column("episode", Integer, nullable=False, server_default="1"),
+    Column("opened_at", DateTime(timezone=True), nullable=False),  # when this episode began
+    Column("episode_count", Integer, nullable=False, server_default="1"),  # raises in this episode
     UniqueConstraint("type", "entity", name="uq_exceptions_type_entity"),
 )
 Index("ix_exceptions_state", exceptions.c.state, exceptions.c.owner)
+
+# Each stretch of time one (channel, SKU, location) showed a figure other than the warehouse's, over
+# its tolerance, as the drift check saw it (monitor/drift.py): open while `cleared_at` is null. Kept
+# after it clears, so a report can say for how long each SKU differed and why.
+drift_episodes = Table(
+    "drift_episodes",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),
+    Column("sku", String(100), nullable=False),
+    Column("location", String(64), nullable=False),
+    Column("cause", String(32), nullable=False),  # domain.drift.Cause, as last seen
+    Column("shown", BigInteger, nullable=False),
+    Column("pushed", BigInteger, nullable=False),
+    Column("expected", BigInteger, nullable=False),
+    Column("units", BigInteger, nullable=False),  # |shown - expected| when last seen
+    Column("max_units", BigInteger, nullable=False),
+    Column("repairs", Integer, nullable=False),  # times the check marked the target dirty
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("raised_at", DateTime(timezone=True)),  # past the grace time: an exception
+    Column("escalated_at", DateTime(timezone=True)),  # repairs did not clear it: drift_unrepaired
+    Column("cleared_at", DateTime(timezone=True)),
+)
+Index(
+    "ix_drift_episodes_key",
+    drift_episodes.c.channel,
+    drift_episodes.c.cleared_at,
+    drift_episodes.c.sku,
+    drift_episodes.c.location,
+)
+Index("ix_drift_episodes_first_seen", drift_episodes.c.first_seen)
 
 # Movement (WMS occurred_at) -> acknowledgement by the channel, one row per pushed line.
 latency_samples = Table(
@@ -140,6 +176,19 @@ latency_samples = Table(
 )
 Index("ix_latency_acked", latency_samples.c.channel, latency_samples.c.acked_at)
 
+# The same latencies as a histogram that only grows (decision 0026): samples and their sum per channel
+# and bucket (`le_ms`: the bucket's upper bound in ms, "+Inf" for the last), added to in the
+# transaction that records the samples, so every process's /metrics reads one set of counts and
+# pruning old samples never makes a count go down.
+latency_buckets = Table(
+    "latency_buckets",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("le_ms", String(16), primary_key=True),
+    Column("samples", BigInteger, nullable=False),
+    Column("sum_ms", BigInteger, nullable=False),
+)
+
 # Monotonic counters (events received, duplicates ignored, pushes...) and poll cursors.
 counters = Table(
     "counters",
@@ -152,6 +201,31 @@ cursors = Table(
     metadata,
     Column("name", String(100), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# --- sales velocity (domain/velocity.py, decision 0033) --------------------------------------------
+
+# Each folded movement that was a sale (a despatch), kept for velocity.window_s: keyed by the
+# warehouse's event id, so a movement folded twice counts once.
+sales = Table(
+    "sales",
+    metadata,
+    Column("event_id", String(200), primary_key=True),
+    Column("sku", String(100), nullable=False),
+    Column("warehouse_id", String(64), nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_sales_occurred", sales.c.occurred_at)
+
+# Each SKU's velocity class as last classified (no row, or a null class: below every class).
+velocity_classes = Table(
+    "velocity_classes",
+    metadata,
+    Column("sku", String(100), primary_key=True),
+    Column("velocity_class", String(32)),
+    Column("units_sold", BigInteger, nullable=False),  # over the window, when last classified
+    Column("classified_at", DateTime(timezone=True), nullable=False),  # when either last changed
 )
 
 # --- orders ---------------------------------------------------------------------------------------
@@ -328,3 +402,90 @@ admin_tokens = Table(
     Column("revoked_at", DateTime(timezone=True)),
 )
 Index("ix_admin_tokens_name", admin_tokens.c.name)
+
+# --- alerts ---------------------------------------------------------------------------------------
+
+# Each level of each exception episode alerted, once (docs/decisions/0027): level 0 is the alert to
+# the owner, level n the n-th escalation. The primary key is what makes "once" hold.
+alert_marks = Table(
+    "alert_marks",
+    metadata,
+    Column("exception_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("episode", Integer, primary_key=True),
+    Column("level", Integer, primary_key=True),
+    Column("run", String(40), nullable=False),  # the evaluation that queued it (alert ids begin with it)
+    Column("alerted_at", DateTime(timezone=True), nullable=False),
+)
+
+# Alert messages to send, one row per channel (the outbox of alerts): a channel that fails retries
+# alone, and never makes another channel send twice.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("alert", String(40), nullable=False),  # shared by the message's rows, shown in it
+    Column("kind", String(16), nullable=False),  # domain.alerting.AlertKind
+    Column("owner", String(64), nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("exception_type", String(64)),  # None: a digest over several types
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("exception_ids", JSON, nullable=False),
+    Column("channel", JSON, nullable=False),  # domain.alerting.Channel: kind, url_env, to
+    Column("state", String(16), nullable=False),  # BatchState
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("failing_since", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True)),
+)
+Index("ix_alerts_due", alerts.c.state, alerts.c.next_attempt_at)
+
+# --- finance --------------------------------------------------------------------------------------
+
+# Warehouse movements with financial effect (docs/decisions/0030), recorded by the fold once per
+# warehouse event. Until `settled_at` (its batch posted) its units are held back from the IMS target.
+financial_movements = Table(
+    "financial_movements",
+    metadata,
+    Column("event_id", String(200), primary_key=True),
+    Column("sku", String(100), nullable=False),
+    Column("warehouse_id", String(64), nullable=False),
+    Column("location", String(64), nullable=False),  # the IMS location
+    Column("reason", String(32), nullable=False),  # domain.finance.REASONS
+    Column("units", BigInteger, nullable=False),  # change in the IMS's figure
+    Column("business_date", String(10), nullable=False),  # YYYY-MM-DD, the finance team's day
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("batch_id", String(100)),
+    Column("settled_at", DateTime(timezone=True)),
+)
+Index("ix_financial_movements_pair", financial_movements.c.sku, financial_movements.c.warehouse_id)
+Index("ix_financial_movements_open", financial_movements.c.batch_id, financial_movements.c.business_date)
+
+# One inventory adjustment per (IMS location, business day, account), written before it is posted;
+# the id is its external id in the IMS, so a re-post after a crash replaces rather than repeats.
+finance_batches = Table(
+    "finance_batches",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("location", String(64), nullable=False),
+    Column("business_date", String(10), nullable=False),
+    Column("account", String(32), nullable=False),
+    Column("lines", JSON, nullable=False),  # [{sku, reason, units}]
+    Column("control_units", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),  # BatchState: pending, sent (= posted), dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("failing_since", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True)),
+)
+Index("ix_finance_batches_due", finance_batches.c.state, finance_batches.c.next_attempt_at)
+Index("ix_finance_batches_day", finance_batches.c.location, finance_batches.c.business_date)

@@ -1,21 +1,22 @@
-"""Storefront orders: the hub's JSON of a storefront order (the catch-up query's inbox payload), and
-the IMS route's orders and their command outbox."""
+"""Storefront orders: the hub's JSON of a storefront order (the inbox payload of an order read from
+the store), the re-reads asked for by tied versions, and the IMS route's orders and their command
+outbox."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, delete, func, select, update
 
 from stockbridge.domain.orders import HoldReason
 from stockbridge.domain.shipping import Address
 from stockbridge.domain.storefront_orders import StorefrontLine, StorefrontOrder
 from stockbridge.domain.storefront_routing import RoutedState
 from stockbridge.store import leased
-from stockbridge.store.schema import storefront_order_commands, storefront_orders
+from stockbridge.store.schema import cursors, storefront_order_commands, storefront_orders
 from stockbridge.store.sql import as_utc, insert_for
 from stockbridge.store.states import BatchState
 
@@ -41,6 +42,88 @@ def storefront_order_from_json(data: dict[str, Any]) -> StorefrontOrder:
         updated_at=datetime.fromisoformat(data["updated_at"]),
         cancelled_at=None if cancelled is None else datetime.fromisoformat(cancelled),
     )
+
+
+def read_order_json(order: StorefrontOrder, read_at: datetime) -> dict[str, Any]:
+    """An order read from the store, for the inbox (kind `STOREFRONT_ORDER_VERSION`)."""
+    return {**storefront_order_json(order), "read_at": read_at.isoformat()}
+
+
+def read_at_from_json(data: dict[str, Any]) -> datetime | None:
+    """When an inbox payload's order was read from the store; None in payloads stored before reads
+    were marked."""
+    read_at = data.get("read_at")
+    return None if read_at is None else datetime.fromisoformat(read_at)
+
+
+# --- re-reads asked for by tied versions (docs/decisions/0024) -------------------------------------
+# One row per order in `cursors`, `storefront.<channel>.reread.<order id>` → when it is due (UTC ISO,
+# which sorts as time): written in the fold's transaction with the tie, removed in the transaction
+# that stores the read, so a crash between the two reads again and nothing is forgotten.
+
+
+@dataclass(frozen=True, slots=True)
+class Reread:
+    channel: str
+    order_id: str
+    due: str  # as stored: the request is done only if no later tie moved it on meanwhile
+
+
+def _reread_prefix(channel: str) -> str:
+    return f"storefront.{channel}.reread."
+
+
+def request_reread(connection: Connection, channel: str, order_id: str, due: datetime) -> None:
+    """Ask for one read of the order from the store at `due`. An order already asked for keeps one
+    request, due at the later of the two (a read taken before a tie's second was over settles
+    nothing)."""
+    name, value = _reread_prefix(channel) + order_id, due.astimezone(UTC).isoformat()
+    connection.execute(
+        insert_for(connection, cursors).values(name=name, value=value).on_conflict_do_nothing()
+    )
+    connection.execute(
+        update(cursors).where(cursors.c.name == name, cursors.c.value < value).values(value=value)
+    )
+
+
+def due_rereads(connection: Connection, channel: str, now: datetime, limit: int) -> list[Reread]:
+    """The store's re-reads due by `now`, longest waiting first, at most `limit`."""
+    prefix = _reread_prefix(channel)
+    query = (
+        select(cursors.c.name, cursors.c.value)
+        .where(
+            cursors.c.name.startswith(prefix, autoescape=True),
+            cursors.c.value <= now.astimezone(UTC).isoformat(),
+        )
+        .order_by(cursors.c.value, cursors.c.name)
+        .limit(limit)
+    )
+    return [Reread(channel, r.name.removeprefix(prefix), r.value) for r in connection.execute(query)]
+
+
+def next_reread_due(connection: Connection) -> datetime | None:
+    """When the earliest re-read of any store is due; None when none is asked for."""
+    return rereads_waiting(connection)[1]
+
+
+def reread_done(connection: Connection, reread: Reread) -> bool:
+    """The read is stored: remove the request unless a later tie moved it on meanwhile."""
+    name = _reread_prefix(reread.channel) + reread.order_id
+    done = connection.execute(delete(cursors).where(cursors.c.name == name, cursors.c.value == reread.due))
+    return bool(done.rowcount)
+
+
+def rereads_pending(connection: Connection) -> int:
+    return rereads_waiting(connection)[0]
+
+
+def rereads_waiting(connection: Connection) -> tuple[int, datetime | None]:
+    """How many re-reads are asked for (every store), and when the earliest is due."""
+    query = select(func.count(), func.min(cursors.c.value)).where(
+        cursors.c.name.like("storefront.%.reread.%")
+    )
+    size, earliest = connection.execute(query).one()
+    return int(size), None if earliest is None else datetime.fromisoformat(earliest)
 
 
 # --- route ims: the orders --------------------------------------------------------------------------

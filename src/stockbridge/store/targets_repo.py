@@ -296,3 +296,66 @@ def pushed_figures(
         )
         for r in connection.execute(query)
     }
+
+
+def figures_of_sku(
+    connection: Connection, sku: str
+) -> dict[tuple[str, str], tuple[int, int | None, bool, str]]:
+    """(channel, location) -> (desired, pushed, dirty, state) for one warehouse SKU."""
+    query = select(targets).where(targets.c.sku == sku)
+    return {
+        (r.channel, r.location): (
+            int(r.desired),
+            None if r.pushed is None else int(r.pushed),
+            bool(r.dirty),
+            r.state,
+        )
+        for r in connection.execute(query)
+    }
+
+
+def hold(connection: Connection, keys: Sequence[TargetKey], holder: str, now: datetime) -> bool:
+    """Hand these targets to `holder` (a finance batch about to move their figures in the channel)
+    so no stock push plans or sends them meanwhile. False, and nothing held, when a stock batch or a
+    live lease has one of them: the holder waits until it is answered."""
+    ordered = sorted(set(keys))
+    rows: list[Any] = []
+    for chunk in chunks(ordered):
+        query = (
+            select(targets.c.batch_id, targets.c.lease_until)
+            .where(key_filter(chunk))
+            .order_by(targets.c.channel, targets.c.sku, targets.c.location)
+            .with_for_update()
+        )
+        rows.extend(connection.execute(query))
+    for r in rows:
+        lease_until = as_utc(r.lease_until)
+        if r.batch_id not in (None, holder) or (lease_until is not None and lease_until >= now):
+            return False
+    for chunk in chunks(ordered):
+        connection.execute(update(targets).where(key_filter(chunk)).values(batch_id=holder))
+    return True
+
+
+def release_hold(connection: Connection, holder: str) -> None:
+    """The holder's figures did not move (its call failed): the stock push may take them again."""
+    connection.execute(update(targets).where(targets.c.batch_id == holder).values(batch_id=None))
+
+
+def moved_by_holder(connection: Connection, holder: str, moved: Mapping[TargetKey, int]) -> None:
+    """The holder moved these figures in the channel by these units: what was pushed moved with them
+    (a target never pushed stays so), and the targets are free again. In key order, as every
+    writer of targets locks them."""
+    for key in sorted(moved):
+        channel, sku, location = key
+        connection.execute(
+            update(targets)
+            .where(
+                targets.c.channel == channel,
+                targets.c.sku == sku,
+                targets.c.location == location,
+                targets.c.batch_id == holder,
+            )
+            .values(pushed=targets.c.pushed + moved[key], batch_id=None)
+        )
+    release_hold(connection, holder)

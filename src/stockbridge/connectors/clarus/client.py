@@ -13,6 +13,7 @@ from stockbridge.connectors.clarus.wire import WireSnapshotPage
 from stockbridge.connectors.http import RateLimiter
 from stockbridge.connectors.rest import (
     BearerAuth,
+    CallStats,
     CursorPaging,
     ErrorBody,
     Page,
@@ -28,7 +29,13 @@ CURSOR_PAGING = CursorPaging(records_key="data", cursor_param="cursor", next_key
 
 class ClarusClient:
     def __init__(
-        self, base_url: str, api_key: str, *, timeout_s: float = 30.0, limiter: RateLimiter | None = None
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout_s: float = 30.0,
+        limiter: RateLimiter | None = None,
+        stats: CallStats | None = None,
     ) -> None:
         self._rest = RestClient(
             SYSTEM,
@@ -38,6 +45,7 @@ class ClarusClient:
             timeout_s=timeout_s,
             pacer=limiter,
             read_error=read_error,
+            stats=stats,
         )
 
     async def aclose(self) -> None:

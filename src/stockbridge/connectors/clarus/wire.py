@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from stockbridge.domain import inbound
+from stockbridge.domain import finance, inbound
 from stockbridge.domain.fulfilment import Shipment, ShippedLine
 from stockbridge.domain.inbound import UnusableEvent, WarehouseOrderStatus
 from stockbridge.domain.stock import StockBalance, StockMovement
@@ -62,6 +62,8 @@ class WireMovement(_Wire):
     sku: Sku
     quantity: Quantity
     balances: list[WireBalance]
+    from_status: Status | None = None
+    to_status: Status | None = None
 
 
 class WireEvent(_Wire):
@@ -184,14 +186,41 @@ def parse_movement(body: bytes) -> WireEvent:
     return event
 
 
+DAMAGED_STATUS = "damaged"
+
+
+def finance_reason(movement_type: str, from_status: str | None, to_status: str | None) -> str | None:
+    """The financial reason of a Clarus movement (docs/simulators/clarus.md, Movements): a
+    `write_off`, a stock-take `count`, or a `status_change` into (or, repaired, out of) `damaged`."""
+    if movement_type == "write_off":
+        return finance.WRITE_OFF
+    if movement_type == "count":
+        return finance.COUNT
+    if movement_type == "status_change" and DAMAGED_STATUS in (from_status, to_status):
+        return finance.DAMAGE
+    return None
+
+
 def movement_from_event(event: WireEvent) -> StockMovement:
     d = event.data
     balances = tuple(
         StockBalance(d.sku, d.warehouse_id, b.status, b.quantity, d.sequence, d.occurred_at)
         for b in d.balances
     )
+    # A write-off leaves `damaged` unless it names another status; a count sets `available` unless
+    # it names another (the movement table's defaults, which the event always spells out).
     return StockMovement(
-        event.id, d.warehouse_id, d.sequence, d.occurred_at, d.movement_type, d.sku, d.quantity, balances
+        event.id,
+        d.warehouse_id,
+        d.sequence,
+        d.occurred_at,
+        d.movement_type,
+        d.sku,
+        d.quantity,
+        balances,
+        d.from_status,
+        d.to_status,
+        finance_reason(d.movement_type, d.from_status, d.to_status),
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from stockbridge.connectors.http import RateLimiter
-from stockbridge.connectors.rest import ErrorBody, OffsetPaging, PageRequest, RestClient
+from stockbridge.connectors.rest import CallStats, ErrorBody, OffsetPaging, PageRequest, RestClient
 from stockbridge.connectors.shapes import expect_shape
 from stockbridge.domain.product_master import ItemRecord
 
@@ -37,6 +37,7 @@ class NetSuiteClient:
         *,
         timeout_s: float = 30.0,
         limiter: RateLimiter | None = None,
+        stats: CallStats | None = None,
     ) -> None:
         self._rest = RestClient(
             SYSTEM,
@@ -50,6 +51,7 @@ class NetSuiteClient:
             timeout_s=timeout_s,
             pacer=limiter,
             read_error=read_error,
+            stats=stats,
         )
 
     async def aclose(self) -> None:
@@ -122,9 +124,11 @@ class NetSuiteClient:
         location_id: str,
         lines: Sequence[AdjustmentLine],
         memo: str,
+        tran_date: str | None = None,
     ) -> str | None:
-        """Create or replace the adjustment with this external id; returns the record's URL."""
-        body = {
+        """Create or replace the adjustment with this external id; returns the record's URL.
+        `tran_date` (YYYY-MM-DD) is the posting date; default the IMS's today."""
+        body: dict[str, Any] = {
             "externalId": external_id,
             "account": {"id": account_id},
             "adjLocation": {"id": location_id},
@@ -141,6 +145,8 @@ class NetSuiteClient:
                 ]
             },
         }
+        if tran_date is not None:
+            body["tranDate"] = tran_date
         response = await self.request("PUT", f"/record/v1/inventoryAdjustment/eid:{external_id}", json=body)
         location: str | None = response.headers.get("location")
         return location

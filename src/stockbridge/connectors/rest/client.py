@@ -17,7 +17,9 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from stockbridge.connectors.errors import ConnectorError
 from stockbridge.connectors.http import send
+from stockbridge.connectors.rest.calls import CallStats
 from stockbridge.connectors.rest.failures import NEEDS_PERSON, ErrorReader, plain_error, translate
 from stockbridge.connectors.rest.paging import Page, PageRequest, Paging, Token
 from stockbridge.connectors.rest.retry import Retries
@@ -51,9 +53,11 @@ class RestClient:
         check_answer: AnswerCheck | None = None,
         needs_person: frozenset[int] = NEEDS_PERSON,
         transport: httpx.AsyncBaseTransport | None = None,
+        stats: CallStats | None = None,
     ) -> None:
         self.system = system
         self.pacer = pacer
+        self.stats = stats  # every attempt counted: answered, failed or throttled (connector health)
         self._timeout_s = timeout_s
         self._retries = retries
         self._read_error = read_error
@@ -84,9 +88,16 @@ class RestClient:
 
     async def _attempt(self, method: str, path: str, kwargs: dict[str, Any]) -> httpx.Response:
         request = self._http.build_request(method, path, **kwargs)
-        response = await send(self._http, self.system, request, deadline_s=self._timeout_s)
-        if response.status_code >= 300:
-            raise translate(self.system, response, self._read_error, needs_person=self._needs_person)
+        try:
+            response = await send(self._http, self.system, request, deadline_s=self._timeout_s)
+            if response.status_code >= 300:
+                raise translate(self.system, response, self._read_error, needs_person=self._needs_person)
+        except ConnectorError as exc:
+            if self.stats is not None:
+                self.stats.error(exc)
+            raise
+        if self.stats is not None:
+            self.stats.answered()
         if self._check_answer is not None:
             self._check_answer(response)
         return response

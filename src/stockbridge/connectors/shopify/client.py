@@ -36,7 +36,7 @@ from stockbridge.connectors.errors import (
     RejectedError,
     RetriableError,
 )
-from stockbridge.connectors.rest import ErrorBody, HeaderAuth, RestClient
+from stockbridge.connectors.rest import CallStats, ErrorBody, HeaderAuth, RestClient
 from stockbridge.connectors.rest.failures import NEEDS_PERSON
 from stockbridge.connectors.shapes import expect_shape
 from stockbridge.connectors.shopify.bucket import DEFAULT_MAXIMUM, DEFAULT_RESTORE_RATE, CostBucket
@@ -75,6 +75,7 @@ class ShopifyClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
+        stats: CallStats | None = None,
     ) -> None:
         self._path = f"/admin/api/{api_version}/graphql.json"
         self.url = base_url.rstrip("/") + self._path
@@ -91,6 +92,7 @@ class ShopifyClient:
             read_error=read_error,
             needs_person=SHOPIFY_NEEDS_PERSON,
             transport=transport,
+            stats=stats,
         )
         # The store's plan as configured, until the first answer's throttleStatus says better.
         self.bucket = CostBucket(bucket_size, bucket_size, restore_rate, as_of=clock())
@@ -137,6 +139,8 @@ class ShopifyClient:
             if not throttled:
                 return _data(answer)
             self.throttled += 1
+            if self._rest.stats is not None:
+                self._rest.stats.throttled_answer()
         wait = self.bucket.wait_for(self.expected_cost(operation, cost), self._clock())
         raise RateLimitedError(
             SYSTEM, f"{operation}: THROTTLED {MAX_THROTTLED_IN_A_ROW} times", retry_after=wait
