@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 
 import httpx
@@ -102,6 +102,13 @@ def _sales_order(ims_id: str, reference: str) -> SalesOrder:
     )
 
 
+def _true(condition: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def holds() -> bool:
+        return condition()
+
+    return holds
+
+
 def _command_states(engine: Engine) -> dict[tuple[str, str], str]:
     with engine.connect() as c:
         rows = c.execute(select(fulfilment_commands))
@@ -153,8 +160,8 @@ def test_a_starved_store_bucket_does_not_delay_an_item_fulfilment(
                 10,
                 "the Item Fulfilment while the store's bucket is empty",
             )
-            # Every storefront fulfilment is still waiting for the bucket: none was made yet.
-            assert client.throttled >= 1
+            # The storefront fulfilments met the empty bucket and are waiting for it: none was made.
+            await _eventually(_true(lambda: client.throttled >= 1), 10, "the store's THROTTLED answer")
             assert await asyncio.to_thread(store_fulfilments) == 0
             shop_clock.advance(60)  # the store's bucket refills
             refilled.set()
