@@ -11,6 +11,8 @@ import os
 import re
 from collections.abc import Mapping
 from datetime import time
+from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,7 +22,9 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -29,10 +33,12 @@ from pydantic import (
 
 from stockbridge.connectors.clarus.statuses import INVENTORY_STATUSES
 from stockbridge.domain.alerting import AlertPolicy, Channel, Routes, Severity, TypeRule
+from stockbridge.domain.allocation import POOL, AllocationRule
 from stockbridge.domain.ats import AtsRule, BufferClass
 from stockbridge.domain.drift import DriftRule
 from stockbridge.domain.finance import REASONS as FINANCE_REASONS
 from stockbridge.domain.skus import SkuRules
+from stockbridge.domain.velocity import DEFAULT_SALES_MOVEMENTS, VelocityClass
 from stockbridge.logs import remember_secret
 
 DEFAULT_DATABASE_URL = "sqlite:///stockbridge.db"
@@ -202,16 +208,21 @@ class ShopifyStore(_Frozen):
     def effective_base_url(self) -> str:
         return (self.base_url or f"https://{self.shop_domain}").rstrip("/")
 
+    @property
+    def releasing_statuses(self) -> frozenset[str]:
+        """The order statuses that let an order go on (here its financial status)."""
+        return self.release_financial_statuses
+
 
 class MagentoStore(_Frozen):
-    """A Magento 2 store: a stock channel (MSI source items per source) and a source of orders
-    (docs/connectors/magento.md). Not yet one of `storefronts`: the flows take it in a later step."""
+    """A Magento 2 store: a stock channel (MSI source items per source) and a source of orders,
+    polled by `updated_at` (Magento sends no webhooks here; docs/connectors/magento.md)."""
 
     kind: Literal["magento"] = "magento"
     base_url: str  # https://shop.example.com (the REST API is under /rest/<store_code>/V1)
     store_code: str = "all"  # all store views; "default" or a store view code
     access_token_env: str = "MAGENTO_ACCESS_TOKEN"  # the integration's access token
-    sources: dict[str, str] = {}  # Clarus warehouse -> MSI source code
+    locations: dict[str, str] = {}  # Clarus warehouse -> MSI source code
     orders_route: Literal["ims", "clarus"] = "ims"
     max_lines_per_call: Annotated[int, Field(gt=0, le=1000)] = 200
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
@@ -224,8 +235,11 @@ class MagentoStore(_Frozen):
     # An order goes on once its Magento status is one of these (Magento has no financial status).
     release_statuses: Annotated[frozenset[str], Field(min_length=1)] = frozenset({"processing"})
     reference_prefix: Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")] = "MAG-"
-    orders_poll_s: Annotated[float, Field(gt=0)] = 120.0
+    orders_poll_s: Annotated[float, Field(gt=0)] = 60.0  # the orders poll's schedule for this store
     orders_overlap_s: Annotated[float, Field(ge=0)] = 300.0
+    # Two same-second versions of an order that differ are told apart by reading it again
+    # (decision 0024; Magento keeps times to the second): at most this many reads per run.
+    tie_rereads_per_run: Annotated[int, Field(gt=0, le=100)] = 10
     ims_customer: str | None = None
 
     @field_validator("release_statuses")
@@ -241,6 +255,33 @@ class MagentoStore(_Frozen):
                 "orders_route ims needs ims_customer (the IMS customer its orders are booked to)"
             )
         return self
+
+    @property
+    def releasing_statuses(self) -> frozenset[str]:
+        """The order statuses that let an order go on (here its Magento order status)."""
+        return self.release_statuses
+
+
+def _store_kind(value: Any) -> str:
+    # `kind` may be left out for a Shopify store (every store was one before Magento).
+    if isinstance(value, dict):
+        return str(value.get("kind", "shopify"))
+    return str(getattr(value, "kind", "shopify"))
+
+
+STORE_KINDS = ("shopify", "magento")
+# One storefront under `storefronts:`, by its `kind` (default shopify). The flows use what both
+# share (locations, orders_route, reference_prefix, ims_customer, releasing_statuses, orders_poll_s,
+# orders_overlap_s, max_lines_per_call, timeout_s); only engine/connect.py looks at the kind.
+Storefront = ShopifyStore | MagentoStore
+_TaggedStorefront = Annotated[
+    Annotated[ShopifyStore, Tag("shopify")] | Annotated[MagentoStore, Tag("magento")],
+    Discriminator(
+        _store_kind,
+        custom_error_type="store_kind",
+        custom_error_message=f"kind must be one of {', '.join(STORE_KINDS)}",
+    ),
+]
 
 
 class LocationMapping(_Frozen):
@@ -285,6 +326,78 @@ class TargetSettings(_Frozen):
     # Take off the units orders have claimed that the warehouse has not allocated yet
     # (docs/decisions/0022). Default: yes for a storefront; the IMS never (it commits its own orders).
     subtract_open_demand: bool | None = None
+    # A SKU's sales-velocity class may raise its buffer (velocity:, docs/decisions/0033).
+    velocity_buffers: bool = False
+
+
+class AllocationSettings(_Frozen):
+    """How one warehouse's sellable stock is split among the storefronts selling it (decision 0033)."""
+
+    rule: Literal["pool", "shares", "priority"] = "pool"
+    shares: dict[str, Annotated[float, Field(gt=0, le=1)]] = {}  # rule shares: channel -> share
+    priority: list[str] = []  # rule priority: channels, first served first
+    caps: dict[str, Annotated[int, Field(ge=0)]] = {}  # rule priority: most a channel takes
+
+    @model_validator(mode="after")
+    def _fits_the_rule(self) -> AllocationSettings:
+        if self.rule == "shares":
+            if not self.shares or self.priority or self.caps:
+                raise ValueError("rule shares takes shares: {channel: fraction} (and no priority or caps)")
+            total = sum((Fraction(str(s)) for s in self.shares.values()), Fraction(0))
+            if total > 1:
+                raise ValueError(f"shares add up to {float(total)}, more than the whole pool (1)")
+        elif self.rule == "priority":
+            if not self.priority or self.shares:
+                raise ValueError("rule priority takes priority: [channel, ...] (and no shares)")
+            if len(set(self.priority)) != len(self.priority):
+                raise ValueError("priority names a channel twice")
+            unknown = sorted(set(self.caps) - set(self.priority))
+            if unknown:
+                raise ValueError(f"caps names {unknown}, which priority does not")
+        elif self.shares or self.priority or self.caps:
+            raise ValueError("rule pool (the default) takes no shares, priority or caps")
+        return self
+
+    def named(self) -> list[str]:
+        return list(self.shares) if self.rule == "shares" else list(self.priority)
+
+    def domain_rule(self) -> AllocationRule:
+        shares = {c: Fraction(str(s)) for c, s in self.shares.items()}
+        return AllocationRule(self.rule, shares, tuple(self.priority), dict(self.caps))
+
+
+class VelocityClassSettings(_Frozen):
+    min_per_day: Annotated[float, Field(gt=0)]  # units sold per day, averaged over velocity.window_s
+    buffer: Annotated[int, Field(ge=0)]
+
+
+class VelocitySettings(_Frozen):
+    """Sales velocity classes (domain/velocity.py, decision 0033)."""
+
+    window_s: Annotated[float, Field(gt=0)] = 7 * 86400.0
+    classes: Annotated[dict[str, VelocityClassSettings], Field(min_length=1)]
+    reclassify_s: Annotated[float, Field(gt=0)] = 3600.0
+    # Warehouse movement types that are sales (Clarus: despatch).
+    sales_movements: Annotated[frozenset[str], Field(min_length=1)] = DEFAULT_SALES_MOVEMENTS
+
+    @field_validator("classes")
+    @classmethod
+    def _faster_never_smaller(
+        cls, classes: dict[str, VelocityClassSettings]
+    ) -> dict[str, VelocityClassSettings]:
+        ordered = sorted(classes.items(), key=lambda item: item[1].min_per_day)
+        for (slow, a), (fast, b) in pairwise(ordered):
+            if a.min_per_day == b.min_per_day:
+                raise ValueError(f"{slow} and {fast} have the same min_per_day ({a.min_per_day})")
+            if b.buffer < a.buffer:
+                raise ValueError(
+                    f"{fast} (min_per_day {b.min_per_day}) has a smaller buffer ({b.buffer}) than the "
+                    f"slower {slow} ({a.buffer}): selling faster would shrink the buffer"
+                )
+        return classes
+
+    def velocity_classes(self) -> list[VelocityClass]:
+        return [VelocityClass(n, c.min_per_day, c.buffer) for n, c in self.classes.items()]
 
 
 class Schedules(_Frozen):
@@ -763,7 +876,7 @@ class Config(_Frozen):
     connectors: Connectors
     locations: Annotated[list[LocationMapping], Field(min_length=1)]
     inventory_statuses: dict[ClarusStatus, StatusMapping]
-    storefronts: dict[str, ShopifyStore] = {}
+    storefronts: dict[str, _TaggedStorefront] = {}
     # Every channel has one (filled in with defaults); a key that is no channel is refused.
     targets: Annotated[dict[str, TargetSettings], Field(validate_default=True)] = {}
     owners: Owners = Owners()
@@ -777,6 +890,9 @@ class Config(_Frozen):
     connector_health: ConnectorHealthSettings = ConnectorHealthSettings()
     slo: SloSettings = SloSettings()
     alerts: AlertSettings = AlertSettings()
+    # Per Clarus warehouse; a warehouse left out offers the whole pool to every channel.
+    allocation: dict[str, AllocationSettings] = {}
+    velocity: VelocitySettings | None = None
     reports: ReportSettings | None = None  # None: reports only on demand (`stockbridge report`)
 
     @field_validator("locations")
@@ -791,7 +907,7 @@ class Config(_Frozen):
 
     @field_validator("storefronts")
     @classmethod
-    def _storefront_names(cls, storefronts: dict[str, ShopifyStore]) -> dict[str, ShopifyStore]:
+    def _storefront_names(cls, storefronts: dict[str, Storefront]) -> dict[str, Storefront]:
         for name in storefronts:
             if name == IMS_CHANNEL_NAME or not _CHANNEL_NAME.fullmatch(name):
                 raise ValueError(
@@ -904,6 +1020,41 @@ class Config(_Frozen):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _allocation_names_the_stores_there(self) -> Config:
+        warehouses = {m.warehouse for m in self.locations}
+        for warehouse, settings in self.allocation.items():
+            if warehouse not in warehouses:
+                raise ValueError(f"allocation.{warehouse}: warehouse {warehouse!r} is not under locations:")
+            if settings.rule == "pool":
+                continue
+            there = [n for n, s in self.storefronts.items() if warehouse in s.locations]
+            named = settings.named()
+            if IMS_CHANNEL_NAME in named:
+                raise ValueError(
+                    f"allocation.{warehouse}: {IMS_CHANNEL_NAME!r} keeps its book figure and takes no "
+                    "part in a split (docs/decisions/0033)"
+                )
+            if sorted(named) != sorted(there):
+                raise ValueError(
+                    f"allocation.{warehouse}: rule {settings.rule} must name every storefront selling "
+                    f"from {warehouse} and no other: it names {sorted(named)}, the storefronts there "
+                    f"are {sorted(there)}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _velocity_buffers_need_classes(self) -> Config:
+        if self.velocity is None:
+            for name, settings in self.targets.items():
+                if settings.velocity_buffers:
+                    raise ValueError(f"targets.{name}.velocity_buffers: there is no velocity: section")
+        return self
+
+    def allocation_rule(self, warehouse_id: str) -> AllocationRule:
+        settings = self.allocation.get(warehouse_id)
+        return POOL if settings is None else settings.domain_rule()
+
     def stock_channels(self) -> list[str]:
         """Every channel the hub tells stock figures: the IMS, then the storefronts in file order."""
         return [IMS_CHANNEL_NAME, *self.storefronts]
@@ -911,11 +1062,18 @@ class Config(_Frozen):
     def ats_rule(self, channel: str) -> AtsRule:
         settings = self.targets[channel]
         counted = frozenset(s for s, m in self.inventory_statuses.items() if channel in m.counts_for)
-        classes = tuple(BufferClass(c.buffer, tuple(c.skus)) for c in settings.classes.values())
+        classes = tuple(BufferClass(c.buffer, tuple(c.skus), n) for n, c in settings.classes.items())
         subtracts = settings.subtract_open_demand
         if subtracts is None:
             subtracts = channel != IMS_CHANNEL_NAME
-        return AtsRule(counted, settings.buffer, dict(settings.sku_buffers), classes, subtracts)
+        return AtsRule(
+            counted,
+            settings.buffer,
+            dict(settings.sku_buffers),
+            classes,
+            subtracts,
+            settings.velocity_buffers,
+        )
 
     def location_of(self, channel: str, warehouse_id: str) -> str | None:
         """The channel's location fed by a Clarus warehouse, or None when the channel has none there."""
@@ -946,7 +1104,8 @@ class Config(_Frozen):
             needed[f"connectors.ims.auth.{key}"] = env
         for name, store in self.storefronts.items():
             needed[f"storefronts.{name}.access_token_env"] = store.access_token_env
-            needed[f"storefronts.{name}.webhook_secret_env"] = store.webhook_secret_env
+            if isinstance(store, ShopifyStore):
+                needed[f"storefronts.{name}.webhook_secret_env"] = store.webhook_secret_env
         needed.update(self.alerts.secret_envs())
         return needed
 
@@ -967,7 +1126,12 @@ def parse_config(data: Any, file: str = "<config>") -> Config:
     except ValidationError as exc:
         first = exc.errors()[0]
         # A bad mapping key is located at the key itself: `inventory_statuses.availabel`.
-        key = ".".join(str(part) for part in first["loc"] if part != "[key]") or "(top level)"
+        loc = [str(part) for part in first["loc"] if part != "[key]"]
+        if loc[:1] == ["storefronts"] and len(loc) >= 3 and loc[2] in STORE_KINDS:
+            del loc[2]  # the union's tag: storefronts.<name>.<key>, as for any other section
+        elif loc[:1] == ["storefronts"] and first["type"] == "store_kind":
+            loc.append("kind")
+        key = ".".join(loc) or "(top level)"
         raise ConfigError(file, key, first["msg"]) from None
 
 

@@ -14,13 +14,14 @@ from typing import Any
 from sqlalchemy import Connection
 
 from stockbridge.config import IMS_CHANNEL_NAME, Config
-from stockbridge.domain.ats import available_to_sell
 from stockbridge.domain.finance import FinancialMovement, business_date, counted_change
 from stockbridge.domain.inbound import STOCK_MOVEMENT, STOCK_SNAPSHOT, UnusableEvent
 from stockbridge.domain.priority import push_priority
 from stockbridge.domain.stock import StockBalance, StockMovement
+from stockbridge.domain.velocity import Sale
 from stockbridge.flows.edge_ports import InboundFormats
-from stockbridge.store import demand_repo, finance_repo, inbox_repo, stock_repo, targets_repo
+from stockbridge.flows.figures import channel_figures, channels_at
+from stockbridge.store import demand_repo, finance_repo, inbox_repo, stock_repo, targets_repo, velocity_repo
 from stockbridge.store.bookkeeping import bump, raise_exception
 from stockbridge.store.inbox_repo import InboxEntry
 
@@ -55,7 +56,7 @@ class StockEntry:
     entry_id: int
     balances: tuple[StockBalance, ...]
     occurred_at: datetime | None  # a movement's; None for a snapshot page (not a movement)
-    movement: StockMovement | None = None
+    movement: StockMovement | None = None  # what the movement was (sales, financial movements)
 
 
 def parse_stock_entry(entry: InboxEntry, formats: InboundFormats) -> StockEntry:
@@ -101,6 +102,8 @@ def fold_stock(
             folding.balances.extend(entry.balances)
     outcome.balances = len(folding.balances)
     _note_unmapped(folding.balances, config, outcome)
+    if config.velocity is not None:
+        velocity_repo.record_sales(connection, _sales(entries, config.velocity.sales_movements))
 
     # Before the targets are derived: their IMS figure holds these movements' units back.
     finance_repo.record_movements(connection, financial_movements(entries, config), now)
@@ -128,6 +131,17 @@ def rederive_targets(
     are left alone: their first movement creates their targets."""
     with_stock = set(stock_repo.observed_for(connection, set(pairs)))
     channels = [c for c in config.stock_channels() if config.ats_rule(c).subtracts_open_demand]
+    return _derive(connection, config, with_stock, now, _Folding(), channels=channels)
+
+
+def rederive_skus(connection: Connection, config: Config, skus: Iterable[str], now: datetime) -> int:
+    """Re-derive the targets of these SKUs, at every warehouse, for the channels whose buffers follow
+    velocity classes (a SKU changed class: decision 0033). Caller owns the transaction."""
+    channels = [c for c in config.stock_channels() if config.ats_rule(c).velocity_buffers]
+    if not channels:
+        return 0
+    pairs = {(sku, mapping.warehouse) for sku in skus for mapping in config.locations}
+    with_stock = set(stock_repo.observed_for(connection, pairs))
     return _derive(connection, config, with_stock, now, _Folding(), channels=channels)
 
 
@@ -185,22 +199,30 @@ def _derive(
     desired figure. Returns the number of targets written."""
     # One target per channel that has a location fed by the balance's warehouse, each with its own
     # rule: the statuses that channel counts, its buffers, and whether open demand comes off
-    # (DESIGN.md §3, docs/decisions/0022).
+    # (DESIGN.md §3, docs/decisions/0022); then the warehouse's allocation rule shares the pool among
+    # the storefronts it names, so a change for one of them re-derives them all (decision 0033).
     channels = config.stock_channels() if channels is None else channels
     warehouse_of: dict[targets_repo.TargetKey, str] = {}
     for sku, warehouse in pairs:
-        for channel in channels:
-            location = config.location_of(channel, warehouse)
-            if location is not None:
+        sharing = config.allocation_rule(warehouse).split_channels()
+        for channel, location in channels_at(config, warehouse).items():
+            if channel in channels or channel in sharing:
                 warehouse_of[(channel, sku, location)] = warehouse
     current = targets_repo.lock_targets(connection, list(warehouse_of), warehouse_of, now)
     stock_repo.fold_observed(connection, fold)
-    observed = stock_repo.observed_for(connection, {(key[1], w) for key, w in warehouse_of.items()})
-    rules = {channel: config.ats_rule(channel) for channel in channels}
-    # Read after the targets are locked: an order changing demand re-derives under the same locks.
+    derived_pairs = {(key[1], w) for key, w in warehouse_of.items()}
+    observed = stock_repo.observed_for(connection, derived_pairs)
+    rules = {channel: config.ats_rule(channel) for channel in config.stock_channels()}
+    # Read after the targets are locked: an order changing demand, or a SKU changing velocity class,
+    # re-derives under the same locks.
     demand = (
-        demand_repo.demand_for(connection, {(key[1], w) for key, w in warehouse_of.items()})
+        demand_repo.demand_for(connection, derived_pairs)
         if any(rule.subtracts_open_demand for rule in rules.values())
+        else {}
+    )
+    velocity = (
+        velocity_repo.classes_for(connection, {sku for sku, _ in derived_pairs})
+        if any(rule.velocity_buffers for rule in rules.values())
         else {}
     )
     # The IMS's figure adds back the units of financial movements not yet posted (decision 0030),
@@ -213,15 +235,26 @@ def _derive(
         if IMS_CHANNEL_NAME in channels
         else {}
     )
+    figures = {
+        (sku, warehouse): channel_figures(
+            config,
+            sku,
+            warehouse,
+            {b.status: b.quantity for b in observed.get((sku, warehouse), [])},
+            demand.get((sku, warehouse), 0),
+            velocity.get(sku),
+            rules,
+            {IMS_CHANNEL_NAME: held.get((sku, warehouse), 0)},
+        )
+        for sku, warehouse in derived_pairs
+    }
     updates: list[dict[str, Any]] = []
     for key, warehouse in warehouse_of.items():
         channel, sku, location = key
         pair = (sku, warehouse)
         balances = observed.get(pair, [])
         target = current[key]
-        quantities = {b.status: b.quantity for b in balances}
-        add_back = held.get(pair, 0) if channel == IMS_CHANNEL_NAME else 0
-        desired = available_to_sell(quantities, rules[channel], sku, demand.get(pair, 0), add_back)
+        desired = figures[pair][channel].figure
         movements = target.movements_since_push + folding.movements.get(pair, 0)
         occurred = _latest(target.source_occurred_at, folding.newest_occurred.get(pair))
         updates.append(
@@ -240,6 +273,14 @@ def _derive(
         )
     targets_repo.set_desired(connection, updates)
     return len(updates)
+
+
+def _sales(entries: Sequence[StockEntry], kinds: frozenset[str]) -> list[tuple[Sale, datetime]]:
+    return [
+        (Sale(m.event_id, m.sku, m.warehouse_id, abs(m.quantity)), m.occurred_at)
+        for m in (e.movement for e in entries)
+        if m is not None and m.movement_type in kinds
+    ]
 
 
 def _latest(a: datetime | None, b: datetime | None) -> datetime | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from fractions import Fraction
 from typing import Any
 
 
@@ -49,6 +50,23 @@ class StoreSettings:
 
     base_url: str  # `base_url`, else https://{shop_domain}
     locations: Mapping[str, str] = field(default_factory=dict)  # Clarus warehouse -> location gid
+    kind: str = "shopify"  # `kind`: shopify (locations are location gids) or magento (MSI source codes)
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """`allocation.<warehouse>` as written: how the storefronts it names share that warehouse's
+    stock (docs/allocation.md). `pool` names nobody."""
+
+    rule: str = "pool"  # pool | shares | priority
+    shares: Mapping[str, Fraction] = field(default_factory=dict)  # the written decimals, exactly
+    priority: tuple[str, ...] = ()
+    caps: Mapping[str, int] = field(default_factory=dict)
+
+    def named(self) -> tuple[str, ...]:
+        if self.rule == "shares":
+            return tuple(self.shares)
+        return self.priority if self.rule == "priority" else ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,7 @@ class OracleSettings:
     ship_methods: Mapping[str, str] = field(default_factory=dict)  # IMS title -> Clarus code
     release_statuses: frozenset[str] = frozenset({"B"})
     order_warehouse: str = ""
+    allocation: Mapping[str, SplitSettings] = field(default_factory=dict)  # by Clarus warehouse
 
     def channel_locations(self, channel: str) -> Mapping[str, str]:
         """Clarus warehouse -> the channel's location: a storefront's own `locations` map, else
@@ -88,6 +107,7 @@ class OracleSettings:
             str(name): StoreSettings(
                 str(store.get("base_url") or f"https://{store['shop_domain']}").rstrip("/"),
                 {str(w): str(gid) for w, gid in (store.get("locations") or {}).items()},
+                str(store.get("kind") or "shopify"),
             )
             for name, store in (data.get("storefronts") or {}).items()
         }
@@ -107,6 +127,15 @@ class OracleSettings:
             ship_methods={str(k): str(v) for k, v in (orders.get("ship_methods") or {}).items()},
             release_statuses=frozenset(_names(orders.get("release_statuses") or ["B"])),
             order_warehouse=str(orders.get("warehouse") or next(iter(locations), "")),
+            allocation={
+                str(warehouse): SplitSettings(
+                    str(split.get("rule", "pool")),
+                    {str(c): Fraction(str(v)) for c, v in (split.get("shares") or {}).items()},
+                    tuple(str(c) for c in split.get("priority") or ()),
+                    {str(c): int(v) for c, v in (split.get("caps") or {}).items()},
+                )
+                for warehouse, split in (data.get("allocation") or {}).items()
+            },
         )
 
 

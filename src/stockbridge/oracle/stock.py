@@ -1,7 +1,11 @@
 """What each channel should show per SKU and location, from the Clarus simulator's stock.
 
 DESIGN.md §3: a channel's figure is the sum of the warehouse's quantities in the statuses configured
-as counting for that channel, minus the channel's buffer, never below zero.
+as counting for that channel, minus the channel's buffer, never below zero. Where `allocation:`
+splits a warehouse among storefronts (docs/allocation.md), a store named gets its part of the
+smallest of the named stores' counted figures (by shares, largest remainder; or by priority up to
+caps), minus its buffer. Velocity buffers (decision 0033) are not modelled: they follow the hub's
+own classification schedule, which the simulators' state does not show.
 
 DESIGN.md §3 also says the IMS figure adds back units despatched whose Item Fulfilment has not
 posted, and adjustments with financial effect whose daily batch has not posted. The oracle adds
@@ -21,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from stockbridge.oracle.settings import OracleSettings
+from stockbridge.oracle.settings import OracleSettings, SplitSettings
 
 Key = tuple[str, str]  # (SKU, the channel's location: IMS location id, Shopify location gid)
 
@@ -37,10 +41,44 @@ def expected_figures(
         location = locations.get(warehouse)
         if location is None:
             continue  # an unmapped warehouse feeds no channel
+        split = settings.allocation.get(warehouse)
         for sku, by_status in state["stock"].items():
-            counted = sum(int(q) for status, q in by_status.items() if status in target.counted_statuses)
-            figures[(sku, location)] = max(0, counted - target.buffer_for(sku))
+            if split is not None and channel in split.named():
+                # docs/allocation.md: the stores named share the smallest of their counted figures.
+                sharing = [c for c in split.named() if warehouse in settings.channel_locations(c)]
+                pool = min(_counted(by_status, settings, c) for c in sharing)
+                mine = _share_of(split, sharing, pool, channel)
+            else:
+                mine = _counted(by_status, settings, channel)
+            figures[(sku, location)] = max(0, mine - target.buffer_for(sku))
     return figures
+
+
+def _counted(by_status: Mapping[str, Any], settings: OracleSettings, channel: str) -> int:
+    statuses = settings.targets[channel].counted_statuses
+    return sum(int(q) for status, q in by_status.items() if status in statuses)
+
+
+def _share_of(split: SplitSettings, sharing: Sequence[str], pool: int, channel: str) -> int:
+    """The units of `pool` the rule gives `channel`, before its buffer."""
+    if split.rule == "priority":
+        left = pool
+        for name in split.priority:
+            if name not in sharing:
+                continue
+            took = min(left, split.caps[name]) if name in split.caps else left
+            if name == channel:
+                return took
+            left -= took
+        return 0
+    # shares: floors of the exact quotas, then one unit each to the largest remainders (ties: the
+    # order written) until the floor of the quotas' total is reached.
+    quotas = [(name, pool * split.shares[name]) for name in split.shares if name in sharing]
+    total = int(sum(q for _, q in quotas))
+    floors = {name: int(q) for name, q in quotas}
+    ranked = sorted(range(len(quotas)), key=lambda i: (-(quotas[i][1] - floors[quotas[i][0]]), i))
+    extra = {quotas[i][0] for i in ranked[: total - sum(floors.values())]}
+    return floors[channel] + (1 if channel in extra else 0)
 
 
 def ims_figures(ims_state: Mapping[str, Any], locations: set[str]) -> dict[Key, int]:

@@ -203,6 +203,31 @@ cursors = Table(
     Column("value", Text, nullable=False),
 )
 
+# --- sales velocity (domain/velocity.py, decision 0033) --------------------------------------------
+
+# Each folded movement that was a sale (a despatch), kept for velocity.window_s: keyed by the
+# warehouse's event id, so a movement folded twice counts once.
+sales = Table(
+    "sales",
+    metadata,
+    Column("event_id", String(200), primary_key=True),
+    Column("sku", String(100), nullable=False),
+    Column("warehouse_id", String(64), nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_sales_occurred", sales.c.occurred_at)
+
+# Each SKU's velocity class as last classified (no row, or a null class: below every class).
+velocity_classes = Table(
+    "velocity_classes",
+    metadata,
+    Column("sku", String(100), primary_key=True),
+    Column("velocity_class", String(32)),
+    Column("units_sold", BigInteger, nullable=False),  # over the window, when last classified
+    Column("classified_at", DateTime(timezone=True), nullable=False),  # when either last changed
+)
+
 # --- orders ---------------------------------------------------------------------------------------
 
 # Each IMS sales order as the hub holds it: its newest IMS version, its state, and what the warehouse

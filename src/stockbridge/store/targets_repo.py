@@ -298,6 +298,22 @@ def pushed_figures(
     }
 
 
+def figures_of_sku(
+    connection: Connection, sku: str
+) -> dict[tuple[str, str], tuple[int, int | None, bool, str]]:
+    """(channel, location) -> (desired, pushed, dirty, state) for one warehouse SKU."""
+    query = select(targets).where(targets.c.sku == sku)
+    return {
+        (r.channel, r.location): (
+            int(r.desired),
+            None if r.pushed is None else int(r.pushed),
+            bool(r.dirty),
+            r.state,
+        )
+        for r in connection.execute(query)
+    }
+
+
 def hold(connection: Connection, keys: Sequence[TargetKey], holder: str, now: datetime) -> bool:
     """Hand these targets to `holder` (a finance batch about to move their figures in the channel)
     so no stock push plans or sends them meanwhile. False, and nothing held, when a stock batch or a
