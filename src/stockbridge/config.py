@@ -22,7 +22,9 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -206,16 +208,21 @@ class ShopifyStore(_Frozen):
     def effective_base_url(self) -> str:
         return (self.base_url or f"https://{self.shop_domain}").rstrip("/")
 
+    @property
+    def releasing_statuses(self) -> frozenset[str]:
+        """The order statuses that let an order go on (here its financial status)."""
+        return self.release_financial_statuses
+
 
 class MagentoStore(_Frozen):
-    """A Magento 2 store: a stock channel (MSI source items per source) and a source of orders
-    (docs/connectors/magento.md). Not yet one of `storefronts`: the flows take it in a later step."""
+    """A Magento 2 store: a stock channel (MSI source items per source) and a source of orders,
+    polled by `updated_at` (Magento sends no webhooks here; docs/connectors/magento.md)."""
 
     kind: Literal["magento"] = "magento"
     base_url: str  # https://shop.example.com (the REST API is under /rest/<store_code>/V1)
     store_code: str = "all"  # all store views; "default" or a store view code
     access_token_env: str = "MAGENTO_ACCESS_TOKEN"  # the integration's access token
-    sources: dict[str, str] = {}  # Clarus warehouse -> MSI source code
+    locations: dict[str, str] = {}  # Clarus warehouse -> MSI source code
     orders_route: Literal["ims", "clarus"] = "ims"
     max_lines_per_call: Annotated[int, Field(gt=0, le=1000)] = 200
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
@@ -228,8 +235,11 @@ class MagentoStore(_Frozen):
     # An order goes on once its Magento status is one of these (Magento has no financial status).
     release_statuses: Annotated[frozenset[str], Field(min_length=1)] = frozenset({"processing"})
     reference_prefix: Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")] = "MAG-"
-    orders_poll_s: Annotated[float, Field(gt=0)] = 120.0
+    orders_poll_s: Annotated[float, Field(gt=0)] = 60.0  # the orders poll's schedule for this store
     orders_overlap_s: Annotated[float, Field(ge=0)] = 300.0
+    # Two same-second versions of an order that differ are told apart by reading it again
+    # (decision 0024; Magento keeps times to the second): at most this many reads per run.
+    tie_rereads_per_run: Annotated[int, Field(gt=0, le=100)] = 10
     ims_customer: str | None = None
 
     @field_validator("release_statuses")
@@ -245,6 +255,33 @@ class MagentoStore(_Frozen):
                 "orders_route ims needs ims_customer (the IMS customer its orders are booked to)"
             )
         return self
+
+    @property
+    def releasing_statuses(self) -> frozenset[str]:
+        """The order statuses that let an order go on (here its Magento order status)."""
+        return self.release_statuses
+
+
+def _store_kind(value: Any) -> str:
+    # `kind` may be left out for a Shopify store (every store was one before Magento).
+    if isinstance(value, dict):
+        return str(value.get("kind", "shopify"))
+    return str(getattr(value, "kind", "shopify"))
+
+
+STORE_KINDS = ("shopify", "magento")
+# One storefront under `storefronts:`, by its `kind` (default shopify). The flows use what both
+# share (locations, orders_route, reference_prefix, ims_customer, releasing_statuses, orders_poll_s,
+# orders_overlap_s, max_lines_per_call, timeout_s); only engine/connect.py looks at the kind.
+Storefront = ShopifyStore | MagentoStore
+_TaggedStorefront = Annotated[
+    Annotated[ShopifyStore, Tag("shopify")] | Annotated[MagentoStore, Tag("magento")],
+    Discriminator(
+        _store_kind,
+        custom_error_type="store_kind",
+        custom_error_message=f"kind must be one of {', '.join(STORE_KINDS)}",
+    ),
+]
 
 
 class LocationMapping(_Frozen):
@@ -842,7 +879,7 @@ class Config(_Frozen):
     connectors: Connectors
     locations: Annotated[list[LocationMapping], Field(min_length=1)]
     inventory_statuses: dict[ClarusStatus, StatusMapping]
-    storefronts: dict[str, ShopifyStore] = {}
+    storefronts: dict[str, _TaggedStorefront] = {}
     # Every channel has one (filled in with defaults); a key that is no channel is refused.
     targets: Annotated[dict[str, TargetSettings], Field(validate_default=True)] = {}
     owners: Owners = Owners()
@@ -873,7 +910,7 @@ class Config(_Frozen):
 
     @field_validator("storefronts")
     @classmethod
-    def _storefront_names(cls, storefronts: dict[str, ShopifyStore]) -> dict[str, ShopifyStore]:
+    def _storefront_names(cls, storefronts: dict[str, Storefront]) -> dict[str, Storefront]:
         for name in storefronts:
             if name == IMS_CHANNEL_NAME or not _CHANNEL_NAME.fullmatch(name):
                 raise ValueError(
@@ -1070,7 +1107,8 @@ class Config(_Frozen):
             needed[f"connectors.ims.auth.{key}"] = env
         for name, store in self.storefronts.items():
             needed[f"storefronts.{name}.access_token_env"] = store.access_token_env
-            needed[f"storefronts.{name}.webhook_secret_env"] = store.webhook_secret_env
+            if isinstance(store, ShopifyStore):
+                needed[f"storefronts.{name}.webhook_secret_env"] = store.webhook_secret_env
         needed.update(self.alerts.secret_envs())
         return needed
 
@@ -1091,7 +1129,12 @@ def parse_config(data: Any, file: str = "<config>") -> Config:
     except ValidationError as exc:
         first = exc.errors()[0]
         # A bad mapping key is located at the key itself: `inventory_statuses.availabel`.
-        key = ".".join(str(part) for part in first["loc"] if part != "[key]") or "(top level)"
+        loc = [str(part) for part in first["loc"] if part != "[key]"]
+        if loc[:1] == ["storefronts"] and len(loc) >= 3 and loc[2] in STORE_KINDS:
+            del loc[2]  # the union's tag: storefronts.<name>.<key>, as for any other section
+        elif loc[:1] == ["storefronts"] and first["type"] == "store_kind":
+            loc.append("kind")
+        key = ".".join(loc) or "(top level)"
         raise ConfigError(file, key, first["msg"]) from None
 
 

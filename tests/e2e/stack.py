@@ -1,7 +1,8 @@
 """The hub against the simulators over real HTTP on loopback: a small test harness.
 
 The simulators (Clarus, the IMS and, with `stack(..., shopify=True)`, a Shopify store configured as
-the storefront channel `shopify`) run on threads; the hub runs on its own thread and event loop
+the storefront channel `shopify`; with `magento=True`, a Magento store as the channel `magento`) run
+on threads; the hub runs on its own thread and event loop
 (`HubThread`) or, for crash tests, as a real `stockbridge serve` process that can be killed with
 SIGKILL.
 """
@@ -16,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from stockbridge.config import Config, parse_config
 from stockbridge.connectors.clarus.wire import FEED_EVENTS
 from stockbridge.demo import HubControl, HubThread, measure_drift
 from stockbridge.demo.harness import healthy, issue_token, oracle_settings
+from stockbridge.engine.clock import Clock
 from stockbridge.oracle import (
     Drift,
     FulfilmentReport,
@@ -36,6 +39,8 @@ from stockbridge.oracle import (
     check_fulfilments,
     check_orders,
     ims_drift,
+    magento_drift,
+    read_source_items,
     read_storefront,
     read_truth,
     storefront_drift,
@@ -44,6 +49,7 @@ from stockbridge.oracle.read import suiteql
 from stockbridge.servers import free_port, serve_in_thread
 from stockbridge.simulators import clarus as clarus_sim
 from stockbridge.simulators import ims as ims_sim
+from stockbridge.simulators import magento as magento_sim
 from stockbridge.simulators import shopify as shopify_sim
 from stockbridge.store.schema import inbox
 
@@ -53,7 +59,10 @@ IMS_TOKEN = "test-ims-token"
 SHOPIFY_TOKEN = "shpat_test"
 SHOPIFY_SECRET = "shopify-secret"
 SHOPIFY_LOCATION = "gid://shopify/Location/1"  # the simulator's first location, fed by WH1
+MAGENTO_TOKEN = "magento-integration-token"
+MAGENTO_SOURCE = "default"  # Magento's own single source, fed by WH1
 ENVIRON = {
+    "MAGENTO_ACCESS_TOKEN": MAGENTO_TOKEN,
     "CLARUS_API_KEY": CLARUS_KEY,
     "CLARUS_WEBHOOK_SECRET": WEBHOOK_SECRET,
     "IMS_TOKEN": IMS_TOKEN,
@@ -66,6 +75,25 @@ SHOPIFY_TARGET: dict[str, Any] = {
     "classes": {"fast": {"buffer": 2, "skus": ["SKU-0001?"]}},
     "sku_buffers": {"SKU-00000": 0},
 }
+
+
+# The Magento store's buffers: 2 by default, 0 for SKU-00001 (other figures than Shopify's, so a
+# figure meant for one channel cannot pass for the other's).
+MAGENTO_TARGET: dict[str, Any] = {"buffer": 2, "sku_buffers": {"SKU-00001": 0}}
+
+
+class SteppedClock:
+    """The system clock, moved on by hand: real time passes (a slow call takes as long as it does)
+    and `advance` jumps ahead (an hour without waiting one). `Stack.advance` keeps Clarus in step."""
+
+    def __init__(self) -> None:
+        self.offset_s = 0.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset_s)
+
+    def advance(self, seconds: float) -> None:
+        self.offset_s += seconds
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -96,6 +124,28 @@ def storefront_config_data(data: dict[str, Any], shopify_url: str, **store: Any)
     }
     data["inventory_statuses"]["available"] = {"counts_for": ["ims", "shopify"]}
     data.setdefault("targets", {"ims": {"buffer": 0}})["shopify"] = SHOPIFY_TARGET
+    return data
+
+
+def magento_config_data(data: dict[str, Any], magento_url: str, **store: Any) -> dict[str, Any]:
+    """`data` with the Magento store as the storefront channel `magento` (orders polled, straight to
+    Clarus unless `orders_route` says otherwise): it counts only `available`, with MAGENTO_TARGET."""
+    data.setdefault("storefronts", {})["magento"] = {
+        "kind": "magento",
+        "base_url": magento_url,
+        "access_token_env": "MAGENTO_ACCESS_TOKEN",
+        "locations": {"WH1": MAGENTO_SOURCE},
+        "orders_route": "clarus",
+        "reference_prefix": "MAG-",
+        "ims_customer": "501",  # the IMS simulator's web customer (route ims)
+        "orders_poll_s": 3600,  # tests run the poll when they want it, unless they say otherwise
+        "calls_per_second": 50,
+        "timeout_s": 4,
+        **store,
+    }
+    counts = data["inventory_statuses"]["available"].setdefault("counts_for", [])
+    data["inventory_statuses"]["available"]["counts_for"] = [*counts, "magento"]
+    data.setdefault("targets", {"ims": {"buffer": 0}})["magento"] = MAGENTO_TARGET
     return data
 
 
@@ -167,6 +217,8 @@ class Stack:
     admin_token: str | None = None  # created in the hub's database on first use
     shopify_url: str | None = None  # the Shopify simulator, configured as storefront `shopify`
     store_settings: dict[str, Any] = field(default_factory=dict)  # storefronts.shopify overrides
+    magento_url: str | None = None  # the Magento simulator, configured as storefront `magento`
+    magento_settings: dict[str, Any] = field(default_factory=dict)  # storefronts.magento overrides
 
     @property
     def hub_url(self) -> str:
@@ -182,6 +234,8 @@ class Stack:
         )
         if self.shopify_url is not None:
             data = storefront_config_data(data, self.shopify_url, **self.store_settings)
+        if self.magento_url is not None:
+            data = magento_config_data(data, self.magento_url, **self.magento_settings)
         for key, value in self.overrides.items():  # "section.key": value
             section, _, name = key.partition(".")
             data.setdefault(section, {})[name] = value
@@ -222,6 +276,12 @@ class Stack:
 
     def faults(self, **faults: Any) -> None:
         self.http.put(f"{self.clarus_url}/_control/faults", json=faults).raise_for_status()
+
+    def advance(self, clock: SteppedClock, seconds: float) -> None:
+        """Move the hub's clock on, and the warehouse's with it (its event times and webhook stamps)."""
+        clock.advance(seconds)
+        body = {"offset_s": clock.offset_s}
+        self.http.put(f"{self.clarus_url}/_control/clock", json=body).raise_for_status()
 
     def ims_faults(self, **faults: Any) -> None:
         self.http.put(f"{self.ims_url}/_control/faults", json=faults).raise_for_status()
@@ -338,6 +398,67 @@ class Stack:
         inventory = read_storefront(self.http, self.store_url)
         return storefront_drift(clarus_state, inventory, oracle_settings(self.config), "shopify")
 
+    # --- the Magento store (docs/simulators/magento.md) ---------------------------------------------
+    def _magento(self, path: str) -> str:
+        assert self.magento_url is not None, "start the stack with magento=True"
+        return f"{self.magento_url}/_control{path}"
+
+    def magento_place(
+        self, items: list[dict[str, Any]], ship: str = "Flat Rate - Fixed", **extra: Any
+    ) -> dict[str, Any]:
+        """Place an order in the store: items `{"sku", "qty"}`, `{"bundle", "qty", "components"}` or
+        `{"configurable", "sku", "qty"}`; `ship` is its shipping_description."""
+        body = {"items": items, "shipping_description": ship, **extra}
+        response = self.http.post(self._magento("/orders"), json=body)
+        response.raise_for_status()
+        order: dict[str, Any] = response.json()
+        return order
+
+    def magento_orders(self) -> list[dict[str, Any]]:
+        orders: list[dict[str, Any]] = self.http.get(self._magento("/orders")).json()["orders"]
+        return orders
+
+    def magento_order(self, entity_id: int) -> dict[str, Any]:
+        """One order as the API shows it, with its `shipments`."""
+        order: dict[str, Any] = self.http.get(self._magento(f"/orders/{entity_id}")).json()
+        return order
+
+    def magento_stock(self, skus: list[str], quantity: int = 0) -> None:
+        """Source items for these SKUs at the fed source (the merchant's catalogue in MSI)."""
+        items = [{"sku": s, "source_code": MAGENTO_SOURCE, "quantity": quantity} for s in skus]
+        self.http.post(self._magento("/source-items"), json={"items": items}).raise_for_status()
+
+    def magento_source_items(self) -> dict[str, Any]:
+        assert self.magento_url is not None, "start the stack with magento=True"
+        return read_source_items(self.http, self.magento_url)
+
+    def magento_quantity(self, sku: str) -> int | None:
+        rows = self.magento_source_items()["items"]
+        found = [r for r in rows if r["sku"] == sku and r["source_code"] == MAGENTO_SOURCE]
+        return round(float(found[0]["quantity"])) if found else None
+
+    def magento_limits(self, **limits: Any) -> None:
+        self.http.post(self._magento("/limits"), json=limits).raise_for_status()
+
+    def magento_faults(self, **faults: Any) -> None:
+        self.http.post(self._magento("/faults"), json=faults).raise_for_status()
+
+    def magento_calls(self) -> dict[str, Any]:
+        calls: dict[str, Any] = self.http.get(self._magento("/calls")).json()
+        return calls
+
+    def magento_drift(self) -> Drift:
+        """The Magento channel's drift, judged by the oracle from the simulators' state (the units
+        Clarus's own unallocated orders claim taken off, as the storefront default says)."""
+        clarus_state = self.http.get(f"{self.clarus_url}/_control/state").json()
+        return magento_drift(
+            clarus_state,
+            self.magento_source_items(),
+            oracle_settings(self.config),
+            "magento",
+            clarus_orders=self.clarus_orders(),
+        )
+
     # --- the hub ----------------------------------------------------------------------------------
     @property
     def hub_control(self) -> HubControl:
@@ -404,13 +525,16 @@ class Stack:
         def converged() -> bool:
             if not (self.hub_idle() and self.drift() == 0):
                 return False
+            if self.magento_url is not None and self.magento_drift():
+                return False
             return self.shopify_url is None or not self.shopify_drift()
 
         wait_until(converged, timeout_s, "every channel to match the warehouse")
 
     @contextlib.contextmanager
-    def hub(self) -> Iterator[HubThread]:
-        hub = HubThread(self.config, ENVIRON, self.write_config())
+    def hub(self, clock: Clock | None = None) -> Iterator[HubThread]:
+        """The hub on its own thread; on `clock` (default the system's) if given."""
+        hub = HubThread(self.config, ENVIRON, self.write_config(), clock=clock)
         hub.start()
         try:
             wait_until(lambda: healthy(self.hub_url), 30, "the hub to start")
@@ -457,7 +581,13 @@ class Stack:
 
 @contextlib.contextmanager
 def stack(
-    database_url: str, workdir: Path, seed: int = 1, *, shopify: bool = False, **ims: Any
+    database_url: str,
+    workdir: Path,
+    seed: int = 1,
+    *,
+    shopify: bool = False,
+    magento: bool = False,
+    **ims: Any,
 ) -> Iterator[Stack]:
     # Clarus keeps retrying a delivery for about a minute, so a hub restarted within that loses nothing.
     clarus_settings = clarus_sim.ClarusSettings(
@@ -465,12 +595,18 @@ def stack(
     )
     clarus_app = clarus_sim.create_app(clarus_settings)
     ims_app = ims_sim.create_app(ims_sim.ImsSettings(bearer_tokens=[IMS_TOKEN], seed=seed, **ims))
-    with serve_in_thread(clarus_app) as clarus_url, serve_in_thread(ims_app) as ims_url:
-        if not shopify:
-            yield Stack(clarus_url, ims_url, database_url, workdir)
-            return
-        shopify_app = shopify_sim.create_app(
-            shopify_sim.ShopifySettings(access_token=SHOPIFY_TOKEN, api_secret=SHOPIFY_SECRET)
-        )
-        with serve_in_thread(shopify_app) as shopify_url:
-            yield Stack(clarus_url, ims_url, database_url, workdir, shopify_url=shopify_url)
+    with contextlib.ExitStack() as servers:
+        clarus_url = servers.enter_context(serve_in_thread(clarus_app))
+        ims_url = servers.enter_context(serve_in_thread(ims_app))
+        env = Stack(clarus_url, ims_url, database_url, workdir)
+        if shopify:
+            shopify_app = shopify_sim.create_app(
+                shopify_sim.ShopifySettings(access_token=SHOPIFY_TOKEN, api_secret=SHOPIFY_SECRET)
+            )
+            env.shopify_url = servers.enter_context(serve_in_thread(shopify_app))
+        if magento:
+            magento_app = magento_sim.create_app(
+                magento_sim.MagentoSettings(tokens=[MAGENTO_TOKEN], sources=[MAGENTO_SOURCE], seed=seed)
+            )
+            env.magento_url = servers.enter_context(serve_in_thread(magento_app))
+        yield env

@@ -14,6 +14,7 @@ from tests.factories import config
 from tests.servers import run_app
 
 from stockbridge import demo
+from stockbridge.demo.magento_day import MAG_TOKEN
 from stockbridge.demo.shop_day import SHOP_SECRET, SHOP_TOKEN
 from stockbridge.engine.connect import connect
 from stockbridge.engine.runtime import run
@@ -53,12 +54,13 @@ def _leaks(lines: list[str], secrets: set[str]) -> list[tuple[str, str]]:
 def test_a_demo_at_debug_logs_no_secret(raw_lines: io.StringIO) -> None:
     summary = demo.run_demo(demo.DemoOptions(skus=20, movements=200, orders=10, quiet=True))
     assert summary["drift"] == 0
-    assert set(summary["channels"]) == {"ims", "shopify"}  # the store's token and secret are in play
+    # The stores' tokens and Shopify's secret are in play.
+    assert set(summary["channels"]) == {"ims", "shopify", "magento"}
     lines = raw_lines.getvalue().splitlines()
     events = {line.split('"event": ')[1].split('"')[1] for line in lines if '"event": ' in line}
     # The hub really logged at debug: what an operator follows and the per-item detail.
     assert {"hub starting", "webhook subscription registered", "push acknowledged"} <= events
-    secrets = {demo.CLARUS_KEY, demo.WEBHOOK_SECRET, demo.IMS_TOKEN, SHOP_TOKEN, SHOP_SECRET}
+    secrets = {demo.CLARUS_KEY, demo.WEBHOOK_SECRET, demo.IMS_TOKEN, SHOP_TOKEN, SHOP_SECRET, MAG_TOKEN}
     assert secrets <= known_secrets()  # read through config.secret(), so the safety net knows them too
     assert _leaks(lines, secrets) == []
     # The demo's admin token (HubControl sends it on every status read and job run) is never known to

@@ -103,16 +103,17 @@ def test_call_stats_classify_and_slide() -> None:
     stats.error(RetriableError("ims", "503"))
     stats.error(AuthenticationError("ims", "401"))
     stats.error(RateLimitedError("ims", "429"))
-    stats.error(RetriableError("ims", "503 busy", retry_after=5))  # refused for load
+    stats.error(RetriableError("ims", "429 slow down", status=429, retry_after=5))  # refused for load
+    stats.error(RetriableError("ims", "503 down", status=503, retry_after=1))  # down, not throttled
     stats.error(RejectedError("ims", "400 bad field"))  # the far end works; the request was wrong
     window = stats.window()
-    assert (window.calls, window.failures, window.throttled) == (6, 2, 2)
-    assert window.error_rate == 2 / 6
+    assert (window.calls, window.failures, window.throttled) == (7, 3, 2)
+    assert window.error_rate == 3 / 7
     stats.throttled_answer()  # a 200 that said THROTTLED: the call was counted already
-    assert (stats.window().calls, stats.window().throttled) == (6, 3)
+    assert (stats.window().calls, stats.window().throttled) == (7, 3)
     clock.now += 30
     stats.answered()
-    assert stats.window().calls == 7
+    assert stats.window().calls == 8
     clock.now += 31  # the first second's calls leave the window
     assert (stats.window().calls, stats.window().failures) == (1, 0)
-    assert (stats.calls, stats.failures, stats.throttled) == (7, 2, 3)  # totals keep everything
+    assert (stats.calls, stats.failures, stats.throttled) == (8, 3, 3)  # totals keep everything

@@ -61,3 +61,10 @@ def test_the_verdict_fails_on_any_channels_problem() -> None:
     broken = {**clean, "shopify": {**clean["shopify"], "fulfilments": {**FULFILMENTS, "problems": 1}}}
     assert not succeeded({"drift": 0, "channels": broken})
     assert not succeeded({"drift": 1, "channels": clean})
+
+
+def test_a_magento_channel_shows_its_bundle_orders_de_kitted() -> None:
+    rows = channel_rows("magento", _channel(Drift(0, 0, []), bundle_orders=5, bundles_dekitted=4))
+    found = {what: (value, source) for what, value, source in rows}
+    assert found["magento: bundle orders in Clarus as their components / placed"] == ("4 / 5", ORACLE)
+    assert not any("bundle" in what for what, _, _ in channel_rows("shopify", _channel(Drift(0, 0, []))))

@@ -1,5 +1,5 @@
-"""`stockbridge demo`: simulated Clarus, IMS and a Shopify store on loopback, the hub against them, a
-day of movements, orders from the IMS and the store, and despatches.
+"""`stockbridge demo`: simulated Clarus, IMS, a Shopify store and a Magento store on loopback, the hub
+against them, a day of movements, orders from the IMS and both stores, and despatches.
 
 The verdict (drift, orders, fulfilments, notices) is the oracle's (`stockbridge.oracle`): computed from
 the simulators' own state with none of the hub's rules. The summary table says, row by row, which
@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from stockbridge.config import Config, parse_config
-from stockbridge.demo import shop_day
+from stockbridge.demo import magento_day, shop_day
 from stockbridge.demo.channels import (
     DEMO,
     HUB,
@@ -47,6 +47,7 @@ from stockbridge.demo.harness import (
     running_hub,
     wait_for,
 )
+from stockbridge.demo.magento_day import MAG, MagentoDay
 from stockbridge.demo.orders_day import LATE_MAPPED, MAPPED, SKU_RULES, OrderDay
 from stockbridge.demo.shop_day import SHOP, ShopDay
 from stockbridge.demo.traffic import Movement, Traffic, sku_name
@@ -57,6 +58,7 @@ from stockbridge.reports import write_daily
 from stockbridge.servers import free_port, serve_in_thread
 from stockbridge.simulators import clarus as clarus_sim
 from stockbridge.simulators import ims as ims_sim
+from stockbridge.simulators import magento as magento_sim
 from stockbridge.simulators import shopify as shopify_sim
 from stockbridge.store import orders_repo
 from stockbridge.store.bookkeeping import count_open_exceptions, latencies_ms, read_counters
@@ -93,10 +95,15 @@ class DemoOptions:
     converge_timeout_s: float = 180.0
     shop_orders: int | None = None  # Shopify orders in the order day; default a tenth of `orders`
     report_dir: str = "demo-reports"  # where the daily report is written at the end (it outlives the demo)
+    magento_orders: int | None = None  # Magento orders in the order day; default a tenth of `orders`
 
     @property
     def store_orders(self) -> int:
         return self.orders // 10 if self.shop_orders is None else self.shop_orders
+
+    @property
+    def magento_store_orders(self) -> int:
+        return self.orders // 10 if self.magento_orders is None else self.magento_orders
 
 
 def demo_config_data(
@@ -106,9 +113,11 @@ def demo_config_data(
     database_url: str,
     ims_calls_per_second: float,
     shop_url: str | None = None,
+    magento_url: str | None = None,
 ) -> dict[str, Any]:
     """The hub's configuration for the demo, as the YAML file it writes (mappings reload from it);
-    with `shop_url`, a Shopify store as a second stock channel and a source of orders."""
+    with `shop_url`, a Shopify store as a second stock channel and a source of orders; with
+    `magento_url`, a Magento store as a third, on the same warehouse."""
     data: dict[str, Any] = {
         "database_url": database_url,
         "hub": {"host": "127.0.0.1", "port": hub_port},
@@ -151,6 +160,12 @@ def demo_config_data(
         }
         data["inventory_statuses"]["available"]["counts_for"] = ["ims", SHOP]
         data["orders"]["ship_methods"].update(shop_day.SHOP_MAPPED)
+    if magento_url is not None:
+        data.setdefault("storefronts", {})[MAG] = magento_day.store_config(magento_url)
+        # Its own buffers, other than the Shopify store's: 2 units, none for SKU-00001.
+        data.setdefault("targets", {"ims": {}})[MAG] = {"buffer": 2, "sku_buffers": {"SKU-00001": 0}}
+        data["inventory_statuses"]["available"]["counts_for"].append(MAG)
+        data["orders"]["ship_methods"].update(magento_day.MAG_MAPPED)
     return data
 
 
@@ -178,15 +193,18 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
     )
     day = OrderDay(options.orders, options.skus, options.seed)
     shop = ShopDay(options.store_orders, options.skus, options.seed)
+    magento = MagentoDay(options.magento_store_orders, options.skus, options.seed)
     mailbox = Mailbox()
     clarus_app = clarus_sim.create_app(clarus_sim.ClarusSettings(api_key=CLARUS_KEY, seed=options.seed))
     ims_app = ims_sim.create_app(ims_sim.ImsSettings(bearer_tokens=[IMS_TOKEN], seed=options.seed))
     shop_app = shopify_sim.create_app(shop_day.shop_settings(options.seed))
+    magento_app = magento_sim.create_app(magento_day.magento_settings(options.seed))
     with (
         mail_server(mailbox) as smtp_port,
         serve_in_thread(clarus_app) as clarus_url,
         serve_in_thread(ims_app) as ims_url,
         serve_in_thread(shop_app) as shop_url,
+        serve_in_thread(magento_app) as magento_url,
     ):
         control = httpx.Client(timeout=120)
         control.post(
@@ -195,7 +213,13 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
         ).raise_for_status()
         mailbox.ims_url = ims_url
         data = demo_config_data(
-            clarus_url, ims_url, free_port(), database_url, options.ims_calls_per_second, shop_url
+            clarus_url,
+            ims_url,
+            free_port(),
+            database_url,
+            options.ims_calls_per_second,
+            shop_url,
+            magento_url,
         )
         data["fulfilment"] = {
             "bill_on_fulfilment": True,
@@ -205,14 +229,16 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
         config_path.write_text(yaml.safe_dump(data))
         config = parse_config(data, str(config_path))
         shop_day.seed_store(control, shop_url, f"http://127.0.0.1:{config.hub.port}", skus)
+        magento_day.seed_store(control, magento_url, skus)
         environ = {
             "CLARUS_API_KEY": CLARUS_KEY,
             "CLARUS_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "IMS_TOKEN": IMS_TOKEN,
             "SHOPIFY_ACCESS_TOKEN": shop_day.SHOP_TOKEN,
             "SHOPIFY_WEBHOOK_SECRET": shop_day.SHOP_SECRET,
+            "MAGENTO_ACCESS_TOKEN": magento_day.MAG_TOKEN,
         }
-        sims = Sims(control, clarus_url, ims_url, shop_url, data)
+        sims = Sims(control, clarus_url, ims_url, shop_url, data, magento_url)
         with running_hub(config, environ, config_path) as hub_url:
             hub = HubControl(control, hub_url, issue_token(config.effective_database_url(), "demo"))
             # The hub subscribes itself to Clarus's webhooks when it starts (flows/subscriptions.py).
@@ -242,7 +268,9 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
             deliveries = control.post(f"{clarus_url}/_control/drain", params={"timeout": 120}).json()
             _repair_and_converge(hub, sims, options, console)
             orders = (
-                _order_day(day, shop, sims, hub, config, config_path, console) if options.orders else None
+                _order_day(day, shop, magento, sims, hub, config, config_path, console)
+                if options.orders
+                else None
             )
             fulfilment = (
                 _despatch_day(sims, hub, config, options, mailbox, console) if options.orders else None
@@ -253,11 +281,15 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
         console.print(f"[bold]daily report[/bold] written: {report}")
         ims_stats = control.get(f"{ims_url}/_control/stats").json()
         shop_stats = shop_day.shop_calls(control, shop_url)
+        magento_stats = magento_day.magento_calls(control, magento_url)
         drifts = {name: sims.drift(name) for name in sims.channels}
     summary = _summary(options, database_url, sent, drifts, deliveries, ims_stats, health, started)
-    summary["channels"] = _channels(
-        database_url, sims.channels, orders, fulfilment, ims_stats, shop_stats, drifts
-    )
+    calls = {
+        IMS_CHANNEL: (ims_stats.get("calls"), ims_stats.get("throttled_429")),
+        SHOP: (shop_stats.get("calls"), shop_stats.get("throttled")),
+        MAG: (magento_stats.get("calls"), magento_stats.get("throttled_429")),
+    }
+    summary["channels"] = _channels(database_url, sims.channels, orders, fulfilment, calls, drifts)
     summary["report"] = str(report)
     if orders is not None:
         summary["orders"] = orders[IMS_CHANNEL]
@@ -288,6 +320,7 @@ class Sims:
     ims_url: str
     shop_url: str
     data: dict[str, Any]
+    magento_url: str = ""
 
     @property
     def channels(self) -> list[str]:
@@ -319,16 +352,14 @@ def _channels(
     channels: list[str],
     orders: dict[str, Any] | None,
     fulfilment: dict[str, Any] | None,
-    ims_stats: dict[str, Any],
-    shop_stats: dict[str, Any],
+    calls: dict[str, tuple[Any, Any]],
     drifts: dict[str, Drift],
 ) -> dict[str, Any]:
+    """Each channel's entry; `calls`: (calls, throttles met) per channel, as its simulator counted."""
     engine = make_engine(database_url)
     with engine.begin() as c:
         hub = hub_figures(c, channels)
     engine.dispose()
-    calls = {IMS_CHANNEL: (ims_stats.get("calls"), ims_stats.get("throttled_429"))}
-    calls[SHOP] = (shop_stats.get("calls"), shop_stats.get("throttled"))
     return {
         name: channel_summary(
             hub[name],
@@ -384,6 +415,7 @@ class HubControl:
 def _order_day(
     day: OrderDay,
     shop: ShopDay,
+    magento: MagentoDay,
     sims: Sims,
     hub: HubControl,
     config: Config,
@@ -408,11 +440,15 @@ def _order_day(
         hub.run_job("storefront_orders_poll")
         wait_for(storefront_settled, 300, "orders to reach the warehouse")
 
-    with console.status(f"order day: {day.orders} IMS orders, {shop.orders} Shopify orders"):
+    status = (
+        f"order day: {day.orders} IMS orders, {shop.orders} Shopify orders, {magento.orders} Magento orders"
+    )
+    with console.status(status):
         day.create_catalog(control, ims_url)
         hub.run_job("product_sync")
         ids = day.create_orders(control, ims_url)
         shop.place(control, shop_url)
+        magento.place(control, sims.magento_url)
         caught_up()
         changes = day.make_changes(control, ims_url, clarus_url, ids)
         changes.update({f"shop_{k}": v for k, v in shop.make_changes(control, shop_url, clarus_url).items()})
@@ -420,7 +456,7 @@ def _order_day(
         caught_up()
         console.print(
             f"[bold]operations[/bold] maps {', '.join(map(repr, LATE_MAPPED))} to STD; "
-            "held orders (IMS and Shopify) go out by themselves"
+            "held orders (IMS, Shopify and Magento) go out by themselves"
         )
         data["orders"]["ship_methods"].update(LATE_MAPPED)
         # Written aside and renamed, so the hub never reads half a file.
@@ -447,6 +483,7 @@ def _order_day(
             lambda: hub.counter("orders.amended"),
         )  # fmt: skip
         report = shop.check(control, shop_url, clarus_url, ims_url, settings)
+        magento_report, dekitted = magento.check(control, sims.magento_url, clarus_url, ims_url, settings)
         return {
             IMS_CHANNEL: ims,
             SHOP: {
@@ -459,6 +496,18 @@ def _order_day(
                 "mismatches": report.mismatches,
                 "mismatched_references": report.mismatched[:20],
                 "mismatch_examples": report.examples,
+            },
+            MAG: {
+                "total": len(magento.placed),
+                "released": magento_report.released,
+                "held": by_channel.get(MAG, {}),
+                "held_expected": dict(magento_report.held),
+                "cancelled": magento_report.cancelled,
+                "bundle_orders": len(magento.bundle_orders),
+                "bundles_dekitted": dekitted,
+                "mismatches": magento_report.mismatches,
+                "mismatched_references": magento_report.mismatched[:20],
+                "mismatch_examples": magento_report.examples,
             },
         }
     finally:
@@ -510,9 +559,16 @@ def _despatch_day(
     released = hub.counter("fulfilment.released_from_parking")
     return {
         IMS_CHANNEL: count(
-            control, clarus_url, ims_url, oracle_settings(config), mailbox, released, skip=shop_day.PREFIX
+            control,
+            clarus_url,
+            ims_url,
+            oracle_settings(config),
+            mailbox,
+            released,
+            skip=(shop_day.PREFIX, magento_day.PREFIX),
         ),
         SHOP: shop_day.check_fulfilments(control, sims.shop_url, clarus_url, ims_url, sims.settings()),
+        MAG: magento_day.check_fulfilments(control, sims.magento_url, clarus_url, ims_url),
     }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from stockbridge.monitor.latency import summary as latency_summary
 from stockbridge.oracle import Drift, OracleSettings, drift, expected_figures, ims_figures
 from stockbridge.oracle.demand import subtracts_open_demand, take_off_open_demand
+from stockbridge.oracle.magento import read_source_items, source_figures
 from stockbridge.oracle.storefront import read_storefront, storefront_figures
 from stockbridge.store.bookkeeping import latencies_ms, read_counters
 from stockbridge.store.schema import sales_orders
@@ -35,10 +36,10 @@ def channel_drift(
     config_data: Mapping[str, Any],
     channel: str,
 ) -> Drift:
-    """The oracle's drift for one channel: what the channel shows (IMS on hand, the store's
-    `available`) against the warehouse's counted statuses less the channel's buffer, and for a
-    storefront less the units Clarus orders claim that the warehouse has not allocated
-    (docs/decisions/0022), all read from the simulators."""
+    """The oracle's drift for one channel: what the channel shows (IMS on hand, the Shopify store's
+    `available`, the Magento source item's `quantity`) against the warehouse's counted statuses less
+    the channel's buffer, and for a storefront less the units Clarus orders claim that the warehouse
+    has not allocated (docs/decisions/0022), all read from the simulators."""
     clarus = http.get(f"{clarus_url}/_control/state")
     clarus.raise_for_status()
     expected = expected_figures(clarus.json(), settings, channel)
@@ -51,9 +52,11 @@ def channel_drift(
         orders = http.get(f"{clarus_url}/_control/orders")
         orders.raise_for_status()
         expected = take_off_open_demand(expected, orders.json()["orders"], locations)
-    shown = storefront_figures(
-        read_storefront(http, settings.storefronts[channel].base_url), set(locations.values())
-    )
+    store = settings.storefronts[channel]
+    if store.kind == "magento":
+        shown = source_figures(read_source_items(http, store.base_url), set(locations.values()))
+    else:
+        shown = storefront_figures(read_storefront(http, store.base_url), set(locations.values()))
     return drift({k: v for k, v in expected.items() if k in shown}, shown)
 
 
@@ -133,6 +136,14 @@ def channel_rows(name: str, channel: Mapping[str, Any]) -> list[tuple[str, Any, 
             (f"{name}: orders that should be held, by reason", by_reason(orders["held_expected"]), ORACLE),
             (f"{name}: orders differing from what the channel says", orders["mismatches"], ORACLE),
         ]
+        if "bundle_orders" in orders:
+            rows.append(
+                (
+                    f"{name}: bundle orders in Clarus as their components / placed",
+                    f"{orders['bundles_dekitted']} / {orders['bundle_orders']}",
+                    ORACLE,
+                )
+            )
     fulfilments = channel.get("fulfilments")
     if fulfilments is not None:
         rows += [

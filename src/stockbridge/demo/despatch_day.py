@@ -134,11 +134,12 @@ def count(
     settings: OracleSettings,
     mailbox: Mailbox,
     released_from_parking: int,
-    skip: str | None = None,
+    skip: str | tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """The oracle's judgement of the simulators' shipments, Item Fulfilments and the mail received;
     `released_from_parking` is the hub's own bookkeeping. Shipments whose reference starts with
-    `skip` (a storefront's orders sent straight to Clarus) have no IMS order and are judged apart."""
+    `skip` (the storefronts' prefixes: their orders sent straight to Clarus) have no IMS order and
+    are judged apart."""
     truth = read_truth(http, clarus_url, ims_url)
     shipments = {
         sid: s

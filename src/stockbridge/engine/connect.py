@@ -14,6 +14,7 @@ from stockbridge.config import (
     Config,
     ImsAuth,
     ImsConnector,
+    MagentoStore,
     ShopifyStore,
     secret,
 )
@@ -23,6 +24,10 @@ from stockbridge.connectors.clarus.orders import ClarusOrders
 from stockbridge.connectors.clarus.stock import ClarusStock
 from stockbridge.connectors.clarus.webhooks import ClarusWebhooks
 from stockbridge.connectors.http import RateLimiter
+from stockbridge.connectors.magento.client import MagentoClient
+from stockbridge.connectors.magento.orders import MagentoOrders
+from stockbridge.connectors.magento.stock import MagentoStock
+from stockbridge.connectors.magento.store_fulfilments import MagentoStoreFulfilments
 from stockbridge.connectors.netsuite.auth import BearerAuth, ClientCredentialsAuth, TbaAuth
 from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.connectors.netsuite.finance import ImsFinance
@@ -38,6 +43,7 @@ from stockbridge.connectors.shopify.inbound import ShopifyInbound
 from stockbridge.connectors.shopify.orders import ShopifyOrders
 from stockbridge.connectors.shopify.stock import ShopifyStock
 from stockbridge.connectors.shopify.store_fulfilments import ShopifyStoreFulfilments
+from stockbridge.flows.edge_ports import StorefrontFulfilments, StorefrontOrderFeed
 from stockbridge.flows.ports import StockChannel
 
 
@@ -50,7 +56,7 @@ class Connections:
     clarus_webhook_secret: str
     # Every stock channel by name: "ims" first, then each storefront under its key in storefronts:.
     stock_channels: dict[str, StockChannel] = field(default_factory=dict)
-    # Each storefront's Admin API client (its stock channel's and its orders') and webhook secret,
+    # Each Shopify store's Admin API client (its stock channel's and its orders') and webhook secret,
     # by channel name.
     storefronts: dict[str, ShopifyClient] = field(default_factory=dict)
     storefront_secrets: dict[str, str] = field(default_factory=dict)
@@ -59,18 +65,40 @@ class Connections:
     # Each connector's calls (answered, failed, throttled), by system: "clarus", "ims" and each
     # storefront's channel name (monitor/connector_health.py).
     call_stats: dict[str, CallStats] = field(default_factory=dict)
+    # Each Magento store's REST client (its stock channel's, orders' and shipments'), by channel name.
+    magento: dict[str, MagentoClient] = field(default_factory=dict)
 
     @property
     def storefront_inbound(self) -> dict[str, ShopifyInbound]:
         return {name: ShopifyInbound(name) for name in self.storefront_secrets}
 
     @property
-    def storefront_orders(self) -> dict[str, ShopifyOrders]:
-        return {name: ShopifyOrders(client, name) for name, client in self.storefronts.items()}
+    def storefront_orders(self) -> dict[str, StorefrontOrderFeed]:
+        """Every store's orders feed (the catch-up query; a Magento store's only way in)."""
+        feeds: dict[str, StorefrontOrderFeed] = {
+            name: ShopifyOrders(client, name) for name, client in self.storefronts.items()
+        }
+        feeds.update(self._magento_orders())
+        return feeds
 
     @property
-    def storefront_fulfilments(self) -> dict[str, ShopifyStoreFulfilments]:
-        return {name: ShopifyStoreFulfilments(orders) for name, orders in self.storefront_orders.items()}
+    def storefront_fulfilments(self) -> dict[str, StorefrontFulfilments]:
+        told: dict[str, StorefrontFulfilments] = {
+            name: ShopifyStoreFulfilments(ShopifyOrders(client, name))
+            for name, client in self.storefronts.items()
+        }
+        told.update({name: MagentoStoreFulfilments(o) for name, o in self._magento_orders().items()})
+        return told
+
+    def _magento_orders(self) -> dict[str, MagentoOrders]:
+        return {name: MagentoOrders(client, name) for name, client in self.magento.items()}
+
+    @property
+    def limiters(self) -> dict[str, RateLimiter]:
+        """Every adaptive limiter by system: the IMS's, Clarus's and each Magento store's."""
+        found = {"ims": self.ims_limiter, "clarus": self.clarus_limiter}
+        found.update({n: c.limiter for n, c in self.magento.items() if c.limiter is not None})
+        return found
 
     @property
     def ims_storefront_orders(self) -> NetSuiteStorefrontOrders:
@@ -117,6 +145,8 @@ class Connections:
         await self.ims.aclose()
         for client in self.storefronts.values():
             await client.aclose()
+        for magento in self.magento.values():
+            await magento.aclose()
 
 
 def ims_auth(auth: ImsAuth, base_url: str, environ: Mapping[str, str]) -> httpx.Auth:
@@ -136,7 +166,7 @@ def ims_auth(auth: ImsAuth, base_url: str, environ: Mapping[str, str]) -> httpx.
     )
 
 
-def limiter(settings: ClarusConnector | ImsConnector, system: str) -> RateLimiter:
+def limiter(settings: ClarusConnector | ImsConnector | MagentoStore, system: str) -> RateLimiter:
     return RateLimiter(
         settings.calls_per_second,
         settings.concurrency,
@@ -158,6 +188,22 @@ def shopify_client(
         timeout_s=store.timeout_s,
         bucket_size=float(store.bucket_size),
         restore_rate=store.restore_rate,
+        stats=stats,
+    )
+
+
+def magento_client(
+    name: str, store: MagentoStore, environ: Mapping[str, str], stats: CallStats | None = None
+) -> MagentoClient:
+    """The store's REST client, named after its channel (every error it raises names the channel),
+    paced by its own adaptive limiter (the store's `calls_per_second` and the rest)."""
+    return MagentoClient(
+        store.base_url,
+        secret(store.access_token_env, environ),
+        store_code=store.store_code,
+        system=name,
+        timeout_s=store.timeout_s,
+        limiter=limiter(store, name),
         stats=stats,
     )
 
@@ -188,14 +234,18 @@ def connect(
         name=IMS_CHANNEL_NAME,
         max_lines_per_call=ims.max_lines_per_call,
     )
-    storefronts = {
-        name: shopify_client(store, env, stats[name]) for name, store in config.storefronts.items()
-    }
+    storefronts: dict[str, ShopifyClient] = {}
+    magento: dict[str, MagentoClient] = {}
     channels: dict[str, StockChannel] = {IMS_CHANNEL_NAME: ims_stock}
-    for name, client in storefronts.items():
-        channels[name] = ShopifyStock(
-            client, name=name, max_lines_per_call=config.storefronts[name].max_lines_per_call
-        )
+    for name, store in config.storefronts.items():  # in file order: the channels' order
+        if isinstance(store, MagentoStore):
+            magento[name] = magento_client(name, store, env, stats[name])
+            channels[name] = MagentoStock(magento[name], max_lines_per_call=store.max_lines_per_call)
+        else:
+            storefronts[name] = shopify_client(store, env, stats[name])
+            channels[name] = ShopifyStock(
+                storefronts[name], name=name, max_lines_per_call=store.max_lines_per_call
+            )
     return Connections(
         clarus=ClarusClient(
             clarus.base_url,
@@ -212,7 +262,10 @@ def connect(
         ims_items=ims_items,
         storefronts=storefronts,
         storefront_secrets={
-            name: secret(store.webhook_secret_env, env) for name, store in config.storefronts.items()
+            name: secret(store.webhook_secret_env, env)
+            for name, store in config.storefronts.items()
+            if isinstance(store, ShopifyStore)
         },
+        magento=magento,
         call_stats=stats,
     )

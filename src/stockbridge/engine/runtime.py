@@ -110,7 +110,7 @@ async def serve(
                 on_stored=worker.wake if workers else None,
                 # The connectors' state is this process's: only where its workers run.
                 collectors=[
-                    LimiterMetrics({"ims": connections.ims_limiter, "clarus": connections.clarus_limiter}),
+                    LimiterMetrics(connections.limiters),
                     StorefrontMetrics(connections.storefronts),
                     ConnectorMetrics(worker.health),
                 ]

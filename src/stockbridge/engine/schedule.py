@@ -58,9 +58,14 @@ def claim_run(connection: Connection, job: str, now: datetime, every_s: float) -
 
 
 def run_soon(connection: Connection, job: str, now: datetime) -> None:
-    """Make `job` due now (an operator asked for it, or startup needs it)."""
+    """Make `job` due now (an operator asked for it, or startup needs it), and each of its parts
+    that keeps a schedule of its own (`<job>.<part>`: one store's share of the orders poll)."""
     stmt = insert_for(connection, cursors).values(name=_name(job), value=now.isoformat())
     connection.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"value": now.isoformat()}))
+    parts = cursors.c.name.startswith(_name(job) + ".", autoescape=True)
+    connection.execute(
+        update(cursors).where(parts, cursors.c.value > now.isoformat()).values(value=now.isoformat())
+    )
 
 
 def run_at(connection: Connection, job: str, at: datetime) -> None:

@@ -14,11 +14,12 @@ import os
 import random
 import socket
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from stockbridge.config import IMS_CHANNEL_NAME, Config, ShopifyStore
+from stockbridge.config import IMS_CHANNEL_NAME, Config, Storefront
 from stockbridge.connectors.alerting import alert_channels
 from stockbridge.connectors.errors import ConnectorError
 from stockbridge.connectors.notify import make_notifier
@@ -233,6 +234,7 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.commands.aclose()
+        await self.storefront_orders.aclose()
         await self.fulfilments.aclose()
 
     def _wake_pushers(self) -> None:
@@ -301,8 +303,10 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout)
 
-    async def run_job(self, job: str) -> None:
-        """Run one scheduled job now, in this worker (also used by `stockbridge sync`)."""
+    async def run_job(self, job: str, *, scheduled: bool = False) -> None:
+        """Run one scheduled job now, in this worker (also used by `stockbridge sync`). `scheduled`:
+        the scheduler claimed it, and a job with parts on their own schedules runs only the parts
+        that are due (the orders poll: each store on its `orders_poll_s`)."""
         started = self.clock.now()
         conn = self.connections
         if job == "item_refresh":
@@ -339,9 +343,13 @@ class Worker:
         elif job == "storefront_orders_poll":
             feeds = conn.storefront_orders
             for channel, store in self.config.storefronts.items():
-                if channel in feeds:
-                    poll = poll_storefront_orders(self.engine, channel, feeds[channel], store, self.clock)
-                    await self._storefront_part(channel, poll)
+                if channel not in feeds or (
+                    scheduled and not await self._part_due(job, channel, store.orders_poll_s)
+                ):
+                    continue
+                poll = poll_storefront_orders(self.engine, channel, feeds[channel], store, self.clock)
+                await self._storefront_part(channel, poll)
+                await self._part_ran(f"{job}.{channel}", started)
         elif job == "storefront_order_rereads":
             feeds = conn.storefront_orders
             for channel, store in self.config.storefronts.items():
@@ -406,6 +414,14 @@ class Worker:
             )
             await check_alerts(self.engine, self.config, sender, self.clock)
 
+    async def _part_due(self, job: str, part: str, every_s: float) -> bool:
+        """Claim one part's run of `job` on its own schedule (`run_soon` of the job makes it due)."""
+        now = self.clock.now()
+        return await in_transaction(self.engine, lambda c: claim_run(c, f"{job}.{part}", now, every_s))
+
+    async def _part_ran(self, part: str, started: datetime) -> None:
+        await in_transaction(self.engine, lambda c: record_run(c, part, started))
+
     async def _storefront_part(self, channel: str, work: Awaitable[object]) -> None:
         """One store's share of a job. Its failure names the store's channel (whatever system the
         connector named) and its success clears that channel in connector health."""
@@ -416,7 +432,7 @@ class Worker:
             raise
         await self.health.succeeded(channel)
 
-    async def _storefront_rereads(self, channel: str, feed: StorefrontOrderFeed, store: ShopifyStore) -> None:
+    async def _storefront_rereads(self, channel: str, feed: StorefrontOrderFeed, store: Storefront) -> None:
         """One store's tie re-reads. Only a run that called the store tells connector health it
         answered: most runs have nothing due and must not clear a failing store's count."""
         try:
@@ -510,7 +526,7 @@ class Worker:
                 try:
                     due = await in_transaction(self.engine, lambda c: claim_run(c, job, now, every))
                     if due:
-                        await self.run_job(job)
+                        await self.run_job(job, scheduled=True)
                         await self.health.succeeded(_JOB_SYSTEM[job])
                 except ConnectorError as exc:
                     log.warning("scheduled job failed", job=job, error=str(exc))

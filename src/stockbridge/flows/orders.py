@@ -148,7 +148,7 @@ class OrderFolder:
     def _release_statuses(self, channel: str) -> frozenset[str]:
         """IMS orders go at the IMS statuses configured; a storefront's at its financial statuses."""
         store = self.config.storefronts.get(channel)
-        return self.context.release_statuses if store is None else store.release_financial_statuses
+        return self.context.release_statuses if store is None else store.releasing_statuses
 
     def _as_requested_by_hand(self, order: SalesOrder) -> SalesOrder:
         """The order with only the fulfilments made by hand in the IMS counted as fulfilled: what the

@@ -22,7 +22,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from stockbridge.config import Config, ShopifyStore
+from stockbridge.config import Config, Storefront
 from stockbridge.domain.inbound import (
     STOREFRONT_ORDER,
     STOREFRONT_ORDER_EDITED,
@@ -132,7 +132,7 @@ def _fold_direct(
     folder: OrderFolder,
     order: StorefrontOrder,
     read_at: datetime | None,
-    store: ShopifyStore,
+    store: Storefront,
     now: datetime,
 ) -> None:
     """Route clarus: the order beside IMS orders, its version judged by the storefront rule."""
@@ -165,7 +165,7 @@ def ask_the_store(connection: Connection, order: StorefrontOrder, reference: str
     )
 
 
-def route_of(connection: Connection, order: StorefrontOrder, store: ShopifyStore) -> str:
+def route_of(connection: Connection, order: StorefrontOrder, store: Storefront) -> str:
     """The route an order already took, else the store's: a store whose route changes keeps each
     order it already sent on its first route (else one order could reach Clarus twice)."""
     if orders_repo.get_order(connection, ims_id=hub_order_id(order.channel, order.order_id)) is not None:
@@ -183,7 +183,7 @@ class ImsRoute:
         self.config = config
         self.now = now
 
-    def fold(self, order: StorefrontOrder, store: ShopifyStore, read_at: datetime | None = None) -> None:
+    def fold(self, order: StorefrontOrder, store: Storefront, read_at: datetime | None = None) -> None:
         version = storefront_version(order, read_at)
         routed = storefront_repo.get_routed(self.connection, order.channel, order.order_id, lock=True)
         verdict = Verdict.NEWER if routed is None else compare_versions(version, routed.version)
@@ -203,7 +203,7 @@ class ImsRoute:
             routed = replace(routed, order=order, version=version)
         self.decide(routed, store)
 
-    def decide(self, routed: RoutedOrder, store: ShopifyStore) -> RoutedOrder:
+    def decide(self, routed: RoutedOrder, store: Storefront) -> RoutedOrder:
         order = routed.order
         request = ims_order_request(
             order,
@@ -218,7 +218,7 @@ class ImsRoute:
             state=routed.state,
             in_ims=routed.ims_id is not None,
             synced=same_content(routed.version, routed.synced_version),
-            release_financial_statuses=store.release_financial_statuses,
+            release_financial_statuses=store.releasing_statuses,
             request=request,
         )
         saved = self._save(routed, decision.state, decision.holds)

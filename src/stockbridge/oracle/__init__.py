@@ -10,6 +10,13 @@ the hub's rules shows as a difference instead of being agreed with.
 from stockbridge.oracle.catalog import Catalog, warehouse_sku
 from stockbridge.oracle.finance import expected_adjustments, posted_adjustments
 from stockbridge.oracle.fulfilments import FulfilmentReport, check_fulfilments
+from stockbridge.oracle.magento import (
+    check_magento_orders,
+    magento_drift,
+    read_source_items,
+    source_figures,
+    warehouse_lines,
+)
 from stockbridge.oracle.orders import Expected, OrderReport, check_orders, expected_order
 from stockbridge.oracle.read import Truth, read_stock, read_truth
 from stockbridge.oracle.settings import OracleSettings, SkuSettings, StoreSettings, TargetSettings
@@ -56,6 +63,7 @@ __all__ = [
     "adjustments_off_target",
     "channel_drift",
     "check_fulfilments",
+    "check_magento_orders",
     "check_orders",
     "check_storefront_fulfilments",
     "check_storefront_orders",
@@ -68,12 +76,16 @@ __all__ = [
     "ims_drift",
     "ims_figures",
     "judge_writes",
+    "magento_drift",
     "posted_adjustments",
+    "read_source_items",
     "read_stock",
     "read_storefront",
     "read_truth",
+    "source_figures",
     "stale_sets",
     "storefront_drift",
     "storefront_figures",
+    "warehouse_lines",
     "warehouse_sku",
 ]

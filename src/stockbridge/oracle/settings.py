@@ -50,6 +50,7 @@ class StoreSettings:
 
     base_url: str  # `base_url`, else https://{shop_domain}
     locations: Mapping[str, str] = field(default_factory=dict)  # Clarus warehouse -> location gid
+    kind: str = "shopify"  # `kind`: shopify (locations are location gids) or magento (MSI source codes)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class OracleSettings:
             str(name): StoreSettings(
                 str(store.get("base_url") or f"https://{store['shop_domain']}").rstrip("/"),
                 {str(w): str(gid) for w, gid in (store.get("locations") or {}).items()},
+                str(store.get("kind") or "shopify"),
             )
             for name, store in (data.get("storefronts") or {}).items()
         }

@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 from stockbridge.oracle.catalog import Catalog
+from stockbridge.oracle.magento import magento_drift, read_source_items
 from stockbridge.oracle.orders import OrderReport, check_orders
 from stockbridge.oracle.settings import OracleSettings
 from stockbridge.oracle.stock import Drift, Key, drift, expected_figures, ims_figures
@@ -125,7 +126,7 @@ def channel_drift(
     http: httpx.Client, clarus_url: str, ims_url: str, settings: OracleSettings, channel: str
 ) -> Drift:
     """Drift for one channel by name: "ims" read from the IMS simulator, a storefront from the
-    Shopify simulator at its configured `base_url`."""
+    Shopify or Magento simulator (by its `kind`) at its configured `base_url`."""
     clarus = http.get(f"{clarus_url}/_control/state")
     clarus.raise_for_status()
     if channel == "ims":
@@ -133,5 +134,8 @@ def channel_drift(
         ims.raise_for_status()
         expected = expected_figures(clarus.json(), settings, "ims")
         return drift(expected, ims_figures(ims.json(), set(settings.locations.values())))
-    inventory = read_storefront(http, settings.storefronts[channel].base_url)
+    store = settings.storefronts[channel]
+    if store.kind == "magento":
+        return magento_drift(clarus.json(), read_source_items(http, store.base_url), settings, channel)
+    inventory = read_storefront(http, store.base_url)
     return storefront_drift(clarus.json(), inventory, settings, channel)

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from stockbridge.connectors.http import RateLimiter
-from stockbridge.connectors.rest import BearerAuth, ErrorBody, PageRequest, RestClient, Retries
+from stockbridge.connectors.rest import BearerAuth, CallStats, ErrorBody, PageRequest, RestClient, Retries
 from stockbridge.connectors.rest.paging import Token
 from stockbridge.connectors.shapes import expect_shape
 
@@ -99,6 +99,7 @@ class MagentoClient:
         limiter: RateLimiter | None = None,
         read_retries: Retries | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        stats: CallStats | None = None,
     ) -> None:
         self.system = system
         self.base_url = base_url.rstrip("/")  # the store's address, before /rest/<store_code>/V1
@@ -114,6 +115,7 @@ class MagentoClient:
             pacer=limiter,
             read_error=read_error,
             transport=transport,
+            stats=stats,
         )
 
     async def aclose(self) -> None:

@@ -3,7 +3,8 @@ connector's error rate and throttled share (monitor/connector_health.py, /metric
 
 A `RestClient` given a `CallStats` counts every attempt it sends: answered (2xx, or a refusal of the
 request's content: the far end works), *failed* (transport error, timeout, 5xx, credentials refused)
-or *throttled* (429, or any retriable answer carrying `Retry-After`: refused for load). A system
+or *throttled* (429: refused for load). A 503 is a failure even with `Retry-After`: a system down
+for maintenance says when to come back too, and an outage must not read as throttling. A system
 that says "throttled" inside a 200 (Shopify's GraphQL `THROTTLED`) tells its stats itself.
 """
 
@@ -66,9 +67,7 @@ class CallStats:
 
     def error(self, error: ConnectorError) -> None:
         """Count an attempt that raised `error`."""
-        if isinstance(error, RateLimitedError) or (
-            isinstance(error, RetriableError) and error.retry_after is not None
-        ):
+        if isinstance(error, RateLimitedError) or (isinstance(error, RetriableError) and error.status == 429):
             self.throttled_call()
         elif isinstance(error, RetriableError | AuthenticationError):
             self.failed()
