@@ -3,8 +3,9 @@
 One cycle, only when the channel has budget (else nothing is leased or read: decision 0035): finish
 the channel's due batches from the outbox (new ones, retries, ones a killed worker held); else, when
 no batch of its own is in flight (docs/decisions/0016), lease its most urgent dirty targets, read
-what the channel shows for them, write the differences to the outbox as batches of at most `max_lines_per_call` and send them. A batch's id is its idempotency
-key at the far end, so sending it again after a crash or a timeout applies it once.
+what the channel shows for them, write the differences to the outbox as batches of at most
+`max_lines_per_call` and send them. A batch's id is its idempotency key at the far end, so sending it
+again after a crash or a timeout applies it once.
 
 The channel is any `StockChannel` (flows/ports.py); nothing here knows which system it is.
 """
