@@ -474,6 +474,9 @@ class EngineSettings(_Frozen):
     backoff_cap_s: Annotated[float, Field(gt=0)] = 300.0
     idle_poll_s: Annotated[float, Field(gt=0)] = 0.05
     fold_gather_s: Annotated[float, Field(ge=0)] = 0.05
+    # A fold that found fewer inbox entries than this does not wait `fold_gather_s`: a trickle is
+    # folded as it arrives (latency), a burst is folded in groups (throughput).
+    fold_gather_min: Annotated[int, Field(ge=1)] = 4
     # Least time a dirty target waits before it is pushed (0: at once when the channel has budget and
     # no batch in flight; changes coalesce while one is; docs/decisions/0016).
     push_delay_s: Annotated[float, Field(ge=0)] = 0.0

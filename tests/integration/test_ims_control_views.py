@@ -54,3 +54,35 @@ def test_kits_show_their_members_in_order(http: httpx.Client) -> None:
     state = http.get("/_control/state").json()["items"]
     assert state["BOX"]["members"] == members
     assert "members" not in state["MUG-1"]
+
+
+def test_adjustments_show_when_each_applied_and_the_on_hand_it_left(
+    http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`GET /_control/adjustments`: each adjustment as applied (a replacing upsert too), stamped to the
+    microsecond by the simulator's clock, with each line's resulting on hand; `?after=` pages on."""
+    ids = http.post("/_control/items", json={"items": [{"itemId": "A"}, {"itemId": "B"}]}).json()["ids"]
+    bearer = {"Authorization": "Bearer ims-dev-token"}
+    url = "/services/rest/record/v1/inventoryAdjustment/eid:BATCH-1"
+
+    def adjust(*lines: tuple[str, int]) -> None:
+        items = [{"item": {"id": ids[sku]}, "location": {"id": "6"}, "adjustQtyBy": q} for sku, q in lines]
+        body = {"account": {"id": "1"}, "adjLocation": {"id": "6"}, "inventory": {"items": items}}
+        assert http.put(url, json=body, headers=bearer).status_code == 204
+
+    adjust(("A", 5), ("B", 2))
+    monkeypatch.setattr(Clock, "now", START.replace(microsecond=751234))
+    adjust(("A", 7))  # the same external id: replaces the first
+    shown = http.get("/_control/adjustments").json()["adjustments"]
+    assert [(a["seq"], a["at"], a["externalId"], a["replaced"]) for a in shown] == [
+        (1, "2026-11-26T09:00:00.750000Z", "BATCH-1", False),
+        (2, "2026-11-26T09:00:00.751234Z", "BATCH-1", True),
+    ]
+    assert shown[0]["lines"] == [
+        {"itemId": "A", "location": "6", "adjustQtyBy": 5, "onHand": 5},
+        {"itemId": "B", "location": "6", "adjustQtyBy": 2, "onHand": 2},
+    ]
+    assert shown[1]["lines"] == [{"itemId": "A", "location": "6", "adjustQtyBy": 7, "onHand": 7}]
+    assert [a["seq"] for a in http.get("/_control/adjustments?after=1").json()["adjustments"]] == [2]
+    http.post("/_control/reset").raise_for_status()
+    assert http.get("/_control/adjustments").json()["adjustments"] == []

@@ -91,3 +91,26 @@ def test_a_line_needing_no_adjustment_is_left_out_and_refusals_still_name_the_ca
     with pytest.raises(RejectedError) as info:
         _run(ims, scenario)
     assert (info.value.path or "").startswith("inventory.items[1]")
+
+
+def test_a_push_cycle_waits_until_its_read_and_its_adjustment_could_both_go() -> None:
+    """A cycle reads the on hand and then posts the adjustment: it is ready when the limiter could
+    start both back to back, so the adjustment never queues on the limiter behind its own read."""
+    now = [0.0]
+    limiter = RateLimiter(10, 4, clock=lambda: now[0])
+    client = NetSuiteClient("http://127.0.0.1:9", BearerAuth("unused"), limiter=limiter)
+    channel = ImsStock(client, limiter, SuiteQLItems(client), adjustment_account_id="1")
+
+    async def ok() -> None:
+        return None
+
+    async def spend(calls: int) -> None:
+        for _ in range(calls):
+            await limiter.run(ok)
+        await client.aclose()
+
+    asyncio.run(spend(9))  # one call of the second's ten left
+    assert limiter.wait_s() == 0.0
+    assert channel.budget_wait() == pytest.approx(0.1)
+    now[0] += 0.1
+    assert channel.budget_wait() == 0.0

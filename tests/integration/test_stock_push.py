@@ -159,6 +159,25 @@ def test_no_budget_no_read(engine: Engine) -> None:
     assert asyncio.run(_pusher(engine, channel, clock).run_cycle()).batches_sent == 1
 
 
+def test_a_due_batch_waits_for_the_budget_unleased(engine: Engine) -> None:
+    """Out of budget, a cycle leases nothing (not even a retry that is due): another worker with
+    budget may send it, and this one sends it once its budget returns."""
+    channel, clock = FakeChannel(["MUG-1"]), FakeClock(T0)
+    _fold(engine, [movement_event(1, "MUG-1", {"available": 3})])
+    pusher = _pusher(engine, channel, clock)
+    channel.failures.append(RetriableError("fake", "503", status=503))
+    asyncio.run(pusher.run_cycle())
+    clock.advance(CONFIG.engine.backoff_cap_s)  # the retry is due
+    channel.wait = 0.5
+    assert not asyncio.run(pusher.run_cycle()).did_work
+    with engine.begin() as c:
+        ((owner, attempts),) = list(c.execute(select(push_batches.c.lease_owner, push_batches.c.attempts)))
+    assert (owner, attempts, channel.pushes) == (None, 1, [])
+    channel.wait = 0.0
+    assert asyncio.run(pusher.run_cycle()).batches_sent == 1
+    assert [(ln.sku, ln.quantity) for _, lines in channel.pushes for ln in lines] == [("MUG-1", 3)]
+
+
 def test_unknown_and_inactive_skus_are_blocked_in_that_channel(engine: Engine) -> None:
     channel, clock = FakeChannel(["MUG-1"], inactive=["OLD-1"]), FakeClock(T0)
     _fold(

@@ -10,7 +10,16 @@ from hypothesis import strategies as st
 
 from stockbridge.connectors.errors import RateLimitedError, RejectedError, RetriableError
 from stockbridge.connectors.http import RateLimiter
-from stockbridge.domain.pacing import Pace, PaceLimits, refused, start, succeeded, successes_to_recover, take
+from stockbridge.domain.pacing import (
+    Pace,
+    PaceLimits,
+    refused,
+    start,
+    succeeded,
+    successes_to_recover,
+    take,
+    wait_for,
+)
 
 LIMITS = PaceLimits(ceiling=10.0, floor=0.5, recovery_step=1.0)
 
@@ -28,6 +37,44 @@ def test_starts_at_the_ceiling_with_one_seconds_burst() -> None:
     pace, wait = take(pace, 0.0)
     assert wait == pytest.approx(0.1)
     assert take(pace, 0.1)[1] == 0.0
+
+
+@given(
+    spent=st.integers(min_value=0, max_value=10),
+    calls=st.integers(min_value=1, max_value=12),
+    later=st.floats(min_value=0.0, max_value=2.0),
+    paused=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_after_waiting_for_n_calls_they_all_start_back_to_back(
+    spent: int, calls: int, later: float, paused: float
+) -> None:
+    """`wait_for` takes nothing; once its wait has passed, that many calls (at most a full bucket)
+    start at once, and one fewer token would not do (the wait is the least)."""
+    pace = start(LIMITS, 0.0)
+    for _ in range(spent):
+        pace = _spend(pace, 0.0)
+    if paused:
+        pace = refused(LIMITS, pace, 0.0, started=-1.0, retry_after=paused)
+    now = later
+    wait = wait_for(pace, now, calls)
+    assert wait_for(pace, now, calls) == wait  # asking takes nothing
+    assert wait_for(pace, now, 1) == pytest.approx(max(0.0, take(pace, now)[1]))
+    ready = now + wait
+    for _ in range(min(calls, int(pace.capacity))):
+        pace, waited = take(pace, ready)
+        assert waited == 0.0
+    if wait > 1e-6 and ready - 1e-3 >= pace.paused_until:
+        fresh = start(LIMITS, 0.0)
+        for _ in range(spent):
+            fresh = _spend(fresh, 0.0)
+        if paused:
+            fresh = refused(LIMITS, fresh, 0.0, started=-1.0, retry_after=paused)
+        early = ready - 1e-3
+        starts = 0
+        while take(fresh, early)[1] == 0.0 and starts < calls:
+            fresh, _ = take(fresh, early)
+            starts += 1
+        assert starts < min(calls, int(fresh.capacity))
 
 
 def test_refusal_halves_the_rate_and_pauses_every_call_until_retry_after() -> None:
@@ -326,6 +373,20 @@ def test_a_task_started_inside_a_run_that_outlives_it_waits_for_a_slot_again() -
         await limiter.run(start_a_task)
         await limiter.run(hold_the_slot)
         assert await late[0] == "ok"
+
+
+def test_limiter_says_how_long_until_several_calls_could_start_back_to_back() -> None:
+    time = FakeTime()
+    limiter = _limiter(time)  # 4 calls/s, a burst of one second's worth
+
+    async def scenario() -> None:
+        for _ in range(3):
+            await limiter.run(_ok)
+        assert limiter.wait_s() == 0.0  # one token left
+        assert limiter.wait_s(2) == pytest.approx(0.25)  # a second one in a quarter second
+        assert limiter.wait_s(9) == pytest.approx(0.75)  # no more than a full bucket is waited for
+
+    asyncio.run(scenario())
 
 
 def test_limiter_says_how_long_until_a_call_could_start_without_taking_a_token() -> None:

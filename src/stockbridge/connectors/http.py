@@ -68,10 +68,10 @@ class RateLimiter:
         """Calls per second allowed now."""
         return self._pace.rate
 
-    def wait_s(self) -> float:
-        """Seconds until a call could start (0.0: now); takes nothing, waits for nothing."""
-        _, wait = pacing.take(self._pace, self._clock())
-        return max(0.0, wait)
+    def wait_s(self, calls: int = 1) -> float:
+        """Seconds until `calls` calls could start back to back (0.0: now); takes nothing, waits for
+        nothing."""
+        return max(0.0, pacing.wait_for(self._pace, self._clock(), calls))
 
     @property
     def refusals(self) -> int:

@@ -79,6 +79,17 @@ def take(pace: Pace, now: float) -> tuple[Pace, float]:
     return pace, (1.0 - pace.tokens) / pace.rate
 
 
+def wait_for(pace: Pace, now: float, calls: int = 1) -> float:
+    """Seconds from `now` until `calls` calls could start one after the other without waiting
+    (0.0: now); takes nothing. More calls than the bucket holds count as a full bucket."""
+    begin = max(now, pace.paused_until)
+    pace = _refill(pace, begin)
+    need = min(float(max(1, calls)), pace.capacity)
+    if pace.tokens >= need - 1e-9:
+        return begin - now
+    return begin - now + (need - pace.tokens) / pace.rate
+
+
 def refused(limits: PaceLimits, pace: Pace, now: float, *, started: float, retry_after: float | None) -> Pace:
     """A call started at `started` was refused for load at `now`, with the far end's `Retry-After`."""
     pace = _refill(pace, now)

@@ -13,8 +13,9 @@ import contextlib
 import os
 import random
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -209,19 +210,17 @@ class Worker:
             self.command_wake.set()
             self.storefront_wake.set()
             self.fulfilment_wake.set()
-        if 0 < folded < limit:
-            # Let the next group gather: one fold of many events costs far less than many folds of
-            # few, and each fold takes the write lock that webhook ingest also needs.
+        if self.config.engine.fold_gather_min <= folded < limit:
+            # Events are coming in a stream: let the next group gather. One fold of many events
+            # costs far less than many folds of few, and each fold takes the write lock that webhook
+            # ingest also needs. A trickle (fewer than fold_gather_min) is folded as it arrives.
             await asyncio.sleep(self.config.engine.fold_gather_s)
         return folded
 
     async def run(self, stop: asyncio.Event) -> None:
         loops = [
             self._loop("fold", self.fold_once, self.fold_wake, stop),
-            *(
-                self._loop(f"push.{name}", self._push_step(name), self.push_wakes[name], stop)
-                for name in self.pushers
-            ),
+            *(self._push_loop(name, stop) for name in self.pushers),
             self._loop("commands", self.commands.run_cycle, self.command_wake, stop),
             self._loop("storefront_orders", self.storefront_orders.run_cycle, self.storefront_wake, stop),
             self._loop("fulfilment", self.fulfilments.run_cycle, self.fulfilment_wake, stop),
@@ -242,6 +241,12 @@ class Worker:
         for wake in self.push_wakes.values():
             wake.set()
 
+    def _push_loop(self, name: str, stop: asyncio.Event) -> Coroutine[Any, Any, None]:
+        """One stock channel's push loop: woken by folds, and by its budget returning while it
+        was held back (not only at the next idle poll)."""
+        step, wake = self._push_step(name), self.push_wakes[name]
+        return self._loop(f"push.{name}", step, wake, stop, ready_in=self.pushers[name].budget_wait)
+
     def _push_step(self, name: str) -> Callable[[], Awaitable[int]]:
         pusher = self.pushers[name]
 
@@ -261,8 +266,18 @@ class Worker:
         return step
 
     async def _loop(
-        self, name: str, step: Callable[[], Awaitable[int]], wake: asyncio.Event, stop: asyncio.Event
+        self,
+        name: str,
+        step: Callable[[], Awaitable[int]],
+        wake: asyncio.Event,
+        stop: asyncio.Event,
+        *,
+        ready_in: Callable[[], float] | None = None,
     ) -> None:
+        """Run `step` while it works; then wait for `wake` (new work in this process), at most
+        `engine.idle_poll_s` (work written by other processes), or, with `ready_in`, until the step
+        could go on: a push loop held back by its channel's budget runs again when the budget
+        returns, not at the next poll."""
         idle = self.config.engine.idle_poll_s
         while not stop.is_set():
             try:
@@ -282,8 +297,11 @@ class Worker:
                 await asyncio.sleep(_ERROR_PAUSE_S)
             if not worked:
                 wake.clear()
+                timeout = idle
+                if ready_in is not None and 0 < (ready := ready_in()) < idle:
+                    timeout = ready
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), idle)
+                    await asyncio.wait_for(wake.wait(), timeout)
 
     async def run_job(self, job: str, *, scheduled: bool = False) -> None:
         """Run one scheduled job now, in this worker (also used by `stockbridge sync`). `scheduled`:

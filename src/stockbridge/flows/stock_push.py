@@ -1,10 +1,11 @@
 """Stock flow, push side: one channel's dirty targets → idempotent batches of figures (DESIGN.md §2.4).
 
-One cycle: finish the channel's due batches from the outbox (new ones, retries, ones a killed worker
-held); else, when the channel has budget and no batch of its own in flight (docs/decisions/0016),
-lease its most urgent dirty targets, read what the channel shows for them, write the differences to
-the outbox as batches of at most `max_lines_per_call` and send them. A batch's id is its idempotency
-key at the far end, so sending it again after a crash or a timeout applies it once.
+One cycle, only when the channel has budget (else nothing is leased or read: decision 0035): finish
+the channel's due batches from the outbox (new ones, retries, ones a killed worker held); else, when
+no batch of its own is in flight (docs/decisions/0016), lease its most urgent dirty targets, read
+what the channel shows for them, write the differences to the outbox as batches of at most
+`max_lines_per_call` and send them. A batch's id is its idempotency key at the far end, so sending it
+again after a crash or a timeout applies it once.
 
 The channel is any `StockChannel` (flows/ports.py); nothing here knows which system it is.
 """
@@ -103,10 +104,18 @@ class StockPusher:
         self._send_at_once = send_at_once
         self._lease = timedelta(seconds=config.engine.lease_s)
 
+    def budget_wait(self) -> float:
+        """Seconds until the channel has the budget for a cycle (0.0: now)."""
+        return self._channel.budget_wait()
+
     async def run_cycle(self) -> CycleResult:
         result = CycleResult()
+        if self._channel.budget_wait() > 0:
+            # Out of budget: no batch, due or new, could go now. Nothing is leased or read meanwhile;
+            # the push loop runs again when the budget returns (changes coalesce until then).
+            return result
         batches = await self._claim_batches()
-        if not batches and self._channel.budget_wait() <= 0:
+        if not batches:
             result.targets_claimed, result.in_sync, result.blocked = await self._plan_batches()
             if result.targets_claimed:
                 batches = await self._claim_batches()

@@ -24,6 +24,7 @@ from stockbridge.domain.product_master import ItemRecord
 from stockbridge.flows.ports import ChannelFigure, FigureLine
 
 ON_HAND_PAGE = 1000  # item ids per on-hand read: one SuiteQL page
+CYCLE_CALLS = 2  # a push cycle's calls at least: the on-hand read and the adjustment
 _ITEM_PATH = re.compile(r"inventory\.items\[(\d+)\](.*)")
 
 
@@ -67,7 +68,10 @@ class ImsStock:
         self._account_id = adjustment_account_id
 
     def budget_wait(self) -> float:
-        return self._limiter.wait_s()
+        # A push cycle reads the on hand (one SuiteQL call) and then posts the adjustment: it starts
+        # once both could go back to back, so the adjustment never waits on the limiter after the
+        # read (the figure read stays fresh, and changes meanwhile coalesce into this cycle).
+        return self._limiter.wait_s(CYCLE_CALLS)
 
     async def read_figures(self, location: str, skus: Sequence[str]) -> dict[str, ChannelFigure]:
         items = await self._items.items_for(skus)

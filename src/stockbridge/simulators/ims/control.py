@@ -16,7 +16,7 @@ from .errors import ImsError, as_id, invalid_content
 from .order_input import parse_control, parse_fulfil_lines
 from .order_views import control_documents, control_state, control_view
 from .order_views import order as load_order
-from .store import ITEM_FIELDS, ImsStore, number
+from .store import ITEM_FIELDS, AppliedLine, ImsStore, number
 from .transform_input import DocumentHeader
 
 if TYPE_CHECKING:
@@ -102,6 +102,30 @@ def state(store: ImsStore) -> dict[str, Any]:
         "salesOrders": counts["orders"],
         "itemFulfillments": counts["fulfilments"],
         "invoices": counts["invoices"],
+    }
+
+
+def applied_adjustments(store: ImsStore, after: int) -> list[dict[str, Any]]:
+    """Every inventory adjustment applied (a replacing upsert too) with `seq > after`, in order."""
+    return [
+        {
+            "seq": a.seq,
+            "at": a.at.isoformat().replace("+00:00", "Z"),
+            "id": str(a.transaction_id),
+            "externalId": a.external_id,
+            "replaced": a.replaced,
+            "lines": [_applied_line(ln) for ln in a.lines],
+        }
+        for a in store.applied[after:]
+    ]
+
+
+def _applied_line(line: AppliedLine) -> dict[str, Any]:
+    return {
+        "itemId": line.item_id,
+        "location": line.location,
+        "adjustQtyBy": number(line.adjust_by),
+        "onHand": number(line.on_hand),
     }
 
 
@@ -232,6 +256,9 @@ def control_routes(sim: ImsSimulator) -> list[Route]:
     async def state_view(request: Request) -> Any:
         return state(store)
 
+    async def adjustments(request: Request) -> Any:
+        return {"adjustments": applied_adjustments(store, after(request))}
+
     async def stats(request: Request) -> Any:
         return {**sim.stats.as_dict(), "in_flight": sim.limiter.in_flight}
 
@@ -274,6 +301,7 @@ def control_routes(sim: ImsSimulator) -> list[Route]:
         Route("/_control/fulfilments", _control(fulfilments), methods=["GET"]),
         Route("/_control/invoices", _control(invoices), methods=["GET"]),
         Route("/_control/state", _control(state_view), methods=["GET"]),
+        Route("/_control/adjustments", _control(adjustments), methods=["GET"]),
         Route("/_control/stats", _control(stats), methods=["GET"]),
         Route("/_control/faults", _control(faults), methods=["GET", "PUT"]),
         Route("/_control/limits", _control(limits), methods=["GET", "PUT"]),

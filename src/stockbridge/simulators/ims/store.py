@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +44,26 @@ ITEM_FIELDS = {
 Row = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class AppliedLine:
+    item_id: str  # the item's itemId (SKU)
+    location: str
+    adjust_by: float
+    on_hand: float  # the item's on hand at the location once the adjustment applied
+
+
+@dataclass(frozen=True)
+class AppliedAdjustment:
+    """One inventory adjustment as the IMS applied it, and when (`GET /_control/adjustments`)."""
+
+    seq: int
+    at: datetime  # the simulator's clock, to the microsecond
+    transaction_id: int
+    external_id: str | None
+    replaced: bool
+    lines: tuple[AppliedLine, ...]
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -68,6 +89,7 @@ class ImsStore:
         self._conn.row_factory = sqlite3.Row
         suiteql.register_functions(self._conn)
         self.replaced = 0
+        self.applied: list[AppliedAdjustment] = []
         self._next_item = FIRST_ITEM_ID
         self._next_txn = FIRST_TRANSACTION_ID
         self.version = 0  # the hidden, monotonic version stamped on every sales order change
@@ -104,6 +126,7 @@ class ImsStore:
                 self._conn.execute(f"DROP TABLE IF EXISTS {table}")
             self._conn.executescript(SCHEMA)
             self.replaced = 0
+            self.applied = []
             self.version = 0
             self._next_item = FIRST_ITEM_ID
             self._next_txn = FIRST_TRANSACTION_ID
@@ -376,7 +399,26 @@ class ImsStore:
                 ],
             )
             self._apply_lines(conn, txn_id, sign=1.0)
+            self._record_applied(conn, txn_id, external_id, replaced=existing is not None)
         return txn_id, existing is not None
+
+    def _record_applied(
+        self, conn: sqlite3.Connection, txn_id: int, external_id: str | None, *, replaced: bool
+    ) -> None:
+        """Keep when the adjustment applied and each line's resulting on hand (benchmarks measure
+        movement-to-IMS latency from it; the SuiteQL dates are to the second)."""
+        rows = conn.execute(
+            "SELECT i.itemid, tl.location, tl.quantity, il.quantityonhand FROM transactionline tl "
+            "JOIN item i ON i.id = tl.item JOIN inventoryitemlocations il "
+            'ON il.item = tl.item AND il.location = tl.location WHERE tl."transaction" = ? ORDER BY tl.id',
+            (txn_id,),
+        ).fetchall()
+        lines = tuple(AppliedLine(str(r[0]), str(r[1]), float(r[2]), float(r[3])) for r in rows)
+        now = self._clock()
+        at = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
+        self.applied.append(
+            AppliedAdjustment(len(self.applied) + 1, at, txn_id, external_id, replaced, lines)
+        )
 
     @staticmethod
     def _apply_lines(conn: sqlite3.Connection, txn_id: int, sign: float) -> None:
