@@ -314,6 +314,77 @@ def test_a_crash_between_send_and_acknowledgement_sends_the_same_reference_once_
     assert len(mailbox.messages) == 2
 
 
+class _BrokenSlack:
+    """Channels with a bug in Slack delivery (not a channel failure: no `ConnectorError`)."""
+
+    def __init__(self, channels: Any) -> None:
+        self._channels = channels
+
+    async def deliver(self, channel: Channel, message: Any, reference: str) -> None:
+        if channel.kind == "slack":
+            raise RuntimeError("a bug in the Slack delivery")
+        await self._channels.deliver(channel, message, reference)
+
+
+def test_a_bug_sending_one_row_leaves_it_leased_for_later_and_sends_the_others(
+    hub: Hub, far: tuple[Receiver, Mailbox, int, int]
+) -> None:
+    receiver, mailbox, _, _ = far
+    hub.raise_()
+    with hub.engine.begin() as c:
+        queue_due_alerts(c, hub.cfg, hub.clock.now())
+
+    async def send_with_bug() -> int:
+        async with alert_channels(hub.cfg.alerts, hub.environ) as channels:
+            sender = AlertSender(
+                engine=hub.engine,
+                config=lambda: hub.cfg,
+                channels=_BrokenSlack(channels),
+                clock=hub.clock,
+                worker_id="w1",
+            )
+            return await sender.send_due()
+
+    assert asyncio.run(send_with_bug()) == 2
+    assert len(mailbox.to("ops@example.com")) == 1
+    slack_row, mail_row = hub.rows()
+    assert (slack_row.state, slack_row.attempts, slack_row.lease_owner) == (BatchState.PENDING.value, 0, "w1")
+    assert mail_row.state == BatchState.SENT.value
+    hub.send()  # its lease holds: not tried again yet
+    assert receiver.texts("ops") == []
+    hub.clock.advance((utc(slack_row.lease_until) - hub.clock.now()).total_seconds() + 1)
+    hub.send()
+    assert len(receiver.texts("ops")) == 1
+    assert {r.state for r in hub.rows()} == {BatchState.SENT.value}
+    assert len(mailbox.messages) == 1
+
+
+def test_more_rows_due_than_the_limit_go_in_the_next_sends(
+    hub: Hub, far: tuple[Receiver, Mailbox, int, int]
+) -> None:
+    receiver, mailbox, _, _ = far
+    for entity in ("sku:MUG@ims", "sku:CUP@ims"):
+        hub.raise_(entity=entity)
+    with hub.engine.begin() as c:
+        queued = queue_due_alerts(c, hub.cfg, hub.clock.now())
+
+    async def send_three() -> list[int]:
+        async with alert_channels(hub.cfg.alerts, hub.environ) as channels:
+            sender = AlertSender(
+                engine=hub.engine,
+                config=lambda: hub.cfg,
+                channels=channels,
+                clock=hub.clock,
+                worker_id="w1",
+                limit=1,
+            )
+            return [await sender.send_due() for _ in range(queued.rows + 1)]
+
+    assert asyncio.run(send_three()) == [1] * queued.rows + [0]
+    assert len(receiver.texts("ops")) + len(mailbox.messages) == queued.rows
+    assert {r.state for r in hub.rows()} == {BatchState.SENT.value}
+
+
 def test_two_hundred_exceptions_of_one_type_are_one_digest_not_two_hundred_messages(
     hub: Hub, far: tuple[Receiver, Mailbox, int, int]
 ) -> None:
