@@ -12,7 +12,7 @@ import email
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
@@ -125,16 +125,21 @@ class Hub:
 
         return asyncio.run(run())
 
-    def send(self) -> int:
+    def send(self, limit: int = 100, channels_of: Callable[[Any], Any] = lambda channels: channels) -> int:
         async def run() -> int:
             async with alert_channels(self.cfg.alerts, self.environ) as channels:
-                return await self._sender(channels).send_due()
+                return await self._sender(channels_of(channels), limit).send_due()
 
         return asyncio.run(run())
 
-    def _sender(self, channels: Any) -> AlertSender:
+    def _sender(self, channels: Any, limit: int = 100) -> AlertSender:
         return AlertSender(
-            engine=self.engine, config=lambda: self.cfg, channels=channels, clock=self.clock, worker_id="w1"
+            engine=self.engine,
+            config=lambda: self.cfg,
+            channels=channels,
+            clock=self.clock,
+            worker_id="w1",
+            limit=limit,
         )
 
     def rows(self) -> list[Any]:
@@ -333,19 +338,7 @@ def test_a_bug_sending_one_row_leaves_it_leased_for_later_and_sends_the_others(
     hub.raise_()
     with hub.engine.begin() as c:
         queue_due_alerts(c, hub.cfg, hub.clock.now())
-
-    async def send_with_bug() -> int:
-        async with alert_channels(hub.cfg.alerts, hub.environ) as channels:
-            sender = AlertSender(
-                engine=hub.engine,
-                config=lambda: hub.cfg,
-                channels=_BrokenSlack(channels),
-                clock=hub.clock,
-                worker_id="w1",
-            )
-            return await sender.send_due()
-
-    assert asyncio.run(send_with_bug()) == 2
+    assert hub.send(channels_of=_BrokenSlack) == 2
     assert len(mailbox.to("ops@example.com")) == 1
     slack_row, mail_row = hub.rows()
     assert (slack_row.state, slack_row.attempts, slack_row.lease_owner) == (BatchState.PENDING.value, 0, "w1")
@@ -367,20 +360,7 @@ def test_more_rows_due_than_the_limit_go_in_the_next_sends(
         hub.raise_(entity=entity)
     with hub.engine.begin() as c:
         queued = queue_due_alerts(c, hub.cfg, hub.clock.now())
-
-    async def send_three() -> list[int]:
-        async with alert_channels(hub.cfg.alerts, hub.environ) as channels:
-            sender = AlertSender(
-                engine=hub.engine,
-                config=lambda: hub.cfg,
-                channels=channels,
-                clock=hub.clock,
-                worker_id="w1",
-                limit=1,
-            )
-            return [await sender.send_due() for _ in range(queued.rows + 1)]
-
-    assert asyncio.run(send_three()) == [1] * queued.rows + [0]
+    assert [hub.send(limit=1) for _ in range(queued.rows + 1)] == [1] * queued.rows + [0]
     assert len(receiver.texts("ops")) + len(mailbox.messages) == queued.rows
     assert {r.state for r in hub.rows()} == {BatchState.SENT.value}
 
