@@ -125,6 +125,11 @@ class Hub:
 
         return asyncio.run(run())
 
+    def queue(self) -> Queued:
+        """Queue what is due without sending it."""
+        with self.engine.begin() as c:
+            return queue_due_alerts(c, self.cfg, self.clock.now())
+
     def send(self, limit: int = 100, channels_of: Callable[[Any], Any] = lambda channels: channels) -> int:
         async def run() -> int:
             async with alert_channels(self.cfg.alerts, self.environ) as channels:
@@ -336,8 +341,7 @@ def test_a_bug_sending_one_row_leaves_it_leased_for_later_and_sends_the_others(
 ) -> None:
     receiver, mailbox, _, _ = far
     hub.raise_()
-    with hub.engine.begin() as c:
-        queue_due_alerts(c, hub.cfg, hub.clock.now())
+    hub.queue()
     assert hub.send(channels_of=_BrokenSlack) == 2
     assert len(mailbox.to("ops@example.com")) == 1
     slack_row, mail_row = hub.rows()
@@ -358,8 +362,7 @@ def test_more_rows_due_than_the_limit_go_in_the_next_sends(
     receiver, mailbox, _, _ = far
     for entity in ("sku:MUG@ims", "sku:CUP@ims"):
         hub.raise_(entity=entity)
-    with hub.engine.begin() as c:
-        queued = queue_due_alerts(c, hub.cfg, hub.clock.now())
+    queued = hub.queue()
     assert [hub.send(limit=1) for _ in range(queued.rows + 1)] == [1] * queued.rows + [0]
     assert len(receiver.texts("ops")) + len(mailbox.messages) == queued.rows
     assert {r.state for r in hub.rows()} == {BatchState.SENT.value}
