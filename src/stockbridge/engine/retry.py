@@ -9,6 +9,7 @@ from datetime import datetime
 
 from stockbridge.config import EngineSettings
 from stockbridge.connectors.rest.retry import with_retries
+from stockbridge.domain.errors import ConnectorError, RetriableError
 from stockbridge.domain.retry import RetryPolicy, next_retry_at
 
 __all__ = ["next_attempt_at", "retry_policy", "with_retries"]
@@ -38,4 +39,23 @@ def next_attempt_at(
     draw = (rng or random).random()
     return next_retry_at(
         retry_policy(settings), attempt, failing_since, now, draw=draw, retry_after=retry_after
+    )
+
+
+def retry_at_after(
+    settings: EngineSettings,
+    failure: ConnectorError,
+    attempt: int,
+    now: datetime,
+    *,
+    failing_since: datetime,
+    rng: random.Random | None = None,
+) -> datetime | None:
+    """When to try outboxed work again after `failure` ended attempt number `attempt`: only a
+    `RetriableError` is tried again (at the far end's `Retry-After` if it gave one); anything else,
+    or the retry window spent, is None and the work is dead-lettered."""
+    if not isinstance(failure, RetriableError):
+        return None
+    return next_attempt_at(
+        settings, attempt, now, failing_since=failing_since, retry_after=failure.retry_after, rng=rng
     )

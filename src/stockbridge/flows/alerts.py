@@ -10,27 +10,25 @@ reference (e-mail Message-ID) so a person can tell the resend.
 
 from __future__ import annotations
 
-import asyncio
-import random
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Unpack
 
 from sqlalchemy import Connection, Engine
 
 from stockbridge.config import Config
 from stockbridge.domain.alerting import Channel, Due, compose, due_alerts, trial_message
-from stockbridge.domain.errors import ConnectorError, RetriableError
+from stockbridge.domain.errors import ConnectorError
+from stockbridge.engine.bounded import Slots
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
-from stockbridge.engine.retry import next_attempt_at
 from stockbridge.flows.edge_ports import AlertChannels
-from stockbridge.logs import attempt_failed, get_logger
+from stockbridge.flows.outbox_sender import OutboxSender, Sending
+from stockbridge.logs import get_logger
 from stockbridge.store import alerts_repo
 from stockbridge.store.alerts_repo import AlertDelivery
-from stockbridge.store.bookkeeping import raise_exception, resolve_exceptions
-from stockbridge.store.dead_letters import ALERT_FAILED, Outbox, replay_action
+from stockbridge.store.dead_letters import ALERT_FAILED, Outbox
 
 log = get_logger(__name__)
 
@@ -84,95 +82,50 @@ async def send_test_alert(
     return results
 
 
-class AlertSender:
-    """Sends the queued alert rows that are due, all at once: each call is bounded by its channel's
-    timeout (shorter than the lease, config checks it), so no row is still being sent when its lease
-    ends. A channel that fails retries alone; it holds back no other channel or alert."""
+class AlertSender(OutboxSender[AlertDelivery, None]):
+    """Sends the queued alert rows that are due (`OutboxSender`), up to `limit` at once, each on its
+    own: each call is bounded by its channel's timeout (shorter than the lease, config checks it), so
+    no row is still being sent when its lease ends. A channel that fails retries alone; it holds back
+    no other channel or alert."""
 
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        config: Callable[[], Config],
-        channels: AlertChannels,
-        clock: Clock,
-        worker_id: str,
-        limit: int = 100,
-        rng: random.Random | None = None,
-    ) -> None:
-        self._engine = engine
-        self._config = config
+    outbox = Outbox.ALERTS
+
+    def __init__(self, *, channels: AlertChannels, limit: int = 100, **sending: Unpack[Sending]) -> None:
+        super().__init__(
+            lanes=[(Slots(limit, "alert messages"), alerts_repo.claim)],
+            finish=alerts_repo.done,
+            record_failure=alerts_repo.failed,
+            **sending,
+        )
         self._channels = channels
-        self._clock = clock
-        self._owner = worker_id
-        self._limit = limit
-        self._rng = rng or random.Random()
 
     async def send_due(self) -> int:
-        """Send every due row (up to `limit`); returns how many were tried."""
-        now = self._clock.now()
-        lease = now + timedelta(seconds=self._config().engine.lease_s)
-        claimed = await in_transaction(
-            self._engine, lambda c: alerts_repo.claim(c, self._owner, now, lease, self._limit)
-        )
-        outcomes = await asyncio.gather(*(self._send(d) for d in claimed), return_exceptions=True)
-        for delivery, outcome in zip(claimed, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                # A bug, not the channel: the row keeps its lease and is tried again after it.
-                log.error("alert send crashed", alert=delivery.reference, error=repr(outcome))
-        return len(claimed)
+        """Send every due row (up to `limit`) and wait for their answers; returns how many were tried.
+        One that crashes (a bug, not the channel) keeps its lease and is tried again after it."""
+        started = await self.run_cycle()
+        await self.drain()
+        return started
 
-    async def _send(self, delivery: AlertDelivery) -> None:
-        try:
-            await self._channels.deliver(delivery.channel, delivery.message, delivery.reference)
-        except ConnectorError as exc:
-            failure = exc
-            await in_transaction(self._engine, lambda c: self._failed(c, delivery, failure))
-            return
-        await in_transaction(self._engine, lambda c: self._sent(c, delivery))
+    async def send(self, command: AlertDelivery) -> None:
+        await self._channels.deliver(command.channel, command.message, command.reference)
 
-    def _sent(self, connection: Connection, delivery: AlertDelivery) -> None:
-        if alerts_repo.done(connection, delivery, self._owner, self._clock.now()):
-            # A replayed dead letter went through: the channel works again.
-            resolve_exceptions(connection, ALERT_FAILED, [channel_entity(delivery)])
+    def answered(self, connection: Connection, command: AlertDelivery, answer: None, now: datetime) -> None:
+        """Nothing follows from a message delivered (a replayed dead letter's exception is resolved
+        by the base: the channel works again)."""
 
-    def _failed(self, connection: Connection, delivery: AlertDelivery, failure: ConnectorError) -> None:
-        config = self._config()
-        now = self._clock.now()
-        attempt = delivery.attempts + 1
-        since = delivery.failing_since or now
-        retry_at = (
-            next_attempt_at(
-                config.engine,
-                attempt,
-                now,
-                failing_since=since,
-                retry_after=failure.retry_after,
-                rng=self._rng,
-            )
-            if isinstance(failure, RetriableError)
-            else None
+    def exception_of(self, command: AlertDelivery) -> tuple[str, str]:
+        return ALERT_FAILED, channel_entity(command)
+
+    def work_of(self, command: AlertDelivery) -> tuple[str, str]:
+        return "alert", f"{command.reference} to {command.channel.name}"
+
+    def dead_letter_detail(
+        self, command: AlertDelivery, attempts: int, since: datetime, failure: ConnectorError
+    ) -> str:
+        return (
+            f"alert {command.reference} ({command.title}) dead-lettered after {attempts} "
+            f"attempts since {since:%Y-%m-%d %H:%M:%S} UTC: {failure}"
         )
-        alerts_repo.failed(connection, delivery, self._owner, str(failure), retry_at, since)
-        attempt_failed(
-            log,
-            work="alert",
-            entity=f"{delivery.reference} to {delivery.channel.name}",
-            attempt=attempt,
-            error=str(failure),
-            retry_at=retry_at,
-        )
-        if retry_at is None:
-            raise_exception(
-                connection,
-                type=ALERT_FAILED,
-                entity=channel_entity(delivery),
-                owner=config.owners.owner_of(ALERT_FAILED),
-                detail=f"alert {delivery.reference} ({delivery.title}) dead-lettered after {attempt} "
-                f"attempts since {since:%Y-%m-%d %H:%M:%S} UTC: {failure}",
-                now=now,
-                retry_action=replay_action(Outbox.ALERTS, delivery.id),
-            )
 
 
 def channel_entity(delivery: AlertDelivery) -> str:

@@ -29,7 +29,7 @@ from stockbridge.domain.errors import ConnectorError, RejectedError, RetriableEr
 from stockbridge.domain.finance import closing_through, plan_batches, read_back_problem
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
-from stockbridge.engine.retry import next_attempt_at
+from stockbridge.engine.retry import retry_at_after
 from stockbridge.flows.edge_ports import FinancePosting
 from stockbridge.flows.inventory import rederive_ims
 from stockbridge.logs import attempt_failed, get_logger
@@ -192,13 +192,7 @@ class FinanceBatcher:
         now = self._clock.now()
         attempt = stored.attempts + 1
         since = stored.failing_since or now
-        retry_at = (
-            next_attempt_at(
-                config.engine, attempt, now, failing_since=since, retry_after=exc.retry_after, rng=self._rng
-            )
-            if isinstance(exc, RetriableError)
-            else None
-        )
+        retry_at = retry_at_after(config.engine, exc, attempt, now, failing_since=since, rng=self._rng)
         finance_repo.failed(connection, batch.id, self._owner, str(exc), retry_at, since)
         if isinstance(exc, RejectedError):
             targets_repo.release_hold(connection, batch.id)

@@ -13,7 +13,7 @@ failure is named (`exception_of`, `work_of`, `dead_letter_detail`); the loop is 
   lease (a worker that lost it to another leaves the answer to that one): commands are idempotent
   at the far end, so a command sent twice after a lost lease does one thing. An exception left by
   an earlier dead letter of the command is resolved.
-- **Retry** a `RetriableError` at `engine/retry.next_attempt_at` (back-off with jitter, the far
+- **Retry** a `RetriableError` at `engine/retry.retry_at_after` (back-off with jitter, the far
   end's `Retry-After`, within the retry window); anything else, or the window spent, dead-letters
   the command with an exception for its owner (`config.owners`) and the replay action that queues it
   again (`store/dead_letters`).
@@ -30,11 +30,11 @@ from typing import ClassVar, Generic, NotRequired, Protocol, TypedDict, TypeVar,
 from sqlalchemy import Connection, Engine
 
 from stockbridge.config import Config
-from stockbridge.domain.errors import ConnectorError, RetriableError
+from stockbridge.domain.errors import ConnectorError
 from stockbridge.engine.bounded import Slots, wait_for_any_free_slot
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
-from stockbridge.engine.retry import next_attempt_at
+from stockbridge.engine.retry import retry_at_after
 from stockbridge.logs import attempt_failed, get_logger
 from stockbridge.store.bookkeeping import raise_exception, resolve_exceptions
 from stockbridge.store.dead_letters import Outbox, replay_action
@@ -176,18 +176,7 @@ class OutboxSender(ABC, Generic[C, A]):
         now = self._clock.now()
         attempt = command.attempts + 1
         since = command.failing_since or now
-        retry_at = (
-            next_attempt_at(
-                config.engine,
-                attempt,
-                now,
-                failing_since=since,
-                retry_after=failure.retry_after,
-                rng=self._rng,
-            )
-            if isinstance(failure, RetriableError)
-            else None
-        )
+        retry_at = retry_at_after(config.engine, failure, attempt, now, failing_since=since, rng=self._rng)
         self._record_failure(connection, command, self._owner, str(failure), retry_at, since)
         what, which = self.work_of(command)
         attempt_failed(

@@ -265,12 +265,14 @@ def _exception_rows(records: Sequence[ExceptionRecord], now: datetime) -> tuple[
     )
 
 
+def _exception_table(name: str, title: str, f: DailyFacts, types: Sequence[str]) -> Table:
+    """The open exceptions of these types, oldest first."""
+    return Table(name, title, _EXCEPTION_COLUMNS, _exception_rows(of_types(f.exceptions, types), f.now))
+
+
 def _drift(f: DailyFacts) -> Section:
-    drift = Table(
-        "drift",
-        "Figures that differ between the warehouse and a channel (open drift)",
-        _EXCEPTION_COLUMNS,
-        _exception_rows(of_types(f.exceptions, DRIFT_TYPES), f.now),
+    drift = _exception_table(
+        "drift", "Figures that differ between the warehouse and a channel (open drift)", f, DRIFT_TYPES
     )
     per_channel: dict[str, Counter[str]] = defaultdict(Counter)
     oldest: dict[str, datetime] = {}
@@ -341,11 +343,8 @@ def _orders(f: DailyFacts) -> Section:
         ("reference", "channel", "state", "since", "for", "hold_reasons"),
         rows,
     )
-    exceptions = Table(
-        "order_exceptions",
-        "Order exceptions (stalled, held too long, failed)",
-        _EXCEPTION_COLUMNS,
-        _exception_rows(of_types(f.exceptions, ORDER_TYPES), f.now),
+    exceptions = _exception_table(
+        "order_exceptions", "Order exceptions (stalled, held too long, failed)", f, ORDER_TYPES
     )
     return Section("Orders held or stalled", (orders, exceptions))
 
@@ -368,32 +367,17 @@ def _shipments(f: DailyFacts) -> Section:
         ("shipment_id", "reference", "state", "since", "for", "units"),
         rows,
     )
-    exceptions = Table(
-        "shipment_exceptions",
-        "Fulfilment exceptions",
-        _EXCEPTION_COLUMNS,
-        _exception_rows(of_types(f.exceptions, SHIPMENT_TYPES), f.now),
-    )
+    exceptions = _exception_table("shipment_exceptions", "Fulfilment exceptions", f, SHIPMENT_TYPES)
     return Section("Shipments without fulfilments", (table, exceptions))
 
 
 def _skus(f: DailyFacts) -> Section:
-    table = Table(
-        "unknown_skus",
-        "Unknown or unusable SKUs",
-        _EXCEPTION_COLUMNS,
-        _exception_rows(of_types(f.exceptions, SKU_TYPES), f.now),
-    )
+    table = _exception_table("unknown_skus", "Unknown or unusable SKUs", f, SKU_TYPES)
     return Section("Unknown SKUs", (table,))
 
 
 def _connectors(f: DailyFacts) -> Section:
-    table = Table(
-        "connectors",
-        "Connectors failing or rate limited",
-        _EXCEPTION_COLUMNS,
-        _exception_rows(of_types(f.exceptions, CONNECTOR_TYPES), f.now),
-    )
+    table = _exception_table("connectors", "Connectors failing or rate limited", f, CONNECTOR_TYPES)
     return Section("Connectors", (table,))
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from stockbridge.simulators.control import control_routes as routes
 
 from . import views
 from .errors import MagentoError
@@ -16,24 +16,6 @@ from .state import SourceItem
 
 if TYPE_CHECKING:
     from .app import MagentoSimulator
-
-Handler = Callable[["MagentoSimulator", Request, dict[str, Any]], Any]
-
-
-def _control(sim: MagentoSimulator, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        try:
-            raw = await request.body()
-            body = json.loads(raw) if raw else {}
-            if not isinstance(body, dict):
-                raise ValueError("the body must be a JSON object")
-            return JSONResponse(handler(sim, request, body))
-        except MagentoError as error:
-            return JSONResponse({"error": error.message, "parameters": error.parameters}, error.status)
-        except (ValueError, TypeError, KeyError) as error:
-            return JSONResponse({"error": str(error)}, status_code=400)
-
-    return endpoint
 
 
 def add_sources(sim: MagentoSimulator, request: Request, body: dict[str, Any]) -> Any:
@@ -125,20 +107,26 @@ def reset(sim: MagentoSimulator, request: Request, body: dict[str, Any]) -> Any:
     return {"ok": True}
 
 
-def control_routes(sim: MagentoSimulator) -> list[Route]:
-    def route(path: str, handler: Handler, method: str) -> Route:
-        return Route(f"/_control{path}", _control(sim, handler), methods=[method])
+def _refused(error: MagentoError) -> Response:
+    return JSONResponse({"error": error.message, "parameters": error.parameters}, error.status)
 
-    return [
-        route("/sources", add_sources, "POST"),
-        route("/source-items", set_source_items, "POST"),
-        route("/source-items", source_items, "GET"),
-        route("/orders", place_order, "POST"),
-        route("/orders", list_orders, "GET"),
-        route("/orders/{id}", get_order, "GET"),
-        route("/orders/{id}", change_order, "POST"),
-        route("/calls", calls, "GET"),
-        route("/limits", limits, "POST"),
-        route("/faults", faults, "POST"),
-        route("/reset", reset, "POST"),
-    ]
+
+def control_routes(sim: MagentoSimulator) -> list[Route]:
+    return routes(
+        sim,
+        [
+            ("POST", "/sources", add_sources),
+            ("POST", "/source-items", set_source_items),
+            ("GET", "/source-items", source_items),
+            ("POST", "/orders", place_order),
+            ("GET", "/orders", list_orders),
+            ("GET", "/orders/{id}", get_order),
+            ("POST", "/orders/{id}", change_order),
+            ("GET", "/calls", calls),
+            ("POST", "/limits", limits),
+            ("POST", "/faults", faults),
+            ("POST", "/reset", reset),
+        ],
+        MagentoError,
+        _refused,
+    )

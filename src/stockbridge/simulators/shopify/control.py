@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from stockbridge.simulators.control import control_routes as routes
 
 from . import payloads
 from .ids import gid, parse_gid
@@ -17,25 +17,6 @@ from .views import stamp
 
 if TYPE_CHECKING:
     from .app import ShopifySimulator
-
-Handler = Callable[["ShopifySimulator", Request, dict[str, Any]], Any]
-
-
-def _control(sim: ShopifySimulator, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        try:
-            raw = await request.body()
-            body = json.loads(raw) if raw else {}
-            if not isinstance(body, dict):
-                raise ValueError("the body must be a JSON object")
-            return JSONResponse(handler(sim, request, body))
-        except OrderError as error:
-            status = 404 if "not found" in str(error) else 409
-            return JSONResponse({"error": str(error)}, status_code=status)
-        except (ValueError, TypeError, KeyError) as error:
-            return JSONResponse({"error": str(error)}, status_code=400)
-
-    return endpoint
 
 
 def _location_id(sim: ShopifySimulator, value: Any) -> int:
@@ -203,25 +184,32 @@ def reset(sim: ShopifySimulator, request: Request, body: dict[str, Any]) -> Any:
     return {"ok": True}
 
 
-def control_routes(sim: ShopifySimulator) -> list[Route]:
-    def route(path: str, handler: Handler, method: str) -> Route:
-        return Route(f"/_control{path}", _control(sim, handler), methods=[method])
+def _refused(error: OrderError) -> Response:
+    status = 404 if "not found" in str(error) else 409
+    return JSONResponse({"error": str(error)}, status_code=status)
 
-    return [
-        route("/locations", add_location, "POST"),
-        route("/products", add_product, "POST"),
-        route("/inventory", inventory, "GET"),
-        route("/inventory", set_stock, "POST"),
-        route("/mutations", mutations, "GET"),
-        route("/calls", calls, "GET"),
-        route("/limits", configure_limits, "POST"),
-        route("/orders", place_order, "POST"),
-        route("/orders", list_orders, "GET"),
-        route("/orders/{order_id}", get_order, "GET"),
-        route("/orders/{order_id}/edit", edit_order, "POST"),
-        route("/orders/{order_id}/cancel", cancel_order, "POST"),
-        route("/webhooks", subscribe, "POST"),
-        route("/webhooks", webhook_log, "GET"),
-        route("/faults", faults, "POST"),
-        route("/reset", reset, "POST"),
-    ]
+
+def control_routes(sim: ShopifySimulator) -> list[Route]:
+    return routes(
+        sim,
+        [
+            ("POST", "/locations", add_location),
+            ("POST", "/products", add_product),
+            ("GET", "/inventory", inventory),
+            ("POST", "/inventory", set_stock),
+            ("GET", "/mutations", mutations),
+            ("GET", "/calls", calls),
+            ("POST", "/limits", configure_limits),
+            ("POST", "/orders", place_order),
+            ("GET", "/orders", list_orders),
+            ("GET", "/orders/{order_id}", get_order),
+            ("POST", "/orders/{order_id}/edit", edit_order),
+            ("POST", "/orders/{order_id}/cancel", cancel_order),
+            ("POST", "/webhooks", subscribe),
+            ("GET", "/webhooks", webhook_log),
+            ("POST", "/faults", faults),
+            ("POST", "/reset", reset),
+        ],
+        OrderError,
+        _refused,
+    )
