@@ -64,10 +64,10 @@ def demo(
     long: bool = typer.Option(
         False, "--long", help="The full day (500 SKUs, 5000 movements, 1000 orders: minutes, not one)."
     ),
-    skus: int | None = typer.Option(None, help="SKUs in the warehouse (120; 500 with --long)."),
-    movements: int | None = typer.Option(None, help="Stock movements to drive through Clarus (800; 5000)."),
+    skus: int | None = typer.Option(None, help="SKUs in the warehouse (80; 500 with --long)."),
+    movements: int | None = typer.Option(None, help="Stock movements to drive through Clarus (600; 5000)."),
     seed: int = typer.Option(7, help="Seed for the movement stream and the fault injection."),
-    orders: int | None = typer.Option(None, help="Sales orders in the order day (150; 1000; 0 to skip it)."),
+    orders: int | None = typer.Option(None, help="Sales orders in the order day (80; 1000; 0 to skip it)."),
     shop_orders: int | None = typer.Option(None, help="Shopify orders in the order day (default orders/10)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     database_url: str | None = typer.Option(None, help="Default: a SQLite file in a temporary directory."),

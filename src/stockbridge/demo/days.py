@@ -173,6 +173,10 @@ def despatch_day(
         console.print(f"despatched: {dict(shipped)}")
         step.advance()
         ghost, despatched_at = ship_before_the_order(control, clarus_url, ims_url, CLARUS_KEY)
+        # Its webhook queues behind the day's despatches (and may be lost): wait for Clarus to send
+        # them all, then let the feed catch up, rather than guess how long a loaded machine takes.
+        control.post(f"{clarus_url}/_control/drain", params={"timeout": 300})
+        hub.run_job("events_poll")
         wait_for(
             lambda: hub.health()["shipments"].get("parked", 0) >= 1, 60, "the early shipment to be parked"
         )

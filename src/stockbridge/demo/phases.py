@@ -11,7 +11,7 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from stockbridge.demo import shop_day
+from stockbridge.demo import magento_day, shop_day
 from stockbridge.demo.harness import wait_for
 from stockbridge.demo.hub_control import HubControl
 from stockbridge.demo.traffic import Movement, Traffic
@@ -20,6 +20,8 @@ from stockbridge.demo.world import Sims
 SEND_CHUNK = 250
 # The Shopify store's API is down (every call a 503) while these chunks of movements go in: the blip.
 BLIP_CHUNKS = (4, 8)
+# The Magento host's rate limit is cut to a trickle while these go in: its pushes meet 429s.
+SQUEEZE_CHUNKS = (2, 6)
 
 
 class Step:
@@ -73,28 +75,36 @@ def drive(
     movements: int,
     phases: Phases,
     shop_url: str | None = None,
+    magento_url: str | None = None,
 ) -> int:
     """The warehouse's day: every SKU received, then `movements` in all, sent to Clarus in chunks;
-    the Shopify store's API is down for a few chunks meanwhile."""
+    meanwhile the Shopify store's API is down for a few chunks, and the Magento host is squeezed."""
     opening = list(traffic.initial_receipts())
     day = max(0, movements - len(opening))
     stream: Iterator[Movement] = iter(opening + [traffic.next() for _ in range(day)])
     total = len(opening) + day
     sent = chunks = 0
     # Chunks small enough that the blip covers a stretch of the day however short the day is.
-    chunk_size = min(SEND_CHUNK, max(1, total // (BLIP_CHUNKS[1] + 2)))
+    chunk_size = min(SEND_CHUNK, max(1, total // (max(BLIP_CHUNKS[1], SQUEEZE_CHUNKS[1]) + 2)))
     with phases.phase("warehouse movements", total) as step:
         while sent < total:
             if shop_url is not None and chunks in BLIP_CHUNKS:
                 shop_day.blip(control, shop_url, on=chunks == BLIP_CHUNKS[0])
+            if magento_url is not None and chunks in SQUEEZE_CHUNKS:
+                magento_day.squeeze(control, magento_url, on=chunks == SQUEEZE_CHUNKS[0])
             chunk = [m for _, m in zip(range(chunk_size), stream, strict=False)]
             response = control.post(f"{clarus_url}/_control/movements", json={"movements": chunk})
             response.raise_for_status()
+            # Each chunk delivered (or lost) before the next: the day takes as long as the hub needs
+            # to hear of it, and the blip and the squeeze last while it does.
+            control.post(f"{clarus_url}/_control/drain", params={"timeout": 120}).raise_for_status()
             sent += len(chunk)
             chunks += 1
             step.advance(len(chunk))
     if shop_url is not None:
         shop_day.blip(control, shop_url, on=False)
+    if magento_url is not None:
+        magento_day.squeeze(control, magento_url, on=False)
     return sent
 
 

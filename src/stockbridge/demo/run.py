@@ -142,7 +142,7 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
             # The hub subscribes itself to Clarus's webhooks when it starts (flows/subscriptions.py).
             wait_for(lambda: subscribed(control, clarus_url, hub_url), 30, "the hub's webhook subscription")
             control.put(f"{clarus_url}/_control/faults", json=CLARUS_FAULTS).raise_for_status()
-            sent = drive(control, clarus_url, traffic, options.movements, phases, shop_url)
+            sent = drive(control, clarus_url, traffic, options.movements, phases, shop_url, magento_url)
             with phases.phase("webhooks, repair, converge", 3) as step:
                 console.print(
                     "[bold]merchandising[/bold] creates the missing items and re-activates the inactive ones"
@@ -187,9 +187,16 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
         drifts = {name: sims.drift(name) for name in sims.channels}
     summary = build_summary(options, database_url, sent, drifts, deliveries, ims_stats, health)
     calls = {
-        IMS_CHANNEL: (ims_stats.get("calls"), ims_stats.get("throttled_429")),
-        SHOP: (shop_stats.get("calls"), shop_stats.get("throttled")),
-        MAG: (magento_stats.get("calls"), magento_stats.get("throttled_429")),
+        name: {
+            "calls": stats.get("calls"),
+            "throttled": stats.get(throttled),
+            "failed": stats.get("failed_injected"),
+        }
+        for name, stats, throttled in (
+            (IMS_CHANNEL, ims_stats, "throttled_429"),
+            (SHOP, shop_stats, "throttled"),
+            (MAG, magento_stats, "throttled_429"),
+        )
     }
     summary["channels"] = channels_entry(database_url, sims.channels, orders, fulfilment, calls, drifts)
     summary["metrics"] = metrics

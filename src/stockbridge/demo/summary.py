@@ -73,10 +73,11 @@ def channels_entry(
     channels: list[str],
     orders: dict[str, Any] | None,
     fulfilment: dict[str, Any] | None,
-    calls: dict[str, tuple[Any, Any]],
+    calls: dict[str, dict[str, Any]],
     drifts: dict[str, Drift],
 ) -> dict[str, Any]:
-    """Each channel's entry; `calls`: (calls, throttles met) per channel, as its simulator counted."""
+    """Each channel's entry; `calls`: each channel's simulator's own count of calls (`calls`,
+    `throttled`, `failed`)."""
     engine = make_engine(database_url)
     with engine.begin() as c:
         hub = hub_figures(c, channels)
@@ -86,8 +87,10 @@ def channels_entry(
             hub[name],
             None if orders is None else orders[name],
             None if fulfilment is None else fulfilments_entry(fulfilment.get(name)),
-            *calls.get(name, (None, None)),
+            calls.get(name, {}).get("calls"),
+            calls.get(name, {}).get("throttled"),
             drifts[name],
+            calls.get(name, {}).get("failed"),
         )
         for name in channels
     }

@@ -32,12 +32,12 @@ class DemoOptions:
     """The demo's day. The defaults are the short day `make demo` runs (about a minute: every flow and
     every fault, on fewer SKUs and orders); `DemoOptions.long()` is the full day (`--long`)."""
 
-    skus: int = 120
-    movements: int = 800
+    skus: int = 80
+    movements: int = 600
     seed: int = 7
     database_url: str | None = None
     quiet: bool = False
-    orders: int = 150
+    orders: int = 80
     ims_calls_per_second: float = 50.0
     unknown_fraction: float = 0.02
     inactive_fraction: float = 0.02
