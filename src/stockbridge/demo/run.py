@@ -190,12 +190,12 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
         name: {
             "calls": stats.get("calls"),
             "throttled": stats.get(throttled),
-            "failed": stats.get("failed_injected"),
+            "failed": stats.get(failed),
         }
-        for name, stats, throttled in (
-            (IMS_CHANNEL, ims_stats, "throttled_429"),
-            (SHOP, shop_stats, "throttled"),
-            (MAG, magento_stats, "throttled_429"),
+        for name, stats, throttled, failed in (
+            (IMS_CHANNEL, ims_stats, "throttled_429", "errors_5xx"),
+            (SHOP, shop_stats, "throttled", "failed_injected"),
+            (MAG, magento_stats, "throttled_429", "failed_injected"),
         )
     }
     summary["channels"] = channels_entry(database_url, sims.channels, orders, fulfilment, calls, drifts)
