@@ -21,7 +21,7 @@ SEND_CHUNK = 250
 # The Shopify store's API is down (every call a 503) while these chunks of movements go in: the blip.
 BLIP_CHUNKS = (4, 8)
 # The Magento host's rate limit is cut to a trickle while these go in: its pushes meet 429s.
-SQUEEZE_CHUNKS = (2, 6)
+SQUEEZE_CHUNKS = (2, 8)
 
 
 class Step:
