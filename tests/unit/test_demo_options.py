@@ -13,7 +13,8 @@ from stockbridge.demo import DemoOptions
 def test_the_long_day_is_the_full_size_and_the_short_one_smaller() -> None:
     short, long = DemoOptions(), DemoOptions.long()
     assert (long.skus, long.movements, long.orders, long.store_orders) == (500, 5000, 1000, 100)
-    assert (short.skus, short.movements, short.orders) < (long.skus, long.movements, long.orders)
+    sizes = [(short.skus, long.skus), (short.movements, long.movements), (short.orders, long.orders)]
+    assert all(short_size < long_size for short_size, long_size in sizes)
     assert min(short.skus, short.movements, short.orders) > 0
     # The short day still has its unknown and inactive SKUs, and orders in both stores.
     assert min(short.skus * short.unknown_fraction, short.skus * short.inactive_fraction) >= 1
