@@ -143,7 +143,7 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
             wait_for(lambda: subscribed(control, clarus_url, hub_url), 30, "the hub's webhook subscription")
             control.put(f"{clarus_url}/_control/faults", json=CLARUS_FAULTS).raise_for_status()
             sent = drive(control, clarus_url, traffic, options.movements, phases, shop_url, magento_url)
-            with phases.phase("webhooks, repair, converge", 3) as step:
+            with phases.phase("repair and converge", 3) as step:
                 console.print(
                     "[bold]merchandising[/bold] creates the missing items and re-activates the inactive ones"
                 )
