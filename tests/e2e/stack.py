@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from stockbridge.config import Config, parse_config
 from stockbridge.connectors.clarus.wire import FEED_EVENTS
 from stockbridge.demo import HubControl, HubThread, measure_drift
 from stockbridge.demo.harness import healthy, issue_token, oracle_settings
+from stockbridge.engine.clock import Clock
 from stockbridge.oracle import (
     Drift,
     FulfilmentReport,
@@ -78,6 +80,20 @@ SHOPIFY_TARGET: dict[str, Any] = {
 # The Magento store's buffers: 2 by default, 0 for SKU-00001 (other figures than Shopify's, so a
 # figure meant for one channel cannot pass for the other's).
 MAGENTO_TARGET: dict[str, Any] = {"buffer": 2, "sku_buffers": {"SKU-00001": 0}}
+
+
+class SteppedClock:
+    """The system clock, moved on by hand: real time passes (a slow call takes as long as it does)
+    and `advance` jumps ahead (an hour without waiting one). `Stack.advance` keeps Clarus in step."""
+
+    def __init__(self) -> None:
+        self.offset_s = 0.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset_s)
+
+    def advance(self, seconds: float) -> None:
+        self.offset_s += seconds
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -260,6 +276,12 @@ class Stack:
 
     def faults(self, **faults: Any) -> None:
         self.http.put(f"{self.clarus_url}/_control/faults", json=faults).raise_for_status()
+
+    def advance(self, clock: SteppedClock, seconds: float) -> None:
+        """Move the hub's clock on, and the warehouse's with it (its event times and webhook stamps)."""
+        clock.advance(seconds)
+        body = {"offset_s": clock.offset_s}
+        self.http.put(f"{self.clarus_url}/_control/clock", json=body).raise_for_status()
 
     def ims_faults(self, **faults: Any) -> None:
         self.http.put(f"{self.ims_url}/_control/faults", json=faults).raise_for_status()
@@ -510,8 +532,9 @@ class Stack:
         wait_until(converged, timeout_s, "every channel to match the warehouse")
 
     @contextlib.contextmanager
-    def hub(self) -> Iterator[HubThread]:
-        hub = HubThread(self.config, ENVIRON, self.write_config())
+    def hub(self, clock: Clock | None = None) -> Iterator[HubThread]:
+        """The hub on its own thread; on `clock` (default the system's) if given."""
+        hub = HubThread(self.config, ENVIRON, self.write_config(), clock=clock)
         hub.start()
         try:
             wait_until(lambda: healthy(self.hub_url), 30, "the hub to start")

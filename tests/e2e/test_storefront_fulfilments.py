@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import create_engine, select
 from tests.e2e.stack import SHOPIFY_SECRET, SHOPIFY_TOKEN, Stack, stack, wait_until
 from tests.e2e.test_storefront_orders import Shop, _exception_details, _exceptions, _store
+from tests.shopify_sim_support import simulator
 
 from stockbridge.demo.harness import oracle_settings
 from stockbridge.oracle import StorefrontFulfilmentReport, check_storefront_fulfilments
-from stockbridge.servers import serve_in_thread
 from stockbridge.simulators import shopify as shopify_sim
 from stockbridge.store.schema import fulfilment_commands
 
@@ -32,7 +32,7 @@ KIT = [{"itemId": "MUG-1", "quantity": 2}, {"itemId": "TEA-2", "quantity": 1}]
 @pytest.fixture
 def env(db_url: str, tmp_path: Path) -> Iterator[tuple[Stack, Shop]]:
     settings = shopify_sim.ShopifySettings(access_token=SHOPIFY_TOKEN, api_secret=SHOPIFY_SECRET)
-    with stack(db_url, tmp_path) as s, serve_in_thread(shopify_sim.create_app(settings)) as shop_url:
+    with stack(db_url, tmp_path) as s, simulator(settings) as shop_url:
         s.create_items(["MUG-1", "TEA-2"])
         s.http.post(
             f"{s.ims_url}/_control/items",

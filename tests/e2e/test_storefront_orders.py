@@ -16,25 +16,17 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, func, select
 from tests.e2e.stack import SHOPIFY_SECRET, SHOPIFY_TOKEN, Stack, stack, wait_until
+from tests.shopify_sim_support import ADDRESS, order_body, simulator
 
 from stockbridge.connectors.shopify.webhooks import sign
 from stockbridge.demo.harness import oracle_settings
 from stockbridge.oracle import check_storefront_orders
-from stockbridge.servers import serve_in_thread
 from stockbridge.simulators import shopify as shopify_sim
 from stockbridge.store.bookkeeping import list_exceptions, read_counters
 from stockbridge.store.schema import inbox
 
 pytestmark = pytest.mark.slow
 
-ADDRESS = {
-    "first_name": "Ada",
-    "last_name": "Lovelace",
-    "address1": "12 Analytical St",
-    "city": "London",
-    "zip": "N1 9GU",
-    "country_code": "GB",
-}
 TOPICS = ["orders/create", "orders/updated", "orders/edited", "orders/cancelled", "orders/paid"]
 
 
@@ -45,13 +37,7 @@ class Shop:
     def place(
         self, lines: list[tuple[str, int]], ship: str = "Standard Delivery", **extra: Any
     ) -> dict[str, Any]:
-        body = {
-            "email": "ada@example.com",
-            "line_items": [{"sku": sku, "quantity": qty} for sku, qty in lines],
-            "shipping_lines": [{"title": ship}],
-            "shipping_address": ADDRESS,
-            **extra,
-        }
+        body = order_body(lines, ship=ship, **extra)
         response = self.env.http.post(f"{self.url}/_control/orders", json=body)
         response.raise_for_status()
         order: dict[str, Any] = response.json()
@@ -78,7 +64,7 @@ class Shop:
 @pytest.fixture
 def env(db_url: str, tmp_path: Path) -> Iterator[tuple[Stack, Shop]]:
     settings = shopify_sim.ShopifySettings(access_token=SHOPIFY_TOKEN, api_secret=SHOPIFY_SECRET)
-    with stack(db_url, tmp_path) as s, serve_in_thread(shopify_sim.create_app(settings)) as shop_url:
+    with stack(db_url, tmp_path) as s, simulator(settings) as shop_url:
         s.create_items(["MUG-1", "TEA-2", "odd.sku-7"])
         s.overrides = {
             "storefronts.shopify": _store(shop_url, "clarus"),
@@ -350,7 +336,7 @@ def test_through_the_ims_once_then_to_clarus_once_with_edit_and_cancellation(
     assert faults["fail_after_commit_next"] == 0  # the create's answer was lost
     assert [o["tranId"] for o in ims] == ["SHOP-1001"]  # once, despite the lost answer
     assert ims[0]["shipMethod"] == "Standard Delivery"
-    assert ims[0]["shippingAddress"]["zip"] == "N1 9GU"
+    assert ims[0]["shippingAddress"]["zip"] == ADDRESS["zip"]
     assert unpaid_in_ims == []  # not paid: waits in the hub
     assert _lines(first) == [("1", "MUG-1", 1), ("2", "TEA-2", 2)]
     assert first["ship_method"] == "STD"
@@ -409,7 +395,7 @@ def test_two_versions_of_one_second_in_either_order_end_as_the_store_says(
     clarus) or the IMS sales order (route ims) ends as the store's order is now."""
     clock = _HeldClock()
     settings = shopify_sim.ShopifySettings(access_token=SHOPIFY_TOKEN, api_secret=SHOPIFY_SECRET, clock=clock)
-    with stack(db_url, tmp_path) as s, serve_in_thread(shopify_sim.create_app(settings)) as shop_url:
+    with stack(db_url, tmp_path) as s, simulator(settings) as shop_url:
         s.create_items(["MUG-1", "TEA-2"])
         s.overrides = {
             "storefronts.shopify": _store(shop_url, route),

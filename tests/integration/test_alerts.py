@@ -8,25 +8,17 @@ Exception types here are ones the health checks raise (any type works: the rules
 from __future__ import annotations
 
 import asyncio
-import email
 import json
 import logging
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, select
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from tests.alerting_support import Mailbox, Receiver, far_ends
 from tests.factories import T0, config
 from tests.servers import run_app
 from typer.testing import CliRunner
@@ -53,50 +45,6 @@ from stockbridge.store.sql import utc
 from stockbridge.store.states import BatchState, ExceptionState
 
 DRIFT = "drift"
-
-
-class Receiver:
-    """A Slack-compatible incoming webhook: keeps each JSON body posted to /hooks/<name>."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[str, dict[str, Any]]] = []
-        self._lock = threading.Lock()
-        self.app = Starlette(routes=[Route("/hooks/{name}", self._hook, methods=["POST"])])
-
-    async def _hook(self, request: Request) -> PlainTextResponse:
-        body = await request.json()
-        with self._lock:
-            self.posts.append((request.path_params["name"], body))
-        return PlainTextResponse("ok")
-
-    def texts(self, name: str) -> list[str]:
-        with self._lock:
-            return [body["text"] for hook, body in self.posts if hook == name]
-
-
-class Mailbox:
-    """An aiosmtpd handler keeping every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-    def to(self, address: str) -> list[Message]:
-        return [m for m in self.messages if address in m["To"]]
-
-
-@contextmanager
-def mail_server(port: int) -> Iterator[Mailbox]:
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield mailbox
-    finally:
-        controller.stop()
 
 
 @dataclass
@@ -167,9 +115,8 @@ def _config(smtp_port: int, **alerts: Any) -> Config:
 
 @pytest.fixture
 def far() -> Iterator[tuple[Receiver, Mailbox, int, int]]:
-    receiver, hook_port, smtp_port = Receiver(), free_port(), free_port()
-    with run_app(receiver.app, port=hook_port), mail_server(smtp_port) as mailbox:
-        yield receiver, mailbox, hook_port, smtp_port
+    with far_ends() as ends:
+        yield ends
 
 
 @pytest.fixture

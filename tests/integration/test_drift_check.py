@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, select, update
 from tests.factories import T0, config, inbound, movement_event
 from tests.servers import run_app
 from tests.shopify_sim_support import LOCATION as SHOP_LOCATION
@@ -38,7 +38,7 @@ from stockbridge.simulators import ims as ims_sim
 from stockbridge.simulators import shopify as shop_sim
 from stockbridge.store import drift_repo, inbox_repo
 from stockbridge.store.bookkeeping import list_exceptions
-from stockbridge.store.schema import targets
+from stockbridge.store.schema import latency_samples, targets
 from stockbridge.store.states import ExceptionState
 
 IMS_LOCATION = "6"  # the example config's IMS location for WH1
@@ -261,6 +261,34 @@ def test_a_hand_edit_is_named_owned_and_repaired(
     assert (episode.channel, episode.sku, episode.max_units, episode.repairs) == (channel, "B-2", 7, 1)
     assert episode.duration(hub.clock.now()).total_seconds() == 900  # for how long it differed
     assert f'stockbridge_drift_skus{{channel="{channel}"}} 0.0' in _metrics(hub)
+
+
+def _latency_samples(engine: Engine, channel: str) -> int:
+    with engine.connect() as c:
+        return int(
+            c.execute(
+                select(func.count()).select_from(latency_samples).where(latency_samples.c.channel == channel)
+            ).scalar_one()
+        )
+
+
+def test_a_repair_is_not_a_movement_and_adds_no_latency_sample(
+    engine: Engine, ims_url: str, shop_url: str
+) -> None:
+    hub = _hub(engine, ims_url, shop_url)
+    measured = _latency_samples(engine, "shopify")
+    assert measured == len(SKUS)  # each movement's first acknowledgement
+    hub.clock.advance(3600)
+    shop_edit(shop_url, "B-2", 27)
+    hub.check()
+    hub.push()  # the repair
+    assert shop_available(shop_url, "B-2") == 20
+    # The movement was acknowledged an hour ago: the store is not an hour slow.
+    assert _latency_samples(engine, "shopify") == measured
+    hub.fold({"B-2": 21})  # a movement again: measured again
+    hub.push()
+    assert shop_available(shop_url, "B-2") == 21
+    assert _latency_samples(engine, "shopify") == measured + 1
 
 
 def test_a_drift_within_tolerance_is_left_alone(engine: Engine, ims_url: str, shop_url: str) -> None:

@@ -15,7 +15,7 @@ import contextlib
 import email
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -35,6 +35,7 @@ from stockbridge.domain.orders import OrderLine, SalesOrder
 from stockbridge.domain.shipping import Address
 from stockbridge.engine.clock import SystemClock
 from stockbridge.engine.connect import Connections, connect
+from stockbridge.flows.edge_ports import StorefrontFulfilments
 from stockbridge.flows.fulfilment import FulfilmentFolder
 from stockbridge.flows.fulfilment_sync import FulfilmentSender
 from stockbridge.flows.orders import OrderFolder
@@ -108,7 +109,12 @@ async def _drive(sender: FulfilmentSender, stop: asyncio.Event) -> None:
                 await asyncio.wait_for(stop.wait(), 0.05)
 
 
-def _sender(engine: Engine, cfg: Config, connections: Connections) -> FulfilmentSender:
+def _sender(
+    engine: Engine,
+    cfg: Config,
+    connections: Connections,
+    storefronts: Mapping[str, StorefrontFulfilments] | None = None,
+) -> FulfilmentSender:
     return FulfilmentSender(
         engine=engine,
         config=lambda: cfg,
@@ -117,6 +123,7 @@ def _sender(engine: Engine, cfg: Config, connections: Connections) -> Fulfilment
         clock=SystemClock(),
         worker_id="w1",
         concurrency=4,
+        storefronts=storefronts,
     )
 
 

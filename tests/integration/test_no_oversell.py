@@ -18,8 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 from tests.factories import T0, config, inbound, movement_event
-from tests.servers import run_app
-from tests.shopify_sim_support import LOCATION, SECRET, TOKEN, VERSION, level, seed
+from tests.shopify_sim_support import LOCATION, TOKEN, VERSION, fresh, level, place_order, seed, simulator
 
 from stockbridge.config import Config
 from stockbridge.connectors.clarus.inbound import ClarusInbound
@@ -32,7 +31,6 @@ from stockbridge.engine.clock import FakeClock
 from stockbridge.flows.inventory import fold_entries
 from stockbridge.flows.orders import OrderFolder
 from stockbridge.flows.stock_push import StockPusher
-from stockbridge.simulators.shopify import ShopifySettings, create_app
 from stockbridge.store import inbox_repo, items_repo, orders_repo, stock_repo
 from stockbridge.store.items_repo import ImsItem
 
@@ -56,14 +54,13 @@ CONFIG: Config = config(
 
 @pytest.fixture(scope="module")
 def shop_url() -> Iterator[str]:
-    with run_app(create_app(ShopifySettings(access_token=TOKEN, api_secret=SECRET))) as url:
+    with simulator() as url:
         yield url
 
 
 @pytest.fixture
 def shop(shop_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=shop_url, timeout=10) as client:
-        assert client.post("/_control/reset").status_code == 200
+    with fresh(shop_url) as client:
         yield client
 
 
@@ -170,23 +167,7 @@ def test_the_stores_own_order_is_not_taken_off_twice(hub: Engine, shop: httpx.Cl
     seed(shop, "MUG-1", 0)
     _movement(hub, 1, available=10)
     _push(hub, shop_url)
-    placed = shop.post(
-        "/_control/orders",
-        json={
-            "email": "ada@example.com",
-            "line_items": [{"sku": "MUG-1", "quantity": 3}],
-            "shipping_lines": [{"title": "Standard Delivery"}],
-            "shipping_address": {
-                "first_name": "Ada",
-                "last_name": "Lovelace",
-                "address1": "1 Main St",
-                "city": "Leeds",
-                "zip": "LS1 1AA",
-                "country_code": "GB",
-            },
-        },
-    )
-    assert placed.status_code == 200, placed.text
+    place_order(shop, [("MUG-1", 3)])
     assert _shown(shop) == 7  # the store committed it itself
     _order_reaches_the_warehouse(hub)  # the same order, as the hub holds it
     assert _push(hub, shop_url) == 0

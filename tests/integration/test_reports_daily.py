@@ -4,14 +4,14 @@ its owner, the HTML parses, and every CSV's rows match figures this test counts 
 from __future__ import annotations
 
 import asyncio
-import csv
 import math
 from datetime import timedelta
-from html.parser import HTMLParser
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 from tests.factories import T0, config
+from tests.report_support import Tables
+from tests.report_support import report_csv as _csv
 
 from stockbridge.domain.errors import RetriableError
 from stockbridge.domain.fulfilment import Shipment, ShippedLine
@@ -30,40 +30,6 @@ from stockbridge.store.schema import exceptions, storefront_orders
 from stockbridge.store.states import ExceptionState
 
 NOW = T0 + timedelta(hours=20)
-
-
-class Tables(HTMLParser):
-    """Every <table data-name=...> of a page as its rows of cell texts; <svg> names too."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: dict[str, list[list[str]]] = {}
-        self.svgs: list[str] = []
-        self._table: str | None = None
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        named = dict(attrs).get("data-name")
-        if tag == "table" and named:
-            self._table = named
-            self.tables[named] = []
-        elif tag == "svg" and named:
-            self.svgs.append(named)
-        elif tag == "tr" and self._table:
-            self.tables[self._table].append([])
-        elif tag in ("td", "th") and self._table:
-            self._cell = []
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._table and self._cell is not None:
-            self.tables[self._table][-1].append("".join(self._cell))
-            self._cell = None
-        elif tag == "table":
-            self._table = None
 
 
 def _nearest_rank(values: list[int], p: float) -> int:
@@ -131,11 +97,6 @@ def _plant(engine: Engine) -> list[int]:
     )
     asyncio.run(health.failed(RetriableError("clarus", "connection refused")))
     return latencies
-
-
-def _csv(page: Path, name: str) -> list[dict[str, str]]:
-    with (page.parent / f"{name}.csv").open(newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def test_daily_report_puts_each_planted_problem_in_its_section_with_its_owner(

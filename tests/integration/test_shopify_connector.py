@@ -12,7 +12,18 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from tests.servers import run_app
-from tests.shopify_sim_support import LOCATION, SECRET, TOKEN, VERSION, level, seed
+from tests.shopify_sim_support import (
+    LOCATION,
+    SECRET,
+    TOKEN,
+    VERSION,
+    fresh,
+    gql,
+    level,
+    place_order,
+    seed,
+    simulator,
+)
 
 from stockbridge.connectors.errors import (
     AuthenticationError,
@@ -21,31 +32,24 @@ from stockbridge.connectors.errors import (
     StaleFigureError,
 )
 from stockbridge.connectors.shopify import ShopifyClient, ShopifyOrders, ShopifyStock, Tracking
+from stockbridge.connectors.shopify.fulfilments import FULFILMENT_STATE
+from stockbridge.connectors.shopify.store_fulfilments import ShopifyStoreFulfilments
 from stockbridge.connectors.shopify.webhooks import parse_order_event, read_delivery
+from stockbridge.domain.storefront_fulfilment import ParcelTracking
 from stockbridge.flows.ports import ChannelFigure, FigureLine
-from stockbridge.simulators.shopify import ShopifySettings, create_app
 
 T = TypeVar("T")
-ADDRESS = {
-    "first_name": "Ada",
-    "last_name": "Lovelace",
-    "address1": "1 Main St",
-    "city": "Leeds",
-    "zip": "LS1 1AA",
-    "country_code": "GB",
-}
 
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    with run_app(create_app(ShopifySettings(access_token=TOKEN, api_secret=SECRET))) as url:
+    with simulator() as url:
         yield url
 
 
 @pytest.fixture
 def http(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, timeout=10) as client:
-        assert client.post("/_control/reset").status_code == 200
+    with fresh(base_url) as client:
         yield client
 
 
@@ -72,19 +76,6 @@ async def control(base_url: str, path: str, body: dict[str, Any] | None = None) 
 def calls(http: httpx.Client) -> dict[str, Any]:
     answer: dict[str, Any] = http.get("/_control/calls").json()
     return answer
-
-
-def place_order(http: httpx.Client, lines: list[dict[str, Any]]) -> dict[str, Any]:
-    body = {
-        "email": "ada@example.com",
-        "line_items": lines,
-        "shipping_lines": [{"title": "Standard Delivery"}],
-        "shipping_address": ADDRESS,
-    }
-    response = http.post("/_control/orders", json=body)
-    assert response.status_code == 200, response.text
-    order: dict[str, Any] = response.json()
-    return order
 
 
 # --- stock ----------------------------------------------------------------------------------------
@@ -184,7 +175,7 @@ def test_a_push_whose_answer_was_lost_is_retried_and_applied_once(base_url: str,
 
 def test_on_hand_lets_the_store_subtract_its_own_commitments(base_url: str, http: httpx.Client) -> None:
     seed(http, "A-1", 5)
-    place_order(http, [{"sku": "A-1", "quantity": 2}])  # committed 2: available 3, on hand 5
+    place_order(http, [("A-1", 2)])  # committed 2: available 3, on hand 5
 
     async def scenario(client: ShopifyClient) -> dict[str, ChannelFigure]:
         stock = ShopifyStock(client, quantity_name="on_hand")
@@ -276,7 +267,7 @@ def test_throttled_is_met_by_waiting_when_another_process_spends_the_bucket(
 def test_catch_up_pages_through_every_order_updated_since(base_url: str, http: httpx.Client) -> None:
     seed(http, "A-1", 100)
     since = datetime.now(UTC) - timedelta(seconds=5)
-    placed = [place_order(http, [{"sku": "A-1", "quantity": 1}])["name"] for _ in range(23)]
+    placed = [place_order(http, [("A-1", 1)])["name"] for _ in range(23)]
 
     orders = run(base_url, lambda c: ShopifyOrders(c).updated_since(since))
     assert sorted(o.name for o in orders) == sorted(placed)
@@ -294,7 +285,7 @@ def test_catch_up_pages_through_every_order_updated_since(base_url: str, http: h
 def test_a_partial_fulfilment_then_the_rest(base_url: str, http: httpx.Client) -> None:
     seed(http, "A-1", 10)
     seed(http, "B-2", 10)
-    placed = place_order(http, [{"sku": "A-1", "quantity": 3}, {"sku": "B-2", "quantity": 1}])
+    placed = place_order(http, [("A-1", 3), ("B-2", 1)])
     order_id = placed["admin_graphql_api_id"]
     line_a, line_b = (item["admin_graphql_api_id"] for item in placed["line_items"])
 
@@ -320,6 +311,55 @@ def test_a_partial_fulfilment_then_the_rest(base_url: str, http: httpx.Client) -
     assert len(view["fulfillments"]) == 2
 
 
+# The smallest bucket the hub is run against (a development store on a small plan): 400 points,
+# 50 a second. A read for a store fulfilment asks at most a quarter of it, so the reads of all the
+# fulfilment slots fit in it at once and an empty bucket holds one again within 2 s.
+SMALL_BUCKET = {"bucket_size": 400, "restore_rate": 50}
+MAX_READ_COST = 100
+FULFILMENT_READS = ("OrderById", "OrderLineItems", "FulfilmentState", "FulfilmentOrderLines")
+
+
+def test_a_store_fulfilment_of_a_long_order_pages_within_a_small_bucket(
+    base_url: str, http: httpx.Client
+) -> None:
+    """55 line items: more than one page of the order's lines (50) and of the fulfillment order's
+    first page (10); the shipment takes one of each of the last 20, all past the first page."""
+    skus = [f"L-{n:02}" for n in range(55)]
+    for sku in skus:
+        seed(http, sku, 10)
+    placed = place_order(http, [(sku, 2) for sku in skus])
+    order_id = placed["admin_graphql_api_id"]
+    http.post("/_control/limits", json=SMALL_BUCKET).raise_for_status()
+    shipped = [item["admin_graphql_api_id"] for item in placed["line_items"][35:]]
+
+    async def scenario(client: ShopifyClient) -> tuple[list[str] | None, str, str, dict[str, float]]:
+        store = ShopifyStoreFulfilments(ShopifyOrders(client))
+        ids = await store.line_item_ids(order_id)
+        tracking = ParcelTracking("UPS", "1Z-LONG", None)
+        made = await store.fulfil(order_id, dict.fromkeys(shipped, 1), tracking, notify_customer=True)
+        again = await store.fulfil(order_id, dict.fromkeys(shipped, 1), tracking, notify_customer=True)
+        return ids, made, again, {op: client.expected_cost(op, estimate=-1) for op in FULFILMENT_READS}
+
+    ids, made, again, requested = run(base_url, scenario)
+    assert ids == [item["admin_graphql_api_id"] for item in placed["line_items"]]
+    assert again == made  # the retry found the fulfilment by its tracking number
+    # Every read was made (the store reported its requested cost) and asked at most the bound.
+    assert all(0 < cost <= MAX_READ_COST for cost in requested.values()), requested
+    view = http.get(f"/_control/orders/{placed['id']}").json()
+    assert [line["fulfillable_quantity"] for line in view["line_items"]] == [2] * 35 + [1] * 20
+    assert len(view["fulfillments"]) == 1
+    assert calls(http)["throttled"] == 0
+
+
+def test_the_fulfilment_state_query_asks_what_one_order_needs(base_url: str, http: httpx.Client) -> None:
+    """The requested cost the store reports for the fulfilment state read (it was 632 points)."""
+    seed(http, "A-1", 10)
+    order_id = place_order(http, [("A-1", 1)])["admin_graphql_api_id"]
+    answer = gql(http, FULFILMENT_STATE, {"id": order_id})
+    assert "errors" not in answer
+    assert answer["extensions"]["cost"]["requestedQueryCost"] <= MAX_READ_COST
+
+
 def test_simulator_webhooks_verify_and_parse(base_url: str, http: httpx.Client) -> None:
     """The simulator's signed orders/create reaches a receiver that verifies and reads it with ours."""
     from starlette.applications import Starlette
@@ -339,7 +379,7 @@ def test_simulator_webhooks_verify_and_parse(base_url: str, http: httpx.Client) 
     seed(http, "A-1", 10)
     with run_app(receiver) as hooks:
         http.post("/_control/webhooks", json={"address": f"{hooks}/hooks", "topics": ["orders/create"]})
-        placed = place_order(http, [{"sku": "A-1", "quantity": 2}])
+        placed = place_order(http, [("A-1", 2)])
         deadline = time.monotonic() + 5
         while not received and time.monotonic() < deadline:
             time.sleep(0.02)

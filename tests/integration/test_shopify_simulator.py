@@ -6,24 +6,32 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.servers import run_app
-from tests.shopify_sim_support import LOCATION, SET_QUANTITIES, StepClock, gql, level, seed, set_input
+from tests.shopify_sim_support import (
+    LOCATION,
+    SET_QUANTITIES,
+    StepClock,
+    fresh,
+    gql,
+    level,
+    seed,
+    set_input,
+    simulator,
+)
 
-from stockbridge.simulators.shopify import ShopifySettings, create_app
+from stockbridge.simulators.shopify import ShopifySettings
 
 CLOCK = StepClock()
 
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    with run_app(create_app(ShopifySettings(clock=CLOCK))) as url:
+    with simulator(ShopifySettings(clock=CLOCK)) as url:
         yield url
 
 
 @pytest.fixture
 def http(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, timeout=10) as client:
-        assert client.post("/_control/reset").status_code == 200
+    with fresh(base_url) as client:
         yield client
 
 

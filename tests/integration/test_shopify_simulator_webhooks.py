@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from tests.servers import run_app
-from tests.shopify_sim_support import SECRET, SET_QUANTITIES, gql, seed, set_input
+from tests.shopify_sim_support import SECRET, SET_QUANTITIES, gql, place_order, seed, set_input, simulator
 
-from stockbridge.simulators.shopify import ShopifySettings, create_app
+from stockbridge.simulators.shopify import ShopifySettings
 
 TOPICS = ["orders/create", "orders/updated", "orders/edited", "orders/cancelled", "fulfillments/create"]
 
@@ -71,7 +71,7 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     settings = ShopifySettings(webhook_timeout_s=0.5, webhook_retry_delays_s=(0.05, 0.1, 0.2))
-    with run_app(create_app(settings)) as url:
+    with simulator(settings) as url:
         yield url
 
 
@@ -90,17 +90,7 @@ def http(base_url: str, receiver: tuple[Receiver, str]) -> Iterator[httpx.Client
 
 
 def place(http: httpx.Client, sku: str = "A-1", quantity: int = 1) -> dict[str, Any]:
-    response = http.post(
-        "/_control/orders",
-        json={
-            "email": "a@example.com",
-            "line_items": [{"sku": sku, "quantity": quantity}],
-            "shipping_lines": [{"title": "Standard Delivery"}],
-        },
-    )
-    assert response.status_code == 200, response.text
-    order: dict[str, Any] = response.json()
-    return order
+    return place_order(http, [(sku, quantity)], address=None)
 
 
 def deliveries(http: httpx.Client) -> list[dict[str, Any]]:

@@ -189,6 +189,12 @@ class _Ims:
         return ImsOrderResult("9001", {line.line_item_id: n for n, line in enumerate(request.lines, start=1)})
 
 
+async def _send_due(sender: StorefrontOrderSender) -> None:
+    """One cycle of the sender, waiting for what it started."""
+    await sender.run_cycle()
+    await sender.drain()
+
+
 def test_ims_command_dead_lettered_owned_and_replayed(catalog: Engine) -> None:
     cfg = _config("ims")
     ims = _Ims()
@@ -197,7 +203,7 @@ def test_ims_command_dead_lettered_owned_and_replayed(catalog: Engine) -> None:
     )
     with catalog.begin() as c:
         fold_storefront_orders(c, [_version(1, 2)], cfg, T0)
-    asyncio.run(sender.run_cycle())
+    asyncio.run(_send_due(sender))
     with catalog.connect() as c:
         dead = dead_letters.list_dead(c, [Outbox.STOREFRONT_ORDERS])
         open_ = {(e.type, e.entity, e.owner) for e in list_exceptions(c) if e.state.value == "open"}
@@ -206,8 +212,8 @@ def test_ims_command_dead_lettered_owned_and_replayed(catalog: Engine) -> None:
     ims.refuse = False
     with catalog.begin() as c:
         assert dead_letters.replay_for_exception(c, "storefront_order_failed", "order:WEB-1001", T0) == 1
-    asyncio.run(sender.run_cycle())
-    asyncio.run(sender.run_cycle())  # nothing more to send
+    asyncio.run(_send_due(sender))
+    asyncio.run(_send_due(sender))  # nothing more to send
     with catalog.connect() as c:
         routed = storefront_repo.get_routed(c, "shopify", "gid://shopify/Order/5001")
         still_open = [e.type for e in list_exceptions(c) if e.state.value == "open"]

@@ -151,8 +151,12 @@ def test_same_second_versions_in_either_order_end_as_the_store_says(
     assert _open_lines(routed.order) == [("mug", 1)]
     ims = _Ims()
     sender = StorefrontOrderSender(engine=catalog, config=lambda: cfg, ims=ims, clock=clock, worker_id="w1")
-    while asyncio.run(sender.run_cycle()):
-        pass
+
+    async def send_all() -> None:
+        while await sender.run_cycle():
+            await sender.drain()
+
+    asyncio.run(send_all())
     with catalog.connect() as c:
         synced = storefront_repo.get_routed(c, "shopify", ORDER_ID)
     assert synced is not None

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from stockbridge.engine.bounded import Slots
+from stockbridge.engine.bounded import Slots, wait_for_any_free_slot
 
 
 def test_a_hung_piece_holds_one_slot_while_the_others_are_refilled() -> None:
@@ -65,3 +65,21 @@ def test_work_that_fails_is_logged_and_frees_its_slot(caplog: pytest.LogCaptureF
         asyncio.run(scenario())
     assert "slot work failed" in caplog.text
     assert "store unreachable" in caplog.text
+
+
+def test_waiting_on_several_pools_ends_when_any_of_them_frees_a_slot() -> None:
+    async def scenario() -> None:
+        store, ims = Slots(1, "store"), Slots(1, "ims")
+        store_hangs, ims_done = asyncio.Event(), asyncio.Event()
+        store.start(store_hangs.wait())
+        await asyncio.wait_for(wait_for_any_free_slot([store, ims]), 5)  # ims is free: at once
+        ims.start(ims_done.wait())
+        waiting = asyncio.create_task(wait_for_any_free_slot([store, ims]))
+        await asyncio.sleep(0)  # let it start waiting: both pools are full
+        assert not waiting.done()
+        ims_done.set()  # the ims pool frees its slot; the store's stays held
+        await asyncio.wait_for(waiting, 5)
+        assert (store.free, ims.free) == (0, 1)
+        await store.cancel()
+
+    asyncio.run(scenario())

@@ -29,7 +29,9 @@ from stockbridge.reports.reconcile import (
 )
 from stockbridge.reports.render import report_html, table_csv
 from stockbridge.reports.schedule import next_daily, next_weekly
+from stockbridge.store.bookkeeping import ExceptionRecord
 from stockbridge.store.report_repo import LatencyRow
+from stockbridge.store.states import ExceptionState
 
 T0 = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # a Monday
 COUNTED = frozenset({"available", "allocated", "picked"})
@@ -169,6 +171,25 @@ def test_latency_is_judged_against_its_target_per_channel() -> None:
     assert verdicts == {"ims": "missed", "shopify": "met", "quiet": "no target"}
     html = report_html(report)
     assert html.count("<polyline") + html.count("<circle") >= 2  # a point or a line per channel with samples
+
+
+def test_slow_channels_stalled_flows_and_failed_finance_batches_are_listed_in_their_sections() -> None:
+    now = T0 + timedelta(days=1)
+    planted = {  # exception type -> (entity, owner, the table of its section)
+        "latency_slo": ("channel:ims", "ecommerce", "latency_exceptions"),
+        "backlog_stalled": ("flow:targets.shopify", "integration", "backlog_exceptions"),
+        "finance_batch_failed": ("finance_batch:FIN-6-20261123-5100", "finance", "finance_exceptions"),
+    }
+    records = tuple(
+        ExceptionRecord(n, kind, entity, owner, ExceptionState.OPEN, "d", None, 1, T0, T0)
+        for n, (kind, (entity, owner, _)) in enumerate(planted.items())
+    )
+    facts = DailyFacts(now, T0, now, ("ims",), (), (), {"ims": None}, records, (), (), ())
+    report = build_daily(facts)
+    for kind, (entity, owner, table) in planted.items():
+        rows = report.table(table).rows
+        assert [(r[0], r[1], r[2]) for r in rows] == [(kind, entity, owner)], table
+    assert "Finance batches" in [section.title for section in report.sections]
 
 
 def test_rendering_escapes_and_writes_empty_cells() -> None:

@@ -36,10 +36,24 @@ def state(
         "id": "gid://shopify/FulfillmentOrder/9",
         "status": status,
         "assignedLocation": {"location": {"id": "gid://shopify/Location/1"}},
-        "lineItems": {"nodes": fo_lines, "pageInfo": {"hasNextPage": False}},
+        "lineItems": {"nodes": fo_lines, "pageInfo": {"hasNextPage": False, "endCursor": None}},
     }
-    order = {"fulfillmentOrders": {"nodes": [fulfillment_order]}, "fulfillments": fulfilments or []}
+    shown = [{k: f[k] for k in ("id", "status", "trackingInfo")} for f in fulfilments or []]
+    order = {
+        "fulfillmentOrders": {
+            "nodes": [fulfillment_order],
+            "pageInfo": {"hasNextPage": False, "endCursor": None},
+        },
+        "fulfillments": shown,
+    }
     return ok({"order": order})
+
+
+def lines_of(fulfilments: list[dict[str, Any]]) -> httpx.Response:
+    """The `FulfilmentLines` answer: each fulfilment's id and lines."""
+    return ok(
+        {"order": {"fulfillments": [{k: f[k] for k in ("id", "fulfillmentLineItems")} for f in fulfilments]}}
+    )
 
 
 def fulfilment(number: str | None, lines: dict[str, int], status: str = "SUCCESS") -> dict[str, Any]:
@@ -48,7 +62,8 @@ def fulfilment(number: str | None, lines: dict[str, int], status: str = "SUCCESS
         "status": status,
         "trackingInfo": [] if number is None else [{"number": number}],
         "fulfillmentLineItems": {
-            "nodes": [{"quantity": q, "lineItem": {"id": line}} for line, q in lines.items()]
+            "nodes": [{"quantity": q, "lineItem": {"id": line}} for line, q in lines.items()],
+            "pageInfo": {"hasNextPage": False},
         },
     }
 
@@ -103,12 +118,55 @@ def test_a_shipment_already_fulfilled_under_its_tracking_number_is_not_fulfilled
 
 
 def test_without_tracking_the_same_lines_are_the_same_shipment() -> None:
-    endpoint = Endpoint(lambda op, v: state({LINE_A: 1}, [fulfilment(None, {LINE_A: 2})]))
+    made_before = [fulfilment(None, {LINE_A: 2})]
+    answers = iter([state({LINE_A: 1}, made_before), lines_of(made_before)])
+    endpoint = Endpoint(lambda op, v: next(answers))
     made = run(
         endpoint, lambda o: o.create_fulfilment(ORDER, [(LINE_A, 1), (LINE_A, 1)], Tracking(None, None))
     )
     assert made.id == "gid://shopify/Fulfillment/None"
-    assert len(endpoint.bodies) == 1
+    assert len(endpoint.bodies) == 2  # the state, then the fulfilments' lines; no fulfillmentCreate
+    assert endpoint.bodies[1]["variables"] == {"id": ORDER, "lines": 2}  # one more than the shipment's
+
+
+def test_without_tracking_a_fulfilment_with_more_lines_is_another_shipment() -> None:
+    bigger = fulfilment(None, {LINE_A: 2, LINE_B: 1})
+    bigger["fulfillmentLineItems"]["nodes"].pop()  # the page of 2 asked for holds one of its lines
+    bigger["fulfillmentLineItems"]["pageInfo"]["hasNextPage"] = True
+    answers = iter([state({LINE_A: 2}, [bigger]), lines_of([bigger]), CREATED])
+    endpoint = Endpoint(lambda op, v: next(answers))
+    made = run(endpoint, lambda o: o.create_fulfilment(ORDER, [(LINE_A, 2)], Tracking(None, None)))
+    assert made.id == "gid://shopify/Fulfillment/new"
+
+
+def test_fulfillment_orders_and_their_lines_past_the_first_page_are_read() -> None:
+    first = state({LINE_A: 1})
+    body = first.json()
+    page = body["data"]["order"]["fulfillmentOrders"]
+    page["pageInfo"] = {"hasNextPage": True, "endCursor": "fo-1"}
+    page["nodes"][0]["lineItems"]["pageInfo"] = {"hasNextPage": True, "endCursor": "line-1"}
+    second = state({LINE_B: 4}).json()
+    second["data"]["order"]["fulfillmentOrders"]["nodes"][0]["id"] = "gid://shopify/FulfillmentOrder/10"
+    more_lines = {
+        "fulfillmentOrder": {
+            "lineItems": {
+                "nodes": [
+                    {"id": "gid://shopify/FulfillmentOrderLineItem/7", "remainingQuantity": 2,
+                     "lineItem": {"id": LINE_B}}
+                ],
+                "pageInfo": {"hasNextPage": False, "endCursor": "line-2"},
+            }
+        }
+    }  # fmt: skip
+    answers = iter([httpx.Response(200, json=body), ok(more_lines), httpx.Response(200, json=second)])
+    endpoint = Endpoint(lambda op, v: next(answers))
+    orders = run(endpoint, lambda o: o.fulfillment_orders(ORDER))
+    assert [(fo.id, [(ln.line_item_id, ln.remaining) for ln in fo.lines]) for fo in orders] == [
+        ("gid://shopify/FulfillmentOrder/9", [(LINE_A, 1), (LINE_B, 2)]),
+        ("gid://shopify/FulfillmentOrder/10", [(LINE_B, 4)]),
+    ]
+    # each page goes on from the cursor of the one before it
+    assert [b["variables"].get("after") for b in endpoint.bodies] == [None, "line-1", "fo-1"]
 
 
 def test_a_cancelled_fulfilment_does_not_count_as_the_shipment() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from stockbridge.config import Config
-from stockbridge.engine.clock import SystemClock
+from stockbridge.engine.clock import Clock, SystemClock
 from stockbridge.engine.runtime import serve
 from stockbridge.oracle import OracleSettings, channel_drift, ims_drift, read_stock
 from stockbridge.store import tokens_repo
@@ -23,10 +23,17 @@ from stockbridge.store.tokens_repo import Role
 class HubThread:
     """The hub (API and workers) on its own thread and event loop, stopped cleanly on exit."""
 
-    def __init__(self, config: Config, environ: dict[str, str], config_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        environ: dict[str, str],
+        config_path: Path | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self._config = config
         self._environ = environ
         self._config_path = config_path
+        self._clock = clock  # None: the system clock
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._started = threading.Event()
@@ -38,7 +45,13 @@ class HubThread:
         self._stop = asyncio.Event()
         self._started.set()
         try:
-            await serve(self._config, environ=self._environ, stop=self._stop, config_path=self._config_path)
+            await serve(
+                self._config,
+                environ=self._environ,
+                stop=self._stop,
+                config_path=self._config_path,
+                clock=self._clock,
+            )
         except BaseException as exc:
             self.error = exc
             raise

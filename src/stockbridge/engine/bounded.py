@@ -82,3 +82,16 @@ class Slots:
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
+
+
+async def wait_for_any_free_slot(pools: Sequence[Slots]) -> None:
+    """Wait until one of `pools` has a free slot (pools of different kinds of work, each filled on
+    its own, so that one kind stuck in all its slots does not stop the others)."""
+    if any(pool.free > 0 for pool in pools):
+        return
+    waits = [asyncio.ensure_future(pool.wait_for_free_slot()) for pool in pools]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()

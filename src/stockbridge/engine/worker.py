@@ -235,6 +235,7 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.commands.aclose()
+        await self.storefront_orders.aclose()
         await self.fulfilments.aclose()
 
     def _wake_pushers(self) -> None:

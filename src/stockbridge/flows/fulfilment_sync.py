@@ -3,14 +3,15 @@ storefront fulfilments (with tracking) to the store an order came from."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Unpack
 
 from sqlalchemy import Connection, Engine
 
 from stockbridge.config import Config
-from stockbridge.domain.errors import ConnectorError, RejectedError, RetriableError
+from stockbridge.domain.errors import RejectedError
 from stockbridge.domain.fulfilment import RollupError, ShipmentNotice
 from stockbridge.domain.fulfilment_state import FulfilmentCommand
 from stockbridge.domain.storefront_fulfilment import (
@@ -22,17 +23,17 @@ from stockbridge.domain.storefront_fulfilment import (
 from stockbridge.engine.bounded import Slots
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
-from stockbridge.engine.retry import next_attempt_at
 from stockbridge.flows.edge_ports import CustomerNotifier, FulfilmentTarget, StorefrontFulfilments
 from stockbridge.flows.fulfilment import FulfilmentFolder
-from stockbridge.logs import attempt_failed, get_logger
+from stockbridge.flows.outbox_sender import Claim, OutboxSender, Sending
 from stockbridge.store import fulfilment_repo, orders_repo, storefront_repo
 from stockbridge.store.bookkeeping import bump, raise_exception, resolve_exceptions
-from stockbridge.store.dead_letters import Outbox, fulfilment_failure_type, replay_action
+from stockbridge.store.dead_letters import Outbox, fulfilment_failure_type
 from stockbridge.store.fulfilment_repo import FulfilmentTask, ShipmentRecord
 from stockbridge.store.orders_repo import OrderRecord
 
-log = get_logger(__name__)
+STOREFRONT = (FulfilmentCommand.STORE_FULFILMENT,)
+IMS_AND_CUSTOMER = tuple(kind for kind in FulfilmentCommand if kind not in STOREFRONT)
 
 
 def if_external_id(shipment_id: str) -> str:
@@ -43,84 +44,72 @@ def invoice_external_id(shipment_id: str) -> str:
     return f"sb-inv-{shipment_id}"
 
 
-class FulfilmentSender:
-    """Sends outboxed fulfilment commands: Item Fulfilments and invoices to the IMS, notices to
-    customers. A command's answer and what follows from it are one transaction.
+@dataclass(frozen=True)
+class FulfilmentAnswer:
+    """What a sent fulfilment command answers: only an Item Fulfilment can be refused (`created`
+    False) and still be answered; every other refusal is a failure."""
 
-    Commands go out in `concurrency` slots, each claimed when a slot is free: an Item Fulfilment,
-    invoice or notice that hangs until its deadline holds one slot while the others carry on with
-    other shipments. Order needs no batch: a shipment's invoice and notice rows are written only
-    when its Item Fulfilment is acknowledged, so they cannot be claimed before it exists.
+    created: bool
+    reason: str = ""
+
+
+class FulfilmentSender(OutboxSender[FulfilmentTask, FulfilmentAnswer]):
+    """Sends outboxed fulfilment commands: Item Fulfilments and invoices to the IMS, notices to
+    customers, storefront fulfilments to stores. A command's answer and what follows from it are
+    one transaction.
+
+    Commands go out in `concurrency` slots (`OutboxSender`): an Item Fulfilment, invoice or notice
+    that hangs until its deadline holds one slot while the others carry on with other shipments.
+    Order needs no batch: a shipment's invoice and notice rows are written only when its Item
+    Fulfilment is acknowledged, so they cannot be claimed before it exists.
+
+    Storefront fulfilments have slots of their own (`store_concurrency`), claimed separately: they
+    wait on a store's cost bucket, which a small plan or a busy store keeps nearly empty, and must
+    not keep Item Fulfilments (which the IMS needs first, and the store's own fulfilments follow)
+    waiting behind them.
     """
+
+    outbox = Outbox.FULFILMENT
 
     def __init__(
         self,
         *,
-        engine: Engine,
-        config: Callable[[], Config],
         ims: FulfilmentTarget,
         notifier: CustomerNotifier,
-        clock: Clock,
-        worker_id: str,
         concurrency: int = 4,
-        rng: random.Random | None = None,
+        store_concurrency: int = 2,
         on_follow_ons: Callable[[], None] | None = None,
         storefronts: Mapping[str, StorefrontFulfilments] | None = None,
+        **sending: Unpack[Sending],
     ) -> None:
-        self._engine = engine
-        self._config = config
+        super().__init__(
+            lanes=[
+                (Slots(concurrency, "fulfilment commands"), _claim(IMS_AND_CUSTOMER)),
+                (Slots(store_concurrency, "storefront fulfilments"), _claim(STOREFRONT)),
+            ],
+            finish=fulfilment_repo.done,
+            record_failure=fulfilment_repo.failed,
+            **sending,
+        )
         self._ims = ims
         self._notifier = notifier
-        self._clock = clock
-        self._owner = worker_id
-        self._slots = Slots(concurrency, "fulfilment commands")
-        self._rng = rng or random.Random()
         self._on_follow_ons = on_follow_ons
         self._storefronts = dict(storefronts or {})
 
-    async def run_cycle(self) -> int:
-        """Claim as many due commands as there are free slots and start sending them; returns how
-        many started. Waits for a free slot, never for the commands themselves."""
-        await self._slots.wait_for_free_slot()
-        now = self._clock.now()
-        lease = now + timedelta(seconds=self._config().engine.lease_s)
-        free = self._slots.free
-        tasks = await in_transaction(
-            self._engine, lambda c: fulfilment_repo.claim(c, self._owner, now, lease, free)
-        )
-        for task in tasks:
-            self._slots.start(self._run(task))
-        return len(tasks)
-
-    async def aclose(self) -> None:
-        """Stop sending (on shutdown): commands cut off keep their lease, which brings them back."""
-        await self._slots.cancel()
-
-    async def _run(self, task: FulfilmentTask) -> None:
-        loaded = await in_transaction(self._engine, lambda c: _load(c, task.shipment_id))
-        if loaded is None:
-            return
+    async def send(self, command: FulfilmentTask) -> FulfilmentAnswer:
+        """Send the command; an Item Fulfilment the IMS refuses is an answer (`created` False: the
+        shipment is rejected with an exception), not a failure to retry."""
+        loaded = await in_transaction(self._engine, lambda c: _load(c, command.shipment_id))
+        if loaded is None:  # cannot happen: commands are written for known shipments of known orders
+            raise RejectedError("hub", f"shipment {command.shipment_id} or its order is not in the store")
         shipment, order = loaded
-        failure: ConnectorError | None = None
         try:
-            await self._perform(task, shipment, order)
+            await self._perform(command, shipment, order)
         except RejectedError as exc:
-            reason = str(exc)
-            if task.kind == FulfilmentCommand.ITEM_FULFILMENT:
-                await in_transaction(
-                    self._engine, lambda c: self._answered(c, task, created=False, reason=reason)
-                )
-                return
-            failure = exc
-        except ConnectorError as exc:
-            failure = exc
-        if failure is None:
-            await in_transaction(self._engine, lambda c: self._answered(c, task, created=True))
-            if task.kind == FulfilmentCommand.ITEM_FULFILMENT and self._on_follow_ons is not None:
-                # Its invoice and notice are due now; the loop may be idle, waiting for a wake.
-                self._on_follow_ons()
-        else:
-            await in_transaction(self._engine, lambda c: self._failed(c, task, failure))
+            if command.kind != FulfilmentCommand.ITEM_FULFILMENT:
+                raise
+            return FulfilmentAnswer(created=False, reason=str(exc))
+        return FulfilmentAnswer(created=True)
 
     async def _perform(self, task: FulfilmentTask, shipment: ShipmentRecord, order: OrderRecord) -> None:
         config = self._config()
@@ -183,60 +172,36 @@ class FulfilmentSender:
             raise RejectedError("hub", f"shipment {shipment.shipment.shipment_id}: {exc}") from None
         await store.fulfil(order_id, lines, tracking_of(shipment.shipment), notify_customer=True)
 
-    def _answered(
-        self, connection: Connection, task: FulfilmentTask, created: bool, reason: str = ""
+    def answered(
+        self, connection: Connection, command: FulfilmentTask, answer: FulfilmentAnswer, now: datetime
     ) -> None:
-        now = self._clock.now()
-        if not fulfilment_repo.done(connection, task, self._owner, now):
-            return
         folder = FulfilmentFolder(connection, self._config(), now)
-        if task.kind == FulfilmentCommand.ITEM_FULFILMENT:
-            folder.item_fulfilment_answered(task.shipment_id, created, reason)
-        elif task.kind == FulfilmentCommand.STORE_FULFILMENT:
-            folder.store_fulfilment_answered(task.shipment_id)
+        if command.kind == FulfilmentCommand.ITEM_FULFILMENT:
+            folder.item_fulfilment_answered(command.shipment_id, answer.created, answer.reason)
+        elif command.kind == FulfilmentCommand.STORE_FULFILMENT:
+            folder.store_fulfilment_answered(command.shipment_id)
         else:
-            bump(connection, f"fulfilment.{task.kind.value}")
-        # A replayed dead letter went through: its exception is over.
-        resolve_exceptions(connection, fulfilment_failure_type(task.kind), [f"shipment:{task.shipment_id}"])
+            bump(connection, f"fulfilment.{command.kind.value}")
 
-    def _failed(self, connection: Connection, task: FulfilmentTask, failure: ConnectorError) -> None:
-        config = self._config()
-        now = self._clock.now()
-        attempt = task.attempts + 1
-        since = task.failing_since or now
-        retry_at = (
-            next_attempt_at(
-                config.engine,
-                attempt,
-                now,
-                failing_since=since,
-                retry_after=failure.retry_after,
-                rng=self._rng,
-            )
-            if isinstance(failure, RetriableError)
-            else None
-        )
-        fulfilment_repo.failed(connection, task, self._owner, str(failure), retry_at, since)
-        attempt_failed(
-            log,
-            work=task.kind.value,
-            entity=task.shipment_id,
-            attempt=attempt,
-            error=str(failure),
-            retry_at=retry_at,
-        )
-        if retry_at is None:
-            kind = fulfilment_failure_type(task.kind)
-            raise_exception(
-                connection,
-                type=kind,
-                entity=f"shipment:{task.shipment_id}",
-                owner=config.owners.owner_of(kind),
-                detail=f"{task.kind.value} dead-lettered after {attempt} attempts since "
-                f"{since:%Y-%m-%d %H:%M:%S} UTC: {failure}",
-                now=now,
-                retry_action=replay_action(Outbox.FULFILMENT, task.id),
-            )
+    def after_answer(self, command: FulfilmentTask, answer: FulfilmentAnswer) -> None:
+        if command.kind == FulfilmentCommand.ITEM_FULFILMENT and answer.created and self._on_follow_ons:
+            # Its invoice and notice are due now; the loop may be idle, waiting for a wake.
+            self._on_follow_ons()
+
+    def exception_of(self, command: FulfilmentTask) -> tuple[str, str]:
+        return fulfilment_failure_type(command.kind), f"shipment:{command.shipment_id}"
+
+    def work_of(self, command: FulfilmentTask) -> tuple[str, str]:
+        return command.kind.value, command.shipment_id
+
+
+def _claim(kinds: tuple[FulfilmentCommand, ...]) -> Claim[FulfilmentTask]:
+    def claim(
+        connection: Connection, owner: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[FulfilmentTask]:
+        return fulfilment_repo.claim(connection, owner, now, lease_until, limit, kinds)
+
+    return claim
 
 
 def _load(connection: Connection, shipment_id: str) -> tuple[ShipmentRecord, OrderRecord] | None:

@@ -3,34 +3,31 @@
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime
+from typing import Unpack
 
 from sqlalchemy import Connection, Engine, select
 
 from stockbridge.config import Config
-from stockbridge.domain.errors import ConnectorError, RetriableError
 from stockbridge.domain.inbound import SALES_ORDER
 from stockbridge.domain.order_state import CommandKind, Outcome
 from stockbridge.domain.product_master import CatalogItem, audit, plan_sync
 from stockbridge.engine.bounded import Slots, run_bounded
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
-from stockbridge.engine.retry import next_attempt_at, with_retries
+from stockbridge.engine.retry import with_retries
 from stockbridge.flows.edge_ports import ProductMaster, SalesOrderSource, WarehouseItems, WarehouseOrders
 from stockbridge.flows.orders import OrderFolder
-from stockbridge.logs import attempt_failed, get_logger
+from stockbridge.flows.outbox_sender import OutboxSender, Sending
 from stockbridge.store import inbox_repo, items_repo, orders_repo
 from stockbridge.store.bookkeeping import bump, get_cursor, raise_exception, resolve_exceptions, set_cursor
-from stockbridge.store.dead_letters import ORDER_COMMAND_FAILED, Outbox, replay_action
+from stockbridge.store.dead_letters import ORDER_COMMAND_FAILED, Outbox
 from stockbridge.store.inbox_repo import InboundEvent
 from stockbridge.store.items_repo import ImsItem
 from stockbridge.store.orders_repo import OrderCommand
 from stockbridge.store.schema import sales_orders
 from stockbridge.store.states import InboxState
-
-log = get_logger(__name__)
 
 ORDERS_CURSOR = "ims.sales_orders.modified"
 IMS_SOURCE = "ims"
@@ -71,121 +68,62 @@ def _known_stamps(connection: Connection, ims_ids: list[str]) -> dict[str, str]:
     return {r.ims_id: r.ims_order["last_modified"] for r in connection.execute(query)} if ims_ids else {}
 
 
-class OrderCommandSender:
+class OrderCommandSender(OutboxSender[OrderCommand, tuple[Outcome, str]]):
     """Sends outboxed commands to Clarus; a command's answer and the order's next decision are one
     transaction. Creates are idempotent at Clarus by order reference.
 
-    Commands go out in `concurrency` slots, each claimed when a slot is free: a create that hangs
-    until its timeout holds one slot while the others carry on with other orders (an order has at
-    most one command pending, so commands of different orders never race). A timed-out create is
-    retried later; Clarus answers the retry 409 if the first one went through.
+    Commands go out in `concurrency` slots (`OutboxSender`): a create that hangs until its timeout
+    holds one slot while the others carry on with other orders (an order has at most one command
+    pending, so commands of different orders never race). A timed-out create is retried later;
+    Clarus answers the retry 409 if the first one went through.
     """
+
+    outbox = Outbox.ORDERS
 
     def __init__(
         self,
         *,
-        engine: Engine,
-        config: Callable[[], Config],
         clarus: WarehouseOrders,
-        clock: Clock,
-        worker_id: str,
         concurrency: int = 4,
-        rng: random.Random | None = None,
         on_answered: Callable[[], None] | None = None,
+        **sending: Unpack[Sending],
     ) -> None:
-        self._engine = engine
-        # Mapping tables reload while the hub runs: each decision reads the configuration of now.
-        self._config = config
+        super().__init__(
+            lanes=[(Slots(concurrency, "order commands"), orders_repo.claim_commands)],
+            finish=orders_repo.command_done,
+            record_failure=orders_repo.command_failed,
+            **sending,
+        )
         self._clarus = clarus
-        self._clock = clock
-        self._owner = worker_id
-        self._slots = Slots(concurrency, "order commands")
-        self._rng = rng or random.Random()
         self._on_answered = on_answered
 
-    async def run_cycle(self) -> int:
-        """Claim as many due commands as there are free slots and start sending them; returns how
-        many started. Waits for a free slot, never for the commands themselves."""
-        await self._slots.wait_for_free_slot()
-        now = self._clock.now()
-        lease = now + timedelta(seconds=self._config().engine.lease_s)
-        free = self._slots.free
-        commands = await in_transaction(
-            self._engine, lambda c: orders_repo.claim_commands(c, self._owner, now, lease, free)
-        )
-        for command in commands:
-            self._slots.start(self._send(command))
-        return len(commands)
+    async def send(self, command: OrderCommand) -> tuple[Outcome, str]:
+        if command.kind == CommandKind.CANCEL:
+            return await self._clarus.cancel(command.reference)
+        if command.order is not None and command.kind == CommandKind.CREATE:
+            return await self._clarus.create(command.order)
+        if command.order is not None:
+            return await self._clarus.amend(command.order)
+        return Outcome.DONE, ""
 
-    async def drain(self) -> None:
-        """Wait until every command started has been answered or has failed."""
-        await self._slots.join()
+    def answered(
+        self, connection: Connection, command: OrderCommand, answer: tuple[Outcome, str], now: datetime
+    ) -> None:
+        outcome, reason = answer
+        OrderFolder(connection, self._config(), now).command_answered(command, outcome, reason)
 
-    async def aclose(self) -> None:
-        """Stop sending (on shutdown): commands cut off keep their lease, which brings them back."""
-        await self._slots.cancel()
+    def after_answer(self, command: OrderCommand, answer: tuple[Outcome, str]) -> None:
+        if self._on_answered is not None:
+            self._on_answered()
 
-    async def _send(self, command: OrderCommand) -> None:
-        failure: ConnectorError | None = None
-        outcome, reason = Outcome.DONE, ""
-        try:
-            if command.kind == CommandKind.CANCEL:
-                outcome, reason = await self._clarus.cancel(command.reference)
-            elif command.order is not None and command.kind == CommandKind.CREATE:
-                outcome, reason = await self._clarus.create(command.order)
-            elif command.order is not None:
-                outcome, reason = await self._clarus.amend(command.order)
-        except ConnectorError as exc:
-            failure = exc
-        if failure is None:
-            await in_transaction(self._engine, lambda c: self._answered(c, command, outcome, reason))
-            if self._on_answered is not None:
-                self._on_answered()
-        else:
-            await in_transaction(self._engine, lambda c: self._failed(c, command, failure))
+    def exception_of(self, command: OrderCommand) -> tuple[str, str]:
+        return ORDER_COMMAND_FAILED, f"order:{command.reference}"
 
-    def _answered(self, connection: Connection, command: OrderCommand, outcome: Outcome, reason: str) -> None:
-        now = self._clock.now()
-        if orders_repo.command_done(connection, command, self._owner, now):
-            OrderFolder(connection, self._config(), now).command_answered(command, outcome, reason)
-            resolve_exceptions(connection, ORDER_COMMAND_FAILED, [f"order:{command.reference}"])
+    def work_of(self, command: OrderCommand) -> tuple[str, str]:
+        return f"order {command.kind.value}", command.reference
 
-    def _failed(self, connection: Connection, command: OrderCommand, failure: ConnectorError) -> None:
-        now = self._clock.now()
-        attempt = command.attempts + 1
-        since = command.failing_since or now
-        retry_at = (
-            next_attempt_at(
-                self._config().engine,
-                attempt,
-                now,
-                failing_since=since,
-                retry_after=failure.retry_after,
-                rng=self._rng,
-            )
-            if isinstance(failure, RetriableError)
-            else None
-        )
-        orders_repo.command_failed(connection, command, self._owner, str(failure), retry_at, since)
-        attempt_failed(
-            log,
-            work=f"order {command.kind.value}",
-            entity=command.reference,
-            attempt=attempt,
-            error=str(failure),
-            retry_at=retry_at,
-        )
-        if retry_at is None:
-            raise_exception(
-                connection,
-                type=ORDER_COMMAND_FAILED,
-                entity=f"order:{command.reference}",
-                owner=self._config().owners.owner_of(ORDER_COMMAND_FAILED),
-                detail=f"{command.kind.value} dead-lettered after {attempt} attempts since "
-                f"{since:%Y-%m-%d %H:%M:%S} UTC: {failure}",
-                now=now,
-                retry_action=replay_action(Outbox.ORDERS, command.id),
-            )
+    def name_of(self, command: OrderCommand) -> str:
+        return command.kind.value
 
 
 async def sync_products(

@@ -19,15 +19,14 @@ while one was in flight queues the next.
 from __future__ import annotations
 
 import json
-import random
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Unpack
 
 from sqlalchemy import Connection, Engine
 
-from stockbridge.config import Config, Storefront
-from stockbridge.domain.errors import ConnectorError, RejectedError, RetriableError
+from stockbridge.config import Storefront
+from stockbridge.domain.errors import ConnectorError, RejectedError
 from stockbridge.domain.inbound import STOREFRONT_ORDER_VERSION
 from stockbridge.domain.storefront_orders import StorefrontOrder
 from stockbridge.domain.storefront_routing import (
@@ -40,16 +39,18 @@ from stockbridge.domain.storefront_routing import (
     same_content,
     storefront_version,
 )
+from stockbridge.engine.bounded import Slots
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
-from stockbridge.engine.retry import next_attempt_at, with_retries
+from stockbridge.engine.retry import with_retries
 from stockbridge.engine.schedule import run_at
 from stockbridge.flows.edge_ports import ImsStorefrontOrders, StorefrontOrderFeed
+from stockbridge.flows.outbox_sender import OutboxSender, Sending
 from stockbridge.flows.storefront_orders import REREAD_JOB, ImsRoute
-from stockbridge.logs import attempt_failed, get_logger
+from stockbridge.logs import get_logger
 from stockbridge.store import inbox_repo, storefront_repo
-from stockbridge.store.bookkeeping import bump, get_cursor, raise_exception, resolve_exceptions, set_cursor
-from stockbridge.store.dead_letters import STOREFRONT_ORDER_FAILED, Outbox, replay_action
+from stockbridge.store.bookkeeping import bump, get_cursor, set_cursor
+from stockbridge.store.dead_letters import STOREFRONT_ORDER_FAILED, Outbox
 from stockbridge.store.inbox_repo import InboundEvent
 from stockbridge.store.states import InboxState
 from stockbridge.store.storefront_repo import Reread, SyncCommand
@@ -135,56 +136,34 @@ def _next_run(connection: Connection) -> None:
         run_at(connection, REREAD_JOB, due)
 
 
-class StorefrontOrderSender:
-    """Sends the IMS route's commands: one IMS call per storefront order, answered in the same
-    transaction as the order's new state; retried with back-off, dead-lettered with an exception."""
+# What a command answers: the version sent and the IMS's answer, or None when there was nothing to
+# send any more (held, or the store left the config).
+Sent = tuple[str, ImsOrderResult] | None
 
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        config: Callable[[], Config],
-        ims: ImsStorefrontOrders,
-        clock: Clock,
-        worker_id: str,
-        rng: random.Random | None = None,
-        batch: int = 8,
-    ) -> None:
-        self._engine = engine
-        self._config = config
-        self._ims = ims
-        self._clock = clock
-        self._owner = worker_id
-        self._rng = rng or random.Random()
-        self._batch = batch
 
-    async def run_cycle(self) -> int:
-        now = self._clock.now()
-        lease = now + timedelta(seconds=self._config().engine.lease_s)
-        commands = await in_transaction(
-            self._engine,
-            lambda c: storefront_repo.claim_commands(c, self._owner, now, lease, self._batch),
+class StorefrontOrderSender(OutboxSender[SyncCommand, Sent]):
+    """Sends the IMS route's commands (`OutboxSender`): one IMS call per storefront order, answered
+    in the same transaction as the order's new state; retried with back-off, dead-lettered with an
+    exception. An order has at most one command pending, so commands in different slots are for
+    different orders and never race."""
+
+    outbox = Outbox.STOREFRONT_ORDERS
+
+    def __init__(self, *, ims: ImsStorefrontOrders, concurrency: int = 4, **sending: Unpack[Sending]) -> None:
+        super().__init__(
+            lanes=[(Slots(concurrency, "storefront order commands"), storefront_repo.claim_commands)],
+            finish=storefront_repo.command_done,
+            record_failure=storefront_repo.command_failed,
+            **sending,
         )
-        for command in commands:
-            await self._send(command)
-        return len(commands)
+        self._ims = ims
 
-    async def _send(self, command: SyncCommand) -> None:
+    async def send(self, command: SyncCommand) -> Sent:
         prepared = await in_transaction(self._engine, lambda c: self._request(c, command))
-        if prepared is None:  # nothing to send any more (held, or the store left the config)
-            await in_transaction(
-                self._engine,
-                lambda c: storefront_repo.command_done(c, command, self._owner, self._clock.now()),
-            )
-            return
+        if prepared is None:
+            return None
         version, request = prepared
-        try:
-            result = await self._ims.put_storefront_order(request)
-        except ConnectorError as exc:
-            failure = exc
-            await in_transaction(self._engine, lambda c: self._failed(c, command, failure))
-            return
-        await in_transaction(self._engine, lambda c: self._answered(c, command, version, result))
+        return version, await self._ims.put_storefront_order(request)
 
     def _request(self, connection: Connection, command: SyncCommand) -> tuple[str, ImsOrderRequest] | None:
         routed = storefront_repo.get_routed(connection, command.channel, command.order_id)
@@ -204,12 +183,16 @@ class StorefrontOrderSender:
         )
         return None if isinstance(request, list) else (routed.version, request)
 
-    def _answered(
-        self, connection: Connection, command: SyncCommand, version: str, result: ImsOrderResult
+    def answered(
+        self,
+        connection: Connection,
+        command: SyncCommand,
+        answer: Sent,
+        now: datetime,
     ) -> None:
-        now = self._clock.now()
-        if not storefront_repo.command_done(connection, command, self._owner, now):
+        if answer is None:
             return
+        version, result = answer
         routed = storefront_repo.get_routed(connection, command.channel, command.order_id, lock=True)
         if routed is None:
             return
@@ -223,38 +206,15 @@ class StorefrontOrderSender:
         else:
             storefront_repo.save_routed(connection, synced, now)
         bump(connection, "storefront_orders.ims_synced")
-        resolve_exceptions(connection, STOREFRONT_ORDER_FAILED, [f"order:{command.reference}"])
         log.info("storefront order put into the IMS", reference=command.reference, ims_id=result.ims_id)
 
-    def _failed(self, connection: Connection, command: SyncCommand, failure: ConnectorError) -> None:
-        now = self._clock.now()
-        attempt = command.attempts + 1
-        since = command.failing_since or now
-        engine_settings = self._config().engine
-        retry_at = (
-            next_attempt_at(
-                engine_settings,
-                attempt,
-                now,
-                failing_since=since,
-                retry_after=failure.retry_after,
-                rng=self._rng,
-            )
-            if isinstance(failure, RetriableError)
-            else None
-        )
-        storefront_repo.command_failed(connection, command, self._owner, str(failure), retry_at, since)
-        attempt_failed(
-            log, work="storefront order into the IMS", entity=command.reference, attempt=attempt,
-            error=str(failure), retry_at=retry_at,
-        )  # fmt: skip
-        if retry_at is None:
-            raise_exception(
-                connection,
-                type=STOREFRONT_ORDER_FAILED,
-                entity=f"order:{command.reference}",
-                owner=self._config().owners.owner_of(STOREFRONT_ORDER_FAILED),
-                detail=f"the IMS sales order was not made to match after {attempt} attempts: {failure}",
-                now=now,
-                retry_action=replay_action(Outbox.STOREFRONT_ORDERS, command.id),
-            )
+    def exception_of(self, command: SyncCommand) -> tuple[str, str]:
+        return STOREFRONT_ORDER_FAILED, f"order:{command.reference}"
+
+    def work_of(self, command: SyncCommand) -> tuple[str, str]:
+        return "storefront order into the IMS", command.reference
+
+    def dead_letter_detail(
+        self, command: SyncCommand, attempts: int, since: datetime, failure: ConnectorError
+    ) -> str:
+        return f"the IMS sales order was not made to match after {attempts} attempts: {failure}"

@@ -40,6 +40,9 @@ SKU_TYPES = (
     "bad_kit",
 )
 CONNECTOR_TYPES = ("connector_*", "push_failed", "webhook_subscription")
+BACKLOG_TYPES = ("backlog_stalled",)
+LATENCY_TYPES = ("latency_slo",)
+FINANCE_TYPES = ("finance_batch_failed",)
 # Order states shown as held or stalled: held by a rule, or sent and not yet acknowledged.
 ORDER_STATES = ("held", "release_pending", "amend_pending", "cancel_pending")
 HOURS = 24
@@ -84,6 +87,7 @@ def build_daily(facts: DailyFacts) -> Report:
         _shipments(facts),
         _skus(facts),
         _connectors(facts),
+        _finance(facts),
         _by_owner(facts),
     )
     title = f"stockbridge daily report, {facts.start:%Y-%m-%d %H:%M} to {facts.end:%Y-%m-%d %H:%M} UTC"
@@ -120,8 +124,14 @@ def _backlog(f: DailyFacts) -> Section:
         (Series("items", tuple(float(b.size) for b in waiting)),),
         kind="bar",
     )
+    stalled = Table(
+        "backlog_exceptions",
+        "Flows over their age target (open backlog_stalled)",
+        _EXCEPTION_COLUMNS,
+        _exception_rows(of_types(f.exceptions, BACKLOG_TYPES), f.now),
+    )
     note = "Work waiting now, per flow (monitor/backlog.py), and how long its oldest item has waited."
-    return Section("Backlog", (table,), (chart,) if waiting else (), note)
+    return Section("Backlog", (table, stalled), (chart,) if waiting else (), note)
 
 
 def _age(b: FlowBacklog) -> int | None:
@@ -204,6 +214,12 @@ def _latency(f: DailyFacts) -> Section:
             "Latency per hour",
             ("channel", "hour_from", "samples", "p50_ms", "p95_ms", "p99_ms"),
             tuple(hour_rows),
+        ),
+        Table(
+            "latency_exceptions",
+            "Channels over their latency target now (open latency_slo)",
+            _EXCEPTION_COLUMNS,
+            _exception_rows(of_types(f.exceptions, LATENCY_TYPES), f.now),
         ),
     )
     note = "Targets: slo.latency_ms (per channel, else its default); met when both p95 and p99 are within."
@@ -379,6 +395,16 @@ def _connectors(f: DailyFacts) -> Section:
         _exception_rows(of_types(f.exceptions, CONNECTOR_TYPES), f.now),
     )
     return Section("Connectors", (table,))
+
+
+def _finance(f: DailyFacts) -> Section:
+    table = Table(
+        "finance_exceptions",
+        "Financial adjustments not posted (open finance_batch_failed)",
+        _EXCEPTION_COLUMNS,
+        _exception_rows(of_types(f.exceptions, FINANCE_TYPES), f.now),
+    )
+    return Section("Finance batches", (table,), note="stockbridge finance batches lists every batch.")
 
 
 def _by_owner(f: DailyFacts) -> Section:

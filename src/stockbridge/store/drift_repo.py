@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, tuple_, update
+from sqlalchemy import Connection, case, func, select, tuple_, update
 
 from stockbridge.domain.drift import Cause
 from stockbridge.store.bookkeeping import get_cursor, set_cursor
@@ -113,7 +113,11 @@ def compared_targets(
 def mark_for_repair(connection: Connection, channel: str, seen: Compared, shown: int, now: datetime) -> bool:
     """Record what the channel shows as the hub's last figure there and mark the target dirty, so the
     next push reads the channel afresh and sets the warehouse's figure. Only if the target is as the
-    check read it (no push acknowledged or started since); whether it was."""
+    check read it (no push acknowledged or started since); whether it was.
+
+    A target not already dirty had its last movement acknowledged (and its latency measured): the
+    repair carries no movement, so it forgets the movement's time and adds no latency sample (else a
+    hand edit in a channel would make that channel look slow). A dirty one keeps its movement's."""
     result = connection.execute(
         update(targets)
         .where(
@@ -123,7 +127,12 @@ def mark_for_repair(connection: Connection, channel: str, seen: Compared, shown:
             targets.c.pushed == seen.pushed,
             targets.c.batch_id.is_(None),
         )
-        .values(dirty=True, dirty_since=func.coalesce(targets.c.dirty_since, now), pushed=shown)
+        .values(
+            dirty=True,
+            dirty_since=func.coalesce(targets.c.dirty_since, now),
+            pushed=shown,
+            source_occurred_at=case((targets.c.dirty, targets.c.source_occurred_at), else_=None),
+        )
     )
     return bool(result.rowcount)
 

@@ -155,13 +155,20 @@ def add_commands(
 
 
 def claim(
-    connection: Connection, owner: str, now: datetime, lease_until: datetime, limit: int
+    connection: Connection,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    kinds: Sequence[FulfilmentCommand] | None = None,
 ) -> list[FulfilmentTask]:
+    """Lease up to `limit` due commands, of `kinds` only when given (each kind's own slots)."""
+    where = [] if kinds is None else [fulfilment_commands.c.kind.in_([k.value for k in kinds])]
     return [
         FulfilmentTask(
             int(r.id), r.shipment_id, FulfilmentCommand(r.kind), int(r.attempts), as_utc(r.failing_since)
         )
-        for r in leased.claim_due(connection, fulfilment_commands, owner, now, lease_until, limit)
+        for r in leased.claim_due(connection, fulfilment_commands, owner, now, lease_until, limit, *where)
     ]
 
 

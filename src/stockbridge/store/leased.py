@@ -17,14 +17,21 @@ from stockbridge.store.states import BatchState
 
 
 def claim_due(
-    connection: Connection, table: Table, owner: str, now: datetime, lease_until: datetime, limit: int
+    connection: Connection,
+    table: Table,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    *where: Any,
 ) -> list[Row[Any]]:
-    """Lease up to `limit` due pending rows, oldest first; rows another worker holds are skipped."""
+    """Lease up to `limit` due pending rows (those matching `where`), oldest first; rows another
+    worker holds are skipped."""
     c = table.c
     free = or_(c.lease_until.is_(None), c.lease_until < now)
     query = (
         select(table)
-        .where(c.state == BatchState.PENDING.value, c.next_attempt_at <= now, free)
+        .where(c.state == BatchState.PENDING.value, c.next_attempt_at <= now, free, *where)
         .order_by(c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

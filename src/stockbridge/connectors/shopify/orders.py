@@ -11,6 +11,7 @@ line items and fulfils only the shipped quantities (a partial shipment is a part
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,12 +20,17 @@ from stockbridge.connectors.shapes import expect_shape
 from stockbridge.connectors.shopify.client import SYSTEM, ShopifyClient, rejection, user_errors
 from stockbridge.connectors.shopify.fulfilments import (
     FULFILLMENT_CREATE,
+    FULFILMENT_LINES,
     FULFILMENT_ORDER_LINES,
+    FULFILMENT_ORDER_LINES_COST,
     FULFILMENT_STATE,
+    FULFILMENT_STATE_COST,
+    MAX_PAGE,
     Fulfilment,
     FulfilmentOrder,
     Tracking,
     fulfilment_from,
+    fulfilment_lines_from,
     fulfilment_order_from,
     joined,
     merged,
@@ -47,7 +53,7 @@ fragment OrderFields on Order {
   }
   lineItems(first: LINES_PAGE) {
     nodes { id sku quantity currentQuantity unfulfilledQuantity }
-    pageInfo { hasNextPage }
+    pageInfo { hasNextPage endCursor }
   }
 }
 """.replace("LINES_PAGE", str(LINES_PAGE))
@@ -64,16 +70,17 @@ query OrdersUpdatedSince($first: Int!, $after: String, $query: String!) {
     + _ORDER_FIELDS
 )
 
+# The order's line items after its first page, a page at a time (about 53 points each).
 ORDER_LINE_ITEMS = """
 query OrderLineItems($id: ID!, $after: String) {
   order(id: $id) {
-    lineItems(first: 250, after: $after) {
+    lineItems(first: LINES_PAGE, after: $after) {
       nodes { id sku quantity currentQuantity unfulfilledQuantity }
       pageInfo { hasNextPage endCursor }
     }
   }
 }
-"""
+""".replace("LINES_PAGE", str(LINES_PAGE))
 
 ORDER_BY_ID = "query OrderById($id: ID!) { order(id: $id) { ...OrderFields } }" + _ORDER_FIELDS
 
@@ -111,60 +118,78 @@ class ShopifyOrders:
 
     async def _complete(self, node: dict[str, Any]) -> StorefrontOrder:
         """The order from its node, fetching the rest of its line items when it has more than a page."""
-        with expect_shape(SYSTEM, "order"):
-            items = list(node["lineItems"]["nodes"])
-            more = bool(node["lineItems"]["pageInfo"]["hasNextPage"])
-        if more:
-            items = await self._all_line_items(str(node["id"]))
+        items = await self._line_items(node, "OrderLineItems", ORDER_LINE_ITEMS, "order", LINES_PAGE + 3)
         with expect_shape(SYSTEM, "order"):
             return order_from_node(self._channel, node, items)
 
-    async def _all_line_items(self, order_id: str) -> list[dict[str, Any]]:
-        variables: dict[str, Any] = {"id": order_id}
+    async def _line_items(
+        self, node: dict[str, Any], operation: str, query: str, root: str, cost: float
+    ) -> list[dict[str, Any]]:
+        """The node's `lineItems`: the page it came with, then from its cursor a page a call while
+        `hasNextPage` says there are more (`query` reads `root(id:).lineItems(after:)`)."""
+        with expect_shape(SYSTEM, operation):
+            connection = node["lineItems"]
+            variables: dict[str, Any] = {"id": str(node["id"])}
         items: list[dict[str, Any]] = []
         while True:
-            data = await self._client.execute("OrderLineItems", ORDER_LINE_ITEMS, variables, cost=260)
-            with expect_shape(SYSTEM, "order line items"):
-                connection = data["order"]["lineItems"]
+            with expect_shape(SYSTEM, operation):
                 items.extend(connection["nodes"])
                 if not connection["pageInfo"]["hasNextPage"]:
                     return items
                 variables["after"] = connection["pageInfo"]["endCursor"]
+            data = await self._client.execute(operation, query, variables, cost=cost)
+            with expect_shape(SYSTEM, operation):
+                connection = data[root]["lineItems"]
 
     async def fulfilment_state(self, order_id: str) -> tuple[list[FulfilmentOrder], list[Fulfilment]]:
-        """The order's fulfillment orders and the fulfilments made so far."""
-        data = await self._client.execute("FulfilmentState", FULFILMENT_STATE, {"id": order_id}, cost=650)
-        with expect_shape(SYSTEM, "fulfillment orders"):
-            order = data["order"]
-            if order is None:
-                raise RejectedError(SYSTEM, f"order {order_id} not found", code="NOT_FOUND")
-            nodes = list(order["fulfillmentOrders"]["nodes"])
-            fulfilments = [fulfilment_from(node) for node in order["fulfillments"]]
-            truncated = [bool(node["lineItems"]["pageInfo"]["hasNextPage"]) for node in nodes]
-        fulfilment_orders = []
-        for node, more in zip(nodes, truncated, strict=True):
-            lines = (
-                await self._all_fulfilment_order_lines(str(node["id"]))
-                if more
-                else node["lineItems"]["nodes"]
-            )
-            with expect_shape(SYSTEM, "fulfillment orders"):
-                fulfilment_orders.append(fulfilment_order_from(node, lines))
-        return fulfilment_orders, fulfilments
-
-    async def _all_fulfilment_order_lines(self, fulfilment_order_id: str) -> list[dict[str, Any]]:
-        variables: dict[str, Any] = {"id": fulfilment_order_id}
-        lines: list[dict[str, Any]] = []
+        """The order's fulfillment orders and the fulfilments made so far (their tracking numbers;
+        their lines are read only when needed, `_with_lines`)."""
+        variables: dict[str, Any] = {"id": order_id}
+        fulfilment_orders: list[FulfilmentOrder] = []
         while True:
             data = await self._client.execute(
-                "FulfilmentOrderLines", FULFILMENT_ORDER_LINES, variables, cost=760
+                "FulfilmentState", FULFILMENT_STATE, variables, cost=FULFILMENT_STATE_COST
             )
-            with expect_shape(SYSTEM, "fulfillment order lines"):
-                connection = data["fulfillmentOrder"]["lineItems"]
-                lines.extend(connection["nodes"])
-                if not connection["pageInfo"]["hasNextPage"]:
-                    return lines
-                variables["after"] = connection["pageInfo"]["endCursor"]
+            with expect_shape(SYSTEM, "fulfillment orders"):
+                order = data["order"]
+                if order is None:
+                    raise RejectedError(SYSTEM, f"order {order_id} not found", code="NOT_FOUND")
+                fulfilments = [fulfilment_from(node) for node in order["fulfillments"]]
+                page = order["fulfillmentOrders"]
+                nodes = list(page["nodes"])
+                more, cursor = bool(page["pageInfo"]["hasNextPage"]), page["pageInfo"]["endCursor"]
+            for node in nodes:
+                fulfilment_orders.append(await self._fulfilment_order(node))
+            if not more:
+                return fulfilment_orders, fulfilments
+            variables["after"] = cursor
+
+    async def _fulfilment_order(self, node: dict[str, Any]) -> FulfilmentOrder:
+        """A fulfillment order from its node, reading its lines past the first page when it has more."""
+        lines = await self._line_items(
+            node,
+            "FulfilmentOrderLines",
+            FULFILMENT_ORDER_LINES,
+            "fulfillmentOrder",
+            FULFILMENT_ORDER_LINES_COST,
+        )
+        with expect_shape(SYSTEM, "fulfillment orders"):
+            return fulfilment_order_from(node, lines)
+
+    async def _with_lines(
+        self, order_id: str, fulfilments: list[Fulfilment], wanted: int
+    ) -> list[Fulfilment]:
+        """`fulfilments` with their lines, leaving out those with more than `wanted` lines (they
+        cannot be a shipment of `wanted` lines)."""
+        first = min(MAX_PAGE, wanted + 1)
+        data = await self._client.execute(
+            "FulfilmentLines", FULFILMENT_LINES, {"id": order_id, "lines": first}, cost=4 + 2 * first
+        )
+        with expect_shape(SYSTEM, "fulfillment lines"):
+            order = data["order"]
+            nodes = [] if order is None else order["fulfillments"]
+            lines = {str(node["id"]): fulfilment_lines_from(node) for node in nodes}
+        return [replace(f, lines=found) for f in fulfilments if (found := lines.get(f.id)) is not None]
 
     async def fulfillment_orders(self, order_id: str) -> list[FulfilmentOrder]:
         return (await self.fulfilment_state(order_id))[0]
@@ -182,10 +207,11 @@ class ShopifyOrders:
         returned and nothing is created."""
         fulfilment_orders, existing = await self.fulfilment_state(order_id)
         wanted = merged(lines)
-        for fulfilment in existing:
-            if fulfilment.status.upper() not in ("CANCELLED", "ERROR", "FAILURE") and same_shipment(
-                fulfilment, tracking, wanted
-            ):
+        live = [f for f in existing if f.status.upper() not in ("CANCELLED", "ERROR", "FAILURE")]
+        if live and not tracking.number:
+            live = await self._with_lines(order_id, live, len(wanted))
+        for fulfilment in live:
+            if same_shipment(fulfilment, tracking, wanted):
                 return fulfilment
         created: list[Fulfilment] = []
         for location_lines in plan(order_id, fulfilment_orders, wanted):
