@@ -28,7 +28,7 @@ FULFILMENTS = {"with_tracking": 9, "shipments": 9, "problems": 0, "examples": {}
 
 
 def _channel(drift: Drift, **orders: Any) -> dict[str, Any]:
-    return channel_summary(HUB_FIGURES, {**ORDERS, **orders}, FULFILMENTS, 80, 2, drift)
+    return channel_summary(HUB_FIGURES, {**ORDERS, **orders}, FULFILMENTS, 80, 2, drift, failed=3)
 
 
 def test_held_orders_are_counted_per_channel_and_reason() -> None:
@@ -40,7 +40,7 @@ def test_a_channel_carries_the_keys_the_json_promises() -> None:
     channel = _channel(Drift(0, 0, []))
     assert {"orders", "fulfilments", "pushes", "calls", "throttled", "latency_ms", "drift"} <= set(channel)
     assert channel["orders"]["received"] == 12  # the hub's count beside the oracle's
-    assert (channel["calls"], channel["throttled"], channel["drift"]) == (80, 2, 0)
+    assert (channel["calls"], channel["throttled"], channel["failed"], channel["drift"]) == (80, 2, 3, 0)
 
 
 def test_every_row_names_its_channel_and_source() -> None:
@@ -48,18 +48,25 @@ def test_every_row_names_its_channel_and_source() -> None:
     assert all(what.startswith("shopify: ") for what, _, _ in rows)
     sources = {what.removeprefix("shopify: "): source for what, _, source in rows}
     assert sources["drift (SKUs / units)"] == ORACLE
-    assert sources["calls / throttles met"] == SIMULATOR
+    assert sources["calls / throttles met / failures met (5xx)"] == SIMULATOR
     assert sources["pushes / lines"] == HUB
     assert dict((w, v) for w, v, _ in rows)["shopify: drift (SKUs / units)"] == "1 / 2"
 
 
 def test_the_verdict_fails_on_any_channels_problem() -> None:
     clean = {"ims": _channel(Drift(0, 0, [])), "shopify": _channel(Drift(0, 0, []))}
-    assert succeeded({"drift": 0, "channels": clean})
+    answered = {"answered": True, "series": 40, "latency_histogram_count": {"ims": 3}}
+    assert succeeded({"drift": 0, "channels": clean, "metrics": answered})
     mismatched = {**clean, "shopify": _channel(Drift(0, 0, []), mismatches=1)}
-    assert not succeeded({"drift": 0, "channels": mismatched})
+    assert not succeeded({"drift": 0, "channels": mismatched, "metrics": answered})
     broken = {**clean, "shopify": {**clean["shopify"], "fulfilments": {**FULFILMENTS, "problems": 1}}}
-    assert not succeeded({"drift": 0, "channels": broken})
+    assert not succeeded({"drift": 0, "channels": broken, "metrics": answered})
+
+
+def test_the_verdict_fails_when_the_hubs_metrics_did_not_answer() -> None:
+    clean = {"ims": _channel(Drift(0, 0, []))}
+    assert not succeeded({"drift": 0, "channels": clean, "metrics": {"answered": False, "status": 401}})
+    assert not succeeded({"drift": 0, "channels": clean})  # never scraped
     assert not succeeded({"drift": 1, "channels": clean})
 
 

@@ -61,10 +61,13 @@ def simulate_shopify(port: int = 8103, bucket_size: int = 1000, restore_rate: fl
 
 @app.command()
 def demo(
-    skus: int = typer.Option(500, help="SKUs in the warehouse."),
-    movements: int = typer.Option(5000, help="Stock movements to drive through Clarus."),
+    long: bool = typer.Option(
+        False, "--long", help="The full day (500 SKUs, 5000 movements, 1000 orders: minutes, not one)."
+    ),
+    skus: int | None = typer.Option(None, help="SKUs in the warehouse (80; 500 with --long)."),
+    movements: int | None = typer.Option(None, help="Stock movements to drive through Clarus (600; 5000)."),
     seed: int = typer.Option(7, help="Seed for the movement stream and the fault injection."),
-    orders: int = typer.Option(1000, help="Sales orders in the order day (0 to skip it)."),
+    orders: int | None = typer.Option(None, help="Sales orders in the order day (80; 1000; 0 to skip it)."),
     shop_orders: int | None = typer.Option(None, help="Shopify orders in the order day (default orders/10)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     database_url: str | None = typer.Option(None, help="Default: a SQLite file in a temporary directory."),
@@ -74,16 +77,18 @@ def demo(
     ] = LogLevelName.warning,
     log_format: Annotated[LogFormatName, typer.Option("--log-format")] = LogFormatName.console,
 ) -> None:
-    """Run simulated Clarus, IMS and Shopify, the hub against them, a day of movements, orders and
-    despatches; report per channel what the oracle and the simulators found."""
+    """Run simulated Clarus, IMS, Shopify and Magento, the hub against them, a day of movements, orders
+    and despatches with faults; report per channel what the oracle and the simulators found. The
+    short day (about a minute) shows every flow and fault; --long is the full day."""
     from stockbridge.demo import DemoOptions, run_demo, succeeded
     from stockbridge.logs import configure_logging
 
     # The demo narrates on stderr itself: the hub's own lines are for looking underneath.
     configure_logging(log_level.value, log_format.value)
 
+    base = DemoOptions.long() if long else DemoOptions()
     summary = run_demo(
-        DemoOptions(
+        base.with_changes(
             skus=skus,
             movements=movements,
             seed=seed,

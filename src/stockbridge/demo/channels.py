@@ -91,8 +91,10 @@ def channel_summary(
     calls: int | None,
     throttled: int | None,
     drifted: Drift,
+    failed: int | None = None,
 ) -> dict[str, Any]:
-    """One channel's entry under `channels` in `stockbridge demo --json`."""
+    """One channel's entry under `channels` in `stockbridge demo --json`; `calls`, `throttled` and
+    `failed` (5xx the simulator injected, outages included) as the channel's simulator counted them."""
     return {
         "orders": None if orders is None else {"received": hub["received"], **orders},
         "fulfilments": fulfilments,
@@ -100,6 +102,7 @@ def channel_summary(
         "lines_pushed": hub["lines_pushed"],
         "calls": calls,
         "throttled": throttled,
+        "failed": failed,
         "latency_ms": hub["latency_ms"],
         "drift": drifted.keys,
         "drift_units": drifted.units,
@@ -156,7 +159,11 @@ def channel_rows(name: str, channel: Mapping[str, Any]) -> list[tuple[str, Any, 
         ]
     rows += [
         (f"{name}: pushes / lines", f"{channel['pushes']} / {channel['lines_pushed']}", HUB),
-        (f"{name}: calls / throttles met", f"{channel['calls']} / {channel['throttled']}", SIMULATOR),
+        (
+            f"{name}: calls / throttles met / failures met (5xx)",
+            f"{channel['calls']} / {channel['throttled']} / {channel.get('failed')}",
+            SIMULATOR,
+        ),
         (
             f"{name}: latency movement → channel p50/p95/p99 ms",
             f"{latency.get('p50')} / {latency.get('p95')} / {latency.get('p99')}",

@@ -27,6 +27,7 @@ PREFIX = "MAG-"
 MAG_MAPPED = {"Flat Rate - Fixed": "STD", "Best Way - Table Rate": "NDAY"}
 HOST_CALLS_PER_SECOND = 20.0  # the host in front of the store; the hub is told 40, so it meets 429s
 CONFIGURED_CALLS_PER_SECOND = 40.0
+SQUEEZED_CALLS_PER_SECOND = 0.5  # while the warehouse moves stock, the host is squeezed for a while
 ADDRESSES: list[dict[str, Any]] = [  # Magento shipping addresses
     {"firstname": "Ada", "lastname": "Lovelace", "street": ["12 Analytical St"], "city": "London",
      "postcode": "N1 9GU", "country_id": "GB"},
@@ -68,6 +69,13 @@ def seed_store(http: httpx.Client, magento_url: str, skus: list[str]) -> None:
     """The demo's SKUs as source items at the store's source (0 until the hub pushes)."""
     items = [{"sku": sku, "source_code": MAG_SOURCE, "quantity": 0} for sku in skus]
     http.post(f"{magento_url}/_control/source-items", json={"items": items}).raise_for_status()
+
+
+def squeeze(http: httpx.Client, magento_url: str, on: bool) -> None:
+    """The host's rate limit cut to a trickle (or back): the hub's pushes meet 429s with Retry-After
+    and wait, as they would behind a busy host."""
+    rate = SQUEEZED_CALLS_PER_SECOND if on else HOST_CALLS_PER_SECOND
+    http.post(f"{magento_url}/_control/limits", json={"calls_per_second": rate}).raise_for_status()
 
 
 def magento_calls(http: httpx.Client, magento_url: str) -> dict[str, Any]:
