@@ -92,7 +92,7 @@ def hub_status(http: httpx.Client, hub: str, token: str) -> dict[str, Any]:
     return status
 
 
-def wait_subscribed(http: httpx.Client, clarus: str, url: str, timeout_s: float = 60) -> None:
+def wait_subscribed(http: httpx.Client, clarus: str, url: str, timeout_s: float = 300) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         listed = http.get(f"{clarus}/api/v1/webhooks", headers={"Authorization": f"Bearer {CLARUS_KEY}"})
@@ -103,7 +103,7 @@ def wait_subscribed(http: httpx.Client, clarus: str, url: str, timeout_s: float 
 
 
 def wait_quiet(
-    http: httpx.Client, ims: str, hub: str, token: str, quiet_s: float = 1.5, timeout_s: float = 120
+    http: httpx.Client, ims: str, hub: str, token: str, quiet_s: float = 1.5, timeout_s: float = 300
 ) -> None:
     """Until the hub is idle and the IMS has seen no call for `quiet_s` (start-up jobs done)."""
     deadline = time.monotonic() + timeout_s
@@ -162,6 +162,17 @@ def wait_delivered(http: httpx.Client, clarus: str, every_s: float = 0.02) -> fl
         if d["queued"] + d["in_flight"] == 0:
             return time.time()
         time.sleep(every_s)
+
+
+def counted(health: dict[str, Any], before: dict[str, int], counter: str) -> int:
+    """How much the hub's counter grew during the burst."""
+    return int(health["counters"].get(counter, 0)) - int(before.get(counter, 0))
+
+
+def full_sync(http: httpx.Client, hub: str, token: str) -> None:
+    """Ask the hub to read Clarus's stock snapshot now (its scheduler takes it within a second)."""
+    job = http.post(f"{hub}/admin/jobs/full_sync", headers={"Authorization": f"Bearer {token}"})
+    job.raise_for_status()
 
 
 def wait_matched(
@@ -253,8 +264,13 @@ def run(
             warm_up = list(traffic.initial_receipts())
             if shopify:
                 shop.open_wide(http, store)
+            if snapshot:  # the warm-up as a snapshot too: its webhooks stay held with the burst's
+                http.put(f"{clarus}/_control/deliveries", json={"paused": True}).raise_for_status()
             emit(http, clarus, warm_up)
-            wait_delivered(http, clarus)
+            if snapshot:
+                full_sync(http, hub, token)
+            else:
+                wait_delivered(http, clarus)
             wait_matched(http, clarus, ims, store if shopify else None, data, verbose, status)
             if shopify:
                 shop.standard_plan(http, store)
@@ -266,15 +282,14 @@ def run(
             emit(http, clarus, burst)
             calls_before = ims_calls(http, ims)
             store_before = shop.calls(http, store) if shopify else {}
-            received_before = hub_status(http, hub, token)["counters"].get("inbox.received", 0)
+            counted_before = hub_status(http, hub, token)["counters"]
             ims_last = LastCall(lambda: ims_calls(http, ims))
             store_last = LastCall(lambda: int(shop.calls(http, store)["calls"])) if shopify else None
             released = time.time()
             if snapshot:
                 # The hub reads Clarus's stock snapshot (its full sync) instead; the queued webhooks
                 # stay held until the end.
-                job = http.post(f"{hub}/admin/jobs/full_sync", headers={"Authorization": f"Bearer {token}"})
-                job.raise_for_status()
+                full_sync(http, hub, token)
                 arrived = released
             else:
                 http.put(f"{clarus}/_control/deliveries", json={"paused": False}).raise_for_status()
@@ -313,8 +328,8 @@ def run(
         "calls_ratio": round(calls / movements, 5),
         "throttled_429": stats.get("throttled_429"),
         "delivery_retries": delivery["failed_attempts"],
-        "events_received": health["counters"].get("inbox.received", 0) - received_before,
-        "snapshot_rows": health["counters"].get("sync.snapshot_rows", 0) if snapshot else 0,
+        "events_received": counted(health, counted_before, "inbox.received"),
+        "snapshot_rows": counted(health, counted_before, "sync.snapshot_rows"),
         "duplicates_ignored": health["counters"].get("inbox.duplicates", 0),
         **store_figures,
         "wall_s": round(time.monotonic() - started, 1),
