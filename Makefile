@@ -35,6 +35,7 @@ chaos: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/inventory_burst.py --record
 	$(BIN)/python bench/inventory_burst.py --channel shopify --record
+	$(BIN)/python bench/inventory_burst.py --channel shopify --deliver snapshot --record
 	$(BIN)/python bench/ingest.py --record
 	$(BIN)/python bench/latency.py --record
 

@@ -297,6 +297,25 @@ def test_webhooks_are_signed_and_match_the_events_feed() -> None:
         assert (counters["delivered"], counters["queued"], counters["in_flight"]) == (20, 0, 0)
 
 
+def test_paused_deliveries_wait_in_the_queue_and_leave_together_when_released() -> None:
+    receiver = Receiver()
+    with receiving(receiver) as hook_url, clarus() as client:
+        client.post(
+            "/api/v1/webhooks",
+            json={"url": hook_url, "secret": SECRET, "events": ["inventory.movement"]},
+            headers=AUTH,
+        ).raise_for_status()
+        assert client.put("/_control/deliveries", json={"paused": True}).json()["paused"] is True
+        move(client, *receipts(30))
+        counters = client.get("/_control/deliveries").json()
+        assert (counters["queued"], counters["delivered"], len(receiver.accepted)) == (30, 0, 0)
+        assert client.put("/_control/deliveries", json={"paused": "yes"}).status_code == 400
+        assert client.put("/_control/deliveries", json={"paused": False}).json()["paused"] is False
+        drain(client)
+        assert client.get("/_control/deliveries").json()["delivered"] == 30
+        assert sorted(e["data"]["sequence"] for e in receiver.events()) == list(range(1, 31))
+
+
 def test_clock_skew_fault_shifts_the_signed_timestamp() -> None:
     receiver = Receiver()
     with receiving(receiver) as hook_url, clarus(webhook_url=hook_url, webhook_secret=SECRET) as client:

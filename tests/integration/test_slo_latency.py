@@ -49,6 +49,7 @@ class SlowChannel:
 
     name = "ims"
     max_lines_per_call = 100
+    compare_and_set = False
 
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock

@@ -36,6 +36,7 @@ class FakeChannel:
     def __init__(self, skus: Sequence[str], *, inactive: Sequence[str] = (), max_lines: int = 100) -> None:
         self.name = "ims"
         self.max_lines_per_call = max_lines
+        self.compare_and_set = False
         self.figures: dict[tuple[str, str], int] = {(LOCATION, s): 0 for s in [*skus, *inactive]}
         self.inactive = set(inactive)
         self.reads = 0

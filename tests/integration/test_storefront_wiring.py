@@ -114,6 +114,7 @@ class _FlakyChannel:
     def __init__(self, name: str) -> None:
         self.name = name
         self.max_lines_per_call = 10
+        self.compare_and_set = False
         self.down = True
 
     def budget_wait(self) -> float:
@@ -176,6 +177,7 @@ class _Store:
     def __init__(self, name: str) -> None:
         self.name = name
         self.max_lines_per_call = 10
+        self.compare_and_set = False
         self.figures: dict[str, int] = {}
 
     def budget_wait(self) -> float:

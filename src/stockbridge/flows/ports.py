@@ -27,7 +27,10 @@ class FigureLine:
 
     sku: str
     quantity: int  # absolute figure the channel must show
-    expected: int | None  # what it showed when read (compare-and-set); None = do not check
+    # What the channel shows now as far as the hub knows: the figure read before the push, or, on a
+    # channel that checks it (`StockChannel.compare_and_set`), the figure the hub last set there.
+    # None = do not check.
+    expected: int | None
     version: int | None = None  # the hub's version of the figure (the IMS names it in the line's memo)
 
 
@@ -38,6 +41,10 @@ class StockChannel(Protocol):
 
     name: str  # the channel's key in config: "ims", "shopify", ...
     max_lines_per_call: int
+    # True: the channel refuses a line whose `expected` is not what it shows (`StaleFigureError`,
+    # nothing applied), so the flow may send the figure it last pushed as `expected` without reading
+    # first. False: the flow reads before every push (the IMS turns the figure read into a delta).
+    compare_and_set: bool
 
     def budget_wait(self) -> float:
         """Seconds until a call could start (0.0: now)."""

@@ -7,6 +7,10 @@ what the channel shows for them, write the differences to the outbox as batches 
 `max_lines_per_call` and send them. A batch's id is its idempotency key at the far end, so sending it
 again after a crash or a timeout applies it once.
 
+A channel that checks each line's expected figure itself (`compare_and_set`, Shopify) is not read
+for targets the hub has pushed before: the figure it last pushed is the expected one. A stale answer
+makes the hub forget those figures, so the next cycle reads exactly those (docs/decisions/0036).
+
 The channel is any `StockChannel` (flows/ports.py); nothing here knows which system it is.
 """
 
@@ -152,8 +156,9 @@ class StockPusher:
         rows = await in_transaction(self._engine, claim)
         if not rows:
             return 0, 0, 0
+        known = self._last_pushed(rows)
         try:
-            figures = await self._read(rows)
+            figures = known | await self._read([r for r in rows if (r.sku, r.location) not in known])
         except ConnectorError:
             # Could not read the channel: give the leases back; the rows stay dirty for the next cycle.
             await in_transaction(
@@ -166,6 +171,13 @@ class StockPusher:
         plan = self._plan(rows, figures)
         await in_transaction(self._engine, lambda c: self._record_plan(c, plan))
         return len(rows), len(plan.in_sync), len(plan.unknown) + len(plan.inactive)
+
+    def _last_pushed(self, rows: list[TargetRow]) -> dict[tuple[str, str], ChannelFigure]:
+        """What a compare-and-set channel shows as far as the hub knows: the figure it last pushed
+        there. The channel refuses a line if that is no longer so, and the stale path reads it."""
+        if not self._channel.compare_and_set:
+            return {}
+        return {(r.sku, r.location): ChannelFigure(r.pushed) for r in rows if r.pushed is not None}
 
     async def _read(self, rows: list[TargetRow]) -> dict[tuple[str, str], ChannelFigure]:
         by_location: dict[str, list[str]] = defaultdict(list)
@@ -274,10 +286,13 @@ class StockPusher:
         log.debug("push acknowledged", channel=batch.channel, batch=batch.id, lines=len(batch.lines))
 
     def _stale(self, connection: Connection, batch: PushBatch, exc: StaleFigureError) -> None:
-        """The channel's figure moved since it was read (compare-and-set refused): nothing applied.
-        The batch is dropped and its targets, still dirty, are read and planned again next cycle."""
+        """The channel's figure moved since it was read or last pushed (compare-and-set refused):
+        nothing applied. The batch is dropped, the hub forgets what it last pushed for the stale
+        SKUs, and its targets, still dirty, are planned again next cycle: the stale ones read first."""
         outbox_repo.discard_batch(connection, batch, self._owner)
+        targets_repo.forget_pushed(connection, [(self._name, sku, batch.location) for sku in exc.skus])
         bump(connection, push_counter(self._name, "stale"))
+        bump(connection, push_counter(self._name, "stale_lines"), len(exc.skus))
         log.info("stale figures: reading again", channel=self._name, batch=batch.id, skus=list(exc.skus))
 
     def _failed(

@@ -225,6 +225,13 @@ def blocked_skus(connection: Connection, channel: str) -> list[str]:
     return sorted(set(connection.execute(query).scalars()))
 
 
+def forget_pushed(connection: Connection, keys: Sequence[TargetKey]) -> None:
+    """The channel no longer shows what the hub last pushed (it answered stale): the next push reads
+    it first. The drift check leaves these targets out until then (it has nothing to compare)."""
+    for chunk in chunks(keys):
+        connection.execute(update(targets).where(key_filter(chunk)).values(pushed=None))
+
+
 def mark_in_sync(connection: Connection, rows: Sequence[TargetRow], owner: str, now: datetime) -> None:
     """The far end already shows these figures: record them as pushed without a call."""
     acknowledge(

@@ -23,6 +23,8 @@ IN_STOCK, OUT_OF_STOCK = 1, 0
 
 
 class MagentoStock:
+    compare_and_set = False  # no compare-and-set in MSI: the flow reads before every push
+
     def __init__(self, client: MagentoClient, max_lines_per_call: int = 200) -> None:
         self.name = client.system  # the channel's key: every error the client raises names it too
         self.max_lines_per_call = max_lines_per_call

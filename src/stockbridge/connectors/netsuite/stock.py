@@ -50,6 +50,10 @@ class SuiteQLItems:
 class ImsStock:
     """`StockChannel` over the NetSuite REST API: reads on hand, posts adjustments."""
 
+    # An adjustment is a delta computed from the figure read: it checks nothing, so the flow reads
+    # before every push (one SuiteQL query per 1,000 items, docs/decisions/0004).
+    compare_and_set = False
+
     def __init__(
         self,
         client: NetSuiteClient,

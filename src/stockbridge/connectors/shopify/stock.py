@@ -4,10 +4,14 @@ Reading: `productVariants(query: "sku:...")` finds each SKU's inventory item and
 its level at the location (`inventoryLevel(locationId:) { quantities(names: ["available"]) }`;
 `on_hand` instead when the channel is configured to set that).
 Item ids are cached for the push. Writing: `inventorySetQuantities` sets absolute `available`
-figures, every quantity with `changeFromQuantity` (mandatory from 2026-04; the figure we read, or
+figures, every quantity with `changeFromQuantity` (mandatory from 2026-04; `FigureLine.expected`, or
 null to skip the check) and the mutation with `@idempotent(key:)` (mandatory from 2026-04). A stale
 `changeFromQuantity` fails the whole call with `CHANGE_FROM_QUANTITY_STALE`: `StaleFigureError`
 names the SKUs and the flow re-reads and recomputes (decision 0019).
+
+Since the store checks `changeFromQuantity` itself, the channel is `compare_and_set`: the flow sends
+the figure it last set as `expected` and reads only what it has never set, or what the store called
+stale (docs/decisions/0036). A read costs about 4 points a SKU, a set 10 points for 250 SKUs.
 """
 
 from __future__ import annotations
@@ -77,6 +81,9 @@ class ShopifyStock:
     """`quantity_name` is the figure the channel reads and sets: `available` (the hub subtracts the
     store's own unshipped orders itself) or `on_hand` (Shopify subtracts its commitments: available
     = on hand - committed - reserved...)."""
+
+    # The store refuses a stale `changeFromQuantity` (nothing applied): the flow need not read first.
+    compare_and_set = True
 
     def __init__(
         self,

@@ -190,6 +190,14 @@ def create_app(settings: ClarusSettings | None = None) -> Starlette:
         return JSONResponse(server.state.stock_view())
 
     async def deliveries(request: Request) -> Response:
+        if request.method == "PUT":
+            body = _object(await _json_body(request))
+            unknown = set(body) - {"paused"}
+            if unknown:
+                raise SettingsError(sorted(unknown)[0], "unknown delivery setting")
+            if not isinstance(body.get("paused"), bool):
+                raise SettingsError("paused", "must be true or false")
+            server.delivery.set_paused(body["paused"])
         return JSONResponse(server.delivery.snapshot())
 
     async def drain(request: Request) -> Response:
@@ -254,7 +262,7 @@ def create_app(settings: ClarusSettings | None = None) -> Starlette:
         Route("/_control/movements", control(post_movements), methods=["POST"]),
         Route("/_control/poison", control(poison), methods=["POST"]),
         Route("/_control/state", control(state_view), methods=["GET"]),
-        Route("/_control/deliveries", control(deliveries), methods=["GET"]),
+        Route("/_control/deliveries", control(deliveries), methods=["GET", "PUT"]),
         Route("/_control/drain", control(drain), methods=["POST"]),
         Route("/_control/faults", control(faults), methods=["GET", "PUT"]),
         Route("/_control/limits", control(api_limits), methods=["GET", "PUT"]),

@@ -63,6 +63,10 @@ class DeliveryWorker:
         self._held: list[tuple[int, _Delivery]] = []
         self._timers: set[asyncio.TimerHandle] = set()
         self._dispatched = 0
+        # Set while deliveries may go out; cleared by `pause()`: events queue up and leave together
+        # on `resume()` (a burst delivered at the receiver's own speed, bench/inventory_burst.py).
+        self._released: asyncio.Event | None = None
+        self.paused = False
         self.configure(settings)
 
     def configure(self, settings: ClarusSettings) -> None:
@@ -88,6 +92,8 @@ class DeliveryWorker:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._idle = asyncio.Event()
+            self._released = asyncio.Event()
+            self.set_paused(self.paused)
             self._update_idle()
         # Each sender has its own keep-alive transport, used without an AsyncClient on top. Measured on
         # 2 cores: one shared AsyncClient with 16 connections ~800/s (httpcore's pool rescans all connections
@@ -113,6 +119,15 @@ class DeliveryWorker:
             await transport.aclose()
         self._tasks.clear()
         self._transports.clear()
+
+    def set_paused(self, paused: bool) -> None:
+        """Hold every delivery in the queue (True) or let them all go (False)."""
+        self.paused = paused
+        if self._released is not None:
+            if paused:
+                self._released.clear()
+            else:
+                self._released.set()
 
     def enqueue(self, events: Iterable[AnyEvent], subscriptions: Iterable[Subscription]) -> None:
         subscriptions = list(subscriptions)
@@ -167,8 +182,8 @@ class DeliveryWorker:
             return False
         return True
 
-    def snapshot(self) -> dict[str, int]:
-        return asdict(self.counters)
+    def snapshot(self) -> dict[str, int | bool]:
+        return {**asdict(self.counters), "paused": self.paused}
 
     def _put(self, item: _Delivery) -> None:
         assert self._queue is not None, "delivery worker not started"
@@ -200,6 +215,8 @@ class DeliveryWorker:
             if self._held and queue.empty():
                 self._release_held(everything=True)
             item = await queue.get()
+            if self._released is not None:
+                await self._released.wait()
             if item.generation != self._generation:
                 continue
             counters = self.counters
