@@ -30,6 +30,7 @@ class _SpentChannel:
     def __init__(self, held_s: float) -> None:
         self.name = "ims"
         self.max_lines_per_call = 100
+        self.compare_and_set = False  # absolute figures, as the IMS sets them
         self.free_at = time.monotonic() + held_s
         self.asked = 0
         self.pushed: list[FigureLine] = []
