@@ -161,7 +161,9 @@ def hub_config(clarus: str, ims: str, port: int, db_url: str) -> dict[str, Any]:
         "database_url": db_url,
         "hub": {"host": HOST, "port": port},
         "connectors": {
-            "clarus": {"base_url": clarus},
+            # The burst is signed once, before it is sent, and may take longer than the default
+            # five-minute replay window to deliver on a loaded machine.
+            "clarus": {"base_url": clarus, "webhook_tolerance_s": 3600},
             "ims": {"base_url": ims, "calls_per_second": 10, "concurrency": 4, "max_lines_per_call": 100},
         },
         "locations": [{"warehouse": "WH1", "ims_location": LOCATION}],
