@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/inventory_burst.py --channel shopify --deliver snapshot --record
 	$(BIN)/python bench/ingest.py --record
 	$(BIN)/python bench/latency.py --record
+	$(BIN)/python bench/peer.py --record
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -39,7 +39,7 @@ class GroupCommitWriter:
     async def store(self, event: InboundEvent) -> None:
         """Return once the event is durably stored (or was already); raise if the store failed."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put((event, done))
+        self._queue.put_nowait((event, done))  # unbounded: never waits
         await done
 
     async def _run(self) -> None:

@@ -1,7 +1,8 @@
 """A request body past the configured limit is refused with 413 before it is read.
 
-By its `Content-Length` when it declares one (nothing of the body is read), else while it streams
-(chunked): reading stops at the first chunk that passes the limit. Signed or not, nothing past the
+By its `Content-Length` when it declares one (nothing of the body is read; a body declared within
+the limit goes through unwatched, since the server reads no more of it than declared), else while it
+streams (chunked): reading stops at the first chunk that passes the limit. Signed or not, nothing past the
 limit is buffered, verified or stored (docs/security.md, API4).
 """
 
@@ -27,8 +28,11 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None:
+            if declared > self.max_bytes:
+                await self._refuse(send)
+            else:  # the server reads no more body than the length declared: nothing to watch
+                await self.app(scope, receive, send)
             return
         seen = 0
         started = False

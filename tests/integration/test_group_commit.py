@@ -1,0 +1,149 @@
+"""The webhook path's durability after its speed-ups: a request is answered only once its event is
+committed; the SQLite insert stores what the compiled insert stored; the signature is compared in
+constant time."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, insert, select
+from tests.factories import T0, inbound, movement_event
+
+from stockbridge.api import ingest
+from stockbridge.connectors.clarus import signature
+from stockbridge.engine.clock import FakeClock
+from stockbridge.store import inbox_repo
+from stockbridge.store.bookkeeping import read_counters
+from stockbridge.store.schema import inbox
+from stockbridge.store.states import InboxState
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _stored(engine: Engine) -> list[Any]:
+    with engine.connect() as c:
+        return list(c.execute(select(inbox).order_by(inbox.c.id)))
+
+
+def test_a_request_is_released_only_after_its_group_is_committed(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered, release = threading.Event(), threading.Event()
+    real_store = inbox_repo.store_events
+
+    def held_store(*args: Any) -> int:
+        entered.set()
+        assert release.wait(10)
+        return real_store(*args)
+
+    monkeypatch.setattr(ingest, "store_events", held_store)
+    events = [inbound(movement_event(n, f"SKU-{n}", {"available": n})) for n in (1, 2)]
+
+    async def scenario() -> None:
+        writer = ingest.GroupCommitWriter(engine, FakeClock(T0))
+        await writer.start()
+        try:
+            waiting = [asyncio.create_task(writer.store(e)) for e in events]
+            assert await asyncio.to_thread(entered.wait, 10)
+            await asyncio.sleep(0.05)  # every chance to answer early, were it going to
+            assert not any(task.done() for task in waiting)
+            assert _stored(engine) == []
+            release.set()
+            await asyncio.gather(*waiting)
+            # Released: the rows are there for any other connection to read.
+            assert [row.event_id for row in _stored(engine)] == [e.event_id for e in events]
+        finally:
+            release.set()
+            await writer.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_commit_answers_every_waiting_request_with_its_error(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any) -> int:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ingest, "store_events", broken)
+
+    async def scenario() -> None:
+        writer = ingest.GroupCommitWriter(engine, FakeClock(T0))
+        await writer.start()
+        try:
+            with pytest.raises(RuntimeError, match="disk full"):
+                await writer.store(inbound(movement_event(1, "SKU-1", {"available": 1})))
+        finally:
+            await writer.stop()
+
+    asyncio.run(scenario())
+    assert _stored(engine) == []
+
+
+def test_a_group_stores_what_is_new_and_counts_the_rest(engine: Engine) -> None:
+    first = [inbound(movement_event(n, "SKU-1", {"available": n})) for n in (1, 2)]
+    assert inbox_repo.store_events(engine, first, T0) == 2
+    later = datetime(2026, 11, 26, 9, 0, 5, 123456, tzinfo=UTC)
+    again = [first[1], inbound(movement_event(3, "SKU-1", {"available": 3})), first[1]]
+    assert inbox_repo.store_events(engine, again, later) == 1
+    rows = _stored(engine)
+    assert [(r.event_id, _utc(r.received_at), r.state, r.error, r.processed_at) for r in rows] == [
+        (first[0].event_id, T0, InboxState.PENDING.value, None, None),
+        (first[1].event_id, T0, InboxState.PENDING.value, None, None),
+        (again[1].event_id, later, InboxState.PENDING.value, None, None),
+    ]
+    assert rows[2].payload == again[1].payload
+    assert rows[2].kind == again[1].kind
+    with engine.connect() as c:
+        counters = read_counters(c)
+    assert (counters["inbox.received"], counters["inbox.duplicates"]) == (5, 2)
+
+
+def test_sqlite_rows_are_stored_as_the_compiled_insert_stores_them(engine: Engine) -> None:
+    """Byte for byte in the database, so every reader (SQLAlchemy, the CLI, an operator's sqlite3
+    shell) sees one format whichever path wrote the row."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the driver-level insert is SQLite's alone")
+    when = datetime(2026, 11, 26, 9, 0, 7, 250000, tzinfo=UTC)
+    fast, compiled = (inbound(movement_event(n, "SKU-1", {"available": n})) for n in (1, 2))
+    with engine.begin() as c:
+        inbox_repo.insert_events(c, [fast], when, InboxState.FAILED, error="why")
+        c.execute(
+            insert(inbox).values(
+                source=compiled.source,
+                event_id=compiled.event_id,
+                kind=compiled.kind,
+                payload=compiled.payload,
+                received_at=when,
+                state=InboxState.FAILED.value,
+                error="why",
+            )
+        )
+    with engine.connect() as c:
+        raw = c.exec_driver_sql("SELECT received_at, state, error, processed_at FROM inbox ORDER BY id").all()
+    assert raw[0] == raw[1]
+    assert raw[0][0] == "2026-11-26 09:00:07.250000"
+
+
+def test_the_signature_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(signature.hmac, "compare_digest", spy)
+    body, secret = b'{"id":"evt_1"}', b"whsec"
+    good = signature.sign(secret, body, 1_700_000_000)
+    assert signature.verify(secret, body, good, "1700000000") == 1_700_000_000
+    bad = good[:-1] + ("0" if good[-1] != "0" else "1")
+    assert signature.verify(secret, body, bad, "1700000000") is None
+    assert compared == [(good.encode(), good.encode()), (good.encode(), bad.encode())]
