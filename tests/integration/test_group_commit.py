@@ -19,6 +19,7 @@ from stockbridge.connectors.clarus import signature
 from stockbridge.engine.clock import FakeClock
 from stockbridge.store import inbox_repo
 from stockbridge.store.bookkeeping import read_counters
+from stockbridge.store.db import make_engine, upgrade
 from stockbridge.store.schema import inbox
 from stockbridge.store.states import InboxState
 
@@ -106,11 +107,11 @@ def test_a_group_stores_what_is_new_and_counts_the_rest(engine: Engine) -> None:
     assert (counters["inbox.received"], counters["inbox.duplicates"]) == (5, 2)
 
 
-def test_sqlite_rows_are_stored_as_the_compiled_insert_stores_them(engine: Engine) -> None:
+def test_sqlite_rows_are_stored_as_the_compiled_insert_stores_them(sqlite_url: str) -> None:
     """Byte for byte in the database, so every reader (SQLAlchemy, the CLI, an operator's sqlite3
-    shell) sees one format whichever path wrote the row."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the driver-level insert is SQLite's alone")
+    shell) sees one format whichever path wrote the row. (The driver-level insert is SQLite's alone.)"""
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
     when = datetime(2026, 11, 26, 9, 0, 7, 250000, tzinfo=UTC)
     fast, compiled = (inbound(movement_event(n, "SKU-1", {"available": n})) for n in (1, 2))
     with engine.begin() as c:
