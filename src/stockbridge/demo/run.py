@@ -24,7 +24,7 @@ from stockbridge.demo.magento_day import MAG, MagentoDay
 from stockbridge.demo.orders_day import OrderDay
 from stockbridge.demo.phases import Phases, converge, drive
 from stockbridge.demo.shop_day import SHOP, ShopDay
-from stockbridge.demo.summary import build_summary, channels_entry, print_summary
+from stockbridge.demo.summary import build_summary, channels_entry, print_summary, velocity_class_counts
 from stockbridge.demo.traffic import Traffic, sku_name
 from stockbridge.demo.world import (
     CLARUS_KEY,
@@ -179,6 +179,7 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
                 )
             metrics = hub.scrape_metrics()
             health = hub.health()
+            hub.run_job("velocity_reclassify")
         with phases.phase("daily report", 1):
             report = write_demo_report(config, options.report_dir).resolve()
         ims_stats = control.get(f"{ims_url}/_control/stats").json()
@@ -200,6 +201,7 @@ def _run(options: DemoOptions, database_url: str, workdir: Path, console: Consol
     }
     summary["channels"] = channels_entry(database_url, sims.channels, orders, fulfilment, calls, drifts)
     summary["metrics"] = metrics
+    summary["velocity_classes"] = velocity_class_counts(database_url)
     summary["report"] = str(report)
     if orders is not None:
         summary["orders"] = orders[IMS_CHANNEL]

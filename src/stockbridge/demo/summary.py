@@ -12,6 +12,7 @@ from stockbridge.demo.channels import DEMO, HUB, ORACLE, SIMULATOR, channel_rows
 from stockbridge.demo.world import IMS_CHANNEL, DemoOptions
 from stockbridge.monitor.latency import summary as latency_summary
 from stockbridge.oracle import Drift
+from stockbridge.store import velocity_repo
 from stockbridge.store.bookkeeping import count_open_exceptions, latencies_ms, read_counters
 from stockbridge.store.db import make_engine
 
@@ -152,6 +153,8 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     for name, channel in summary["channels"].items():
         rows += channel_rows(name, channel)
     rows += metrics_rows(summary.get("metrics") or {})
+    classes = summary.get("velocity_classes") or {}
+    rows.append(("SKUs per velocity class", ", ".join(f"{k} {v}" for k, v in classes.items()) or "-", HUB))
     phases = summary.get("phases_s") or {}
     rows.append(("wall time s, by phase", ", ".join(f"{k} {v}" for k, v in phases.items()) or "-", DEMO))
     rows.append(("wall time s", summary["wall_s"], DEMO))
@@ -199,3 +202,14 @@ def succeeded(summary: dict[str, Any]) -> bool:
         )
         and bool((summary.get("metrics") or {}).get("answered"))
     )
+
+
+def velocity_class_counts(database_url: str) -> dict[str, int]:
+    """SKUs in each velocity class after the demo's reclassification (`none`: sold too slowly for any)."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as c:
+            counts = velocity_repo.class_counts(c)
+    finally:
+        engine.dispose()
+    return {name or "none": n for name, n in sorted(counts.items(), key=lambda kv: kv[0] or "~")}

@@ -112,6 +112,14 @@ def demo_config_data(
             "item_refresh_s": 3600,
             "drift_check_s": 3600,
         },
+        # Each SKU's sales velocity over the day puts it in a class (decision 0033); the demo counts
+        # the SKUs per class. No channel takes the classes' buffers (`velocity_buffers`), so the
+        # oracle's figures, which know nothing of velocity, stay the channels' figures.
+        "velocity": {
+            "window_s": 86400,
+            "reclassify_s": 3600,
+            "classes": {"fast": {"min_per_day": 12, "buffer": 4}, "medium": {"min_per_day": 4, "buffer": 2}},
+        },
     }
     if shop_url is not None:
         data["storefronts"] = {SHOP: shop_day.store_config(shop_url)}
