@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/inventory_burst.py --record
 	$(BIN)/python bench/inventory_burst.py --channel shopify --record
 	$(BIN)/python bench/ingest.py --record
+	$(BIN)/python bench/workers.py --record
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

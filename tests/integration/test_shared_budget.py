@@ -170,5 +170,9 @@ def test_only_postgresql_shares_budgets(engine: Engine) -> None:
         assert connections.ims_limiter.shared is shared
         assert connections.clarus_limiter.shared is shared
         assert not connect(config, ENVIRON).ims_limiter.shared  # no database: its own
+        data = hub_config_data(
+            "http://127.0.0.1:1", "http://127.0.0.1:2", 8000, str(engine.url), shared_budgets=False
+        )
+        assert not connect(parse_config(data), ENVIRON, engine=engine).ims_limiter.shared
     finally:
         asyncio.run(connections.aclose())

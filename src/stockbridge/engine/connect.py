@@ -204,11 +204,13 @@ def connect(
     """`ims_items` maps warehouse SKUs to IMS items for the IMS stock channel: the hub's stored item
     list in a running hub (`engine/ims_items.StoredImsItems`); by default a SuiteQL lookup by SKU.
     `engine`: the hub's database; on PostgreSQL every far account's budget is kept there, shared by
-    every worker process (without it, or on SQLite, each limiter keeps its own)."""
+    every worker process (without it, on SQLite, or with `engine.shared_budgets: false`, each
+    limiter keeps its own)."""
     env = environ if environ is not None else os.environ
     clarus = config.connectors.clarus
     ims = config.connectors.ims
-    shared = engine if engine is not None and shares_budgets(engine) else None
+    sharing = engine is not None and config.engine.shared_budgets and shares_budgets(engine)
+    shared = engine if sharing else None
     clarus_limiter, ims_limiter = limiter(clarus, "clarus", shared), limiter(ims, "ims", shared)
     window_s = config.connector_health.window_s
     stats = {name: CallStats(name, window_s) for name in ("clarus", IMS_CHANNEL_NAME, *config.storefronts)}
