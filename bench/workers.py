@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx
 import yaml
 
+import shopify_channel as shop
 from common import database, process, python, record, wait_http
 from inventory_burst import (
     CHUNK,
@@ -74,11 +75,18 @@ def ims_stats(http: httpx.Client, ims: str) -> dict[str, Any]:
 
 
 def run_once(
-    workers: int, shared: bool, skus: int, movements: int, cps: float, lines: int, workdir: Path
+    workers: int,
+    shared: bool,
+    skus: int,
+    movements: int,
+    cps: float,
+    lines: int,
+    workdir: Path,
+    shopify: bool = False,
 ) -> dict[str, Any]:
     started = time.monotonic()
-    clarus_port, ims_port, hub_port = free_port(), free_port(), free_port()
-    clarus, ims, hub = (f"http://{HOST}:{p}" for p in (clarus_port, ims_port, hub_port))
+    clarus_port, ims_port, hub_port, shop_port = free_port(), free_port(), free_port(), free_port()
+    clarus, ims, hub, store = (f"http://{HOST}:{p}" for p in (clarus_port, ims_port, hub_port, shop_port))
     http = httpx.Client(timeout=120)
     clarus_cmd = [
         python(),
@@ -98,14 +106,26 @@ def run_once(
         database("postgresql", workdir) as db_url,
         process(clarus_cmd),
         process(ims_cmd),
+        process(shop.command(shop_port) if shopify else [python(), "-c", "pass"], shop.ENVIRON),
     ):
         wait_http(f"{clarus}/_control/state")
         wait_http(f"{ims}/_control/state")
         names = [sku_name(i) for i in range(skus)]
         http.post(f"{ims}/_control/items", json={"items": [{"itemId": s} for s in names]}).raise_for_status()
         data = hub_config(clarus, ims, hub_port, db_url, cps, lines)
-        data["engine"].update({"shared_budgets": shared, "claim_batch": 200})
+        # A worker step that dies (PostgreSQL picks a deadlock victim among workers folding and
+        # recording pushes: the step is retried) leaves its batch leased until the lease ends; a
+        # shorter lease than the default minute bounds what that costs a run (timeouts below it).
+        data["engine"].update({"shared_budgets": shared, "claim_batch": 200, "lease_s": 15})
+        for connector in ("clarus", "ims"):
+            data["connectors"][connector]["timeout_s"] = 10
         env = {"CLARUS_API_KEY": CLARUS_KEY, "CLARUS_WEBHOOK_SECRET": SECRET, "IMS_TOKEN": TOKEN}
+        if shopify:
+            wait_http(f"{store}/_control/calls")
+            shop.seed(http, store, names)
+            shop.add_store(data, store)
+            data["storefronts"]["shopify"]["timeout_s"] = 10
+            env.update(shop.ENVIRON)
         config_path = workdir / f"workers-{workers}-{shared}.yaml"
         config_path.write_text(yaml.safe_dump(data))
         cli = [python(), "-m", "stockbridge.cli"]
@@ -122,6 +142,7 @@ def run_once(
             stream = list(traffic.initial_receipts())[:movements]
             stream += [traffic.next() for _ in range(movements - len(stream))]
             before = ims_stats(http, ims)
+            store_before = shop.calls(http, store) if shopify else {}
             began = time.monotonic()
             for start in range(0, len(stream), CHUNK):
                 http.post(f"{clarus}/_control/movements", json={"movements": stream[start : start + CHUNK]})
@@ -132,17 +153,30 @@ def run_once(
                     time.sleep(0.02)
             emitted = time.monotonic()
             config = parse_config(data)
-            while measure_drift(clarus, ims, config)[0] != 0:
+            while measure_drift(clarus, ims, config)[0] != 0 or (
+                shopify and shop.drifted(http, clarus, store, data) != 0
+            ):
                 if time.monotonic() - emitted > 900:
                     raise TimeoutError("the IMS never matched the warehouse")
                 time.sleep(0.1)
             matched = time.monotonic()
             after = ims_stats(http, ims)
+            store_after = shop.calls(http, store) if shopify else {}
             health = hub_status(http, hub, token)
         # After the workers stopped: the oracle reads every adjustment line (governed calls of its own).
         adjustment_lines = suiteql(http, ims, TOKEN, ADJUSTMENT_LINES, every_page=True, patience_s=60)
     seconds = matched - began
     calls = after["calls"] - before["calls"]
+    store_figures = {}
+    if shopify:
+        store_calls = store_after["calls"] - store_before["calls"]
+        throttled = store_after["throttled"] - store_before["throttled"]
+        store_figures = {
+            "shopify_calls": store_calls,
+            "shopify_throttled": throttled,
+            "shopify_throttled_share": round(throttled / max(1, store_calls), 4),
+            "shopify_double_pushes": store_after["idempotent_replays"],
+        }
     return {
         "workers": workers,
         "shared_budget": shared,
@@ -159,31 +193,92 @@ def run_once(
         "ims_429_share": round((after["throttled_429"] - before["throttled_429"]) / max(1, calls), 4),
         "double_pushes": after["adjustments_replaced"],
         "lines_off_target": len(adjustments_off_target(adjustment_lines)),
+        **store_figures,
         "events_received": health["counters"].get("inbox.received"),
         "wall_s": round(time.monotonic() - started, 1),
     }
 
 
 def table(results: list[dict[str, Any]], baseline: dict[str, Any]) -> str:
+    shopify = "shopify_calls" in baseline
     head = (
         "| workers | shared budget | converge s | events/s | × 1 worker | figures/s | IMS calls/s "
-        "| 429s | 429 share | double pushes | lines off target |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| IMS 429s | 429 share | IMS double pushes | lines off target |"
+        + (" Shopify calls | THROTTLED | THROTTLED share | Shopify double pushes |" if shopify else "")
+        + "\n|"
+        + "---|" * (15 if shopify else 11)
+        + "\n"
     )
-    rows = [
-        f"| {r['workers']} | {'yes' if r['shared_budget'] else 'no (control)'} | {r['converge_s']} "
-        f"| {r['events_per_s']} | {r['events_per_s'] / baseline['events_per_s']:.2f} | {r['figures_per_s']} "
-        f"| {r['ims_calls_per_s']} | {r['ims_429']} | {r['ims_429_share']:.2%} | {r['double_pushes']} "
-        f"| {r['lines_off_target']} |"
-        for r in results
-    ]
+    rows = []
+    for r in results:
+        row = (
+            f"| {r['workers']} | {'yes' if r['shared_budget'] else 'no (control)'} | {r['converge_s']} "
+            f"| {r['events_per_s']} | {r['events_per_s'] / baseline['events_per_s']:.2f} "
+            f"| {r['figures_per_s']} | {r['ims_calls_per_s']} | {r['ims_429']} | {r['ims_429_share']:.2%} "
+            f"| {r['double_pushes']} | {r['lines_off_target']} |"
+        )
+        if shopify:
+            row += (
+                f" {r['shopify_calls']} | {r['shopify_throttled']} | {r['shopify_throttled_share']:.2%} "
+                f"| {r['shopify_double_pushes']} |"
+            )
+        rows.append(row)
     return head + "\n".join(rows)
+
+
+def section(shopify: bool) -> str:
+    channel = " --channel shopify" if shopify else ""
+    return f"Many workers (bench/workers.py{channel}, postgresql)"
+
+
+def summary(
+    results: list[dict[str, Any]],
+    baseline: dict[str, Any],
+    skus: int,
+    movements: int,
+    args: argparse.Namespace,
+    shopify: bool,
+) -> str:
+    most = max(r["workers"] for r in results)
+    shared_most = next(r for r in results if r["shared_budget"] and r["workers"] == most)
+    control = next((r for r in results if not r["shared_budget"]), None)
+    refusals = "shopify_throttled" if shopify else "ims_429"
+    what = "THROTTLED answers from the store" if shopify else "429s from the IMS"
+    verdict = (
+        f"{most} workers sharing the budget met {shared_most[refusals]} {what}, one worker "
+        f"{baseline[refusals]}"
+        + (f"; {most} workers pacing themselves alone met {control[refusals]}" if control else "")
+        + ". IMS double pushes (adjustments replaced under an external id the IMS held) in all runs: "
+        f"{sum(r['double_pushes'] for r in results)}; lines off target: "
+        f"{sum(r['lines_off_target'] for r in results)}"
+        + (
+            f"; Shopify double pushes (idempotency keys sent again): "
+            f"{sum(r['shopify_double_pushes'] for r in results)}."
+            if shopify
+            else "."
+        )
+    )
+    store = (
+        f" The Shopify store (simulator) at the standard plan: a {shop.BUCKET_SIZE}-point bucket restored "
+        f"at {shop.RESTORE_RATE:g} points/s, {shop.LINES} quantities a call; the hub reads each figure "
+        "before it sets it. "
+        if shopify
+        else " "
+    )
+    return (
+        f"{movements:,} movements over {skus:,} SKUs, PostgreSQL, one `serve --no-workers` and N "
+        f"`worker` processes; the IMS simulator allows {args.ims_cps:g} calls/s (429 past it) and "
+        f"{args.lines} lines per call, and every worker is configured with that whole rate.{store}"
+        "Ratios are against the 1-worker run of the same benchmark run. "
+        "Counts are the simulators' own.\n\n" + table(results, baseline) + "\n\n" + verdict
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--channel", default="ims", choices=["ims", "shopify"])
     parser.add_argument("--workers", default="1,2,4", help="worker process counts, comma-separated")
     parser.add_argument(
         "--full", action="store_true", help="the issue's burst: 10,000 SKUs, 100,000 movements"
@@ -196,38 +291,21 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
-    skus = args.skus or (10_000 if args.full else 2_000)
-    movements = args.movements or (100_000 if args.full else 20_000)
+    shopify = args.channel == "shopify"
+    skus = args.skus or (10_000 if args.full else 500 if shopify else 2_000)
+    movements = args.movements or (100_000 if args.full else 5_000 if shopify else 20_000)
     counts = [int(n) for n in args.workers.split(",")]
     plan = [(n, True) for n in counts] + ([] if args.no_control else [(max(counts), False)])
     results = []
     with tempfile.TemporaryDirectory(prefix="stockbridge-workers-") as tmp:
         for n, shared in plan:
-            result = run_once(n, shared, skus, movements, args.ims_cps, args.lines, Path(tmp))
+            result = run_once(n, shared, skus, movements, args.ims_cps, args.lines, Path(tmp), shopify)
             print(json.dumps(result), file=sys.stderr)
             results.append(result)
     baseline = results[0]
     print(table(results, baseline), file=sys.stderr)
     if args.record:
-        most = max(counts)
-        shared_most = next(r for r in results if r["shared_budget"] and r["workers"] == most)
-        control = next((r for r in results if not r["shared_budget"]), None)
-        verdict = (
-            f"{most} workers sharing the budget met {shared_most['ims_429']} 429s, one worker "
-            f"{baseline['ims_429']}"
-            + (f"; {most} workers pacing themselves alone met {control['ims_429']}" if control else "")
-            + ". Double pushes (IMS adjustments replaced under an external id it held) in all runs: "
-            f"{sum(r['double_pushes'] for r in results)}; lines off target: "
-            f"{sum(r['lines_off_target'] for r in results)}."
-        )
-        record(
-            "Many workers (bench/workers.py, postgresql)",
-            f"{movements:,} movements over {skus:,} SKUs, PostgreSQL, one `serve --no-workers` and N "
-            f"`worker` processes; the IMS simulator allows {args.ims_cps:g} calls/s (429 past it) and "
-            f"{args.lines} lines per call, and every worker is configured with that whole rate. "
-            "Ratios are against the 1-worker run of the same benchmark run. "
-            "Counts are the simulators' own.\n\n" + table(results, baseline) + "\n\n" + verdict,
-        )
+        record(section(shopify), summary(results, baseline, skus, movements, args, shopify))
     print(json.dumps(results) if args.json else json.dumps(results, indent=2))
 
 
