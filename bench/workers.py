@@ -157,7 +157,7 @@ def run_once(
                 shopify and shop.drifted(http, clarus, store, data) != 0
             ):
                 if time.monotonic() - emitted > 900:
-                    raise TimeoutError("the IMS never matched the warehouse")
+                    raise TimeoutError("the channels never matched the warehouse")
                 time.sleep(0.1)
             matched = time.monotonic()
             after = ims_stats(http, ims)
