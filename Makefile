@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py --record
 	$(BIN)/python bench/latency.py --record
 	$(BIN)/python bench/peer.py --record
+	$(BIN)/python bench/workers.py --record
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -480,6 +480,9 @@ class EngineSettings(_Frozen):
     # Least time a dirty target waits before it is pushed (0: at once when the channel has budget and
     # no batch in flight; changes coalesce while one is; docs/decisions/0016).
     push_delay_s: Annotated[float, Field(ge=0)] = 0.0
+    # On PostgreSQL every worker process takes its far calls from one budget per account, kept in the
+    # database (docs/decisions/0037); false: each process paces itself at the configured rates.
+    shared_budgets: bool = True
 
 
 class Owners(_Frozen):

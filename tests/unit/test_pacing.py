@@ -16,8 +16,10 @@ from stockbridge.domain.pacing import (
     refused,
     start,
     succeeded,
+    succeeded_times,
     successes_to_recover,
     take,
+    take_up_to,
     wait_for,
 )
 
@@ -406,3 +408,36 @@ def test_limiter_says_how_long_until_a_call_could_start_without_taking_a_token()
         assert limiter.wait_s() == 0.0
 
     asyncio.run(scenario())
+
+
+@given(
+    limits_strategy,
+    st.lists(st.tuples(st.floats(0.0, 2.0), st.integers(0, 6)), max_size=40),
+)
+def test_granting_several_calls_at_once_grants_what_taking_them_one_by_one_would(
+    limits: PaceLimits, asks: list[tuple[float, int]]
+) -> None:
+    """A shared budget grants a few calls per round trip (decision 0037): never faster than `take`."""
+    batched = one_by_one = start(limits, 0.0)
+    now = 0.0
+    for gap, wanted in asks:
+        now += gap
+        batched, granted, wait = take_up_to(batched, now, wanted)
+        taken = 0
+        while taken < wanted:
+            one_by_one, single_wait = take(one_by_one, now)
+            if single_wait > 0:
+                break
+            taken += 1
+        assert granted == taken
+        assert granted <= wanted
+        assert wait == pytest.approx(max(0.0, take(one_by_one, now)[1]), abs=1e-9)
+
+
+def test_successes_reported_together_count_as_many_in_a_row() -> None:
+    cut = refused(LIMITS, start(LIMITS, 0.0), 1.0, started=0.9, retry_after=None)
+    one_by_one = cut
+    for _ in range(7):
+        one_by_one = succeeded(LIMITS, one_by_one)
+    assert succeeded_times(LIMITS, cut, 7).rate == one_by_one.rate
+    assert succeeded_times(LIMITS, cut, 10_000).rate == LIMITS.ceiling

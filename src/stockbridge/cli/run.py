@@ -107,7 +107,7 @@ def sync(
 
     async def run() -> None:
         engine = engine_for(loaded)
-        connections = connect(loaded, ims_items=StoredImsItems(engine))
+        connections = connect(loaded, ims_items=StoredImsItems(engine), engine=engine)
         try:
             await Worker(engine=engine, config=loaded, connections=connections, clock=SystemClock()).run_job(
                 job

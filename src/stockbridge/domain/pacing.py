@@ -63,6 +63,10 @@ def start(limits: PaceLimits, now: float) -> Pace:
     return Pace(limits.ceiling, max(1.0, limits.ceiling), now, now, -math.inf)
 
 
+# A call asked for at the end of a pause, computed as `now + wait`, may land a float's width short of it.
+PAUSE_TOLERANCE_S = 1e-9
+
+
 def _refill(pace: Pace, now: float) -> Pace:
     elapsed = max(0.0, now - pace.stamp)
     tokens = min(pace.capacity, pace.tokens + elapsed * pace.rate)
@@ -71,7 +75,7 @@ def _refill(pace: Pace, now: float) -> Pace:
 
 def take(pace: Pace, now: float) -> tuple[Pace, float]:
     """Try to start a call at `now`: (new pace, 0.0) when it may start, else (pace, seconds to wait)."""
-    if now < pace.paused_until:
+    if now < pace.paused_until - PAUSE_TOLERANCE_S:
         return pace, pace.paused_until - now
     pace = _refill(pace, now)
     if pace.tokens >= 1.0 - 1e-9:  # tolerate float error in the refill
@@ -120,3 +124,25 @@ def succeeded(limits: PaceLimits, pace: Pace) -> Pace:
 def successes_to_recover(limits: PaceLimits, rate: float) -> int:
     """At most how many successes bring `rate` back to the ceiling (each adds >= step / ceiling)."""
     return max(0, math.ceil((limits.ceiling - rate) * limits.ceiling / limits.recovery_step))
+
+
+def take_up_to(pace: Pace, now: float, wanted: int) -> tuple[Pace, int, float]:
+    """Start up to `wanted` calls at `now`: (new pace, calls granted, seconds until the next could
+    start). A shared budget grants a few calls at a time this way, so each grant costs one round
+    trip to where the budget is kept; never more than the bucket holds, so never faster than `take`.
+    """
+    if now < pace.paused_until - PAUSE_TOLERANCE_S:
+        return pace, 0, pace.paused_until - now
+    pace = _refill(pace, now)
+    granted = min(max(0, wanted), int(pace.tokens + 1e-9))
+    pace = replace(pace, tokens=max(0.0, pace.tokens - granted))
+    wait = 0.0 if pace.tokens >= 1.0 - 1e-9 else (1.0 - pace.tokens) / pace.rate
+    return pace, granted, wait
+
+
+def succeeded_times(limits: PaceLimits, pace: Pace, times: int) -> Pace:
+    """`times` calls were answered: as many `succeeded` in a row (a shared budget hears of successes
+    in batches, with the next grant)."""
+    for _ in range(min(times, successes_to_recover(limits, pace.rate))):
+        pace = succeeded(limits, pace)
+    return pace

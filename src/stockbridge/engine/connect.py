@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import httpx
+from sqlalchemy import Engine
 
 from stockbridge.config import (
     IMS_CHANNEL_NAME,
@@ -43,6 +45,13 @@ from stockbridge.connectors.shopify.inbound import ShopifyInbound
 from stockbridge.connectors.shopify.orders import ShopifyOrders
 from stockbridge.connectors.shopify.stock import ShopifyStock
 from stockbridge.connectors.shopify.store_fulfilments import ShopifyStoreFulfilments
+from stockbridge.engine.budgets import (
+    SHARED_CLOCK,
+    StoredBudget,
+    StoredCostBucket,
+    budget_key,
+    shares_budgets,
+)
 from stockbridge.flows.edge_ports import StorefrontFulfilments, StorefrontOrderFeed
 from stockbridge.flows.ports import StockChannel
 
@@ -166,29 +175,52 @@ def ims_auth(auth: ImsAuth, base_url: str, environ: Mapping[str, str]) -> httpx.
     )
 
 
-def limiter(settings: ClarusConnector | ImsConnector | MagentoStore, system: str) -> RateLimiter:
+def limiter(
+    settings: ClarusConnector | ImsConnector | MagentoStore, system: str, shared: Engine | None = None
+) -> RateLimiter:
+    """The connector's limiter; with `shared` (a PostgreSQL engine) it takes its calls from the
+    account's budget kept there, which every worker process shares (docs/decisions/0037)."""
+    if shared is None:
+        return RateLimiter(
+            settings.calls_per_second,
+            settings.concurrency,
+            min_calls_per_second=settings.min_calls_per_second,
+            recovery_step=settings.recovery_step,
+            system=system,
+        )
     return RateLimiter(
         settings.calls_per_second,
         settings.concurrency,
+        SHARED_CLOCK,
         min_calls_per_second=settings.min_calls_per_second,
         recovery_step=settings.recovery_step,
         system=system,
+        budget=StoredBudget(shared, budget_key(system, settings.base_url), system),
     )
 
 
 def shopify_client(
-    store: ShopifyStore, environ: Mapping[str, str], stats: CallStats | None = None
+    store: ShopifyStore,
+    environ: Mapping[str, str],
+    stats: CallStats | None = None,
+    shared: Engine | None = None,
+    system: str = "shopify",
 ) -> ShopifyClient:
     """The store's GraphQL client; its picture of the cost bucket starts from the configured plan
-    (`bucket_size`, `restore_rate`) until the first answer's throttleStatus says better."""
+    (`bucket_size`, `restore_rate`) until the first answer's throttleStatus says better. With
+    `shared` (a PostgreSQL engine) every worker process spends one picture of it, kept there."""
+    base_url = store.effective_base_url()
+    bucket = None if shared is None else StoredCostBucket(shared, budget_key("shopify", base_url), system)
     return ShopifyClient(
-        store.effective_base_url(),
+        base_url,
         store.api_version,
         secret(store.access_token_env, environ),
         timeout_s=store.timeout_s,
         bucket_size=float(store.bucket_size),
         restore_rate=store.restore_rate,
         stats=stats,
+        clock=time.monotonic if bucket is None else SHARED_CLOCK,
+        shared=bucket,
     )
 
 
@@ -209,14 +241,23 @@ def magento_client(
 
 
 def connect(
-    config: Config, environ: Mapping[str, str] | None = None, *, ims_items: ItemDirectory | None = None
+    config: Config,
+    environ: Mapping[str, str] | None = None,
+    *,
+    ims_items: ItemDirectory | None = None,
+    engine: Engine | None = None,
 ) -> Connections:
     """`ims_items` maps warehouse SKUs to IMS items for the IMS stock channel: the hub's stored item
-    list in a running hub (`engine/ims_items.StoredImsItems`); by default a SuiteQL lookup by SKU."""
+    list in a running hub (`engine/ims_items.StoredImsItems`); by default a SuiteQL lookup by SKU.
+    `engine`: the hub's database; on PostgreSQL every far account's budget is kept there, shared by
+    every worker process (without it, on SQLite, or with `engine.shared_budgets: false`, each
+    limiter keeps its own)."""
     env = environ if environ is not None else os.environ
     clarus = config.connectors.clarus
     ims = config.connectors.ims
-    clarus_limiter, ims_limiter = limiter(clarus, "clarus"), limiter(ims, "ims")
+    sharing = engine is not None and config.engine.shared_budgets and shares_budgets(engine)
+    shared = engine if sharing else None
+    clarus_limiter, ims_limiter = limiter(clarus, "clarus", shared), limiter(ims, "ims", shared)
     window_s = config.connector_health.window_s
     stats = {name: CallStats(name, window_s) for name in ("clarus", IMS_CHANNEL_NAME, *config.storefronts)}
     ims_client = NetSuiteClient(
@@ -242,7 +283,9 @@ def connect(
             magento[name] = magento_client(name, store, env, stats[name])
             channels[name] = MagentoStock(magento[name], max_lines_per_call=store.max_lines_per_call)
         else:
-            storefronts[name] = shopify_client(store, env, stats[name])
+            # The store's cost bucket is not shared between workers yet: with it, 4 workers once
+            # stalled in bench/workers.py --channel shopify, undiagnosed (decision 0037).
+            storefronts[name] = shopify_client(store, env, stats[name], None, name)
             channels[name] = ShopifyStock(
                 storefronts[name], name=name, max_lines_per_call=store.max_lines_per_call
             )

@@ -67,7 +67,7 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
     engine = make_engine(config.effective_database_url())
     await asyncio.to_thread(upgrade, engine)
-    connections = connect(config, environ, ims_items=StoredImsItems(engine))
+    connections = connect(config, environ, ims_items=StoredImsItems(engine), engine=engine)
     source = ConfigSource(config, config_path)
     webhook_base = config.hub.webhook_base(port)
     worker = Worker(

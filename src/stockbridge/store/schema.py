@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -489,3 +490,34 @@ finance_batches = Table(
 )
 Index("ix_finance_batches_due", finance_batches.c.state, finance_batches.c.next_attempt_at)
 Index("ix_finance_batches_day", finance_batches.c.location, finance_batches.c.business_date)
+
+# --- shared rate budgets ---------------------------------------------------------------------------
+
+# Each far account's call budget, shared by every worker process on PostgreSQL (docs/decisions/0037):
+# the adaptive token bucket of domain/pacing.py, one row per account. Times are wall-clock seconds
+# (every worker reads the same clock, within NTP's error); `last_cut` is NULL before the first cut.
+rate_budgets = Table(
+    "rate_budgets",
+    metadata,
+    Column("key", String(300), primary_key=True),  # system and base URL: one far account
+    Column("rate", Float, nullable=False),
+    Column("tokens", Float, nullable=False),
+    Column("stamp", Float, nullable=False),
+    Column("paused_until", Float, nullable=False),
+    Column("last_cut", Float),
+    Column("refusals", BigInteger, nullable=False),
+    Column("granted", BigInteger, nullable=False),
+)
+
+# Each Shopify store's cost bucket as the hub last saw it (the last answer's throttleStatus, less the
+# points every worker reserved for calls still in flight), shared by every worker on PostgreSQL.
+cost_buckets = Table(
+    "cost_buckets",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("maximum", Float, nullable=False),
+    Column("available", Float, nullable=False),
+    Column("restore_rate", Float, nullable=False),
+    Column("as_of", Float, nullable=False),
+    Column("in_flight", Float, nullable=False),
+)

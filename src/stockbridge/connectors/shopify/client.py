@@ -25,7 +25,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -55,6 +55,24 @@ _RETRIABLE_CODES = frozenset({"INTERNAL_SERVER_ERROR"})
 _PERSON_CODES = frozenset({"ACCESS_DENIED"})
 
 
+class SharedCostBucket(Protocol):
+    """The store's cost bucket as every worker process of the hub sees it (docs/decisions/0037):
+    each reserves its points there before a call and reports the store's throttleStatus after it.
+    Times are on a clock every process shares (the client's clock must be it)."""
+
+    async def reserve(self, local: CostBucket, cost: float, now: float) -> float:
+        """Reserve `cost` points if the bucket holds them (0.0), else seconds to wait; `local` takes
+        the shared level."""
+        ...
+
+    async def settle(
+        self, local: CostBucket, cost: float, status: tuple[float, float, float] | None, now: float
+    ) -> None:
+        """The call that reserved `cost` ended; `status` is the answer's throttleStatus
+        (maximumAvailable, currentlyAvailable, restoreRate), if it had one."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class UserError:
     code: str | None
@@ -76,6 +94,7 @@ class ShopifyClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
         stats: CallStats | None = None,
+        shared: SharedCostBucket | None = None,
     ) -> None:
         self._path = f"/admin/api/{api_version}/graphql.json"
         self.url = base_url.rstrip("/") + self._path
@@ -96,6 +115,7 @@ class ShopifyClient:
         )
         # The store's plan as configured, until the first answer's throttleStatus says better.
         self.bucket = CostBucket(bucket_size, bucket_size, restore_rate, as_of=clock())
+        self._shared = shared  # with several worker processes: the bucket they all spend
         self._lock = asyncio.Lock()
         self._costs: dict[str, float] = {}  # operation → the requested cost the store last reported
         self.calls = 0  # HTTP requests sent
@@ -133,9 +153,19 @@ class ShopifyClient:
             await self._take(expected)
             try:
                 answer = await self._post(body)
-            finally:
+            except Exception:
                 self.bucket.release(expected)
-            throttled = self._read_cost(operation, answer)
+                await self._settle_shared(expected, None)
+                raise
+            except BaseException:  # cancelled: the shared reservation is forgotten in time
+                self.bucket.release(expected)
+                raise
+            self.bucket.release(expected)
+            status: tuple[float, float, float] | None = None
+            try:
+                throttled, status = self._read_cost(operation, answer)
+            finally:
+                await self._settle_shared(expected, status)
             if not throttled:
                 return _data(answer)
             self.throttled += 1
@@ -150,6 +180,12 @@ class ShopifyClient:
         """Wait until the bucket holds `cost` points, then reserve them. Waiters queue on the lock,
         so each one's wait is computed after the one before it has reserved its points."""
         async with self._lock:
+            if self._shared is not None:
+                while (wait := await self._shared.reserve(self.bucket, cost, self._clock())) > 0:
+                    self.waited_s += wait
+                    await self._sleep(wait)
+                self.bucket.in_flight += cost  # this process's own, released when answered
+                return
             while (wait := self.bucket.wait_for(cost, self._clock())) > 0:
                 self.waited_s += wait
                 await self._sleep(wait)
@@ -159,8 +195,16 @@ class ShopifyClient:
         self.calls += 1
         return await self._rest.json("GraphQL answer", "POST", self._path, json=body)
 
-    def _read_cost(self, operation: str, answer: dict[str, Any]) -> bool:
-        """Update the bucket from the answer's cost report; True when the answer is THROTTLED."""
+    async def _settle_shared(self, cost: float, status: tuple[float, float, float] | None) -> None:
+        if self._shared is not None:
+            await self._shared.settle(self.bucket, cost, status, self._clock())
+
+    def _read_cost(
+        self, operation: str, answer: dict[str, Any]
+    ) -> tuple[bool, tuple[float, float, float] | None]:
+        """Update the bucket from the answer's cost report: (the answer is THROTTLED, the bucket as
+        the answer reports it: maximumAvailable, currentlyAvailable, restoreRate)."""
+        seen: tuple[float, float, float] | None = None
         with expect_shape(SYSTEM, "extensions.cost"):
             cost = (answer.get("extensions") or {}).get("cost")
             if cost is not None:
@@ -168,17 +212,18 @@ class ShopifyClient:
                 if requested is not None:
                     self._costs[operation] = float(requested)
                 status = cost["throttleStatus"]
-                self.bucket.observe(
+                seen = (
                     float(status["maximumAvailable"]),
                     float(status["currentlyAvailable"]),
                     float(status["restoreRate"]),
-                    self._clock(),
                 )
             throttled = any(code == "THROTTLED" for code, _, _ in _errors(answer))
             if throttled and cost is None:
                 # No report to size the wait from: assume an empty bucket rather than retry at once.
-                self.bucket.observe(self.bucket.maximum, 0.0, self.bucket.restore_rate, self._clock())
-            return throttled
+                seen = (self.bucket.maximum, 0.0, self.bucket.restore_rate)
+            if seen is not None:
+                self.bucket.observe(*seen, self._clock())
+            return throttled, seen
 
 
 def _errors(answer: dict[str, Any]) -> list[tuple[str | None, str, str | None]]:

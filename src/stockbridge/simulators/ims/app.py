@@ -245,7 +245,9 @@ class ImsSimulator:
             external_id = None if body.get("externalId") is None else str(body["externalId"])
         elif body.get("externalId") not in (None, external_id):
             raise invalid_content("The externalId in the body differs from the one in the URL.", "externalId")
-        txn_id, _replaced = self.store.post_adjustment(body, self.max_lines, external_id, upsert=upsert)
+        txn_id, replaced = self.store.post_adjustment(body, self.max_lines, external_id, upsert=upsert)
+        if replaced:
+            self.stats.adjustments_replaced += 1
         return self.created(request, "inventoryAdjustment", txn_id)
 
     async def put_adjustment(self, request: Request) -> Response:

@@ -177,9 +177,13 @@ class Stats:
     calls_by_route: Counter[str] = field(default_factory=Counter)
     throttled_429: int = 0
     errors_5xx: int = 0
+    # Adjustments upserted under an external id the account already held: the same push sent again
+    # (a retry after a lost answer, or two workers sending one batch). Benchmarks count doubles here.
+    adjustments_replaced: int = 0
 
     def reset(self) -> None:
         self.calls, self.throttled_429, self.errors_5xx = 0, 0, 0
+        self.adjustments_replaced = 0
         self.calls_by_route.clear()
 
     def record_call(self, route: str) -> None:
@@ -198,6 +202,7 @@ class Stats:
             "calls_by_route": dict(sorted(self.calls_by_route.items())),
             "throttled_429": self.throttled_429,
             "errors_5xx": self.errors_5xx,
+            "adjustments_replaced": self.adjustments_replaced,
         }
 
 

@@ -32,6 +32,9 @@ class Stats:
     refused: int = 0  # over the single-query maximum
     unauthorized: int = 0
     failed_injected: int = 0  # 503s and 502s the API faults answered
+    # inventorySetQuantities calls under an idempotency key already used: the same push sent again
+    # (answered with the first result, applied once). Benchmarks count doubles here.
+    idempotent_replays: int = 0
     per_operation: Counter[str] = field(default_factory=Counter)
     throttled_per_operation: Counter[str] = field(default_factory=Counter)
     cost_per_operation: Counter[str] = field(default_factory=Counter)  # actual points, by root fields
@@ -56,6 +59,7 @@ class Stats:
             "refused": self.refused,
             "unauthorized": self.unauthorized,
             "failed_injected": self.failed_injected,
+            "idempotent_replays": self.idempotent_replays,
             "per_operation": dict(self.per_operation),
             "throttled_per_operation": dict(self.throttled_per_operation),
             "cost_per_operation": dict(self.cost_per_operation),

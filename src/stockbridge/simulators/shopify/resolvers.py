@@ -126,6 +126,8 @@ class MutationRoot:
                 "The @idempotent directive is required for this mutation from API version 2026-04.",
                 extensions={"code": "BAD_REQUEST"},
             )
+        if key is not None and key in self.sim.setter.by_key:
+            self.sim.stats.idempotent_replays += 1
         try:
             result = self.sim.setter.set_quantities(
                 input, key=key, strict=context.strict, max_quantities=self.sim.max_quantities
