@@ -7,7 +7,7 @@ on-hand figure and posts the difference as an inventory adjustment upserted by e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +81,10 @@ class NetSuiteClient:
 
     async def inventory_items(self, skus: Sequence[str] | None = None) -> list[ItemRecord]:
         """Inventory and kit items, all of them or those whose `itemId` is in `skus`."""
+        return [record async for page in self.inventory_item_pages(skus) for record in page]
+
+    async def inventory_item_pages(self, skus: Sequence[str] | None = None) -> AsyncIterator[list[ItemRecord]]:
+        """The same items a SuiteQL page at a time, so a catalogue of a million is never one list."""
         query = (
             "SELECT id, itemid, isinactive, lastmodifieddate, itemtype FROM item "
             "WHERE itemtype IN ('InvtPart', 'Kit')"
@@ -88,18 +92,18 @@ class NetSuiteClient:
         if skus:
             query += f" AND itemid IN ({', '.join(_quote(s) for s in skus)})"
         query += " ORDER BY id"
-        rows = await self.suiteql(query)
-        with expect_shape(SYSTEM, "items"):
-            return [
-                ItemRecord(
-                    str(r["id"]),
-                    str(r["itemid"]),
-                    str(r["isinactive"]).upper() in ("T", "TRUE"),
-                    r.get("lastmodifieddate"),
-                    str(r.get("itemtype") or "InvtPart"),
-                )
-                for r in rows
-            ]
+        async for page in self._rest.pages("SuiteQL", OffsetPaging(SUITEQL_PAGE), _suiteql_request(query)):
+            with expect_shape(SYSTEM, "items"):
+                yield [
+                    ItemRecord(
+                        str(r["id"]),
+                        str(r["itemid"]),
+                        str(r["isinactive"]).upper() in ("T", "TRUE"),
+                        r.get("lastmodifieddate"),
+                        str(r.get("itemtype") or "InvtPart"),
+                    )
+                    for r in page.records
+                ]
 
     async def on_hand(self, location_id: str, item_ids: Sequence[str]) -> dict[str, int]:
         """Current on-hand per item at one location; an item with no stock row has 0."""
