@@ -97,7 +97,8 @@ def seed(http: httpx.Client, clarus: str, ims: str, skus: int) -> None:
             {"sku": sku(i), "status": "available", "quantity": quantity(i)}
             for i in range(start, min(skus, start + SEED_CHUNK))
         ]
-        http.post(f"{clarus}/_control/stock", json={"warehouse_id": WAREHOUSE, "rows": rows}).raise_for_status()
+        body = {"warehouse_id": WAREHOUSE, "rows": rows}
+        http.post(f"{clarus}/_control/stock", json=body).raise_for_status()
     for start in range(0, skus, ITEM_CHUNK):
         items = [{"itemId": sku(i)} for i in range(start, min(skus, start + ITEM_CHUNK))]
         http.post(f"{ims}/_control/items", json={"items": items}).raise_for_status()
@@ -214,7 +215,8 @@ def run(skus: int, db_kind: str, cps: float, lines: int, workdir: Path, verbose:
                 time.sleep(0.2 if sync_began is None else 1.0)
             hub_rss = vm_hwm_mb(hub_proc.pid)
             clarus_rss = vm_hwm_mb(clarus_proc.pid)
-        assert sync_began is not None and stored is not None and folded is not None
+        if sync_began is None or stored is None or folded is None:
+            raise RuntimeError("the full sync was not seen")
         outcome = check(db_url, skus)
     sync_s = folded - sync_began
     push_floor = skus / lines / cps

@@ -4,6 +4,7 @@ directory from warehouse SKU to IMS item (`connectors/netsuite/stock.ItemDirecto
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 from sqlalchemy import Connection, Engine
 
@@ -54,7 +55,7 @@ async def refresh_items(engine: Engine, client: NetSuiteClient, skus: list[str] 
     async def read_all() -> int:
         unblocked = 0
         async for page in client.inventory_item_pages(skus):
-            unblocked += await in_transaction(engine, lambda c, records=page: store(c, records))
+            unblocked += await in_transaction(engine, partial(store, records=page))
         return unblocked
 
     return await with_retries(read_all)
