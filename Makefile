@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/inventory_burst.py --record
 	$(BIN)/python bench/inventory_burst.py --channel shopify --record
 	$(BIN)/python bench/ingest.py --record
+	$(BIN)/python bench/million.py --push-wait 120 --record
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

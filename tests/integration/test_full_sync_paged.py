@@ -125,3 +125,47 @@ def test_a_claim_within_its_byte_budget_takes_a_prefix_and_at_least_one(engine: 
             inbox_repo.mark_processed(c, [e.id for e in entries], T0)
     # Two of 40 fit in 100, not a third; 500 alone is more than the budget, but taken alone.
     assert taken == [["e0", "e1"], ["e2"], ["e3"], ["e4"]]
+
+
+def test_the_clarus_simulator_seeds_opening_stock_in_bulk_without_events() -> None:
+    with clarus_client() as clarus:
+
+        def seed(rows: list[dict[str, object]]) -> int:
+            response = clarus.post("/_control/stock", json={"warehouse_id": "WH1", "rows": rows})
+            return response.status_code
+
+        assert seed([{"sku": f"S-{i:02d}", "status": "available", "quantity": i} for i in (5, 1, 3)]) == 200
+        assert seed([{"sku": "S-02", "status": "quarantine", "quantity": 2}]) == 200
+        refused = [{"sku": "S-09", "status": "available", "quantity": 1}, {"sku": "S-10", "status": "x"}]
+        assert seed(refused) == 422  # nothing of a refused call is kept, not even its good rows
+        clarus.post(
+            "/_control/movements",
+            json={
+                "movements": [
+                    {
+                        "warehouse_id": "WH1",
+                        "movement_type": "receipt",
+                        "sku": "S-03",
+                        "quantity": 4,
+                        "to_status": "available",
+                    }
+                ]
+            },
+        ).raise_for_status()
+        rows, cursor = [], None
+        while True:
+            params = {"warehouse_id": "WH1", "limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = clarus.get("/api/v1/stock", params=params).json()
+            rows += [(r["sku"], r["status"], r["quantity"], r["sequence"]) for r in page["data"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        events = clarus.get("/api/v1/events", params={"warehouse_id": "WH1", "after_sequence": 0}).json()
+    # In SKU order across pages; seeded rows as of sequence 0, the later movement newer than them.
+    assert rows == [
+        ("S-01", "available", 1, 0),
+        ("S-02", "quarantine", 2, 0),
+        ("S-03", "available", 7, 1),
+        ("S-05", "available", 5, 0),
+    ]
+    assert (len(events["data"]), events["next_after_sequence"]) == (1, 1)  # the movement's event alone
