@@ -195,7 +195,7 @@ def run(
             wait_http(f"{hub}/health", timeout_s=60)
             # The hub reads the IMS item list, then takes the snapshot (its start-up runs of both).
             sync_began = stored = folded = pushed = None
-            dirty_left = skus
+            dirty_left = dirty_at_sync_end = skus
             while pushed is None:
                 now = time.monotonic()
                 if sync_began is None:
@@ -205,9 +205,9 @@ def run(
                     status = hub_status(http, hub, token)
                     if stored is None and "sync.snapshot_rows" in status["counters"]:
                         stored = now
-                    if stored is not None and folded is None and status["inbox_pending"] == 0:
-                        folded = now
                     dirty_left = int(status["dirty_targets"])
+                    if stored is not None and folded is None and status["inbox_pending"] == 0:
+                        folded, dirty_at_sync_end = now, dirty_left
                     if folded is not None and dirty_left == 0:
                         pushed = now
                     elif folded is not None and push_wait is not None and now - folded > push_wait:
@@ -242,7 +242,10 @@ def run(
         "sync_ratio": round(sync_s / floor_s, 1),
         "push_s": round(ended - folded, 1),
         "push_floor_s": round(push_floor, 1),
-        "pushed_per_s_after_sync": round(outcome["pushed_as_desired"] / max(ended - folded, 0.001)),
+        "dirty_at_sync_end": dirty_at_sync_end,
+        "pushed_per_s_after_sync": round(
+            (dirty_at_sync_end - outcome["dirty_left"]) / max(ended - folded, 0.001)
+        ),
         "hub_peak_rss_mb": hub_rss,
         "clarus_peak_rss_mb": clarus_rss,
         **outcome,
