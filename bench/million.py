@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -250,6 +251,8 @@ def run(
         "clarus_peak_rss_mb": clarus_rss,
         **outcome,
         "wall_s": round(time.monotonic() - started, 1),
+        # Other work on the machine while this ran (runnable processes, 1-minute average).
+        "load_average_at_end": round(os.getloadavg()[0], 1),
     }
 
 
