@@ -469,6 +469,8 @@ class EngineSettings(_Frozen):
     retry_for_s: Annotated[float, Field(ge=0)] = 6 * 3600.0
     lease_s: Annotated[float, Field(gt=0)] = 60.0
     fold_batch: Annotated[int, Field(gt=0, le=5000)] = 1000
+    # ... and at most this many payload bytes (at least one entry): a snapshot page is a thousand rows.
+    fold_batch_bytes: Annotated[int, Field(gt=0)] = 512_000
     claim_batch: Annotated[int, Field(gt=0, le=1000)] = 1000
     backoff_base_s: Annotated[float, Field(gt=0)] = 0.5
     backoff_cap_s: Annotated[float, Field(gt=0)] = 300.0

@@ -111,3 +111,20 @@ def test_frequency_limit_is_a_rate_limited_error_with_retry_after(ims: str) -> N
         _run(client, scenario)
     assert info.value.retry_after is not None
     assert info.value.retry_after > 0
+
+
+def test_the_whole_item_list_is_read_by_id_a_page_at_a_time(ims: str) -> None:
+    many = [f"P-{i:05d}" for i in range(2500)]
+    httpx.post(f"{ims}/_control/items", json={"items": [{"itemId": s} for s in many]}).raise_for_status()
+    before = httpx.get(f"{ims}/_control/stats").json()["calls"]
+
+    async def pages(c: NetSuiteClient) -> list[list[str]]:
+        return [[r.sku for r in page] async for page in c.inventory_item_pages()]
+
+    read = _run(NetSuiteClient(ims, BearerAuth(SETTINGS.bearer_tokens[0])), pages)
+    calls = httpx.get(f"{ims}/_control/stats").json()["calls"] - before
+    skus = [sku for page in read for sku in page]
+    # 2,503 items in pages of at most 1,000, each SKU once (no page read twice, none skipped).
+    assert [len(page) for page in read] == [1000, 1000, 503]
+    assert sorted(skus) == sorted([*many, "A-1", "B-2", "OLD-3"])
+    assert calls == 3

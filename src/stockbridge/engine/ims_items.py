@@ -4,6 +4,7 @@ directory from warehouse SKU to IMS item (`connectors/netsuite/stock.ItemDirecto
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 from sqlalchemy import Connection, Engine
 
@@ -34,10 +35,12 @@ class StoredImsItems:
 
 
 async def refresh_items(engine: Engine, client: NetSuiteClient, skus: list[str] | None = None) -> int:
-    """Read the IMS item list (all, or the given SKUs), then unblock IMS targets whose item is now active."""
-    records = await with_retries(lambda: client.inventory_items(skus))
+    """Read the IMS item list (all, or the given SKUs), then unblock IMS targets whose item is now active.
 
-    def store(connection: Connection) -> int:
+    A SuiteQL page at a time, each stored in its own transaction: the whole list of a large catalogue
+    is never held at once (a failed page reads the list again; storing a page twice changes nothing)."""
+
+    def store(connection: Connection, records: list[ItemRecord]) -> int:
         items_repo.upsert_items(
             connection,
             [ImsItem(r.sku, r.item_id, r.is_inactive, r.last_modified, r.item_type) for r in records],
@@ -49,4 +52,10 @@ async def refresh_items(engine: Engine, client: NetSuiteClient, skus: list[str] 
         resolve_exceptions(connection, "inactive_sku", entities)
         return unblocked
 
-    return await in_transaction(engine, store)
+    async def read_all() -> int:
+        unblocked = 0
+        async for page in client.inventory_item_pages(skus):
+            unblocked += await in_transaction(engine, partial(store, records=page))
+        return unblocked
+
+    return await with_retries(read_all)

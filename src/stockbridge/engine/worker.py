@@ -192,7 +192,7 @@ class Worker:
         limit = self.config.engine.fold_batch
 
         def fold(connection: Connection) -> int:
-            entries = inbox_repo.claim_pending(connection, limit)
+            entries = inbox_repo.claim_pending(connection, limit, self.config.engine.fold_batch_bytes)
             if entries:
                 fold_inbox(
                     connection,

@@ -113,16 +113,36 @@ def insert_events(
     return int(connection.execute(insert_for(connection, inbox).on_conflict_do_nothing(), rows).rowcount)
 
 
-def claim_pending(connection: Connection, limit: int) -> list[InboxEntry]:
-    """Pending entries in arrival order, locked for this transaction (skipped by other workers)."""
+def claim_pending(connection: Connection, limit: int, max_bytes: int | None = None) -> list[InboxEntry]:
+    """Pending entries in arrival order, locked for this transaction (skipped by other workers).
+
+    With `max_bytes`, only the first entries whose payloads together fit in it (at least one): a
+    snapshot page carries a thousand rows where a movement carries one, so a batch of `limit` pages
+    would hold a whole catalogue in memory. The rows past the budget stay locked until this
+    transaction ends and are claimed by the next one."""
     query = (
-        select(inbox.c.id, inbox.c.source, inbox.c.event_id, inbox.c.kind, inbox.c.payload)
+        select(inbox.c.id, func.length(inbox.c.payload).label("size"))
         .where(inbox.c.state == InboxState.PENDING.value)
         .order_by(inbox.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [InboxEntry(r.id, r.source, r.event_id, r.kind, r.payload) for r in connection.execute(query)]
+    ids: list[int] = []
+    total = 0
+    for r in connection.execute(query):
+        total += int(r.size or 0)
+        if ids and max_bytes is not None and total > max_bytes:
+            break
+        ids.append(int(r.id))
+    entries: list[InboxEntry] = []
+    for chunk in chunks(ids):
+        rows = connection.execute(
+            select(inbox.c.id, inbox.c.source, inbox.c.event_id, inbox.c.kind, inbox.c.payload)
+            .where(inbox.c.id.in_(chunk))
+            .order_by(inbox.c.id)
+        )
+        entries.extend(InboxEntry(r.id, r.source, r.event_id, r.kind, r.payload) for r in rows)
+    return entries
 
 
 def mark_processed(connection: Connection, ids: Sequence[int], now: datetime) -> None:

@@ -73,7 +73,15 @@ targets = Table(
     Column("lease_until", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
-Index("ix_targets_dirty", targets.c.channel, targets.c.dirty, targets.c.state, targets.c.priority)
+# In the order a pusher claims them (`targets_repo.claim_dirty`): a claim reads its LIMIT, not the band.
+Index(
+    "ix_targets_dirty",
+    targets.c.channel,
+    targets.c.dirty,
+    targets.c.state,
+    targets.c.priority,
+    targets.c.updated_at,
+)
 
 # Outbound calls written before they are made (transactional outbox). The id is the external id at
 # the far end, so a retry after a crash or a timeout replaces rather than repeats.

@@ -7,7 +7,7 @@ on-hand figure and posts the difference as an inventory adjustment upserted by e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,25 +81,37 @@ class NetSuiteClient:
 
     async def inventory_items(self, skus: Sequence[str] | None = None) -> list[ItemRecord]:
         """Inventory and kit items, all of them or those whose `itemId` is in `skus`."""
-        query = (
+        return [record async for page in self.inventory_item_pages(skus) for record in page]
+
+    async def inventory_item_pages(
+        self, skus: Sequence[str] | None = None
+    ) -> AsyncIterator[list[ItemRecord]]:
+        """The same items a SuiteQL page at a time, so a catalogue of a million is never one list.
+
+        The whole list is read by internal id (`id > the last one read`), not by offset: SuiteQL
+        over REST returns at most 100,000 rows of one query, and a page by id costs the same at
+        the millionth item as at the first."""
+        base = (
             "SELECT id, itemid, isinactive, lastmodifieddate, itemtype FROM item "
             "WHERE itemtype IN ('InvtPart', 'Kit')"
         )
         if skus:
-            query += f" AND itemid IN ({', '.join(_quote(s) for s in skus)})"
-        query += " ORDER BY id"
-        rows = await self.suiteql(query)
-        with expect_shape(SYSTEM, "items"):
-            return [
-                ItemRecord(
-                    str(r["id"]),
-                    str(r["itemid"]),
-                    str(r["isinactive"]).upper() in ("T", "TRUE"),
-                    r.get("lastmodifieddate"),
-                    str(r.get("itemtype") or "InvtPart"),
-                )
-                for r in rows
-            ]
+            query = f"{base} AND itemid IN ({', '.join(_quote(s) for s in skus)}) ORDER BY id"
+            async for page in self._rest.pages(
+                "SuiteQL", OffsetPaging(SUITEQL_PAGE), _suiteql_request(query)
+            ):
+                yield _item_records(page.records)
+            return
+        after = -1
+        while True:
+            rows, more = await self.suiteql_page(f"{base} AND id > {after} ORDER BY id")
+            records = _item_records(rows)
+            if records:
+                yield records
+                with expect_shape(SYSTEM, "items"):
+                    after = max(int(r.item_id) for r in records)
+            if not more or not records:
+                return
 
     async def on_hand(self, location_id: str, item_ids: Sequence[str]) -> dict[str, int]:
         """Current on-hand per item at one location; an item with no stock row has 0."""
@@ -158,6 +170,20 @@ def _quote(value: str) -> str:
 
 def _suiteql_request(query: str) -> PageRequest:
     return PageRequest("POST", "/query/v1/suiteql", json={"q": query}, headers={"Prefer": "transient"})
+
+
+def _item_records(rows: Sequence[dict[str, Any]]) -> list[ItemRecord]:
+    with expect_shape(SYSTEM, "items"):
+        return [
+            ItemRecord(
+                str(r["id"]),
+                str(r["itemid"]),
+                str(r["isinactive"]).upper() in ("T", "TRUE"),
+                r.get("lastmodifieddate"),
+                str(r.get("itemtype") or "InvtPart"),
+            )
+            for r in rows
+        ]
 
 
 def read_error(response: httpx.Response) -> ErrorBody:

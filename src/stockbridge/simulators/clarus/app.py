@@ -171,6 +171,19 @@ def create_app(settings: ClarusSettings | None = None) -> Starlette:
             }
         return JSONResponse(body, status_code=422 if rejected else 200)
 
+    async def seed_stock(request: Request) -> Response:
+        body = _object(await _json_body(request))
+        warehouse_id, rows = body.get("warehouse_id"), body.get("rows")
+        if not isinstance(warehouse_id, str) or not isinstance(rows, list):
+            message = 'body must be {"warehouse_id": "...", "rows": [{"sku", "status", "quantity"}, ...]}'
+            raise ClarusError("invalid_body", message, "rows", 400)
+        if not all(isinstance(r, dict) for r in rows):
+            raise ClarusError("invalid_body", "each row must be an object", "rows", 400)
+        seeded = server.state.seed_stock(
+            warehouse_id, ((r.get("sku"), r.get("status"), r.get("quantity")) for r in rows)
+        )
+        return JSONResponse({"seeded": seeded, "skus": len(server.state.warehouse(warehouse_id).skus)})
+
     async def poison(request: Request) -> Response:
         event = server.state.poison(parse_poison(_object(await _json_body(request))))
         server.record([event])
@@ -261,6 +274,7 @@ def create_app(settings: ClarusSettings | None = None) -> Starlette:
         Route("/_control/warehouses", control(add_warehouse), methods=["POST"]),
         Route("/_control/movements", control(post_movements), methods=["POST"]),
         Route("/_control/poison", control(poison), methods=["POST"]),
+        Route("/_control/stock", control(seed_stock), methods=["POST"]),
         Route("/_control/state", control(state_view), methods=["GET"]),
         Route("/_control/deliveries", control(deliveries), methods=["GET", "PUT"]),
         Route("/_control/drain", control(drain), methods=["POST"]),

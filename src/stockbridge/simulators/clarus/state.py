@@ -229,6 +229,35 @@ class ClarusState:
         self._append(warehouse, event)
         return event
 
+    def seed_stock(self, warehouse_id: str, rows: Iterable[tuple[str, str, int]]) -> int:
+        """Opening stock set in bulk, without movements or events (a warehouse that held stock before
+        anyone listened): each row as of the warehouse's current sequence, so a later movement of the
+        SKU is newer and the events feed is unchanged. Returns the rows set."""
+        warehouse = self.warehouse(warehouse_id)
+        parsed: list[tuple[str, str, int]] = []
+        for sku, status, quantity in rows:
+            if not isinstance(sku, str) or not sku:
+                raise invalid_field("sku", "must be a non-empty string")
+            if status not in STATUS_ORDER:
+                raise invalid_field("status", f"must be one of {', '.join(STATUSES)}")
+            if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+                raise invalid_field("quantity", "must be an integer >= 0")
+            parsed.append((sku, status, quantity))
+        new: list[str] = []
+        for sku, status, quantity in parsed:  # nothing changes until every row is valid
+            stock = warehouse.stock.get(sku)
+            if stock is None:
+                stock = warehouse.stock[sku] = {}
+                new.append(sku)
+            stock[status] = StockRow(quantity, warehouse.sequence)
+        if new:
+            # One sort of two sorted runs (linear), where an insort per SKU would be quadratic.
+            new.sort()
+            warehouse.skus.extend(new)
+            if len(warehouse.skus) > len(new) and warehouse.skus[-len(new) - 1] > new[0]:
+                warehouse.skus.sort()
+        return len(parsed)
+
     def order_event(self, event_type: str, order: Order, previous_status: str | None) -> OrderEvent:
         """Record an order event in the order's warehouse sequence, at the order's `updated_at`."""
         warehouse = self.warehouses[order.warehouse_id]

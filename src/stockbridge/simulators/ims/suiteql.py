@@ -144,9 +144,13 @@ def execute(conn: sqlite3.Connection, q: str, limit: int = MAX_PAGE, offset: int
     conn.set_authorizer(authorizer)
     conn.set_progress_handler(progress, _PROGRESS_STEP)
     try:
-        cursor = conn.execute(sql)
-        columns = [str(d[0]).lower() for d in cursor.description or ()]
-        rows = cursor.fetchall()
+        # Names from the statement as written; the page and the count from SQLite itself, so a page
+        # costs what the database takes to find it, not a Python copy of every matching row.
+        head = conn.execute(sql)
+        columns = [str(d[0]).lower() for d in head.description or ()]
+        head.close()
+        rows = conn.execute(f"SELECT * FROM ({sql}\n) LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+        total = int(conn.execute(f"SELECT count(*) FROM ({sql}\n)").fetchone()[0])
     except (sqlite3.Error, sqlite3.Warning, ValueError) as exc:
         if denied:
             raise SuiteQLError(
@@ -164,14 +168,14 @@ def execute(conn: sqlite3.Connection, q: str, limit: int = MAX_PAGE, offset: int
     if not columns:
         raise SuiteQLError("INVALID_REQUEST", "Only a single SELECT statement is supported by SuiteQL.")
     items: list[dict[str, str]] = []
-    for row in rows[offset : offset + limit]:
+    for row in rows:
         item: dict[str, str] = {}
         for column, value in zip(columns, row, strict=True):
             rendered = render_value(value)
             if rendered is not None:
                 item[column] = rendered
         items.append(item)
-    return Page(items=items, total=len(rows), offset=offset, limit=limit)
+    return Page(items=items, total=total, offset=offset, limit=limit)
 
 
 # --- record collection filter (?q=...) ----------------------------------------------------------
