@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -96,9 +97,9 @@ def bare(seconds: float, connections: int, count: int) -> tuple[float, float]:
         return measure(port, server.pid, seconds, connections, count, seed=1)
 
 
-def hub(db_url: str, workdir: Path, seconds: float, connections: int, count: int) -> tuple[float, float]:
-    port = free_port()
-    config = {
+def ingest_only_config(db_url: str, port: int) -> dict[str, Any]:
+    """A hub that only receives: its far systems are a closed port, so nothing leaves it."""
+    return {
         "database_url": db_url,
         "hub": {"host": HOST, "port": port},
         "connectors": {
@@ -108,6 +109,11 @@ def hub(db_url: str, workdir: Path, seconds: float, connections: int, count: int
         "locations": [{"warehouse": "WH1", "ims_location": "6"}],
         "inventory_statuses": {"available": {"counts_for": ["ims"]}},
     }
+
+
+def hub(db_url: str, workdir: Path, seconds: float, connections: int, count: int) -> tuple[float, float]:
+    port = free_port()
+    config = ingest_only_config(db_url, port)
     path = workdir / f"ingest-{port}.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {

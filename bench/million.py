@@ -37,6 +37,7 @@ import yaml
 from sqlalchemy import create_engine, text
 
 from common import database, process, python, record, wait_http
+from inventory_burst import hub_config as burst_hub_config
 from stockbridge.demo.harness import issue_token
 from stockbridge.servers import free_port
 
@@ -60,29 +61,10 @@ def quantity(i: int) -> int:
 
 
 def hub_config(clarus: str, ims: str, port: int, db_url: str, cps: float, lines: int) -> dict[str, Any]:
-    return {
-        "database_url": db_url,
-        "hub": {"host": HOST, "port": port},
-        "connectors": {
-            "clarus": {"base_url": clarus, "snapshot_page_size": PAGE},
-            "ims": {"base_url": ims, "calls_per_second": cps, "concurrency": 4, "max_lines_per_call": lines},
-        },
-        "locations": [{"warehouse": WAREHOUSE, "ims_location": "6"}],
-        "inventory_statuses": {
-            "available": {"counts_for": ["ims"]},
-            "allocated": {"counts_for": ["ims"]},
-            "picked": {"counts_for": ["ims"]},
-            "quarantine": {},
-            "damaged": {},
-            "in_transfer": {},
-        },
-        "schedules": {
-            "full_sync_s": 86400,
-            "events_poll_s": 86400,
-            "item_refresh_s": 86400,
-            "drift_check_s": 86400,
-        },
-    }
+    """The burst benchmark's hub, reading Clarus's snapshot a page of PAGE rows at a time."""
+    data = burst_hub_config(clarus, ims, port, db_url, cps, lines)
+    data["connectors"]["clarus"]["snapshot_page_size"] = PAGE
+    return data
 
 
 def vm_hwm_mb(pid: int) -> float:

@@ -25,23 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml
 
 from common import database, process, python, wait_http
-from ingest import HOST, SECRET, signed_requests
+from ingest import HOST, SECRET, ingest_only_config, signed_requests
 from loadgen import drive
 from stockbridge.servers import free_port
 
 
 def profile(db_url: str, workdir: Path, seconds: float, connections: int) -> Path:
     port = free_port()
-    config = {
-        "database_url": db_url,
-        "hub": {"host": HOST, "port": port},
-        "connectors": {
-            "clarus": {"base_url": "http://127.0.0.1:9"},
-            "ims": {"base_url": "http://127.0.0.1:9"},
-        },
-        "locations": [{"warehouse": "WH1", "ims_location": "6"}],
-        "inventory_statuses": {"available": {"counts_for": ["ims"]}},
-    }
+    config = ingest_only_config(db_url, port)
     path = workdir / "profile.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {
