@@ -204,17 +204,31 @@ def test_no_counter_is_created_by_adding_nothing(engine: Engine) -> None:
         assert read_counters(c) == {"inbox.received": 1}
 
 
-def test_a_broken_connection_fails_its_group_and_the_next_group_opens_another(engine: Engine) -> None:
+def test_a_connection_the_database_dropped_is_replaced_and_the_group_stored(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = inbox_repo.GroupStore(engine)
     try:
         store.store([inbound(movement_event(1, "SKU-1", {"available": 1}))], T0)
         store._connection.driver_connection.close()  # the server restarted, the file went away...
-        with pytest.raises((sqlite3.Error, psycopg.Error)):
-            store.store([inbound(movement_event(2, "SKU-1", {"available": 2}))], T0)
-        assert store.store([inbound(movement_event(3, "SKU-1", {"available": 3}))], T0) == 1
+        assert store.store([inbound(movement_event(2, "SKU-1", {"available": 2}))], T0) == 1
+        # A new connection that fails is not tried again: the group's requests are answered 503.
+        store._connection.driver_connection.close()
+        with monkeypatch.context() as patch, pytest.raises((sqlite3.Error, psycopg.Error)):
+            patch.setattr(engine, "raw_connection", _broken_connection(engine.raw_connection))
+            store.store([inbound(movement_event(3, "SKU-1", {"available": 3}))], T0)
     finally:
         store.close()
-    assert [row.event_id for row in _stored(engine)] == ["evt_WH1_000000000001", "evt_WH1_000000000003"]
+    assert [row.event_id for row in _stored(engine)] == ["evt_WH1_000000000001", "evt_WH1_000000000002"]
+
+
+def _broken_connection(open_connection: Any) -> Any:
+    def opened() -> Any:
+        connection = open_connection()
+        connection.driver_connection.close()
+        return connection
+
+    return opened
 
 
 def test_on_sqlite_a_group_waits_for_the_engines_open_transaction(sqlite_url: str) -> None:

@@ -65,24 +65,35 @@ class GroupStore:
 
     def store(self, events: Sequence[InboundEvent], now: datetime) -> int:
         """Store a group in one transaction; returns how many were new. Raises if nothing was
-        stored (the connection is then dropped, and the next group opens another)."""
+        stored (the connection is then dropped, and the next group opens another). A connection
+        held open that the database dropped meanwhile (a restart, a failover) is replaced and the
+        group tried once more on the new one, as the pool's pre-ping would have done."""
         if not events:
             return 0
-        if self._cursor is None:
+        reused = self._cursor is not None
+        if not reused:
             self._connection = self._engine.raw_connection()
-            self._cursor = self._connection.cursor()
         try:
+            if not reused:
+                self._cursor = self._connection.cursor()
             if self._lock is not None:
                 with self._lock:
                     return self._store_sqlite(events, now)
             return self._store_postgresql(events, now)
+        except Exception as exc:
+            gone = self._engine.dialect.is_disconnect(exc, self._connection.driver_connection, self._cursor)
+            self._drop()
+            if reused and gone:
+                return self.store(events, now)
+            raise
         except BaseException:
             self._drop()
             raise
 
     def close(self) -> None:
         if self._connection is not None:
-            self._cursor.close()
+            if self._cursor is not None:
+                self._cursor.close()
             self._connection.close()  # back to the pool
             self._connection = self._cursor = None
 
