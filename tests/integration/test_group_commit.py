@@ -214,9 +214,10 @@ def test_a_connection_the_database_dropped_is_replaced_and_the_group_stored(
         assert store.store([inbound(movement_event(2, "SKU-1", {"available": 2}))], T0) == 1
         # A new connection that fails is not tried again: the group's requests are answered 503.
         store._connection.driver_connection.close()
-        with monkeypatch.context() as patch, pytest.raises((sqlite3.Error, psycopg.Error)):
+        with monkeypatch.context() as patch:
             patch.setattr(engine, "raw_connection", _broken_connection(engine.raw_connection))
-            store.store([inbound(movement_event(3, "SKU-1", {"available": 3}))], T0)
+            with pytest.raises((sqlite3.Error, psycopg.Error)):
+                store.store([inbound(movement_event(3, "SKU-1", {"available": 3}))], T0)
     finally:
         store.close()
     assert [row.event_id for row in _stored(engine)] == ["evt_WH1_000000000001", "evt_WH1_000000000002"]
@@ -250,6 +251,9 @@ def test_on_sqlite_a_group_waits_for_the_engines_open_transaction(sqlite_url: st
             assert stored == []
         writer.join(10)
         assert stored == [1]
+        # Its own connection is the engine's kind: a commit is on disk before it returns.
+        assert store._cursor.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+        assert store._cursor.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     finally:
         store.close()
         engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, text, update
 
@@ -81,7 +81,10 @@ class GroupStore:
                     return self._store_sqlite(events, now)
             return self._store_postgresql(events, now)
         except Exception as exc:
-            gone = self._engine.dialect.is_disconnect(exc, self._connection.driver_connection, self._cursor)
+            dialect = self._engine.dialect
+            gone = isinstance(exc, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
+                cast(Any, exc), self._connection.driver_connection, self._cursor
+            )
             self._drop()
             if reused and gone:
                 return self.store(events, now)
