@@ -7,12 +7,14 @@ webhook already delivered is recognised by its id and ignored.
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 from sqlalchemy import Connection, Engine
 
 from stockbridge.config import Config
 from stockbridge.domain.inbound import STOCK_SNAPSHOT, FeedItem, SnapshotPage
+from stockbridge.engine.bounded import read_ahead
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import with_retries
@@ -33,25 +35,25 @@ async def full_sync(
 ) -> int:
     """Store every page of the warehouse's stock snapshot in the inbox; returns the rows stored.
 
-    The next page is read while a page is stored (and the fold loop folds what is stored), so the
-    sync goes at the pace of the slower of the warehouse's paging and the hub's storing, not of both
-    one after the other. A page is stored once read, whatever befalls the page after it: a read
-    that fails (after its retries) ends the sync with every page before it stored; a store that
-    fails cancels the read ahead."""
+    The next page is read while a page is stored (and the fold loop folds what is stored). A page
+    is stored once read, whatever befalls the page after it: a read that fails (after its retries)
+    ends the sync with every page before it stored; a store that fails cancels the read ahead."""
     rows = 0
     feed_cursor = _feed_cursor(stock.source, warehouse_id)
     run = clock.now().strftime("%Y%m%dT%H%M%S%f")
 
-    def read(cursor: str | None) -> asyncio.Task[SnapshotPage]:
-        reading = with_retries(lambda: stock.snapshot_page(warehouse_id, cursor, page_size))
-        return asyncio.ensure_future(reading)
+    async def pages() -> AsyncIterator[SnapshotPage]:
+        cursor: str | None = None
+        while True:
+            page = await with_retries(lambda: stock.snapshot_page(warehouse_id, cursor, page_size))
+            yield page
+            cursor = page.next_cursor
+            if not cursor:
+                return
 
-    ahead: asyncio.Task[SnapshotPage] | None = read(None)
     page_no = 0
-    try:
-        while ahead is not None:
-            page = await ahead
-            ahead = read(page.next_cursor) if page.next_cursor else None
+    async with aclosing(read_ahead(pages())) as snapshot:
+        async for page in snapshot:
             event_id = f"snapshot:{warehouse_id}:{run}:{page_no}"
             event = InboundEvent(stock.source, event_id, STOCK_SNAPSHOT, page.payload)
             as_of = page.as_of_sequence
@@ -65,12 +67,6 @@ async def full_sync(
             await in_transaction(engine, store)
             rows += page.rows
             page_no += 1
-    finally:
-        if ahead is not None:  # the sync stopped early: a store failed, or the sync was cancelled
-            ahead.cancel()
-            await asyncio.wait({ahead})
-            if not ahead.cancelled():
-                ahead.exception()  # retrieved, not raised: the sync's own failure is the one to report
     await in_transaction(engine, lambda c: bump(c, "sync.snapshot_rows", rows))
     return rows
 
