@@ -30,7 +30,7 @@ def insert_for(connection: Connection, table: Table) -> Any:
 @dataclass(frozen=True, slots=True)
 class RowsStatement:
     """One statement run for many rows without SQLAlchemy's per-row parameter processing, which costs
-    more than the database's own work when a fold writes thousands of rows (bench/profile_fold.py).
+    more than the database's own work when a fold writes thousands of rows (decision 0041).
 
     `sqlite` is run by sqlite3's own executemany, one plain tuple a row (`?1`, `?2`... in the row's
     order; times bound by `time_binder`). `postgresql` is run once, each column of the rows bound as
