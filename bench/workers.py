@@ -46,7 +46,6 @@ from inventory_burst import (
     CHUNK,
     CLARUS_KEY,
     HOST,
-    MAX_BACKLOG,
     SECRET,
     TOKEN,
     hub_config,
@@ -67,6 +66,7 @@ ADJUSTMENT_LINES = (
     'FROM transactionline tl JOIN "transaction" t ON t.id = tl."transaction" '
     "WHERE t.type = 'InvAdjst' ORDER BY tl.\"transaction\", tl.id"
 )
+MAX_BACKLOG = 500  # webhook deliveries queued in Clarus before the driver waits
 
 
 def ims_stats(http: httpx.Client, ims: str) -> dict[str, Any]:
