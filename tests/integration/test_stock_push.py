@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Engine, select
+import pytest
+from sqlalchemy import Engine, select, text
 from tests.factories import T0, config, inbound, movement_event
 
 from stockbridge.connectors.clarus.inbound import ClarusInbound
@@ -282,3 +286,66 @@ def test_drift_is_read_through_the_port_and_repaired(engine: Engine) -> None:
     assert channel.figures[(LOCATION, "MUG-1")] == 5
     assert asyncio.run(check_drift(engine, [channel], CONFIG, clock)).drifted == []
     assert ("drift_manual_edit", "sku:MUG-1@ims/6") not in _open(engine)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_recording_a_push_while_a_fold_locks_its_targets_does_not_deadlock(engine: Engine) -> None:
+    # Two workers: one records a batch the channel answered, whose lines are not in key order; the
+    # other folds movements of the same SKUs, locking their targets in key order (lock_targets).
+    # The fold holds the first key and is about to ask for the second while the recording waits.
+    # Recording the push in its lines' order would hold the second and wait for the first: a
+    # deadlock PostgreSQL breaks by failing one of them (seen in bench/workers.py).
+    channel, clock = FakeChannel(["MUG-1", "MUG-2"]), FakeClock(T0)
+    _fold(
+        engine, [movement_event(1, "MUG-1", {"available": 4}), movement_event(2, "MUG-2", {"available": 6})]
+    )
+    pusher = _pusher(engine, channel, clock)
+    asyncio.run(pusher._plan_batches())
+    (batch,) = asyncio.run(pusher._claim_batches())
+    keys = [("ims", "MUG-1", LOCATION), ("ims", "MUG-2", LOCATION)]
+    assert sorted(line.sku for line in batch.lines) == ["MUG-1", "MUG-2"]
+    backwards = replace(batch, lines=tuple(sorted(batch.lines, key=lambda line: line.sku, reverse=True)))
+    warehouse_of = dict.fromkeys(keys, "WH1")
+    fold_holds_first, fold_may_go_on = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+    recorder_pid: list[int] = []
+
+    def fold() -> None:
+        try:
+            with engine.begin() as c:
+                targets_repo.lock_targets(c, keys[:1], warehouse_of, T0)
+                fold_holds_first.set()
+                fold_may_go_on.wait()
+                targets_repo.lock_targets(c, keys, warehouse_of, T0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def record() -> None:
+        fold_holds_first.wait()
+        try:
+            with engine.begin() as c:
+                recorder_pid.append(int(c.execute(text("SELECT pg_backend_pid()")).scalar_one()))
+                pusher._sent(c, backwards)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fold), threading.Thread(target=record)]
+    for thread in threads:
+        thread.start()
+    with engine.connect() as watcher:  # until the recording waits for a row lock the fold holds
+        while (
+            not recorder_pid
+            or not watcher.execute(
+                text("SELECT cardinality(pg_blocking_pids(:pid)) > 0"), {"pid": recorder_pid[0]}
+            ).scalar_one()
+        ):
+            watcher.rollback()
+            time.sleep(0.01)
+    fold_may_go_on.set()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _figures(engine) == {
+        ("MUG-1", LOCATION): (4, 4, False, "ok"),
+        ("MUG-2", LOCATION): (6, 6, False, "ok"),
+    }

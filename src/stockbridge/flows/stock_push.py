@@ -161,12 +161,7 @@ class StockPusher:
             figures = known | await self._read([r for r in rows if (r.sku, r.location) not in known])
         except ConnectorError:
             # Could not read the channel: give the leases back; the rows stay dirty for the next cycle.
-            await in_transaction(
-                self._engine,
-                lambda c: targets_repo.release_leases(
-                    c, [(r.channel, r.sku, r.location) for r in rows], self._owner
-                ),
-            )
+            await in_transaction(self._engine, lambda c: self._release(c, rows))
             raise
         plan = self._plan(rows, figures)
         await in_transaction(self._engine, lambda c: self._record_plan(c, plan))
@@ -211,7 +206,19 @@ class StockPusher:
         ]
         return plan
 
+    def _release(self, connection: Connection, rows: list[TargetRow]) -> None:
+        keys = [(r.channel, r.sku, r.location) for r in rows]
+        targets_repo.lock_keys(connection, keys)
+        targets_repo.release_leases(connection, keys, self._owner)
+
     def _record_plan(self, connection: Connection, plan: _Plan) -> None:
+        # Every target the plan changes, locked first in key order (the fold's): no deadlock with a
+        # worker folding movements of the same SKUs.
+        targets_repo.lock_keys(
+            connection,
+            [(r.channel, r.sku, r.location) for r in (*plan.in_sync, *plan.unknown, *plan.inactive)]
+            + [key for batch in plan.batches for key in _keys(batch)],
+        )
         now = self._clock.now()
         targets_repo.mark_in_sync(connection, plan.in_sync, self._owner, now)
         outbox_repo.create_batches(connection, plan.batches, self._owner, now)
@@ -268,6 +275,7 @@ class StockPusher:
             self._failed(connection, batch, str(failure), None)
 
     def _sent(self, connection: Connection, batch: PushBatch) -> None:
+        targets_repo.lock_keys(connection, _keys(batch))  # in the fold's order, before any change
         now = self._clock.now()
         if not outbox_repo.batch_sent(connection, batch, self._owner, now):
             return
@@ -289,6 +297,7 @@ class StockPusher:
         """The channel's figure moved since it was read or last pushed (compare-and-set refused):
         nothing applied. The batch is dropped, the hub forgets what it last pushed for the stale
         SKUs, and its targets, still dirty, are planned again next cycle: the stale ones read first."""
+        targets_repo.lock_keys(connection, _keys(batch))  # in the fold's order, before any change
         outbox_repo.discard_batch(connection, batch, self._owner)
         targets_repo.forget_pushed(connection, [(self._name, sku, batch.location) for sku in exc.skus])
         bump(connection, push_counter(self._name, "stale"))
@@ -329,6 +338,7 @@ class StockPusher:
             self._failed_for_good(connection, batch, str(exc))
             return
         line = batch.lines[int(match.group(1))]
+        targets_repo.lock_keys(connection, _keys(batch))  # in the fold's order, before any change
         outbox_repo.discard_batch(connection, batch, self._owner)
         targets_repo.block_targets(connection, [(batch.channel, line.sku, batch.location)])
         kind = "unknown_sku" if exc.code == UNKNOWN_SKU_CODE else "inactive_sku"
@@ -351,3 +361,8 @@ class StockPusher:
             now=now,
             retry_action=replay_action(Outbox.PUSHES, batch.id),
         )
+
+
+def _keys(batch: PushBatch) -> list[tuple[str, str, str]]:
+    """The targets a batch carries."""
+    return [(batch.channel, line.sku, batch.location) for line in batch.lines]
