@@ -10,7 +10,7 @@ import asyncio
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -349,3 +349,46 @@ def test_recording_a_push_while_a_fold_locks_its_targets_does_not_deadlock(engin
         ("MUG-1", LOCATION): (4, 4, False, "ok"),
         ("MUG-2", LOCATION): (6, 6, False, "ok"),
     }
+
+
+class ReadOutlastingTheLease(FakeChannel):
+    """Its first read runs `meanwhile` before answering: time passes and other workers go on."""
+
+    def __init__(self, skus: Sequence[str], meanwhile: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(skus)
+        self.meanwhile: Callable[[], Awaitable[None]] | None = meanwhile
+
+    async def read_figures(self, location: str, skus: Sequence[str]) -> dict[str, ChannelFigure]:
+        figures = await super().read_figures(location, skus)
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None:
+            await meanwhile()
+        return figures
+
+
+def test_a_read_that_outlasts_its_lease_records_nothing_and_the_next_claim_is_smaller(engine: Engine) -> None:
+    # A budget every worker spends (a Shopify store's) can pace one worker's read past its lease;
+    # another worker then claims the same targets and pushes them. The first must not write a batch
+    # for them too: it would be pushed and never acknowledged on them (decision 0037: the 4-worker
+    # Shopify run whose batches kept meeting stale figures).
+    skus = ["MUG-1", "MUG-2", "MUG-3"]
+    clock = FakeClock(T0)
+    _fold(engine, [movement_event(i + 1, sku, {"available": 3 + i}) for i, sku in enumerate(skus)])
+
+    async def other_worker_takes_over() -> None:
+        clock.advance(CONFIG.engine.lease_s + 1)
+        assert (await second.run_cycle()).batches_sent == 1
+
+    channel = ReadOutlastingTheLease(skus, other_worker_takes_over)
+    first, second = _pusher(engine, channel, clock, "w1"), _pusher(engine, channel, clock, "w2")
+    result = asyncio.run(first.run_cycle())
+    assert (result.targets_claimed, result.batches_sent) == (0, 0)
+    assert len(channel.pushes) == 1  # the other worker's: each figure pushed once
+    assert _figures(engine) == {(s, LOCATION): (3 + i, 3 + i, False, "ok") for i, s in enumerate(skus)}
+    with engine.begin() as c:
+        assert {r.state for r in c.execute(select(push_batches.c.state))} == {"sent"}
+    # Its next claim is half the size, and grows back once a read fits in its lease.
+    assert first._claim_size == CONFIG.engine.claim_batch // 2
+    _fold(engine, [movement_event(9, "MUG-1", {"available": 9})])
+    asyncio.run(first.run_cycle())
+    assert first._claim_size == CONFIG.engine.claim_batch

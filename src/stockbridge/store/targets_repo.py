@@ -185,6 +185,18 @@ def claim_dirty(
     return claimed
 
 
+def held_by(connection: Connection, keys: Sequence[TargetKey], owner: str) -> set[TargetKey]:
+    """Those of `keys` whose lease `owner` still holds: not claimed by another worker since (a lease
+    run out and not yet claimed again is still its holder's)."""
+    held: set[TargetKey] = set()
+    for chunk in chunks(keys):
+        query = select(targets.c.channel, targets.c.sku, targets.c.location).where(
+            key_filter(chunk), targets.c.lease_owner == owner
+        )
+        held.update((r.channel, r.sku, r.location) for r in connection.execute(query))
+    return held
+
+
 def release_leases(connection: Connection, keys: Sequence[TargetKey], owner: str) -> None:
     for chunk in chunks(keys):
         connection.execute(
