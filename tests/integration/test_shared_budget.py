@@ -26,6 +26,14 @@ pytestmark = pytest.mark.postgres
 
 LIMITS = pacing.PaceLimits(ceiling=10.0, floor=0.5, recovery_step=1.0)
 T0 = 1_000_000.0  # wall-clock seconds, as the shared budgets keep them
+SHOP = {
+    "shop_domain": "shop.myshopify.com",
+    "access_token_env": "SHOP_TOKEN",
+    "webhook_secret_env": "SHOP_SECRET",
+    "locations": {"WH1": "gid://shopify/Location/1"},
+    "orders_route": "clarus",
+    "timeout_s": 4,
+}
 
 
 @pytest.fixture
@@ -176,3 +184,33 @@ def test_only_postgresql_shares_budgets(engine: Engine) -> None:
         assert not connect(parse_config(data), ENVIRON, engine=engine).ims_limiter.shared
     finally:
         asyncio.run(connections.aclose())
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_shared_budgets_pace_a_margin_below_the_account_and_share_the_shopify_bucket(engine: Engine) -> None:
+    # Workers' calls granted on time reach the far end late, bunched: a budget exactly the far end's
+    # meets 429s whenever they do. Shared, it keeps `shared_budget_margin` in hand.
+    data = hub_config_data("http://127.0.0.1:1", "http://127.0.0.1:2", 8000, str(engine.url))
+    data["storefronts"] = {"shop": SHOP}
+    data["inventory_statuses"]["available"]["counts_for"] = ["ims", "shop"]
+    config = parse_config(data)
+    shared = engine.dialect.name == "postgresql"
+    connections = connect(config, {**ENVIRON, "SHOP_TOKEN": "t", "SHOP_SECRET": "s"}, engine=engine)
+    try:
+        ims_rate = config.connectors.ims.calls_per_second
+        margin = config.engine.shared_budget_margin
+        assert 0.1 <= margin <= 0.2
+        assert connections.ims_limiter.rate == pytest.approx(ims_rate * (1 - margin) if shared else ims_rate)
+        clarus_rate = config.connectors.clarus.calls_per_second
+        assert connections.clarus_limiter.rate == pytest.approx(
+            clarus_rate * (1 - margin) if shared else clarus_rate
+        )
+        assert connections.storefronts["shop"].shared is shared
+    finally:
+        asyncio.run(connections.aclose())
+    data["engine"]["shared_budget_margin"] = 0.0
+    exact = connect(parse_config(data), {**ENVIRON, "SHOP_TOKEN": "t", "SHOP_SECRET": "s"}, engine=engine)
+    try:
+        assert exact.ims_limiter.rate == pytest.approx(config.connectors.ims.calls_per_second)
+    finally:
+        asyncio.run(exact.aclose())

@@ -125,6 +125,11 @@ class ShopifyClient:
     async def aclose(self) -> None:
         await self._rest.aclose()
 
+    @property
+    def shared(self) -> bool:
+        """Whether the cost bucket is the one every worker process spends (kept in the database)."""
+        return self._shared is not None
+
     def expected_cost(self, operation: str, estimate: float = TYPICAL_COST) -> float:
         """What a call of `operation` will ask of the bucket: the store's last word, else `estimate`."""
         return self._costs.get(operation, estimate)
