@@ -22,6 +22,7 @@ the caller knows which input line a field path points at.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -162,8 +163,10 @@ class ShopifyClient:
                 self.bucket.release(expected)
                 await self._settle_shared(expected, None)
                 raise
-            except BaseException:  # cancelled: the shared reservation is forgotten in time
+            except BaseException:  # cancelled (a worker stopping): the reservation ends all the same
                 self.bucket.release(expected)
+                with contextlib.suppress(Exception):  # else forgotten once the row is left alone 60 s
+                    await asyncio.shield(self._settle_shared(expected, None))
                 raise
             self.bucket.release(expected)
             status: tuple[float, float, float] | None = None
