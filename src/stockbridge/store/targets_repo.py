@@ -361,7 +361,7 @@ def hold(connection: Connection, keys: Sequence[TargetKey], holder: str, now: da
         query = (
             select(targets.c.batch_id, targets.c.lease_until)
             .where(key_filter(chunk))
-            .order_by(targets.c.channel, targets.c.sku, targets.c.location)
+            .order_by(*key_order(connection))
             .with_for_update()
         )
         rows.extend(connection.execute(query))
