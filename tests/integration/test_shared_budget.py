@@ -169,6 +169,26 @@ def test_shopify_workers_spend_one_cost_bucket_and_share_what_the_store_said(pg_
     asyncio.run(scenario())
 
 
+def test_a_worker_late_to_the_cost_bucket_does_not_count_its_refill_twice(pg_engine: Engine) -> None:
+    # Each worker reads its clock before it has the row: under load it gets there after another has
+    # written a later time. Its figures are taken at the later time, never moving the bucket back.
+    key = "shopify http://127.0.0.1:4"
+    a, b = StoredCostBucket(pg_engine, key, "shop"), StoredCostBucket(pg_engine, key, "shop")
+    image_a, image_b = CostBucket(1000.0, 1000.0, 100.0, T0), CostBucket(1000.0, 1000.0, 100.0, T0)
+
+    async def scenario() -> None:
+        assert await a.reserve(image_a, 600.0, T0 + 1.0) == 0.0  # 400 left at T0 + 1
+        assert await b.reserve(image_b, 100.0, T0) == 0.0  # read its clock at T0: 300 left at T0 + 1
+        # At T0 + 1 the store holds 300: 400 points are a second away, not there (a bucket moved
+        # back to T0 would add the second between T0 and T0 + 1 again, and grant them).
+        assert await a.reserve(image_a, 400.0, T0 + 1.0) == pytest.approx(1.0)
+        await b.settle(image_b, 100.0, (1000.0, 350.0, 100.0), T0 + 0.5)  # heard late, as of T0 + 1
+        # The store's 350 less the 600 a has in flight, as of T0 + 1: 550 short of 300.
+        assert await a.reserve(image_a, 300.0, T0 + 1.0) == pytest.approx(5.5)
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 def test_only_postgresql_shares_budgets(engine: Engine) -> None:
     config = parse_config(hub_config_data("http://127.0.0.1:1", "http://127.0.0.1:2", 8000, str(engine.url)))
