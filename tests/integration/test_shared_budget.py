@@ -189,6 +189,23 @@ def test_a_worker_late_to_the_cost_bucket_does_not_count_its_refill_twice(pg_eng
     asyncio.run(scenario())
 
 
+def test_an_answer_settled_late_does_not_hand_back_points_a_later_call_spent(pg_engine: Engine) -> None:
+    key = "shopify http://127.0.0.1:5"
+    a, b = StoredCostBucket(pg_engine, key, "shop"), StoredCostBucket(pg_engine, key, "shop")
+    image_a, image_b = CostBucket(1000.0, 1000.0, 100.0, T0), CostBucket(1000.0, 1000.0, 100.0, T0)
+
+    async def scenario() -> None:
+        assert await a.reserve(image_a, 500.0, T0) == 0.0
+        # a's call is answered at T0 + 0.1 (the store holds 500), but a reaches the row only later.
+        assert await b.reserve(image_b, 400.0, T0 + 0.2) == 0.0
+        await b.settle(image_b, 400.0, (1000.0, 130.0, 100.0), T0 + 0.3)  # the store charged both
+        await a.settle(image_a, 500.0, (1000.0, 500.0, 100.0), T0 + 0.1)
+        # The store holds 130 at T0 + 0.3: a's older 500 must not make 400 look available.
+        assert await a.reserve(image_a, 400.0, T0 + 0.3) > 0.0
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 def test_only_postgresql_shares_budgets(engine: Engine) -> None:
     config = parse_config(hub_config_data("http://127.0.0.1:1", "http://127.0.0.1:2", 8000, str(engine.url)))

@@ -123,7 +123,14 @@ class StoredCostBucket:
             bucket = self._lock(c, local, now)
             bucket.release(cost)
             if status is not None:
-                bucket.observe(*status, max(now, bucket.as_of))  # see _lock
+                at = max(now, bucket.as_of)  # see _lock
+                level = bucket.level(at)
+                bucket.observe(*status, at)
+                if now < at:
+                    # Heard before the row's last change: another worker may have settled a call the
+                    # store charged after this answer, and this older status would hand its points
+                    # back. It may lower the level, never raise it.
+                    bucket.available = min(bucket.available, level)
             self._save(c, bucket)
             _copy(bucket, local)
 
