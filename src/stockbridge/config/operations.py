@@ -48,6 +48,10 @@ class EngineSettings(_Frozen):
     # On PostgreSQL every worker process takes its far calls from one budget per account, kept in the
     # database (docs/decisions/0037); false: each process paces itself at the configured rates.
     shared_budgets: bool = True
+    # A shared budget paces this share below each account's `calls_per_second`: a call granted on
+    # time can reach the far end late, bunched with another worker's, and the far end's bucket is
+    # as full as ours only on paper (docs/decisions/0037).
+    shared_budget_margin: Annotated[float, Field(ge=0, lt=1)] = 0.15
 
 
 class Owners(_Frozen):

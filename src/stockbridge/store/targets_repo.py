@@ -6,7 +6,7 @@ racing for the same row cannot both win.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +36,29 @@ def key_filter(keys: Sequence[TargetKey]) -> Any:
     return in_keys((targets.c.channel, targets.c.sku, targets.c.location), keys)
 
 
+def key_order(connection: Connection) -> list[Any]:
+    """The order every transaction locks several targets in: (channel, SKU, location), compared as
+    bytes (collation "C" on PostgreSQL, whatever the database's), so that it is Python's `sorted`
+    order too and chunks of a sorted key list lock in one global order."""
+    columns = (targets.c.channel, targets.c.sku, targets.c.location)
+    if connection.dialect.name == "postgresql":
+        return [column.collate("C") for column in columns]
+    return list(columns)
+
+
+def lock_keys(connection: Connection, keys: Iterable[TargetKey]) -> None:
+    """Lock these targets' rows in key order, as the fold does (`lock_targets`). A transaction that
+    goes on to change several targets in an order of its own (recording a push: the batch's lines,
+    the plan's parts) takes them all here first, so it never holds one a folder waits for while it
+    waits for one the folder holds (PostgreSQL would break that deadlock by failing one of them).
+    SQLite has one writer at a time: nothing to order."""
+    if connection.dialect.name == "sqlite":
+        return
+    for chunk in chunks(sorted(set(keys))):
+        query = select(targets.c.sku).where(key_filter(chunk)).order_by(*key_order(connection))
+        connection.execute(query.with_for_update()).all()
+
+
 def lock_targets(
     connection: Connection, keys: Sequence[TargetKey], warehouse_of: Mapping[TargetKey, str], now: datetime
 ) -> dict[TargetKey, TargetRow]:
@@ -48,12 +71,7 @@ def lock_targets(
     _create_missing(connection, ordered, warehouse_of, now)
     found: dict[TargetKey, TargetRow] = {}
     for chunk in chunks(ordered):
-        query = (
-            select(targets)
-            .where(key_filter(chunk))
-            .order_by(targets.c.channel, targets.c.sku, targets.c.location)
-            .with_for_update()
-        )
+        query = select(targets).where(key_filter(chunk)).order_by(*key_order(connection)).with_for_update()
         for r in connection.execute(query):
             found[(r.channel, r.sku, r.location)] = _target_row(r)
     return found
@@ -186,6 +204,18 @@ def claim_dirty(
         )
         claimed.extend(_target_row(r) for r in connection.execute(select(targets).where(key_filter(chunk))))
     return claimed
+
+
+def held_by(connection: Connection, keys: Sequence[TargetKey], owner: str) -> set[TargetKey]:
+    """Those of `keys` whose lease `owner` still holds: not claimed by another worker since (a lease
+    run out and not yet claimed again is still its holder's)."""
+    held: set[TargetKey] = set()
+    for chunk in chunks(keys):
+        query = select(targets.c.channel, targets.c.sku, targets.c.location).where(
+            key_filter(chunk), targets.c.lease_owner == owner
+        )
+        held.update((r.channel, r.sku, r.location) for r in connection.execute(query))
+    return held
 
 
 def release_leases(connection: Connection, keys: Sequence[TargetKey], owner: str) -> None:
@@ -352,7 +382,7 @@ def hold(connection: Connection, keys: Sequence[TargetKey], holder: str, now: da
         query = (
             select(targets.c.batch_id, targets.c.lease_until)
             .where(key_filter(chunk))
-            .order_by(targets.c.channel, targets.c.sku, targets.c.location)
+            .order_by(*key_order(connection))
             .with_for_update()
         )
         rows.extend(connection.execute(query))
