@@ -10,8 +10,10 @@ IMS targets a bounded batch at a time, and pushes every figure to the IMS. Measu
   its first snapshot call to the last row folded into a target, ÷ `floor_s`.
 - `sync_s_per_100k`: that time per 100,000 rows; `push_s`: until no target is dirty, against the
   IMS's floor for one figure per SKU (SKUs ÷ lines per call ÷ calls per second).
-- `hub_peak_rss_mb`: the hub process's VmHWM (peak resident set) from /proc, read before it stops.
-  Target: under 500 MB at a million SKUs.
+- `hub_peak_rss_mb`: the hub process's VmHWM (peak resident set) from /proc, read before it stops,
+  after the pushes; `hub_peak_rss_at_sync_end_mb` the same read when the last row was folded (the
+  full sync alone), `hub_rss_at_end_mb` its resident set (VmRSS) at the end. Target: under 500 MB
+  at a million SKUs.
 
 Correctness from the bench's own seeded figures (an oracle that imports none of the hub's rules):
 every SKU has one IMS target, the targets' figures sum to the units seeded, none is left dirty.
@@ -67,11 +69,16 @@ def hub_config(clarus: str, ims: str, port: int, db_url: str, cps: float, lines:
     return data
 
 
-def vm_hwm_mb(pid: int) -> float:
+def vm_mb(pid: int, field: str = "VmHWM") -> float:
+    """A process's memory figure from /proc in MB: VmHWM (its peak resident set) or VmRSS (now)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return round(int(line.split()[1]) / 1024, 1)
-    raise RuntimeError(f"no VmHWM for process {pid}")
+    raise RuntimeError(f"no {field} for process {pid}")
+
+
+def vm_hwm_mb(pid: int) -> float:
+    return vm_mb(pid, "VmHWM")
 
 
 def cpu_s(pid: int) -> float:
@@ -185,6 +192,7 @@ def run(
             # The hub reads the IMS item list, then takes the snapshot (its start-up runs of both).
             sync_began = stored = folded = pushed = None
             cpu_at_sync = cpu_at_fold = 0.0
+            rss_at_sync_end = None
             dirty_left = dirty_at_sync_end = skus
             while pushed is None:
                 now = time.monotonic()
@@ -199,6 +207,7 @@ def run(
                     if stored is not None and folded is None and status["inbox_pending"] == 0:
                         folded, dirty_at_sync_end = now, dirty_left
                         cpu_at_fold = cpu_s(hub_proc.pid)
+                        rss_at_sync_end = vm_hwm_mb(hub_proc.pid)
                     if folded is not None and dirty_left == 0:
                         pushed = now
                     elif folded is not None and push_wait is not None and now - folded > push_wait:
@@ -213,6 +222,7 @@ def run(
                     raise TimeoutError("the hub did not finish the full sync")
                 time.sleep(0.2 if sync_began is None else 2.0)
             hub_rss = vm_hwm_mb(hub_proc.pid)
+            hub_rss_now = vm_mb(hub_proc.pid, "VmRSS")
             clarus_rss = vm_hwm_mb(clarus_proc.pid)
         if sync_began is None or stored is None or folded is None:
             raise RuntimeError("the full sync was not seen")
@@ -242,7 +252,9 @@ def run(
         "pushed_per_s_after_sync": round(
             (dirty_at_sync_end - outcome["dirty_left"]) / max(ended - folded, 0.001)
         ),
+        "hub_peak_rss_at_sync_end_mb": rss_at_sync_end,
         "hub_peak_rss_mb": hub_rss,
+        "hub_rss_at_end_mb": hub_rss_now,
         "clarus_peak_rss_mb": clarus_rss,
         **outcome,
         "wall_s": round(time.monotonic() - started, 1),
@@ -272,7 +284,9 @@ def main() -> None:
         )
     print(
         f"{result['skus']:,} rows: {result['sync_s_per_100k']} s per 100k rows "
-        f"({result['sync_ratio']}x the bare paging floor), peak RSS {result['hub_peak_rss_mb']} MB, "
+        f"({result['sync_ratio']}x the bare paging floor), "
+        f"peak RSS {result['hub_peak_rss_at_sync_end_mb']} MB after the sync, "
+        f"{result['hub_peak_rss_mb']} MB at the end, "
         f"correct: {result['correct']}",
         file=sys.stderr,
     )

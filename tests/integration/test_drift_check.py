@@ -374,3 +374,29 @@ def test_a_rotating_sample_reads_the_whole_catalogue_over_runs(
         found += [d.sku for d in report.drifted]
     assert sorted(found) == SKUS
     assert len(hub.open()) == len(SKUS)
+
+
+def test_a_run_holds_a_page_of_the_catalogue_not_all_of_it(
+    engine: Engine, ims_url: str, shop_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted, not measured: with pages of 2, no step of a run takes more than a page's targets
+    (or its open episodes, one here), and the run still checks every pair and finds the hand edit
+    (a run holding the catalogue compared all five at once: decision 0044)."""
+    from stockbridge.monitor import drift
+
+    hub = _hub(engine, ims_url, shop_url)
+    monkeypatch.setattr(drift, "READ_PAGE", 2)
+    asked: list[int] = []
+    compared = drift_repo.compared_targets
+
+    def counting(connection: Any, channel: str, keys: Any, now: Any) -> Any:
+        asked.append(len(keys))
+        return compared(connection, channel, keys, now)
+
+    monkeypatch.setattr(drift_repo, "compared_targets", counting)
+    shop_edit(shop_url, "C-3", STOCK["C-3"] + 1)
+    report = hub.check()
+    assert report.checked == 2 * len(SKUS)
+    assert [(d.channel, d.sku) for d in report.drifted] == [("shopify", "C-3")]
+    assert asked
+    assert max(asked) <= 2

@@ -26,6 +26,17 @@ class CatalogItem:
     is_kit: bool = False
 
 
+def warehouse_sku(item: CatalogItem, rules: SkuRules) -> tuple[str, str | None] | None:
+    """The SKU the warehouse holds a physical IMS item under, and why it would refuse it (None: it
+    would not); None for a kit, which the warehouse does not stock. One item of `plan_sync`, for a
+    sync that reads the catalogue a page at a time (flows/order_sync.sync_products)."""
+    if item.is_kit:
+        return None
+    wms_sku = normalise(item.sku, rules)
+    problem = wms_sku_problem(wms_sku)
+    return wms_sku, None if problem is None else f"{wms_sku!r} {problem}"
+
+
 @dataclass
 class SyncPlan:
     puts: list[tuple[str, bool, str]] = field(default_factory=list)  # (warehouse SKU, active, IMS SKU)
@@ -35,6 +46,9 @@ class SyncPlan:
 
 def plan_sync(ims: Sequence[CatalogItem], wms: Mapping[str, bool], rules: SkuRules) -> SyncPlan:
     """The item upserts that make the warehouse hold every physical IMS item, active as in the IMS.
+
+    The whole catalogue at once: the product sync finds the same plan a page at a time (in SQL,
+    over `warehouse_sku` of each item), and a test holds the two to the same answer.
 
     Kits are not physical: the warehouse stocks their components. SKUs that collide after
     normalisation are not synced at all (which one would win is a merchandising decision).

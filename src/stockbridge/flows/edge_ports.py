@@ -10,7 +10,7 @@ rate limit inside: no flow holds a limiter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -93,6 +93,10 @@ class WarehouseItems(Protocol):
         """Every item in the warehouse: SKU → active."""
         ...
 
+    def item_pages(self) -> AsyncIterator[dict[str, bool]]:
+        """The same items a page at a time (SKU → active), so a large catalogue is never one dict."""
+        ...
+
     async def put_item(self, sku: str, *, active: bool, description: str = "") -> None:
         """Create or update an item, idempotently by SKU."""
         ...
@@ -123,6 +127,10 @@ class ProductMaster(Protocol):
     """The IMS's item master: what the warehouse must stock, and the kits orders are exploded by."""
 
     async def inventory_items(self) -> list[ItemRecord]: ...
+
+    def inventory_item_pages(self) -> AsyncIterator[list[ItemRecord]]:
+        """The same items a page at a time, so a large catalogue is never one list."""
+        ...
 
     async def kits(self) -> dict[str, list[KitMember]]:
         """Kit SKU → its members."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Unpack
 
 from sqlalchemy import Connection, Engine, select
@@ -12,7 +14,8 @@ from sqlalchemy import Connection, Engine, select
 from stockbridge.config import Config
 from stockbridge.domain.inbound import SALES_ORDER
 from stockbridge.domain.order_state import CommandKind, Outcome
-from stockbridge.domain.product_master import CatalogItem, audit, plan_sync
+from stockbridge.domain.product_master import CatalogItem, ItemRecord, audit, warehouse_sku
+from stockbridge.domain.skus import SkuRules
 from stockbridge.engine.bounded import Slots, run_bounded
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
@@ -24,13 +27,15 @@ from stockbridge.store import inbox_repo, items_repo, orders_repo
 from stockbridge.store.bookkeeping import bump, get_cursor, raise_exception, resolve_exceptions, set_cursor
 from stockbridge.store.dead_letters import ORDER_COMMAND_FAILED, Outbox
 from stockbridge.store.inbox_repo import InboundEvent
-from stockbridge.store.items_repo import ImsItem
+from stockbridge.store.items_repo import ImsItem, SyncItem
 from stockbridge.store.orders_repo import OrderCommand
 from stockbridge.store.schema import sales_orders
 from stockbridge.store.states import InboxState
 
 ORDERS_CURSOR = "ims.sales_orders.modified"
 IMS_SOURCE = "ims"
+SYNC_PAGE = 1000  # items a page of the product sync's working list (collisions, refusals, puts)
+STALE_RUN = timedelta(days=1)  # a product sync's working list left this long was a crashed run's
 
 
 async def poll_sales_orders(
@@ -127,49 +132,140 @@ class OrderCommandSender(OutboxSender[OrderCommand, tuple[Outcome, str]]):
 
 
 async def sync_products(
-    engine: Engine, products: ProductMaster, clarus: WarehouseItems, config: Config, clock: Clock
+    engine: Engine,
+    products: ProductMaster,
+    clarus: WarehouseItems,
+    config: Config,
+    clock: Clock,
+    page_size: int = SYNC_PAGE,
 ) -> int:
-    """Make Clarus hold every physical IMS item, active as in the IMS; then re-check held orders."""
-    records = await with_retries(products.inventory_items)
-    kits = await with_retries(products.kits)
-    wms = await with_retries(clarus.items)
-    catalog = [CatalogItem(r.sku, not r.is_inactive, r.item_type == "Kit") for r in records]
-    plan = plan_sync(catalog, wms, config.sku_rules.rules())
-    for wms_sku, active, source in plan.puts:
-        await with_retries(lambda: clarus.put_item(wms_sku, active=active, description=source))
-    now = clock.now()
-    written = {sku: (active, source) for sku, active, source in plan.puts}
+    """Make Clarus hold every physical IMS item, active as in the IMS; then re-check held orders.
 
-    def store(connection: Connection) -> int:
+    A page at a time, whatever the catalogue's size (docs/decisions/0044): Clarus's item list is
+    recorded as read (`wms_items`), the IMS's stored (`ims_items`) with each physical item's warehouse
+    SKU in the run's working list (`product_sync_items`); collisions, refusals and the items to put
+    are then read from there a page at a time. The same plan as `plan_sync` over the whole lists.
+    """
+    rules = config.sku_rules.rules()
+    run = uuid.uuid4().hex
+    started = clock.now()
+    await in_transaction(engine, lambda c: items_repo.clear_sync_items(c, before=started - STALE_RUN))
+    try:
+        await with_retries(lambda: _read_warehouse_items(engine, clarus, started))
+        await with_retries(lambda: _read_ims_items(engine, products, rules, run, started))
+        kits = await with_retries(products.kits)
+        await in_transaction(engine, lambda c: items_repo.mark_collisions(c, run))
+        await _raise_collisions(engine, config, clock, run, page_size)
+        await _raise_invalid(engine, config, clock, run, page_size)
+        await _put_items(engine, clarus, clock, run, started, page_size)
+    finally:
+        await in_transaction(engine, lambda c: items_repo.clear_sync_items(c, run=run))
+
+    def finish(connection: Connection) -> int:
+        items_repo.replace_kits(connection, kits)
+        return OrderFolder(connection, config, clock.now()).revalidate_held()
+
+    return await in_transaction(engine, finish)
+
+
+async def _read_warehouse_items(engine: Engine, clarus: WarehouseItems, read_at: datetime) -> None:
+    """Record Clarus's items a page at a time, stamped `read_at`: what the run found there."""
+    async for page in clarus.item_pages():
+        await in_transaction(
+            engine,
+            partial(items_repo.record_wms_items, items={s: (a, None) for s, a in page.items()}, now=read_at),
+        )
+
+
+async def _read_ims_items(
+    engine: Engine, products: ProductMaster, rules: SkuRules, run: str, now: datetime
+) -> None:
+    """Store the IMS's items a page at a time, each physical one in the run's working list."""
+
+    def store(connection: Connection, records: list[ItemRecord]) -> None:
         items_repo.upsert_items(
             connection,
             [ImsItem(r.sku, r.item_id, r.is_inactive, r.last_modified, r.item_type) for r in records],
         )
-        items_repo.replace_kits(connection, kits)
-        items_repo.record_wms_items(connection, {**{s: (a, None) for s, a in wms.items()}, **written}, now)
-        for wms_sku, skus in plan.collisions.items():
-            raise_exception(
-                connection,
-                type="sku_collision",
-                entity=f"sku:{wms_sku}",
-                owner=config.owners.owner_of("sku_collision"),
-                detail=f"IMS SKUs {', '.join(skus)} all become {wms_sku} in the warehouse; none is synced",
-                now=now,
-            )
-        for sku, problem in plan.invalid.items():
-            raise_exception(
-                connection,
-                type="invalid_sku",
-                entity=f"sku:{sku}",
-                owner=config.owners.owner_of("invalid_sku"),
-                detail=f"IMS SKU {sku} cannot be created in the warehouse: {problem}",
-                now=now,
-            )
-        resolve_exceptions(connection, "sku_collision", [f"sku:{s}" for s in written])
-        bump(connection, "products.synced", len(plan.puts))
-        return OrderFolder(connection, config, now).revalidate_held()
+        working: list[SyncItem] = []
+        for r in records:
+            item = CatalogItem(r.sku, not r.is_inactive, r.item_type == "Kit")
+            if (key := warehouse_sku(item, rules)) is not None:
+                working.append(SyncItem(r.sku, key[0], item.active, key[1]))
+        items_repo.add_sync_items(connection, run, working, now)
 
-    return await in_transaction(engine, store)
+    async for page in products.inventory_item_pages():
+        await in_transaction(engine, partial(store, records=page))
+
+
+async def _raise_collisions(engine: Engine, config: Config, clock: Clock, run: str, page_size: int) -> None:
+    """SKUs that collide after normalisation are not synced at all: which one would win is a
+    merchandising decision."""
+    after: str | None = None
+    while True:
+
+        def page(connection: Connection, after: str | None = after) -> str | None:
+            groups = items_repo.collisions_after(connection, run, after, page_size)
+            for wms_sku, skus in groups.items():
+                raise_exception(
+                    connection,
+                    type="sku_collision",
+                    entity=f"sku:{wms_sku}",
+                    owner=config.owners.owner_of("sku_collision"),
+                    detail=f"IMS SKUs {', '.join(skus)} all become {wms_sku} in the warehouse; "
+                    "none is synced",
+                    now=clock.now(),
+                )
+            return list(groups)[-1] if len(groups) == page_size else None
+
+        if (after := await in_transaction(engine, page)) is None:
+            return
+
+
+async def _raise_invalid(engine: Engine, config: Config, clock: Clock, run: str, page_size: int) -> None:
+    after: str | None = None
+    while True:
+
+        def page(connection: Connection, after: str | None = after) -> str | None:
+            items = items_repo.invalid_after(connection, run, after, page_size)
+            for item in items:
+                raise_exception(
+                    connection,
+                    type="invalid_sku",
+                    entity=f"sku:{item.ims_sku}",
+                    owner=config.owners.owner_of("invalid_sku"),
+                    detail=f"IMS SKU {item.ims_sku} cannot be created in the warehouse: {item.problem}",
+                    now=clock.now(),
+                )
+            return items[-1].ims_sku if len(items) == page_size else None
+
+        if (after := await in_transaction(engine, page)) is None:
+            return
+
+
+async def _put_items(
+    engine: Engine, clarus: WarehouseItems, clock: Clock, run: str, read_at: datetime, page_size: int
+) -> None:
+    """Put what the warehouse lacks or holds otherwise, a page at a time; each page's items are
+    recorded as written (and their collisions, if any were open, are over)."""
+    after: str | None = None
+    while True:
+        read = partial(items_repo.puts_after, run=run, seen_since=read_at, after=after, limit=page_size)
+        puts = await in_transaction(engine, read)
+        for item in puts:
+            put = partial(clarus.put_item, item.wms_sku, active=item.active, description=item.ims_sku)
+            await with_retries(put)
+        now = clock.now()
+
+        def store(connection: Connection, puts: list[SyncItem] = puts) -> None:
+            items_repo.record_wms_items(connection, {i.wms_sku: (i.active, i.ims_sku) for i in puts}, now)
+            resolve_exceptions(connection, "sku_collision", [f"sku:{i.wms_sku}" for i in puts])
+            bump(connection, "products.synced", len(puts))
+
+        await in_transaction(engine, store)
+        if len(puts) < page_size:
+            return
+        after = puts[-1].wms_sku
 
 
 async def read_sku_audit(

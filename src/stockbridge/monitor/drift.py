@@ -19,13 +19,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine
 
 from stockbridge.config import Config
-from stockbridge.domain.drift import Cause, DriftRule, Step, classify, differs, next_step, rotate
+from stockbridge.domain.drift import Cause, DriftRule, Step, classify, differs, next_step
 from stockbridge.domain.errors import ConnectorError
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
@@ -107,16 +108,58 @@ async def check_drift(
 async def _check_channel(
     engine: Engine, channel: StockChannel, config: Config, clock: Clock, report: DriftReport
 ) -> None:
+    """The run's pairs (the whole catalogue, or `sample_size` after the cursor, wrapping once:
+    `domain.drift.rotate`'s window) a page at a time by keyset, each page read, judged and recorded
+    on its own: a run holds a page, not the catalogue (docs/decisions/0044)."""
     name, rule = channel.name, config.drift.rule(channel.name)
-    started = clock.now()
 
-    def choose(connection: Connection) -> dict[Key, Compared]:
-        keys = drift_repo.comparable_keys(connection, name)
-        sample, cursor = rotate(keys, drift_repo.sample_cursor(connection, name), rule.sample_size)
-        drift_repo.set_sample_cursor(connection, name, cursor)
-        return drift_repo.compared_targets(connection, name, sample, started)
+    def window(connection: Connection) -> tuple[Key | None, int | None]:
+        size = rule.sample_size
+        if size is not None and size >= drift_repo.comparable_count(connection, name):
+            size = None  # the whole catalogue
+        return drift_repo.sample_cursor(connection, name), size
 
-    before = await in_transaction(engine, choose)
+    cursor, size = await in_transaction(engine, window)
+    after = None if size is None else cursor
+    wrapped = after is None  # from the start already: nothing to wrap to
+    left = size
+    last: Key | None = None
+    while left is None or left > 0:
+        limit = READ_PAGE if left is None else min(READ_PAGE, left)
+        keys = await in_transaction(
+            engine, partial(drift_repo.comparable_keys_after, channel=name, after=after, limit=limit)
+        )
+        if keys:
+            await _check_page(engine, channel, rule, config, clock, keys, report)
+            last = after = keys[-1]
+            left = None if left is None else left - len(keys)
+        if len(keys) < limit:
+            if wrapped:
+                break
+            wrapped, after = True, None
+    now = clock.now()
+
+    def finish(connection: Connection) -> None:
+        drift_repo.set_sample_cursor(connection, name, None if size is None else last)
+        # Open episodes of pairs the check no longer compares (blocked, gone) are over.
+        episodes = drift_repo.open_episodes(connection, name)
+        still = drift_repo.compared_targets(connection, name, list(episodes), now)
+        _clear(connection, name, [e for key, e in episodes.items() if key not in still], [], now, report)
+
+    await in_transaction(engine, finish)
+
+
+async def _check_page(
+    engine: Engine,
+    channel: StockChannel,
+    rule: DriftRule,
+    config: Config,
+    clock: Clock,
+    keys: list[Key],
+    report: DriftReport,
+) -> None:
+    name, started = channel.name, clock.now()
+    before = await in_transaction(engine, lambda c: drift_repo.compared_targets(c, name, keys, started))
     shown = await _read(channel, [t for t in before.values() if not t.in_motion])
     now = clock.now()
 
@@ -195,9 +238,20 @@ def _judge(
             raised=step is not Step.WATCH,
             escalated=step is Step.ESCALATE,
         )
-    # Pairs seen right again, and open episodes of pairs the check no longer compares (blocked, gone).
-    comparable = set(drift_repo.comparable_keys(connection, channel))
-    over = [e for k, e in episodes.items() if k in clean or k not in comparable]
+    # Pairs seen right again (pairs no longer compared are cleared at the run's end).
+    right = set(clean)
+    _clear(connection, channel, [e for k, e in episodes.items() if k in right], clean, now, report)
+
+
+def _clear(
+    connection: Connection,
+    channel: str,
+    over: list[Episode],
+    clean: list[Key],
+    now: datetime,
+    report: DriftReport,
+) -> None:
+    """Clear the episodes that are over and resolve their exceptions and those of pairs seen right."""
     drift_repo.clear_episodes(connection, [e.id for e in over], now)
     report.cleared += len(over)
     entities = [drift_entity(channel, s, loc) for s, loc in clean] + [

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, tuple_, update
+from sqlalchemy import Connection, and_, case, func, or_, select, tuple_, update
 
 from stockbridge.domain.drift import Cause
 from stockbridge.store.bookkeeping import get_cursor, set_cursor
@@ -84,6 +84,24 @@ def comparable_keys(connection: Connection, channel: str) -> list[Key]:
         .order_by(targets.c.sku, targets.c.location)
     )
     return [(r.sku, r.location) for r in connection.execute(query)]
+
+
+def comparable_keys_after(connection: Connection, channel: str, after: Key | None, limit: int) -> list[Key]:
+    """The next `limit` comparable (SKU, location) pairs after `after`, in order: the catalogue a
+    page at a time (docs/decisions/0044)."""
+    query = select(targets.c.sku, targets.c.location).where(targets.c.channel == channel, *_comparable())
+    if after is not None:
+        sku, location = after
+        query = query.where(
+            or_(targets.c.sku > sku, and_(targets.c.sku == sku, targets.c.location > location))
+        )
+    query = query.order_by(targets.c.sku, targets.c.location).limit(limit)
+    return [(r.sku, r.location) for r in connection.execute(query)]
+
+
+def comparable_count(connection: Connection, channel: str) -> int:
+    query = select(func.count()).select_from(targets).where(targets.c.channel == channel, *_comparable())
+    return int(connection.execute(query).scalar_one())
 
 
 def compared_targets(

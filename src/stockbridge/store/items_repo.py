@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from stockbridge.domain.bundles import KitMember
-from stockbridge.store.schema import ims_items, kit_members, wms_items
+from stockbridge.store.schema import ims_items, kit_members, product_sync_items, wms_items
 from stockbridge.store.sql import chunks, insert_for
 
 
@@ -123,3 +123,127 @@ def record_wms_items(
             for sku, (active, source) in items.items()
         ],
     )
+
+
+# --- the product master sync's working list (docs/decisions/0044) ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SyncItem:
+    """A physical IMS item in one product sync run: the warehouse SKU it becomes, and why the
+    warehouse would refuse that SKU (None: it would not)."""
+
+    ims_sku: str
+    wms_sku: str
+    active: bool
+    problem: str | None = None
+
+
+def add_sync_items(connection: Connection, run: str, items: Sequence[SyncItem], now: datetime) -> None:
+    """Add a page of the run's IMS items (a page read again, after a failed read, replaces itself)."""
+    if not items:
+        return
+    stmt = insert_for(connection, product_sync_items)
+    connection.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["run", "ims_sku"],
+            set_={
+                "wms_sku": stmt.excluded.wms_sku,
+                "active": stmt.excluded.active,
+                "problem": stmt.excluded.problem,
+            },
+        ),
+        [
+            {
+                "run": run,
+                "ims_sku": i.ims_sku,
+                "wms_sku": i.wms_sku,
+                "active": i.active,
+                "problem": i.problem,
+                "collided": False,
+                "created_at": now,
+            }
+            for i in items
+        ],
+    )
+
+
+def mark_collisions(connection: Connection, run: str) -> int:
+    """Mark the run's items whose warehouse SKU another of its IMS SKUs becomes too; returns how many."""
+    p = product_sync_items.c
+    shared = (
+        select(p.wms_sku).where(p.run == run).group_by(p.wms_sku).having(func.count() > 1).scalar_subquery()
+    )
+    result = connection.execute(
+        update(product_sync_items).where(p.run == run, p.wms_sku.in_(shared)).values(collided=True)
+    )
+    return int(result.rowcount)
+
+
+def collisions_after(connection: Connection, run: str, after: str | None, limit: int) -> dict[str, list[str]]:
+    """The next `limit` collided warehouse SKUs after `after` (in order), each with its IMS SKUs."""
+    p = product_sync_items.c
+    wanted = select(p.wms_sku).where(p.run == run, p.collided).distinct().order_by(p.wms_sku)
+    if after is not None:
+        wanted = wanted.where(p.wms_sku > after)
+    keys = list(connection.execute(wanted.limit(limit)).scalars())
+    found: dict[str, list[str]] = {key: [] for key in keys}
+    if keys:
+        query = (
+            select(p.wms_sku, p.ims_sku)
+            .where(p.run == run, p.wms_sku.in_(keys))
+            .order_by(p.wms_sku, p.ims_sku)
+        )
+        for r in connection.execute(query):
+            found[r.wms_sku].append(r.ims_sku)
+    return found
+
+
+def invalid_after(connection: Connection, run: str, after: str | None, limit: int) -> list[SyncItem]:
+    """The next `limit` items (by IMS SKU after `after`) the warehouse would refuse, collisions aside."""
+    p = product_sync_items.c
+    query = select(product_sync_items).where(p.run == run, p.problem.is_not(None), ~p.collided)
+    if after is not None:
+        query = query.where(p.ims_sku > after)
+    rows = connection.execute(query.order_by(p.ims_sku).limit(limit))
+    return [SyncItem(r.ims_sku, r.wms_sku, bool(r.active), r.problem) for r in rows]
+
+
+def puts_after(
+    connection: Connection, run: str, seen_since: datetime, after: str | None, limit: int
+) -> list[SyncItem]:
+    """The next `limit` items (by warehouse SKU after `after`) the warehouse must be told of: an
+    active item it does not hold, or one it holds active otherwise. It holds what the run read from
+    it (`wms_items` stamped at or after `seen_since`) and what the run has written since."""
+    p, w = product_sync_items.c, wms_items.c
+    held = and_(w.sku == p.wms_sku, w.updated_at >= seen_since)
+    query = (
+        select(p.ims_sku, p.wms_sku, p.active)
+        .select_from(product_sync_items.outerjoin(wms_items, held))
+        .where(
+            p.run == run,
+            p.problem.is_(None),
+            ~p.collided,
+            or_(and_(w.sku.is_(None), p.active), and_(w.sku.is_not(None), w.active != p.active)),
+        )
+    )
+    if after is not None:
+        query = query.where(p.wms_sku > after)
+    rows = connection.execute(query.order_by(p.wms_sku).limit(limit))
+    return [SyncItem(r.ims_sku, r.wms_sku, bool(r.active)) for r in rows]
+
+
+def sync_items_count(connection: Connection, run: str | None = None) -> int:
+    query = select(func.count()).select_from(product_sync_items)
+    if run is not None:
+        query = query.where(product_sync_items.c.run == run)
+    return int(connection.execute(query).scalar_one())
+
+
+def clear_sync_items(connection: Connection, run: str | None = None, before: datetime | None = None) -> None:
+    """Delete one run's working list, or every run's begun before `before` (a crashed run's)."""
+    p = product_sync_items.c
+    if run is not None:
+        connection.execute(delete(product_sync_items).where(p.run == run))
+    if before is not None:
+        connection.execute(delete(product_sync_items).where(p.created_at < before))

@@ -346,6 +346,23 @@ wms_items = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# The product master sync's working list, one run's rows at a time: each physical IMS item and the
+# warehouse SKU it becomes, written a page at a time as the IMS list is read, so collisions and the
+# items to put are found in SQL a page at a time instead of in lists of the whole catalogue
+# (docs/decisions/0044). A run deletes its rows when it ends; a crashed run's are deleted a day on.
+product_sync_items = Table(
+    "product_sync_items",
+    metadata,
+    Column("run", String(32), primary_key=True),
+    Column("ims_sku", String(100), primary_key=True),
+    Column("wms_sku", Text, nullable=False),  # normalised; the warehouse may refuse it (problem)
+    Column("active", Boolean, nullable=False),
+    Column("problem", Text),  # why the warehouse would refuse wms_sku, or NULL
+    Column("collided", Boolean, nullable=False),  # another IMS SKU of the run becomes wms_sku too
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_product_sync_items_wms_sku", product_sync_items.c.run, product_sync_items.c.wms_sku)
+
 # IMS kit (bundle) members, replaced whole on each product read.
 kit_members = Table(
     "kit_members",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
 
@@ -42,10 +43,16 @@ class ClarusOrders:
     async def items(self) -> dict[str, bool]:
         """Every item in the warehouse: SKU → active."""
         found: dict[str, bool] = {}
+        async for page in self.item_pages():
+            found.update(page)
+        return found
+
+    async def item_pages(self) -> AsyncIterator[dict[str, bool]]:
+        """The same items a page (of up to 1,000) at a time."""
         async for page in self._client.listing("items", "/items", {"limit": 1000}):
             with expect_shape(SYSTEM, "items"):
-                found.update({str(item["sku"]): bool(item["active"]) for item in page.records})
-        return found
+                items = {str(item["sku"]): bool(item["active"]) for item in page.records}
+            yield items
 
     async def create(self, order: WmsOrder) -> tuple[Outcome, str]:
         """Create the order. A retry after a lost answer meets 409 duplicate_reference: already done."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.connectors.netsuite.sales_orders import NetSuiteOrders
 from stockbridge.domain.bundles import KitMember
@@ -15,6 +17,10 @@ class NetSuiteProducts:
     async def inventory_items(self) -> list[ItemRecord]:
         """Every inventory and kit item."""
         return await self._client.inventory_items()
+
+    def inventory_item_pages(self) -> AsyncIterator[list[ItemRecord]]:
+        """Every inventory and kit item, a SuiteQL page at a time."""
+        return self._client.inventory_item_pages()
 
     async def kits(self) -> dict[str, list[KitMember]]:
         """Kit SKU → its members (SKU and quantity)."""
