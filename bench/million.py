@@ -74,6 +74,12 @@ def vm_hwm_mb(pid: int) -> float:
     raise RuntimeError(f"no VmHWM for process {pid}")
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) the process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def seed(http: httpx.Client, clarus: str, ims: str, skus: int) -> None:
     for start in range(0, skus, SEED_CHUNK):
         rows = [
@@ -178,12 +184,13 @@ def run(
             wait_http(f"{hub}/health", timeout_s=60)
             # The hub reads the IMS item list, then takes the snapshot (its start-up runs of both).
             sync_began = stored = folded = pushed = None
+            cpu_at_sync = cpu_at_fold = 0.0
             dirty_left = dirty_at_sync_end = skus
             while pushed is None:
                 now = time.monotonic()
                 if sync_began is None:
                     if stock_calls(http, clarus) > calls_before:
-                        sync_began = now
+                        sync_began, cpu_at_sync = now, cpu_s(hub_proc.pid)
                 else:
                     status = hub_status(http, hub, token)
                     if stored is None and "sync.snapshot_rows" in status["counters"]:
@@ -191,6 +198,7 @@ def run(
                     dirty_left = int(status["dirty_targets"])
                     if stored is not None and folded is None and status["inbox_pending"] == 0:
                         folded, dirty_at_sync_end = now, dirty_left
+                        cpu_at_fold = cpu_s(hub_proc.pid)
                     if folded is not None and dirty_left == 0:
                         pushed = now
                     elif folded is not None and push_wait is not None and now - folded > push_wait:
@@ -217,12 +225,17 @@ def run(
         "skus": skus,
         "seed_s": round(seed_s, 1),
         "items_read_s": round(sync_began - hub_began, 1),
+        # The hub's own CPU (all its threads), which the load on the machine does not inflate.
+        "items_read_cpu_s": round(cpu_at_sync, 1),
         "floor_s": round(floor_s, 2),
         "stored_s": round(stored - sync_began, 1),
         "sync_s": round(sync_s, 1),
         "sync_s_per_100k": round(sync_s / skus * 100_000, 1),
         "floor_s_per_100k": round(floor_s / skus * 100_000, 2),
         "sync_ratio": round(sync_s / floor_s, 1),
+        "sync_rows_per_s": round(skus / sync_s),
+        "sync_cpu_s": round(cpu_at_fold - cpu_at_sync, 1),
+        "sync_cpu_us_per_row": round((cpu_at_fold - cpu_at_sync) / skus * 1e6),
         "push_s": round(ended - folded, 1),
         "push_floor_s": round(push_floor, 1),
         "dirty_at_sync_end": dirty_at_sync_end,

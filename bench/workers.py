@@ -46,7 +46,6 @@ from inventory_burst import (
     CHUNK,
     CLARUS_KEY,
     HOST,
-    MAX_BACKLOG,
     SECRET,
     TOKEN,
     hub_config,
@@ -67,6 +66,7 @@ ADJUSTMENT_LINES = (
     'FROM transactionline tl JOIN "transaction" t ON t.id = tl."transaction" '
     "WHERE t.type = 'InvAdjst' ORDER BY tl.\"transaction\", tl.id"
 )
+MAX_BACKLOG = 500  # webhook deliveries queued in Clarus before the driver waits
 
 
 def ims_stats(http: httpx.Client, ims: str) -> dict[str, Any]:
@@ -113,9 +113,9 @@ def run_once(
         names = [sku_name(i) for i in range(skus)]
         http.post(f"{ims}/_control/items", json={"items": [{"itemId": s} for s in names]}).raise_for_status()
         data = hub_config(clarus, ims, hub_port, db_url, cps, lines)
-        # A worker step that dies (PostgreSQL picks a deadlock victim among workers folding and
-        # recording pushes: the step is retried) leaves its batch leased until the lease ends; a
-        # shorter lease than the default minute bounds what that costs a run (timeouts below it).
+        # A worker step that dies leaves its batch leased until the lease ends; a shorter lease than
+        # the default minute bounds what that costs a run (timeouts below it). It is also what a
+        # cycle's read, paced by a budget every worker spends, must fit in (decision 0037).
         data["engine"].update({"shared_budgets": shared, "claim_batch": 200, "lease_s": 15})
         for connector in ("clarus", "ims"):
             data["connectors"][connector]["timeout_s"] = 10

@@ -22,7 +22,8 @@ def test_two_workers_against_a_hard_limit_meet_no_429(pg_url: str, tmp_path: Pat
         env.engine_settings = {"claim_batch": 10, "fold_batch": 100}
         env.overrides["connectors.ims"] = {
             "base_url": env.ims_url,
-            "calls_per_second": IMS_LIMIT * 0.8,  # a margin for the loopback's jitter
+            # The account's limit itself: the shared budget keeps its margin (engine.shared_budget_margin).
+            "calls_per_second": IMS_LIMIT,
             "concurrency": 3,
             "max_lines_per_call": 1,  # one call per SKU: enough calls to press on the limit
             "timeout_s": 4,

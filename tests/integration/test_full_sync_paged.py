@@ -8,10 +8,13 @@ size honoured by every snapshot call and every fold claim within its byte budget
 from __future__ import annotations
 
 import asyncio
+import json
 import math
+from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy.exc import OperationalError
 from tests.clarus_support import clarus_client
 from tests.factories import T0, config
 
@@ -19,9 +22,11 @@ from stockbridge.config import IMS_CHANNEL_NAME as IMS_CHANNEL
 from stockbridge.connectors.clarus.client import ClarusClient
 from stockbridge.connectors.clarus.inbound import ClarusInbound
 from stockbridge.connectors.clarus.stock import ClarusStock
+from stockbridge.connectors.errors import RejectedError
 from stockbridge.demo.traffic import Traffic
-from stockbridge.domain.inbound import STOCK_SNAPSHOT
+from stockbridge.domain.inbound import STOCK_SNAPSHOT, FeedItem, SnapshotPage
 from stockbridge.engine.clock import FakeClock
+from stockbridge.flows import stock_sync
 from stockbridge.flows.fold import fold_inbox
 from stockbridge.flows.stock_sync import full_sync, poll_events
 from stockbridge.store import inbox_repo, stock_repo, targets_repo
@@ -169,3 +174,97 @@ def test_the_clarus_simulator_seeds_opening_stock_in_bulk_without_events() -> No
         ("S-05", "available", 5, 0),
     ]
     assert (len(events["data"]), events["next_after_sequence"]) == (1, 1)  # the movement's event alone
+
+
+class _PagedStock:
+    """A warehouse whose snapshot is `pages` pages of one row each; the read of page `fail_at`, if
+    any, is refused. `reading` is set when a page's read begins (its number in `started`)."""
+
+    source = "clarus"
+
+    def __init__(self, pages: int, fail_at: int | None = None) -> None:
+        self.pages, self.fail_at = pages, fail_at
+        self.started: list[int] = []
+        self.reading = asyncio.Event()
+
+    async def snapshot_page(
+        self, warehouse_id: str, cursor: str | None, page_size: int = 1000
+    ) -> SnapshotPage:
+        number = int(cursor or 0)
+        self.started.append(number)
+        self.reading.set()
+        if number == self.fail_at:
+            raise RejectedError("clarus", f"page {number} refused")
+        row = {
+            "warehouse_id": warehouse_id,
+            "sku": f"P-{number}",
+            "status": "available",
+            "quantity": 1,
+            "sequence": 1,
+        }
+        following = str(number + 1) if number + 1 < self.pages else None
+        return SnapshotPage(json.dumps([row]), 1, following, 10)
+
+    async def events_after(
+        self, warehouse_id: str, after_sequence: int, limit: int = 1000
+    ) -> tuple[list[FeedItem], int, bool]:
+        return [], after_sequence, False
+
+
+def _stored_pages(engine: Engine) -> list[str]:
+    with engine.connect() as c:
+        ids = c.execute(select(inbox.c.event_id).where(inbox.c.kind == STOCK_SNAPSHOT)).scalars()
+        return sorted(i.rsplit(":", 1)[1] for i in ids)
+
+
+def test_the_next_page_is_read_while_a_page_is_stored(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stock = _PagedStock(pages=3)
+    real = stock_sync.in_transaction
+    waited: list[list[int]] = []
+
+    async def storing(engine_: Engine, work: Callable[[Connection], object]) -> object:
+        # A store does not begin until the read after it has: a sync that read a page only once the
+        # last was stored would wait here for ever (the deadline fails it).
+        if len(waited) < 2:
+            stock.reading.clear()
+            if len(stock.started) <= len(waited) + 1:
+                await asyncio.wait_for(stock.reading.wait(), timeout=10)
+            waited.append(list(stock.started))
+        return await real(engine_, work)
+
+    monkeypatch.setattr(stock_sync, "in_transaction", storing)
+    rows = asyncio.run(full_sync(engine, stock, "WH1", FakeClock(T0)))
+    assert rows == 3
+    assert waited == [[0, 1], [0, 1, 2]]  # page 0 stored once page 1 was being read; page 1, page 2
+    assert _stored_pages(engine) == ["0", "1", "2"]
+
+
+def test_a_page_that_cannot_be_read_ends_the_sync_with_every_page_before_it_stored(engine: Engine) -> None:
+    stock = _PagedStock(pages=5, fail_at=3)
+    with pytest.raises(RejectedError, match="page 3 refused"):
+        asyncio.run(full_sync(engine, stock, "WH1", FakeClock(T0)))
+    assert stock.started == [0, 1, 2, 3]  # nothing read past the failure
+    assert _stored_pages(engine) == ["0", "1", "2"]
+    with engine.connect() as c:
+        assert inbox_repo.pending_count(c) == 3  # folded as any page is; the next full sync reads all again
+
+
+def test_a_store_that_fails_stops_the_read_ahead(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    stock = _PagedStock(pages=5)
+    real = stock_sync.in_transaction
+    stores = 0
+
+    async def failing_second(engine_: Engine, work: Callable[[Connection], object]) -> object:
+        nonlocal stores
+        stores += 1
+        if stores == 2:
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        return await real(engine_, work)
+
+    monkeypatch.setattr(stock_sync, "in_transaction", failing_second)
+    with pytest.raises(OperationalError):
+        asyncio.run(full_sync(engine, stock, "WH1", FakeClock(T0)))
+    assert _stored_pages(engine) == ["0"]
+    assert max(stock.started) <= 2  # the read ahead of the failed store was the last one begun

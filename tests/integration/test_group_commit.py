@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import sqlite3
 import threading
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, insert, select
 from tests.factories import T0, inbound, movement_event
@@ -37,21 +39,21 @@ def test_a_request_is_released_only_after_its_group_is_committed(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     entered, release = threading.Event(), threading.Event()
-    real_store = inbox_repo.store_events
+    real_store = inbox_repo.GroupStore.store
 
     def held_store(*args: Any) -> int:
         entered.set()
         assert release.wait(10)
         return real_store(*args)
 
-    monkeypatch.setattr(ingest, "store_events", held_store)
+    monkeypatch.setattr(inbox_repo.GroupStore, "store", held_store)
     events = [inbound(movement_event(n, f"SKU-{n}", {"available": n})) for n in (1, 2)]
 
     async def scenario() -> None:
         writer = ingest.GroupCommitWriter(engine, FakeClock(T0))
         await writer.start()
         try:
-            waiting = [asyncio.create_task(writer.store(e)) for e in events]
+            waiting = [writer.store(e) for e in events]
             assert await asyncio.to_thread(entered.wait, 10)
             await asyncio.sleep(0.05)  # every chance to answer early, were it going to
             assert not any(task.done() for task in waiting)
@@ -73,7 +75,7 @@ def test_a_failed_commit_answers_every_waiting_request_with_its_error(
     def broken(*_: Any) -> int:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ingest, "store_events", broken)
+    monkeypatch.setattr(inbox_repo.GroupStore, "store", broken)
 
     async def scenario() -> None:
         writer = ingest.GroupCommitWriter(engine, FakeClock(T0))
@@ -148,3 +150,127 @@ def test_the_signature_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPa
     bad = good[:-1] + ("0" if good[-1] != "0" else "1")
     assert signature.verify(secret, body, bad, "1700000000") is None
     assert compared == [(good.encode(), good.encode()), (good.encode(), bad.encode())]
+
+
+def test_the_writers_own_connection_stores_as_store_events_does(engine: Engine, db_url: str) -> None:
+    """The group commit writes through the driver on a connection it holds: the same rows, the same
+    counters, duplicates (within a group and across groups) not stored twice."""
+    store = inbox_repo.GroupStore(engine)
+    try:
+        first = [inbound(movement_event(n, "SKU-1", {"available": n})) for n in (1, 2)]
+        assert store.store(first, T0) == 2
+        later = datetime(2026, 11, 26, 9, 0, 5, 123456, tzinfo=UTC)
+        again = [first[1], inbound(movement_event(3, "SKU-1", {"available": 3})), first[1]]
+        assert store.store(again, later) == 1
+        assert store.store([first[0]], later) == 0
+    finally:
+        store.close()
+    rows = _stored(engine)
+    assert [(r.event_id, _utc(r.received_at), r.state, r.error, r.processed_at) for r in rows] == [
+        (first[0].event_id, T0, InboxState.PENDING.value, None, None),
+        (first[1].event_id, T0, InboxState.PENDING.value, None, None),
+        (again[1].event_id, later, InboxState.PENDING.value, None, None),
+    ]
+    assert (rows[2].payload, rows[2].kind) == (again[1].payload, again[1].kind)
+    with engine.connect() as c:
+        counters = read_counters(c)
+    assert (counters["inbox.received"], counters["inbox.duplicates"]) == (6, 3)
+    if db_url.startswith("sqlite"):  # byte for byte what the compiled insert stores
+        reference = make_engine(db_url)
+        with reference.begin() as c:
+            compiled = inbound(movement_event(4, "SKU-1", {"available": 4}))
+            c.execute(
+                insert(inbox).values(
+                    source=compiled.source,
+                    event_id=compiled.event_id,
+                    kind=compiled.kind,
+                    payload=compiled.payload,
+                    received_at=later,
+                    state=InboxState.PENDING.value,
+                )
+            )
+            raw = c.exec_driver_sql("SELECT received_at, state, error FROM inbox WHERE id > 2").all()
+        reference.dispose()
+        assert raw[0] == raw[1]
+
+
+def test_no_counter_is_created_by_adding_nothing(engine: Engine) -> None:
+    store = inbox_repo.GroupStore(engine)
+    try:
+        store.store([inbound(movement_event(1, "SKU-1", {"available": 1}))], T0)
+    finally:
+        store.close()
+    with engine.connect() as c:
+        assert read_counters(c) == {"inbox.received": 1}
+
+
+def test_a_connection_the_database_dropped_is_replaced_and_the_group_stored(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = inbox_repo.GroupStore(engine)
+    try:
+        store.store([inbound(movement_event(1, "SKU-1", {"available": 1}))], T0)
+        store._connection.driver_connection.close()  # the server restarted, the file went away...
+        assert store.store([inbound(movement_event(2, "SKU-1", {"available": 2}))], T0) == 1
+        # A new connection that fails is not tried again: the group's requests are answered 503.
+        store._connection.driver_connection.close()
+        with monkeypatch.context() as patch:
+            patch.setattr(engine, "raw_connection", _broken_connection(engine.raw_connection))
+            with pytest.raises((sqlite3.Error, psycopg.Error)):
+                store.store([inbound(movement_event(3, "SKU-1", {"available": 3}))], T0)
+    finally:
+        store.close()
+    assert [row.event_id for row in _stored(engine)] == ["evt_WH1_000000000001", "evt_WH1_000000000002"]
+
+
+def _broken_connection(open_connection: Any) -> Any:
+    def opened() -> Any:
+        connection = open_connection()
+        connection.driver_connection.close()
+        return connection
+
+    return opened
+
+
+def test_on_sqlite_a_group_waits_for_the_engines_open_transaction(sqlite_url: str) -> None:
+    """The writer's connection is not the engine's, but it queues on the engine's writer lock like
+    every transaction of that engine (a fold, a push): it starts only once the open one commits."""
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    store = inbox_repo.GroupStore(engine)
+    stored: list[int] = []
+    writer = threading.Thread(
+        target=lambda: stored.append(store.store([inbound(movement_event(1, "SKU-1", {"available": 1}))], T0))
+    )
+    try:
+        with engine.begin() as c:
+            c.exec_driver_sql("UPDATE counters SET value = value")
+            writer.start()
+            writer.join(0.2)  # every chance to write now, were it not waiting
+            assert writer.is_alive()
+            assert stored == []
+        writer.join(10)
+        assert stored == [1]
+        # Its own connection is the engine's kind: a commit is on disk before it returns.
+        assert store._cursor.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+        assert store._cursor.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        store.close()
+        engine.dispose()
+
+
+def test_stop_stores_what_was_handed_over_before_it(engine: Engine) -> None:
+    committed: list[None] = []
+    events = [inbound(movement_event(n, "SKU-1", {"available": n})) for n in range(1, 6)]
+
+    async def scenario() -> list[asyncio.Future[None]]:
+        writer = ingest.GroupCommitWriter(engine, FakeClock(T0), on_commit=lambda: committed.append(None))
+        await writer.start()
+        waiting = [writer.store(e) for e in events]
+        await writer.stop()  # its groups' releases were scheduled on the loop before its own return
+        return waiting
+
+    waiting = asyncio.run(scenario())
+    assert all(f.done() and f.exception() is None for f in waiting)
+    assert [row.event_id for row in _stored(engine)] == [e.event_id for e in events]
+    assert committed

@@ -26,6 +26,14 @@ pytestmark = pytest.mark.postgres
 
 LIMITS = pacing.PaceLimits(ceiling=10.0, floor=0.5, recovery_step=1.0)
 T0 = 1_000_000.0  # wall-clock seconds, as the shared budgets keep them
+SHOP = {
+    "shop_domain": "shop.myshopify.com",
+    "access_token_env": "SHOP_TOKEN",
+    "webhook_secret_env": "SHOP_SECRET",
+    "locations": {"WH1": "gid://shopify/Location/1"},
+    "orders_route": "clarus",
+    "timeout_s": 4,
+}
 
 
 @pytest.fixture
@@ -161,6 +169,43 @@ def test_shopify_workers_spend_one_cost_bucket_and_share_what_the_store_said(pg_
     asyncio.run(scenario())
 
 
+def test_a_worker_late_to_the_cost_bucket_does_not_count_its_refill_twice(pg_engine: Engine) -> None:
+    # Each worker reads its clock before it has the row: under load it gets there after another has
+    # written a later time. Its figures are taken at the later time, never moving the bucket back.
+    key = "shopify http://127.0.0.1:4"
+    a, b = StoredCostBucket(pg_engine, key, "shop"), StoredCostBucket(pg_engine, key, "shop")
+    image_a, image_b = CostBucket(1000.0, 1000.0, 100.0, T0), CostBucket(1000.0, 1000.0, 100.0, T0)
+
+    async def scenario() -> None:
+        assert await a.reserve(image_a, 600.0, T0 + 1.0) == 0.0  # 400 left at T0 + 1
+        assert await b.reserve(image_b, 100.0, T0) == 0.0  # read its clock at T0: 300 left at T0 + 1
+        # At T0 + 1 the store holds 300: 400 points are a second away, not there (a bucket moved
+        # back to T0 would add the second between T0 and T0 + 1 again, and grant them).
+        assert await a.reserve(image_a, 400.0, T0 + 1.0) == pytest.approx(1.0)
+        await b.settle(image_b, 100.0, (1000.0, 350.0, 100.0), T0 + 0.5)  # heard late, as of T0 + 1
+        # The store's 350 less the 600 a has in flight, as of T0 + 1: 550 short of 300.
+        assert await a.reserve(image_a, 300.0, T0 + 1.0) == pytest.approx(5.5)
+
+    asyncio.run(scenario())
+
+
+def test_an_answer_settled_late_does_not_hand_back_points_a_later_call_spent(pg_engine: Engine) -> None:
+    key = "shopify http://127.0.0.1:5"
+    a, b = StoredCostBucket(pg_engine, key, "shop"), StoredCostBucket(pg_engine, key, "shop")
+    image_a, image_b = CostBucket(1000.0, 1000.0, 100.0, T0), CostBucket(1000.0, 1000.0, 100.0, T0)
+
+    async def scenario() -> None:
+        assert await a.reserve(image_a, 500.0, T0) == 0.0
+        # a's call is answered at T0 + 0.1 (the store holds 500), but a reaches the row only later.
+        assert await b.reserve(image_b, 400.0, T0 + 0.2) == 0.0
+        await b.settle(image_b, 400.0, (1000.0, 130.0, 100.0), T0 + 0.3)  # the store charged both
+        await a.settle(image_a, 500.0, (1000.0, 500.0, 100.0), T0 + 0.1)
+        # The store holds 130 at T0 + 0.3: a's older 500 must not make 400 look available.
+        assert await a.reserve(image_a, 400.0, T0 + 0.3) > 0.0
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 def test_only_postgresql_shares_budgets(engine: Engine) -> None:
     config = parse_config(hub_config_data("http://127.0.0.1:1", "http://127.0.0.1:2", 8000, str(engine.url)))
@@ -176,3 +221,33 @@ def test_only_postgresql_shares_budgets(engine: Engine) -> None:
         assert not connect(parse_config(data), ENVIRON, engine=engine).ims_limiter.shared
     finally:
         asyncio.run(connections.aclose())
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_shared_budgets_pace_a_margin_below_the_account_and_share_the_shopify_bucket(engine: Engine) -> None:
+    # Workers' calls granted on time reach the far end late, bunched: a budget exactly the far end's
+    # meets 429s whenever they do. Shared, it keeps `shared_budget_margin` in hand.
+    data = hub_config_data("http://127.0.0.1:1", "http://127.0.0.1:2", 8000, str(engine.url))
+    data["storefronts"] = {"shop": SHOP}
+    data["inventory_statuses"]["available"]["counts_for"] = ["ims", "shop"]
+    config = parse_config(data)
+    shared = engine.dialect.name == "postgresql"
+    connections = connect(config, {**ENVIRON, "SHOP_TOKEN": "t", "SHOP_SECRET": "s"}, engine=engine)
+    try:
+        ims_rate = config.connectors.ims.calls_per_second
+        margin = config.engine.shared_budget_margin
+        assert 0.1 <= margin <= 0.2
+        assert connections.ims_limiter.rate == pytest.approx(ims_rate * (1 - margin) if shared else ims_rate)
+        clarus_rate = config.connectors.clarus.calls_per_second
+        assert connections.clarus_limiter.rate == pytest.approx(
+            clarus_rate * (1 - margin) if shared else clarus_rate
+        )
+        assert connections.storefronts["shop"].shared is shared
+    finally:
+        asyncio.run(connections.aclose())
+    data["engine"]["shared_budget_margin"] = 0.0
+    exact = connect(parse_config(data), {**ENVIRON, "SHOP_TOKEN": "t", "SHOP_SECRET": "s"}, engine=engine)
+    try:
+        assert exact.ims_limiter.rate == pytest.approx(config.connectors.ims.calls_per_second)
+    finally:
+        asyncio.run(exact.aclose())

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Engine, select
+import pytest
+from sqlalchemy import Engine, select, text
 from tests.factories import T0, config, inbound, movement_event
 
 from stockbridge.connectors.clarus.inbound import ClarusInbound
@@ -19,7 +23,7 @@ from stockbridge.domain.errors import RejectedError, RetriableError, StaleFigure
 from stockbridge.engine.clock import FakeClock
 from stockbridge.flows.inventory import fold_entries
 from stockbridge.flows.ports import ChannelFigure, FigureLine
-from stockbridge.flows.stock_push import StockPusher
+from stockbridge.flows.stock_push import CycleResult, StockPusher
 from stockbridge.monitor.drift import check_drift
 from stockbridge.store import inbox_repo, targets_repo
 from stockbridge.store.bookkeeping import list_exceptions, read_counters
@@ -282,3 +286,109 @@ def test_drift_is_read_through_the_port_and_repaired(engine: Engine) -> None:
     assert channel.figures[(LOCATION, "MUG-1")] == 5
     assert asyncio.run(check_drift(engine, [channel], CONFIG, clock)).drifted == []
     assert ("drift_manual_edit", "sku:MUG-1@ims/6") not in _open(engine)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_recording_a_push_while_a_fold_locks_its_targets_does_not_deadlock(engine: Engine) -> None:
+    # Two workers: one records a batch the channel answered, whose lines are not in key order; the
+    # other folds movements of the same SKUs, locking their targets in key order (lock_targets).
+    # The fold holds the first key and is about to ask for the second while the recording waits.
+    # Recording the push in its lines' order would hold the second and wait for the first: a
+    # deadlock PostgreSQL breaks by failing one of them (seen in bench/workers.py).
+    channel, clock = FakeChannel(["MUG-1", "MUG-2"]), FakeClock(T0)
+    _fold(
+        engine, [movement_event(1, "MUG-1", {"available": 4}), movement_event(2, "MUG-2", {"available": 6})]
+    )
+    pusher = _pusher(engine, channel, clock)
+    _, rows = asyncio.run(pusher._claim())
+    (batch,) = asyncio.run(pusher._plan_batches(rows, CycleResult()))  # written leased to the pusher
+    keys = [("ims", "MUG-1", LOCATION), ("ims", "MUG-2", LOCATION)]
+    assert sorted(line.sku for line in batch.lines) == ["MUG-1", "MUG-2"]
+    backwards = replace(batch, lines=tuple(sorted(batch.lines, key=lambda line: line.sku, reverse=True)))
+    warehouse_of = dict.fromkeys(keys, "WH1")
+    fold_holds_first, fold_may_go_on = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+    recorder_pid: list[int] = []
+
+    def fold() -> None:
+        try:
+            with engine.begin() as c:
+                targets_repo.lock_targets(c, keys[:1], warehouse_of, T0)
+                fold_holds_first.set()
+                fold_may_go_on.wait()
+                targets_repo.lock_targets(c, keys, warehouse_of, T0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def record() -> None:
+        fold_holds_first.wait()
+        try:
+            with engine.begin() as c:
+                recorder_pid.append(int(c.execute(text("SELECT pg_backend_pid()")).scalar_one()))
+                pusher._sent(c, backwards)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fold), threading.Thread(target=record)]
+    for thread in threads:
+        thread.start()
+    with engine.connect() as watcher:  # until the recording waits for a row lock the fold holds
+        while (
+            not recorder_pid
+            or not watcher.execute(
+                text("SELECT cardinality(pg_blocking_pids(:pid)) > 0"), {"pid": recorder_pid[0]}
+            ).scalar_one()
+        ):
+            watcher.rollback()
+            time.sleep(0.01)
+    fold_may_go_on.set()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _figures(engine) == {
+        ("MUG-1", LOCATION): (4, 4, False, "ok"),
+        ("MUG-2", LOCATION): (6, 6, False, "ok"),
+    }
+
+
+class ReadOutlastingTheLease(FakeChannel):
+    """Its first read runs `meanwhile` before answering: time passes and other workers go on."""
+
+    def __init__(self, skus: Sequence[str], meanwhile: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(skus)
+        self.meanwhile: Callable[[], Awaitable[None]] | None = meanwhile
+
+    async def read_figures(self, location: str, skus: Sequence[str]) -> dict[str, ChannelFigure]:
+        figures = await super().read_figures(location, skus)
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None:
+            await meanwhile()
+        return figures
+
+
+def test_a_read_that_outlasts_its_lease_records_nothing_and_the_next_claim_is_smaller(engine: Engine) -> None:
+    # A budget every worker spends (a Shopify store's) can pace one worker's read past its lease;
+    # another worker then claims the same targets and pushes them. The first must not write a batch
+    # for them too: it would be pushed and never acknowledged on them (decision 0037: the 4-worker
+    # Shopify run whose batches kept meeting stale figures).
+    skus = ["MUG-1", "MUG-2", "MUG-3"]
+    clock = FakeClock(T0)
+    _fold(engine, [movement_event(i + 1, sku, {"available": 3 + i}) for i, sku in enumerate(skus)])
+
+    async def other_worker_takes_over() -> None:
+        clock.advance(CONFIG.engine.lease_s + 1)
+        assert (await second.run_cycle()).batches_sent == 1
+
+    channel = ReadOutlastingTheLease(skus, other_worker_takes_over)
+    first, second = _pusher(engine, channel, clock, "w1"), _pusher(engine, channel, clock, "w2")
+    result = asyncio.run(first.run_cycle())
+    assert (result.targets_claimed, result.batches_sent) == (0, 0)
+    assert len(channel.pushes) == 1  # the other worker's: each figure pushed once
+    assert _figures(engine) == {(s, LOCATION): (3 + i, 3 + i, False, "ok") for i, s in enumerate(skus)}
+    with engine.begin() as c:
+        assert {r.state for r in c.execute(select(push_batches.c.state))} == {"sent"}
+    # Its next claim is half the size, and grows back once a read fits in its lease.
+    assert first._claim_size == CONFIG.engine.claim_batch // 2
+    _fold(engine, [movement_event(9, "MUG-1", {"available": 9})])
+    asyncio.run(first.run_cycle())
+    assert first._claim_size == CONFIG.engine.claim_batch

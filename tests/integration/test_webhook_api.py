@@ -318,3 +318,72 @@ def test_an_unusable_webhook_with_an_overlong_id_is_still_kept(hub: str, engine:
     assert (row.state, row.payload) == ("rejected", body.decode())
     assert row.event_id.startswith("unusable:")
     assert problem.type == "bad_webhook"
+
+
+def _asgi(
+    engine: Engine, method: str, parts: list[bytes], headers: list[tuple[bytes, bytes]], root_path: str = ""
+) -> tuple[int, bytes]:
+    """One request straight into the app, its body in `parts` (one ASGI message each)."""
+    app = create_app(engine=engine, config=config(), clock=FakeClock(T0), clarus_webhook_secret=SECRET)
+    path = f"{root_path}/webhooks/clarus"
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": root_path,
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    left = list(parts)
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": left.pop(0) if left else b"", "more_body": len(left) > 0}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    async def scenario() -> None:
+        async with app.router.lifespan_context(app):  # the group commit's writer runs meanwhile
+            await app(scope, receive, send)  # type: ignore[arg-type]
+
+    asyncio.run(scenario())
+    status = sent[0]["status"]
+    assert isinstance(status, int)
+    return status, b"".join(m.get("body", b"") for m in sent[1:])  # type: ignore[misc]
+
+
+def _signed_headers(body: bytes, event_id: str | None = None) -> list[tuple[bytes, bytes]]:
+    headers = [(b"x-clarus-signature", _sign(body).encode()), (b"x-clarus-timestamp", str(NOW).encode())]
+    return headers + ([(b"x-clarus-event-id", event_id.encode())] if event_id else [])
+
+
+def test_a_body_in_several_messages_is_read_whole_and_the_answer_names_the_event(engine: Engine) -> None:
+    event = movement_event(1, "SKU-1", {"available": 3})
+    body = json.dumps(event).encode()
+    parts = [body[i : i + 16] for i in range(0, len(body), 16)]
+    status, answer = _asgi(engine, "POST", parts, _signed_headers(body))  # no X-Clarus-Event-Id
+    assert (status, json.loads(answer)) == (200, {"received": event["id"]})
+    assert _inbox_rows(engine) == 1
+
+
+def test_under_a_root_path_the_webhook_goes_through_the_framework_alike(engine: Engine) -> None:
+    """The fast path is for the hub served at its root; under a prefix the router's route (the
+    same handler) answers: stored when signed, 401 when not, 405 for another method."""
+    event = movement_event(2, "SKU-1", {"available": 3})
+    body = json.dumps(event).encode()
+    signed = _signed_headers(body, event["id"])
+    assert _asgi(engine, "POST", [body], signed, root_path="/hub") == (
+        200,
+        b'{"received":"%s"}' % event["id"].encode(),
+    )
+    assert _asgi(engine, "POST", [body], signed[1:], root_path="/hub")[0] == 401
+    assert _asgi(engine, "GET", [b""], [], root_path="/hub")[0] == 405
+    assert _asgi(engine, "GET", [b""], [])[0] == 405
+    assert _inbox_rows(engine) == 1

@@ -148,7 +148,7 @@ def test_open_demand_comes_off_a_storefront_only(stock: dict[str, int], demand: 
     assert available_to_sell(stock, ims, "A", demand) == available_to_sell(stock, ims, "A")
 
 
-# --- the per-target setting (config.py) ------------------------------------------------------------
+# --- the per-target setting (config/stock.py) ------------------------------------------------------------
 
 
 def _store_config(targets: dict[str, object]) -> dict[str, object]:

@@ -211,3 +211,53 @@ def test_the_public_surface_is_pinned() -> None:
     assert shopify.__all__ == ["ShopifyClient", "ShopifyOrders", "ShopifyStock", "Tracking"]
     assert all(hasattr(shopify, name) for name in shopify.__all__)
     assert all(hasattr(webhooks, name) for name in webhooks.__all__)
+
+
+class RecordingSharedBucket:
+    """A shared cost bucket that always holds the points, and records what was settled."""
+
+    def __init__(self) -> None:
+        self.reserved: list[float] = []
+        self.settled: list[float] = []
+
+    async def reserve(self, local: CostBucket, cost: float, now: float) -> float:
+        self.reserved.append(cost)
+        return 0.0
+
+    async def settle(
+        self, local: CostBucket, cost: float, status: tuple[float, float, float] | None, now: float
+    ) -> None:
+        self.settled.append(cost)
+
+
+def test_a_call_cancelled_in_flight_settles_its_shared_reservation() -> None:
+    # A worker stopping cancels its calls: points reserved in the bucket every worker spends must be
+    # given back, not left to shrink it for the others until the row is untouched for a minute.
+    shared, sent = RecordingSharedBucket(), asyncio.Event()
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        sent.set()
+        await asyncio.Event().wait()
+        raise AssertionError("never answered")
+
+    async def go() -> None:
+        clock = FakeClock()
+        client = ShopifyClient(
+            BASE,
+            VERSION,
+            TOKEN,
+            clock=clock,
+            sleep=clock.sleep,
+            transport=httpx.MockTransport(hang),
+            shared=shared,
+        )
+        call = asyncio.create_task(client.execute("Shop", Q, cost=7.0))
+        await sent.wait()
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await client.aclose()
+
+    asyncio.run(go())
+    assert shared.reserved == [7.0]
+    assert shared.settled == [7.0]

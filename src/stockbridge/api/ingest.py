@@ -1,62 +1,101 @@
 """Group commit: many webhook requests, one transaction and one fsync.
 
-Each request hands its event to the writer and waits; the writer takes everything queued, stores it
-in one transaction, then answers every waiting request. While one commit is on disk the next group
-gathers, so the commit rate, not the request rate, bounds the fsyncs (docs/decisions/0003).
+Each request hands its event to the writer and waits on a future of its own; the writer (a thread
+holding one database connection of its own) takes everything queued, stores it in one transaction,
+then resolves every waiting request's future on the event loop. While one commit is on disk the next
+group gathers, so the commit rate, not the request rate, bounds the fsyncs (docs/decisions/0003,
+0043).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine
 
 from stockbridge.engine.clock import Clock
-from stockbridge.store.inbox_repo import InboundEvent, store_events
+from stockbridge.store.inbox_repo import GroupStore, InboundEvent
 
 MAX_GROUP = 2000
+
+_Waiting = tuple[InboundEvent, "asyncio.Future[None]"]
+_STOP = None
 
 
 class GroupCommitWriter:
     def __init__(self, engine: Engine, clock: Clock, on_commit: Callable[[], None] | None = None) -> None:
         self._engine = engine
         self._clock = clock
-        self._queue: asyncio.Queue[tuple[InboundEvent, asyncio.Future[None]]] = asyncio.Queue()
         self._on_commit = on_commit
-        self._task: asyncio.Task[None] | None = None
+        # A thread-safe queue the writer thread blocks on: no event-loop task between a request and
+        # its group, and one hand-off back to the loop a group (not one a request).
+        self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="group-commit")
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._thread.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Store what was handed over before, then close the writer's connection."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
 
-    async def store(self, event: InboundEvent) -> None:
-        """Return once the event is durably stored (or was already); raise if the store failed."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((event, done))  # unbounded: never waits
-        await done
+    def store(self, event: InboundEvent) -> asyncio.Future[None]:
+        """A future done once the event is durably stored (or was already); its exception if the
+        store failed. Call on the event loop, after `start`."""
+        assert self._loop is not None, "the writer is not started"
+        done = self._loop.create_future()
+        self._queue.put((event, done))  # unbounded: never waits
+        return done
 
-    async def _run(self) -> None:
-        while True:
-            group = [await self._queue.get()]
-            while len(group) < MAX_GROUP and not self._queue.empty():
-                group.append(self._queue.get_nowait())
-            events = [event for event, _ in group]
-            try:
-                await asyncio.to_thread(store_events, self._engine, events, self._clock.now())
-            except Exception as exc:  # answered to every waiting request as a 503, never swallowed
-                for _, done in group:
-                    if not done.done():
-                        done.set_exception(exc)
+    def _run(self) -> None:
+        store = GroupStore(self._engine)
+        try:
+            stopping = False
+            while not stopping:
+                first = self._queue.get()
+                if first is _STOP:
+                    break
+                group = [first]
+                while len(group) < MAX_GROUP:
+                    try:
+                        waiting = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if waiting is _STOP:
+                        stopping = True
+                        break
+                    group.append(waiting)
+                try:
+                    store.store([event for event, _ in group], self._clock.now())
+                except Exception as exc:  # answered to every waiting request as a 503, never swallowed
+                    self._release(group, exc)
+                else:
+                    self._release(group, None)
+        finally:
+            store.close()
+
+    def _release(self, group: Sequence[_Waiting], error: Exception | None) -> None:
+        assert self._loop is not None
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+            self._loop.call_soon_threadsafe(self._resolve, group, error)
+
+    def _resolve(self, group: Sequence[_Waiting], error: Exception | None) -> None:
+        for _, done in group:
+            if done.done():  # the request went away (cancelled) while it waited
                 continue
-            for _, done in group:
-                if not done.done():
-                    done.set_result(None)
-            if self._on_commit is not None:
-                self._on_commit()
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+        if error is None and self._on_commit is not None:
+            self._on_commit()

@@ -1,10 +1,11 @@
-"""Bounded concurrency: a batch gathered at most `limit` at a time, or work kept running in slots."""
+"""Bounded concurrency: a batch gathered at most `limit` at a time, work kept running in slots, or
+pages read one ahead of their use."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -21,6 +22,32 @@ async def run_bounded(items: Sequence[T], limit: int, work: Callable[[T], Awaita
             return await work(item)
 
     return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+async def read_ahead(pages: AsyncIterator[T]) -> AsyncGenerator[T, None]:
+    """What `pages` yields, the next one asked for as each is handed out: while the consumer stores
+    a page, the next is being read, so a paged read goes at the pace of the slower of the far end
+    and the consumer, not of both one after the other. At most one page is held ahead.
+
+    A failure reading a page is raised where that page is awaited, after every page before it was
+    handed out; a consumer that stops (an error of its own, or cancelled) cancels the read ahead,
+    whose outcome is then dropped: the consumer's own failure is the one to report."""
+    ahead: asyncio.Future[T] | None = asyncio.ensure_future(anext(pages))
+    try:
+        while ahead is not None:
+            try:
+                page = await ahead
+            except StopAsyncIteration:
+                ahead = None
+                return
+            ahead = asyncio.ensure_future(anext(pages))
+            yield page
+    finally:
+        if ahead is not None:
+            ahead.cancel()
+            await asyncio.wait({ahead})
+            if not ahead.cancelled():
+                ahead.exception()  # retrieved, not raised
 
 
 class Slots:

@@ -104,9 +104,10 @@ class StoredCostBucket:
 
         def work(c: Connection) -> float:
             bucket = self._lock(c, local, now)
-            wait = bucket.wait_for(cost, now)
+            at = max(now, bucket.as_of)  # see _lock
+            wait = bucket.wait_for(cost, at)
             if wait <= 0:
-                bucket.reserve(cost, now)
+                bucket.reserve(cost, at)
             self._save(c, bucket)
             _copy(bucket, local)
             return wait
@@ -122,13 +123,23 @@ class StoredCostBucket:
             bucket = self._lock(c, local, now)
             bucket.release(cost)
             if status is not None:
-                bucket.observe(*status, now)
+                at = max(now, bucket.as_of)  # see _lock
+                level = bucket.level(at)
+                bucket.observe(*status, at)
+                if now < at:
+                    # Heard before the row's last change: another worker may have settled a call the
+                    # store charged after this answer, and this older status would hand its points
+                    # back. It may lower the level, never raise it.
+                    bucket.available = min(bucket.available, level)
             self._save(c, bucket)
             _copy(bucket, local)
 
         await self._run(work)
 
     def _lock(self, c: Connection, local: CostBucket, now: float) -> CostBucket:
+        """The shared bucket, locked. `now` was read before the row lock was had, so another worker
+        may have written a later time since: the bucket's time never goes back (its level at an
+        earlier time would count the refill between the two twice, and the store refuse the call)."""
         fresh = budget_repo.BucketRow(local.maximum, local.maximum, local.restore_rate, now, 0.0)
         row = budget_repo.lock_bucket(c, self.key, fresh)
         in_flight = 0.0 if now - row.as_of > IN_FLIGHT_FORGET_S else row.in_flight

@@ -176,10 +176,14 @@ def ims_auth(auth: ImsAuth, base_url: str, environ: Mapping[str, str]) -> httpx.
 
 
 def limiter(
-    settings: ClarusConnector | ImsConnector | MagentoStore, system: str, shared: Engine | None = None
+    settings: ClarusConnector | ImsConnector | MagentoStore,
+    system: str,
+    shared: Engine | None = None,
+    margin: float = 0.0,
 ) -> RateLimiter:
     """The connector's limiter; with `shared` (a PostgreSQL engine) it takes its calls from the
-    account's budget kept there, which every worker process shares (docs/decisions/0037)."""
+    account's budget kept there, which every worker process shares (docs/decisions/0037), at
+    `margin` (a share, `engine.shared_budget_margin`) below the account's `calls_per_second`."""
     if shared is None:
         return RateLimiter(
             settings.calls_per_second,
@@ -189,7 +193,7 @@ def limiter(
             system=system,
         )
     return RateLimiter(
-        settings.calls_per_second,
+        settings.calls_per_second * (1.0 - margin),
         settings.concurrency,
         SHARED_CLOCK,
         min_calls_per_second=settings.min_calls_per_second,
@@ -257,7 +261,11 @@ def connect(
     ims = config.connectors.ims
     sharing = engine is not None and config.engine.shared_budgets and shares_budgets(engine)
     shared = engine if sharing else None
-    clarus_limiter, ims_limiter = limiter(clarus, "clarus", shared), limiter(ims, "ims", shared)
+    margin = config.engine.shared_budget_margin
+    clarus_limiter, ims_limiter = (
+        limiter(clarus, "clarus", shared, margin),
+        limiter(ims, "ims", shared, margin),
+    )
     window_s = config.connector_health.window_s
     stats = {name: CallStats(name, window_s) for name in ("clarus", IMS_CHANNEL_NAME, *config.storefronts)}
     ims_client = NetSuiteClient(
@@ -283,9 +291,7 @@ def connect(
             magento[name] = magento_client(name, store, env, stats[name])
             channels[name] = MagentoStock(magento[name], max_lines_per_call=store.max_lines_per_call)
         else:
-            # The store's cost bucket is not shared between workers yet: with it, 4 workers once
-            # stalled in bench/workers.py --channel shopify, undiagnosed (decision 0037).
-            storefronts[name] = shopify_client(store, env, stats[name], None, name)
+            storefronts[name] = shopify_client(store, env, stats[name], shared, name)
             channels[name] = ShopifyStock(
                 storefronts[name], name=name, max_lines_per_call=store.max_lines_per_call
             )

@@ -4,6 +4,7 @@ directory from warehouse SKU to IMS item (`connectors/netsuite/stock.ItemDirecto
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import aclosing
 from functools import partial
 
 from sqlalchemy import Connection, Engine
@@ -11,6 +12,7 @@ from sqlalchemy import Connection, Engine
 from stockbridge.config import IMS_CHANNEL_NAME
 from stockbridge.connectors.netsuite.client import NetSuiteClient
 from stockbridge.domain.product_master import ItemRecord
+from stockbridge.engine.bounded import read_ahead
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import with_retries
 from stockbridge.flows.stock_push import sku_entity
@@ -37,8 +39,9 @@ class StoredImsItems:
 async def refresh_items(engine: Engine, client: NetSuiteClient, skus: list[str] | None = None) -> int:
     """Read the IMS item list (all, or the given SKUs), then unblock IMS targets whose item is now active.
 
-    A SuiteQL page at a time, each stored in its own transaction: the whole list of a large catalogue
-    is never held at once (a failed page reads the list again; storing a page twice changes nothing)."""
+    A SuiteQL page at a time, each stored in its own transaction while the next is read: the whole
+    list of a large catalogue is never held at once (a failed page reads the list again; storing a
+    page twice changes nothing)."""
 
     def store(connection: Connection, records: list[ItemRecord]) -> int:
         items_repo.upsert_items(
@@ -54,8 +57,9 @@ async def refresh_items(engine: Engine, client: NetSuiteClient, skus: list[str] 
 
     async def read_all() -> int:
         unblocked = 0
-        async for page in client.inventory_item_pages(skus):
-            unblocked += await in_transaction(engine, partial(store, records=page))
+        async with aclosing(read_ahead(client.inventory_item_pages(skus))) as pages:
+            async for page in pages:
+                unblocked += await in_transaction(engine, partial(store, records=page))
         return unblocked
 
     return await with_retries(read_all)

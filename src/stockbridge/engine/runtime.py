@@ -124,6 +124,9 @@ async def serve(
                     port=config.hub.port if port is None else port,
                     log_level="warning",
                     access_log=False,
+                    # The hub reads neither the client's address nor the scheme (its public URL is
+                    # configured): rewriting them from X-Forwarded-* on every request is wasted.
+                    proxy_headers=False,
                     log_config=None,  # uvicorn's lines go through the hub's handler (logs.py)
                 )
             )

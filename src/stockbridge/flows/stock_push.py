@@ -21,7 +21,7 @@ import random
 import re
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from sqlalchemy import Connection, Engine
@@ -85,6 +85,29 @@ class _Plan:
     inactive: list[TargetRow]
     batches: list[PushBatch]
 
+    @property
+    def targets(self) -> int:
+        return (
+            len(self.in_sync)
+            + len(self.unknown)
+            + len(self.inactive)
+            + sum(len(b.lines) for b in self.batches)
+        )
+
+
+def _held_part(plan: _Plan, held: set[tuple[str, str, str]]) -> _Plan:
+    """The part of `plan` on targets in `held`."""
+
+    def rows(part: list[TargetRow]) -> list[TargetRow]:
+        return [r for r in part if (r.channel, r.sku, r.location) in held]
+
+    batches = [
+        replace(batch, lines=lines)
+        for batch in plan.batches
+        if (lines := tuple(ln for ln in batch.lines if (batch.channel, ln.sku, batch.location) in held))
+    ]
+    return _Plan(rows(plan.in_sync), rows(plan.unknown), rows(plan.inactive), batches)
+
 
 class StockPusher:
     def __init__(
@@ -107,6 +130,9 @@ class StockPusher:
         self._rng = rng or random.Random()
         self._send_at_once = send_at_once
         self._lease = timedelta(seconds=config.engine.lease_s)
+        # Targets claimed per cycle: `engine.claim_batch`, halved each time a cycle's read outlasted
+        # its lease (other workers claimed the targets meanwhile), doubled back after one that did not.
+        self._claim_size = config.engine.claim_batch
 
     def budget_wait(self) -> float:
         """Seconds until the channel has the budget for a cycle (0.0: now)."""
@@ -144,7 +170,7 @@ class StockPusher:
             if not targets_repo.ready_to_push(connection, self._name, now, min_wait):
                 return [], []
             rows = targets_repo.claim_dirty(
-                connection, self._name, self._owner, now, now + self._lease, self._config.engine.claim_batch
+                connection, self._name, self._owner, now, now + self._lease, self._claim_size
             )
             return [], rows
 
@@ -158,16 +184,25 @@ class StockPusher:
             figures = known | await self._read([r for r in rows if (r.sku, r.location) not in known])
         except ConnectorError:
             # Could not read the channel: give the leases back; the rows stay dirty for the next cycle.
-            await in_transaction(
-                self._engine,
-                lambda c: targets_repo.release_leases(
-                    c, [(r.channel, r.sku, r.location) for r in rows], self._owner
-                ),
-            )
+            await in_transaction(self._engine, lambda c: self._release(c, rows))
             raise
-        plan = self._plan(rows, figures)
-        await in_transaction(self._engine, lambda c: self._record_plan(c, plan))
-        result.targets_claimed = len(rows)
+        plan = await in_transaction(self._engine, lambda c: self._record_plan(c, self._plan(rows, figures)))
+        lost = len(rows) - plan.targets
+        if lost:
+            # The read outlasted the lease (a budget every worker spends paces it): claim fewer, so
+            # that a cycle's read fits in its lease again instead of every worker reading the same
+            # targets in turn and none keeping them (decision 0037).
+            self._claim_size = max(1, self._claim_size // 2)
+            log.info(
+                "leases lost while reading: claiming fewer",
+                channel=self._name,
+                lost=lost,
+                claimed=len(rows),
+                claim_size=self._claim_size,
+            )
+        else:
+            self._claim_size = min(self._config.engine.claim_batch, self._claim_size * 2)
+        result.targets_claimed = plan.targets
         result.in_sync = len(plan.in_sync)
         result.blocked = len(plan.unknown) + len(plan.inactive)
         return plan.batches[: self._send_at_once]  # the rest are due in the outbox: the next cycle
@@ -211,7 +246,25 @@ class StockPusher:
         ]
         return plan
 
-    def _record_plan(self, connection: Connection, plan: _Plan) -> None:
+    def _release(self, connection: Connection, rows: list[TargetRow]) -> None:
+        keys = [(r.channel, r.sku, r.location) for r in rows]
+        targets_repo.lock_keys(connection, keys)
+        targets_repo.release_leases(connection, keys, self._owner)
+
+    def _record_plan(self, connection: Connection, planned: _Plan) -> _Plan:
+        """Record the plan for the targets this worker still holds, and return what was recorded. A
+        target whose lease ran out during the read and that another worker claimed is that worker's
+        now: a batch for it here would be pushed and never acknowledged on it (its batch is the
+        other's), and the other's push would then meet the figure this one set, stale."""
+        keys = [
+            (r.channel, r.sku, r.location) for r in (*planned.in_sync, *planned.unknown, *planned.inactive)
+        ]
+        keys += [key for batch in planned.batches for key in _keys(batch)]
+        # Every target the plan changes, locked first in key order (the fold's): no deadlock with a
+        # worker folding movements of the same SKUs.
+        targets_repo.lock_keys(connection, keys)
+        held = targets_repo.held_by(connection, keys, self._owner)
+        plan = _held_part(planned, held)
         now = self._clock.now()
         targets_repo.mark_in_sync(connection, plan.in_sync, self._owner, now)
         # Leased to this worker as written: the cycle sends them without claiming them back. The
@@ -235,6 +288,7 @@ class StockPusher:
                     f"SKU {r.sku} moved in Clarus but is {state} channel {self._name}; "
                     f"its stock ({r.desired}) waits",
                 )
+        return plan
 
     def _sku_exception(self, connection: Connection, kind: str, sku: str, detail: str) -> None:
         raise_exception(
@@ -272,6 +326,7 @@ class StockPusher:
             self._failed(connection, batch, str(failure), None)
 
     def _sent(self, connection: Connection, batch: PushBatch) -> None:
+        targets_repo.lock_keys(connection, _keys(batch))  # in the fold's order, before any change
         now = self._clock.now()
         if not outbox_repo.batch_sent(connection, batch, self._owner, now):
             return
@@ -293,6 +348,7 @@ class StockPusher:
         """The channel's figure moved since it was read or last pushed (compare-and-set refused):
         nothing applied. The batch is dropped, the hub forgets what it last pushed for the stale
         SKUs, and its targets, still dirty, are planned again next cycle: the stale ones read first."""
+        targets_repo.lock_keys(connection, _keys(batch))  # in the fold's order, before any change
         outbox_repo.discard_batch(connection, batch, self._owner)
         targets_repo.forget_pushed(connection, [(self._name, sku, batch.location) for sku in exc.skus])
         bump(connection, push_counter(self._name, "stale"))
@@ -333,6 +389,7 @@ class StockPusher:
             self._failed_for_good(connection, batch, str(exc))
             return
         line = batch.lines[int(match.group(1))]
+        targets_repo.lock_keys(connection, _keys(batch))  # in the fold's order, before any change
         outbox_repo.discard_batch(connection, batch, self._owner)
         targets_repo.block_targets(connection, [(batch.channel, line.sku, batch.location)])
         kind = "unknown_sku" if exc.code == UNKNOWN_SKU_CODE else "inactive_sku"
@@ -355,3 +412,8 @@ class StockPusher:
             now=now,
             retry_action=replay_action(Outbox.PUSHES, batch.id),
         )
+
+
+def _keys(batch: PushBatch) -> list[tuple[str, str, str]]:
+    """The targets a batch carries."""
+    return [(batch.channel, line.sku, batch.location) for line in batch.lines]

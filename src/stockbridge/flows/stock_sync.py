@@ -7,10 +7,14 @@ webhook already delivered is recognised by its id and ignored.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+
 from sqlalchemy import Connection, Engine
 
 from stockbridge.config import Config
-from stockbridge.domain.inbound import STOCK_SNAPSHOT, FeedItem
+from stockbridge.domain.inbound import STOCK_SNAPSHOT, FeedItem, SnapshotPage
+from stockbridge.engine.bounded import read_ahead
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.retry import with_retries
@@ -29,30 +33,40 @@ def _feed_cursor(source: str, warehouse_id: str) -> str:
 async def full_sync(
     engine: Engine, stock: WarehouseStock, warehouse_id: str, clock: Clock, page_size: int = 1000
 ) -> int:
-    """Store every page of the warehouse's stock snapshot in the inbox; returns the rows stored."""
+    """Store every page of the warehouse's stock snapshot in the inbox; returns the rows stored.
+
+    The next page is read while a page is stored (and the fold loop folds what is stored). A page
+    is stored once read, whatever befalls the page after it: a read that fails (after its retries)
+    ends the sync with every page before it stored; a store that fails cancels the read ahead."""
     rows = 0
     feed_cursor = _feed_cursor(stock.source, warehouse_id)
     run = clock.now().strftime("%Y%m%dT%H%M%S%f")
-    cursor: str | None = None
+
+    async def pages() -> AsyncIterator[SnapshotPage]:
+        cursor: str | None = None
+        while True:
+            page = await with_retries(lambda: stock.snapshot_page(warehouse_id, cursor, page_size))
+            yield page
+            cursor = page.next_cursor
+            if not cursor:
+                return
+
     page_no = 0
-    while True:
-        page = await with_retries(lambda: stock.snapshot_page(warehouse_id, cursor, page_size))
-        event_id = f"snapshot:{warehouse_id}:{run}:{page_no}"
-        event = InboundEvent(stock.source, event_id, STOCK_SNAPSHOT, page.payload)
-        as_of = page.as_of_sequence
+    async with aclosing(read_ahead(pages())) as snapshot:
+        async for page in snapshot:
+            event_id = f"snapshot:{warehouse_id}:{run}:{page_no}"
+            event = InboundEvent(stock.source, event_id, STOCK_SNAPSHOT, page.payload)
+            as_of = page.as_of_sequence
 
-        def store(connection: Connection) -> None:
-            _store(connection, [event], clock)
-            # A first snapshot is where the events feed starts: what came before is in it.
-            if as_of is not None and get_cursor(connection, feed_cursor) is None:
-                set_cursor(connection, feed_cursor, str(as_of))
+            def store(connection: Connection, event: InboundEvent = event, as_of: int | None = as_of) -> None:
+                _store(connection, [event], clock)
+                # A first snapshot is where the events feed starts: what came before is in it.
+                if as_of is not None and get_cursor(connection, feed_cursor) is None:
+                    set_cursor(connection, feed_cursor, str(as_of))
 
-        await in_transaction(engine, store)
-        rows += page.rows
-        page_no += 1
-        cursor = page.next_cursor
-        if not cursor:
-            break
+            await in_transaction(engine, store)
+            rows += page.rows
+            page_no += 1
     await in_transaction(engine, lambda c: bump(c, "sync.snapshot_rows", rows))
     return rows
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ from sqlalchemy.engine import make_url
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant will do; it only has to be the same in every process that migrates this database.
 _PG_MIGRATION_LOCK = 7_134_205_511
+# Each SQLite engine's writer lock (see make_engine), for code that writes through a connection of its
+# own rather than the engine's transactions: the webhook group commit (api/ingest.py).
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -31,6 +35,7 @@ def make_engine(url: str) -> Engine:
             max_overflow=8,
         )
         writer = threading.RLock()
+        _WRITE_LOCKS[engine] = writer
 
         def begin(connection: Any) -> None:
             # One writer at a time, queued on a Python lock that wakes the next thread the moment the
@@ -52,6 +57,13 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "rollback", end)
         return engine
     return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+
+
+def sqlite_write_lock(engine: Engine) -> threading.RLock:
+    """The lock every transaction of this SQLite engine holds from BEGIN to its end: whoever writes
+    through a raw connection of the same engine takes it too, to queue behind them instead of on
+    SQLite's busy handler."""
+    return _WRITE_LOCKS[engine]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, delete, func, select, tuple_
+from sqlalchemy import Connection, delete, func, select
 
 from stockbridge.domain.demand import DemandKey
 from stockbridge.store.schema import order_claims
-from stockbridge.store.sql import chunks
+from stockbridge.store.sql import chunks, in_keys
 
 
 def stored_claim(connection: Connection, ims_id: str) -> Counter[DemandKey]:
@@ -34,7 +34,7 @@ def demand_for(connection: Connection, keys: Iterable[DemandKey]) -> dict[Demand
     for chunk in chunks(sorted(set(keys))):
         query = (
             select(order_claims.c.sku, order_claims.c.warehouse_id, func.sum(order_claims.c.quantity))
-            .where(tuple_(order_claims.c.sku, order_claims.c.warehouse_id).in_(list(chunk)))
+            .where(in_keys((order_claims.c.sku, order_claims.c.warehouse_id), chunk))
             .group_by(order_claims.c.sku, order_claims.c.warehouse_id)
         )
         for sku, warehouse, units in connection.execute(query):

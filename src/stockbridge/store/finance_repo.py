@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, tuple_, update
+from sqlalchemy import Connection, func, select, update
 
 from stockbridge.domain.finance import FinanceBatch, FinanceLine, FinancialMovement, PlannedBatch, add_back
 from stockbridge.store import leased
 from stockbridge.store.schema import finance_batches, financial_movements
-from stockbridge.store.sql import as_utc, chunks, insert_for, utc
+from stockbridge.store.sql import as_utc, chunks, in_keys, insert_for, utc
 from stockbridge.store.states import BatchState
 
 Pair = tuple[str, str]  # (SKU, warehouse)
@@ -63,7 +63,7 @@ def add_back_for(connection: Connection, pairs: Iterable[Pair]) -> dict[Pair, in
     for chunk in chunks(wanted):
         query = (
             select(fm.sku, fm.warehouse_id, func.sum(fm.units))
-            .where(tuple_(fm.sku, fm.warehouse_id).in_(list(chunk)), fm.settled_at.is_(None))
+            .where(in_keys((fm.sku, fm.warehouse_id), chunk), fm.settled_at.is_(None))
             .group_by(fm.sku, fm.warehouse_id)
         )
         for sku, warehouse, units in connection.execute(query):

@@ -5,11 +5,28 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, select
 
 from stockbridge.domain.stock import StockBalance
 from stockbridge.store.schema import observed_stock
-from stockbridge.store.sql import as_utc, chunks, insert_for
+from stockbridge.store.sql import RowsStatement, as_utc, chunks, in_keys, time_binder
+
+_ON_CONFLICT = f"""
+    ON CONFLICT (sku, warehouse_id, status) DO UPDATE
+    SET quantity = excluded.quantity, version = excluded.version, occurred_at = excluded.occurred_at
+    WHERE {observed_stock.name}.version < excluded.version
+"""
+_FOLD = RowsStatement(
+    sqlite=f"""
+    INSERT INTO {observed_stock.name} (sku, warehouse_id, status, quantity, version, occurred_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6) {_ON_CONFLICT}
+    """,
+    postgresql=f"""
+    INSERT INTO {observed_stock.name} (sku, warehouse_id, status, quantity, version, occurred_at)
+    SELECT * FROM unnest(CAST(:c1 AS text[]), CAST(:c2 AS text[]), CAST(:c3 AS text[]),
+        CAST(:c4 AS bigint[]), CAST(:c5 AS bigint[]), CAST(:c6 AS timestamptz[])) {_ON_CONFLICT}
+    """,
+)
 
 
 def fold_observed(connection: Connection, balances: Sequence[StockBalance]) -> None:
@@ -20,33 +37,12 @@ def fold_observed(connection: Connection, balances: Sequence[StockBalance]) -> N
         current = newest.get(key)
         if current is None or b.version > current.version:
             newest[key] = b
+    stamp = time_binder(connection, observed_stock.c.occurred_at)
     rows = [
-        {
-            "sku": b.sku,
-            "warehouse_id": b.warehouse_id,
-            "status": b.status,
-            "quantity": b.quantity,
-            "version": b.version,
-            "occurred_at": b.occurred_at,
-        }
+        (b.sku, b.warehouse_id, b.status, b.quantity, b.version, stamp(b.occurred_at))
         for b in newest.values()
     ]
-    if not rows:
-        return
-    # executemany of one statement: compiled once, where a multi-row VALUES is compiled every time.
-    stmt = insert_for(connection, observed_stock)
-    connection.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["sku", "warehouse_id", "status"],
-            set_={
-                "quantity": stmt.excluded.quantity,
-                "version": stmt.excluded.version,
-                "occurred_at": stmt.excluded.occurred_at,
-            },
-            where=observed_stock.c.version < stmt.excluded.version,
-        ),
-        rows,
-    )
+    _FOLD.run(connection, rows)
 
 
 def observed_for(
@@ -57,7 +53,7 @@ def observed_for(
     wanted = list(pairs)
     for chunk in chunks(wanted):
         query = select(observed_stock).where(
-            tuple_(observed_stock.c.sku, observed_stock.c.warehouse_id).in_(list(chunk))
+            in_keys((observed_stock.c.sku, observed_stock.c.warehouse_id), chunk)
         )
         for r in connection.execute(query):
             result[(r.sku, r.warehouse_id)].append(

@@ -6,15 +6,15 @@ racing for the same row cannot both win.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, or_, select, tuple_, update
+from sqlalchemy import Connection, bindparam, case, func, or_, select, update
 
 from stockbridge.store.schema import targets
-from stockbridge.store.sql import as_utc, chunks, insert_for
+from stockbridge.store.sql import RowsStatement, as_utc, chunks, in_keys, time_binder
 from stockbridge.store.states import TargetState
 
 TargetKey = tuple[str, str, str]  # (channel, sku, location)
@@ -33,7 +33,30 @@ class TargetRow:
 
 
 def key_filter(keys: Sequence[TargetKey]) -> Any:
-    return tuple_(targets.c.channel, targets.c.sku, targets.c.location).in_(list(keys))
+    return in_keys((targets.c.channel, targets.c.sku, targets.c.location), keys)
+
+
+def key_order(connection: Connection) -> list[Any]:
+    """The order every transaction locks several targets in: (channel, SKU, location), compared as
+    bytes (collation "C" on PostgreSQL, whatever the database's), so that it is Python's `sorted`
+    order too and chunks of a sorted key list lock in one global order."""
+    columns = (targets.c.channel, targets.c.sku, targets.c.location)
+    if connection.dialect.name == "postgresql":
+        return [column.collate("C") for column in columns]
+    return list(columns)
+
+
+def lock_keys(connection: Connection, keys: Iterable[TargetKey]) -> None:
+    """Lock these targets' rows in key order, as the fold does (`lock_targets`). A transaction that
+    goes on to change several targets in an order of its own (recording a push: the batch's lines,
+    the plan's parts) takes them all here first, so it never holds one a folder waits for while it
+    waits for one the folder holds (PostgreSQL would break that deadlock by failing one of them).
+    SQLite has one writer at a time: nothing to order."""
+    if connection.dialect.name == "sqlite":
+        return
+    for chunk in chunks(sorted(set(keys))):
+        query = select(targets.c.sku).where(key_filter(chunk)).order_by(*key_order(connection))
+        connection.execute(query.with_for_update()).all()
 
 
 def lock_targets(
@@ -45,35 +68,39 @@ def lock_targets(
     desired figure from a view that lacks the other's balance.
     """
     ordered = sorted(set(keys))
-    if ordered:
-        rows = [
-            {
-                "channel": c,
-                "sku": s,
-                "location": loc,
-                "warehouse_id": warehouse_of[(c, s, loc)],
-                "desired": 0,
-                "desired_version": -1,
-                "dirty": False,
-                "state": TargetState.OK.value,
-                "priority": 0,
-                "movements_since_push": 0,
-                "updated_at": now,
-            }
-            for c, s, loc in ordered
-        ]
-        connection.execute(insert_for(connection, targets).on_conflict_do_nothing(), rows)
+    _create_missing(connection, ordered, warehouse_of, now)
     found: dict[TargetKey, TargetRow] = {}
     for chunk in chunks(ordered):
-        query = (
-            select(targets)
-            .where(key_filter(chunk))
-            .order_by(targets.c.channel, targets.c.sku, targets.c.location)
-            .with_for_update()
-        )
+        query = select(targets).where(key_filter(chunk)).order_by(*key_order(connection)).with_for_update()
         for r in connection.execute(query):
             found[(r.channel, r.sku, r.location)] = _target_row(r)
     return found
+
+
+# A new target: nothing desired yet (version -1), nothing pushed, not dirty until its first figure.
+_CREATE = RowsStatement(
+    sqlite=f"""
+    INSERT INTO {targets.name} (channel, sku, location, warehouse_id, desired, desired_version, dirty,
+        state, priority, movements_since_push, updated_at)
+    VALUES (?1, ?2, ?3, ?4, 0, -1, 0, '{TargetState.OK.value}', 0, 0, ?5)
+    ON CONFLICT DO NOTHING
+    """,
+    postgresql=f"""
+    INSERT INTO {targets.name} (channel, sku, location, warehouse_id, desired, desired_version, dirty,
+        state, priority, movements_since_push, updated_at)
+    SELECT u.channel, u.sku, u.location, u.warehouse_id, 0, -1, false, '{TargetState.OK.value}', 0, 0, u.now
+    FROM unnest(CAST(:c1 AS text[]), CAST(:c2 AS text[]), CAST(:c3 AS text[]), CAST(:c4 AS text[]),
+        CAST(:c5 AS timestamptz[])) AS u(channel, sku, location, warehouse_id, now)
+    ON CONFLICT DO NOTHING
+    """,
+)
+
+
+def _create_missing(
+    connection: Connection, keys: Sequence[TargetKey], warehouse_of: Mapping[TargetKey, str], now: datetime
+) -> None:
+    stamp = time_binder(connection, targets.c.updated_at)(now)
+    _CREATE.run(connection, [(c, s, loc, warehouse_of[(c, s, loc)], stamp) for c, s, loc in keys])
 
 
 def _target_row(r: Any) -> TargetRow:
@@ -89,35 +116,47 @@ def _target_row(r: Any) -> TargetRow:
     )
 
 
+_SET_DESIRED = RowsStatement(
+    sqlite=f"""
+    UPDATE {targets.name} SET desired = ?4, desired_version = ?5, source_occurred_at = ?6,
+        movements_since_push = ?7, dirty = ?8,
+        dirty_since = CASE WHEN ?8 THEN coalesce(dirty_since, ?10) ELSE NULL END,
+        priority = ?9, updated_at = ?10
+    WHERE channel = ?1 AND sku = ?2 AND location = ?3
+    """,
+    postgresql=f"""
+    UPDATE {targets.name} AS t SET desired = u.desired, desired_version = u.version,
+        source_occurred_at = u.occurred_at, movements_since_push = u.movements, dirty = u.dirty,
+        dirty_since = CASE WHEN u.dirty THEN coalesce(t.dirty_since, u.now) ELSE NULL END,
+        priority = u.priority, updated_at = u.now
+    FROM unnest(CAST(:c1 AS text[]), CAST(:c2 AS text[]), CAST(:c3 AS text[]), CAST(:c4 AS bigint[]),
+        CAST(:c5 AS bigint[]), CAST(:c6 AS timestamptz[]), CAST(:c7 AS integer[]), CAST(:c8 AS boolean[]),
+        CAST(:c9 AS integer[]), CAST(:c10 AS timestamptz[]))
+        AS u(channel, sku, location, desired, version, occurred_at, movements, dirty, priority, now)
+    WHERE t.channel = u.channel AND t.sku = u.sku AND t.location = u.location
+    """,
+)
+
+
 def set_desired(connection: Connection, updates: Sequence[Mapping[str, Any]]) -> None:
     """Write new desired figures. Each mapping: channel, sku, location, desired, version, occurred_at,
     movements, dirty, priority, now."""
-    if not updates:
-        return
-    stmt = (
-        update(targets)
-        .where(
-            targets.c.channel == bindparam("k_channel"),
-            targets.c.sku == bindparam("k_sku"),
-            targets.c.location == bindparam("k_location"),
-        )
-        .values(
-            desired=bindparam("desired"),
-            desired_version=bindparam("version"),
-            source_occurred_at=bindparam("occurred_at"),
-            movements_since_push=bindparam("movements"),
-            dirty=bindparam("dirty"),
-            dirty_since=case(
-                (bindparam("dirty"), func.coalesce(targets.c.dirty_since, bindparam("now"))), else_=None
-            ),
-            priority=bindparam("priority"),
-            updated_at=bindparam("now"),
-        )
-    )
-    connection.execute(
-        stmt,
+    stamp = time_binder(connection, targets.c.updated_at)
+    _SET_DESIRED.run(
+        connection,
         [
-            {("k_" + k if k in ("channel", "sku", "location") else k): v for k, v in u.items()}
+            (
+                u["channel"],
+                u["sku"],
+                u["location"],
+                u["desired"],
+                u["version"],
+                stamp(u["occurred_at"]),
+                u["movements"],
+                bool(u["dirty"]),
+                u["priority"],
+                stamp(u["now"]),
+            )
             for u in updates
         ],
     )
@@ -165,6 +204,18 @@ def claim_dirty(
         )
         claimed.extend(_target_row(r) for r in connection.execute(select(targets).where(key_filter(chunk))))
     return claimed
+
+
+def held_by(connection: Connection, keys: Sequence[TargetKey], owner: str) -> set[TargetKey]:
+    """Those of `keys` whose lease `owner` still holds: not claimed by another worker since (a lease
+    run out and not yet claimed again is still its holder's)."""
+    held: set[TargetKey] = set()
+    for chunk in chunks(keys):
+        query = select(targets.c.channel, targets.c.sku, targets.c.location).where(
+            key_filter(chunk), targets.c.lease_owner == owner
+        )
+        held.update((r.channel, r.sku, r.location) for r in connection.execute(query))
+    return held
 
 
 def release_leases(connection: Connection, keys: Sequence[TargetKey], owner: str) -> None:
@@ -331,7 +382,7 @@ def hold(connection: Connection, keys: Sequence[TargetKey], holder: str, now: da
         query = (
             select(targets.c.batch_id, targets.c.lease_until)
             .where(key_filter(chunk))
-            .order_by(targets.c.channel, targets.c.sku, targets.c.location)
+            .order_by(*key_order(connection))
             .with_for_update()
         )
         rows.extend(connection.execute(query))

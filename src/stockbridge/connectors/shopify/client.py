@@ -22,6 +22,7 @@ the caller knows which input line a field path points at.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -125,6 +126,11 @@ class ShopifyClient:
     async def aclose(self) -> None:
         await self._rest.aclose()
 
+    @property
+    def shared(self) -> bool:
+        """Whether the cost bucket is the one every worker process spends (kept in the database)."""
+        return self._shared is not None
+
     def expected_cost(self, operation: str, estimate: float = TYPICAL_COST) -> float:
         """What a call of `operation` will ask of the bucket: the store's last word, else `estimate`."""
         return self._costs.get(operation, estimate)
@@ -157,8 +163,10 @@ class ShopifyClient:
                 self.bucket.release(expected)
                 await self._settle_shared(expected, None)
                 raise
-            except BaseException:  # cancelled: the shared reservation is forgotten in time
+            except BaseException:  # cancelled (a worker stopping): the reservation ends all the same
                 self.bucket.release(expected)
+                with contextlib.suppress(Exception):  # else forgotten once the row is left alone 60 s
+                    await asyncio.shield(self._settle_shared(expected, None))
                 raise
             self.bucket.release(expected)
             status: tuple[float, float, float] | None = None
