@@ -173,7 +173,9 @@ def hub_config(clarus: str, ims: str, port: int, db_url: str) -> dict[str, Any]:
         "connectors": {
             # The burst is signed once, before it is sent, and may take longer than the default
             # five-minute replay window to deliver on a loaded machine.
-            "clarus": {"base_url": clarus, "webhook_tolerance_s": 3600},
+            # The start-up product sync writes every IMS item into the empty Clarus simulator, one
+            # call each: at the default 50 calls/s that is 200 s for 10,000 SKUs before the burst.
+            "clarus": {"base_url": clarus, "webhook_tolerance_s": 3600, "calls_per_second": 1000},
             "ims": {"base_url": ims, "calls_per_second": 10, "concurrency": 4, "max_lines_per_call": 100},
         },
         "locations": [{"warehouse": "WH1", "ims_location": LOCATION}],
@@ -203,7 +205,7 @@ def settle(http: httpx.Client, ims: str, hub: str, token: str, quiet_s: float = 
     sync has finished: it writes every IMS item the warehouse lacks into Clarus, one call each (all of
     them here, the Clarus simulator starts empty), which is a merchant's first start, not the burst's
     cost, and took a tenth of the hub's CPU during a burst it overlapped."""
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 600
     last, since = ims_stats(http, ims)["calls"], time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.25)
