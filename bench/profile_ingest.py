@@ -8,6 +8,7 @@ inclusive time (anywhere on the stack), as shares of all samples. Needs py-spy (
 py-spy`); not part of `make bench`.
 
     python bench/profile_ingest.py [--seconds S] [--connections C] [--top N] [--database sqlite|postgresql]
+    python bench/profile_ingest.py --summarise RAW [--top N]  # stacks from bench/peer.py --profile
 """
 
 from __future__ import annotations
@@ -96,7 +97,11 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--database", default="sqlite", choices=["sqlite", "postgresql"])
     parser.add_argument("--keep", type=Path, help="also copy py-spy's raw stacks here")
+    parser.add_argument("--summarise", type=Path, help="only summarise raw stacks from this file")
     args = parser.parse_args()
+    if args.summarise:  # e.g. bench/peer.py --hub-only --profile FILE
+        print(summarise(args.summarise, args.top))
+        return
     with (
         tempfile.TemporaryDirectory(prefix="stockbridge-profile-") as tmp,
         database(args.database, Path(tmp)) as url,

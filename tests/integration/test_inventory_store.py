@@ -143,6 +143,35 @@ def test_batch_lifecycle_and_lease_expiry(engine: Engine) -> None:
         assert targets_repo.dirty_count(c, IMS_CHANNEL) == 0
 
 
+def test_a_batch_written_leased_is_its_planners_until_the_lease_ends(engine: Engine) -> None:
+    """The push cycle writes the batches it will send at once leased to itself: no other worker
+    claims them meanwhile, and the targets are handed from the planner's lease to the batch."""
+    _dirty_target(engine, "SKU-6", 4)
+    lease = T0 + timedelta(seconds=60)
+    with engine.begin() as c:
+        claimed = targets_repo.claim_dirty(c, IMS_CHANNEL, "w1", T0, lease, 10)
+        line = PushLine("SKU-6", 4, 0, claimed[0].desired_version, T0)
+        batch = PushBatch("b-3", IMS_CHANNEL, "6", (line,), 0)
+        outbox_repo.create_batches(c, [batch], "w1", T0, lease_until=lease)
+        assert outbox_repo.claim_batches(c, IMS_CHANNEL, "w2", T0, lease, 5) == []
+        assert outbox_repo.in_flight(c, IMS_CHANNEL, T0)
+        assert targets_repo.claim_dirty(c, IMS_CHANNEL, "w2", T0, lease, 10) == []  # held by the batch
+        assert outbox_repo.batch_sent(c, batch, "w1", T0)  # sent as written, never claimed back
+        assert targets_repo.pushed_figures(c, IMS_CHANNEL)[("SKU-6", "6")] == (4, 4, False, "ok")
+    later = lease + timedelta(seconds=1)
+    inbox_repo.store_events(engine, [inbound(movement_event(2, "SKU-7", {"available": 2}))], T0)
+    _fold_all(engine)
+    with engine.begin() as c:
+        claimed = targets_repo.claim_dirty(c, IMS_CHANNEL, "w1", T0, lease, 10)
+        line = PushLine("SKU-7", 2, 0, claimed[0].desired_version, T0)
+        outbox_repo.create_batches(
+            c, [PushBatch("b-4", IMS_CHANNEL, "6", (line,), 0)], "w1", T0, lease_until=lease
+        )
+    with engine.begin() as c:  # its planner died before sending it: another takes it after the lease
+        taken = outbox_repo.claim_batches(c, IMS_CHANNEL, "w2", later, later + timedelta(seconds=60), 5)
+        assert [b.id for b in taken] == ["b-4"]
+
+
 def test_dead_batch_is_replayable(engine: Engine) -> None:
     _dirty_target(engine, "SKU-5", 3)
     lease = T0 + timedelta(seconds=60)

@@ -23,7 +23,7 @@ from stockbridge.domain.errors import RejectedError, RetriableError, StaleFigure
 from stockbridge.engine.clock import FakeClock
 from stockbridge.flows.inventory import fold_entries
 from stockbridge.flows.ports import ChannelFigure, FigureLine
-from stockbridge.flows.stock_push import StockPusher
+from stockbridge.flows.stock_push import CycleResult, StockPusher
 from stockbridge.monitor.drift import check_drift
 from stockbridge.store import inbox_repo, targets_repo
 from stockbridge.store.bookkeeping import list_exceptions, read_counters
@@ -300,8 +300,8 @@ def test_recording_a_push_while_a_fold_locks_its_targets_does_not_deadlock(engin
         engine, [movement_event(1, "MUG-1", {"available": 4}), movement_event(2, "MUG-2", {"available": 6})]
     )
     pusher = _pusher(engine, channel, clock)
-    asyncio.run(pusher._plan_batches())
-    (batch,) = asyncio.run(pusher._claim_batches())
+    _, rows = asyncio.run(pusher._claim())
+    (batch,) = asyncio.run(pusher._plan_batches(rows, CycleResult()))  # written leased to the pusher
     keys = [("ims", "MUG-1", LOCATION), ("ims", "MUG-2", LOCATION)]
     assert sorted(line.sku for line in batch.lines) == ["MUG-1", "MUG-2"]
     backwards = replace(batch, lines=tuple(sorted(batch.lines, key=lambda line: line.sku, reverse=True)))

@@ -38,7 +38,11 @@ class EngineSettings(_Frozen):
     backoff_base_s: Annotated[float, Field(gt=0)] = 0.5
     backoff_cap_s: Annotated[float, Field(gt=0)] = 300.0
     idle_poll_s: Annotated[float, Field(gt=0)] = 0.05
+    # An idle loop other than the fold polls ever less often, up to this (engine/worker.py `_loop`).
+    idle_poll_max_s: Annotated[float, Field(gt=0)] = 1.0
     fold_gather_s: Annotated[float, Field(ge=0)] = 0.05
+    # ... doubled after each fold of a stream, up to this (a fold that finds a trickle resets it).
+    fold_gather_max_s: Annotated[float, Field(ge=0)] = 0.4
     # A fold that found fewer inbox entries than this does not wait `fold_gather_s`: a trickle is
     # folded as it arrives (latency), a burst is folded in groups (throughput).
     fold_gather_min: Annotated[int, Field(ge=1)] = 4

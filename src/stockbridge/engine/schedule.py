@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, select, update
@@ -55,6 +56,18 @@ def claim_run(connection: Connection, job: str, now: datetime, every_s: float) -
         .values(value=(now + timedelta(seconds=every_s)).isoformat())
     ).rowcount
     return bool(won)
+
+
+def due_jobs(connection: Connection, jobs: Sequence[str], now: datetime) -> set[str]:
+    """Of `jobs`, those whose next run is due at `now` (or never claimed): one read for all of them.
+    Each must still be claimed (`claim_run`) before it runs: another worker may claim it first."""
+    names = {_name(job): job for job in jobs}
+    scheduled = {
+        row.name: row.value
+        for row in connection.execute(select(cursors).where(cursors.c.name.in_(list(names))))
+    }
+    stamp = now.isoformat()
+    return {job for name, job in names.items() if name not in scheduled or scheduled[name] <= stamp}
 
 
 def run_soon(connection: Connection, job: str, now: datetime) -> None:

@@ -24,13 +24,14 @@ from stockbridge.connectors.alerting import alert_channels
 from stockbridge.connectors.errors import ConnectorError
 from stockbridge.connectors.notify import make_notifier
 from stockbridge.connectors.shopify.stock import as_channel
+from stockbridge.domain.inbound import STOCK_KINDS
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.config_source import ConfigSource
 from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.ims_items import refresh_items
 from stockbridge.engine.report_jobs import REPORT_JOBS, run_report_job, seconds_until_due
-from stockbridge.engine.schedule import claim_run, record_run, run_soon
+from stockbridge.engine.schedule import claim_run, due_jobs, record_run, run_soon
 from stockbridge.flows.alerts import AlertSender, check_alerts
 from stockbridge.flows.blocked import recheck_blocked
 from stockbridge.flows.edge_ports import StorefrontOrderFeed
@@ -90,6 +91,23 @@ _JOB_SYSTEM = {
 _ERROR_PAUSE_S = 1.0
 
 
+class IdlePoll:
+    """A wait that grows while nothing changes: `first`, doubled after each use, up to `longest`;
+    `first` again after `reset`. How long an idle loop waits before it looks for work again (reset
+    once there was work), and how long the fold lets a stream gather (reset by a trickle)."""
+
+    def __init__(self, first: float, longest: float) -> None:
+        self._first, self._longest = first, max(first, longest)
+        self._next = first
+
+    def next(self) -> float:
+        wait, self._next = self._next, min(self._longest, self._next * 2)
+        return wait
+
+    def reset(self) -> None:
+        self._next = self._first
+
+
 class _Reported(Exception):
     """A loop step's connector failure, already counted by connector health."""
 
@@ -124,6 +142,7 @@ class Worker:
         self._webhook_base = webhook_base  # the hub's URL for Clarus; None: config.hub.webhook_base()
         self.health = ConnectorHealth(engine, config, clock, stats=connections.call_stats)
         self.fold_wake = asyncio.Event()
+        self._gather = IdlePoll(config.engine.fold_gather_s, config.engine.fold_gather_max_s)
         # One push loop per stock channel, each woken on its own: a channel out of budget or with a
         # batch in flight does not hold the others back.
         self.push_wakes = {name: asyncio.Event() for name in connections.stock_channels}
@@ -191,7 +210,7 @@ class Worker:
         now = self.clock.now()
         limit = self.config.engine.fold_batch
 
-        def fold(connection: Connection) -> int:
+        def fold(connection: Connection) -> tuple[int, bool]:
             entries = inbox_repo.claim_pending(connection, limit, self.config.engine.fold_batch_bytes)
             if entries:
                 fold_inbox(
@@ -202,24 +221,34 @@ class Worker:
                     formats=self.connections.clarus_inbound,
                     storefronts=self.connections.storefront_inbound,
                 )
-            return len(entries)
+            return len(entries), any(e.kind not in STOCK_KINDS for e in entries)
 
-        folded = await in_transaction(self.engine, fold)
+        folded, orders = await in_transaction(self.engine, fold)
         if folded:
             self._wake_pushers()
+        if orders:
+            # Stock entries make no order, storefront or fulfilment commands: only other kinds wake
+            # those senders (a burst of movements would otherwise wake three idle loops a fold).
             self.command_wake.set()
             self.storefront_wake.set()
             self.fulfilment_wake.set()
-        if self.config.engine.fold_gather_min <= folded < limit:
-            # Events are coming in a stream: let the next group gather. One fold of many events
-            # costs far less than many folds of few, and each fold takes the write lock that webhook
-            # ingest also needs. A trickle (fewer than fold_gather_min) is folded as it arrives.
-            await asyncio.sleep(self.config.engine.fold_gather_s)
+        if folded < self.config.engine.fold_gather_min:
+            self._gather.reset()  # a trickle: folded as it arrives
+        elif folded < limit:
+            # Events are coming in a stream: let the next group gather, longer each fold while the
+            # stream lasts (up to fold_gather_max_s). One fold of many events costs far less than
+            # many folds of few (a fold has a fixed cost of some milliseconds), and each fold takes
+            # the write lock that webhook ingest also needs.
+            await asyncio.sleep(self._gather.next())
         return folded
 
     async def run(self, stop: asyncio.Event) -> None:
+        # Only the fold polls at `idle_poll_s` however long it finds nothing: its work (the inbox) is
+        # written by other processes too (`serve --no-workers`). Every other loop's work is made by
+        # this process's fold, which wakes it, or falls due with time (retries), so an idle one polls
+        # ever less often, up to `idle_poll_max_s` (an idle hub then costs little CPU).
         loops = [
-            self._loop("fold", self.fold_once, self.fold_wake, stop),
+            self._loop("fold", self.fold_once, self.fold_wake, stop, backs_off=False),
             *(self._push_loop(name, stop) for name in self.pushers),
             self._loop("commands", self.commands.run_cycle, self.command_wake, stop),
             self._loop("storefront_orders", self.storefront_orders.run_cycle, self.storefront_wake, stop),
@@ -273,12 +302,16 @@ class Worker:
         stop: asyncio.Event,
         *,
         ready_in: Callable[[], float] | None = None,
+        backs_off: bool = True,
     ) -> None:
-        """Run `step` while it works; then wait for `wake` (new work in this process), at most
-        `engine.idle_poll_s` (work written by other processes), or, with `ready_in`, until the step
-        could go on: a push loop held back by its channel's budget runs again when the budget
-        returns, not at the next poll."""
-        idle = self.config.engine.idle_poll_s
+        """Run `step` while it works; then wait for `wake` (new work in this process), at most the
+        idle poll (work written by other processes, or due by now), or, with `ready_in`, until the
+        step could go on: a push loop held back by its channel's budget runs again when the budget
+        returns, not at the next poll. The idle poll is `engine.idle_poll_s`; with `backs_off` it
+        doubles after each idle poll that found nothing, up to `engine.idle_poll_max_s`, and is
+        `idle_poll_s` again after a wake or a step that worked."""
+        engine = self.config.engine
+        poll = IdlePoll(engine.idle_poll_s, engine.idle_poll_max_s if backs_off else engine.idle_poll_s)
         while not stop.is_set():
             try:
                 worked = await step()
@@ -295,13 +328,18 @@ class Worker:
                 log.exception("loop step crashed; retrying", loop=name)
                 worked = 0
                 await asyncio.sleep(_ERROR_PAUSE_S)
-            if not worked:
-                wake.clear()
-                timeout = idle
-                if ready_in is not None and 0 < (ready := ready_in()) < idle:
-                    timeout = ready
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout)
+            if worked:
+                poll.reset()
+                continue
+            wake.clear()
+            timeout = poll.next()
+            if ready_in is not None and 0 < (ready := ready_in()) < timeout:
+                timeout = ready
+            try:
+                await asyncio.wait_for(wake.wait(), timeout)
+            except TimeoutError:
+                continue
+            poll.reset()  # woken: there is work again in this process
 
     async def run_job(self, job: str, *, scheduled: bool = False) -> None:
         """Run one scheduled job now, in this worker (also used by `stockbridge sync`). `scheduled`:
@@ -521,7 +559,19 @@ class Worker:
                 await self.health.review()  # throttling per connector, judged each tick
             except Exception:
                 log.exception("connector health review crashed")
-            for job, every in self._jobs():
+            jobs = self._jobs()
+            names = [job for job, _ in jobs]
+            now = self.clock.now()
+            try:
+                # One read a tick finds the jobs that may be due; only those are claimed, each just
+                # before it runs (a write each), so another worker may take the next while one runs.
+                candidates = await in_transaction(self.engine, lambda c: due_jobs(c, names, now))
+            except Exception:
+                log.exception("reading the schedule crashed")
+                candidates = set()
+            for job, every in jobs:
+                if job not in candidates:
+                    continue
                 now = self.clock.now()
                 try:
                     due = await in_transaction(self.engine, lambda c: claim_run(c, job, now, every))

@@ -144,44 +144,41 @@ class StockPusher:
             # Out of budget: no batch, due or new, could go now. Nothing is leased or read meanwhile;
             # the push loop runs again when the budget returns (changes coalesce until then).
             return result
-        batches = await self._claim_batches()
-        if not batches:
-            result.targets_claimed, result.in_sync, result.blocked = await self._plan_batches()
-            if result.targets_claimed:
-                batches = await self._claim_batches()
+        batches, rows = await self._claim()
+        if rows:
+            batches = await self._plan_batches(rows, result)
         if batches:
             failures = await asyncio.gather(*(self._send(b) for b in batches))
             result.batches_sent = sum(1 for f in failures if f is None)
             result.failures = [f for f in failures if f is not None and not isinstance(f, RejectedError)]
         return result
 
-    async def _claim_batches(self) -> list[PushBatch]:
-        now = self._clock.now()
-        return await in_transaction(
-            self._engine,
-            lambda c: outbox_repo.claim_batches(
-                c, self._name, self._owner, now, now + self._lease, self._send_at_once
-            ),
-        )
-
-    async def _plan_batches(self) -> tuple[int, int, int]:
+    async def _claim(self) -> tuple[list[PushBatch], list[TargetRow]]:
+        """In one transaction: the channel's due batches (new, retried, or a dead worker's); else,
+        when none is in flight, its most urgent dirty targets to plan new ones from."""
         now = self._clock.now()
         min_wait = timedelta(seconds=self._config.engine.push_delay_s)
 
-        def claim(connection: Connection) -> list[TargetRow]:
+        def claim(connection: Connection) -> tuple[list[PushBatch], list[TargetRow]]:
+            batches = outbox_repo.claim_batches(
+                connection, self._name, self._owner, now, now + self._lease, self._send_at_once
+            )
             # Changes coalesce while a batch of this channel is in flight, in any worker: they stay
             # dirty and go out together once it is answered (docs/decisions/0016).
-            if outbox_repo.in_flight(connection, self._name, now):
-                return []
+            if batches or outbox_repo.in_flight(connection, self._name, now):
+                return batches, []
             if not targets_repo.ready_to_push(connection, self._name, now, min_wait):
-                return []
-            return targets_repo.claim_dirty(
+                return [], []
+            rows = targets_repo.claim_dirty(
                 connection, self._name, self._owner, now, now + self._lease, self._claim_size
             )
+            return [], rows
 
-        rows = await in_transaction(self._engine, claim)
-        if not rows:
-            return 0, 0, 0
+        return await in_transaction(self._engine, claim)
+
+    async def _plan_batches(self, rows: list[TargetRow], result: CycleResult) -> list[PushBatch]:
+        """Read what the channel shows for the leased `rows`, record the plan, and return its
+        batches, written leased to this worker: the cycle sends them at once."""
         known = self._last_pushed(rows)
         try:
             figures = known | await self._read([r for r in rows if (r.sku, r.location) not in known])
@@ -205,7 +202,10 @@ class StockPusher:
             )
         else:
             self._claim_size = min(self._config.engine.claim_batch, self._claim_size * 2)
-        return plan.targets, len(plan.in_sync), len(plan.unknown) + len(plan.inactive)
+        result.targets_claimed = plan.targets
+        result.in_sync = len(plan.in_sync)
+        result.blocked = len(plan.unknown) + len(plan.inactive)
+        return plan.batches[: self._send_at_once]  # the rest are due in the outbox: the next cycle
 
     def _last_pushed(self, rows: list[TargetRow]) -> dict[tuple[str, str], ChannelFigure]:
         """What a compare-and-set channel shows as far as the hub knows: the figure it last pushed
@@ -267,7 +267,11 @@ class StockPusher:
         plan = _held_part(planned, held)
         now = self._clock.now()
         targets_repo.mark_in_sync(connection, plan.in_sync, self._owner, now)
-        outbox_repo.create_batches(connection, plan.batches, self._owner, now)
+        # Leased to this worker as written: the cycle sends them without claiming them back. The
+        # ones past `send_at_once` are written unleased, due: the next cycle claims them.
+        leased, due = plan.batches[: self._send_at_once], plan.batches[self._send_at_once :]
+        outbox_repo.create_batches(connection, leased, self._owner, now, lease_until=now + self._lease)
+        outbox_repo.create_batches(connection, due, self._owner, now)
         unusable = plan.unknown + plan.inactive
         targets_repo.block_targets(
             connection, [(r.channel, r.sku, r.location) for r in unusable], self._owner

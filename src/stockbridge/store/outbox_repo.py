@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 
 from stockbridge.store import leased, targets_repo
 from stockbridge.store.schema import push_batches, targets
-from stockbridge.store.sql import as_utc, chunks
+from stockbridge.store.sql import as_utc
 from stockbridge.store.states import BatchState
 
 
@@ -62,8 +62,29 @@ class PushBatch:
     failing_since: datetime | None = None  # first failure of the current run of attempts
 
 
-def create_batches(connection: Connection, batches: Sequence[PushBatch], owner: str, now: datetime) -> None:
-    """Write batches to the outbox and hand their targets over from the lease to the batch."""
+_HAND_OVER = (
+    update(targets)
+    .where(
+        targets.c.channel == bindparam("k_channel"),
+        targets.c.sku == bindparam("k_sku"),
+        targets.c.location == bindparam("k_location"),
+        targets.c.lease_owner == bindparam("owner"),
+    )
+    .values(batch_id=bindparam("batch"), lease_owner=None, lease_until=None)
+)
+
+
+def create_batches(
+    connection: Connection,
+    batches: Sequence[PushBatch],
+    owner: str,
+    now: datetime,
+    *,
+    lease_until: datetime | None = None,
+) -> None:
+    """Write batches to the outbox and hand their targets over from the lease to the batch. With
+    `lease_until`, the batches are written leased to `owner` (as `claim_batches` would lease them):
+    the planner sends them itself, without reading back what it just wrote."""
     for batch in batches:
         connection.execute(
             push_batches.insert().values(
@@ -75,14 +96,25 @@ def create_batches(connection: Connection, batches: Sequence[PushBatch], owner: 
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,
+                lease_owner=None if lease_until is None else owner,
+                lease_until=lease_until,
             )
         )
-        keys = [(batch.channel, line.sku, batch.location) for line in batch.lines]
-        for chunk in chunks(keys):
+        if batch.lines:
+            # One statement run for each line (executemany): a tuple IN of a hundred keys costs
+            # more to render than the update does to run.
             connection.execute(
-                update(targets)
-                .where(targets_repo.key_filter(chunk), targets.c.lease_owner == owner)
-                .values(batch_id=batch.id, lease_owner=None, lease_until=None)
+                _HAND_OVER,
+                [
+                    {
+                        "k_channel": batch.channel,
+                        "k_sku": line.sku,
+                        "k_location": batch.location,
+                        "owner": owner,
+                        "batch": batch.id,
+                    }
+                    for line in batch.lines
+                ],
             )
 
 
