@@ -14,49 +14,33 @@ import os
 import random
 import socket
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from stockbridge.config import IMS_CHANNEL_NAME, Config, Storefront
-from stockbridge.connectors.alerting import alert_channels
+from stockbridge.config import Config
 from stockbridge.connectors.errors import ConnectorError
 from stockbridge.connectors.notify import make_notifier
-from stockbridge.connectors.shopify.stock import as_channel
 from stockbridge.domain.inbound import STOCK_KINDS
 from stockbridge.engine.clock import Clock
 from stockbridge.engine.config_source import ConfigSource
 from stockbridge.engine.connect import Connections
 from stockbridge.engine.db import in_transaction
-from stockbridge.engine.ims_items import refresh_items
-from stockbridge.engine.report_jobs import REPORT_JOBS, run_report_job, seconds_until_due
+from stockbridge.engine.jobs import JOBS, JobRun
+from stockbridge.engine.report_jobs import REPORT_JOBS, seconds_until_due
 from stockbridge.engine.schedule import claim_run, due_jobs, record_run, run_soon
-from stockbridge.flows.alerts import AlertSender, check_alerts
-from stockbridge.flows.blocked import recheck_blocked
-from stockbridge.flows.edge_ports import StorefrontOrderFeed
 from stockbridge.flows.finance import FinanceBatcher
 from stockbridge.flows.fold import fold_inbox
-from stockbridge.flows.fulfilment import FulfilmentFolder
-from stockbridge.flows.fulfilment_sync import FulfilmentSender, verify_tracking
-from stockbridge.flows.order_sync import OrderCommandSender, poll_sales_orders, sync_products
-from stockbridge.flows.orders import OrderFolder
+from stockbridge.flows.fulfilment_sync import FulfilmentSender
+from stockbridge.flows.order_sync import OrderCommandSender
 from stockbridge.flows.poison import requeue
 from stockbridge.flows.stock_push import StockPusher
-from stockbridge.flows.stock_sync import full_sync, poll_events
-from stockbridge.flows.storefront_orders import ImsRoute
 from stockbridge.flows.storefront_sync import (
     StorefrontOrderSender,
-    poll_storefront_orders,
-    reread_tied_orders,
 )
-from stockbridge.flows.subscriptions import check_subscription
-from stockbridge.flows.velocity import reclassify
 from stockbridge.logs import get_logger
 from stockbridge.monitor.connector_health import ConnectorHealth
-from stockbridge.monitor.drift import check_drift
-from stockbridge.monitor.slo import check_slos
-from stockbridge.store import inbox_repo, targets_repo
+from stockbridge.store import inbox_repo
 
 log = get_logger(__name__)
 
@@ -65,29 +49,6 @@ BLOCKED_REFRESH_S = 5.0
 # (decision 0024), and a run that leaves requests makes it due again for the earliest.
 TIE_REREADS_S = 30.0
 ORDER_CHECKS_S = 60.0
-_JOB_SYSTEM = {
-    "orders_poll": "ims",
-    "product_sync": "clarus",
-    "revalidate_held": "hub",
-    "order_checks": "hub",
-    "fulfilment_checks": "hub",
-    "fulfilment_verify": "ims",
-    "item_refresh": "ims",
-    "blocked_refresh": "ims",
-    "storefront_refresh": "hub",  # each store's part counts under its channel (_storefront_part)
-    "drift_check": "ims",
-    "slo_check": "hub",
-    "full_sync": "clarus",
-    "events_poll": "clarus",
-    "subscriptions_check": "clarus",
-    "storefront_orders_poll": "hub",  # each store's part counts under its channel (_storefront_part)
-    "velocity_reclassify": "hub",
-    "finance_batch": "ims",
-    "report_daily": "hub",
-    "report_weekly": "ims",
-    "alerts_check": "hub",  # a failing alert channel retries on its own rows, never fails the job
-    "storefront_order_rereads": "hub",  # likewise
-}
 _ERROR_PAUSE_S = 1.0
 
 
@@ -139,7 +100,7 @@ class Worker:
         self.connections = connections
         self.clock = clock
         self.worker_id = worker_id or default_worker_id()
-        self._webhook_base = webhook_base  # the hub's URL for Clarus; None: config.hub.webhook_base()
+        self.webhook_base = webhook_base  # the hub's URL for Clarus; None: config.hub.webhook_base()
         self.health = ConnectorHealth(engine, config, clock, stats=connections.call_stats)
         self.fold_wake = asyncio.Event()
         self._gather = IdlePoll(config.engine.fold_gather_s, config.engine.fold_gather_max_s)
@@ -345,94 +306,10 @@ class Worker:
         """Run one scheduled job now, in this worker (also used by `stockbridge sync`). `scheduled`:
         the scheduler claimed it, and a job with parts on their own schedules runs only the parts
         that are due (the orders poll: each store on its `orders_poll_s`)."""
-        started = self.clock.now()
-        conn = self.connections
-        if job == "item_refresh":
-            await refresh_items(self.engine, conn.ims)
-        elif job == "blocked_refresh":
-            blocked = await in_transaction(
-                self.engine, lambda c: targets_repo.blocked_skus(c, IMS_CHANNEL_NAME)
-            )
-            if blocked:
-                await refresh_items(self.engine, conn.ims, blocked)
-        elif job == "storefront_refresh":
-            for name, stock in conn.stock_channels.items():
-                if name != IMS_CHANNEL_NAME:
-                    await self._storefront_part(name, recheck_blocked(self.engine, stock))
-        elif job == "full_sync":
-            for mapping in self.config.locations:
-                await full_sync(
-                    self.engine,
-                    conn.clarus_stock,
-                    mapping.warehouse,
-                    self.clock,
-                    self.config.connectors.clarus.snapshot_page_size,
-                )
-        elif job == "events_poll":
-            for mapping in self.config.locations:
-                await poll_events(self.engine, conn.clarus_stock, mapping.warehouse, self.config, self.clock)
-        elif job == "drift_check":
-            await check_drift(self.engine, conn.stock_channels.values(), self.config, self.clock)
-        elif job == "slo_check":
-            await check_slos(self.engine, self.config, self.clock)
-        elif job == "velocity_reclassify":
-            now = self.clock.now()
-            await in_transaction(self.engine, lambda c: reclassify(c, self.config, now))
-        elif job == "storefront_orders_poll":
-            feeds = conn.storefront_orders
-            for channel, store in self.config.storefronts.items():
-                if channel not in feeds or (
-                    scheduled and not await self._part_due(job, channel, store.orders_poll_s)
-                ):
-                    continue
-                poll = poll_storefront_orders(self.engine, channel, feeds[channel], store, self.clock)
-                await self._storefront_part(channel, poll)
-                await self._part_ran(f"{job}.{channel}", started)
-        elif job == "storefront_order_rereads":
-            feeds = conn.storefront_orders
-            for channel, store in self.config.storefronts.items():
-                if channel in feeds:
-                    await self._storefront_rereads(channel, feeds[channel], store)
-        elif job == "orders_poll":
-            await poll_sales_orders(self.engine, conn.ims_orders, self.clock)
-        elif job == "product_sync":
-            await sync_products(self.engine, conn.ims_products, conn.clarus_orders, self.config, self.clock)
-        elif job == "fulfilment_verify":
-            await verify_tracking(self.engine, conn.ims_fulfilments, self.config, self.clock)
-        elif job == "subscriptions_check":
-            await check_subscription(
-                self.engine,
-                conn.clarus_webhooks,
-                self.config,
-                conn.clarus_webhook_secret,
-                self.clock,
-                self._webhook_base or self.config.hub.webhook_base(),
-            )
-        elif job == "finance_batch":
-            await self.finance.run()
-        elif job in REPORT_JOBS:
-            path = await run_report_job(job, self.engine, self.config, conn, started)
-            if path is not None:
-                log.info("report written", job=job, path=str(path))
-        elif job == "alerts_check":
-            await self._check_alerts()
-        elif job == "fulfilment_checks":
-            now = self.clock.now()
-            await in_transaction(self.engine, lambda c: FulfilmentFolder(c, self.config, now).check())
-        elif job in ("revalidate_held", "order_checks"):
-            now = self.clock.now()
-
-            def check(connection: Connection) -> None:
-                folder = OrderFolder(connection, self.config, now)
-                if job == "revalidate_held":
-                    folder.revalidate_held()
-                    ImsRoute(connection, self.config, now).revalidate_held()
-                else:
-                    folder.check_stalled()
-
-            await in_transaction(self.engine, check)
-        else:
+        if job not in JOBS:
             raise ValueError(f"unknown job {job!r}")
+        started = self.clock.now()
+        await JOBS[job].run(self, JobRun(job, started, scheduled))
         await in_transaction(self.engine, lambda c: record_run(c, job, started))
         log.debug("scheduled job ran", job=job)
         self.fold_wake.set()
@@ -440,46 +317,6 @@ class Worker:
         self.command_wake.set()
         self.storefront_wake.set()
         self.fulfilment_wake.set()
-
-    async def _check_alerts(self) -> None:
-        async with alert_channels(self.config.alerts) as channels:
-            sender = AlertSender(
-                engine=self.engine,
-                config=lambda: self.config,
-                channels=channels,
-                clock=self.clock,
-                worker_id=self.worker_id,
-            )
-            await check_alerts(self.engine, self.config, sender, self.clock)
-
-    async def _part_due(self, job: str, part: str, every_s: float) -> bool:
-        """Claim one part's run of `job` on its own schedule (`run_soon` of the job makes it due)."""
-        now = self.clock.now()
-        return await in_transaction(self.engine, lambda c: claim_run(c, f"{job}.{part}", now, every_s))
-
-    async def _part_ran(self, part: str, started: datetime) -> None:
-        await in_transaction(self.engine, lambda c: record_run(c, part, started))
-
-    async def _storefront_part(self, channel: str, work: Awaitable[object]) -> None:
-        """One store's share of a job. Its failure names the store's channel (whatever system the
-        connector named) and its success clears that channel in connector health."""
-        try:
-            await work
-        except ConnectorError as exc:
-            as_channel(exc, channel)
-            raise
-        await self.health.succeeded(channel)
-
-    async def _storefront_rereads(self, channel: str, feed: StorefrontOrderFeed, store: Storefront) -> None:
-        """One store's tie re-reads. Only a run that called the store tells connector health it
-        answered: most runs have nothing due and must not clear a failing store's count."""
-        try:
-            read = await reread_tied_orders(self.engine, channel, feed, store, self.clock)
-        except ConnectorError as exc:
-            as_channel(exc, channel)
-            raise
-        if read:
-            await self.health.succeeded(channel)
 
     def _jobs(self) -> list[tuple[str, float]]:
         s, o = self.config.schedules, self.config.orders
@@ -577,7 +414,7 @@ class Worker:
                     due = await in_transaction(self.engine, lambda c: claim_run(c, job, now, every))
                     if due:
                         await self.run_job(job, scheduled=True)
-                        await self.health.succeeded(_JOB_SYSTEM[job])
+                        await self.health.succeeded(JOBS[job].system)
                 except ConnectorError as exc:
                     log.warning("scheduled job failed", job=job, error=str(exc))
                     await self.health.failed(exc)
