@@ -442,6 +442,13 @@ def run(
             warm = wait_converged(http, clarus, ims, store, data, timeout_s=300)
             if None in warm.values():
                 raise TimeoutError(f"the channels did not reach the warehouse's figures in warm-up: {warm}")
+            # The start-up product sync (every IMS item put into the empty Clarus) is done before
+            # the measured minute begins.
+            deadline = time.monotonic() + 300
+            while "product_sync" not in hub_status(http, hub, token)["jobs"]:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the hub's start-up product sync did not end")
+                time.sleep(0.25)
             standard = {"bucket_size": shop.BUCKET_SIZE, "restore_rate": shop.RESTORE_RATE}
             http.post(f"{store}/_control/limits", json=standard).raise_for_status()
             time.sleep(settle_s)
