@@ -40,7 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/latency.py --record
 	$(BIN)/python bench/peer.py --record
 	$(BIN)/python bench/workers.py --record
-	$(BIN)/python bench/million.py --push-wait 120 --record
+	$(BIN)/python bench/million.py --skus 1000000 --push-wait 120 --record
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
