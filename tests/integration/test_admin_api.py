@@ -11,9 +11,10 @@ from tests.factories import T0, config
 
 from stockbridge.api.app import create_app
 from stockbridge.engine.clock import FakeClock
+from stockbridge.engine.schedule import due_jobs
 from stockbridge.servers import serve_in_thread
 from stockbridge.store import tokens_repo
-from stockbridge.store.schema import admin_tokens
+from stockbridge.store.schema import admin_tokens, cursors
 from stockbridge.store.tokens_repo import Role
 
 
@@ -81,6 +82,32 @@ def test_operator_and_admin_run_jobs(hub: str, engine: Engine, role: Role) -> No
     assert response.json()["job"] == "full_sync"
     assert httpx.post(f"{hub}/admin/jobs/nope", headers=headers).status_code == 404
     assert httpx.get(f"{hub}/admin/status", headers=headers).json()["jobs"] == {}
+
+
+def test_a_job_asked_for_wakes_this_process_scheduler_once_it_is_due(engine: Engine) -> None:
+    """`serve` hands the API its scheduler's wake: a job asked for runs now, not at the next tick."""
+    asked: list[bool] = []
+    app = create_app(
+        engine=engine,
+        config=config(),
+        clock=FakeClock(T0),
+        clarus_webhook_secret="s",
+        on_job_asked=lambda: asked.append(_due(engine, "full_sync")),
+    )
+    headers = _auth(_token(engine, Role.OPERATOR))
+    with serve_in_thread(app) as url:
+        assert httpx.post(f"{url}/admin/jobs/nope", headers=headers).status_code == 404
+        assert httpx.post(f"{url}/admin/jobs/full_sync").status_code == 401
+        assert asked == []
+        assert httpx.post(f"{url}/admin/jobs/full_sync", headers=headers).status_code == 202
+    assert asked == [True]  # woken once, after the run was recorded as due
+
+
+def _due(engine: Engine, job: str) -> bool:
+    """`run_soon` has written the job's next run (a job never claimed has no row yet)."""
+    with engine.connect() as c:
+        names = c.execute(select(cursors.c.name)).scalars().all()
+        return any(job in name for name in names) and job in due_jobs(c, [job], T0)
 
 
 def test_revoked_token_is_refused_from_the_next_request(hub: str, engine: Engine) -> None:

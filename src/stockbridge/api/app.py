@@ -64,6 +64,7 @@ def create_app(
     clock: Clock,
     clarus_webhook_secret: str,
     on_stored: Callable[[], None] | None = None,
+    on_job_asked: Callable[[], None] | None = None,
     collectors: Sequence[Collector] = (),
     storefront_webhook_secrets: Mapping[str, str] | None = None,
 ) -> Starlette:
@@ -249,6 +250,8 @@ def create_app(
             )
         now = clock.now()
         await in_transaction(engine, lambda c: run_soon(c, job, now))
+        if on_job_asked is not None:  # this process's scheduler looks now, not at its next tick
+            on_job_asked()
         return JSONResponse({"job": job, "due": now.isoformat()}, status_code=202)
 
     async def metrics(_: Request) -> Response:

@@ -108,6 +108,7 @@ async def serve(
                 clarus_webhook_secret=connections.clarus_webhook_secret,
                 storefront_webhook_secrets=connections.storefront_secrets,
                 on_stored=worker.wake if workers else None,
+                on_job_asked=worker.schedule_wake.set if workers else None,
                 # The connectors' state is this process's: only where its workers run.
                 collectors=[
                     LimiterMetrics(connections.limiters),

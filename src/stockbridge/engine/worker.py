@@ -77,6 +77,16 @@ class _Reported(Exception):
         self.error = error
 
 
+async def _first_of(*events: asyncio.Event, longest_s: float) -> None:
+    """Until any of `events` is set, or `longest_s` seconds."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=longest_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -108,6 +118,8 @@ class Worker:
         # batch in flight does not hold the others back.
         self.push_wakes = {name: asyncio.Event() for name in connections.stock_channels}
         self.command_wake = asyncio.Event()
+        # A job asked for through this process's admin API: the scheduler looks at once.
+        self.schedule_wake = asyncio.Event()
         self.storefront_wake = asyncio.Event()
         self.fulfilment_wake = asyncio.Event()
         self.fulfilments = FulfilmentSender(
@@ -396,6 +408,7 @@ class Worker:
                 await self.health.review()  # throttling per connector, judged each tick
             except Exception:
                 log.exception("connector health review crashed")
+            self.schedule_wake.clear()  # before the read: a job asked for during the tick wakes the next
             jobs = self._jobs()
             names = [job for job, _ in jobs]
             now = self.clock.now()
@@ -420,5 +433,4 @@ class Worker:
                     await self.health.failed(exc)
                 except Exception:
                     log.exception("scheduled job crashed", job=job)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
+            await _first_of(stop, self.schedule_wake, longest_s=1.0)
