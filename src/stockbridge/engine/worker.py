@@ -35,9 +35,7 @@ from stockbridge.flows.fulfilment_sync import FulfilmentSender
 from stockbridge.flows.order_sync import OrderCommandSender
 from stockbridge.flows.poison import requeue
 from stockbridge.flows.stock_push import StockPusher
-from stockbridge.flows.storefront_sync import (
-    StorefrontOrderSender,
-)
+from stockbridge.flows.storefront_sync import StorefrontOrderSender
 from stockbridge.logs import get_logger
 from stockbridge.monitor.connector_health import ConnectorHealth
 from stockbridge.store import inbox_repo
