@@ -17,7 +17,7 @@ from stockbridge.connectors.errors import ConnectorError
 from stockbridge.connectors.shopify.stock import as_channel
 from stockbridge.engine.db import in_transaction
 from stockbridge.engine.ims_items import refresh_items
-from stockbridge.engine.report_jobs import REPORT_JOBS, run_report_job
+from stockbridge.engine.report_jobs import run_report_job
 from stockbridge.engine.schedule import claim_run, record_run
 from stockbridge.flows.alerts import AlertSender, check_alerts
 from stockbridge.flows.blocked import recheck_blocked
@@ -195,7 +195,8 @@ JOBS: dict[str, Job] = {
     "fulfilment_verify": Job("ims", _fulfilment_verify),
     "subscriptions_check": Job("clarus", _subscriptions_check),
     "finance_batch": Job("ims", _finance_batch),
-    **{name: Job("hub" if name == "report_daily" else "ims", _report) for name in REPORT_JOBS},
+    "report_daily": Job("hub", _report),
+    "report_weekly": Job("ims", _report),  # it reads the IMS's adjustments
     "alerts_check": Job("hub", _alerts_check),
     "fulfilment_checks": Job("hub", _fulfilment_checks),
     "revalidate_held": Job("hub", _revalidate_held),
