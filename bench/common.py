@@ -89,6 +89,12 @@ def python() -> str:
     return sys.executable
 
 
+def clarus_command(port: int, api_key: str, *extra: str) -> list[str]:
+    """The Clarus simulator as a benchmark starts it, on `port`, answering `api_key`."""
+    simulator = [python(), "-m", "stockbridge.simulators.clarus"]
+    return [*simulator, "--port", str(port), "--api-key", api_key, *extra]
+
+
 def record(section: str, body: str) -> None:
     """Replace (or add) `## section` in bench/RESULTS.md with `body`, stamped with date and machine."""
     stamp = f"_Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}._\n\n"

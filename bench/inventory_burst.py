@@ -39,7 +39,7 @@ import httpx
 import yaml
 
 import shopify_channel as shop
-from common import database, process, python, record, wait_http
+from common import clarus_command, database, process, python, record, wait_http
 from stockbridge.config import parse_config
 from stockbridge.demo import measure_drift
 from stockbridge.demo.harness import issue_token
@@ -220,10 +220,7 @@ def run(
     clarus_port, ims_port, hub_port, shop_port = free_port(), free_port(), free_port(), free_port()
     clarus, ims, hub, store = (f"http://{HOST}:{p}" for p in (clarus_port, ims_port, hub_port, shop_port))
     http = httpx.Client(timeout=120)
-    clarus_cmd = [
-        python(), "-m", "stockbridge.simulators.clarus", "--port", str(clarus_port), "--api-key", CLARUS_KEY,
-        "--concurrency", str(SENDERS),
-    ]  # fmt: skip
+    clarus_cmd = clarus_command(clarus_port, CLARUS_KEY, "--concurrency", str(SENDERS))
     ims_cmd = [
         python(), "-m", "stockbridge.simulators.ims", "--port", str(ims_port), "--bearer-token", TOKEN,
         "--calls-per-second", str(cps), "--max-lines-per-request", str(lines),

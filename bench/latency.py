@@ -56,7 +56,7 @@ import yaml
 from sqlalchemy import create_engine, select
 
 import shopify_channel as shop
-from common import database, process, python, record, wait_http
+from common import clarus_command, database, process, python, record, wait_http
 from inventory_burst import CLARUS_KEY, HOST, SECRET, TOKEN, hub_config, hub_status, wait_subscribed
 from stockbridge.config import parse_config
 from stockbridge.demo import measure_drift
@@ -399,7 +399,7 @@ def run(
     clarus_port, ims_port, shop_port, ims_twin_port, shop_twin_port, hub_port = ports
     http = httpx.Client(timeout=120)
     sim = [python(), "-m"]
-    clarus_cmd = [*sim, "stockbridge.simulators.clarus", "--port", str(clarus_port), "--api-key", CLARUS_KEY]
+    clarus_cmd = clarus_command(clarus_port, CLARUS_KEY)
     ims_cmd = [*sim, "stockbridge.simulators.ims", "--port", str(ims_port), "--bearer-token", TOKEN,
                "--calls-per-second", "10", "--max-lines-per-request", "100"]  # fmt: skip
     twin_cmd = [*sim, "stockbridge.simulators.ims", "--port", str(ims_twin_port), "--bearer-token", TOKEN]

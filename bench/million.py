@@ -38,7 +38,7 @@ import httpx
 import yaml
 from sqlalchemy import create_engine, text
 
-from common import database, process, python, record, wait_http
+from common import clarus_command, database, process, python, record, wait_http
 from inventory_burst import hub_config as burst_hub_config
 from stockbridge.demo.harness import issue_token
 from stockbridge.servers import free_port
@@ -167,8 +167,7 @@ def run(
     clarus_port, ims_port, hub_port = free_port(), free_port(), free_port()
     clarus, ims, hub = (f"http://{HOST}:{p}" for p in (clarus_port, ims_port, hub_port))
     http = httpx.Client(timeout=300)
-    clarus_cmd = [python(), "-m", "stockbridge.simulators.clarus", "--port", str(clarus_port),
-                  "--api-key", CLARUS_KEY]  # fmt: skip
+    clarus_cmd = clarus_command(clarus_port, CLARUS_KEY)
     ims_cmd = [
         python(), "-m", "stockbridge.simulators.ims", "--port", str(ims_port), "--bearer-token", TOKEN,
         "--calls-per-second", str(cps), "--max-lines-per-request", str(lines),

@@ -43,7 +43,7 @@ import httpx
 import yaml
 
 import nodered
-from common import cpu_seconds, database, process, python, record, wait_http
+from common import clarus_command, cpu_seconds, database, process, python, record, wait_http
 from loadgen import LoadResult, build_request, drive
 from stockbridge.connectors.clarus.signature import sign
 from stockbridge.demo.harness import issue_token
@@ -235,15 +235,7 @@ def run_hub(
     clarus_port, ims_port, hub_port = free_port(), free_port(), free_port()
     clarus, ims, hub = (f"http://{HOST}:{p}" for p in (clarus_port, ims_port, hub_port))
     http = httpx.Client(timeout=60)
-    clarus_cmd = [
-        python(),
-        "-m",
-        "stockbridge.simulators.clarus",
-        "--port",
-        str(clarus_port),
-        "--api-key",
-        CLARUS_KEY,
-    ]
+    clarus_cmd = clarus_command(clarus_port, CLARUS_KEY)
     ims_cmd = [
         python(), "-m", "stockbridge.simulators.ims", "--port", str(ims_port), "--bearer-token", IMS_TOKEN,
         "--calls-per-second", "10", "--max-lines-per-request", "100",

@@ -41,7 +41,7 @@ import httpx
 import yaml
 
 import shopify_channel as shop
-from common import database, process, python, record, wait_http
+from common import clarus_command, database, process, python, record, wait_http
 from inventory_burst import (
     CHUNK,
     CLARUS_KEY,
@@ -88,15 +88,7 @@ def run_once(
     clarus_port, ims_port, hub_port, shop_port = free_port(), free_port(), free_port(), free_port()
     clarus, ims, hub, store = (f"http://{HOST}:{p}" for p in (clarus_port, ims_port, hub_port, shop_port))
     http = httpx.Client(timeout=120)
-    clarus_cmd = [
-        python(),
-        "-m",
-        "stockbridge.simulators.clarus",
-        "--port",
-        str(clarus_port),
-        "--api-key",
-        CLARUS_KEY,
-    ]
+    clarus_cmd = clarus_command(clarus_port, CLARUS_KEY)
     # Concurrency is not what is measured: the account allows more calls in flight than 4 workers hold.
     ims_cmd = [
         python(), "-m", "stockbridge.simulators.ims", "--port", str(ims_port), "--bearer-token", TOKEN,
